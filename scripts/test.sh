@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Install everything the tests need, then run them all (browser tests included).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  # Chromium for the browser tests; Fashion-MNIST for the default-checkpoint tests
+  (apt-get install -y --no-install-recommends chromium dataset-fashion-mnist \
+    || (apt-get update && apt-get install -y --no-install-recommends chromium dataset-fashion-mnist)) >/dev/null
+fi
+python -m pip install -q -r requirements-dev.txt
+python -m pytest -q "$@"

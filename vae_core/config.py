@@ -1,0 +1,94 @@
+"""One configuration dataclass for models and training; it round-trips to JSON.
+
+A checkpoint's `config.json` is `Config.to_dict()` plus the metrics measured for it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MODELS = ("vae", "vqvae")
+ARCHS = ("conv", "mlp")
+LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_fixed")
+CODEBOOKS = ("ema", "loss")
+
+
+@dataclass
+class Config:
+    # --- model ---
+    model: str = "vae"  # vae | vqvae
+    arch: str = "conv"  # conv | mlp (the MLP is the classic 784-400-latent VAE)
+    channels: int = 1  # image channels (1 or 3)
+    image_size: int = 28  # height = width, divisible by 4
+    width: int = 32  # channels of the first conv layer (doubled after each down-sampling)
+    hidden: int = 400  # MLP hidden units
+    latent_dim: int = 16  # VAE latent size
+    likelihood: str = "bernoulli"  # bernoulli | gaussian (learned per-pixel scale) | gaussian_fixed
+    fixed_scale: float = 0.1  # sigma of gaussian_fixed
+    beta: float = 1.0  # weight on KL(q(z|x) || N(0, I))
+    mc_samples: int = 1  # L, Monte Carlo samples of z per image
+    num_codes: int = 512  # K, VQ-VAE codebook size
+    code_dim: int = 64  # D, VQ-VAE code vector size
+    commitment: float = 0.25  # beta of the commitment term ||z_e - sg[e]||^2
+    codebook: str = "ema"  # ema | loss
+    ema_decay: float = 0.99
+    dead_threshold: float = 0.1  # EMA count under which a code is dead and restarted
+    kmeans_init: bool = False  # initialise the codebook by k-means on the first batch
+    # --- data and training ---
+    data: str = "fashion-mnist"
+    data_dir: str = ""
+    epochs: int = 20
+    batch_size: int = 128
+    lr: float = 1e-3
+    seed: int = 0
+    amp: bool = True  # bf16 autocast on CUDA
+    # --- recorded, not set by hand ---
+    label_names: list[str] = field(default_factory=list)
+    version: str = ""
+    metrics: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError with a message that says what to change."""
+        checks = [
+            (self.model in MODELS, f"model must be one of {MODELS}, got {self.model!r}"),
+            (self.arch in ARCHS, f"arch must be one of {ARCHS}, got {self.arch!r}"),
+            (self.likelihood in LIKELIHOODS, f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}"),
+            (self.codebook in CODEBOOKS, f"codebook must be one of {CODEBOOKS}, got {self.codebook!r}"),
+            (self.channels in (1, 3), f"channels must be 1 or 3, got {self.channels}"),
+            (self.image_size >= 8 and self.image_size % 4 == 0,
+             f"image_size must be a multiple of 4 and at least 8, got {self.image_size}"),
+            (1 <= self.latent_dim <= 1024, f"latent_dim must be in 1..1024, got {self.latent_dim}"),
+            (self.num_codes >= 2, f"num_codes must be at least 2, got {self.num_codes}"),
+            (self.mc_samples >= 1, f"mc_samples must be at least 1, got {self.mc_samples}"),
+            (not (self.model == "vqvae" and self.arch == "mlp"), "the VQ-VAE has no MLP preset: use arch=conv"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return (self.channels, self.image_size, self.image_size)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Config":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"config.json has unknown keys {unknown}; was it written by another program?")
+        return cls(**d)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Config":
+        return cls.from_dict(json.loads(Path(path).read_text()))

@@ -1,0 +1,109 @@
+"""Evaluate a checkpoint on a data set's test split.
+
+    python -m vae_core.evaluate checkpoints/fashion-vae --data fashion-mnist [--iwae-k 1000] [--json]
+
+VAE: negative ELBO (recon + KL) in nats per image, bits per dim = neg_elbo / (D ln 2), the importance-weighted
+bound  -log p(x) <= -log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x)  with k samples, and MSE / PSNR of the
+decoded posterior mean. VQ-VAE: MSE, PSNR, perplexity, share of codes used, dead codes.
+"""
+import argparse
+import json
+import math
+
+import numpy as np
+import torch
+
+from .checkpoint import load
+from .data import load_dataset, to_float
+from .device import pick_device
+from .quantize import codebook_usage
+
+
+def _batches(x: np.ndarray, batch_size: int, device):
+    for i in range(0, len(x), batch_size):
+        yield to_float(x[i:i + batch_size], device)
+
+
+def psnr(mse: float) -> float:
+    """PSNR = 10 log10(1 / MSE) for pixels in [0, 1]."""
+    return 10 * math.log10(1.0 / max(mse, 1e-12))
+
+
+@torch.no_grad()
+def iwae_nll(model, x: np.ndarray, k: int, device, max_decodes: int = 8192) -> float:
+    """-log p(x) estimate: -(logsumexp_i log w_i - log k), averaged over images; k samples in chunks."""
+    per_image = []
+    chunk_images = max(1, min(len(x), max_decodes // min(k, max_decodes)))
+    for xb in _batches(x, chunk_images, device):
+        chunk_k = max(1, max_decodes // len(xb))
+        log_w = torch.cat([model.log_importance_weights(xb, min(chunk_k, k - j)) for j in range(0, k, chunk_k)], 1)
+        per_image.append(-(torch.logsumexp(log_w.double(), 1) - math.log(k)))
+    return torch.cat(per_image).mean().item()
+
+
+@torch.no_grad()
+def evaluate(model, x: np.ndarray, batch_size: int = 500, iwae_k: int = 0, iwae_n: int = 1000,
+             seed: int = 0, device=None) -> dict:
+    """Flat dict of test metrics for images x (uint8, N x C x H x W). Seeded, so repeatable."""
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    torch.manual_seed(seed)
+    n, dims = len(x), int(np.prod(x.shape[1:]))
+    sums = {"recon": 0.0, "kl": 0.0, "se": 0.0}
+    counts = torch.zeros(getattr(getattr(model, "quantizer", None), "num_codes", 1), dtype=torch.long)
+    for xb in _batches(x, batch_size, device):
+        if model.cfg.model == "vae":
+            out = model.loss(xb)
+            sums["recon"] += out["recon"].item() * len(xb)
+            sums["kl"] += out["kl"].item() * len(xb)
+            x_hat = model.reconstruct(xb)
+        else:
+            z_q, idx, _ = model.quantize(model.encode(xb))
+            x_hat = model.decode(z_q).clamp(0, 1)
+            counts += torch.bincount(idx.flatten().cpu(), minlength=len(counts))
+        sums["se"] += (x_hat - xb).pow(2).sum().item()
+    mse = sums["se"] / (n * dims)
+    out = {"model": model.cfg.model, "n_images": n, "mse": mse, "psnr": psnr(mse)}
+    if model.cfg.model == "vae":
+        recon, kl = sums["recon"] / n, sums["kl"] / n
+        neg_elbo = recon + kl
+        out.update(neg_elbo=neg_elbo, recon=recon, kl=kl, bits_per_dim=neg_elbo / (dims * math.log(2)))
+        if iwae_k > 0:
+            out.update(iwae_nll=iwae_nll(model, x[:iwae_n], iwae_k, device), iwae_k=iwae_k,
+                       iwae_n=min(iwae_n, n))
+    else:
+        out.update(codebook_usage(counts))
+    model.train(was_training)
+    return out
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(prog="python -m vae_core.evaluate", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint", help="checkpoint folder (config.json + model.safetensors)")
+    p.add_argument("--data", help="data set name or path (default: the one the model was trained on)")
+    p.add_argument("--data-dir", default="", help="folder to look for named data sets in first")
+    p.add_argument("--iwae-k", type=int, default=1000, help="importance samples for the IWAE bound (0: skip)")
+    p.add_argument("--iwae-n", type=int, default=1000, help="test images the IWAE bound is computed on")
+    p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true", help="print one flat JSON object")
+    args = p.parse_args(argv)
+    device = pick_device(args.device)
+    model = load(args.checkpoint, device)
+    cfg = model.cfg
+    ds = load_dataset(args.data or cfg.data, args.data_dir or cfg.data_dir, cfg.channels, cfg.image_size,
+                      seed=cfg.seed, log=lambda m: None if args.json else print(m))
+    metrics = evaluate(model, ds.x_test, args.batch_size, args.iwae_k, args.iwae_n, device=device)
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        print(ds.describe())
+        for k, v in metrics.items():
+            print(f"{k:>14}: {v:.4f}" if isinstance(v, float) else f"{k:>14}: {v}")
+    return metrics
+
+
+if __name__ == "__main__":
+    main()

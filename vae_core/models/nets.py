@@ -1,0 +1,61 @@
+"""Encoder and decoder bodies shared by the VAE and the VQ-VAE.
+
+Convolutional bodies halve the image twice (28 -> 14 -> 7, 32 -> 16 -> 8, 64 -> 32 -> 16),
+so any image size divisible by 4 works.
+"""
+from torch import nn
+
+
+class ResidualBlock(nn.Module):
+    """x + conv1x1(relu(conv3x3(relu(x)))), as in the VQ-VAE paper."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.block = nn.Sequential(
+            nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(channels, channels, 1),
+        )
+
+    def forward(self, x):
+        return x + self.block(x)
+
+
+def conv_encoder(in_channels: int, width: int, out_channels: int, res_blocks: int = 0) -> nn.Sequential:
+    """Image (C, H, W) -> feature map (out_channels, H/4, W/4)."""
+    layers = [
+        nn.Conv2d(in_channels, width, 4, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(width, 2 * width, 4, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(2 * width, 2 * width, 3, padding=1),
+    ]
+    layers += [ResidualBlock(2 * width) for _ in range(res_blocks)]
+    layers += [nn.ReLU(), nn.Conv2d(2 * width, out_channels, 1)]
+    return nn.Sequential(*layers)
+
+
+def conv_decoder(in_channels: int, width: int, out_channels: int, res_blocks: int = 0) -> nn.Sequential:
+    """Feature map (in_channels, H/4, W/4) -> image parameters (out_channels, H, W)."""
+    layers = [nn.Conv2d(in_channels, 2 * width, 3, padding=1)]
+    layers += [ResidualBlock(2 * width) for _ in range(res_blocks)]
+    layers += [
+        nn.ReLU(),
+        nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1),
+        nn.ReLU(),
+        nn.ConvTranspose2d(width, out_channels, 4, stride=2, padding=1),
+    ]
+    return nn.Sequential(*layers)
+
+
+def mlp_encoder(in_features: int, hidden: int, out_features: int) -> nn.Sequential:
+    """The classic PyTorch example: 784 -> 400 -> (mu, log sigma)."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, out_features))
+
+
+def mlp_decoder(in_features: int, hidden: int, image_shape: tuple[int, int, int]) -> nn.Sequential:
+    c, h, w = image_shape
+    return nn.Sequential(
+        nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, c * h * w), nn.Unflatten(1, image_shape)
+    )

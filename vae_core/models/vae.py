@@ -1,0 +1,95 @@
+"""Variational autoencoder with a diagonal Gaussian posterior q(z|x) and a N(0, I) prior.
+
+    loss = -ELBO = -E_q[log p(x|z)] + beta * KL(q(z|x) || N(0, I))   (per image, averaged over the batch)
+"""
+import math
+
+import torch
+from torch import nn
+
+from ..config import Config
+from ..likelihood import Likelihood
+from .nets import conv_decoder, conv_encoder, mlp_decoder, mlp_encoder
+
+
+class VAE(nn.Module):
+    def __init__(self, cfg: Config):
+        super().__init__()
+        self.cfg = cfg
+        c, h, w = cfg.image_shape
+        k = cfg.latent_dim
+        if cfg.arch == "mlp":
+            self.encoder = mlp_encoder(c * h * w, cfg.hidden, 2 * k)
+            self.decoder = mlp_decoder(k, cfg.hidden, cfg.image_shape)
+        else:
+            g, width = h // 4, cfg.width
+            features = 2 * width * g * g
+            self.encoder = nn.Sequential(
+                conv_encoder(c, width, 2 * width), nn.ReLU(), nn.Flatten(), nn.Linear(features, 2 * k)
+            )
+            self.decoder = nn.Sequential(
+                nn.Linear(k, features), nn.ReLU(), nn.Unflatten(1, (2 * width, g, g)), conv_decoder(2 * width, width, c)
+            )
+        self.likelihood = Likelihood(cfg.likelihood, cfg.image_shape, cfg.fixed_scale)
+
+    # --- the maths ---------------------------------------------------------------------------
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """q(z|x) = N(mu, diag(sigma^2)): returns (mu, log sigma)."""
+        mu, log_sigma = self.encoder(x).chunk(2, dim=1)
+        return mu, log_sigma.clamp(-10.0, 10.0)
+
+    def reparameterize(self, mu: torch.Tensor, log_sigma: torch.Tensor, n: int = 1) -> torch.Tensor:
+        """z = mu + sigma * eps, eps ~ N(0, I); n samples -> shape (n, batch, latent)."""
+        eps = torch.randn((n, *mu.shape), device=mu.device, dtype=mu.dtype)
+        return mu + torch.exp(log_sigma) * eps
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Parameters of p(x|z): logits (bernoulli) or means (gaussian)."""
+        return self.decoder(z)
+
+    def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
+        """E[x|z] as an image in [0, 1]."""
+        return self.likelihood.mean(self.decode(z))
+
+    @staticmethod
+    def kl(mu: torch.Tensor, log_sigma: torch.Tensor) -> torch.Tensor:
+        """KL(N(mu, sigma^2) || N(0, 1)) = 1/2 sum(mu^2 + sigma^2 - 1 - 2 log sigma), per image."""
+        return 0.5 * (mu.pow(2) + torch.exp(2 * log_sigma) - 1.0 - 2 * log_sigma).sum(1)
+
+    def loss(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """-ELBO with L = cfg.mc_samples samples; every term in nats per image, averaged over the batch."""
+        mu, log_sigma = self.encode(x)
+        L = self.cfg.mc_samples
+        z = self.reparameterize(mu, log_sigma, L)  # (L, B, k)
+        params = self.decode(z.flatten(0, 1))
+        x_rep = x.expand(L, *x.shape).flatten(0, 1)
+        recon = -self.likelihood.log_prob(params, x_rep).view(L, -1).mean(0)  # -E_q[log p(x|z)] by Monte Carlo
+        kl = self.kl(mu, log_sigma)
+        total = recon + self.cfg.beta * kl
+        return {"loss": total.mean(), "recon": recon.mean(), "kl": kl.mean()}
+
+    forward = loss  # so DistributedDataParallel sees the loss as forward()
+
+    def log_importance_weights(self, x: torch.Tensor, k: int) -> torch.Tensor:
+        """log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x), z_i ~ q(z|x): shape (batch, k)."""
+        mu, log_sigma = self.encode(x)
+        z = self.reparameterize(mu, log_sigma, k)  # (k, B, d)
+        params = self.decode(z.flatten(0, 1))
+        log_px_z = self.likelihood.log_prob(params, x.expand(k, *x.shape).flatten(0, 1)).view(k, -1)
+        d = mu.shape[1]
+        log_pz = -0.5 * (z.pow(2).sum(-1) + d * math.log(2 * math.pi))
+        eps = (z - mu) * torch.exp(-log_sigma)
+        log_qz = -0.5 * (eps.pow(2).sum(-1) + d * math.log(2 * math.pi)) - log_sigma.sum(-1)
+        return (log_px_z + log_pz - log_qz).T
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n images decoded from z ~ N(0, I)."""
+        device = next(self.parameters()).device
+        z = torch.randn(n, self.cfg.latent_dim, generator=generator).to(device)
+        return self.decode_mean(z)
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """E[x|z = mu(x)]: the decoded posterior mean."""
+        return self.decode_mean(self.encode(x)[0])

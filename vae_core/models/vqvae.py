@@ -1,0 +1,67 @@
+"""VQ-VAE: conv encoder -> grid of D-dim vectors -> nearest of K codes -> conv decoder.
+
+    loss = ||x - x_hat||^2 (summed over pixels) + VQ loss (see quantize.py), per image, averaged over the batch
+"""
+import torch
+from torch import nn
+
+from ..config import Config
+from ..quantize import VectorQuantizer
+from .nets import conv_decoder, conv_encoder
+
+
+class VQVAE(nn.Module):
+    def __init__(self, cfg: Config):
+        super().__init__()
+        self.cfg = cfg
+        c, width, d = cfg.channels, cfg.width, cfg.code_dim
+        self.encoder = conv_encoder(c, width, d, res_blocks=2)
+        self.quantizer = VectorQuantizer(cfg.num_codes, d, cfg.commitment, cfg.codebook, cfg.ema_decay,
+                                         cfg.dead_threshold, cfg.kmeans_init)
+        self.decoder = conv_decoder(d, width, c, res_blocks=2)
+
+    @property
+    def grid_size(self) -> int:
+        """Side of the code grid: 7 for 28x28 images, 8 for 32x32."""
+        return self.cfg.image_size // 4
+
+    @property
+    def codebook(self) -> torch.Tensor:
+        return self.quantizer.embedding
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """z_e(x): (B, D, h, w)."""
+        return self.encoder(x)
+
+    def quantize(self, z_e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(z_q (B, D, h, w), indices (B, h, w), VQ loss per image)."""
+        b, d, h, w = z_e.shape
+        z_q, idx, vq_loss = self.quantizer(z_e.permute(0, 2, 3, 1).reshape(b, h * w, d))
+        return z_q.view(b, h, w, d).permute(0, 3, 1, 2), idx.view(b, h, w), vq_loss
+
+    def decode(self, z_q: torch.Tensor) -> torch.Tensor:
+        """Image x_hat from quantized (or any) latents (B, D, h, w)."""
+        return self.decoder(z_q)
+
+    def loss(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        z_q, idx, vq_loss = self.quantize(self.encode(x))
+        recon = (self.decode(z_q) - x).pow(2).flatten(1).sum(1)  # squared error summed over pixels
+        return {"loss": (recon + vq_loss).mean(), "recon": recon.mean(), "vq": vq_loss.mean()}
+
+    forward = loss  # so DistributedDataParallel sees the loss as forward()
+
+    @torch.no_grad()
+    def encode_indices(self, x: torch.Tensor) -> torch.Tensor:
+        """Code grid (B, h, w) of long indices for images x."""
+        return self.quantize(self.encode(x))[1]
+
+    @torch.no_grad()
+    def decode_indices(self, grid: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1] for a code grid (B, h, w) of indices in [0, K)."""
+        grid = torch.as_tensor(grid, dtype=torch.long, device=self.codebook.device)
+        z_q = self.codebook[grid].permute(0, 3, 1, 2)
+        return self.decode(z_q).clamp(0.0, 1.0)
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.quantize(self.encode(x))[0]).clamp(0.0, 1.0)

@@ -1,0 +1,254 @@
+"""Train a VAE or a VQ-VAE and write a checkpoint folder after every epoch.
+
+    python -m vae_core.train --model vae --data fashion-mnist --epochs 20 --out checkpoints/fashion-vae
+    python -m vae_core.train --out checkpoints/fashion-vae --resume --epochs 30     # continue
+    torchrun --nproc_per_node 2 -m vae_core.train ...                               # DistributedDataParallel
+
+Each epoch: one pass over the shuffled training split (order fixed by seed and epoch), evaluation on the test
+split, a line in history.jsonl, reconstructions.png (and samples.png for a VAE), and the checkpoint.
+"""
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from .checkpoint import CONFIG, STATE, WEIGHTS, CheckpointError, read_config, read_tensors, save_checkpoint
+from .config import Config
+from .data import load_dataset, to_float
+from .device import pick_device
+from .evaluate import evaluate
+from .images import save_grid
+from .models import build_model
+
+HISTORY = "history.jsonl"
+
+
+class TrainingError(RuntimeError):
+    """Training stopped; the message says why and what was kept."""
+
+
+# --- optimizer and RNG state as plain tensors (saved with safetensors, never pickled) ---------------
+def training_state(opt: torch.optim.Optimizer, epoch: int) -> dict[str, torch.Tensor]:
+    t = {"epoch": torch.tensor(epoch), "rng.torch": torch.get_rng_state()}
+    for i, state in opt.state_dict()["state"].items():
+        for name, v in state.items():
+            t[f"optim.{i}.{name}"] = torch.as_tensor(v).detach().cpu().clone()
+    return t
+
+
+def restore_training_state(opt: torch.optim.Optimizer, t: dict[str, torch.Tensor]) -> int:
+    sd = opt.state_dict()
+    sd["state"] = {}
+    for key, v in t.items():
+        if key.startswith("optim."):
+            _, i, name = key.split(".", 2)
+            sd["state"].setdefault(int(i), {})[name] = v
+    opt.load_state_dict(sd)
+    torch.set_rng_state(t["rng.torch"])
+    return int(t["epoch"])
+
+
+# --- distributed set-up (torchrun sets WORLD_SIZE, RANK, LOCAL_RANK) ----------------------------------
+def setup_distributed(device: torch.device) -> tuple[int, int, torch.device]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1, device
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    return dist.get_rank(), world, device
+
+
+def train(cfg: Config, out: str | Path, resume: bool = False, device: str = "auto", log=print) -> dict:
+    """Train to cfg.epochs; returns the last epoch's test metrics."""
+    out = Path(out)
+    rank, world, dev = setup_distributed(pick_device(device))
+    main = rank == 0
+    log = log if main else (lambda *a: None)
+    try:
+        return _train(cfg, out, resume, dev, rank, world, main, log)
+    finally:
+        if world > 1:
+            dist.destroy_process_group()
+
+
+def _train(cfg, out, resume, dev, rank, world, main, log):
+    ds = load_dataset(cfg.data, cfg.data_dir, cfg.channels, cfg.image_size, seed=cfg.seed, log=log)
+    log(ds.describe())
+    cfg.label_names = ds.label_names
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg).to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    start = 0
+    if resume:
+        weights, meta = read_tensors(out / WEIGHTS)
+        state, state_meta = read_tensors(out / STATE)
+        if meta.get("epoch") != state_meta.get("epoch"):
+            raise CheckpointError(f"{out}: weights (epoch {meta.get('epoch')}) and training state "
+                                  f"(epoch {state_meta.get('epoch')}) disagree; the save was interrupted")
+        model.load_state_dict(weights)
+        start = restore_training_state(opt, state)
+        _truncate_history(out / HISTORY, start)
+        log(f"resuming {out} after epoch {start}")
+    if world > 1:  # each rank draws its own noise (eps, dead-code restarts are broadcast from rank 0)
+        torch.manual_seed(cfg.seed + 7919 * rank + start)
+    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" and cfg.amp else nullcontext())
+    x_train, x_test = ds.x_train, ds.x_test
+    metrics = dict(cfg.metrics)
+    for epoch in range(start + 1, cfg.epochs + 1):
+        model.train()
+        perm = torch.randperm(len(x_train), generator=torch.Generator().manual_seed(cfg.seed * 100003 + epoch))
+        steps = len(perm) // cfg.batch_size  # drop the last partial batch
+        t0, running = time.time(), 0.0
+        bar = tqdm(range(steps), desc=f"epoch {epoch}/{cfg.epochs}", disable=not main, mininterval=1,
+                   file=sys.stderr, leave=False)
+        for step in bar:
+            idx = perm[step * cfg.batch_size:(step + 1) * cfg.batch_size][rank::world].numpy()
+            x = to_float(x_train[np.sort(idx)], dev)
+            with autocast:
+                losses = net(x)
+            loss = losses["loss"]
+            if not torch.isfinite(loss):
+                raise TrainingError(
+                    f"loss became {loss.item()} at epoch {epoch}, step {step}. The last good checkpoint "
+                    f"(epoch {epoch - 1}) in {out} is kept. Lower --lr, or use --likelihood bernoulli, then --resume.")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            running += loss.item()
+            if step % 20 == 0:
+                bar.set_postfix(loss=f"{running / (step + 1):.2f}")
+        bar.close()
+        seconds = time.time() - t0
+        if not main:
+            dist.barrier()
+            continue
+        metrics = evaluate(model, x_test, device=dev)
+        metrics.update(epoch=epoch, train_loss=running / max(steps, 1), seconds=seconds,
+                       images_per_sec=steps * cfg.batch_size / max(seconds, 1e-9))
+        cfg.metrics = metrics
+        log(f"epoch {epoch}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()
+                                              if isinstance(v, float) and k not in ("seconds",)))
+        _save(out, model, cfg, opt, epoch, x_test, dev)
+        if world > 1:
+            dist.barrier()
+    return metrics
+
+
+def _save(out: Path, model, cfg: Config, opt, epoch: int, x_test, dev) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with open(out / HISTORY, "a") as f:
+            f.write(json.dumps(cfg.metrics) + "\n")
+        save_checkpoint(out, model, cfg, training_state(opt, epoch), epoch)
+        _write_pictures(out, model, x_test[:16], dev)
+    except OSError as e:
+        raise TrainingError(f"could not save the checkpoint for epoch {epoch} to {out} ({e}). The previous "
+                            "checkpoint there is intact; free space or fix permissions, then --resume.") from e
+
+
+@torch.no_grad()
+def _write_pictures(out: Path, model, x_uint8, dev) -> None:
+    model.eval()
+    x = to_float(x_uint8, dev)
+    save_grid(torch.cat([x, model.reconstruct(x)]), out / "reconstructions.png", nrow=len(x))
+    if model.cfg.model == "vae":
+        save_grid(model.sample(64, torch.Generator().manual_seed(0)), out / "samples.png", nrow=8)
+    model.train()
+
+
+def _truncate_history(path: Path, last_epoch: int) -> None:
+    """Drop history lines after the epoch being resumed from (written before a crash mid-save)."""
+    if path.exists():
+        lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
+        kept = [ln for ln in lines if json.loads(ln).get("epoch", 0) <= last_epoch]
+        path.write_text("".join(ln + "\n" for ln in kept))
+
+
+# --- command line ---------------------------------------------------------------------------------
+HELP = {
+    "model": "vae or vqvae", "arch": "conv, or mlp for the classic 784-400-latent VAE",
+    "channels": "image channels, 1 or 3 (default: the data set's)",
+    "image_size": "image side, divisible by 4 (default: the data set's)",
+    "width": "channels of the first conv layer", "hidden": "hidden units of the MLP preset",
+    "latent_dim": "VAE latent size", "likelihood": "bernoulli, gaussian (learned per-pixel scale), gaussian_fixed",
+    "fixed_scale": "sigma of gaussian_fixed", "beta": "weight on the KL term",
+    "mc_samples": "Monte Carlo samples L of z per image", "num_codes": "VQ-VAE codebook size K",
+    "code_dim": "VQ-VAE code vector size D", "commitment": "commitment weight (beta of the VQ-VAE paper)",
+    "codebook": "ema (EMA updates) or loss (codebook loss term)", "ema_decay": "decay of the EMA codebook",
+    "dead_threshold": "EMA count under which a code is restarted from encoder outputs",
+    "kmeans_init": "initialise the codebook with k-means on the first batch",
+    "data": "fashion-mnist, mnist, digits, a folder of IDX files or images, or an .npz",
+    "data_dir": "folder to look for named data sets in before /usr/share/datasets and downloading",
+    "epochs": "total epochs (with --resume: train until this many)", "batch_size": "images per step",
+    "lr": "Adam learning rate", "seed": "seed for initialisation, shuffling and sampling",
+    "amp": "bf16 mixed precision on CUDA",
+}
+
+
+def parse_args(argv=None) -> tuple[Config, argparse.Namespace]:
+    p = argparse.ArgumentParser(prog="python -m vae_core.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", required=True, help="checkpoint folder to write (or resume)")
+    p.add_argument("--resume", action="store_true", help="continue the checkpoint in --out from its last epoch")
+    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
+    defaults = Config()
+    for f in dataclasses.fields(Config):
+        if f.name not in HELP:
+            continue
+        flag, default = "--" + f.name.replace("_", "-"), getattr(defaults, f.name)
+        if isinstance(default, bool):
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=HELP[f.name])
+        else:
+            p.add_argument(flag, type=type(default), default=None,
+                           help=f"{HELP[f.name]} (default: {default})" if f.name not in ("channels", "image_size")
+                           else HELP[f.name])
+    args = p.parse_args(argv)
+    given = {f: getattr(args, f) for f in HELP if getattr(args, f) is not None}
+    out = Path(args.out)
+    if args.resume:
+        if not (out / CONFIG).exists() or not (out / STATE).exists():
+            p.error(f"--resume: {out} holds no checkpoint with training state to resume")
+        cfg = read_config(out)
+        ignored = sorted(set(given) - {"epochs", "data_dir"})
+        if ignored:
+            print(f"--resume keeps the checkpoint's settings; ignoring {ignored}", file=sys.stderr)
+        cfg.epochs = given.get("epochs", cfg.epochs)
+        cfg.data_dir = given.get("data_dir", cfg.data_dir)
+    else:
+        if (out / WEIGHTS).exists():
+            p.error(f"{out} already holds a checkpoint; pass --resume to continue it or choose another --out")
+        ds_shape = {}
+        if "channels" not in given or "image_size" not in given:
+            ds = load_dataset(given.get("data", defaults.data), given.get("data_dir", ""), given.get("channels"),
+                              given.get("image_size"), seed=given.get("seed", 0))
+            ds_shape = {"channels": ds.image_shape[0], "image_size": ds.image_shape[1]}
+        try:
+            cfg = Config(**{**ds_shape, **given})
+        except ValueError as e:
+            p.error(str(e))
+    return cfg, args
+
+
+def main(argv=None) -> dict:
+    cfg, args = parse_args(argv)
+    try:
+        return train(cfg, args.out, resume=args.resume, device=args.device)
+    except (TrainingError, CheckpointError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
