@@ -1,0 +1,29 @@
+"""vae-explorer: explore the latent spaces of VAEs and VQ-VAEs in the browser.
+
+    python app.py [--checkpoints DIR ...] [--port 7860] [--share]
+"""
+import argparse
+import os
+
+from explorer.plotly_html import allow_plotly_js
+from explorer.service import Explorer
+from explorer.ui import CSS, build
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoints", nargs="+", default=["checkpoints"],
+                   help="folders of checkpoint folders (or checkpoint folders) to offer")
+    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"))
+    p.add_argument("--share", action="store_true", help="make a public gradio.live link")
+    args = p.parse_args(argv)
+    allow_plotly_js()
+    demo = build(Explorer(args.checkpoints))
+    demo.queue(default_concurrency_limit=4, max_size=512)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size="20mb",
+                show_error=True, css=CSS)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""A Plotly chart inside gr.HTML whose clicks reach Python (gr.Plot has no click events in Gradio 6).
+
+plotly.js is the copy shipped inside the installed `plotly` package, served by Gradio as a static file: no CDN.
+The figure is the component's value (JSON). A click on a point triggers
+`click` with {kind: "point", index: customdata, x, y}; a click on empty space with {kind: "space", x, y}.
+A companion `marker` component moves the map's last trace (the current-latent marker) without resending the map.
+"""
+import json
+from pathlib import Path
+
+import gradio as gr
+import plotly
+
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+HEAD = f'<script src="/gradio_api/file={PLOTLY_JS}"></script>'
+
+DRAW_JS = r"""
+const gd = element.querySelector('.vx-plot');
+let lastPointClick = 0;
+function draw() {
+  if (!props.value) return;
+  const fig = JSON.parse(props.value);
+  Plotly.react(gd, fig.data, fig.layout, {responsive: true, displaylogo: false, scrollZoom: true});
+  gd.dataset.ready = String(Date.now());
+  if (!gd._vxBound) {
+    gd._vxBound = true;
+    gd.on('plotly_click', (d) => {
+      const p = d.points && d.points[0];
+      if (!p || p.customdata === undefined) return;
+      lastPointClick = Date.now();
+      trigger('click', {kind: 'point', index: Number(p.customdata), x: p.x, y: p.y});
+    });
+    gd.addEventListener('click', (evt) => {
+      setTimeout(() => {
+        if (Date.now() - lastPointClick < 400) return;
+        const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, r = gd.getBoundingClientRect();
+        const px = evt.clientX - r.left - xa._offset, py = evt.clientY - r.top - ya._offset;
+        if (px < 0 || py < 0 || px > xa._length || py > ya._length) return;
+        trigger('click', {kind: 'space', x: xa.p2d(px), y: ya.p2d(py)});
+      }, 30);
+    });
+  }
+}
+draw();
+watch('value', draw);
+"""
+
+MARKER_JS = r"""
+function move() {
+  if (!props.value) return;
+  const m = JSON.parse(props.value);
+  const gd = document.querySelector('#' + m.target + ' .vx-plot');
+  if (!gd || !gd.data) { setTimeout(move, 200); return; }
+  Plotly.restyle(gd, {x: [m.x === null ? [] : [m.x]], y: [m.y === null ? [] : [m.y]]}, [gd.data.length - 1]);
+  gd.dataset.marker = JSON.stringify([m.x, m.y]);
+}
+move();
+watch('value', move);
+"""
+
+
+def allow_plotly_js() -> None:
+    """Let Gradio serve plotly.min.js (that one file only)."""
+    gr.set_static_paths([str(PLOTLY_JS)])
+
+
+def clickable_plot(elem_id: str, height: int = 520) -> gr.HTML:
+    return gr.HTML(value="", html_template=f'<div class="vx-plot" style="height:{height}px;width:100%"></div>',
+                   js_on_load=DRAW_JS, head=HEAD, elem_id=elem_id, min_height=height)
+
+
+def plot_marker(elem_id: str) -> gr.HTML:
+    return gr.HTML(value="", html_template='<span class="vx-marker"></span>', js_on_load=MARKER_JS, head=HEAD,
+                   elem_id=elem_id)
+
+
+def figure_json(fig: dict) -> str:
+    return json.dumps(fig, separators=(",", ":"))
+
+
+def marker_json(target: str, x: float | None, y: float | None) -> str:
+    return json.dumps({"target": target, "x": x, "y": y})

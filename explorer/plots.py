@@ -1,0 +1,70 @@
+"""Plotly figures as plain dicts (JSON-ready), drawn in the browser by plotly.js."""
+import numpy as np
+
+COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+          "#17becf"]
+LAYOUT = {"margin": {"l": 40, "r": 10, "t": 30, "b": 30}, "hovermode": "closest", "dragmode": "pan",
+          "legend": {"itemsizing": "constant"}, "uirevision": "keep"}
+
+
+def latent_map(coords: np.ndarray, labels: np.ndarray, label_names: list[str], title: str) -> dict:
+    """One WebGL trace per class (legend names them); customdata = point index; last trace = the marker."""
+    traces = []
+    for k in np.unique(labels):
+        idx = np.flatnonzero(labels == k)
+        name = label_names[k] if 0 <= k < len(label_names) else ("unlabelled" if k < 0 else str(k))
+        traces.append({
+            "type": "scattergl", "mode": "markers", "name": name,
+            "x": np.round(coords[idx, 0], 4).tolist(), "y": np.round(coords[idx, 1], 4).tolist(),
+            "customdata": idx.tolist(), "marker": {"size": 4, "color": COLORS[int(k) % len(COLORS)], "opacity": 0.7},
+            "hovertemplate": f"{name}<br>#%{{customdata}}<extra></extra>",
+        })
+    traces.append(marker_trace())
+    return {"data": traces, "layout": {**LAYOUT, "title": {"text": title, "font": {"size": 13}}}}
+
+
+def marker_trace(x: float | None = None, y: float | None = None) -> dict:
+    return {"type": "scatter", "mode": "markers", "name": "current latent", "hoverinfo": "skip",
+            "x": [] if x is None else [x], "y": [] if y is None else [y],
+            "marker": {"symbol": "x-thin-open", "size": 18, "line": {"width": 3, "color": "black"}}}
+
+
+def codebook_map(coords: np.ndarray, counts: np.ndarray, method: str) -> dict:
+    k = np.arange(len(coords))
+    trace = {
+        "type": "scattergl", "mode": "markers", "name": "codes", "x": coords[:, 0].round(4).tolist(),
+        "y": coords[:, 1].round(4).tolist(), "customdata": k.tolist(),
+        "text": [f"code {i}: used {int(c)} times" for i, c in zip(k, counts)], "hoverinfo": "text",
+        "marker": {"size": 7, "color": np.log1p(counts).round(3).tolist(), "colorscale": "Viridis",
+                   "colorbar": {"title": {"text": "log(1+uses)"}}},
+    }
+    title = f"codebook ({method.upper()}), coloured by usage: click a code to paint with it"
+    return {"data": [trace, marker_trace()], "layout": {**LAYOUT, "showlegend": False,
+                                                        "title": {"text": title, "font": {"size": 13}}}}
+
+
+def usage_histogram(counts: np.ndarray, usage: dict) -> dict:
+    order = np.argsort(-counts, kind="stable")
+    dead = np.flatnonzero(counts[order] == 0)
+    title = (f"code usage, sorted: perplexity {usage['perplexity']:.1f}, {100 * usage['codes_used']:.1f}% used, "
+             f"{usage['dead_codes']} dead")
+    return {"data": [
+        {"type": "bar", "name": "uses", "x": list(range(len(counts))), "y": counts[order].tolist(),
+         "customdata": order.tolist(), "hovertemplate": "code %{customdata}: %{y} uses<extra></extra>"},
+        {"type": "scatter", "mode": "markers", "name": "dead codes", "x": dead.tolist(), "y": [0] * len(dead),
+         "marker": {"color": "red", "symbol": "x", "size": 6}},
+    ], "layout": {**LAYOUT, "title": {"text": title, "font": {"size": 13}}, "xaxis": {"title": {"text": "rank"}},
+                  "yaxis": {"title": {"text": "uses over the test split"}}}}
+
+
+def training_curves(history: list[dict], kind: str) -> dict:
+    epochs = [h.get("epoch") for h in history]
+    left = ["neg_elbo", "train_loss"] if kind == "vae" else ["mse"]
+    right = ["kl"] if kind == "vae" else ["codes_used"]
+    data = [{"type": "scatter", "mode": "lines+markers", "name": k, "x": epochs, "y": [h.get(k) for h in history]}
+            for k in left]
+    data += [{"type": "scatter", "mode": "lines+markers", "name": k, "x": epochs, "y": [h.get(k) for h in history],
+              "yaxis": "y2", "line": {"dash": "dot"}} for k in right]
+    return {"data": data, "layout": {**LAYOUT, "title": {"text": "training curves (test split)", "font": {"size": 13}},
+                                     "xaxis": {"title": {"text": "epoch"}},
+                                     "yaxis2": {"overlaying": "y", "side": "right"}}}

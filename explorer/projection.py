@@ -1,0 +1,110 @@
+"""2-D projections of latent codes and codebooks, computed once and cached on disk next to the checkpoint.
+
+The cache file name holds a hash of the weights, the images and the projection settings, so a retrained
+model, other data or other settings never reuse a stale projection. UMAP is imported only when a cache is
+missing: an app start with warm caches neither imports nor fits it.
+"""
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vae_core.data import to_float
+from vae_core.quantize import codebook_usage
+
+SETTINGS = {"umap": {"n_neighbors": 15, "min_dist": 0.1, "random_state": 0}, "version": 1}
+
+
+@dataclass
+class LatentProjection:
+    latents: np.ndarray  # (N, d) posterior means mu(x)
+    coords: np.ndarray  # (N, 2) map positions
+    labels: np.ndarray  # (N,) class per point, -1 when unlabelled
+    kl_per_dim: np.ndarray  # (d,) mean KL of each latent dimension over the data
+    method: str  # "umap" or "identity" (2-D latents are their own map)
+
+
+@dataclass
+class CodebookProjection:
+    grids: np.ndarray  # (N, h, w) code index grid of each image
+    counts: np.ndarray  # (K,) uses of each code over the data
+    coords: np.ndarray  # (K, 2) map of the codebook vectors
+    method: str  # "umap" or "pca"
+
+    def usage(self) -> dict:
+        return codebook_usage(torch.from_numpy(self.counts))
+
+
+def cache_key(weights: Path, x: np.ndarray, kind: str) -> str:
+    h = hashlib.sha256()
+    h.update(weights.read_bytes())
+    h.update(np.ascontiguousarray(x).tobytes())
+    h.update(json.dumps({"kind": kind, **SETTINGS}, sort_keys=True).encode())
+    return h.hexdigest()[:16]
+
+
+def cache_path(ckpt_dir: Path, weights: Path, x: np.ndarray, kind: str) -> Path:
+    """<checkpoint>/projections/<kind>-<hash>.npz, or a user cache folder when the checkpoint is read-only."""
+    name = f"{kind}-{cache_key(weights, x, kind)}.npz"
+    folder = ckpt_dir / "projections"
+    if not os.access(folder if folder.exists() else ckpt_dir, os.W_OK):
+        folder = Path(os.environ.get("VAE_EXPLORER_CACHE", Path.home() / ".cache" / "vae-explorer")) / "projections"
+    return folder / name
+
+
+def umap_2d(points: np.ndarray) -> np.ndarray:
+    import umap  # slow import (numba): only here, never at app start
+
+    return umap.UMAP(n_components=2, **SETTINGS["umap"]).fit_transform(points).astype(np.float32)
+
+
+def pca_2d(points: np.ndarray) -> np.ndarray:
+    centred = points - points.mean(0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    return (centred @ vt[:2].T).astype(np.float32)
+
+
+@torch.no_grad()
+def project_latents(model, x: np.ndarray, y: np.ndarray | None, batch_size: int = 1000) -> LatentProjection:
+    mus, kls = [], []
+    for i in range(0, len(x), batch_size):
+        mu, log_sigma = model.encode(to_float(x[i:i + batch_size]))
+        mus.append(mu)
+        kls.append(0.5 * (mu.pow(2) + torch.exp(2 * log_sigma) - 1 - 2 * log_sigma))  # KL per dimension
+    latents = torch.cat(mus).numpy().astype(np.float32)
+    kl = torch.cat(kls).mean(0).numpy()
+    identity = latents.shape[1] == 2
+    coords = latents.copy() if identity else umap_2d(latents)
+    labels = y.astype(np.int64) if y is not None else np.full(len(x), -1)
+    return LatentProjection(latents, coords, labels, kl, "identity" if identity else "umap")
+
+
+@torch.no_grad()
+def project_codebook(model, x: np.ndarray, batch_size: int = 1000) -> CodebookProjection:
+    grids = torch.cat([model.encode_indices(to_float(x[i:i + batch_size])) for i in range(0, len(x), batch_size)])
+    counts = torch.bincount(grids.flatten(), minlength=model.cfg.num_codes).numpy()
+    codebook = model.codebook.detach().cpu().numpy()
+    small = len(codebook) < 64
+    coords = pca_2d(codebook) if small else umap_2d(codebook)
+    return CodebookProjection(grids.numpy().astype(np.int16), counts, coords, "pca" if small else "umap")
+
+
+def load_or_compute(ckpt_dir: Path, model, x: np.ndarray, y: np.ndarray | None, log=print):
+    """The checkpoint's projection for images x, from the disk cache or computed and cached now."""
+    kind = "latent" if model.cfg.model == "vae" else "codebook"
+    path = cache_path(ckpt_dir, ckpt_dir / "model.safetensors", x, kind)
+    cls = LatentProjection if kind == "latent" else CodebookProjection
+    if path.exists():
+        with np.load(path, allow_pickle=False) as f:
+            return cls(**{k: (str(f[k]) if k == "method" else f[k]) for k in f.files})
+    log(f"projecting {len(x)} images for {ckpt_dir.name} (once; cached in {path})")
+    proj = project_latents(model, x, y) if kind == "latent" else project_codebook(model, x)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp-{os.getpid()}.npz")
+    np.savez_compressed(tmp, **proj.__dict__)
+    os.replace(tmp, path)
+    return proj

@@ -1,0 +1,365 @@
+"""The Gradio page: thin views over `Explorer` (service.py). Each browser session keeps its own selection in
+a `gr.State`; the `Explorer` is shared and read-only.
+"""
+import functools
+
+import gradio as gr
+import numpy as np
+import plotly.graph_objects as go
+
+from . import plots
+from .checkpoints import UnknownCheckpoint
+from .codes import GridError, paint, set_cell
+from .images import ImageInputError, show
+from .plotly_html import clickable_plot, figure_json, marker_json, plot_marker
+from .service import Explorer, LatentError
+
+MAX_SLIDERS = 16
+USER_ERRORS = (LatentError, GridError, ImageInputError, UnknownCheckpoint, IndexError)
+
+
+def user_errors(fn):
+    """Turn bad input into a message in the page (gr.Error) instead of a crash."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except USER_ERRORS as e:
+            raise gr.Error(str(e)) from e
+    return wrapper
+
+
+def grid_html(grid, cell) -> str:
+    """The code grid as a table of clickable cells showing their indices; the selected cell outlined."""
+    if grid is None:
+        return "<p>No VQ-VAE loaded.</p>"
+    rows = []
+    for r, row in enumerate(grid):
+        tds = "".join(
+            f'<td data-row="{r}" data-col="{c}" class="{"sel" if [r, c] == list(cell) else ""}">{v}</td>'
+            for c, v in enumerate(row))
+        rows.append(f"<tr>{tds}</tr>")
+    return f'<table class="vx-grid">{"".join(rows)}</table>'
+
+
+CSS = """
+.vx-grid { border-collapse: collapse; font: 12px monospace; }
+.vx-grid td { border: 1px solid #999; width: 34px; height: 30px; text-align: center; cursor: pointer; }
+.vx-grid td.sel { outline: 3px solid #e4572e; background: #ffe0d6; }
+.vx-grid td:hover { background: #eef; }
+"""
+GRID_JS = """
+element.addEventListener('click', (e) => {
+  const td = e.target.closest('td[data-row]');
+  if (td) trigger('click', {row: Number(td.dataset.row), col: Number(td.dataset.col)});
+});
+"""
+
+
+def build(ex: Explorer) -> gr.Blocks:
+    vaes, vqs = ex.registry.names("vae"), ex.registry.names("vqvae")
+    figures: dict[str, str] = {}  # map figure JSON per checkpoint, shared by all sessions
+
+    def map_figure(name: str) -> str:
+        if name not in figures:
+            view = ex.latent_view(name)
+            method = "the 2-D latent itself" if view.proj.method == "identity" else "UMAP of the posterior means"
+            figures[name] = figure_json(plots.latent_map(
+                view.proj.coords, view.proj.labels, view.data.label_names,
+                f"{name}: {len(view.proj.coords)} test images, {method}; click a point or anywhere"))
+        return figures[name]
+
+    def codebook_figure(name: str) -> tuple[str, dict]:
+        key = "codebook:" + name
+        cb = ex.codebook_view(name)
+        if key not in figures:
+            figures[key] = figure_json(plots.codebook_map(cb.coords, cb.counts, cb.method))
+        return figures[key], go.Figure(plots.usage_histogram(cb.counts, cb.usage()))
+
+    def slider_dims(name: str) -> list[int]:
+        """Latent dimensions on the sliders: all if few, else the most active by KL."""
+        kl = ex.latent_view(name).proj.kl_per_dim
+        return [int(d) for d in np.argsort(-kl)[:MAX_SLIDERS]]
+
+    with gr.Blocks(title="vae-explorer", delete_cache=(600, 1800)) as demo:
+        state = gr.State({})
+        gr.Markdown("# vae-explorer\nClick the latent map, move the sliders, edit VQ codes, compare models.")
+        with gr.Row():
+            vae_dd = gr.Dropdown(vaes, value=vaes[0] if vaes else None, label="VAE checkpoint")
+            vq_dd = gr.Dropdown(vqs, value=vqs[0] if vqs else None, label="VQ-VAE checkpoint")
+        status = gr.Markdown()
+
+        with gr.Tab("Latent map"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    latent_map = clickable_plot("latent-map", 560)
+                    map_marker = plot_marker("latent-map-marker")
+                with gr.Column(scale=2):
+                    with gr.Row():
+                        original = gr.Image(label="selected image", format="png", elem_id="selected-image")
+                        recon = gr.Image(label="its reconstruction", format="png")
+                    decoded = gr.Image(label="decoded current latent", format="png", elem_id="decoded-image")
+                    info = gr.Markdown(elem_id="selection-info")
+            with gr.Accordion("Latent sliders", open=True):
+                dims_dd = gr.Dropdown([], multiselect=True, max_choices=MAX_SLIDERS, label="dimensions on sliders "
+                                      "(most active by KL first)")
+                with gr.Row():
+                    reset_btn = gr.Button("reset to selected point")
+                    prior_btn = gr.Button("draw z from the prior N(0, I)")
+                sliders = []
+                for rows in range(0, MAX_SLIDERS, 4):
+                    with gr.Row():
+                        for i in range(rows, rows + 4):
+                            sliders.append(gr.Slider(-4, 4, value=0, step=0.01, label=f"z{i}", visible=False,
+                                                     elem_id=f"slider-{i}"))
+            manifold = gr.Image(label="2-D latent manifold (decodes over the map)", visible=False, format="png")
+
+        with gr.Tab("VQ-VAE codes"):
+            with gr.Row():
+                with gr.Column():
+                    vq_index = gr.Number(0, precision=0, label="image index (test split)")
+                    grid = gr.HTML(grid_html(None, [0, 0]), js_on_load=GRID_JS, elem_id="code-grid")
+                    with gr.Row():
+                        code_num = gr.Number(0, precision=0, label="code index for the selected cell",
+                                             elem_id="code-index")
+                        paint_btn = gr.Button("paint whole grid with this code")
+                        grid_reset = gr.Button("reset grid")
+                with gr.Column():
+                    with gr.Row():
+                        vq_original = gr.Image(label="image", format="png")
+                        vq_decoded = gr.Image(label="decoded code grid", format="png", elem_id="vq-decoded")
+                with gr.Column():
+                    codebook = clickable_plot("codebook-map", 380)
+                    usage = gr.Plot(label="usage")
+
+        with gr.Tab("Compare"):
+            with gr.Row():
+                cmp_index = gr.Number(0, precision=0, label="test image index")
+                cmp_upload = gr.File(label="or upload an image (PNG/JPEG)", file_types=["image"],
+                                     elem_id="compare-upload")
+            cmp_note = gr.Markdown(elem_id="compare-note")
+            with gr.Row():
+                cmp_orig = gr.Image(label="input", format="png")
+                cmp_vae = gr.Image(label="VAE reconstruction", format="png", elem_id="compare-vae")
+                cmp_vq = gr.Image(label="VQ-VAE reconstruction", format="png", elem_id="compare-vq")
+            with gr.Row():
+                gr.Markdown("per-pixel |error| (black 0, white >= 0.5)")
+                cmp_vae_err = gr.Image(label="VAE error", format="png")
+                cmp_vq_err = gr.Image(label="VQ-VAE error", format="png")
+
+        with gr.Tab("Interpolate"):
+            with gr.Row():
+                ia = gr.Number(0, precision=0, label="from image index")
+                ib = gr.Number(1, precision=0, label="to image index")
+                steps = gr.Slider(3, 16, value=10, step=1, label="steps")
+                go_btn = gr.Button("interpolate", variant="primary")
+            lin = gr.Image(label="VAE latent, linear", format="png")
+            slerp = gr.Image(label="VAE latent, spherical", format="png")
+            vqpath = gr.Image(label="VQ-VAE, pre-quantisation path", format="png")
+
+        with gr.Tab("Models"):
+            with gr.Row():
+                with gr.Column():
+                    vae_summary = gr.Markdown()
+                    vae_curves = gr.Plot(label="VAE training")
+                with gr.Column():
+                    vq_summary = gr.Markdown()
+                    vq_curves = gr.Plot(label="VQ-VAE training")
+
+        # hidden components of the named API endpoints
+        with gr.Row(visible=False):
+            api_image = gr.File(label="image")
+            api_vae = gr.Textbox(value=vaes[0] if vaes else "", label="vae")
+            api_vq = gr.Textbox(value=vqs[0] if vqs else "", label="vqvae")
+            api_latent = gr.JSON(label="latent")
+            api_grid = gr.JSON(label="grid")
+            api_out1, api_out2 = gr.Image(format="png"), gr.Image(format="png")
+            api_metrics = gr.JSON()
+            api_btns = [gr.Button() for _ in range(3)]
+
+        # ---------------------------------------------------------------------------------------------
+        def latent_outputs(st: dict, xy=None) -> dict:
+            """Decoded image, slider values and marker for the session's current latent."""
+            z = np.array(st["latent"])
+            view = ex.latent_view(st["vae"])
+            x, y = xy if xy is not None else view.mapping.to_map(z)
+            out = {decoded: ex.decode_latent(st["vae"], z.tolist()), state: st,
+                   map_marker: marker_json("latent-map", float(x), float(y))}
+            for i, s in enumerate(sliders):
+                if i < len(st["dims"]):
+                    out[s] = gr.update(value=round(float(z[st["dims"][i]]), 2), visible=True,
+                                       label=f"z{st['dims'][i]} (KL {view.proj.kl_per_dim[st['dims'][i]]:.2f})")
+                else:
+                    out[s] = gr.update(visible=False)
+            return out
+
+        def select_index(st: dict, index: int) -> dict:
+            view = ex.latent_view(st["vae"])
+            index = int(np.clip(index, 0, len(view.proj.latents) - 1))
+            st = {**st, "index": index, "latent": view.proj.latents[index].tolist()}
+            x = ex.image(st["vae"], index)
+            label = view.proj.labels[index]
+            name = view.data.label_names[label] if 0 <= label < len(view.data.label_names) else "unlabelled"
+            out = latent_outputs(st, view.proj.coords[index])
+            out.update({original: show(x[0]), recon: ex.decode_latent(st["vae"], st["latent"]),
+                        info: f"Selected test image **#{index}**: {name}"})
+            return out
+
+        def vq_outputs(st: dict) -> dict:
+            if not st.get("vq"):
+                return {state: st}
+            return {state: st, grid: grid_html(st["grid"], st["cell"]),
+                    vq_decoded: ex.decode_codes(st["vq"], st["grid"])}
+
+        def vq_select(st: dict, index: int) -> dict:
+            if not st.get("vq"):
+                return {state: st}
+            cb = ex.codebook_view(st["vq"])
+            index = int(np.clip(index or 0, 0, len(cb.grids) - 1))
+            g = cb.grids[index].tolist()
+            st = {**st, "vq_index": index, "grid": g, "grid_orig": g, "cell": [0, 0]}
+            out = vq_outputs(st)
+            out.update({vq_original: show(ex.image(st["vq"], index)[0]), code_num: g[0][0], vq_index: index})
+            return out
+
+        @user_errors
+        def load_models(vae: str, vq: str, progress=gr.Progress()):
+            progress(0, desc="loading checkpoints and projections (first time per checkpoint: minutes)")
+            st = {"vae": vae, "vq": vq}
+            out = {}
+            if vae:
+                st["dims"] = slider_dims(vae)
+                lat = ex.latent_view(vae).proj.latents.shape[1]
+                out[latent_map] = map_figure(vae)
+                out[dims_dd] = gr.update(choices=list(range(lat)), value=st["dims"])
+                out.update(select_index(st, 0))
+                st = out[state]
+                m = ex.manifold(vae)
+                out[manifold] = gr.update(value=m, visible=m is not None)
+                ck = ex.registry.get(vae)
+                out[vae_summary], out[vae_curves] = ck.summary(), go.Figure(plots.training_curves(ck.history(), "vae"))
+            if vq:
+                progress(0.6, desc="loading the VQ-VAE codebook")
+                out[codebook], out[usage] = codebook_figure(vq)
+                out.update(vq_select(st, st.get("index", 0)))
+                st = out[state]
+                ck = ex.registry.get(vq)
+                out[vq_summary], out[vq_curves] = ck.summary(), go.Figure(plots.training_curves(ck.history(), "vqvae"))
+            out[state] = st
+            out[status] = "" if vae and vq else "Train a VAE and a VQ-VAE (see README) to use every view."
+            return out
+
+        all_outputs = {latent_map, map_marker, dims_dd, original, recon, decoded, info, manifold, vae_summary,
+                       vae_curves, codebook, usage, grid, vq_decoded, vq_original, code_num, vq_index, vq_summary,
+                       vq_curves, state, status, *sliders}
+        for trigger in (demo.load, vae_dd.change, vq_dd.change):
+            trigger(load_models, [vae_dd, vq_dd], all_outputs, concurrency_id="load", concurrency_limit=1,
+                    api_visibility="private")
+
+        @user_errors
+        def on_map_click(st: dict, evt: gr.EventData):
+            d = evt._data or {}
+            if d.get("kind") == "point":
+                out = select_index(st, int(d["index"]))
+                if st.get("vq"):
+                    out.update(vq_select(out[state], int(d["index"])))
+                return out
+            x, y = float(d["x"]), float(d["y"])
+            st = {**st, "latent": ex.latent_view(st["vae"]).mapping.to_latent(x, y).tolist()}
+            return latent_outputs(st, (x, y))
+
+        latent_map.click(on_map_click, state, all_outputs, api_visibility="private", trigger_mode="always_last")
+
+        for i, s in enumerate(sliders):
+            def on_slide(st: dict, v: float, i=i):
+                z = list(st["latent"])
+                z[st["dims"][i]] = float(v)
+                return latent_outputs({**st, "latent": z})
+            s.input(user_errors(on_slide), [state, s], {decoded, map_marker, state, *sliders}, api_visibility="private",
+                    trigger_mode="always_last")
+
+        def on_dims(st: dict, dims: list):
+            return latent_outputs({**st, "dims": [int(d) for d in dims] or st["dims"]})
+
+        dims_dd.input(user_errors(on_dims), [state, dims_dd], {decoded, map_marker, state, *sliders}, api_visibility="private")
+        reset_btn.click(user_errors(lambda st: select_index(st, st["index"])), state, all_outputs, api_visibility="private")
+
+        def on_prior(st: dict):
+            z = np.random.default_rng().standard_normal(len(st["latent"]))
+            return latent_outputs({**st, "latent": z.tolist()})
+
+        prior_btn.click(user_errors(on_prior), state, {decoded, map_marker, state, *sliders}, api_visibility="private")
+
+        # VQ-VAE code editing
+        vq_index.submit(user_errors(vq_select), [state, vq_index], all_outputs, api_visibility="private")
+
+        def on_cell(st: dict, evt: gr.EventData):
+            d = evt._data or {}
+            st = {**st, "cell": [int(d["row"]), int(d["col"])]}
+            out = vq_outputs(st)
+            out[code_num] = st["grid"][st["cell"][0]][st["cell"][1]]
+            return out
+
+        grid.click(user_errors(on_cell), state, {state, grid, vq_decoded, code_num}, api_visibility="private")
+
+        def on_code(st: dict, code) -> dict:
+            k = ex.registry.model(st["vq"]).cfg.num_codes
+            if code is None or not 0 <= int(code) < k:
+                raise GridError(f"code index must be in 0..{k - 1}")
+            r, c = st["cell"]
+            return vq_outputs({**st, "grid": set_cell(np.array(st["grid"]), r, c, int(code)).tolist()})
+
+        code_num.input(user_errors(on_code), [state, code_num], {state, grid, vq_decoded}, api_visibility="private",
+                       trigger_mode="always_last")
+
+        def on_codebook_click(st: dict, evt: gr.EventData):
+            code = int((evt._data or {}).get("index", 0))
+            out = on_code(st, code)
+            out[code_num] = code
+            return out
+
+        codebook.click(user_errors(on_codebook_click), state, {state, grid, vq_decoded, code_num}, api_visibility="private")
+        def on_paint(st: dict, code) -> dict:
+            on_code(st, code)  # validates the index
+            return vq_outputs({**st, "grid": paint(np.array(st["grid"]), int(code)).tolist()})
+
+        paint_btn.click(user_errors(on_paint), [state, code_num], {state, grid, vq_decoded}, api_visibility="private")
+        grid_reset.click(user_errors(lambda st: vq_outputs({**st, "grid": st["grid_orig"]})), state,
+                         {state, grid, vq_decoded}, api_visibility="private")
+
+        # compare
+        def compare(vae, vq, index, upload):
+            if upload:
+                x, note = ex.load_upload(vae, upload)
+                note = f"Uploaded image {note}." if note else "Uploaded image used as it is."
+            else:
+                x, note = ex.image(vae, int(index or 0)), f"Test image #{int(index or 0)}."
+            r = ex.reconstruct(vae, vq, x)
+            note += (f"  \nVAE: MSE {r['vae_mse']:.5f}, PSNR {r['vae_psnr']:.2f} dB. "
+                     f"VQ-VAE: MSE {r['vqvae_mse']:.5f}, PSNR {r['vqvae_psnr']:.2f} dB.")
+            return r["original"], r["vae"], r["vqvae"], r["vae_error"], r["vqvae_error"], note
+
+        cmp_outputs = [cmp_orig, cmp_vae, cmp_vq, cmp_vae_err, cmp_vq_err, cmp_note]
+        for trigger in (cmp_index.submit, cmp_upload.upload):
+            trigger(user_errors(compare), [vae_dd, vq_dd, cmp_index, cmp_upload], cmp_outputs, api_visibility="private")
+
+        def interpolate(vae, vq, a, b, n):
+            r = ex.interpolate(vae, vq, int(a or 0), int(b or 0), int(n))
+            return r["linear"], r["spherical"], r["vq"]
+
+        go_btn.click(user_errors(interpolate), [vae_dd, vq_dd, ia, ib, steps], [lin, slerp, vqpath], api_visibility="private")
+
+        # named API endpoints (gradio_client: client.predict(..., api_name="/decode_latent"))
+        def reconstruct(image, vae: str, vqvae: str):
+            x, note = ex.load_upload(vae, image)
+            r = ex.reconstruct(vae, vqvae, x)
+            metrics = {k: r[k] for k in ("vae_mse", "vae_psnr", "vqvae_mse", "vqvae_psnr")}
+            return r["vae"], r["vqvae"], {**metrics, "note": note}
+
+        api_btns[0].click(user_errors(reconstruct), [api_image, api_vae, api_vq], [api_out1, api_out2, api_metrics],
+                          api_name="reconstruct", concurrency_limit=8, concurrency_id="api")
+        api_btns[1].click(user_errors(ex.decode_latent), [api_vae, api_latent], api_out1, api_name="decode_latent",
+                          concurrency_limit=8, concurrency_id="api")
+        api_btns[2].click(user_errors(ex.decode_codes), [api_vq, api_grid], api_out1, api_name="decode_codes",
+                          concurrency_limit=8, concurrency_id="api")
+    return demo
