@@ -49,6 +49,9 @@ def load_upload(source, channels: int, size: int) -> tuple[np.ndarray, str]:
         im.load()
     except ImageInputError:
         raise
+    except Image.DecompressionBombError as e:
+        raise ImageInputError(f"image too large to open safely ({e}); the limit is "
+                              f"{MAX_PIXELS // 1_000_000} megapixels. Downscale it and upload again") from e
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError, SyntaxError) as e:
         raise ImageInputError(f"could not read the upload as an image ({e}); upload a PNG or JPEG") from e
     im = ImageOps.pad(im, (size, size), method=Image.BILINEAR, color=0)

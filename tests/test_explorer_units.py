@@ -1,0 +1,210 @@
+"""The explorer's functions, without a browser: inverse mapping, code grids, uploads, projection caches, service."""
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from explorer import projection
+from explorer.checkpoints import UnknownCheckpoint
+from explorer.codes import GridError, paint, set_cell, validate_grid
+from explorer.images import ImageInputError, load_upload
+from explorer.inverse import LatentMap
+from explorer.service import Explorer, LatentError
+from vae_core import Config
+from vae_core.train import train
+
+
+@pytest.fixture(scope="module")
+def ckpts(tmp_path_factory):
+    """A 2-D-latent VAE (its map is the latent: no UMAP) and a 16-code VQ-VAE (PCA map) on the 8x8 digits."""
+    root = tmp_path_factory.mktemp("ckpts")
+    kw = dict(data="digits", channels=1, image_size=8, width=8, epochs=1, batch_size=64)
+    train(Config(model="vae", latent_dim=2, **kw), root / "vae2", log=lambda *a: None)
+    train(Config(model="vqvae", num_codes=16, code_dim=8, **kw), root / "vq", log=lambda *a: None)
+    return root
+
+
+@pytest.fixture(scope="module")
+def ex(ckpts):
+    return Explorer([ckpts], log=lambda *a: None)
+
+
+# --- inverse mapping -----------------------------------------------------------------------------------
+def test_inverse_map_returns_known_latent_at_a_known_point():
+    rng = np.random.default_rng(0)
+    latents, coords = rng.normal(size=(200, 5)), rng.normal(size=(200, 2))
+    m = LatentMap(latents, coords)
+    np.testing.assert_allclose(m.to_latent(*coords[17]), latents[17], atol=1e-4)
+    np.testing.assert_allclose(m.to_map(latents[42]), coords[42], atol=1e-4)
+    assert m.nearest_index(*coords[99]) == 99
+
+
+def test_inverse_map_blends_between_points():
+    m = LatentMap(np.array([[0.0, 0.0], [10.0, 10.0]]), np.array([[0.0, 0.0], [1.0, 0.0]]), k=2)
+    mid = m.to_latent(0.5, 0.0)
+    np.testing.assert_allclose(mid, [5.0, 5.0], atol=1e-6)  # equal distances -> equal weights
+    near_first = m.to_latent(0.1, 0.0)
+    assert 0 < near_first[0] < 5.0
+
+
+# --- code grids ----------------------------------------------------------------------------------------
+def test_grid_editing_does_not_touch_the_original():
+    g = np.zeros((3, 3), dtype=np.int64)
+    g2 = set_cell(g, 1, 2, 7)
+    assert g2[1, 2] == 7 and g[1, 2] == 0 and g2.sum() == 7
+    assert (paint(g, 5) == 5).all() and paint(g, 5).shape == (3, 3)
+
+
+@pytest.mark.parametrize("grid, message", [
+    ([[0, 1], [2]], "2x2"), ([[0, 1, 2]], "2x2"), ([[0, -1], [0, 0]], "0..7"), ([[0, 8], [0, 0]], "0..7"),
+    ([[0, 1.5], [0, 0]], "integer"), ([[0, "a"], [0, 0]], "integer"), ([[0, None], [0, 0]], "integer"),
+    ([[0, float("nan")], [0, 0]], "integer"), ([[True, 0], [0, 0]], "integer"), ("oops", "2x2"),
+])
+def test_bad_grids_get_clear_errors(grid, message):
+    with pytest.raises(GridError, match=message):
+        validate_grid(grid, 2, 8)
+
+
+def test_float_integers_from_json_are_accepted():
+    assert validate_grid([[1.0, 2], [3, 4]], 2, 8).tolist() == [[1, 2], [3, 4]]
+
+
+# --- uploads -------------------------------------------------------------------------------------------
+def _png(im: Image.Image, **kw) -> io.BytesIO:
+    b = io.BytesIO()
+    im.save(b, format=kw.pop("format", "PNG"), **kw)
+    b.seek(0)
+    return b
+
+
+@pytest.mark.parametrize("make", [
+    lambda: Image.new("1", (30, 20), 1),
+    lambda: Image.new("P", (16, 16), 3),
+    lambda: Image.new("RGBA", (50, 50), (255, 0, 0, 128)),
+    lambda: Image.new("LA", (28, 28), (200, 255)),
+    lambda: Image.fromarray(np.full((28, 28), 65535, dtype=np.uint16)),
+    lambda: Image.new("CMYK", (40, 40), (0, 0, 0, 0)),
+    lambda: Image.new("RGB", (300, 100), (10, 200, 30)),
+])
+def test_uploads_of_any_mode_become_model_input(make):
+    for channels in (1, 3):
+        a, note = load_upload(_png(make()) if make().mode != "CMYK" else _png(make(), format="JPEG"), channels, 8)
+        assert a.shape == (channels, 8, 8) and a.dtype == np.uint8
+        assert "converted" in note
+
+
+def test_sixteen_bit_white_stays_white():
+    a, _ = load_upload(_png(Image.fromarray(np.full((8, 8), 65535, dtype=np.uint16))), 1, 8)
+    assert a.min() == 255
+
+
+def test_bad_uploads_are_refused_clearly(tmp_path):
+    good = _png(Image.new("RGB", (64, 64), (1, 2, 3))).getvalue()
+    (tmp_path / "trunc.png").write_bytes(good[: len(good) // 2])
+    (tmp_path / "text.png").write_text("not an image")
+    for f in ("trunc.png", "text.png"):
+        with pytest.raises(ImageInputError, match="could not read"):
+            load_upload(str(tmp_path / f), 1, 8)
+    for empty in (None, ""):
+        with pytest.raises(ImageInputError, match="no image"):
+            load_upload(empty, 1, 8)
+
+
+def test_huge_image_is_refused_before_decoding(tmp_path):
+    """A PNG whose header claims 20000x20000 pixels is refused from its header alone."""
+    raw = bytearray(_png(Image.new("L", (4, 4))).getvalue())
+    ihdr = raw.index(b"IHDR")
+    raw[ihdr + 4: ihdr + 12] = struct.pack(">II", 20000, 20000)
+    raw[ihdr + 17: ihdr + 21] = struct.pack(">I", zlib.crc32(bytes(raw[ihdr: ihdr + 17])))
+    (tmp_path / "huge.png").write_bytes(bytes(raw))
+    with pytest.raises(ImageInputError, match="megapixels"):
+        load_upload(str(tmp_path / "huge.png"), 1, 28)
+
+
+# --- projection cache ----------------------------------------------------------------------------------
+def test_projection_is_cached_and_keyed_by_weights_and_data(ckpts, ex, monkeypatch):
+    name = "vae2"
+    view = ex.latent_view(name)
+    files = list((ckpts / name / "projections").glob("latent-*.npz"))
+    assert len(files) == 1 and view.proj.method == "identity" and len(view.proj.coords) == len(ex.data(name).x_test)
+
+    def fail(*a, **k):
+        raise AssertionError("recomputed despite a warm cache")
+
+    monkeypatch.setattr(projection, "project_latents", fail)
+    again = Explorer([ckpts], log=lambda *a: None).latent_view(name)  # a fresh app start reads the cache
+    np.testing.assert_array_equal(again.proj.coords, view.proj.coords)
+    x = ex.data(name).x_test
+    weights = ckpts / name / "model.safetensors"
+    assert projection.cache_key(weights, x, "latent") != projection.cache_key(weights, x[:-1], "latent")
+    assert projection.cache_key(weights, x, "latent") != projection.cache_key(weights, x, "codebook")
+
+
+def test_codebook_projection_counts_every_code_use(ex):
+    cb = ex.codebook_view("vq")
+    assert cb.method == "pca" and cb.coords.shape == (16, 2)
+    assert cb.counts.sum() == cb.grids.size  # every grid cell counted once
+    assert 0 < cb.usage()["codes_used"] <= 1
+
+
+def test_read_only_checkpoint_caches_elsewhere(ckpts, tmp_path, monkeypatch):
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(projection.os, "access", lambda *a: False)
+    p = projection.cache_path(ckpts / "vae2", ckpts / "vae2" / "model.safetensors", np.zeros(3, np.uint8), "latent")
+    assert str(p).startswith(str(tmp_path / "cache"))
+
+
+# --- service -------------------------------------------------------------------------------------------
+def test_decode_latent_validates_input(ex):
+    assert ex.decode_latent("vae2", [0.1, -0.2]).size[0] > 8
+    for bad, msg in (([0.1], "2 numbers"), ([0.0, float("nan")], "NaN"), ([0.0, 1e6], "within"),
+                     ("abc", "numbers"), ([[1, 2]], "2 numbers")):
+        with pytest.raises(LatentError, match=msg):
+            ex.decode_latent("vae2", bad)
+    with pytest.raises(LatentError, match="VAE checkpoint"):
+        ex.decode_latent("vq", [0, 0])
+
+
+def test_unknown_or_path_like_checkpoint_names_are_refused(ex):
+    for name in ("nope", "../vae2", "/etc/passwd", str(ex.registry.get("vae2").path), None):
+        with pytest.raises(UnknownCheckpoint):
+            ex.decode_latent(name, [0, 0])
+
+
+def test_decode_codes_and_edit_changes_image(ex):
+    cb = ex.codebook_view("vq")
+    g = cb.grids[0].tolist()
+    a = np.asarray(ex.decode_codes("vq", g))
+    k = (g[0][0] + 1) % 16
+    b = np.asarray(ex.decode_codes("vq", set_cell(np.array(g), 0, 0, k).tolist()))
+    assert a.shape == b.shape and not np.array_equal(a, b)
+    model = ex.registry.model("vq")
+    x = ex.image("vq", 0)
+    np.testing.assert_array_equal(model.encode_indices(x)[0].numpy(), cb.grids[0])
+
+
+def test_reconstruct_reports_mse_and_psnr(ex):
+    x = ex.image("vae2", 3)
+    r = ex.reconstruct("vae2", "vq", x)
+    for m in ("vae", "vqvae"):
+        assert r[f"{m}_mse"] > 0 and abs(r[f"{m}_psnr"] - 10 * np.log10(1 / r[f"{m}_mse"])) < 1e-9
+        assert r[f"{m}_error"].size == r[m].size
+
+
+def test_interpolation_starts_and_ends_at_the_images(ex):
+    r = ex.interpolate("vae2", "vq", 0, 5, steps=4)
+    assert r["linear"].size == r["spherical"].size == r["vq"].size
+    m = ex.registry.model("vae2")
+    with torch.no_grad():
+        za, zb = m.encode(ex.image("vae2", 0))[0], m.encode(ex.image("vae2", 5))[0]
+    assert not torch.allclose(za, zb)
+    strip = np.asarray(r["linear"])
+    assert strip.shape[1] > 4 * strip.shape[0] // 2  # a row of 4 images
+
+
+def test_manifold_only_for_2d_latents(ex):
+    assert ex.manifold("vae2") is not None
