@@ -1,10 +1,14 @@
 """A checkpoint is a folder: `config.json` + `model.safetensors` (+ `training_state.safetensors` to resume).
 
-Nothing here unpickles: safetensors holds tensors only, JSON holds the rest. Files are written to a temporary
-name and renamed into place, so a crash mid-save leaves the previous checkpoint whole.
+Nothing here unpickles: safetensors holds tensors only, JSON holds the rest.
+
+Saving is journalled, so a crash (kill -9, full disk) at any moment leaves one whole checkpoint: the new files
+are written and fsynced into `<folder>/.saving/`, then a `COMPLETE` marker is written, then the files are renamed
+into place. On the next read, a complete `.saving/` is rolled forward and an incomplete one is deleted.
 """
 import json
 import os
+import shutil
 from pathlib import Path
 
 import torch
@@ -15,6 +19,7 @@ from . import __version__
 from .config import Config
 
 CONFIG, WEIGHTS, STATE = "config.json", "model.safetensors", "training_state.safetensors"
+STAGING, COMPLETE = ".saving", "COMPLETE"
 PICKLE_SUFFIXES = {".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle"}
 
 
@@ -22,35 +27,57 @@ class CheckpointError(ValueError):
     """A checkpoint folder that cannot be loaded; the message says what is wrong and what to do."""
 
 
-def _atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+def _fsynced(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def recover(folder: Path) -> None:
+    """Finish (roll forward) a save that reached its COMPLETE marker; drop one that did not."""
+    staging = folder / STAGING
+    if not staging.is_dir():
+        return
     try:
-        write(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+        if (staging / COMPLETE).exists():
+            for name in (STATE, WEIGHTS, CONFIG):  # config.json last: it names the epoch
+                if (staging / name).exists():
+                    os.replace(staging / name, folder / name)
+        shutil.rmtree(staging)
+    except OSError:
+        pass  # a read-only folder: the files in place are still one whole checkpoint
 
 
 def save_checkpoint(folder: str | Path, model: torch.nn.Module, cfg: Config, training_state: dict | None = None,
                     epoch: int = 0) -> None:
-    """Write the training state, then the weights, then config.json (whose presence marks a whole checkpoint)."""
+    """Write the checkpoint through the `.saving/` journal (see the module docstring)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    meta = {"epoch": str(epoch), "format": "vae-explorer"}
-    if training_state is not None:
-        _atomic_write(folder / STATE, lambda p: save_file(training_state, str(p), metadata=meta))
-    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    _atomic_write(folder / WEIGHTS, lambda p: save_file(weights, str(p), metadata=meta))
-    cfg.version = __version__
-    _atomic_write(folder / CONFIG, lambda p: p.write_text(json.dumps(cfg.to_dict(), indent=2)))
+    recover(folder)
+    staging = folder / STAGING
+    staging.mkdir()
+    try:
+        meta = {"epoch": str(epoch), "format": "vae-explorer"}
+        if training_state is not None:
+            save_file(training_state, str(staging / STATE), metadata=meta)
+        weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        save_file(weights, str(staging / WEIGHTS), metadata=meta)
+        cfg.version = __version__
+        (staging / CONFIG).write_text(json.dumps(cfg.to_dict(), indent=2))
+        for name in (STATE, WEIGHTS, CONFIG):
+            if (staging / name).exists():
+                _fsynced(staging / name)
+        (staging / COMPLETE).write_text(str(epoch))
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)  # the previous checkpoint stays as it was
+        raise
+    recover(folder)
 
 
 def read_config(folder: str | Path) -> Config:
     folder = Path(folder)
     if not folder.is_dir():
         raise CheckpointError(f"{folder}: no such checkpoint folder")
+    recover(folder)
     pickles = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in PICKLE_SUFFIXES)
     if not (folder / WEIGHTS).exists():
         hint = (f" It holds {pickles}: pickle files are never loaded, since loading them can run code. "

@@ -21,9 +21,10 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from .checkpoint import CONFIG, STATE, WEIGHTS, CheckpointError, read_config, read_tensors, save_checkpoint
+from .checkpoint import (CONFIG, STATE, WEIGHTS, CheckpointError, read_config, read_tensors, recover,
+                         save_checkpoint)
 from .config import Config
-from .data import load_dataset, to_float
+from .data import DataError, load_dataset, to_float
 from .device import pick_device
 from .evaluate import evaluate
 from .images import save_grid
@@ -91,6 +92,7 @@ def _train(cfg, out, resume, dev, rank, world, main, log):
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     start = 0
     if resume:
+        recover(out)  # finish or drop a save that a crash interrupted
         weights, meta = read_tensors(out / WEIGHTS)
         state, state_meta = read_tensors(out / STATE)
         if meta.get("epoch") != state_meta.get("epoch"):
@@ -231,8 +233,11 @@ def parse_args(argv=None) -> tuple[Config, argparse.Namespace]:
             p.error(f"{out} already holds a checkpoint; pass --resume to continue it or choose another --out")
         ds_shape = {}
         if "channels" not in given or "image_size" not in given:
-            ds = load_dataset(given.get("data", defaults.data), given.get("data_dir", ""), given.get("channels"),
-                              given.get("image_size"), seed=given.get("seed", 0))
+            try:
+                ds = load_dataset(given.get("data", defaults.data), given.get("data_dir", ""), given.get("channels"),
+                                  given.get("image_size"), seed=given.get("seed", 0))
+            except DataError as e:
+                p.error(str(e))
             ds_shape = {"channels": ds.image_shape[0], "image_size": ds.image_shape[1]}
         try:
             cfg = Config(**{**ds_shape, **given})
@@ -245,7 +250,7 @@ def main(argv=None) -> dict:
     cfg, args = parse_args(argv)
     try:
         return train(cfg, args.out, resume=args.resume, device=args.device)
-    except (TrainingError, CheckpointError) as e:
+    except (TrainingError, CheckpointError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)
 

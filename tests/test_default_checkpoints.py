@@ -1,0 +1,51 @@
+"""The shipped checkpoints load, reconstruct test images within their recorded metrics, and start warm."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vae_core import load
+from vae_core.data import load_dataset
+from vae_core.evaluate import evaluate
+
+ROOT = Path(__file__).resolve().parents[1]
+CKPTS = sorted(p for p in (ROOT / "checkpoints").glob("*/") if (p / "config.json").exists())
+pytestmark = pytest.mark.skipif(not CKPTS or not Path("/usr/share/datasets/fashion-mnist").exists(),
+                                reason="needs the default checkpoints and Fashion-MNIST")
+
+
+def test_the_three_defaults_are_there():
+    assert {p.name for p in CKPTS} >= {"fashion-vae", "fashion-vqvae", "fashion-vae-2d"}
+
+
+@pytest.mark.parametrize("path", CKPTS, ids=lambda p: p.name)
+def test_checkpoint_reconstructs_within_recorded_metrics(path):
+    model = load(path)
+    recorded = json.loads((path / "config.json").read_text())["metrics"]
+    data = load_dataset(model.cfg.data, channels=model.cfg.channels, image_size=model.cfg.image_size,
+                        log=lambda *a: None)
+    assert len(data.x_test) == recorded["n_images"] == 10000
+    m = evaluate(model, data.x_test)  # the whole test split, seeded: the recorded figures again
+    assert m["mse"] == pytest.approx(recorded["mse"], rel=1e-3)
+    if model.cfg.model == "vae":
+        assert m["neg_elbo"] == pytest.approx(recorded["neg_elbo"], rel=2e-3)
+    else:
+        assert m["codes_used"] == pytest.approx(recorded["codes_used"], abs=1e-3)
+        assert m["codes_used"] >= 0.9
+
+
+def test_committed_files_are_under_10_mb():
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    big = [f for f in files if (ROOT / f).exists() and (ROOT / f).stat().st_size > 10 * 1024 * 1024]
+    assert not big
+
+
+def test_warm_start_neither_imports_nor_fits_umap():
+    code = ("import sys; from explorer.service import Explorer; ex = Explorer(['checkpoints']);\n"
+            "[ex.latent_view(n) for n in ex.registry.names('vae')]; [ex.codebook_view(n) for n in "
+            "ex.registry.names('vqvae')]; print('umap' in sys.modules, len(ex.registry.checkpoints))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", str(len(CKPTS))]
