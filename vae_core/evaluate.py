@@ -9,12 +9,13 @@ decoded posterior mean. VQ-VAE: MSE, PSNR, perplexity, share of codes used, dead
 import argparse
 import json
 import math
+import sys
 
 import numpy as np
 import torch
 
-from .checkpoint import load
-from .data import load_dataset, to_float
+from .checkpoint import CheckpointError, load
+from .data import DataError, load_dataset, to_float
 from .device import pick_device
 from .quantize import codebook_usage
 
@@ -91,10 +92,14 @@ def main(argv=None) -> dict:
     p.add_argument("--json", action="store_true", help="print one flat JSON object")
     args = p.parse_args(argv)
     device = pick_device(args.device)
-    model = load(args.checkpoint, device)
-    cfg = model.cfg
-    ds = load_dataset(args.data or cfg.data, args.data_dir or cfg.data_dir, cfg.channels, cfg.image_size,
-                      seed=cfg.seed, log=lambda m: None if args.json else print(m))
+    try:
+        model = load(args.checkpoint, device)
+        cfg = model.cfg
+        ds = load_dataset(args.data or cfg.data, args.data_dir or cfg.data_dir, cfg.channels, cfg.image_size,
+                          seed=cfg.seed, log=lambda m: None if args.json else print(m))
+    except (CheckpointError, DataError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
     metrics = evaluate(model, ds.x_test, args.batch_size, args.iwae_k, args.iwae_n, device=device)
     if args.json:
         print(json.dumps(metrics))

@@ -111,7 +111,12 @@ def _digits(seed: int) -> Dataset:
                    "scikit-learn's bundled 8x8 digits (seeded 80/20 split)")
 
 
+DATA_HINT = "--data takes fashion-mnist, mnist, digits, a folder of IDX files, a folder of images or an .npz file"
+
+
 def _from_path(path: Path, seed: int, channels, size) -> Dataset:
+    if not path.exists():
+        raise DataError(f"{path}: not found. {DATA_HINT}")
     if path.suffix == ".npz":
         a = read_npz(path)
         x = to_nchw_uint8(a["x"], str(path))
@@ -128,8 +133,7 @@ def _from_path(path: Path, seed: int, channels, size) -> Dataset:
         names = [str(i) for i in range(int(y.max()) + 1)] if y is not None else []
         return Dataset(path.stem, *split, names, f"{path} (.npz, {how})")
     if not path.is_dir():
-        raise DataError(f"{path}: not found. --data takes fashion-mnist, mnist, digits, a folder of IDX files, "
-                        "a folder of images or an .npz file")
+        raise DataError(f"{path}: neither a folder nor an .npz file. {DATA_HINT}")
     ds = _from_idx_folder(path, path.name, [])
     if ds:
         return ds

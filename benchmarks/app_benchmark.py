@@ -1,0 +1,313 @@
+"""How fast the app starts and answers, each number next to a reference.
+
+    python benchmarks/app_benchmark.py [--checkpoints checkpoints/] [--interactions 50] [--json out.json]
+
+1. start to serving: `python app.py` from process start to its first HTTP 200 (projection caches warm), next to
+   the time `python -c "import gradio"` takes.
+2. server-side decodes: Explorer.decode_latent / decode_codes in this process (validation, decoder, PIL image),
+   next to the bare decoder forward on the same input.
+3. end to end in headless Chromium: from a click on the latent map (alternating random points) and from a slider
+   move to the new decoded image being loaded in the page, timed inside the page (pointerdown / input event to the
+   new <img> decoded). The server also writes PNGs and, for a point click, updates the VQ-VAE view.
+
+Goals: start to serving < 10 s; click to image p95 < 150 ms.
+"""
+import argparse
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from explorer.service import Explorer  # noqa: E402
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+GOAL_START_S = 10.0
+GOAL_CLICK_P95_MS = 150.0
+
+# the plot area and all points of the latent map, in viewport pixels
+MAP_JS = """() => {
+  const gd = document.querySelector('#latent-map .vx-plot');
+  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, r = gd.getBoundingClientRect();
+  const left = r.left + xa._offset, top = r.top + ya._offset, points = [];
+  for (const t of gd.data) {
+    if (!t.customdata) continue;
+    t.customdata.forEach((idx, j) => points.push([idx, left + xa.d2p(t.x[j]), top + ya.d2p(t.y[j])]));
+  }
+  return {left, top, width: xa._length, height: ya._length, points};
+}"""
+# arm a timer: t0 at the next `start` event (captured on `target`), t1 once #decoded-image shows a new, decoded image
+ARM_JS = """([target, start]) => {
+  const img = () => document.querySelector('#decoded-image img');
+  const old = img().src, w = window.__vx = {t0: null, t1: null};
+  document.querySelector(target).addEventListener(start, () => { w.t0 = performance.now(); },
+                                                  {capture: true, once: true});
+  const obs = new MutationObserver(() => {
+    const i = img();
+    if (!i || i.src === old || w.t1 !== null || w.pending) return;
+    w.pending = true;
+    obs.disconnect();
+    (i.complete ? Promise.resolve() : new Promise((ok) => i.addEventListener('load', ok, {once: true})))
+      .then(() => i.decode()).catch(() => {}).then(() => { w.t1 = performance.now(); });
+  });
+  obs.observe(document.querySelector('#decoded-image'), {subtree: true, childList: true, attributes: true});
+}"""
+
+
+def stats(ms: list[float]) -> dict:
+    a = np.asarray(ms, dtype=np.float64)
+    return {"median": float(np.median(a)), "p95": float(np.percentile(a, 95)), "max": float(a.max()), "n": len(a)}
+
+
+def timed(fn, n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(folders: list[str], log_path: Path) -> tuple[subprocess.Popen, str, float]:
+    """Start app.py; return it, its URL and the seconds from process start to the first HTTP 200."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+    log = open(log_path, "ab")
+    t = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "app.py", "--checkpoints", *folders, "--port", str(port),
+                             "--host", "127.0.0.1"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    while True:
+        if proc.poll() is not None:
+            sys.exit(f"app.py exited with {proc.returncode}; see {log_path}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return proc, url, time.perf_counter() - t
+        except OSError:
+            pass
+        if time.perf_counter() - t > 300:
+            proc.kill()
+            sys.exit(f"app.py did not serve within 300 s; see {log_path}")
+        time.sleep(0.02)
+
+
+def stop_app(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+# --- 1. start ---------------------------------------------------------------------------------------------------
+def bench_start(folders: list[str], runs: int, log_path: Path) -> dict:
+    ref = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import gradio"], check=True, cwd=ROOT)
+        ref.append(time.perf_counter() - t)
+    stop_app(start_app(folders, log_path)[0])  # warm-up: file caches
+    starts = []
+    for _ in range(runs):
+        proc, _, s = start_app(folders, log_path)
+        starts.append(s)
+        stop_app(proc)
+    return {"start_s": stats(starts), "import_gradio_s": stats(ref)}
+
+
+# --- 2. server-side decodes ------------------------------------------------------------------------------------
+@torch.no_grad()
+def bench_server(ex: Explorer, vae: str, vq: str, calls: int) -> dict:
+    rng = np.random.default_rng(0)
+    out = {}
+    if vae:
+        latents = ex.latent_view(vae).proj.latents  # also warms the projection cache for the app
+        model = ex.registry.model(vae)
+        zs = [latents[i].tolist() for i in rng.integers(0, len(latents), calls)]
+        it = iter(zs * 2)
+        ex.decode_latent(vae, zs[0])
+        out["decode_latent_ms"] = stats(timed(lambda: ex.decode_latent(vae, next(it)), calls))
+        tz = iter([torch.tensor(z, dtype=torch.float32)[None] for z in zs])
+        out["vae_forward_ms"] = stats(timed(lambda: model.decode_mean(next(tz)), calls))
+    if vq:
+        grids = ex.codebook_view(vq).grids
+        model = ex.registry.model(vq)
+        gs = [grids[i].tolist() for i in rng.integers(0, len(grids), calls)]
+        it = iter(gs)
+        ex.decode_codes(vq, gs[0])
+        out["decode_codes_ms"] = stats(timed(lambda: ex.decode_codes(vq, next(it)), calls))
+        tg = iter([torch.tensor(g, dtype=torch.int64)[None] for g in gs])
+        out["vq_forward_ms"] = stats(timed(lambda: model.decode_indices(next(tg)), calls))
+    return out
+
+
+# --- 3. end to end in Chromium ----------------------------------------------------------------------------------
+def measure(page, target: str, start_event: str, act) -> float | None:
+    """ms from `start_event` on `target` to the new decoded image, or None when no new image came in 15 s."""
+    page.evaluate(ARM_JS, [target, start_event])
+    act()
+    try:
+        page.wait_for_function("() => window.__vx.t1 !== null && window.__vx.t0 !== null", timeout=15_000,
+                               polling=5)
+    except Exception:
+        return None
+    return page.evaluate("() => window.__vx.t1 - window.__vx.t0")
+
+
+def bench_browser(url: str, n: int) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    rng = np.random.default_rng(0)
+    out = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        loads = []
+        for _ in range(3):  # the first visit loads the models and projections into the fresh server
+            t = time.perf_counter()
+            page.goto(url)
+            page.wait_for_selector("#latent-map .vx-plot[data-ready]", timeout=300_000)
+            page.wait_for_function("() => document.querySelector('#selection-info').innerText.includes('#')",
+                                   timeout=300_000)
+            page.wait_for_selector("#decoded-image img", timeout=60_000)
+            loads.append(time.perf_counter() - t)
+        out["first_page_load_s"], out["page_load_s"] = loads[0], stats(loads[1:])
+
+        g = page.evaluate(MAP_JS)
+        pts = np.array(g["points"], dtype=np.float64)
+        inside = ((pts[:, 1] > g["left"] + 5) & (pts[:, 1] < g["left"] + g["width"] - 5)
+                  & (pts[:, 2] > g["top"] + 5) & (pts[:, 2] < g["top"] + g["height"] - 5))
+        pts = pts[inside]
+        clicks, misses, last = [], 0, np.array([-1e9, -1e9])
+        while len(clicks) + misses < n:
+            x, y = pts[rng.integers(len(pts)), 1:]
+            if np.hypot(*(np.array([x, y]) - last)) < 40:  # alternate: never near the previous click
+                continue
+            last = np.array([x, y])
+            ms = measure(page, "#latent-map", "pointerdown", lambda: page.mouse.click(x, y))
+            if ms is None:
+                misses += 1
+            else:
+                clicks.append(ms)
+            page.mouse.move(5, 5)
+        out["click_ms"], out["click_misses"] = stats(clicks), misses
+
+        rng_input = page.locator("#slider-0 input[type=range]")
+        slides, misses, v = [], 0, float(rng_input.input_value())
+        while len(slides) + misses < n:
+            new = round(float(rng.uniform(-3, 3)), 2)
+            if abs(new - v) < 0.5:
+                continue
+            v = new
+            ms = measure(page, "#slider-0 input[type=range]", "input", lambda: rng_input.fill(str(new)))
+            if ms is None:
+                misses += 1
+            else:
+                slides.append(ms)
+        out["slider_ms"], out["slider_misses"] = stats(slides), misses
+        browser.close()
+    return out
+
+
+# --- report -----------------------------------------------------------------------------------------------------
+def table(r: dict) -> str:
+    def ms(s):
+        return f"{s['median']:.1f} ms", f"{s['p95']:.1f} ms"
+
+    rows = [("measure", "median", "p95", "reference (median)", "ratio"), ("---",) * 5]
+    st, ig = r["start"]["start_s"], r["start"]["import_gradio_s"]
+    rows.append(("start to serving (HTTP 200), warm caches", f"{st['median']:.2f} s", f"max {st['max']:.2f} s",
+                 f"`python -c \"import gradio\"` {ig['median']:.2f} s", f"{st['median'] / ig['median']:.2f}x"))
+    for key, threads in (("server", r["torch_threads"]), ("server_1_thread", 1)):
+        t = r.get(key, {})
+        for what, ref, label in (("decode_latent", "vae_forward", "VAE"), ("decode_codes", "vq_forward", "VQ-VAE")):
+            if f"{what}_ms" in t:
+                rows.append((f"server: Explorer.{what} ({threads} torch thread{'s' * (threads > 1)})",
+                             *ms(t[f"{what}_ms"]), f"bare {label} decoder forward {t[f'{ref}_ms']['median']:.2f} ms",
+                             f"{t[f'{what}_ms']['median'] / t[f'{ref}_ms']['median']:.1f}x"))
+    b = r.get("browser")
+    if b:
+        # reference: the faster of the server-side decode_latent timings
+        sd = min((r[k]["decode_latent_ms"]["median"] for k in ("server", "server_1_thread")
+                  if "decode_latent_ms" in r.get(k, {})), default=None)
+        ref = (f"server decode_latent {sd:.1f} ms", f"{b['click_ms']['median'] / sd:.0f}x") if sd else ("", "")
+        rows.append((f"Chromium: map click -> new image ({b['click_ms']['n']}, {b['click_misses']} missed)",
+                     *ms(b["click_ms"]), *ref))
+        ref = (ref[0], f"{b['slider_ms']['median'] / sd:.0f}x") if sd else ("", "")
+        rows.append((f"Chromium: slider -> new image ({b['slider_ms']['n']}, {b['slider_misses']} missed)",
+                     *ms(b["slider_ms"]), *ref))
+        rows.append(("Chromium: page load -> map and decode shown (first visit)", f"{b['first_page_load_s']:.2f} s",
+                     "", f"later visits {b['page_load_s']['median']:.2f} s", ""))
+    lines = ["| " + " | ".join(row) + " |" for row in rows]
+    start_ok = st["median"] < GOAL_START_S
+    lines += ["", f"Goal: start to serving < {GOAL_START_S:g} s: {'met' if start_ok else 'NOT met'} "
+                  f"({st['median']:.2f} s)"]
+    if b:
+        p95 = b["click_ms"]["p95"]
+        lines.append(f"Goal: click-to-image p95 < {GOAL_CLICK_P95_MS:g} ms: "
+                     f"{'met' if p95 < GOAL_CLICK_P95_MS else 'NOT met'} ({p95:.1f} ms)")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoints", nargs="+", default=["checkpoints"], help="as for app.py")
+    p.add_argument("--interactions", type=int, default=50, help="map clicks and slider moves, each")
+    p.add_argument("--calls", type=int, default=200, help="server-side decodes of each kind")
+    p.add_argument("--starts", type=int, default=3, help="app starts timed (after one warm-up)")
+    p.add_argument("--no-browser", action="store_true", help="skip the Chromium measurements")
+    p.add_argument("--json", type=Path, help="also write the results here")
+    p.add_argument("--log", type=Path, default=Path("/tmp/app_benchmark.log"), help="app.py's output")
+    args = p.parse_args(argv)
+    folders = [str(Path(f).resolve()) for f in args.checkpoints]
+
+    ex = Explorer(folders, log=lambda *a: None)
+    vaes, vqs = ex.registry.names("vae"), ex.registry.names("vqvae")
+    if not vaes and not vqs:
+        sys.exit(f"no checkpoints in {folders}")
+    vae, vq = (vaes or [None])[0], (vqs or [None])[0]
+    r = {"checkpoints": folders, "vae": vae, "vqvae": vq, "python": platform.python_version(),
+         "torch": torch.__version__, "torch_threads": torch.get_num_threads(), "cpus": os.cpu_count(),
+         "load_average": os.getloadavg()}
+    print(f"benchmarking {vae} and {vq} from {folders} ({r['cpus']} CPUs, load {r['load_average'][0]:.1f})",
+          file=sys.stderr)
+    r["server"] = bench_server(ex, vae, vq, args.calls)  # first: it also warms the projection caches
+    if r["torch_threads"] > 1:  # small single-image forwards often run faster on one thread, above all on a busy CPU
+        torch.set_num_threads(1)
+        r["server_1_thread"] = bench_server(ex, vae, vq, args.calls)
+        torch.set_num_threads(r["torch_threads"])
+    r["start"] = bench_start(folders, args.starts, args.log)
+    if not args.no_browser and vae:
+        proc, url, _ = start_app(folders, args.log)
+        try:
+            r["browser"] = bench_browser(url, args.interactions)
+        finally:
+            stop_app(proc)
+    r["table"] = table(r)
+    print(r["table"])
+    if args.json:
+        args.json.write_text(json.dumps(r, indent=2))
+
+
+if __name__ == "__main__":
+    main()

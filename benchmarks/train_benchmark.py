@@ -1,0 +1,217 @@
+"""Train four models for the same wall-clock budget on the same data, then compare them on the test set.
+
+    python benchmarks/train_benchmark.py --seconds 60 --threads 2 --json benchmarks/results_train.json
+
+(a) reference: the PyTorch example VAE (github.com/pytorch/examples, vae/main.py), written out below;
+(b) vae_core's MLP preset  VAE(Config(arch="mlp", latent_dim=20, likelihood="bernoulli"));
+(c) vae_core's conv VAE    VAE(Config(arch="conv", latent_dim=16, likelihood="bernoulli"));
+(d) vae_core's VQ-VAE      VQVAE(Config(model="vqvae"))  (K=512, D=64).
+Each model: seed 0, Adam lr 1e-3, batch 128, epochs over a seeded permutation of the training images (the
+same order for every model) until --seconds are spent (the clock is checked every step). Then on the test
+set: -ELBO in nats per image (one z sample, fixed seed), MSE per pixel of the posterior-mean reconstruction,
+and for the VQ-VAE the share of codes used. A benchmark, not a test: nothing here asserts timings.
+"""
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from vae_core.config import Config  # noqa: E402
+from vae_core.data import load_dataset, to_float  # noqa: E402
+from vae_core.evaluate import evaluate  # noqa: E402
+from vae_core.models import VAE, VQVAE  # noqa: E402
+
+SEED, BATCH, LR, EVAL_BATCH = 0, 128, 1e-3, 500
+
+
+# --- (a) the reference: pytorch/examples vae/main.py, unchanged in substance --------------------------
+class ReferenceVAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(784, 400)
+        self.fc21 = nn.Linear(400, 20)
+        self.fc22 = nn.Linear(400, 20)
+        self.fc3 = nn.Linear(20, 400)
+        self.fc4 = nn.Linear(400, 784)
+
+    def encode(self, x):
+        h1 = F.relu(self.fc1(x))
+        return self.fc21(h1), self.fc22(h1)
+
+    def reparameterize(self, mu, logvar):
+        std = torch.exp(0.5 * logvar)
+        eps = torch.randn_like(std)
+        return mu + eps * std
+
+    def decode(self, z):
+        h3 = F.relu(self.fc3(z))
+        return torch.sigmoid(self.fc4(h3))
+
+    def forward(self, x):
+        mu, logvar = self.encode(x.view(-1, 784))
+        z = self.reparameterize(mu, logvar)
+        return self.decode(z), mu, logvar
+
+
+def loss_function(recon_x, x, mu, logvar):
+    """Reconstruction + KL divergence losses summed over all elements and batch (as in the example)."""
+    BCE = F.binary_cross_entropy(recon_x, x.view(-1, 784), reduction="sum")
+    KLD = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    return BCE + KLD
+
+
+def reference_loss(model, x):
+    recon, mu, logvar = model(x)
+    return loss_function(recon, x, mu, logvar)
+
+
+@torch.no_grad()
+def evaluate_reference(model, x_uint8: np.ndarray) -> dict:
+    """Same protocol as vae_core.evaluate: batches of 500, torch seed 0, one z sample per image."""
+    model.eval()
+    torch.manual_seed(SEED)
+    neg_elbo, se = 0.0, 0.0
+    for i in range(0, len(x_uint8), EVAL_BATCH):
+        x = to_float(x_uint8[i:i + EVAL_BATCH])
+        neg_elbo += reference_loss(model, x).item()
+        mu, _ = model.encode(x.view(-1, 784))
+        se += (model.decode(mu) - x.view(-1, 784)).pow(2).sum().item()
+    n = len(x_uint8)
+    return {"neg_elbo": neg_elbo / n, "mse": se / (n * x_uint8[0].size)}
+
+
+# --- the shared training loop --------------------------------------------------------------------------
+def train_for(model, loss_fn, x_train: np.ndarray, seconds: float) -> dict:
+    """Adam 1e-3, batch 128, seeded epoch permutations (same for every model); stop when the time is spent."""
+    opt = torch.optim.Adam(model.parameters(), lr=LR)
+    model.train()
+    images, steps, epoch, last_loss = 0, 0, 0, float("nan")
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        epoch += 1
+        perm = torch.randperm(len(x_train), generator=torch.Generator().manual_seed(SEED * 100003 + epoch))
+        for i in range(0, len(perm) - BATCH + 1, BATCH):  # drop the last partial batch, like vae_core.train
+            if time.perf_counter() - t0 >= seconds:
+                break
+            x = to_float(x_train[np.sort(perm[i:i + BATCH].numpy())])
+            loss = loss_fn(model, x)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            last_loss = loss.item() / (len(x) if isinstance(model, ReferenceVAE) else 1)
+            images, steps = images + len(x), steps + 1
+    elapsed = time.perf_counter() - t0
+    return {"train_images": images, "steps": steps, "epochs": epoch, "train_seconds": elapsed,
+            "images_per_sec": images / elapsed, "last_train_loss": last_loss}
+
+
+def warm_up(build, loss_fn, x_train: np.ndarray, steps: int = 3) -> None:
+    """A few untimed steps on a throwaway model, so first-call costs do not count against whoever goes first."""
+    model = build()
+    opt = torch.optim.Adam(model.parameters(), lr=LR)
+    for i in range(steps):
+        loss = loss_fn(model, to_float(x_train[i * BATCH:(i + 1) * BATCH]))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+
+MODELS = {  # name -> (build, loss on a batch)
+    "reference (pytorch/examples VAE)": (ReferenceVAE, reference_loss),
+    "vae_core MLP preset (latent 20)": (lambda: VAE(Config(arch="mlp", latent_dim=20, likelihood="bernoulli")),
+                                        lambda m, x: m.loss(x)["loss"]),
+    "vae_core conv VAE (latent 16)": (lambda: VAE(Config(arch="conv", latent_dim=16, likelihood="bernoulli")),
+                                      lambda m, x: m.loss(x)["loss"]),
+    "vae_core VQ-VAE (K=512, D=64)": (lambda: VQVAE(Config(model="vqvae")), lambda m, x: m.loss(x)["loss"]),
+}
+REF, MLP, CONV, VQ = MODELS
+
+
+def run(x_train, x_test, seconds: float, log=print) -> dict:
+    results = {}
+    for name, (build, loss_fn) in MODELS.items():
+        warm_up(build, loss_fn, x_train)
+        torch.manual_seed(SEED)
+        model = build()
+        log(f"training {name} for {seconds:g} s ...")
+        r = train_for(model, loss_fn, x_train, seconds)
+        r.update(evaluate_reference(model, x_test) if name == REF else
+                 {k: v for k, v in evaluate(model, x_test, batch_size=EVAL_BATCH, seed=SEED).items()
+                  if k in ("neg_elbo", "mse", "psnr", "codes_used", "perplexity", "recon", "kl")})
+        r.setdefault("psnr", 10 * math.log10(1.0 / max(r["mse"], 1e-12)))
+        r["parameters"] = sum(p.numel() for p in model.parameters())
+        results[name] = r
+    ref = results[REF]
+    for r in results.values():
+        r["speed_ratio"] = r["images_per_sec"] / ref["images_per_sec"]
+        if "neg_elbo" in r:
+            r["neg_elbo_ratio"] = r["neg_elbo"] / ref["neg_elbo"]
+    return results
+
+
+def goals(results: dict) -> dict:
+    ref, mlp, conv, vq = (results[k] for k in (REF, MLP, CONV, VQ))
+    return {
+        "mlp_throughput_ge_reference": mlp["speed_ratio"] >= 1.0,
+        "conv_neg_elbo_lt_reference": conv["neg_elbo"] < ref["neg_elbo"],
+        "vqvae_mse_lt_conv_with_90pct_codes": vq["mse"] < conv["mse"] and vq["codes_used"] >= 0.9,
+    }
+
+
+def report(results: dict, g: dict) -> str:
+    fmt = lambda v, spec: "—" if v is None else format(v, spec)  # noqa: E731
+    lines = ["| model | train images/s | images/s ratio vs reference | test neg ELBO (nats) | ratio vs reference "
+             "| test MSE | codes used |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, r in results.items():
+        lines.append(f"| {name} | {r['images_per_sec']:.0f} | {r['speed_ratio']:.2f} | "
+                     f"{fmt(r.get('neg_elbo'), '.2f')} | {fmt(r.get('neg_elbo_ratio'), '.3f')} | "
+                     f"{r['mse']:.5f} | {fmt(r['codes_used'] * 100, '.1f') + '%' if 'codes_used' in r else '—'} |")
+    yn = lambda b: "yes" if b else "no"  # noqa: E731
+    ref, mlp, conv, vq = (results[k] for k in (REF, MLP, CONV, VQ))
+    lines += ["",
+              f"MLP preset throughput >= reference: {yn(g['mlp_throughput_ge_reference'])} "
+              f"(ratio {mlp['speed_ratio']:.2f}x)",
+              f"conv VAE neg ELBO < reference in same time: {yn(g['conv_neg_elbo_lt_reference'])} "
+              f"({conv['neg_elbo']:.2f} vs {ref['neg_elbo']:.2f} nats)",
+              f"VQ-VAE MSE < conv VAE MSE with >= 90% codes used: {yn(g['vqvae_mse_lt_conv_with_90pct_codes'])} "
+              f"(MSE {vq['mse']:.5f} vs {conv['mse']:.5f}, {100 * vq['codes_used']:.1f}% codes used)"]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seconds", type=float, default=60.0, help="training wall-clock budget per model")
+    p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    p.add_argument("--data", default="fashion-mnist", help="data set name or path (images conformed to 1x28x28)")
+    p.add_argument("--train-subset", type=int, default=0, help="use only the first N training images (0: all)")
+    p.add_argument("--test-subset", type=int, default=0, help="use only the first N test images (0: all)")
+    p.add_argument("--json", help="write settings, per-model figures and goal checks to this file")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    ds = load_dataset(args.data, channels=1, image_size=28, seed=SEED, log=lambda m: None)
+    x_train = ds.x_train[:args.train_subset or None]
+    x_test = ds.x_test[:args.test_subset or None]
+    print(f"{ds.name}: {len(x_train)} train / {len(x_test)} test images; {args.seconds:g} s per model, "
+          f"{args.threads} threads, torch {torch.__version__}", flush=True)
+    results = run(x_train, x_test, args.seconds, log=lambda m: print(m, file=sys.stderr, flush=True))
+    g = goals(results)
+    print(report(results, g))
+    out = {"settings": {"data": ds.name, "train_images": len(x_train), "test_images": len(x_test),
+                        "seconds": args.seconds, "threads": args.threads, "batch_size": BATCH, "lr": LR,
+                        "seed": SEED, "torch": torch.__version__},
+           "results": results, "goals": g}
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=2))
+    return out
+
+
+if __name__ == "__main__":
+    main()

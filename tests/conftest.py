@@ -1,0 +1,147 @@
+"""Shared fixtures.
+
+vae_core: `vc_one_thread` (tiny models run fastest on one thread, and do not fight other jobs for cores),
+`tiny_cfg` (a factory of tiny digits configs), `digits` (scikit-learn's 8x8 digits as a Dataset).
+"""
+import pytest
+import torch
+
+
+@pytest.fixture(scope="module")
+def vc_one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def tiny_cfg():
+    """tiny_cfg(**overrides) -> a Config small enough to train in a second on the 8x8 digits."""
+    from vae_core import Config
+
+    def make(**overrides):
+        kw = dict(width=8, latent_dim=4, num_codes=16, code_dim=8, channels=1, image_size=8, data="digits",
+                  epochs=1, batch_size=32)
+        return Config(**{**kw, **overrides})
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def digits():
+    from vae_core.data import load_dataset
+
+    return load_dataset("digits", log=lambda *a: None)
+
+
+# --- the running app (tests/test_browser.py, tests/test_api_client.py) -----------------------------------------
+# `app_checkpoints`: a folder with a tiny digits VAE (2-D latent: its map is the latent itself) and a tiny VQ-VAE
+# (32 codes: PCA codebook map), projections cached; or the folder in $VAE_EXPLORER_SCREENSHOT_CKPTS.
+# `app_models`: names and sizes of the checkpoints the app shows first. `app_url`: `python app.py` serving them.
+import os  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import urllib.request  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CKPTS_ENV = "VAE_EXPLORER_SCREENSHOT_CKPTS"  # real checkpoints for the README screenshots (see test_browser.py)
+NO_UMAP = "raise ImportError('tests must not import umap (slow numba compile): a projection cache is missing')\n"
+
+
+@pytest.fixture(scope="session")
+def app_checkpoints(tmp_path_factory) -> Path:
+    if os.environ.get(CKPTS_ENV):
+        return Path(os.environ[CKPTS_ENV]).resolve()
+    from explorer.service import Explorer
+    from vae_core import Config
+    from vae_core.train import train
+
+    out = tmp_path_factory.mktemp("app-checkpoints")
+    common = dict(data="digits", channels=1, image_size=8, width=8, lr=3e-3)
+    # beta < 1 and 20 epochs: with the defaults the tiny VAE collapses to its prior, so every latent decodes to
+    # the same picture and no test could see a click change the image
+    configs = {"digits-vae": Config(model="vae", latent_dim=2, beta=0.1, epochs=20, **common),
+               "digits-vqvae": Config(model="vqvae", num_codes=32, code_dim=8, epochs=5, **common)}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for name, cfg in configs.items():
+            train(cfg, out / name, device="cpu", log=lambda *a: None)
+        ex = Explorer([out], log=lambda *a: None)  # cache the projections now: the app starts warm
+        ex.latent_view("digits-vae")
+        ex.codebook_view("digits-vqvae")
+    finally:
+        torch.set_num_threads(threads)
+    assert "umap" not in sys.modules
+    return out
+
+
+@dataclass
+class AppModels:
+    vae: str  # the VAE and VQ-VAE the page opens with
+    vq: str
+    latent_dim: int
+    grid: int  # side of the VQ-VAE code grid
+    num_codes: int
+    registry: object  # explorer.checkpoints.Registry over app_checkpoints (models load on demand)
+
+
+@pytest.fixture(scope="session")
+def app_models(app_checkpoints) -> AppModels:
+    from explorer.checkpoints import Registry
+
+    reg = Registry([app_checkpoints], log=lambda *a: None)
+    vaes, vqs = reg.names("vae"), reg.names("vqvae")
+    assert vaes and vqs, f"{app_checkpoints} needs a VAE and a VQ-VAE checkpoint"
+    vq_cfg = reg.get(vqs[0]).cfg
+    return AppModels(vaes[0], vqs[0], reg.get(vaes[0]).cfg.latent_dim, vq_cfg.image_size // 4, vq_cfg.num_codes, reg)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_url(app_checkpoints, tmp_path_factory):
+    """`python app.py --checkpoints <app_checkpoints>` on a free port; its URL once it answers HTTP 200."""
+    tmp = tmp_path_factory.mktemp("app")
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_TEMP_DIR": str(tmp / "gradio")}
+    if not os.environ.get(CKPTS_ENV):  # the tiny checkpoints need no UMAP: make an import fail fast, not compile
+        (tmp / "no_umap" / "umap").mkdir(parents=True)
+        (tmp / "no_umap" / "umap" / "__init__.py").write_text(NO_UMAP)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp / "no_umap"), env.get("PYTHONPATH")]))
+    port = _free_port()
+    log = tmp / "app.log"
+    with open(log, "wb") as f:
+        proc = subprocess.Popen([sys.executable, "app.py", "--checkpoints", str(app_checkpoints), "--port", str(port),
+                                 "--host", "127.0.0.1"], cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"app.py exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(url, timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"app.py did not answer on {url} within 180 s:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

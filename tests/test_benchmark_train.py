@@ -1,0 +1,53 @@
+"""Smoke test of benchmarks/train_benchmark.py: a 2-second run on a subset gives a four-row table of finite numbers."""
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+def _data() -> str:
+    if FASHION.is_dir():
+        return "fashion-mnist"
+    if importlib.util.find_spec("sklearn") is not None:
+        return "digits"  # scikit-learn's bundled 8x8 digits, conformed to 28x28 by the benchmark
+    pytest.skip("needs /usr/share/datasets/fashion-mnist or scikit-learn's digits")
+
+
+def _load_benchmark():
+    spec = importlib.util.spec_from_file_location("train_benchmark", ROOT / "benchmarks" / "train_benchmark.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_train_benchmark_smoke(tmp_path, capsys):
+    bench = _load_benchmark()
+    out_json = tmp_path / "results.json"
+    out = bench.main(["--seconds", "2", "--threads", "2", "--data", _data(), "--train-subset", "2000",
+                      "--test-subset", "500", "--json", str(out_json)])
+    printed = capsys.readouterr().out
+
+    rows = [line for line in printed.splitlines() if line.startswith("| ") and not line.startswith("| model")]
+    assert len(rows) == 4, printed
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert len(cells) == 7, row
+        numbers = [float(c.rstrip("%")) for c in cells[1:] if c != "—"]
+        assert numbers and all(math.isfinite(v) for v in numbers), row
+    for goal in ("MLP preset throughput >= reference: ", "conv VAE neg ELBO < reference in same time: ",
+                 "VQ-VAE MSE < conv VAE MSE with >= 90% codes used: "):
+        assert any(line.startswith(goal) and line[len(goal):].split()[0] in ("yes", "no")
+                   for line in printed.splitlines()), goal
+
+    assert len(out["results"]) == 4
+    for name, r in out["results"].items():
+        assert r["train_images"] > 0, name
+        assert all(math.isfinite(r[k]) for k in ("images_per_sec", "mse", "psnr")), name
+        if "neg_elbo" in r:
+            assert math.isfinite(r["neg_elbo"]) and r["neg_elbo"] > 0, name
+    assert json.loads(out_json.read_text())["goals"] == out["goals"]

@@ -1,0 +1,302 @@
+"""The page in headless Chromium (Playwright), against `python app.py` (the `app_url` fixture in conftest.py).
+
+Screenshots: test_screenshots writes docs/screenshot-{map,codes,compare}.png when $VAE_EXPLORER_SCREENSHOT_CKPTS
+names a checkpoints folder (the app then serves those checkpoints instead of the tiny digits ones), e.g.
+    VAE_EXPLORER_SCREENSHOT_CKPTS=checkpoints python -m pytest -q tests/test_browser.py -k screenshots
+and into pytest's temporary folder otherwise, so a plain test run never overwrites the README's pictures.
+"""
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("playwright.sync_api")
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+WAIT_MS = 60_000  # generous: the test machine may be busy
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (set $CHROMIUM)")
+
+# the latent map's plot area and every point on it, in viewport pixels
+MAP_GEOMETRY_JS = """() => {
+  const gd = document.querySelector('#latent-map .vx-plot');
+  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, r = gd.getBoundingClientRect();
+  const left = r.left + xa._offset, top = r.top + ya._offset, points = [];
+  for (const t of gd.data) {
+    if (!t.customdata) continue;
+    t.customdata.forEach((idx, j) => points.push([idx, left + xa.d2p(t.x[j]), top + ya.d2p(t.y[j])]));
+  }
+  return {left, top, width: xa._length, height: ya._length, points,
+          x0: xa.p2d(0), x1: xa.p2d(xa._length), y0: ya.p2d(ya._length), y1: ya.p2d(0)};
+}"""
+NEW_SRC_JS = "([sel, old]) => { const i = document.querySelector(sel); return i && i.src && i.src !== old; }"
+
+
+class AppPage:
+    """One browser session of the app, with helpers to find, click and read what the tests need."""
+
+    def __init__(self, browser, url: str):
+        self.context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        self.page = self.context.new_page()
+        self.errors: list[str] = []  # console errors and uncaught exceptions (WebGL driver warnings are warnings)
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
+        self.page.set_default_timeout(WAIT_MS)
+        self.page.goto(url)
+        self.page.wait_for_selector("#latent-map .vx-plot[data-ready]")
+        self.page.wait_for_function("() => document.querySelector('#latent-map .vx-plot').dataset.marker")
+        self.page.wait_for_selector("#decoded-image img")
+
+    # --- images -----------------------------------------------------------------------------------------------
+    def src(self, selector: str) -> str | None:
+        img = self.page.locator(selector)
+        return img.get_attribute("src") if img.count() else None
+
+    def wait_new_src(self, selector: str, old: str | None) -> str:
+        self.page.wait_for_function(NEW_SRC_JS, arg=[selector, old or ""])
+        return self.src(selector)
+
+    def image(self, selector: str) -> Image.Image:
+        """The image an <img> shows, fetched from the server as the browser would."""
+        body = self.page.request.get(self.src(selector)).body()
+        im = Image.open(io.BytesIO(body))
+        im.load()
+        return im
+
+    # --- latent map -------------------------------------------------------------------------------------------
+    def info(self) -> str:
+        return self.page.locator("#selection-info").inner_text()
+
+    def marker(self) -> list[float]:
+        return json.loads(self.page.locator("#latent-map .vx-plot").get_attribute("data-marker"))
+
+    def geometry(self) -> dict:
+        self.page.locator("#latent-map").scroll_into_view_if_needed()
+        return self.page.evaluate(MAP_GEOMETRY_JS)
+
+    def isolated_point(self, avoid: list[int] = (), seed: int = 0) -> tuple[int, float, float]:
+        """A point far (in pixels) from its neighbours, so a click on it hits it and no other."""
+        g = self.geometry()
+        pts = np.array(g["points"], dtype=np.float64)
+        inside = ((pts[:, 1] > g["left"] + 10) & (pts[:, 1] < g["left"] + g["width"] - 10)
+                  & (pts[:, 2] > g["top"] + 10) & (pts[:, 2] < g["top"] + g["height"] - 10)
+                  & ~np.isin(pts[:, 0], list(avoid)))
+        cand = np.random.default_rng(seed).permutation(np.flatnonzero(inside))[:300]
+        d = np.sqrt(((pts[cand, None, 1:] - pts[None, :, 1:]) ** 2).sum(-1))
+        d[np.arange(len(cand)), cand] = np.inf
+        best = cand[np.argmax(d.min(1))]
+        return int(pts[best, 0]), float(pts[best, 1]), float(pts[best, 2])
+
+    def empty_spot(self) -> tuple[float, float, float, float]:
+        """Viewport (x, y) inside the plot area farthest from every point, and its data coordinates."""
+        g = self.geometry()
+        pts = np.array(g["points"], dtype=np.float64)[:, 1:]
+        fx, fy = np.meshgrid(np.linspace(0.05, 0.95, 30), np.linspace(0.05, 0.95, 30))
+        grid = np.stack([g["left"] + fx.ravel() * g["width"], g["top"] + fy.ravel() * g["height"]], 1)
+        d = np.sqrt(((grid[:, None] - pts[None]) ** 2).sum(-1)).min(1)
+        i = int(np.argmax(d))
+        (x, y), (u, v) = grid[i], (fx.ravel()[i], fy.ravel()[i])
+        return float(x), float(y), g["x0"] + u * (g["x1"] - g["x0"]), g["y1"] - v * (g["y1"] - g["y0"])
+
+    def click_point(self, avoid: list[int] = (), seed: int = 0) -> int:
+        """Click an isolated point; wait until the page shows its decode. Returns the point's index."""
+        index, x, y = self.isolated_point(avoid, seed)
+        old = self.src("#decoded-image img")
+        self.page.mouse.click(x, y)
+        self.page.wait_for_function("(s) => document.querySelector('#selection-info').innerText.includes(s)",
+                                    arg=f"#{index}:")
+        self.wait_new_src("#decoded-image img", old)
+        return index
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def open_app(browser, app_url):
+    """open_app() -> a new AppPage (its own browser context: a separate session), closed after the test."""
+    pages = []
+
+    def make() -> AppPage:
+        pages.append(AppPage(browser, app_url))
+        return pages[-1]
+
+    yield make
+    for p in pages:
+        p.close()
+
+
+def test_page_loads_without_errors_and_draws_the_map(open_app, app_models):
+    app = open_app()
+    g = app.geometry()
+    assert len(g["points"]) > 100 and g["width"] > 100 and g["height"] > 100
+    assert app.info().startswith("Selected test image #0")
+    assert app.image("#decoded-image img").format == "PNG"
+    assert app.image("#selected-image img").format == "PNG"
+    assert len(app.marker()) == 2
+    assert app_models.vae in app.page.locator("#latent-map").inner_text()  # the map's title names the model
+    app.page.wait_for_timeout(500)  # let late errors arrive
+    assert app.errors == []
+
+
+def test_clicking_a_point_selects_it_and_decodes_it(open_app):
+    app = open_app()
+    before_info, before = app.info(), app.image("#decoded-image img").tobytes()
+    index = app.click_point(avoid=[0])
+    assert app.info() != before_info and f"#{index}:" in app.info()
+    assert app.image("#decoded-image img").tobytes() != before
+    assert app.errors == []
+
+
+def test_clicking_empty_space_decodes_there_and_moves_the_marker(open_app):
+    app = open_app()
+    info, old_src, old_marker = app.info(), app.src("#decoded-image img"), app.marker()
+    before = app.image("#decoded-image img").tobytes()
+    x, y, dx, dy = app.empty_spot()
+    app.page.mouse.click(x, y)
+    app.wait_new_src("#decoded-image img", old_src)
+    assert app.image("#decoded-image img").tobytes() != before
+    app.page.wait_for_function("(m) => document.querySelector('#latent-map .vx-plot').dataset.marker !== m",
+                               arg=json.dumps(old_marker, separators=(",", ":")))
+    g = app.geometry()
+    mx, my = app.marker()
+    assert mx == pytest.approx(dx, abs=0.02 * (g["x1"] - g["x0"]))
+    assert my == pytest.approx(dy, abs=0.02 * (g["y1"] - g["y0"]))
+    assert app.info() == info  # the selected test image stays selected
+    assert app.errors == []
+
+
+def test_moving_a_slider_changes_the_decoded_image(open_app):
+    app = open_app()
+    old_src = app.src("#decoded-image img")
+    old_marker = app.page.locator("#latent-map .vx-plot").get_attribute("data-marker")
+    before = app.image("#decoded-image img").tobytes()
+    number = app.page.locator("#slider-0 input[type=number]")
+    v = float(number.input_value())
+    target = round(v + 1.5 if v < 1 else v - 1.5, 2)
+    number.fill(str(target))
+    number.press("Enter")
+    app.wait_new_src("#decoded-image img", old_src)
+    assert app.image("#decoded-image img").tobytes() != before
+    assert float(number.input_value()) == pytest.approx(target)
+    app.page.wait_for_function("(m) => document.querySelector('#latent-map .vx-plot').dataset.marker !== m",
+                               arg=old_marker)  # the marker follows the latent
+
+    old_src = app.src("#decoded-image img")
+    app.page.locator("#slider-0 input[type=range]").fill(str(round(-target / 2, 2)))  # the range input too
+    app.wait_new_src("#decoded-image img", old_src)
+    assert app.errors == []
+
+
+def test_editing_a_code_changes_the_vq_decode(open_app, app_models):
+    app = open_app()
+    page = app.page
+    page.get_by_role("tab", name="VQ-VAE codes").click()
+    page.wait_for_selector("#code-grid td[data-row]")
+    page.wait_for_selector("#vq-decoded img")
+    n = app_models.grid
+    r, c = n - 1, n // 2
+    cell = page.locator(f'#code-grid td[data-row="{r}"][data-col="{c}"]')
+    cell.click()
+    page.wait_for_selector(f'#code-grid td.sel[data-row="{r}"][data-col="{c}"]')
+    code_input = page.locator("#code-index input")
+    current = int(cell.inner_text())
+    assert int(code_input.input_value()) == current
+    # the code farthest from the current one in the codebook: its decode surely differs
+    book = app_models.registry.model(app_models.vq).codebook.detach().numpy()
+    new = int(np.argmax(((book - book[current]) ** 2).sum(1)))
+    old_src, before = app.src("#vq-decoded img"), app.image("#vq-decoded img").tobytes()
+    code_input.fill(str(new))
+    code_input.press("Enter")
+    app.wait_new_src("#vq-decoded img", old_src)
+    assert app.image("#vq-decoded img").tobytes() != before
+    page.wait_for_function("([r, c, v]) => document.querySelector(`#code-grid td[data-row='${r}'][data-col='${c}']`)"
+                           ".innerText.trim() === v", arg=[r, c, str(new)])
+    assert app.errors == []
+
+
+def test_compare_reconstructs_an_uploaded_png(open_app, tmp_path):
+    app = open_app()
+    page = app.page
+    png = tmp_path / "upload.png"
+    Image.new("RGB", (40, 30), (220, 120, 40)).save(png)
+    page.get_by_role("tab", name="Compare").click()
+    page.locator("#compare-upload input[type=file]").set_input_files(str(png))
+    page.wait_for_function("() => document.querySelector('#compare-note').innerText.includes('PSNR')")
+    note = page.locator("#compare-note").inner_text()
+    assert "converted from 40x30 RGB" in note and "VAE: MSE" in note and "VQ-VAE: MSE" in note
+    page.wait_for_selector("#compare-vae img")
+    page.wait_for_selector("#compare-vq img")
+    vae, vq = app.image("#compare-vae img"), app.image("#compare-vq img")
+    assert vae.format == vq.format == "PNG" and vae.size == vq.size
+    assert app.errors == []
+
+
+def test_two_sessions_keep_their_own_selection(open_app):
+    a, b = open_app(), open_app()
+    ia = a.click_point(avoid=[0], seed=1)
+    ib = b.click_point(avoid=[0, ia], seed=2)
+    assert ia != ib
+    assert f"#{ia}:" in a.info() and f"#{ib}:" in b.info()
+    # a's selection lives in a's session on the server: after a click elsewhere on the map, "reset to selected
+    # point" brings back the decode of a's point, not b's
+    a_decode = a.image("#decoded-image img").tobytes()
+    old = a.src("#decoded-image img")
+    a.page.mouse.click(*a.empty_spot()[:2])
+    old = a.wait_new_src("#decoded-image img", old)
+    a.page.get_by_role("button", name="reset to selected point").click()
+    a.wait_new_src("#decoded-image img", old)
+    assert a.image("#decoded-image img").tobytes() == a_decode
+    assert f"#{ia}:" in a.info() and f"#{ib}:" in b.info()
+    assert a.errors == [] and b.errors == []
+
+
+def test_screenshots(open_app, app_models, tmp_path):
+    """The README's pictures (see the module docstring for where they go)."""
+    out = DOCS if os.environ.get("VAE_EXPLORER_SCREENSHOT_CKPTS") else tmp_path
+    out.mkdir(exist_ok=True)
+    app = open_app()
+    page = app.page
+    app.click_point(avoid=[0], seed=3)
+    page.mouse.move(1, 1)  # no hover label, no Plotly toolbar
+    page.wait_for_timeout(500)  # the marker moves after the image arrives
+    page.screenshot(path=out / "screenshot-map.png")
+
+    page.get_by_role("tab", name="VQ-VAE codes").click()
+    page.wait_for_selector("#vq-decoded img")
+    old = app.src("#vq-decoded img")
+    page.locator('#code-grid td[data-row="0"][data-col="0"]').click()
+    page.wait_for_selector('#code-grid td.sel[data-row="0"][data-col="0"]')
+    code_input = page.locator("#code-index input")
+    code_input.fill(str((int(code_input.input_value()) + 1) % app_models.num_codes))
+    code_input.press("Enter")
+    app.wait_new_src("#vq-decoded img", old)
+    page.screenshot(path=out / "screenshot-codes.png")
+
+    page.get_by_role("tab", name="Compare").click()
+    index = page.get_by_label("test image index", exact=True)
+    index.fill("7")
+    index.press("Enter")
+    page.wait_for_function("() => document.querySelector('#compare-note').innerText.includes('Test image #7')")
+    page.wait_for_selector("#compare-vq img")
+    page.wait_for_timeout(300)
+    page.screenshot(path=out / "screenshot-compare.png")
+    for name in ("map", "codes", "compare"):
+        assert Image.open(out / f"screenshot-{name}.png").size == (1400, 1000)
+    assert app.errors == []

@@ -1,0 +1,152 @@
+"""Evaluation: the IWAE bound against the ELBO, metric consistency, and the `--json` command line."""
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from vae_core import build_model, save_checkpoint
+from vae_core.data import to_float
+from vae_core.evaluate import evaluate, iwae_nll, psnr
+
+pytestmark = pytest.mark.usefixtures("vc_one_thread")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _fit(cfg, digits, steps, lr=3e-3):
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    x, g = to_float(digits.x_train), torch.Generator().manual_seed(0)
+    for _ in range(steps):
+        loss = model(x[torch.randint(0, len(x), (64,), generator=g)])["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def fitted_vae(vc_one_thread, tiny_cfg, digits):
+    """A VAE trained a little, with a Gaussian decoder sharp enough that q(z|x) is far from p(z|x)."""
+    cfg = tiny_cfg(likelihood="gaussian_fixed", fixed_scale=0.2)
+    return cfg, _fit(cfg, digits, 300)
+
+
+@pytest.fixture(scope="module")
+def fitted_vqvae(vc_one_thread, tiny_cfg, digits):
+    cfg = tiny_cfg(model="vqvae")
+    return cfg, _fit(cfg, digits, 30)
+
+
+def test_iwae_is_a_tighter_bound_than_the_elbo(fitted_vae, digits):
+    _, model = fitted_vae
+    x = digits.x_test
+    metrics = evaluate(model, x)
+    neg_elbo = metrics["neg_elbo"]
+    assert metrics["kl"] > 1.0  # the latent is in use, so the bounds differ
+    nll = {}
+    for k in (1, 8, 64):
+        torch.manual_seed(1)
+        nll[k] = iwae_nll(model, x, k, "cpu")
+    # k = 1 is the ELBO itself (with a sampled rather than closed-form KL): equal up to Monte Carlo noise
+    assert nll[1] == pytest.approx(neg_elbo, abs=0.5)
+    # -log p(x) <= IWAE_64 <= IWAE_8 <= IWAE_1 = -ELBO (up to noise), and the gap is real
+    assert nll[64] <= nll[8] + 0.05 and nll[8] <= nll[1] + 0.05
+    assert nll[64] <= neg_elbo + 0.05
+    assert neg_elbo - nll[64] > 0.3
+    assert all(math.isfinite(v) for v in nll.values())
+
+
+def test_iwae_in_chunks_matches(fitted_vae, digits):
+    _, model = fitted_vae
+    x = digits.x_test[:100]
+    torch.manual_seed(2)
+    whole = iwae_nll(model, x, 64, "cpu")
+    torch.manual_seed(3)
+    chunked = iwae_nll(model, x, 64, "cpu", max_decodes=50)  # one image at a time, k in chunks of 50 + 14
+    assert chunked == pytest.approx(whole, abs=0.3)
+
+
+def test_evaluate_vae_metrics_are_consistent_and_seeded(fitted_vae, digits):
+    _, model = fitted_vae
+    model.train()
+    m = evaluate(model, digits.x_test, batch_size=100, iwae_k=4, iwae_n=50)
+    assert model.training  # restored
+    assert m["model"] == "vae" and m["n_images"] == len(digits.x_test)
+    assert m["neg_elbo"] == pytest.approx(m["recon"] + m["kl"])
+    assert m["bits_per_dim"] == pytest.approx(m["neg_elbo"] / (64 * math.log(2)))
+    assert m["psnr"] == pytest.approx(10 * math.log10(1 / m["mse"]))
+    assert m["iwae_k"] == 4 and m["iwae_n"] == 50 and math.isfinite(m["iwae_nll"])
+    # the reconstruction error is the mean over pixels of (E[x|mu(x)] - x)^2
+    x = to_float(digits.x_test)
+    assert m["mse"] == pytest.approx((model.reconstruct(x) - x).pow(2).mean().item(), rel=1e-5)
+    assert evaluate(model, digits.x_test, batch_size=100, iwae_k=4, iwae_n=50) == m  # seeded: repeatable
+    model.eval()
+
+
+def test_evaluate_vqvae_metrics(fitted_vqvae, digits):
+    cfg, model = fitted_vqvae
+    m = evaluate(model, digits.x_test)
+    assert m["model"] == "vqvae"
+    assert 1.0 <= m["perplexity"] <= cfg.num_codes
+    assert m["codes_used"] == pytest.approx((cfg.num_codes - m["dead_codes"]) / cfg.num_codes)
+    idx = model.encode_indices(to_float(digits.x_test))
+    assert m["dead_codes"] == cfg.num_codes - len(idx.unique())
+    assert m["psnr"] == pytest.approx(psnr(m["mse"]))
+    assert "neg_elbo" not in m
+
+
+def _cli(*args):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "vae_core.evaluate", *map(str, args)], capture_output=True,
+                          text=True, timeout=300, cwd=ROOT, env=env)
+
+
+def test_evaluate_cli_json_for_a_vae(fitted_vae, tmp_path):
+    cfg, model = fitted_vae
+    save_checkpoint(tmp_path / "vae", model, cfg)
+    r = _cli(tmp_path / "vae", "--json", "--iwae-k", 8, "--iwae-n", 20)
+    assert r.returncode == 0, r.stderr
+    lines = [ln for ln in r.stdout.splitlines() if ln.strip()]
+    assert len(lines) == 1  # only the JSON object on stdout
+    m = json.loads(lines[0])
+    assert isinstance(m, dict) and not any(isinstance(v, (dict, list)) for v in m.values())  # flat
+    for key in ("neg_elbo", "recon", "kl", "bits_per_dim", "iwae_nll", "iwae_k", "mse", "psnr"):
+        assert key in m, key
+    assert m["iwae_k"] == 8
+    assert m["bits_per_dim"] == pytest.approx(m["neg_elbo"] / (64 * math.log(2)))  # D = 1 x 8 x 8
+    assert m["neg_elbo"] == pytest.approx(evaluate(model, _digits_test(cfg))["neg_elbo"])
+
+
+def _digits_test(cfg):
+    from vae_core.data import load_dataset
+
+    return load_dataset(cfg.data, seed=cfg.seed, log=lambda *a: None).x_test
+
+
+def test_evaluate_cli_json_for_a_vqvae(fitted_vqvae, tmp_path):
+    cfg, model = fitted_vqvae
+    save_checkpoint(tmp_path / "vq", model, cfg)
+    r = _cli(tmp_path / "vq", "--json", "--iwae-k", 8, "--iwae-n", 20)
+    assert r.returncode == 0, r.stderr
+    m = json.loads(r.stdout)
+    for key in ("perplexity", "codes_used", "dead_codes", "mse", "psnr"):
+        assert key in m, key
+    assert isinstance(m["dead_codes"], int) and 0 <= m["codes_used"] <= 1
+    assert "neg_elbo" not in m and "iwae_nll" not in m
+
+
+def test_evaluate_cli_errors_are_one_clear_line(fitted_vae, tmp_path):
+    (tmp_path / "empty").mkdir()
+    r = _cli(tmp_path / "empty", "--json")
+    assert r.returncode == 1 and "error:" in r.stderr and "missing model.safetensors" in r.stderr
+    assert "Traceback" not in r.stderr and r.stdout == ""
+    cfg, model = fitted_vae
+    save_checkpoint(tmp_path / "vae", model, cfg)
+    r = _cli(tmp_path / "vae", "--data", tmp_path / "no-such-data")
+    assert r.returncode == 1 and "no-such-data: not found" in r.stderr and "Traceback" not in r.stderr

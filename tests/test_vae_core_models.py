@@ -1,0 +1,140 @@
+"""VAE and VQ-VAE models: the KL term, gradients through the reparametrisation and the straight-through estimator."""
+import pytest
+import torch
+from torch.distributions import Independent, Normal, kl_divergence
+
+from vae_core import VAE, VQVAE, Config, build_model
+from vae_core.data import to_float
+
+pytestmark = pytest.mark.usefixtures("vc_one_thread")
+
+
+def test_closed_form_kl_matches_monte_carlo():
+    torch.manual_seed(0)
+    mu = torch.randn(3, 4)
+    log_sigma = 0.5 * torch.randn(3, 4)
+    kl = VAE.kl(mu, log_sigma)
+    assert kl.shape == (3,)
+    q = Independent(Normal(mu, log_sigma.exp()), 1)
+    p = Independent(Normal(torch.zeros(4), torch.ones(4)), 1)
+    torch.testing.assert_close(kl, kl_divergence(q, p), rtol=1e-5, atol=1e-5)
+    # KL = E_q[log q(z) - log p(z)], by Monte Carlo with 200k samples
+    z = q.sample((200_000,))
+    kl_mc = (q.log_prob(z) - p.log_prob(z)).mean(0)
+    torch.testing.assert_close(kl, kl_mc, rtol=0.03, atol=0.03)
+
+
+def test_kl_is_zero_for_the_prior():
+    assert VAE.kl(torch.zeros(2, 5), torch.zeros(2, 5)).abs().max() < 1e-7
+
+
+def test_reparameterize_draws_from_the_posterior():
+    torch.manual_seed(0)
+    mu, log_sigma = torch.tensor([[1.0, -2.0]]), torch.tensor([[0.0, -1.0]])
+    z = VAE.reparameterize(None, mu, log_sigma, 50_000)
+    assert z.shape == (50_000, 1, 2)
+    torch.testing.assert_close(z.mean(0), mu, atol=0.03, rtol=0)
+    torch.testing.assert_close(z.std(0), log_sigma.exp(), atol=0.03, rtol=0)
+
+
+@pytest.mark.parametrize("arch", ["conv", "mlp"])
+def test_vae_encoder_gets_gradient_from_reconstruction(tiny_cfg, digits, arch):
+    torch.manual_seed(0)
+    model = VAE(tiny_cfg(arch=arch, hidden=32))
+    out = model.loss(to_float(digits.x_train[:8]))
+    out["recon"].backward()  # only the reconstruction term: its gradient reaches the encoder through z = mu + sigma eps
+    grads = [p.grad for p in model.encoder.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert all(g.abs().sum() > 0 for g in grads)
+
+
+def test_vae_sigma_gets_gradient_through_eps(tiny_cfg, digits):
+    """d recon / d log sigma is nonzero only if z depends on sigma (the reparametrisation)."""
+    torch.manual_seed(0)
+    model = VAE(tiny_cfg())
+    x = to_float(digits.x_train[:8])
+    mu, log_sigma = model.encode(x)
+    mu, log_sigma = mu.detach().requires_grad_(), log_sigma.detach().requires_grad_()
+    z = model.reparameterize(mu, log_sigma, 2)
+    (-model.likelihood.log_prob(model.decode(z.flatten(0, 1)), x.repeat(2, 1, 1, 1))).sum().backward()
+    assert log_sigma.grad.abs().sum() > 0 and mu.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("codebook", ["ema", "loss"])
+def test_vqvae_encoder_gets_gradient_through_straight_through(tiny_cfg, digits, codebook):
+    torch.manual_seed(0)
+    model = VQVAE(tiny_cfg(model="vqvae", codebook=codebook))
+    out = model.loss(to_float(digits.x_train[:8]))
+    out["recon"].backward()  # argmin has no gradient: only the straight-through estimator carries it to the encoder
+    grads = [p.grad for p in model.encoder.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert all(g.abs().sum() > 0 for g in grads)
+    if codebook == "loss":  # the reconstruction term alone must not move the codebook
+        assert model.codebook.grad is None or model.codebook.grad.abs().sum() == 0
+
+
+def test_vae_shapes_and_ranges(tiny_cfg, digits):
+    torch.manual_seed(0)
+    model = build_model(tiny_cfg())
+    assert isinstance(model, VAE)
+    x = to_float(digits.x_train[:5])
+    out = model(x)
+    assert set(out) == {"loss", "recon", "kl"} and all(v.dim() == 0 for v in out.values())
+    torch.testing.assert_close(out["loss"], out["recon"] + out["kl"])
+    r = model.reconstruct(x)
+    assert r.shape == x.shape and 0 <= r.min() and r.max() <= 1
+    s = model.sample(6, torch.Generator().manual_seed(0))
+    assert s.shape == (6, 1, 8, 8)
+    torch.testing.assert_close(s, model.sample(6, torch.Generator().manual_seed(0)))
+    w = model.log_importance_weights(x, 3)
+    assert w.shape == (5, 3) and torch.isfinite(w).all()
+
+
+def test_vae_beta_weights_the_kl(tiny_cfg, digits):
+    x = to_float(digits.x_train[:5])
+    torch.manual_seed(0)
+    model = VAE(tiny_cfg(beta=4.0))
+    torch.manual_seed(1)
+    out = model.loss(x)
+    torch.testing.assert_close(out["loss"], out["recon"] + 4.0 * out["kl"])
+
+
+@pytest.mark.parametrize("size,grid", [(8, 2), (28, 7)])
+def test_vqvae_code_grid_round_trip(tiny_cfg, size, grid):
+    torch.manual_seed(0)
+    model = build_model(tiny_cfg(model="vqvae", image_size=size)).eval()
+    assert isinstance(model, VQVAE) and model.grid_size == grid
+    x = torch.rand(3, 1, size, size)
+    idx = model.encode_indices(x)
+    assert idx.shape == (3, grid, grid) and idx.dtype == torch.long
+    assert 0 <= idx.min() and idx.max() < model.cfg.num_codes
+    # decoding the indices gives the same images as reconstructing through the quantizer
+    torch.testing.assert_close(model.decode_indices(idx), model.reconstruct(x))
+    out = model(x)
+    assert set(out) == {"loss", "recon", "vq"}
+    torch.testing.assert_close(out["loss"], out["recon"] + out["vq"])
+
+
+@pytest.mark.parametrize("bad,words", [
+    (dict(model="gan"), "model must be one of"),
+    (dict(arch="resnet"), "arch must be one of"),
+    (dict(likelihood="poisson"), "likelihood must be one of"),
+    (dict(codebook="sgd"), "codebook must be one of"),
+    (dict(channels=2), "channels must be 1 or 3"),
+    (dict(image_size=30), "multiple of 4"),
+    (dict(latent_dim=0), "latent_dim"),
+    (dict(num_codes=1), "num_codes"),
+    (dict(mc_samples=0), "mc_samples"),
+    (dict(model="vqvae", arch="mlp"), "arch=conv"),
+])
+def test_config_rejects_bad_values(bad, words):
+    with pytest.raises(ValueError, match=words):
+        Config(**bad)
+
+
+def test_config_round_trips_through_json(tmp_path, tiny_cfg):
+    cfg = tiny_cfg(model="vqvae", label_names=["a", "b"], metrics={"mse": 0.5})
+    cfg.save(tmp_path / "c.json")
+    assert Config.load(tmp_path / "c.json") == cfg
+    with pytest.raises(ValueError, match="unknown keys"):
+        Config.from_dict({**cfg.to_dict(), "colour": "red"})

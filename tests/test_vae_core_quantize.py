@@ -1,0 +1,167 @@
+"""Vector quantizer: nearest codes, straight-through gradients, EMA updates, dead-code restarts, k-means, usage."""
+import math
+
+import pytest
+import torch
+
+from vae_core.quantize import VectorQuantizer, codebook_usage
+
+pytestmark = pytest.mark.usefixtures("vc_one_thread")
+
+
+def _vq(num_codes=4, code_dim=2, **kw):
+    torch.manual_seed(0)
+    return VectorQuantizer(num_codes, code_dim, **kw)
+
+
+def test_nearest_is_the_argmin_of_distances():
+    vq = _vq(16, 8)
+    z = torch.randn(100, 8)
+    assert torch.equal(vq.nearest(z), torch.cdist(z, vq.embedding).argmin(1))
+
+
+@pytest.mark.parametrize("codebook", ["ema", "loss"])
+def test_forward_snaps_to_codes_and_returns_the_vq_loss(codebook):
+    vq = _vq(8, 3, commitment=0.25, codebook=codebook).eval()
+    z = torch.randn(2, 5, 3)
+    z_q, idx, loss = vq(z)
+    assert z_q.shape == z.shape and idx.shape == (2, 5) and loss.shape == (2,)
+    torch.testing.assert_close(z_q, vq.embedding.detach()[idx])
+    sq = (z - z_q).pow(2).flatten(1).sum(1)  # ||z_e - e||^2 per image
+    expected = 0.25 * sq if codebook == "ema" else 1.25 * sq  # loss mode adds the codebook term ||sg[z_e] - e||^2
+    torch.testing.assert_close(loss.detach(), expected)
+
+
+def test_straight_through_passes_the_gradient_unchanged():
+    vq = _vq(8, 3)
+    z = torch.randn(2, 5, 3, requires_grad=True)
+    z_q, _, _ = vq(z)
+    g = torch.randn_like(z)
+    (z_q * g).sum().backward()
+    torch.testing.assert_close(z.grad, g)  # d z_q / d z_e = identity
+
+
+def test_loss_mode_codebook_gets_gradient_from_the_codebook_loss():
+    vq = _vq(8, 3, codebook="loss").train()
+    assert isinstance(vq.embedding, torch.nn.Parameter)
+    z = torch.randn(1, 4, 3, requires_grad=True)
+    _, idx, loss = vq(z)
+    loss.sum().backward()
+    used = torch.zeros(8, dtype=torch.bool)
+    used[idx.flatten()] = True
+    grad = vq.embedding.grad
+    assert grad[used].abs().sum(1).min() > 0  # every used code is pulled toward its vectors
+    assert grad[~used].abs().sum() == 0  # unused codes get nothing
+    # d/de ||sg[z] - e||^2 = 2 (e - z) summed over the vectors assigned to e
+    expected = torch.zeros(8, 3).index_add_(0, idx.flatten(), 2 * (vq.embedding[idx.flatten()] - z[0]).detach())
+    torch.testing.assert_close(grad, expected)
+    # the commitment term sends 0.25 * 2 (z - e) to the encoder
+    torch.testing.assert_close(z.grad[0], 0.5 * (z[0] - vq.embedding[idx.flatten()]).detach())
+
+
+def test_ema_codebook_is_a_buffer_and_gets_no_gradient():
+    vq = _vq(8, 3).train()
+    assert "embedding" in dict(vq.named_buffers()) and list(vq.parameters()) == []
+    z = torch.randn(1, 4, 3, requires_grad=True)
+    _, _, loss = vq(z)
+    loss.sum().backward()
+    assert z.grad.abs().sum() > 0
+
+
+def test_ema_update_moves_codes_toward_the_mean_of_their_vectors():
+    d = 0.5
+    vq = _vq(4, 2, decay=d, dead_threshold=0.0).train()  # no restarts here
+    e0 = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
+    vq.embedding.copy_(e0)
+    vq.ema_count.fill_(4.0)
+    vq.ema_sum.copy_(4.0 * e0)
+    z = torch.tensor([[1.0, 1.0], [2.0, 0.0], [0.0, 2.0], [11.0, 1.0]])  # 3 vectors near code 0, 1 near code 1
+    vq(z[None])
+    mean0 = z[:3].mean(0)
+    # N_k <- d N_k + (1 - d) n_k,  m_k <- d m_k + (1 - d) sum z,  e_k = m_k / N_k
+    torch.testing.assert_close(vq.ema_count, torch.tensor([0.5 * 4 + 0.5 * 3, 0.5 * 4 + 0.5 * 1, 2.0, 2.0]))
+    e_0 = (0.5 * 4 * e0[0] + 0.5 * z[:3].sum(0)) / (0.5 * 4 + 0.5 * 3)
+    torch.testing.assert_close(vq.embedding[0], e_0, atol=1e-4, rtol=1e-4)
+    assert (vq.embedding[0] - mean0).norm() < (e0[0] - mean0).norm()
+    assert (vq.embedding[1] - z[3]).norm() < (e0[1] - z[3]).norm()
+    torch.testing.assert_close(vq.embedding[2:], e0[2:], atol=1e-4, rtol=1e-4)  # unused codes stay put
+    # more steps on the same vectors: the codes converge onto the means
+    for _ in range(12):
+        vq(z[None])
+    torch.testing.assert_close(vq.embedding[0], mean0, atol=1e-3, rtol=0)
+    torch.testing.assert_close(vq.embedding[1], z[3], atol=1e-3, rtol=0)
+
+
+def test_no_ema_update_in_eval_mode():
+    vq = _vq(4, 2).eval()
+    before = vq.embedding.clone()
+    vq(torch.randn(1, 10, 2))
+    assert torch.equal(vq.embedding, before) and vq.ema_count.sum() == 0
+
+
+def test_dead_codes_are_restarted_onto_encoder_outputs():
+    vq = _vq(4, 2, decay=0.9, dead_threshold=0.5).train()
+    e0 = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [100.0, 100.0]])
+    vq.embedding.copy_(e0)
+    vq.ema_count.copy_(torch.tensor([5.0, 5.0, 5.0, 0.2]))  # code 3: 0.9 * 0.2 = 0.18 < 0.5 after the update
+    vq.ema_sum.copy_(vq.ema_count[:, None] * e0)
+    z = torch.tensor([[1.0, 1.0], [9.0, 1.0], [1.0, 9.0], [0.5, 0.5]])
+    vq(z[None])
+    assert vq.restarts == 1
+    dist_to_z = torch.cdist(vq.embedding[3:], z).min()
+    assert dist_to_z < 0.05  # moved onto one of this batch's encoder outputs (plus a little noise)
+    assert vq.ema_count[3] == 1.0
+    torch.testing.assert_close(vq.ema_sum[3], vq.embedding[3])
+    assert (vq.ema_count[:3] > 0.5).all()  # live codes are not restarted
+    # from the start (counts at 0), every code no vector picks is restarted
+    vq = _vq(16, 2, dead_threshold=0.1).train()
+    z = torch.randn(1, 8, 2)
+    vq(z)
+    assert vq.restarts >= 16 - 8
+    assert torch.cdist(vq.embedding, z[0]).min(1).values.max() < 0.05
+
+
+def test_kmeans_init_puts_codes_on_the_clusters():
+    torch.manual_seed(0)
+    centres = torch.tensor([[0.0, 0.0], [20.0, 0.0], [0.0, 20.0], [20.0, 20.0]])
+    z = (centres[:, None] + 0.5 * torch.randn(4, 50, 2)).reshape(1, 200, 2)
+    vq = _vq(4, 2, kmeans_init=True, decay=0.99).train()
+    assert not bool(vq.initialized)
+    random_error = (z[0] - vq.embedding[vq.nearest(z[0])]).pow(2).sum(1).mean()
+    vq(z)
+    assert bool(vq.initialized)
+    # every code sits inside one cluster, and quantization error is small
+    assert torch.cdist(vq.embedding, centres).min(1).values.max() < 3.0
+    error = (z[0] - vq.embedding[vq.nearest(z[0])]).pow(2).sum(1).mean()
+    assert error < random_error / 10
+    # the EMA state starts from the centroids (count 1), then takes one EMA step
+    assert (vq.ema_count > 0.5).all()
+    # a second batch does not re-initialise
+    before = vq.embedding.clone()
+    vq.eval()(z + 100.0)
+    assert torch.equal(vq.embedding, before)
+
+
+def test_kmeans_init_loss_mode_sets_the_parameter():
+    torch.manual_seed(0)
+    z = torch.randn(1, 64, 3) + 5.0
+    vq = _vq(8, 3, codebook="loss", kmeans_init=True).train()
+    vq(z)
+    assert bool(vq.initialized) and isinstance(vq.embedding, torch.nn.Parameter)
+    assert torch.cdist(vq.embedding.detach(), z[0]).min(1).values.max() < 3.0  # near the data, not near 0
+    assert vq.embedding.detach().mean() > 3.0
+
+
+def test_codebook_usage_on_known_counts():
+    u = codebook_usage(torch.tensor([10, 10, 0, 0]))
+    assert u["perplexity"] == pytest.approx(2.0)
+    assert u["codes_used"] == pytest.approx(0.5)
+    assert u["dead_codes"] == 2
+    u = codebook_usage(torch.tensor([5, 5, 5, 5, 5, 5, 5, 5]))
+    assert u == {"perplexity": pytest.approx(8.0), "codes_used": 1.0, "dead_codes": 0}
+    u = codebook_usage(torch.tensor([3, 1, 0, 0]))  # p = 3/4, 1/4
+    assert u["perplexity"] == pytest.approx(math.exp(-(0.75 * math.log(0.75) + 0.25 * math.log(0.25))))
+    u = codebook_usage(torch.tensor([7, 0, 0]))
+    assert u["perplexity"] == pytest.approx(1.0) and u["dead_codes"] == 2
+    u = codebook_usage(torch.zeros(4, dtype=torch.long))
+    assert u["codes_used"] == 0.0 and u["dead_codes"] == 4 and math.isfinite(u["perplexity"])

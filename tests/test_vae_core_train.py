@@ -1,0 +1,307 @@
+"""The trainer: overfitting a tiny batch, exact resume, NaN and failed-save handling, and the command line."""
+import dataclasses
+import errno
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file
+
+import vae_core.checkpoint
+import vae_core.train
+from vae_core import VAE, CheckpointError, Config, build_model, load
+from vae_core.data import to_float
+from vae_core.train import TrainingError, train
+
+pytestmark = pytest.mark.usefixtures("vc_one_thread")
+ROOT = Path(__file__).resolve().parents[1]
+TIMING = {"seconds", "images_per_sec"}  # the only metrics allowed to differ between identical runs
+
+
+def quiet(*args):
+    pass
+
+
+def history(folder: Path) -> list[dict]:
+    return [json.loads(ln) for ln in (folder / "history.jsonl").read_text().splitlines() if ln.strip()]
+
+
+def weights(folder: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(folder / "model.safetensors"))
+
+
+def saved_epoch(folder: Path, name="model.safetensors") -> int:
+    with safe_open(str(folder / name), framework="pt") as f:
+        return int(f.metadata()["epoch"])
+
+
+# --- learning --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("overrides", [
+    dict(model="vae", likelihood="gaussian_fixed", fixed_scale=0.1),
+    dict(model="vae", likelihood="bernoulli"),
+    dict(model="vqvae"),
+])
+def test_overfits_a_tiny_batch(tiny_cfg, digits, overrides):
+    torch.manual_seed(0)
+    model = build_model(tiny_cfg(**overrides))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    x = to_float(digits.x_train[:16])
+    mse = (model.eval().reconstruct(x) - x).pow(2).mean().item()
+    model.train()
+    losses = []
+    for _ in range(200):
+        loss = model(x)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    first, last = losses[0], sum(losses[-10:]) / 10
+    if overrides.get("likelihood") == "bernoulli":
+        # grey pixels: the Bernoulli loss cannot fall below their entropy -sum x log x + (1 - x) log(1 - x)
+        floor = -(torch.xlogy(x, x) + torch.xlogy(1 - x, 1 - x)).flatten(1).sum(1).mean().item()
+        assert last - floor < 0.5 * (first - floor)
+    else:
+        assert last < 0.1 * first
+        assert (model.eval().reconstruct(x) - x).pow(2).mean() < 0.25 * mse
+
+
+def test_train_writes_a_checkpoint_and_history(tmp_path, tiny_cfg):
+    out = tmp_path / "run"
+    logs = []
+    metrics = train(tiny_cfg(epochs=2), out, log=lambda *a: logs.append(" ".join(map(str, a))))
+    names = {p.name for p in out.iterdir()}
+    assert {"config.json", "model.safetensors", "training_state.safetensors", "history.jsonl",
+            "reconstructions.png", "samples.png"} <= names
+    h = history(out)
+    assert [r["epoch"] for r in h] == [1, 2]
+    assert h[-1] == metrics and metrics["n_images"] == 359
+    assert h[1]["train_loss"] < h[0]["train_loss"]  # it learns
+    model = load(out)
+    assert model.cfg.metrics == metrics and model.cfg.label_names == [str(i) for i in range(10)]
+    assert saved_epoch(out) == 2 and saved_epoch(out, "training_state.safetensors") == 2
+    assert any("epoch 2:" in m for m in logs)
+
+
+def _same_run(a: Path, b: Path, epoch: int):
+    wa, wb = weights(a), weights(b)
+    assert wa.keys() == wb.keys()
+    for k in wa:
+        assert torch.equal(wa[k], wb[k]), k
+    ha = [r for r in history(a) if r["epoch"] == epoch]
+    hb = [r for r in history(b) if r["epoch"] == epoch]
+    assert len(ha) == len(hb) == 1
+    strip = lambda r: {k: v for k, v in r.items() if k not in TIMING}  # noqa: E731
+    assert strip(ha[0]) == strip(hb[0])
+    ta, tb = load_file(str(a / "training_state.safetensors")), load_file(str(b / "training_state.safetensors"))
+    assert ta.keys() == tb.keys() and all(torch.equal(ta[k], tb[k]) for k in ta)
+
+
+@pytest.mark.parametrize("overrides", [dict(model="vae"), dict(model="vqvae"),
+                                       dict(model="vqvae", codebook="loss", kmeans_init=True)])
+def test_resume_equals_an_uninterrupted_run(tmp_path, tiny_cfg, overrides):
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    train(tiny_cfg(epochs=2, **overrides), whole, log=quiet)
+    train(tiny_cfg(epochs=1, **overrides), split, log=quiet)
+    assert [r["epoch"] for r in history(split)] == [1]
+    logs = []
+    train(tiny_cfg(epochs=2, **overrides), split, resume=True, log=logs.append)
+    assert any("resuming" in m and "after epoch 1" in m for m in logs)
+    assert [r["epoch"] for r in history(split)] == [1, 2]
+    _same_run(whole, split, epoch=2)
+
+
+def test_resume_refuses_mismatched_weights_and_state(tmp_path, tiny_cfg):
+    out = tmp_path / "run"
+    train(tiny_cfg(epochs=1), out, log=quiet)
+    state = load_file(str(out / "training_state.safetensors"))
+    from safetensors.torch import save_file
+
+    save_file(state, str(out / "training_state.safetensors"), metadata={"epoch": "2"})
+    with pytest.raises(CheckpointError, match="disagree"):
+        train(tiny_cfg(epochs=3), out, resume=True, log=quiet)
+
+
+# --- failures --------------------------------------------------------------------------------------
+def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, tiny_cfg, digits, monkeypatch):
+    cfg = tiny_cfg(epochs=3)
+    steps = len(digits.x_train) // cfg.batch_size
+    calls = {"n": 0}
+    original = VAE.forward
+
+    def poisoned(self, x):
+        out = original(self, x)
+        if self.training:
+            calls["n"] += 1
+            if calls["n"] > steps + 3:  # the 4th step of epoch 2
+                out["loss"] = out["loss"] * float("nan")
+        return out
+
+    monkeypatch.setattr(VAE, "forward", poisoned)
+    out = tmp_path / "run"
+    with pytest.raises(TrainingError) as e:
+        train(cfg, out, log=quiet)
+    msg = str(e.value)
+    assert "nan" in msg and "epoch 2, step 3" in msg and "(epoch 1)" in msg and "--resume" in msg
+    model = load(out)  # the epoch-1 checkpoint still loads
+    assert model.cfg.metrics["epoch"] == 1 and saved_epoch(out) == 1
+    assert [r["epoch"] for r in history(out)] == [1]
+    assert all(torch.isfinite(v.float()).all() for v in model.state_dict().values())
+
+
+def _fail_on_call(n, exc, real):
+    calls = {"n": 0}
+
+    def fake(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == n:
+            raise exc
+        return real(*args, **kwargs)
+
+    return fake
+
+
+def test_failing_save_raises_training_error_and_keeps_the_previous_checkpoint(tmp_path, tiny_cfg, monkeypatch):
+    out = tmp_path / "run"
+    monkeypatch.setattr(vae_core.train, "save_checkpoint",
+                        _fail_on_call(2, OSError(28, "No space left on device"), vae_core.train.save_checkpoint))
+    with pytest.raises(TrainingError) as e:
+        train(tiny_cfg(epochs=2), out, log=quiet)
+    msg = str(e.value)
+    assert "No space left on device" in msg and "epoch 2" in msg and "intact" in msg
+    assert isinstance(e.value.__cause__, OSError)
+    assert load(out).cfg.metrics["epoch"] == 1 and saved_epoch(out) == 1
+
+
+def test_read_only_output_folder(tmp_path, tiny_cfg, monkeypatch):
+    out = tmp_path / "run"
+    train(tiny_cfg(epochs=1), out, log=quiet)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.suffix in (".json", ".safetensors")}
+    if os.geteuid() != 0:
+        out.chmod(0o555)
+    else:  # root writes anywhere: fail every write the way a read-only file system does
+
+        def read_only(*args, **kwargs):
+            raise OSError(errno.EROFS, "Read-only file system")
+
+        monkeypatch.setattr(vae_core.train, "open", read_only, raising=False)
+        monkeypatch.setattr(vae_core.checkpoint, "save_file", read_only)
+    try:
+        with pytest.raises(TrainingError, match="Read-only file system|Permission denied") as e:
+            train(tiny_cfg(epochs=2), out, resume=True, log=quiet)
+    finally:
+        out.chmod(0o755)
+    assert "epoch 2" in str(e.value) and "intact" in str(e.value)
+    monkeypatch.undo()
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.suffix in (".json", ".safetensors")} == before
+    assert load(out).cfg.metrics["epoch"] == 1
+
+
+@pytest.mark.parametrize("failing_file", ["training_state.safetensors", "model.safetensors", "config.json"])
+def test_disk_full_mid_save_leaves_a_whole_checkpoint_that_resumes(tmp_path, tiny_cfg, monkeypatch, failing_file):
+    """The disk fills while epoch 2's files are written: epoch 1's checkpoint stays whole, and --resume works."""
+    out, whole = tmp_path / "run", tmp_path / "whole"
+    train(tiny_cfg(epochs=1), out, log=quiet)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.suffix in (".json", ".safetensors")}
+    names_before = [p.name for p in out.iterdir()]
+
+    def half_then_full(path, write):  # write half the file, then fail as a full disk does
+        write()
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+        raise OSError(28, "No space left on device")
+
+    real_save_file, real_write_text = vae_core.checkpoint.save_file, Path.write_text
+
+    def save_file(tensors, filename, metadata=None):
+        if failing_file in Path(filename).name:
+            half_then_full(Path(filename), lambda: real_save_file(tensors, filename, metadata=metadata))
+        return real_save_file(tensors, filename, metadata=metadata)
+
+    def write_text(self, text, *args, **kwargs):
+        if failing_file in self.name:
+            half_then_full(self, lambda: real_write_text(self, text, *args, **kwargs))
+        return real_write_text(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(vae_core.checkpoint, "save_file", save_file)
+    monkeypatch.setattr(Path, "write_text", write_text)
+    with pytest.raises(TrainingError, match="No space left on device"):
+        train(tiny_cfg(epochs=2), out, resume=True, log=quiet)
+    monkeypatch.undo()
+    model = load(out)
+    assert model.cfg.metrics["epoch"] == 1
+    # the files still hold epoch 1 (and agree), so resuming (after freeing space) redoes epoch 2 exactly
+    after = {p.name: p.read_bytes() for p in out.iterdir() if p.suffix in (".json", ".safetensors")}
+    assert after == before
+    assert sorted(p.name for p in out.iterdir()) == sorted(names_before)  # no half-written leftovers
+    train(tiny_cfg(epochs=2), out, resume=True, log=quiet)
+    assert [r["epoch"] for r in history(out)] == [1, 2]
+    train(tiny_cfg(epochs=2), whole, log=quiet)
+    _same_run(whole, out, epoch=2)
+
+
+# --- command line --------------------------------------------------------------------------------
+def test_cli_trains_and_resumes(tmp_path, capsys):
+    out = tmp_path / "cli"
+    base = ["--data", "digits", "--width", "8", "--latent-dim", "4", "--batch-size", "64", "--out", str(out)]
+    vae_core.train.main(["--model", "vae", "--epochs", "1", *base])
+    cfg = Config.load(out / "config.json")
+    assert (cfg.channels, cfg.image_size, cfg.width, cfg.latent_dim, cfg.batch_size) == (1, 8, 8, 4, 64)
+    vae_core.train.main(["--out", str(out), "--resume", "--epochs", "2", "--lr", "0.5"])
+    assert "ignoring ['lr']" in capsys.readouterr().err
+    cfg = Config.load(out / "config.json")
+    assert cfg.epochs == 2 and cfg.lr == 1e-3 and [r["epoch"] for r in history(out)] == [1, 2]
+
+
+def test_cli_refuses_to_overwrite_a_checkpoint(tmp_path, tiny_cfg, capsys):
+    out = tmp_path / "run"
+    train(tiny_cfg(), out, log=quiet)
+    before = (out / "model.safetensors").read_bytes()
+    with pytest.raises(SystemExit) as e:
+        vae_core.train.main(["--data", "digits", "--width", "8", "--epochs", "1", "--out", str(out)])
+    assert e.value.code == 2
+    assert "already holds a checkpoint" in capsys.readouterr().err
+    assert (out / "model.safetensors").read_bytes() == before
+
+
+@pytest.mark.parametrize("make", [False, True])
+def test_cli_resume_without_a_checkpoint_errors(tmp_path, capsys, make):
+    out = tmp_path / "empty"
+    if make:
+        out.mkdir()
+    with pytest.raises(SystemExit) as e:
+        vae_core.train.main(["--out", str(out), "--resume"])
+    assert e.value.code == 2
+    assert "holds no checkpoint with training state to resume" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--data", "/no/such/data"], "not found"),
+    (["--data", "digits", "--model", "gan"], "model must be one of"),
+    (["--data", "digits", "--image-size", "10"], "multiple of 4"),
+])
+def test_cli_reports_bad_arguments(tmp_path, capsys, args, words):
+    with pytest.raises(SystemExit) as e:
+        vae_core.train.main([*args, "--out", str(tmp_path / "x")])
+    assert e.value.code == 2
+    assert words in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_cli_help_mentions_every_flag():
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    r = subprocess.run([sys.executable, "-m", "vae_core.train", "--help"], capture_output=True, text=True,
+                       timeout=120, cwd=ROOT, env=env)
+    assert r.returncode == 0, r.stderr
+    recorded = {"label_names", "version", "metrics"}  # written by the trainer, not set by hand
+    flags = ["--out", "--resume", "--device"]
+    for f in dataclasses.fields(Config):
+        if f.name not in recorded:
+            flags.append("--" + f.name.replace("_", "-"))
+    for flag in flags:
+        assert flag in r.stdout, flag
+    assert "--no-amp" in r.stdout and "--kmeans-init" in r.stdout
+    assert set(vae_core.train.HELP) == {f.name for f in dataclasses.fields(Config)} - recorded
