@@ -5,6 +5,8 @@
 import argparse
 import os
 
+import torch
+
 from explorer.plotly_html import allow_plotly_js
 from explorer.service import Explorer
 from explorer.ui import CSS, build
@@ -18,6 +20,9 @@ def main(argv=None):
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"))
     p.add_argument("--share", action="store_true", help="make a public gradio.live link")
     args = p.parse_args(argv)
+    # one decode is a few small layers: one thread each avoids the spin-waiting of many threads
+    # fighting over few cores when several requests run at once
+    torch.set_num_threads(int(os.environ.get("VAE_EXPLORER_THREADS", 1)))
     allow_plotly_js()
     demo = build(Explorer(args.checkpoints))
     demo.queue(default_concurrency_limit=4, max_size=512)

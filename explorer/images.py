@@ -1,4 +1,7 @@
 """Images in and out of the app: read any upload safely, and draw tensors, strips and error maps."""
+import base64
+import io
+
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -81,3 +84,10 @@ def error_map(x: torch.Tensor, x_hat: torch.Tensor, side: int = DISPLAY) -> Imag
     im = Image.fromarray((rgb * 255).round().astype(np.uint8), "RGB")
     k = max(1, side // im.width)
     return im.resize((im.width * k, im.height * k), Image.NEAREST)
+
+
+def data_uri(im: Image.Image) -> str:
+    """PNG data URI of a PIL image, for inlining in HTML."""
+    buf = io.BytesIO()
+    im.save(buf, format="PNG", optimize=False, compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 from . import plots
 from .checkpoints import UnknownCheckpoint
 from .codes import GridError, paint, set_cell
-from .images import ImageInputError, show
+from .images import ImageInputError, data_uri, show
 from .plotly_html import clickable_plot, figure_json, marker_json, plot_marker
 from .service import Explorer, LatentError
 
@@ -47,6 +47,9 @@ CSS = """
 .vx-grid td { border: 1px solid #999; width: 34px; height: 30px; text-align: center; cursor: pointer; }
 .vx-grid td.sel { outline: 3px solid #e4572e; background: #ffe0d6; }
 .vx-grid td:hover { background: #eef; }
+.vx-img { margin: 0; text-align: center; }
+.vx-img img { width: 224px; height: 224px; image-rendering: pixelated; border: 1px solid #ddd; }
+.vx-img figcaption { font-size: 12px; color: #666; }
 """
 GRID_JS = """
 element.addEventListener('click', (e) => {
@@ -54,6 +57,16 @@ element.addEventListener('click', (e) => {
   if (td) trigger('click', {row: Number(td.dataset.row), col: Number(td.dataset.col)});
 });
 """
+
+
+def figure_html(image, caption: str) -> str:
+    """An image inlined as a data URI (no file written, no second request) with its caption."""
+    return (f'<figure class="vx-img"><img src="{data_uri(image)}" alt="{caption}">'
+            f"<figcaption>{caption}</figcaption></figure>")
+
+
+def inline_image(elem_id: str) -> gr.HTML:
+    return gr.HTML("", elem_id=elem_id, js_on_load=None, min_height=250)
 
 
 def build(ex: Explorer) -> gr.Blocks:
@@ -96,9 +109,9 @@ def build(ex: Explorer) -> gr.Blocks:
                     map_marker = plot_marker("latent-map-marker")
                 with gr.Column(scale=2):
                     with gr.Row():
-                        original = gr.Image(label="selected image", format="png", elem_id="selected-image")
-                        recon = gr.Image(label="its reconstruction", format="png")
-                    decoded = gr.Image(label="decoded current latent", format="png", elem_id="decoded-image")
+                        original = inline_image("selected-image")
+                        recon = inline_image("reconstruction")
+                    decoded = inline_image("decoded-image")
                     info = gr.Markdown(elem_id="selection-info")
             with gr.Accordion("Latent sliders", open=True):
                 dims_dd = gr.Dropdown([], multiselect=True, max_choices=MAX_SLIDERS, label="dimensions on sliders "
@@ -114,7 +127,7 @@ def build(ex: Explorer) -> gr.Blocks:
                                                      elem_id=f"slider-{i}"))
             manifold = gr.Image(label="2-D latent manifold (decodes over the map)", visible=False, format="png")
 
-        with gr.Tab("VQ-VAE codes"):
+        with gr.Tab("VQ-VAE codes") as vq_tab:
             with gr.Row():
                 with gr.Column():
                     vq_index = gr.Number(0, precision=0, label="image index (test split)")
@@ -127,7 +140,7 @@ def build(ex: Explorer) -> gr.Blocks:
                 with gr.Column():
                     with gr.Row():
                         vq_original = gr.Image(label="image", format="png")
-                        vq_decoded = gr.Image(label="decoded code grid", format="png", elem_id="vq-decoded")
+                        vq_decoded = inline_image("vq-decoded")
                 with gr.Column():
                     codebook = clickable_plot("codebook-map", 380)
                     usage = gr.Plot(label="usage")
@@ -178,20 +191,22 @@ def build(ex: Explorer) -> gr.Blocks:
             api_btns = [gr.Button() for _ in range(3)]
 
         # ---------------------------------------------------------------------------------------------
-        def latent_outputs(st: dict, xy=None) -> dict:
+        def latent_outputs(st: dict, xy=None, set_sliders: bool = True) -> dict:
             """Decoded image, slider values and marker for the session's current latent."""
             z = np.array(st["latent"])
             view = ex.latent_view(st["vae"])
             x, y = xy if xy is not None else view.mapping.to_map(z)
-            out = {decoded: ex.decode_latent(st["vae"], z.tolist()), state: st,
-                   map_marker: marker_json("latent-map", float(x), float(y))}
-            for i, s in enumerate(sliders):
-                if i < len(st["dims"]):
-                    out[s] = gr.update(value=round(float(z[st["dims"][i]]), 2), visible=True,
-                                       label=f"z{st['dims'][i]} (KL {view.proj.kl_per_dim[st['dims'][i]]:.2f})")
-                else:
-                    out[s] = gr.update(visible=False)
+            out = {decoded: figure_html(ex.decode_latent(st["vae"], z.tolist()), "decoded current latent"),
+                   state: st, map_marker: marker_json("latent-map", float(x), float(y))}
+            if set_sliders:  # not when a slider itself moved: the page already shows its value
+                out.update({s: gr.update(value=round(float(z[d]), 2)) for s, d in zip(sliders, st["dims"])})
             return out
+
+        def slider_layout(st: dict) -> dict:
+            """Which sliders show, and their labels (when the model or the chosen dimensions change)."""
+            kl = ex.latent_view(st["vae"]).proj.kl_per_dim
+            return {s: gr.update(visible=True, label=f"z{d} (KL {kl[d]:.2f})") if i < len(st["dims"])
+                    else gr.update(visible=False) for i, (s, d) in enumerate(zip(sliders, st["dims"] + [0] * 99))}
 
         def select_index(st: dict, index: int) -> dict:
             view = ex.latent_view(st["vae"])
@@ -201,7 +216,8 @@ def build(ex: Explorer) -> gr.Blocks:
             label = view.proj.labels[index]
             name = view.data.label_names[label] if 0 <= label < len(view.data.label_names) else "unlabelled"
             out = latent_outputs(st, view.proj.coords[index])
-            out.update({original: show(x[0]), recon: ex.decode_latent(st["vae"], st["latent"]),
+            out.update({original: figure_html(show(x[0]), "selected image"),
+                        recon: figure_html(ex.decode_latent(st["vae"], st["latent"]), "its reconstruction"),
                         info: f"Selected test image **#{index}**: {name}"})
             return out
 
@@ -209,7 +225,7 @@ def build(ex: Explorer) -> gr.Blocks:
             if not st.get("vq"):
                 return {state: st}
             return {state: st, grid: grid_html(st["grid"], st["cell"]),
-                    vq_decoded: ex.decode_codes(st["vq"], st["grid"])}
+                    vq_decoded: figure_html(ex.decode_codes(st["vq"], st["grid"]), "decoded code grid")}
 
         def vq_select(st: dict, index: int) -> dict:
             if not st.get("vq"):
@@ -234,6 +250,7 @@ def build(ex: Explorer) -> gr.Blocks:
                 out[dims_dd] = gr.update(choices=list(range(lat)), value=st["dims"])
                 out.update(select_index(st, 0))
                 st = out[state]
+                out.update(slider_layout(st))
                 m = ex.manifold(vae)
                 out[manifold] = gr.update(value=m, visible=m is not None)
                 ck = ex.registry.get(vae)
@@ -260,29 +277,28 @@ def build(ex: Explorer) -> gr.Blocks:
         def on_map_click(st: dict, evt: gr.EventData):
             d = evt._data or {}
             if d.get("kind") == "point":
-                out = select_index(st, int(d["index"]))
-                if st.get("vq"):
-                    out.update(vq_select(out[state], int(d["index"])))
-                return out
+                return select_index(st, int(d["index"]))
             x, y = float(d["x"]), float(d["y"])
             st = {**st, "latent": ex.latent_view(st["vae"]).mapping.to_latent(x, y).tolist()}
             return latent_outputs(st, (x, y))
 
-        latent_map.click(on_map_click, state, all_outputs, api_visibility="private", trigger_mode="always_last")
+        selection_outputs = {decoded, map_marker, state, original, recon, info, *sliders}
+        latent_map.click(on_map_click, state, selection_outputs, api_visibility="private", trigger_mode="always_last")
 
         for i, s in enumerate(sliders):
             def on_slide(st: dict, v: float, i=i):
                 z = list(st["latent"])
                 z[st["dims"][i]] = float(v)
-                return latent_outputs({**st, "latent": z})
+                return latent_outputs({**st, "latent": z}, set_sliders=False)
             s.input(user_errors(on_slide), [state, s], {decoded, map_marker, state, *sliders}, api_visibility="private",
                     trigger_mode="always_last")
 
         def on_dims(st: dict, dims: list):
-            return latent_outputs({**st, "dims": [int(d) for d in dims] or st["dims"]})
+            st = {**st, "dims": [int(d) for d in dims] or st["dims"]}
+            return {**latent_outputs(st), **slider_layout(st)}
 
         dims_dd.input(user_errors(on_dims), [state, dims_dd], {decoded, map_marker, state, *sliders}, api_visibility="private")
-        reset_btn.click(user_errors(lambda st: select_index(st, st["index"])), state, all_outputs, api_visibility="private")
+        reset_btn.click(user_errors(lambda st: select_index(st, st["index"])), state, selection_outputs, api_visibility="private")
 
         def on_prior(st: dict):
             z = np.random.default_rng().standard_normal(len(st["latent"]))
@@ -292,6 +308,14 @@ def build(ex: Explorer) -> gr.Blocks:
 
         # VQ-VAE code editing
         vq_index.submit(user_errors(vq_select), [state, vq_index], all_outputs, api_visibility="private")
+
+        def on_vq_tab(st: dict):
+            """Opening the codes tab shows the code grid of the image selected on the map."""
+            if st.get("vq") and st.get("index") != st.get("vq_index"):
+                return vq_select(st, st["index"])
+            return {state: st}
+
+        vq_tab.select(user_errors(on_vq_tab), state, all_outputs, api_visibility="private")
 
         def on_cell(st: dict, evt: gr.EventData):
             d = evt._data or {}

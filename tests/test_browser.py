@@ -5,6 +5,7 @@ names a checkpoints folder (the app then serves those checkpoints instead of the
     VAE_EXPLORER_SCREENSHOT_CKPTS=checkpoints python -m pytest -q tests/test_browser.py -k screenshots
 and into pytest's temporary folder otherwise, so a plain test run never overwrites the README's pictures.
 """
+import base64
 import io
 import json
 import os
@@ -65,8 +66,12 @@ class AppPage:
         return self.src(selector)
 
     def image(self, selector: str) -> Image.Image:
-        """The image an <img> shows, fetched from the server as the browser would."""
-        body = self.page.request.get(self.src(selector)).body()
+        """The image an <img> shows: decoded from its data URI, or fetched from the server as the browser would."""
+        src = self.src(selector)
+        if src.startswith("data:"):
+            body = base64.b64decode(src.split(",", 1)[1])
+        else:
+            body = self.page.request.get(src).body()
         im = Image.open(io.BytesIO(body))
         im.load()
         return im
