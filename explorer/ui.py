@@ -204,9 +204,12 @@ def build(ex: Explorer) -> gr.Blocks:
 
         def slider_layout(st: dict) -> dict:
             """Which sliders show, and their labels (when the model or the chosen dimensions change)."""
-            kl = ex.latent_view(st["vae"]).proj.kl_per_dim
-            return {s: gr.update(visible=True, label=f"z{d} (KL {kl[d]:.2f})") if i < len(st["dims"])
-                    else gr.update(visible=False) for i, (s, d) in enumerate(zip(sliders, st["dims"] + [0] * 99))}
+            kl, dims = ex.latent_view(st["vae"]).proj.kl_per_dim, st["dims"]
+            out = {}
+            for i, s in enumerate(sliders):
+                out[s] = gr.update(visible=True, label=f"z{dims[i]} (KL {kl[dims[i]]:.2f})") if i < len(dims) \
+                    else gr.update(visible=False)
+            return out
 
         def select_index(st: dict, index: int) -> dict:
             view = ex.latent_view(st["vae"])
@@ -215,9 +218,9 @@ def build(ex: Explorer) -> gr.Blocks:
             x = ex.image(st["vae"], index)
             label = view.proj.labels[index]
             name = view.data.label_names[label] if 0 <= label < len(view.data.label_names) else "unlabelled"
-            out = latent_outputs(st, view.proj.coords[index])
+            out = latent_outputs(st, view.proj.coords[index])  # the current latent is mu(x): its decode is x's
             out.update({original: figure_html(show(x[0]), "selected image"),
-                        recon: figure_html(ex.decode_latent(st["vae"], st["latent"]), "its reconstruction"),
+                        recon: out[decoded].replace("decoded current latent", "its reconstruction"),
                         info: f"Selected test image **#{index}**: {name}"})
             return out
 
