@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduce the default checkpoints in checkpoints/ from scratch (CPU, 2 cores: about 40 minutes).
+# Reproduce the default checkpoints in checkpoints/ from scratch (CPU, 2 cores: about 25 minutes idle).
 # Needs Fashion-MNIST: `apt-get install dataset-fashion-mnist`, or it is downloaded on first use.
 # Training is deterministic on CPU, and --resume equals an uninterrupted run, so the VAE's two steps below
 # (as they were run) give the same weights as one run of 15 epochs.
