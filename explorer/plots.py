@@ -38,7 +38,7 @@ def codebook_map(coords: np.ndarray, counts: np.ndarray, method: str) -> dict:
         "marker": {"size": 7, "color": np.log1p(counts).round(3).tolist(), "colorscale": "Viridis",
                    "colorbar": {"title": {"text": "log(1+uses)"}}},
     }
-    title = f"codebook ({method.upper()}), coloured by usage: click a code to paint with it"
+    title = f"codebook ({method.upper()}) by usage; click a code to use it"
     return {"data": [trace, marker_trace()], "layout": {**LAYOUT, "showlegend": False,
                                                         "title": {"text": title, "font": {"size": 13}}}}
 
