@@ -16,13 +16,13 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoints", nargs="+", default=["checkpoints"],
                    help="folders of checkpoint folders (or checkpoint folders) to offer")
-    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"))
     p.add_argument("--share", action="store_true", help="make a public gradio.live link")
     args = p.parse_args(argv)
     # one decode is a few small layers: one thread each avoids the spin-waiting of many threads
     # fighting over few cores when several requests run at once
-    torch.set_num_threads(int(os.environ.get("VAE_EXPLORER_THREADS", 1)))
+    torch.set_num_threads(int(os.environ.get("VAE_EXPLORER_THREADS", "1")))
     allow_plotly_js()
     demo = build(Explorer(args.checkpoints))
     demo.queue(default_concurrency_limit=4, max_size=512)

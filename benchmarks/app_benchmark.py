@@ -8,7 +8,8 @@
    next to the bare decoder forward on the same input.
 3. end to end in headless Chromium: from a click on the latent map (alternating random points) and from a slider
    move to the new decoded image being loaded in the page, timed inside the page (pointerdown / input event to the
-   new <img> decoded). The server also writes PNGs and, for a point click, updates the VQ-VAE view.
+   new <img> decoded). The decoded image comes inlined
+   in the response (a PNG data URI).
 
 Goals: start to serving < 10 s; click to image p95 < 150 ms.
 """
@@ -16,11 +17,9 @@ import argparse
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -29,25 +28,18 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from explorer.service import Explorer  # noqa: E402
+from explorer.launch import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    MAP_GEOMETRY_JS,
+    start_app,
+    stop_app,
+)
+from explorer.service import Explorer
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 GOAL_START_S = 10.0
 GOAL_CLICK_P95_MS = 150.0
 
-# the plot area and all points of the latent map, in viewport pixels
-MAP_JS = """() => {
-  const gd = document.querySelector('#latent-map .vx-plot');
-  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, r = gd.getBoundingClientRect();
-  const left = r.left + xa._offset, top = r.top + ya._offset, points = [];
-  for (const t of gd.data) {
-    if (!t.customdata) continue;
-    t.customdata.forEach((idx, j) => points.push([idx, left + xa.d2p(t.x[j]), top + ya.d2p(t.y[j])]));
-  }
-  return {left, top, width: xa._length, height: ya._length, points};
-}"""
 # arm a timer: t0 at the next `start` event (captured on `target`), t1 once #decoded-image shows a new, decoded image
 ARM_JS = """([target, start]) => {
   const img = () => document.querySelector('#decoded-image img');
@@ -78,45 +70,6 @@ def timed(fn, n: int) -> list[float]:
         fn()
         out.append((time.perf_counter() - t) * 1000)
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_app(folders: list[str], log_path: Path) -> tuple[subprocess.Popen, str, float]:
-    """Start app.py; return it, its URL and the seconds from process start to the first HTTP 200."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
-    log = open(log_path, "ab")
-    t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "app.py", "--checkpoints", *folders, "--port", str(port),
-                             "--host", "127.0.0.1"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    while True:
-        if proc.poll() is not None:
-            sys.exit(f"app.py exited with {proc.returncode}; see {log_path}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return proc, url, time.perf_counter() - t
-        except OSError:
-            pass
-        if time.perf_counter() - t > 300:
-            proc.kill()
-            sys.exit(f"app.py did not serve within 300 s; see {log_path}")
-        time.sleep(0.02)
-
-
-def stop_app(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 # --- 1. start ---------------------------------------------------------------------------------------------------
@@ -193,7 +146,7 @@ def bench_browser(url: str, n: int) -> dict:
             loads.append(time.perf_counter() - t)
         out["first_page_load_s"], out["page_load_s"] = loads[0], stats(loads[1:])
 
-        g = page.evaluate(MAP_JS)
+        g = page.evaluate(MAP_GEOMETRY_JS)
         pts = np.array(g["points"], dtype=np.float64)
         inside = ((pts[:, 1] > g["left"] + 5) & (pts[:, 1] < g["left"] + g["width"] - 5)
                   & (pts[:, 2] > g["top"] + 5) & (pts[:, 2] < g["top"] + g["height"] - 5))

@@ -55,7 +55,7 @@ def load_upload(source, channels: int, size: int) -> tuple[np.ndarray, str]:
     except Image.DecompressionBombError as e:
         raise ImageInputError(f"image too large to open safely ({e}); the limit is "
                               f"{MAX_PIXELS // 1_000_000} megapixels. Downscale it and upload again") from e
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError, SyntaxError) as e:
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
         raise ImageInputError(f"could not read the upload as an image ({e}); upload a PNG or JPEG") from e
     im = ImageOps.pad(im, (size, size), method=Image.BILINEAR, color=0)
     im = im.convert("L" if channels == 1 else "RGB")

@@ -39,14 +39,10 @@ def digits():
 # `app_checkpoints`: a folder with a tiny digits VAE (2-D latent: its map is the latent itself) and a tiny VQ-VAE
 # (32 codes: PCA codebook map), projections cached; or the folder in $VAE_EXPLORER_SCREENSHOT_CKPTS.
 # `app_models`: names and sizes of the checkpoints the app shows first. `app_url`: `python app.py` serving them.
-import os  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import urllib.request  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CKPTS_ENV = "VAE_EXPLORER_SCREENSHOT_CKPTS"  # real checkpoints for the README screenshots (see test_browser.py)
@@ -102,46 +98,23 @@ def app_models(app_checkpoints) -> AppModels:
     return AppModels(vaes[0], vqs[0], reg.get(vaes[0]).cfg.latent_dim, vq_cfg.image_size // 4, vq_cfg.num_codes, reg)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="session")
 def app_url(app_checkpoints, tmp_path_factory):
     """`python app.py --checkpoints <app_checkpoints>` on a free port; its URL once it answers HTTP 200."""
+    from explorer.launch import AppStartError, start_app, stop_app
+
     tmp = tmp_path_factory.mktemp("app")
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_TEMP_DIR": str(tmp / "gradio")}
+    env = {"GRADIO_TEMP_DIR": str(tmp / "gradio")}
     if not os.environ.get(CKPTS_ENV):  # the tiny checkpoints need no UMAP: make an import fail fast, not compile
         (tmp / "no_umap" / "umap").mkdir(parents=True)
         (tmp / "no_umap" / "umap" / "__init__.py").write_text(NO_UMAP)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp / "no_umap"), env.get("PYTHONPATH")]))
-    port = _free_port()
-    log = tmp / "app.log"
-    with open(log, "wb") as f:
-        proc = subprocess.Popen([sys.executable, "app.py", "--checkpoints", str(app_checkpoints), "--port", str(port),
-                                 "--host", "127.0.0.1"], cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp / "no_umap"), os.environ.get("PYTHONPATH")]))
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"app.py exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=5) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"app.py did not answer on {url} within 180 s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
+        proc, url, _ = start_app([app_checkpoints], tmp / "app.log", env, timeout=180)
+    except AppStartError as e:
+        pytest.fail(str(e))
+    try:
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_app(proc)

@@ -15,29 +15,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import sync_playwright  # noqa: E402
+from explorer.launch import CHROMIUM, CHROMIUM_ARGS, MAP_GEOMETRY_JS
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+pytest.importorskip("playwright.sync_api")
+from playwright.sync_api import sync_playwright
+
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 WAIT_MS = 60_000  # generous: the test machine may be busy
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (set $CHROMIUM)")
 
-# the latent map's plot area and every point on it, in viewport pixels
-MAP_GEOMETRY_JS = """() => {
-  const gd = document.querySelector('#latent-map .vx-plot');
-  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, r = gd.getBoundingClientRect();
-  const left = r.left + xa._offset, top = r.top + ya._offset, points = [];
-  for (const t of gd.data) {
-    if (!t.customdata) continue;
-    t.customdata.forEach((idx, j) => points.push([idx, left + xa.d2p(t.x[j]), top + ya.d2p(t.y[j])]));
-  }
-  return {left, top, width: xa._length, height: ya._length, points,
-          x0: xa.p2d(0), x1: xa.p2d(xa._length), y0: ya.p2d(ya._length), y1: ya.p2d(0)};
-}"""
 NEW_SRC_JS = "([sel, old]) => { const i = document.querySelector(sel); return i && i.src && i.src !== old; }"
 
 

@@ -1,10 +1,7 @@
 """README.md stays true: its two commands are what CI runs, and its Python examples run."""
 import re
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -38,29 +35,15 @@ def test_python_example_runs():
     assert "torch.Size([8, 1, 28, 28])" in out.stdout and "'kl'" in out.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @needs_defaults
-def test_gradio_client_example_runs():
-    port = _free_port()
-    app = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--host", "127.0.0.1"], cwd=ROOT,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def test_gradio_client_example_runs(tmp_path):
+    from explorer.launch import start_app, stop_app
+
+    app, url, _ = start_app([ROOT / "checkpoints"], tmp_path / "app.log")
     try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.5)
-        block = next(b for b in PY_BLOCKS if "gradio_client" in b)
-        block = block.replace("http://localhost:7860/", f"http://127.0.0.1:{port}/")
+        block = next(b for b in PY_BLOCKS if "gradio_client" in b).replace("http://localhost:7860/", url)
         out = subprocess.run([sys.executable, "-c", block], cwd=ROOT, capture_output=True, text=True, timeout=300)
         assert out.returncode == 0, out.stderr
         assert "vae_psnr" in out.stdout
     finally:
-        app.terminate()
-        app.wait(timeout=30)
+        stop_app(app)
