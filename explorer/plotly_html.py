@@ -3,7 +3,8 @@
 plotly.js is the copy shipped inside the installed `plotly` package, served by Gradio as a static file: no CDN.
 The figure is the component's value (JSON). A click on a point triggers
 `click` with {kind: "point", index: customdata, x, y}; a click on empty space with {kind: "space", x, y}.
-A companion `marker` component moves the map's last trace (the current-latent marker) without resending the map.
+A companion `marker` component draws the current-latent marker as a layout shape (a ring of fixed pixel size):
+moving a shape redraws only the shapes, where restyling a trace would redraw all 10,000 WebGL points.
 """
 import json
 from pathlib import Path
@@ -14,13 +15,22 @@ import plotly
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 HEAD = f'<script src="/gradio_api/file={PLOTLY_JS}"></script>'
 
-DRAW_JS = r"""
+SHAPE_JS = r"""
+window.vxMarkerShape = (x, y) => ({type: 'circle', xref: 'x', yref: 'y', xsizemode: 'pixel', ysizemode: 'pixel',
+  xanchor: x, yanchor: y, x0: -9, x1: 9, y0: -9, y1: 9, line: {color: 'black', width: 3}});
+"""
+
+DRAW_JS = SHAPE_JS + r"""
 const gd = element.querySelector('.vx-plot');
 let lastPointClick = 0;
 function draw() {
   if (!props.value) return;
   const fig = JSON.parse(props.value);
   Plotly.react(gd, fig.data, fig.layout, {responsive: true, displaylogo: false, scrollZoom: true});
+  if (gd.dataset.marker) {  // a new figure drops the shapes: put the marker back
+    const [x, y] = JSON.parse(gd.dataset.marker);
+    Plotly.relayout(gd, {shapes: x === null ? [] : [vxMarkerShape(x, y)]});
+  }
   gd.dataset.ready = String(Date.now());
   if (!gd._vxBound) {
     gd._vxBound = true;
@@ -37,7 +47,7 @@ function draw() {
         const px = evt.clientX - r.left - xa._offset, py = evt.clientY - r.top - ya._offset;
         if (px < 0 || py < 0 || px > xa._length || py > ya._length) return;
         trigger('click', {kind: 'space', x: xa.p2d(px), y: ya.p2d(py)});
-      }, 30);
+      }, 0);
     });
   }
 }
@@ -45,13 +55,13 @@ draw();
 watch('value', draw);
 """
 
-MARKER_JS = r"""
+MARKER_JS = SHAPE_JS + r"""
 function move() {
   if (!props.value) return;
   const m = JSON.parse(props.value);
   const gd = document.querySelector('#' + m.target + ' .vx-plot');
   if (!gd || !gd.data) { setTimeout(move, 200); return; }
-  Plotly.restyle(gd, {x: [m.x === null ? [] : [m.x]], y: [m.y === null ? [] : [m.y]]}, [gd.data.length - 1]);
+  Plotly.relayout(gd, {shapes: m.x === null ? [] : [vxMarkerShape(m.x, m.y)]});
   gd.dataset.marker = JSON.stringify([m.x, m.y]);
 }
 move();

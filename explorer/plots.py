@@ -8,7 +8,8 @@ LAYOUT = {"margin": {"l": 40, "r": 10, "t": 30, "b": 30}, "hovermode": "closest"
 
 
 def latent_map(coords: np.ndarray, labels: np.ndarray, label_names: list[str], title: str) -> dict:
-    """One WebGL trace per class (legend names them); customdata = point index; last trace = the marker."""
+    """One WebGL trace per class (legend names them); customdata = point index. The current-latent marker is
+    a layout shape drawn by plotly_html.MARKER_JS."""
     traces = []
     for k in np.unique(labels):
         idx = np.flatnonzero(labels == k)
@@ -19,14 +20,7 @@ def latent_map(coords: np.ndarray, labels: np.ndarray, label_names: list[str], t
             "customdata": idx.tolist(), "marker": {"size": 4, "color": COLORS[int(k) % len(COLORS)], "opacity": 0.7},
             "hovertemplate": f"{name}<br>#%{{customdata}}<extra></extra>",
         })
-    traces.append(marker_trace())
     return {"data": traces, "layout": {**LAYOUT, "title": {"text": title, "font": {"size": 13}}}}
-
-
-def marker_trace(x: float | None = None, y: float | None = None) -> dict:
-    return {"type": "scatter", "mode": "markers", "name": "current latent", "hoverinfo": "skip",
-            "x": [] if x is None else [x], "y": [] if y is None else [y],
-            "marker": {"symbol": "x-thin-open", "size": 18, "line": {"width": 3, "color": "black"}}}
 
 
 def codebook_map(coords: np.ndarray, counts: np.ndarray, method: str) -> dict:
@@ -39,7 +33,7 @@ def codebook_map(coords: np.ndarray, counts: np.ndarray, method: str) -> dict:
                    "colorbar": {"title": {"text": "log(1+uses)"}}},
     }
     title = f"codebook ({method.upper()}) by usage; click a code to use it"
-    return {"data": [trace, marker_trace()], "layout": {**LAYOUT, "showlegend": False,
+    return {"data": [trace], "layout": {**LAYOUT, "showlegend": False,
                                                         "title": {"text": title, "font": {"size": 13}}}}
 
 
