@@ -7,9 +7,12 @@ import os
 
 import torch
 
+from explorer.cache import start_sweeper
 from explorer.plotly_html import allow_plotly_js
 from explorer.service import Explorer
 from explorer.ui import CSS, build
+
+SESSIONS = 1000
 
 
 def main(argv=None):
@@ -26,8 +29,11 @@ def main(argv=None):
     allow_plotly_js()
     demo = build(Explorer(args.checkpoints))
     demo.queue(default_concurrency_limit=4, max_size=512)
+    start_sweeper(demo)  # delete cached outputs and uploads older than 30 minutes
+    # Gradio keeps ~200 KB per session (browser tab or API client) until this many newer ones push it out
+    # (default 10000: ~2 GB); a session that old has most likely been closed
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size="20mb",
-                show_error=True, css=CSS)
+                show_error=True, css=CSS, state_session_capacity=SESSIONS)
 
 
 if __name__ == "__main__":

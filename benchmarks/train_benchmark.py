@@ -14,6 +14,7 @@ and for the VQ-VAE the share of codes used. A benchmark, not a test: nothing her
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -199,14 +200,17 @@ def main(argv=None) -> dict:
     ds = load_dataset(args.data, channels=1, image_size=28, seed=SEED, log=lambda m: None)
     x_train = ds.x_train[:args.train_subset or None]
     x_test = ds.x_test[:args.test_subset or None]
+    load_before = os.getloadavg()[0]  # other CPU work skews every figure here: check this is near 0
     print(f"{ds.name}: {len(x_train)} train / {len(x_test)} test images; {args.seconds:g} s per model, "
-          f"{args.threads} threads, torch {torch.__version__}", flush=True)
+          f"{args.threads} threads, torch {torch.__version__}; load average {load_before:.2f}", flush=True)
     results = run(x_train, x_test, args.seconds, log=lambda m: print(m, file=sys.stderr, flush=True))
     g = goals(results)
     print(report(results, g))
+    print(f"load average (1 min) before {load_before:.2f}, after {os.getloadavg()[0]:.2f}")
     out = {"settings": {"data": ds.name, "train_images": len(x_train), "test_images": len(x_test),
                         "seconds": args.seconds, "threads": args.threads, "batch_size": BATCH, "lr": LR,
-                        "seed": SEED, "torch": torch.__version__},
+                        "seed": SEED, "torch": torch.__version__, "load_average_before": load_before,
+                        "load_average_after": os.getloadavg()[0]},
            "results": results, "goals": g}
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2))

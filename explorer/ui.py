@@ -94,7 +94,9 @@ def build(ex: Explorer) -> gr.Blocks:
         kl = ex.latent_view(name).proj.kl_per_dim
         return [int(d) for d in np.argsort(-kl)[:MAX_SLIDERS]]
 
-    with gr.Blocks(title="vae-explorer", delete_cache=(600, 1800)) as demo:
+    # old cached files are deleted by explorer.cache.start_sweeper (app.py): Gradio's own delete_cache stops for good
+    # at the first request that lands during one of its passes
+    with gr.Blocks(title="vae-explorer") as demo:
         state = gr.State({})
         gr.Markdown("# vae-explorer\nClick the latent map, move the sliders, edit VQ codes, compare models.")
         with gr.Row():

@@ -1,0 +1,273 @@
+"""Load and memory soak of the app's named API endpoints, through gradio_client.
+
+    python benchmarks/load_test.py [--clients 16] [--requests 30] [--soak 10000] [--json out.json]
+
+Starts `python app.py` on a free loopback port (127.0.0.1 only) with its own GRADIO_TEMP_DIR, then
+1. idle: one client, sequential: --idle calls of each endpoint -> median and p95;
+2. load: --clients threads, each with its own Client, --requests calls each in the fixed rotation
+   decode_latent -> decode_codes -> reconstruct -> throughput, median and p95 per endpoint, errors;
+3. soak: --soak calls (9 in 10 decodes, 1 in 10 reconstruct) from --soak-clients clients after --soak-warmup
+   calls -> the server's RSS (VmRSS) before, half-way and after, and the growth of its Gradio temp dir;
+4. sessions: --sessions new clients make one call each -> the server's RSS per session (Gradio keeps each one).
+Inputs are valid and random: latents ~ N(0, I), code grids uniform over the codebook, new noise images for
+reconstruct. Every phase stops by itself: a fixed number of calls, a timeout per call and --max-seconds over all.
+
+Goals: no errors; p95 under load <= 10x idle p95 for each endpoint.
+"""
+import argparse
+import functools
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import certifi
+import numpy as np
+from gradio_client import Client, handle_file
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+ENDPOINTS = ("decode_latent", "decode_codes", "reconstruct")
+GOAL_RATIO = 10.0
+CALL_TIMEOUT_S = 60.0
+# gradio_client opens a new httpx client per request, and httpx builds a new SSL context for each (loading the CA
+# bundle: ~25 ms of CPU) even for plain http. One shared context keeps this process from being the bottleneck.
+SSL_CONTEXT = ssl.create_default_context(cafile=certifi.where())
+
+
+def start_app(folders: list[str], tmp: Path) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url, log = f"http://127.0.0.1:{port}/", tmp / "app.log"
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_TEMP_DIR": str(tmp / "gradio")}
+    proc = subprocess.Popen([sys.executable, "app.py", "--checkpoints", *folders, "--port", str(port),
+                             "--host", "127.0.0.1"], cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 300
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                if r.status == 200:
+                    return proc, url
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    sys.exit(f"app.py did not start:\n{log.read_text()[-2000:]}")
+
+
+def server_state(pid: int, cache: Path) -> dict:
+    """The server's RSS and CPU seconds, and what its Gradio temp dir holds."""
+    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    entries = [(e, e.lstat()) for e in cache.rglob("*")] if cache.exists() else []
+    files = [st.st_size for e, st in entries if e.is_file()]
+    return {"rss_mb": int(status["VmRSS"].split()[0]) / 1024,
+            "cpu_s": (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK"),
+            "cache_mb": sum(files) / 2**20, "cache_files": len(files), "cache_folders": len(entries) - len(files),
+            "cache_disk_mb": sum(st.st_blocks for _, st in entries) * 512 / 2**20}  # folders take blocks too
+
+
+class Caller:
+    """One gradio_client Client and its own random, valid inputs; call(endpoint) -> ms, or raises."""
+
+    def __init__(self, url: str, models: dict, tmp: Path, seed: int):
+        self.client = Client(url, verbose=False, download_files=str(tmp / "downloads"), analytics_enabled=False,
+                             ssl_verify=SSL_CONTEXT)
+        self.m, self.rng, self.image = models, np.random.default_rng(seed), tmp / f"upload-{seed}.png"
+
+    def call(self, endpoint: str) -> float:
+        m, rng = self.m, self.rng
+        if endpoint == "decode_latent":
+            args = m["vae"], rng.standard_normal(m["latent_dim"]).round(4).tolist()
+        elif endpoint == "decode_codes":
+            args = m["vq"], rng.integers(0, m["num_codes"], (m["grid"], m["grid"])).tolist()
+        else:  # a new noise image each time: nothing the server has cached
+            side = int(rng.integers(20, 64))
+            Image.fromarray(rng.integers(0, 256, (side, side), dtype=np.uint8), "L").save(self.image)
+            args = handle_file(str(self.image)), m["vae"], m["vq"]
+        t = time.perf_counter()
+        self.client.submit(*args, api_name="/" + endpoint).result(timeout=CALL_TIMEOUT_S)
+        return (time.perf_counter() - t) * 1000
+
+
+def run(callers: list[Caller], plan, deadline: float) -> dict:
+    """Caller i, in its own thread, makes call k to endpoint plan(i, k) until that is None or the deadline."""
+    ms, errors, lock = {e: [] for e in ENDPOINTS}, [], threading.Lock()
+
+    def worker(i: int, c: Caller):
+        k = 0
+        while time.monotonic() < deadline and (endpoint := plan(i, k)) is not None:
+            k += 1
+            try:
+                t = c.call(endpoint)
+                with lock:
+                    ms[endpoint].append(t)
+            except Exception as e:  # noqa: BLE001 - every failure is a result here
+                with lock:
+                    errors.append(f"{endpoint}: {type(e).__name__}: {e}"[:300])
+
+    threads = [threading.Thread(target=worker, args=(i, c), daemon=True) for i, c in enumerate(callers)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()) + CALL_TIMEOUT_S)
+    wall = time.perf_counter() - t0
+    ok = sum(len(v) for v in ms.values())
+    return {"ms": ms, "errors": errors, "ok": ok, "wall_s": wall, "throughput_rps": (ok + len(errors)) / wall,
+            "hung_threads": sum(t.is_alive() for t in threads), "stopped_by_deadline": time.monotonic() >= deadline}
+
+
+def in_total(total: int):
+    """A plan handing out `total` calls over all callers: 9 in 10 decodes, 1 in 10 reconstruct."""
+    lock, n = threading.Lock(), [0]
+
+    def plan(i, k):
+        with lock:
+            n[0] += 1
+            return None if n[0] > total else "reconstruct" if n[0] % 10 == 0 else ENDPOINTS[n[0] % 2]
+    return plan
+
+
+def latency(r: dict) -> dict:
+    out = {}
+    for key, ms in [*r["ms"].items(), ("all", [x for v in r["ms"].values() for x in v])]:
+        out[key] = {"n": len(ms), "median": float(np.median(ms)) if ms else float("nan"),
+                    "p95": float(np.percentile(ms, 95)) if ms else float("nan")}
+    return out
+
+
+def table(r: dict) -> str:
+    cols = [*ENDPOINTS, "all"]
+    rows = ["| latency (ms) | " + " | ".join(cols) + " |", "|---" * 5 + "|"]
+    for phase in ("idle", "load"):
+        for q in ("median", "p95"):
+            rows.append(f"| {phase} {q} | " + " | ".join(f"{r[phase][c][q]:.1f}" for c in cols) + " |")
+    rows.append("| load p95 / idle p95 | " + " | ".join(f"{r['ratio'][c]:.2f}x" for c in cols) + " |")
+    rows.append("| load calls ok | " + " | ".join(str(r["load"][c]["n"]) for c in cols) + " |")
+    L, S, b, m, a = r["load_run"], r["soak"], *(r["soak"][k] for k in ("before", "middle", "after"))
+    load = (f"{L['throughput_rps']:.1f} calls/s over {L['wall_s']:.1f} s, {L['errors']} errors, "
+            f"server CPU {L['server_cpu_pct']:.0f}% of a core")
+    soak = (f"{S['ok']} ok, {S['errors']} errors, {S['throughput_rps']:.1f} calls/s over {S['wall_s']:.0f} s, "
+            f"server CPU {S['server_cpu_pct']:.0f}%")
+    rss = (f"{b['rss_mb']:.1f} / {m['rss_mb']:.1f} / {a['rss_mb']:.1f} MB: growth {a['rss_mb'] - b['rss_mb']:+.1f} "
+           f"MB (second half {a['rss_mb'] - m['rss_mb']:+.1f} MB)")
+    measures = [(f"load: {r['clients']} clients x {r['requests']} calls", load),
+                (f"soak: {S['calls']} calls from {S['clients']} clients", soak),
+                ("soak: server RSS before / half-way / after", rss)]
+    for when, x in (("before", b), ("after", a)):
+        held = f"{x['cache_mb']:.2f} MB in {x['cache_files']} files, {x['cache_folders']} folders"
+        measures.append((f"soak: Gradio temp dir {when}", f"{held}; {x['cache_disk_mb']:.1f} MB on disk"))
+    grew = a["cache_mb"] - b["cache_mb"], a["cache_disk_mb"] - b["cache_disk_mb"]
+    measures.append(("soak: Gradio temp dir growth", f"{grew[0]:+.2f} MB in files, {grew[1]:+.1f} MB on disk"))
+    if r["sessions"]["n"]:
+        x = r["sessions"]
+        measures.append((f"sessions: {x['n']} new clients, one call each",
+                         f"server RSS {x['rss_growth_mb']:+.1f} MB, {x['kb_per_session']:.0f} KB each"))
+    rows += ["", "| measure | value |", "|---|---|", *(f"| {k} | {v} |" for k, v in measures), ""]
+    errs, worst = L["errors"] + S["errors"] + r["idle_errors"], max(r["ratio"][e] for e in ENDPOINTS)
+    rows.append(f"Goal: zero errors: {'met' if errs == 0 else 'NOT met'} ({errs})")
+    rows.append(f"Goal: p95 under load <= {GOAL_RATIO:g}x idle p95, each endpoint: "
+                f"{'met' if worst <= GOAL_RATIO else 'NOT met'} (worst {worst:.2f}x)")
+    if r["stopped_early"]:
+        rows.append(f"Stopped by --max-seconds in: {r['stopped_early']}")
+    return "\n".join(rows)
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoints", nargs="+", default=[str(ROOT / "checkpoints")], help="as for app.py")
+    p.add_argument("--vae", help="VAE checkpoint name (default: the app's first)")
+    p.add_argument("--vq", help="VQ-VAE checkpoint name (default: the app's first)")
+    p.add_argument("--clients", type=int, default=16)
+    p.add_argument("--requests", type=int, default=30, help="calls per client under load")
+    p.add_argument("--idle", type=int, default=50, help="sequential calls of each endpoint")
+    p.add_argument("--soak", type=int, default=10000, help="calls in the memory soak")
+    p.add_argument("--soak-warmup", type=int, default=200)
+    p.add_argument("--soak-clients", type=int, default=8)
+    p.add_argument("--sessions", type=int, default=100, help="new clients, one call each")
+    p.add_argument("--max-seconds", type=float, default=3600, help="stop all calls after this long")
+    p.add_argument("--json", type=Path, help="also write the results here")
+    args = p.parse_args(argv)
+    from explorer.checkpoints import Registry
+
+    folders = [str(Path(f).resolve()) for f in args.checkpoints]
+    reg = Registry(folders, log=lambda *a: None)
+    vae, vq = args.vae or reg.names("vae")[0], args.vq or reg.names("vqvae")[0]
+    models = {"vae": vae, "vq": vq, "latent_dim": reg.get(vae).cfg.latent_dim,
+              "grid": reg.get(vq).cfg.image_size // 4, "num_codes": reg.get(vq).cfg.num_codes}
+    deadline = time.monotonic() + args.max_seconds
+    r = {"clients": args.clients, "requests": args.requests, "models": models, "cpus": os.cpu_count()}
+    with tempfile.TemporaryDirectory(prefix="load-test-") as tmp:
+        tmp = Path(tmp)
+        proc, url = start_app(folders, tmp)
+        state = functools.partial(server_state, proc.pid, tmp / "gradio")
+        print(f"app.py (pid {proc.pid}) at {url}", file=sys.stderr)
+        try:
+            one = Caller(url, models, tmp, seed=0)
+            run([one], lambda i, k: ENDPOINTS[k % 3] if k < 6 else None, deadline)  # warm-up: loads the models
+            idle = run([one], lambda i, k: ENDPOINTS[k % 3] if k < 3 * args.idle else None, deadline)
+
+            callers = [Caller(url, models, tmp, seed=1 + i) for i in range(args.clients)]
+            s0 = state()
+            load = run(callers, lambda i, k: ENDPOINTS[(i + k) % 3] if k < args.requests else None, deadline)
+            load["server_cpu_pct"] = 100 * (state()["cpu_s"] - s0["cpu_s"]) / load["wall_s"]
+            print(f"load: {load['ok']} ok, {len(load['errors'])} errors", file=sys.stderr)
+
+            soakers = [Caller(url, models, tmp, seed=1000 + i) for i in range(args.soak_clients)]
+            run(soakers, in_total(args.soak_warmup), deadline)
+            before = state()
+            first = run(soakers, in_total(args.soak // 2), deadline)
+            middle = state()
+            second = run(soakers, in_total(args.soak - args.soak // 2), deadline)
+            after = state()
+            print(f"soak: {first['ok'] + second['ok']} ok", file=sys.stderr)
+
+            for c in [one, *callers, *soakers]:
+                c.client.close()
+            n_ok = 0
+            for i in range(args.sessions if time.monotonic() < deadline else 0):
+                c = Caller(url, models, tmp, seed=10_000 + i)
+                n_ok += run([c], lambda i, k: "decode_latent" if k < 1 else None, deadline)["ok"]
+                c.client.close()
+            sessions = state()
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    r["idle"], r["load"] = latency(idle), latency(load)
+    r["ratio"] = {c: r["load"][c]["p95"] / r["idle"][c]["p95"] for c in r["load"]}
+    r["idle_errors"] = len(idle["errors"])
+    r["load_run"] = {**{k: v for k, v in load.items() if k not in ("ms", "errors")}, "errors": len(load["errors"]),
+                     "error_samples": load["errors"][:10]}
+    wall = first["wall_s"] + second["wall_s"]
+    r["soak"] = {"calls": args.soak, "clients": args.soak_clients, "ok": first["ok"] + second["ok"],
+                 "errors": len(first["errors"]) + len(second["errors"]),
+                 "error_samples": (first["errors"] + second["errors"])[:10], "wall_s": wall,
+                 "throughput_rps": (first["ok"] + second["ok"]) / wall,
+                 "server_cpu_pct": 100 * (after["cpu_s"] - before["cpu_s"]) / wall,
+                 "before": before, "middle": middle, "after": after}
+    r["sessions"] = {"n": n_ok, "rss_growth_mb": sessions["rss_mb"] - after["rss_mb"],
+                     "kb_per_session": (sessions["rss_mb"] - after["rss_mb"]) * 1024 / max(n_ok, 1)}
+    r["stopped_early"] = ", ".join(name for name, x in (("idle", idle), ("load", load), ("soak", second))
+                                   if x["stopped_by_deadline"])
+    r["table"] = table(r)
+    print(r["table"])
+    if args.json:
+        args.json.write_text(json.dumps(r, indent=2))
+    return r
+
+
+if __name__ == "__main__":
+    main()
