@@ -29,7 +29,8 @@ def main(argv=None):
     allow_plotly_js()
     demo = build(Explorer(args.checkpoints))
     demo.queue(default_concurrency_limit=4, max_size=512)
-    start_sweeper(demo)  # delete cached outputs and uploads older than 30 minutes
+    # every 10 minutes, delete cached outputs and uploads older than 30 minutes ("EVERY,AGE" in seconds)
+    start_sweeper(demo, *(float(s) for s in os.environ.get("VAE_EXPLORER_CACHE_SWEEP", "600,1800").split(",")))
     # Gradio keeps ~200 KB per session (browser tab or API client) until this many newer ones push it out
     # (default 10000: ~2 GB); a session that old has most likely been closed
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size="20mb",

@@ -11,6 +11,7 @@ Starts `python app.py` on a free loopback port (127.0.0.1 only) with its own GRA
 4. sessions: --sessions new clients make one call each -> the server's RSS per session (Gradio keeps each one).
 Inputs are valid and random: latents ~ N(0, I), code grids uniform over the codebook, new noise images for
 reconstruct. Every phase stops by itself: a fixed number of calls, a timeout per call and --max-seconds over all.
+--cache-sweep EVERY,AGE sets the app's cache sweep (VAE_EXPLORER_CACHE_SWEEP; default 600,1800 outlasts a soak).
 
 Goals: no errors; p95 under load <= 10x idle p95 for each endpoint.
 """
@@ -43,12 +44,14 @@ CALL_TIMEOUT_S = 60.0
 SSL_CONTEXT = ssl.create_default_context(cafile=certifi.where())
 
 
-def start_app(folders: list[str], tmp: Path) -> tuple[subprocess.Popen, str]:
+def start_app(folders: list[str], tmp: Path, cache_sweep: str | None) -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     url, log = f"http://127.0.0.1:{port}/", tmp / "app.log"
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_TEMP_DIR": str(tmp / "gradio")}
+    if cache_sweep:
+        env["VAE_EXPLORER_CACHE_SWEEP"] = cache_sweep
     proc = subprocess.Popen([sys.executable, "app.py", "--checkpoints", *folders, "--port", str(port),
                              "--host", "127.0.0.1"], cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 300
@@ -162,7 +165,8 @@ def table(r: dict) -> str:
            f"MB (second half {a['rss_mb'] - m['rss_mb']:+.1f} MB)")
     measures = [(f"load: {r['clients']} clients x {r['requests']} calls", load),
                 (f"soak: {S['calls']} calls from {S['clients']} clients", soak),
-                ("soak: server RSS before / half-way / after", rss)]
+                ("soak: server RSS before / half-way / after", rss),
+                ("app cache sweep: every, age (s)", r["cache_sweep"])]
     for when, x in (("before", b), ("after", a)):
         held = f"{x['cache_mb']:.2f} MB in {x['cache_files']} files, {x['cache_folders']} folders"
         measures.append((f"soak: Gradio temp dir {when}", f"{held}; {x['cache_disk_mb']:.1f} MB on disk"))
@@ -173,7 +177,8 @@ def table(r: dict) -> str:
         measures.append((f"sessions: {x['n']} new clients, one call each",
                          f"server RSS {x['rss_growth_mb']:+.1f} MB, {x['kb_per_session']:.0f} KB each"))
     rows += ["", "| measure | value |", "|---|---|", *(f"| {k} | {v} |" for k, v in measures), ""]
-    errs, worst = L["errors"] + S["errors"] + r["idle_errors"], max(r["ratio"][e] for e in ENDPOINTS)
+    errs = L["errors"] + S["errors"] + r["idle_errors"] + r["sessions"]["errors"]
+    worst = max(r["ratio"][e] for e in ENDPOINTS)
     rows.append(f"Goal: zero errors: {'met' if errs == 0 else 'NOT met'} ({errs})")
     rows.append(f"Goal: p95 under load <= {GOAL_RATIO:g}x idle p95, each endpoint: "
                 f"{'met' if worst <= GOAL_RATIO else 'NOT met'} (worst {worst:.2f}x)")
@@ -194,6 +199,7 @@ def main(argv=None) -> dict:
     p.add_argument("--soak-warmup", type=int, default=200)
     p.add_argument("--soak-clients", type=int, default=8)
     p.add_argument("--sessions", type=int, default=100, help="new clients, one call each")
+    p.add_argument("--cache-sweep", metavar="EVERY,AGE", help="the app's cache sweep, seconds (default 600,1800)")
     p.add_argument("--max-seconds", type=float, default=3600, help="stop all calls after this long")
     p.add_argument("--json", type=Path, help="also write the results here")
     args = p.parse_args(argv)
@@ -205,10 +211,11 @@ def main(argv=None) -> dict:
     models = {"vae": vae, "vq": vq, "latent_dim": reg.get(vae).cfg.latent_dim,
               "grid": reg.get(vq).cfg.image_size // 4, "num_codes": reg.get(vq).cfg.num_codes}
     deadline = time.monotonic() + args.max_seconds
-    r = {"clients": args.clients, "requests": args.requests, "models": models, "cpus": os.cpu_count()}
+    r = {"clients": args.clients, "requests": args.requests, "models": models, "cpus": os.cpu_count(),
+         "cache_sweep": args.cache_sweep or "600,1800 (app default)"}
     with tempfile.TemporaryDirectory(prefix="load-test-") as tmp:
         tmp = Path(tmp)
-        proc, url = start_app(folders, tmp)
+        proc, url = start_app(folders, tmp, args.cache_sweep)
         state = functools.partial(server_state, proc.pid, tmp / "gradio")
         print(f"app.py (pid {proc.pid}) at {url}", file=sys.stderr)
         try:
@@ -233,10 +240,11 @@ def main(argv=None) -> dict:
 
             for c in [one, *callers, *soakers]:
                 c.client.close()
-            n_ok = 0
+            n_ok, session_errors = 0, []
             for i in range(args.sessions if time.monotonic() < deadline else 0):
                 c = Caller(url, models, tmp, seed=10_000 + i)
-                n_ok += run([c], lambda i, k: "decode_latent" if k < 1 else None, deadline)["ok"]
+                one_call = run([c], lambda i, k: "decode_latent" if k < 1 else None, deadline)
+                n_ok, session_errors = n_ok + one_call["ok"], session_errors + one_call["errors"]
                 c.client.close()
             sessions = state()
         finally:
@@ -258,7 +266,8 @@ def main(argv=None) -> dict:
                  "throughput_rps": (first["ok"] + second["ok"]) / wall,
                  "server_cpu_pct": 100 * (after["cpu_s"] - before["cpu_s"]) / wall,
                  "before": before, "middle": middle, "after": after}
-    r["sessions"] = {"n": n_ok, "rss_growth_mb": sessions["rss_mb"] - after["rss_mb"],
+    r["sessions"] = {"n": n_ok, "errors": len(session_errors), "error_samples": session_errors[:10],
+                     "rss_growth_mb": sessions["rss_mb"] - after["rss_mb"],
                      "kb_per_session": (sessions["rss_mb"] - after["rss_mb"]) * 1024 / max(n_ok, 1)}
     r["stopped_early"] = ", ".join(name for name, x in (("idle", idle), ("load", load), ("soak", second))
                                    if x["stopped_by_deadline"])

@@ -24,7 +24,7 @@ def test_load_test_smoke(app_checkpoints, tmp_path, capsys):
                            "--max-seconds", "120", "--json", str(out_json)])
     printed = capsys.readouterr().out
 
-    assert r["idle_errors"] == r["load_run"]["errors"] == r["soak"]["errors"] == 0, r
+    assert r["idle_errors"] == r["load_run"]["errors"] == r["soak"]["errors"] == r["sessions"]["errors"] == 0, r
     assert r["load"]["all"]["n"] == 2 * 2 and r["soak"]["ok"] == 20 and r["sessions"]["n"] == 2
     assert not r["stopped_early"]
     assert "| latency (ms) | decode_latent | decode_codes | reconstruct | all |" in printed
