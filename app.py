@@ -28,6 +28,10 @@ def main(argv=None):
     torch.set_num_threads(int(os.environ.get("VAE_EXPLORER_THREADS", "1")))
     allow_plotly_js()
     demo = build(Explorer(args.checkpoints))
+    # Gradio rebuilds a pandas summary of its last GRADIO_ANALYTICS_MAX_EVENTS (10000) events after every event, for a
+    # monitoring dashboard this app does not enable: up to ~14 ms of CPU per call, about half of what a call costs
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
+    os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
     demo.queue(default_concurrency_limit=4, max_size=512)
     # every 10 minutes, delete cached outputs and uploads older than 30 minutes ("EVERY,AGE" in seconds)
     start_sweeper(demo, *(float(s) for s in os.environ.get("VAE_EXPLORER_CACHE_SWEEP", "600,1800").split(",")))
