@@ -13,6 +13,7 @@ from PIL import Image
 
 from vae_core.data import Dataset, load_dataset, to_float
 from vae_core.evaluate import psnr
+from vae_core.images import make_grid, to_pil
 
 from .checkpoints import Registry
 from .codes import validate_grid
@@ -105,8 +106,6 @@ class Explorer:
         lo, hi = np.percentile(view.proj.latents, [1, 99], axis=0)
         xs, ys = np.linspace(lo[0], hi[0], n), np.linspace(hi[1], lo[1], n)  # top row = high y, as on the map
         z = torch.tensor([[x, y] for y in ys for x in xs], dtype=torch.float32)
-        from vae_core.images import make_grid, to_pil
-
         return to_pil(make_grid(model.decode_mean(z), nrow=n, pad=0), 2)
 
     # --- VQ-VAE -------------------------------------------------------------------------------------

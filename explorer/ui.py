@@ -331,12 +331,15 @@ def build(ex: Explorer) -> gr.Blocks:
 
         grid.click(user_errors(on_cell), state, {state, grid, vq_decoded, code_num}, api_visibility="private")
 
-        def on_code(st: dict, code) -> dict:
+        def checked_code(st: dict, code) -> int:
             k = ex.registry.model(st["vq"]).cfg.num_codes
             if code is None or not 0 <= int(code) < k:
                 raise GridError(f"code index must be in 0..{k - 1}")
+            return int(code)
+
+        def on_code(st: dict, code) -> dict:
             r, c = st["cell"]
-            return vq_outputs({**st, "grid": set_cell(np.array(st["grid"]), r, c, int(code)).tolist()})
+            return vq_outputs({**st, "grid": set_cell(np.array(st["grid"]), r, c, checked_code(st, code)).tolist()})
 
         code_num.input(user_errors(on_code), [state, code_num], {state, grid, vq_decoded}, api_visibility="private",
                        trigger_mode="always_last")
@@ -348,9 +351,9 @@ def build(ex: Explorer) -> gr.Blocks:
             return out
 
         codebook.click(user_errors(on_codebook_click), state, {state, grid, vq_decoded, code_num}, api_visibility="private")
+
         def on_paint(st: dict, code) -> dict:
-            on_code(st, code)  # validates the index
-            return vq_outputs({**st, "grid": paint(np.array(st["grid"]), int(code)).tolist()})
+            return vq_outputs({**st, "grid": paint(np.array(st["grid"]), checked_code(st, code)).tolist()})
 
         paint_btn.click(user_errors(on_paint), [state, code_num], {state, grid, vq_decoded}, api_visibility="private")
         grid_reset.click(user_errors(lambda st: vq_outputs({**st, "grid": st["grid_orig"]})), state,
