@@ -68,7 +68,7 @@ def load_upload(source, channels: int, size: int) -> tuple[np.ndarray, str]:
 
 
 def show(x: torch.Tensor, side: int = DISPLAY) -> Image.Image:
-    """One image (C, H, W) in [0, 1] enlarged to about `side` pixels with sharp pixels."""
+    """One image (C, H, W) in [0, 1] enlarged to about `side` pixels with sharp pixels (side 0: as it is)."""
     return to_pil(x, max(1, side // x.shape[-1]))
 
 

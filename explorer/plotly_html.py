@@ -1,7 +1,9 @@
 """A Plotly chart inside gr.HTML whose clicks reach Python (gr.Plot has no click events in Gradio 6).
 
 plotly.js is the copy shipped inside the installed `plotly` package, served by Gradio as a static file: no CDN.
-The figure is the component's value (JSON). A click on a point triggers
+The component's value is a short key; the page fetches the figure JSON for it from the server function `figure`
+(Gradio copies every output's value several times per event, so a 400 kB figure as the value would slow down every
+click in the app). A click on a point triggers
 `click` with {kind: "point", index: customdata, x, y}; a click on empty space with {kind: "space", x, y}.
 A companion `marker` component draws the current-latent marker as a layout shape (a ring of fixed pixel size):
 moving a shape redraws only the shapes, where restyling a trace would redraw all 10,000 WebGL points.
@@ -22,11 +24,19 @@ window.vxMarkerShape = (x, y) => ({type: 'circle', xref: 'x', yref: 'y', xsizemo
 
 DRAW_JS = SHAPE_JS + r"""
 const gd = element.querySelector('.vx-plot');
-let lastPointClick = 0;
-function draw() {
-  if (!props.value) return;
-  const fig = JSON.parse(props.value);
-  Plotly.react(gd, fig.data, fig.layout, {responsive: true, displaylogo: false, scrollZoom: true});
+let pointClicked = false;  // this press hit a point: plotly_click has sent it
+async function draw() {
+  const key = props.value;
+  if (!key) return;
+  const fig = JSON.parse(await server.figure(key));
+  if (props.value !== key) return;  // another figure was asked for meanwhile
+  // WebGL canvases at the screen's own pixel ratio (Plotly's default, 2, draws 4x the pixels on a plain screen and
+  // makes every compositor frame after a click copy them)
+  // doubleClickDelay: Plotly's default (500 ms) takes two quick clicks on different points for a double click,
+  // which resets the zoom and redraws every WebGL point
+  Plotly.react(gd, fig.data, fig.layout, {responsive: true, displaylogo: false, scrollZoom: true,
+                                          doubleClickDelay: 300,
+                                          plotGlPixelRatio: Math.min(2, Math.max(1, window.devicePixelRatio || 1))});
   if (gd.dataset.marker) {  // a new figure drops the shapes: put the marker back
     const [x, y] = JSON.parse(gd.dataset.marker);
     Plotly.relayout(gd, {shapes: x === null ? [] : [vxMarkerShape(x, y)]});
@@ -37,12 +47,13 @@ function draw() {
     gd.on('plotly_click', (d) => {
       const p = d.points && d.points[0];
       if (!p || p.customdata === undefined) return;
-      lastPointClick = Date.now();
+      pointClicked = true;
       trigger('click', {kind: 'point', index: Number(p.customdata), x: p.x, y: p.y});
     });
+    gd.addEventListener('pointerdown', () => { pointClicked = false; }, true);
     gd.addEventListener('click', (evt) => {
-      setTimeout(() => {
-        if (Date.now() - lastPointClick < 400) return;
+      setTimeout(() => {  // after Plotly's own click handling, which may find a point under the mouse
+        if (pointClicked) return;
         const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, r = gd.getBoundingClientRect();
         const px = evt.clientX - r.left - xa._offset, py = evt.clientY - r.top - ya._offset;
         if (px < 0 || py < 0 || px > xa._length || py > ya._length) return;
@@ -74,9 +85,11 @@ def allow_plotly_js() -> None:
     gr.set_static_paths([str(PLOTLY_JS)])
 
 
-def clickable_plot(elem_id: str, height: int = 520) -> gr.HTML:
+def clickable_plot(elem_id: str, figure, height: int = 520) -> gr.HTML:
+    """`figure(key) -> str` returns the figure JSON (figure_json) for the key set as the component's value."""
+    assert figure.__name__ == "figure", "DRAW_JS calls server.figure"
     return gr.HTML(value="", html_template=f'<div class="vx-plot" style="height:{height}px;width:100%"></div>',
-                   js_on_load=DRAW_JS, head=HEAD, elem_id=elem_id, min_height=height)
+                   js_on_load=DRAW_JS, head=HEAD, elem_id=elem_id, min_height=height, server_functions=[figure])
 
 
 def plot_marker(elem_id: str) -> gr.HTML:

@@ -17,7 +17,7 @@ from vae_core.images import make_grid, to_pil
 
 from .checkpoints import Registry
 from .codes import validate_grid
-from .images import error_map, load_upload, show, strip
+from .images import DISPLAY, error_map, load_upload, show, strip
 from .inverse import LatentMap
 from .projection import CodebookProjection, LatentProjection, load_or_compute
 
@@ -89,12 +89,12 @@ class Explorer:
         return to_float(x[int(index):int(index) + 1])
 
     @torch.no_grad()
-    def decode_latent(self, name: str, latent) -> Image.Image:
+    def decode_latent(self, name: str, latent, side: int = DISPLAY) -> Image.Image:
         model = self.registry.model(name)
         if model.cfg.model != "vae":
             raise LatentError(f"{name} is a {model.cfg.model.upper()}: decode_latent takes a VAE checkpoint")
         z = validate_latent(latent, model.cfg.latent_dim)
-        return show(model.decode_mean(torch.tensor(z, dtype=torch.float32)[None])[0])
+        return show(model.decode_mean(torch.tensor(z, dtype=torch.float32)[None])[0], side)
 
     @torch.no_grad()
     def manifold(self, name: str, n: int = 15) -> Image.Image | None:
@@ -110,12 +110,12 @@ class Explorer:
 
     # --- VQ-VAE -------------------------------------------------------------------------------------
     @torch.no_grad()
-    def decode_codes(self, name: str, grid) -> Image.Image:
+    def decode_codes(self, name: str, grid, side: int = DISPLAY) -> Image.Image:
         model = self.registry.model(name)
         if model.cfg.model != "vqvae":
             raise LatentError(f"{name} is a {model.cfg.model.upper()}: decode_codes takes a VQ-VAE checkpoint")
         g = validate_grid(grid, model.grid_size, model.cfg.num_codes)
-        return show(model.decode_indices(torch.from_numpy(g)[None])[0])
+        return show(model.decode_indices(torch.from_numpy(g)[None])[0], side)
 
     # --- both ---------------------------------------------------------------------------------------
     @torch.no_grad()

@@ -11,11 +11,16 @@ from . import plots
 from .checkpoints import UnknownCheckpoint
 from .codes import GridError, paint, set_cell
 from .images import ImageInputError, data_uri, show
+from .latent_sliders import CSS as SLIDERS_CSS
+from .latent_sliders import SliderError, latent_sliders, slider_event, sliders_value
 from .plotly_html import clickable_plot, figure_json, marker_json, plot_marker
 from .service import Explorer, LatentError
 
 MAX_SLIDERS = 16
-USER_ERRORS = (LatentError, GridError, ImageInputError, UnknownCheckpoint, IndexError)
+# live edits (clicks, sliders, code edits) answer in milliseconds: one HTTP request each (no queue), and no loading
+# overlay on their outputs, whose show-and-hide costs the browser more layout work than the decode itself
+LIVE = {"api_visibility": "private", "show_progress": "hidden", "queue": False}
+USER_ERRORS = (LatentError, SliderError, GridError, ImageInputError, UnknownCheckpoint, IndexError)
 
 
 def user_errors(fn):
@@ -50,7 +55,7 @@ CSS = """
 .vx-img { margin: 0; text-align: center; }
 .vx-img img { width: 224px; height: 224px; image-rendering: pixelated; border: 1px solid #ddd; }
 .vx-img figcaption { font-size: 12px; color: #666; }
-"""
+""" + SLIDERS_CSS
 GRID_JS = """
 element.addEventListener('click', (e) => {
   const td = e.target.closest('td[data-row]');
@@ -60,7 +65,10 @@ element.addEventListener('click', (e) => {
 
 
 def figure_html(image, caption: str) -> str:
-    """An image inlined as a data URI (no file written, no second request) with its caption."""
+    """An image inlined as a data URI (no file written, no second request) with its caption.
+
+    Pass the model's own pixels (side=0): CSS enlarges them sharply, and a 28x28 PNG is a tenth of the bytes to
+    encode, send and decode of a 224x224 one."""
     return (f'<figure class="vx-img"><img src="{data_uri(image)}" alt="{caption}">'
             f"<figcaption>{caption}</figcaption></figure>")
 
@@ -71,23 +79,34 @@ def inline_image(elem_id: str) -> gr.HTML:
 
 def build(ex: Explorer) -> gr.Blocks:
     vaes, vqs = ex.registry.names("vae"), ex.registry.names("vqvae")
-    figures: dict[str, str] = {}  # map figure JSON per checkpoint, shared by all sessions
+    figures: dict[str, str] = {}  # figure JSON of the clickable maps by key, shared by all sessions
+
+    def figure(key: str) -> str:
+        """The figure JSON for a clickable map's key ("map:<checkpoint>" or "codebook:<checkpoint>"); the page
+        fetches it (plotly_html)."""
+        if key not in figures:
+            kind, _, name = key.partition(":")
+            if kind == "map":
+                view = ex.latent_view(name)
+                method = "the 2-D latent itself" if view.proj.method == "identity" else "UMAP of the posterior means"
+                figures[key] = figure_json(plots.latent_map(
+                    view.proj.coords, view.proj.labels, view.data.label_names,
+                    f"{name}: {len(view.proj.coords)} test images, {method}; click a point or anywhere"))
+            elif kind == "codebook":
+                cb = ex.codebook_view(name)
+                figures[key] = figure_json(plots.codebook_map(cb.coords, cb.counts, cb.method))
+            else:
+                raise gr.Error(f"no figure {key!r}")
+        return figures[key]
 
     def map_figure(name: str) -> str:
-        if name not in figures:
-            view = ex.latent_view(name)
-            method = "the 2-D latent itself" if view.proj.method == "identity" else "UMAP of the posterior means"
-            figures[name] = figure_json(plots.latent_map(
-                view.proj.coords, view.proj.labels, view.data.label_names,
-                f"{name}: {len(view.proj.coords)} test images, {method}; click a point or anywhere"))
-        return figures[name]
+        figure("map:" + name)  # computed now, while the page shows progress
+        return "map:" + name
 
     def codebook_figure(name: str) -> tuple[str, dict]:
-        key = "codebook:" + name
+        figure("codebook:" + name)
         cb = ex.codebook_view(name)
-        if key not in figures:
-            figures[key] = figure_json(plots.codebook_map(cb.coords, cb.counts, cb.method))
-        return figures[key], go.Figure(plots.usage_histogram(cb.counts, cb.usage()))
+        return "codebook:" + name, go.Figure(plots.usage_histogram(cb.counts, cb.usage()))
 
     def slider_dims(name: str) -> list[int]:
         """Latent dimensions on the sliders: all if few, else the most active by KL."""
@@ -107,7 +126,7 @@ def build(ex: Explorer) -> gr.Blocks:
         with gr.Tab("Latent map"):
             with gr.Row():
                 with gr.Column(scale=3):
-                    latent_map = clickable_plot("latent-map", 560)
+                    latent_map = clickable_plot("latent-map", figure, 560)
                     map_marker = plot_marker("latent-map-marker")
                 with gr.Column(scale=2):
                     with gr.Row():
@@ -121,12 +140,7 @@ def build(ex: Explorer) -> gr.Blocks:
                 with gr.Row():
                     reset_btn = gr.Button("reset to selected point")
                     prior_btn = gr.Button("draw z from the prior N(0, I)")
-                sliders = []
-                for rows in range(0, MAX_SLIDERS, 4):
-                    with gr.Row():
-                        for i in range(rows, rows + 4):
-                            sliders.append(gr.Slider(-4, 4, value=0, step=0.01, label=f"z{i}", visible=False,
-                                                     elem_id=f"slider-{i}"))
+                sliders = latent_sliders("latent-sliders")
             manifold = gr.Image(label="2-D latent manifold (decodes over the map)", visible=False, format="png")
 
         with gr.Tab("VQ-VAE codes") as vq_tab:
@@ -144,7 +158,7 @@ def build(ex: Explorer) -> gr.Blocks:
                         vq_original = gr.Image(label="image", format="png")
                         vq_decoded = inline_image("vq-decoded")
                 with gr.Column():
-                    codebook = clickable_plot("codebook-map", 380)
+                    codebook = clickable_plot("codebook-map", figure, 380)
                     usage = gr.Plot(label="usage")
 
         with gr.Tab("Compare"):
@@ -193,25 +207,19 @@ def build(ex: Explorer) -> gr.Blocks:
             api_btns = [gr.Button() for _ in range(3)]
 
         # ---------------------------------------------------------------------------------------------
-        def latent_outputs(st: dict, xy=None, set_sliders: bool = True) -> dict:
-            """Decoded image, slider values and marker for the session's current latent."""
+        def latent_outputs(st: dict, xy=None) -> dict:
+            """Decoded image and map marker for the session's current latent."""
             z = np.array(st["latent"])
             view = ex.latent_view(st["vae"])
             x, y = xy if xy is not None else view.mapping.to_map(z)
-            out = {decoded: figure_html(ex.decode_latent(st["vae"], z.tolist()), "decoded current latent"),
-                   state: st, map_marker: marker_json("latent-map", float(x), float(y))}
-            if set_sliders:  # not when a slider itself moved: the page already shows its value
-                out.update({s: gr.update(value=round(float(z[d]), 2)) for s, d in zip(sliders, st["dims"])})
-            return out
+            return {decoded: figure_html(ex.decode_latent(st["vae"], z.tolist(), side=0), "decoded current latent"),
+                    state: st, map_marker: marker_json("latent-map", float(x), float(y))}
 
-        def slider_layout(st: dict) -> dict:
-            """Which sliders show, and their labels (when the model or the chosen dimensions change)."""
+        def slider_values(st: dict) -> dict:
+            """The sliders: the chosen dimensions, labelled with their KL, set to the current latent."""
             kl, dims = ex.latent_view(st["vae"]).proj.kl_per_dim, st["dims"]
-            out = {}
-            for i, s in enumerate(sliders):
-                out[s] = gr.update(visible=True, label=f"z{dims[i]} (KL {kl[dims[i]]:.2f})") if i < len(dims) \
-                    else gr.update(visible=False)
-            return out
+            return {sliders: sliders_value(dims, [f"z{d} (KL {kl[d]:.2f})" for d in dims],
+                                           [st["latent"][d] for d in dims])}
 
         def select_index(st: dict, index: int) -> dict:
             view = ex.latent_view(st["vae"])
@@ -220,8 +228,8 @@ def build(ex: Explorer) -> gr.Blocks:
             x = ex.image(st["vae"], index)
             label = view.proj.labels[index]
             name = view.data.label_names[label] if 0 <= label < len(view.data.label_names) else "unlabelled"
-            out = latent_outputs(st, view.proj.coords[index])  # the current latent is mu(x): its decode is x's
-            out.update({original: figure_html(show(x[0]), "selected image"),
+            out = {**latent_outputs(st, view.proj.coords[index]), **slider_values(st)}  # latent = mu(x)
+            out.update({original: figure_html(show(x[0], side=0), "selected image"),
                         recon: out[decoded].replace("decoded current latent", "its reconstruction"),
                         info: f"Selected test image **#{index}**: {name}"})
             return out
@@ -230,7 +238,7 @@ def build(ex: Explorer) -> gr.Blocks:
             if not st.get("vq"):
                 return {state: st}
             return {state: st, grid: grid_html(st["grid"], st["cell"]),
-                    vq_decoded: figure_html(ex.decode_codes(st["vq"], st["grid"]), "decoded code grid")}
+                    vq_decoded: figure_html(ex.decode_codes(st["vq"], st["grid"], side=0), "decoded code grid")}
 
         def vq_select(st: dict, index: int) -> dict:
             if not st.get("vq"):
@@ -255,7 +263,6 @@ def build(ex: Explorer) -> gr.Blocks:
                 out[dims_dd] = gr.update(choices=list(range(lat)), value=st["dims"])
                 out.update(select_index(st, 0))
                 st = out[state]
-                out.update(slider_layout(st))
                 m = ex.manifold(vae)
                 out[manifold] = gr.update(value=m, visible=m is not None)
                 ck = ex.registry.get(vae)
@@ -273,7 +280,7 @@ def build(ex: Explorer) -> gr.Blocks:
 
         all_outputs = {latent_map, map_marker, dims_dd, original, recon, decoded, info, manifold, vae_summary,
                        vae_curves, codebook, usage, grid, vq_decoded, vq_original, code_num, vq_index, vq_summary,
-                       vq_curves, state, status, *sliders}
+                       vq_curves, state, status, sliders}
         for trigger in (demo.load, vae_dd.change, vq_dd.change):
             trigger(load_models, [vae_dd, vq_dd], all_outputs, concurrency_id="load", concurrency_limit=1,
                     api_visibility="private")
@@ -285,34 +292,36 @@ def build(ex: Explorer) -> gr.Blocks:
                 return select_index(st, int(d["index"]))
             x, y = float(d["x"]), float(d["y"])
             st = {**st, "latent": ex.latent_view(st["vae"]).mapping.to_latent(x, y).tolist()}
-            return latent_outputs(st, (x, y))
+            return {**latent_outputs(st, (x, y)), **slider_values(st)}
 
-        selection_outputs = {decoded, map_marker, state, original, recon, info, *sliders}
-        latent_map.click(on_map_click, state, selection_outputs, api_visibility="private", trigger_mode="always_last")
+        selection_outputs = {decoded, map_marker, state, original, recon, info, sliders}
+        latent_map.click(on_map_click, state, selection_outputs, **LIVE, trigger_mode="always_last")
 
-        for i, s in enumerate(sliders):
-            def on_slide(st: dict, v: float, i=i):
-                z = list(st["latent"])
-                z[st["dims"][i]] = float(v)
-                return latent_outputs({**st, "latent": z}, set_sliders=False)
-            s.input(user_errors(on_slide), [state, s], {decoded, map_marker, state, *sliders}, api_visibility="private",
-                    trigger_mode="always_last")
+        def on_slide(st: dict, evt: gr.EventData):
+            d, v = slider_event(evt._data, len(st["latent"]))
+            z = list(st["latent"])
+            z[d] = v
+            return latent_outputs({**st, "latent": z})  # not the sliders: the page shows the value already
+
+        sliders.input(user_errors(on_slide), state, {decoded, map_marker, state}, **LIVE, trigger_mode="always_last")
 
         def on_dims(st: dict, dims: list):
             st = {**st, "dims": [int(d) for d in dims] or st["dims"]}
-            return {**latent_outputs(st), **slider_layout(st)}
+            return {**latent_outputs(st), **slider_values(st)}
 
-        dims_dd.input(user_errors(on_dims), [state, dims_dd], {decoded, map_marker, state, *sliders}, api_visibility="private")
-        reset_btn.click(user_errors(lambda st: select_index(st, st["index"])), state, selection_outputs, api_visibility="private")
+        latent_outputs_sliders = {decoded, map_marker, state, sliders}
+        dims_dd.input(user_errors(on_dims), [state, dims_dd], latent_outputs_sliders, **LIVE)
+        reset_btn.click(user_errors(lambda st: select_index(st, st["index"])), state, selection_outputs, **LIVE)
 
         def on_prior(st: dict):
             z = np.random.default_rng().standard_normal(len(st["latent"]))
-            return latent_outputs({**st, "latent": z.tolist()})
+            st = {**st, "latent": z.tolist()}
+            return {**latent_outputs(st), **slider_values(st)}
 
-        prior_btn.click(user_errors(on_prior), state, {decoded, map_marker, state, *sliders}, api_visibility="private")
+        prior_btn.click(user_errors(on_prior), state, latent_outputs_sliders, **LIVE)
 
         # VQ-VAE code editing
-        vq_index.submit(user_errors(vq_select), [state, vq_index], all_outputs, api_visibility="private")
+        vq_index.submit(user_errors(vq_select), [state, vq_index], all_outputs, **LIVE)
 
         def on_vq_tab(st: dict):
             """Opening the codes tab shows the code grid of the image selected on the map."""
@@ -320,7 +329,7 @@ def build(ex: Explorer) -> gr.Blocks:
                 return vq_select(st, st["index"])
             return {state: st}
 
-        vq_tab.select(user_errors(on_vq_tab), state, all_outputs, api_visibility="private")
+        vq_tab.select(user_errors(on_vq_tab), state, all_outputs, **LIVE)
 
         def on_cell(st: dict, evt: gr.EventData):
             d = evt._data or {}
@@ -329,7 +338,7 @@ def build(ex: Explorer) -> gr.Blocks:
             out[code_num] = st["grid"][st["cell"][0]][st["cell"][1]]
             return out
 
-        grid.click(user_errors(on_cell), state, {state, grid, vq_decoded, code_num}, api_visibility="private")
+        grid.click(user_errors(on_cell), state, {state, grid, vq_decoded, code_num}, **LIVE)
 
         def checked_code(st: dict, code) -> int:
             k = ex.registry.model(st["vq"]).cfg.num_codes
@@ -341,7 +350,7 @@ def build(ex: Explorer) -> gr.Blocks:
             r, c = st["cell"]
             return vq_outputs({**st, "grid": set_cell(np.array(st["grid"]), r, c, checked_code(st, code)).tolist()})
 
-        code_num.input(user_errors(on_code), [state, code_num], {state, grid, vq_decoded}, api_visibility="private",
+        code_num.input(user_errors(on_code), [state, code_num], {state, grid, vq_decoded}, **LIVE,
                        trigger_mode="always_last")
 
         def on_codebook_click(st: dict, evt: gr.EventData):
@@ -350,14 +359,14 @@ def build(ex: Explorer) -> gr.Blocks:
             out[code_num] = code
             return out
 
-        codebook.click(user_errors(on_codebook_click), state, {state, grid, vq_decoded, code_num}, api_visibility="private")
+        codebook.click(user_errors(on_codebook_click), state, {state, grid, vq_decoded, code_num}, **LIVE)
 
         def on_paint(st: dict, code) -> dict:
             return vq_outputs({**st, "grid": paint(np.array(st["grid"]), checked_code(st, code)).tolist()})
 
-        paint_btn.click(user_errors(on_paint), [state, code_num], {state, grid, vq_decoded}, api_visibility="private")
+        paint_btn.click(user_errors(on_paint), [state, code_num], {state, grid, vq_decoded}, **LIVE)
         grid_reset.click(user_errors(lambda st: vq_outputs({**st, "grid": st["grid_orig"]})), state,
-                         {state, grid, vq_decoded}, api_visibility="private")
+                         {state, grid, vq_decoded}, **LIVE)
 
         # compare
         def compare(vae, vq, index, upload):

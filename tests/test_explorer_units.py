@@ -13,6 +13,7 @@ from explorer.checkpoints import UnknownCheckpoint
 from explorer.codes import GridError, paint, set_cell, validate_grid
 from explorer.images import ImageInputError, load_upload
 from explorer.inverse import LatentMap
+from explorer.latent_sliders import SliderError, slider_event, sliders_value
 from explorer.service import Explorer, LatentError
 from vae_core import Config
 from vae_core.train import train
@@ -167,6 +168,36 @@ def test_decode_latent_validates_input(ex):
             ex.decode_latent("vae2", bad)
     with pytest.raises(LatentError, match="VAE checkpoint"):
         ex.decode_latent("vq", [0, 0])
+
+
+def test_page_images_keep_the_model_pixels_and_api_images_are_enlarged(ex):
+    native, shown = ex.decode_latent("vae2", [0.1, -0.2], side=0), ex.decode_latent("vae2", [0.1, -0.2])
+    side = ex.registry.model("vae2").cfg.image_size
+    assert native.size == (side, side) and shown.size[0] >= 8 * side
+    np.testing.assert_array_equal(np.asarray(shown)[::shown.size[0] // side, ::shown.size[0] // side],
+                                  np.asarray(native))
+
+
+# --- sliders ----------------------------------------------------------------------------------------------
+def test_slider_value_carries_dims_labels_values_and_a_new_revision_each_time():
+    import json
+    a = json.loads(sliders_value([3, 0], ["z3", "z0"], [0.123456, -1.5]))
+    b = json.loads(sliders_value([3, 0], ["z3", "z0"], [0.123456, -1.5]))
+    assert a["dims"] == [3, 0] and a["labels"] == ["z3", "z0"] and a["values"] == [0.12, -1.5]
+    assert a["rev"] != b["rev"]  # the same latent sent again (reset) still reaches the page
+
+
+@pytest.mark.parametrize("data, message", [
+    (None, "dimension and a number"), ({"dim": 1}, "dimension and a number"),
+    ({"dim": "x", "value": 1}, "dimension and a number"), ({"dim": 16, "value": 0.5}, "0..15"),
+    ({"dim": -1, "value": 0.5}, "0..15")])
+def test_bad_slider_events_are_refused_clearly(data, message):
+    with pytest.raises(SliderError, match=message):
+        slider_event(data, 16)
+
+
+def test_slider_event_reads_dimension_and_value():
+    assert slider_event({"dim": "2", "value": "-0.25"}, 4) == (2, -0.25)
 
 
 def test_unknown_or_path_like_checkpoint_names_are_refused(ex):
