@@ -3,7 +3,7 @@
 plotly.js is the copy shipped inside the installed `plotly` package, served by Gradio as a static file: no CDN.
 The component's value is a short key; the page fetches the figure JSON for it from the server function `figure`
 (Gradio copies every output's value several times per event, so a 400 kB figure as the value would slow down every
-click in the app). A click on a point triggers
+click in the app). Hovering a point can show its image (`thumbnail`). A click on a point triggers
 `click` with {kind: "point", index: customdata, x, y}; a click on empty space with {kind: "space", x, y}.
 A companion `marker` component draws the current-latent marker as a layout shape (a ring of fixed pixel size):
 moving a shape redraws only the shapes, where restyling a trace would redraw all 10,000 WebGL points.
@@ -60,8 +60,42 @@ async function draw() {
         trigger('click', {kind: 'space', x: xa.p2d(px), y: ya.p2d(py)});
       }, 0);
     });
+    if (server.thumbnail) bindThumbnails();
   }
 }
+function bindThumbnails() {
+  // hovering a point for HOVER_MS shows its image beside the cursor; a press cancels (no work on the click path)
+  const tip = document.createElement('img');
+  tip.className = 'vx-thumb';
+  tip.style.cssText = 'position:fixed;display:none;width:84px;height:84px;image-rendering:pixelated;' +
+                      'pointer-events:none;border:1px solid #999;background:#fff;z-index:1000';
+  element.appendChild(tip);
+  const cache = new Map();
+  let timer = null, want = null;
+  const hide = () => { clearTimeout(timer); want = null; tip.style.display = 'none'; };
+  gd.on('plotly_hover', (d) => {
+    const p = d.points && d.points[0];
+    if (!p || p.customdata === undefined || !d.event) return;
+    hide();
+    const key = props.value + '#' + p.customdata, x = d.event.clientX, y = d.event.clientY;
+    want = key;
+    timer = setTimeout(async () => {
+      if (!cache.has(key)) {
+        const uri = await server.thumbnail({key: props.value, index: Number(p.customdata)});
+        if (typeof uri !== 'string') return;  // the server said why in its log
+        cache.set(key, uri);
+      }
+      if (want !== key) return;
+      tip.src = cache.get(key);
+      tip.style.left = (x + 16) + 'px';
+      tip.style.top = (y + 16) + 'px';
+      tip.style.display = 'block';
+    }, HOVER_MS);
+  });
+  gd.on('plotly_unhover', hide);
+  gd.addEventListener('pointerdown', hide, true);
+}
+const HOVER_MS = 150;
 draw();
 watch('value', draw);
 """
@@ -85,11 +119,13 @@ def allow_plotly_js() -> None:
     gr.set_static_paths([str(PLOTLY_JS)])
 
 
-def clickable_plot(elem_id: str, figure, height: int = 520) -> gr.HTML:
-    """`figure(key) -> str` returns the figure JSON (figure_json) for the key set as the component's value."""
-    assert figure.__name__ == "figure", "DRAW_JS calls server.figure"
+def clickable_plot(elem_id: str, figure, height: int = 520, thumbnail=None) -> gr.HTML:
+    """`figure(key) -> str` returns the figure JSON (figure_json) for the key set as the component's value;
+    `thumbnail({key, index}) -> str`, if given, a data URI of point `index`'s image, shown on hover."""
+    functions = [figure] + ([thumbnail] if thumbnail else [])
+    assert [f.__name__ for f in functions] == ["figure", "thumbnail"][:len(functions)], "DRAW_JS calls these names"
     return gr.HTML(value="", html_template=f'<div class="vx-plot" style="height:{height}px;width:100%"></div>',
-                   js_on_load=DRAW_JS, head=HEAD, elem_id=elem_id, min_height=height, server_functions=[figure])
+                   js_on_load=DRAW_JS, head=HEAD, elem_id=elem_id, min_height=height, server_functions=functions)
 
 
 def plot_marker(elem_id: str) -> gr.HTML:

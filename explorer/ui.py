@@ -99,6 +99,21 @@ def build(ex: Explorer) -> gr.Blocks:
                 raise gr.Error(f"no figure {key!r}")
         return figures[key]
 
+    def thumbnail(point: dict) -> str:
+        """The test image under the mouse on a latent map, as a data URI; point = {key: "map:<checkpoint>", index}.
+        (A server function gets one argument: Gradio sends several as one list.)"""
+        if not isinstance(point, dict):
+            raise gr.Error("thumbnail takes {key, index}")
+        key, index = str(point.get("key")), point.get("index")
+        kind, _, name = key.partition(":")
+        if kind != "map":
+            raise gr.Error(f"no thumbnails for {key!r}")
+        n = len(ex.latent_view(name).proj.latents)
+        if not isinstance(index, int | float) or index != int(index) or not 0 <= index < n:
+            raise gr.Error(f"image index must be an integer in 0..{n - 1}, got {index!r}")
+        index = int(index)
+        return data_uri(show(ex.image(name, index)[0], side=0))
+
     def map_figure(name: str) -> str:
         figure("map:" + name)  # computed now, while the page shows progress
         return "map:" + name
@@ -126,7 +141,7 @@ def build(ex: Explorer) -> gr.Blocks:
         with gr.Tab("Latent map"):
             with gr.Row():
                 with gr.Column(scale=3):
-                    latent_map = clickable_plot("latent-map", figure, 560)
+                    latent_map = clickable_plot("latent-map", figure, 560, thumbnail)
                     map_marker = plot_marker("latent-map-marker")
                 with gr.Column(scale=2):
                     with gr.Row():

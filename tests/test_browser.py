@@ -156,6 +156,21 @@ def test_clicking_a_point_selects_it_and_decodes_it(open_app):
     assert app.errors == []
 
 
+def test_hovering_a_point_shows_its_image(open_app):
+    app = open_app()
+    index, x, y = app.isolated_point(avoid=[0], seed=4)
+    app.page.mouse.move(x, y)
+    thumb = app.page.locator("#latent-map img.vx-thumb")
+    thumb.wait_for(state="visible")
+    src = thumb.get_attribute("src")
+    assert src.startswith("data:image/png")
+    app.page.mouse.move(5, 5)  # leaving the point hides it
+    thumb.wait_for(state="hidden")
+    assert app.click_point(avoid=[0], seed=4) == index  # the same point: its image is the thumbnail's
+    assert app.src("#selected-image img") == src
+    assert app.errors == []
+
+
 def test_clicking_empty_space_decodes_there_and_moves_the_marker(open_app):
     app = open_app()
     info, old_src, old_marker = app.info(), app.src("#decoded-image img"), app.marker()
