@@ -90,9 +90,9 @@ def evaluate_reference(model, x_uint8: np.ndarray) -> dict:
 
 
 # --- the shared training loop --------------------------------------------------------------------------
-def train_for(model, loss_fn, x_train: np.ndarray, seconds: float) -> dict:
-    """Adam 1e-3, batch 128, seeded epoch permutations (same for every model); stop when the time is spent."""
-    opt = torch.optim.Adam(model.parameters(), lr=LR)
+def train_for(model, loss_fn, x_train: np.ndarray, seconds: float, lr: float = LR) -> dict:
+    """Adam (1e-3), batch 128, seeded epoch permutations (same for every model); stop when the time is spent."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
     images, steps, epoch, last_loss = 0, 0, 0, float("nan")
     t0 = time.perf_counter()

@@ -51,3 +51,15 @@ def test_train_benchmark_smoke(tmp_path, capsys):
         if "neg_elbo" in r:
             assert math.isfinite(r["neg_elbo"]) and r["neg_elbo"] > 0, name
     assert json.loads(out_json.read_text())["goals"] == out["goals"]
+
+
+def test_conv_vae_sweep_smoke(capsys):
+    spec = importlib.util.spec_from_file_location("conv_vae_sweep", ROOT / "benchmarks" / "conv_vae_sweep.py")
+    sweep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sweep)
+    rows = sweep.main(["--seconds", "1", "--data", _data(), "--train-subset", "1000", "--test-subset", "200"])
+    printed = capsys.readouterr().out
+    assert [r["name"] for r in rows] == ["reference (pytorch/examples VAE)", *sweep.CANDIDATES]
+    assert all(r["images_per_sec"] > 0 and math.isfinite(r["neg_elbo"]) for r in rows)
+    table = [line for line in printed.splitlines() if line.startswith("| ")]
+    assert len(table) == len(rows) + 1 and table[0].startswith("| model")  # the header and a row per model
