@@ -6,7 +6,6 @@ The default conv VAE does not yet (see train_benchmark.py). This trains the refe
 few candidate bodies, each with its own Adam learning rate, with the same loop, data order and budget, then prints
 train images/s and test -ELBO side by side with the reference's. All candidates: latent 16, Bernoulli likelihood.
 """
-import argparse
 import math
 import sys
 from pathlib import Path
@@ -58,13 +57,7 @@ CANDIDATES = {  # name -> (build, Adam learning rate)
 
 
 def main(argv=None) -> list[dict]:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seconds", type=float, default=60.0, help="training wall-clock budget per model")
-    p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
-    p.add_argument("--data", default="fashion-mnist", help="data set name or path (conformed to 1x28x28)")
-    p.add_argument("--train-subset", type=int, default=0, help="use only the first N training images (0: all)")
-    p.add_argument("--test-subset", type=int, default=0, help="use only the first N test images (0: all)")
-    args = p.parse_args(argv)
+    args = tb.budget_arguments(__doc__).parse_args(argv)
     torch.set_num_threads(args.threads)
     ds = load_dataset(args.data, channels=1, image_size=28, seed=tb.SEED, log=lambda m: None)
     x_train, x_test = ds.x_train[:args.train_subset or None], ds.x_test[:args.test_subset or None]

@@ -187,13 +187,19 @@ def report(results: dict, g: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def budget_arguments(doc: str) -> argparse.ArgumentParser:
+    """The flags every training benchmark takes: time budget, threads, data and subsets."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, default=60.0, help="training wall-clock budget per model")
     p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     p.add_argument("--data", default="fashion-mnist", help="data set name or path (images conformed to 1x28x28)")
     p.add_argument("--train-subset", type=int, default=0, help="use only the first N training images (0: all)")
     p.add_argument("--test-subset", type=int, default=0, help="use only the first N test images (0: all)")
+    return p
+
+
+def main(argv=None) -> dict:
+    p = budget_arguments(__doc__)
     p.add_argument("--json", help="write settings, per-model figures and goal checks to this file")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
