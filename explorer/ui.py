@@ -340,7 +340,7 @@ def build(ex: Explorer) -> gr.Blocks:
 
         def on_vq_tab(st: dict):
             """Opening the codes tab shows the code grid of the image selected on the map."""
-            if st.get("vq") and st.get("index") != st.get("vq_index"):
+            if st.get("vq") and st.get("index") is not None and st["index"] != st.get("vq_index"):
                 return vq_select(st, st["index"])
             return {state: st}
 
