@@ -100,19 +100,22 @@ def build(ex: Explorer) -> gr.Blocks:
         return figures[key]
 
     def thumbnail(point: dict) -> str:
-        """The test image under the mouse on a latent map, as a data URI; point = {key: "map:<checkpoint>", index}.
+        """What the mouse is over, as a data URI; point = {key, index}. On a latent map ("map:<checkpoint>") the
+        test image `index`; on a codebook map ("codebook:<checkpoint>") the decode of a grid all of code `index`.
         (A server function gets one argument: Gradio sends several as one list.)"""
         if not isinstance(point, dict):
             raise gr.Error("thumbnail takes {key, index}")
         key, index = str(point.get("key")), point.get("index")
         kind, _, name = key.partition(":")
-        if kind != "map":
+        if kind not in ("map", "codebook"):
             raise gr.Error(f"no thumbnails for {key!r}")
-        n = len(ex.latent_view(name).proj.latents)
+        n = len(ex.latent_view(name).proj.latents) if kind == "map" else ex.registry.model(name).cfg.num_codes
         if not isinstance(index, int | float) or index != int(index) or not 0 <= index < n:
-            raise gr.Error(f"image index must be an integer in 0..{n - 1}, got {index!r}")
-        index = int(index)
-        return data_uri(show(ex.image(name, index)[0], side=0))
+            raise gr.Error(f"index must be an integer in 0..{n - 1}, got {index!r}")
+        if kind == "codebook":
+            g = ex.registry.model(name).grid_size
+            return data_uri(ex.decode_codes(name, paint(np.zeros((g, g)), int(index)).tolist(), side=0))
+        return data_uri(show(ex.image(name, int(index))[0], side=0))
 
     def map_figure(name: str) -> str:
         figure("map:" + name)  # computed now, while the page shows progress
@@ -173,7 +176,7 @@ def build(ex: Explorer) -> gr.Blocks:
                         vq_original = gr.Image(label="image", format="png")
                         vq_decoded = inline_image("vq-decoded")
                 with gr.Column():
-                    codebook = clickable_plot("codebook-map", figure, 380)
+                    codebook = clickable_plot("codebook-map", figure, 380, thumbnail)
                     usage = gr.Plot(label="usage")
 
         with gr.Tab("Compare"):
@@ -369,7 +372,10 @@ def build(ex: Explorer) -> gr.Blocks:
                        trigger_mode="always_last")
 
         def on_codebook_click(st: dict, evt: gr.EventData):
-            code = int((evt._data or {}).get("index", 0))
+            d = evt._data or {}
+            if d.get("kind") != "point":  # empty space between codes: nothing to pick
+                return {state: st}
+            code = int(d["index"])
             out = on_code(st, code)
             out[code_num] = code
             return out

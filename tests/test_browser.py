@@ -70,13 +70,14 @@ class AppPage:
     def marker(self) -> list[float]:
         return json.loads(self.page.locator("#latent-map .vx-plot").get_attribute("data-marker"))
 
-    def geometry(self) -> dict:
-        self.page.locator("#latent-map").scroll_into_view_if_needed()
-        return self.page.evaluate(MAP_GEOMETRY_JS)
+    def geometry(self, plot: str = "#latent-map") -> dict:
+        self.page.locator(plot).scroll_into_view_if_needed()
+        return self.page.evaluate(MAP_GEOMETRY_JS.replace("#latent-map", plot))
 
-    def isolated_point(self, avoid: list[int] = (), seed: int = 0) -> tuple[int, float, float]:
+    def isolated_point(self, avoid: list[int] = (), seed: int = 0, plot: str = "#latent-map"
+                       ) -> tuple[int, float, float]:
         """A point far (in pixels) from its neighbours, so a click on it hits it and no other."""
-        g = self.geometry()
+        g = self.geometry(plot)
         pts = np.array(g["points"], dtype=np.float64)
         inside = ((pts[:, 1] > g["left"] + 10) & (pts[:, 1] < g["left"] + g["width"] - 10)
                   & (pts[:, 2] > g["top"] + 10) & (pts[:, 2] < g["top"] + g["height"] - 10)
@@ -235,6 +236,27 @@ def test_editing_a_code_changes_the_vq_decode(open_app, app_models):
     assert app.image("#vq-decoded img").tobytes() != before
     page.wait_for_function("([r, c, v]) => document.querySelector(`#code-grid td[data-row='${r}'][data-col='${c}']`)"
                            ".innerText.trim() === v", arg=[r, c, str(new)])
+    assert app.errors == []
+
+
+def test_hovering_a_code_shows_the_decode_of_a_grid_of_it(open_app):
+    app = open_app()
+    page = app.page
+    page.get_by_role("tab", name="VQ-VAE codes").click()
+    page.wait_for_selector("#codebook-map .vx-plot[data-ready]")
+    page.wait_for_selector("#vq-decoded img")
+    code, x, y = app.isolated_point(seed=1, plot="#codebook-map")
+    page.mouse.move(x, y)
+    thumb = page.locator("#codebook-map img.vx-thumb")
+    thumb.wait_for(state="visible")
+    src = thumb.get_attribute("src")
+    page.mouse.click(x, y)  # the code becomes the one to paint
+    page.wait_for_function("(v) => document.querySelector('#code-index input').value === v", arg=str(code))
+    page.get_by_role("button", name="paint whole grid with this code").click()
+    page.wait_for_function("(n) => [...document.querySelectorAll('#code-grid td')].every(td => td.innerText.trim() === n)",
+                           arg=str(code))
+    # the thumbnail is that code painted over the whole grid
+    page.wait_for_function("(s) => document.querySelector('#vq-decoded img').src === s", arg=src)
     assert app.errors == []
 
 
