@@ -81,6 +81,7 @@ def build(ex: Explorer) -> gr.Blocks:
     vaes, vqs = ex.registry.names("vae"), ex.registry.names("vqvae")
     figures: dict[str, str] = {}  # figure JSON of the clickable maps by key, shared by all sessions
 
+    @user_errors
     def figure(key: str) -> str:
         """The figure JSON for a clickable map's key ("map:<checkpoint>" or "codebook:<checkpoint>"); the page
         fetches it (plotly_html)."""
@@ -99,23 +100,21 @@ def build(ex: Explorer) -> gr.Blocks:
                 raise gr.Error(f"no figure {key!r}")
         return figures[key]
 
+    @user_errors
     def thumbnail(point: dict) -> str:
         """What the mouse is over, as a data URI; point = {key, index}. On a latent map ("map:<checkpoint>") the
         test image `index`; on a codebook map ("codebook:<checkpoint>") the decode of a grid all of code `index`.
-        (A server function gets one argument: Gradio sends several as one list.)"""
-        if not isinstance(point, dict):
-            raise gr.Error("thumbnail takes {key, index}")
-        key, index = str(point.get("key")), point.get("index")
-        kind, _, name = key.partition(":")
-        if kind not in ("map", "codebook"):
-            raise gr.Error(f"no thumbnails for {key!r}")
-        n = len(ex.latent_view(name).proj.latents) if kind == "map" else ex.registry.model(name).cfg.num_codes
-        if not isinstance(index, int | float) or index != int(index) or not 0 <= index < n:
-            raise gr.Error(f"index must be an integer in 0..{n - 1}, got {index!r}")
+        (A server function gets one argument: Gradio sends several as one list.) Explorer checks the ranges."""
+        index = point.get("index") if isinstance(point, dict) else None
+        if not isinstance(index, int | float) or index != int(index):
+            raise gr.Error(f"thumbnail takes {{key, index}} with an integer index, got {point!r}")
+        kind, _, name = str(point.get("key")).partition(":")
+        if kind == "map":
+            return data_uri(show(ex.image(name, int(index))[0], side=0))
         if kind == "codebook":
             g = ex.registry.model(name).grid_size
             return data_uri(ex.decode_codes(name, paint(np.zeros((g, g)), int(index)).tolist(), side=0))
-        return data_uri(show(ex.image(name, int(index))[0], side=0))
+        raise gr.Error(f"no thumbnails for {point.get('key')!r}")
 
     def map_figure(name: str) -> str:
         figure("map:" + name)  # computed now, while the page shows progress
@@ -171,10 +170,9 @@ def build(ex: Explorer) -> gr.Blocks:
                                              elem_id="code-index")
                         paint_btn = gr.Button("paint whole grid with this code")
                         grid_reset = gr.Button("reset grid")
-                with gr.Column():
-                    with gr.Row():
-                        vq_original = gr.Image(label="image", format="png")
-                        vq_decoded = inline_image("vq-decoded")
+                with gr.Column(), gr.Row():
+                    vq_original = gr.Image(label="image", format="png")
+                    vq_decoded = inline_image("vq-decoded")
                 with gr.Column():
                     codebook = clickable_plot("codebook-map", figure, 380, thumbnail)
                     usage = gr.Plot(label="usage")
@@ -204,14 +202,13 @@ def build(ex: Explorer) -> gr.Blocks:
             slerp = gr.Image(label="VAE latent, spherical", format="png")
             vqpath = gr.Image(label="VQ-VAE, pre-quantisation path", format="png")
 
-        with gr.Tab("Models"):
-            with gr.Row():
-                with gr.Column():
-                    vae_summary = gr.Markdown()
-                    vae_curves = gr.Plot(label="VAE training")
-                with gr.Column():
-                    vq_summary = gr.Markdown()
-                    vq_curves = gr.Plot(label="VQ-VAE training")
+        with gr.Tab("Models"), gr.Row():
+            with gr.Column():
+                vae_summary = gr.Markdown()
+                vae_curves = gr.Plot(label="VAE training")
+            with gr.Column():
+                vq_summary = gr.Markdown()
+                vq_curves = gr.Plot(label="VQ-VAE training")
 
         # hidden components of the named API endpoints
         with gr.Row(visible=False):
