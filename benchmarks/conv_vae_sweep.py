@@ -15,12 +15,12 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import train_benchmark as tb  # noqa: E402
+import train_benchmark as tb
 
-from vae_core.config import Config  # noqa: E402
-from vae_core.data import load_dataset  # noqa: E402
-from vae_core.evaluate import evaluate  # noqa: E402
-from vae_core.models import VAE  # noqa: E402
+from vae_core.config import Config
+from vae_core.data import load_dataset
+from vae_core.evaluate import evaluate
+from vae_core.models import VAE
 
 K = 16
 
@@ -61,7 +61,7 @@ def main(argv=None) -> list[dict]:
     torch.set_num_threads(args.threads)
     ds = load_dataset(args.data, channels=1, image_size=28, seed=tb.SEED, log=lambda m: None)
     x_train, x_test = ds.x_train[:args.train_subset or None], ds.x_test[:args.test_subset or None]
-    loss = lambda m, x: m.loss(x)["loss"]  # noqa: E731
+    loss = lambda m, x: m.loss(x)["loss"]
     rows = []
     for name, (build, lr) in {"reference (pytorch/examples VAE)": (tb.ReferenceVAE, tb.LR), **CANDIDATES}.items():
         ref = build is tb.ReferenceVAE

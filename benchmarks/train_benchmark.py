@@ -25,10 +25,10 @@ import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from vae_core.config import Config  # noqa: E402
-from vae_core.data import load_dataset, to_float  # noqa: E402
-from vae_core.evaluate import evaluate  # noqa: E402
-from vae_core.models import VAE, VQVAE  # noqa: E402
+from vae_core.config import Config
+from vae_core.data import load_dataset, to_float
+from vae_core.evaluate import evaluate
+from vae_core.models import VAE, VQVAE
 
 SEED, BATCH, LR, EVAL_BATCH = 0, 128, 1e-3, 500
 
@@ -168,22 +168,22 @@ def goals(results: dict) -> dict:
 
 
 def report(results: dict, g: dict) -> str:
-    fmt = lambda v, spec: "—" if v is None else format(v, spec)  # noqa: E731
-    lines = ["| model | train images/s | images/s ratio vs reference | test neg ELBO (nats) | ratio vs reference "
-             "| test MSE | codes used |", "|---|---:|---:|---:|---:|---:|---:|"]
+    fmt = lambda v, spec: "—" if v is None else format(v, spec)
+    lines = [("| model | train images/s | images/s ratio vs reference | test neg ELBO (nats) | ratio vs reference "
+             "| test MSE | codes used |"), "|---|---:|---:|---:|---:|---:|---:|"]
     for name, r in results.items():
         lines.append(f"| {name} | {r['images_per_sec']:.0f} | {r['speed_ratio']:.2f} | "
                      f"{fmt(r.get('neg_elbo'), '.2f')} | {fmt(r.get('neg_elbo_ratio'), '.3f')} | "
                      f"{r['mse']:.5f} | {fmt(r['codes_used'] * 100, '.1f') + '%' if 'codes_used' in r else '—'} |")
-    yn = lambda b: "yes" if b else "no"  # noqa: E731
+    yn = lambda b: "yes" if b else "no"
     ref, mlp, conv, vq = (results[k] for k in (REF, MLP, CONV, VQ))
     lines += ["",
-              f"MLP preset throughput >= reference: {yn(g['mlp_throughput_ge_reference'])} "
-              f"(ratio {mlp['speed_ratio']:.2f}x)",
-              f"conv VAE neg ELBO < reference in same time: {yn(g['conv_neg_elbo_lt_reference'])} "
-              f"({conv['neg_elbo']:.2f} vs {ref['neg_elbo']:.2f} nats)",
-              f"VQ-VAE MSE < conv VAE MSE with >= 90% codes used: {yn(g['vqvae_mse_lt_conv_with_90pct_codes'])} "
-              f"(MSE {vq['mse']:.5f} vs {conv['mse']:.5f}, {100 * vq['codes_used']:.1f}% codes used)"]
+              (f"MLP preset throughput >= reference: {yn(g['mlp_throughput_ge_reference'])} "
+              f"(ratio {mlp['speed_ratio']:.2f}x)"),
+              (f"conv VAE neg ELBO < reference in same time: {yn(g['conv_neg_elbo_lt_reference'])} "
+              f"({conv['neg_elbo']:.2f} vs {ref['neg_elbo']:.2f} nats)"),
+              (f"VQ-VAE MSE < conv VAE MSE with >= 90% codes used: {yn(g['vqvae_mse_lt_conv_with_90pct_codes'])} "
+              f"(MSE {vq['mse']:.5f} vs {conv['mse']:.5f}, {100 * vq['codes_used']:.1f}% codes used)")]
     return "\n".join(lines)
 
 

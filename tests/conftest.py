@@ -21,8 +21,8 @@ def tiny_cfg():
     from vae_core import Config
 
     def make(**overrides):
-        kw = dict(width=8, latent_dim=4, num_codes=16, code_dim=8, channels=1, image_size=8, data="digits",
-                  epochs=1, batch_size=32)
+        kw = {"width": 8, "latent_dim": 4, "num_codes": 16, "code_dim": 8, "channels": 1, "image_size": 8, "data": "digits",
+                  "epochs": 1, "batch_size": 32}
         return Config(**{**kw, **overrides})
 
     return make
@@ -58,7 +58,7 @@ def app_checkpoints(tmp_path_factory) -> Path:
     from vae_core.train import train
 
     out = tmp_path_factory.mktemp("app-checkpoints")
-    common = dict(data="digits", channels=1, image_size=8, width=8, lr=3e-3)
+    common = {"data": "digits", "channels": 1, "image_size": 8, "width": 8, "lr": 3e-3}
     # beta < 1 and 20 epochs: with the defaults the tiny VAE collapses to its prior, so every latent decodes to
     # the same picture and no test could see a click change the image
     configs = {"digits-vae": Config(model="vae", latent_dim=2, beta=0.1, epochs=20, **common),

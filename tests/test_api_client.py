@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 gradio_client = pytest.importorskip("gradio_client")
-from gradio_client import Client, handle_file  # noqa: E402
-from gradio_client.exceptions import AppError  # noqa: E402
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ def test_decode_latent_refuses_bad_latents(client, app_models, latent, message):
 def test_decode_latent_refuses_a_nan_sent_as_json(app_url, app_models):
     """gradio_client cannot send NaN (not JSON); raw HTTP can (Python's json reads NaN): the app must refuse it."""
     call = app_url + "gradio_api/call/decode_latent"
-    body = '{"data": [%s, [NaN%s]]}' % (json.dumps(app_models.vae), ", 0" * (app_models.latent_dim - 1))
+    body = '{{"data": [{}, [NaN{}]]}}'.format(json.dumps(app_models.vae), ", 0" * (app_models.latent_dim - 1))
     req = urllib.request.Request(call, body.encode(), {"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=30) as r:
         event = json.load(r)["event_id"]

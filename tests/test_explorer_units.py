@@ -23,7 +23,7 @@ from vae_core.train import train
 def ckpts(tmp_path_factory):
     """A 2-D-latent VAE (its map is the latent: no UMAP) and a 16-code VQ-VAE (PCA map) on the 8x8 digits."""
     root = tmp_path_factory.mktemp("ckpts")
-    kw = dict(data="digits", channels=1, image_size=8, width=8, epochs=1, batch_size=64)
+    kw = {"data": "digits", "channels": 1, "image_size": 8, "width": 8, "epochs": 1, "batch_size": 64}
     train(Config(model="vae", latent_dim=2, **kw), root / "vae2", log=lambda *a: None)
     train(Config(model="vqvae", num_codes=16, code_dim=8, **kw), root / "vq", log=lambda *a: None)
     return root

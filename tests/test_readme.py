@@ -8,21 +8,21 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
-PY_BLOCKS = re.findall(r"```python\n(.*?)```", README, re.S)
+PY_BLOCKS = re.findall(r"```python\n(.*?)```", README, re.DOTALL)
 needs_defaults = pytest.mark.skipif(not (ROOT / "checkpoints" / "fashion-vae").exists()
                                     or not Path("/usr/share/datasets/fashion-mnist").exists(),
                                     reason="needs the default checkpoints and Fashion-MNIST")
 
 
 def test_ci_runs_the_readme_test_command():
-    bash_blocks = re.findall(r"```bash\n(.*?)```", README, re.S)
+    bash_blocks = re.findall(r"```bash\n(.*?)```", README, re.DOTALL)
     assert "pip install -r requirements.txt && python app.py\n" in bash_blocks
     assert "bash scripts/test.sh\n" in bash_blocks
     assert "bash scripts/test.sh" in (ROOT / ".ci" / "run").read_text()
 
 
 def test_front_matter_matches_requirements():
-    version = re.search(r"^sdk_version: (\S+)$", README, re.M).group(1)
+    version = re.search(r"^sdk_version: (\S+)$", README, re.MULTILINE).group(1)
     assert f"gradio=={version}" in (ROOT / "requirements.txt").read_text().splitlines()
     assert "torch==2.13.0" in (ROOT / "requirements.txt").read_text().splitlines()
 

@@ -36,11 +36,11 @@ def vae_folder(tmp_path, tiny_cfg, digits):
 
 
 @pytest.mark.parametrize("overrides", [
-    dict(model="vae"),
-    dict(model="vae", arch="mlp", hidden=32, likelihood="gaussian"),
-    dict(model="vae", likelihood="gaussian_fixed", fixed_scale=0.2),
-    dict(model="vqvae"),
-    dict(model="vqvae", codebook="loss", kmeans_init=True),
+    {"model": "vae"},
+    {"model": "vae", "arch": "mlp", "hidden": 32, "likelihood": "gaussian"},
+    {"model": "vae", "likelihood": "gaussian_fixed", "fixed_scale": 0.2},
+    {"model": "vqvae"},
+    {"model": "vqvae", "codebook": "loss", "kmeans_init": True},
 ])
 def test_round_trip_is_exact(tmp_path, tiny_cfg, digits, overrides):
     cfg = tiny_cfg(label_names=list("0123456789"), metrics={"mse": 0.25}, **overrides)
@@ -160,11 +160,11 @@ def test_truncated_safetensors(vae_folder, keep):
 
 
 @pytest.mark.parametrize("change,words", [
-    (dict(latent_dim=6), "wrong shape"),
-    (dict(width=16), "wrong shape"),
-    (dict(model="vqvae"), "missing"),
-    (dict(likelihood="gaussian"), "missing: \\['likelihood.log_scale'\\]"),
-    (dict(arch="mlp"), "unexpected"),
+    ({"latent_dim": 6}, "wrong shape"),
+    ({"width": 16}, "wrong shape"),
+    ({"model": "vqvae"}, "missing"),
+    ({"likelihood": "gaussian"}, "missing: \\['likelihood.log_scale'\\]"),
+    ({"arch": "mlp"}, "unexpected"),
 ])
 def test_config_that_does_not_match_the_weights(vae_folder, change, words):
     d = json.loads((vae_folder / "config.json").read_text())

@@ -7,9 +7,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vae_core.data import SYSTEM_DIR, DataError, conform, load_dataset, read_idx, to_float
+from vae_core.data import (
+    SYSTEM_DIR,
+    DataError,
+    conform,
+    load_dataset,
+    read_idx,
+    to_float,
+)
 
-QUIET = dict(log=lambda *a: None)
+QUIET = {"log": lambda *a: None}
 
 
 def write_idx(path: Path, a: np.ndarray) -> Path:
@@ -232,12 +239,12 @@ def test_npz_with_float_images(tmp_path):
 
 
 @pytest.mark.parametrize("arrays,words", [
-    (dict(x=np.zeros((4, 5, 8, 8), np.uint8)), "must be shaped"),
-    (dict(x=np.zeros((4, 64), np.uint8)), "must be shaped"),
-    (dict(x=np.zeros((4, 8, 8), np.uint8), y=np.zeros(3)), "3 labels in 'y' for 4 images"),
-    (dict(images=np.zeros((4, 8, 8), np.uint8)), "needs an array 'x'"),
-    (dict(x=np.full((4, 8, 8), np.nan)), "NaN or inf"),
-    (dict(x=np.array([{"a": 1}] * 4, dtype=object)), "without pickles"),
+    ({"x": np.zeros((4, 5, 8, 8), np.uint8)}, "must be shaped"),
+    ({"x": np.zeros((4, 64), np.uint8)}, "must be shaped"),
+    ({"x": np.zeros((4, 8, 8), np.uint8), "y": np.zeros(3)}, "3 labels in 'y' for 4 images"),
+    ({"images": np.zeros((4, 8, 8), np.uint8)}, "needs an array 'x'"),
+    ({"x": np.full((4, 8, 8), np.nan)}, "NaN or inf"),
+    ({"x": np.array([{"a": 1}] * 4, dtype=object)}, "without pickles"),
 ])
 def test_npz_bad_contents(tmp_path, arrays, words):
     np.savez(tmp_path / "bad.npz", **arrays)

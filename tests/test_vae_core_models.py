@@ -116,16 +116,16 @@ def test_vqvae_code_grid_round_trip(tiny_cfg, size, grid):
 
 
 @pytest.mark.parametrize("bad,words", [
-    (dict(model="gan"), "model must be one of"),
-    (dict(arch="resnet"), "arch must be one of"),
-    (dict(likelihood="poisson"), "likelihood must be one of"),
-    (dict(codebook="sgd"), "codebook must be one of"),
-    (dict(channels=2), "channels must be 1 or 3"),
-    (dict(image_size=30), "multiple of 4"),
-    (dict(latent_dim=0), "latent_dim"),
-    (dict(num_codes=1), "num_codes"),
-    (dict(mc_samples=0), "mc_samples"),
-    (dict(model="vqvae", arch="mlp"), "arch=conv"),
+    ({"model": "gan"}, "model must be one of"),
+    ({"arch": "resnet"}, "arch must be one of"),
+    ({"likelihood": "poisson"}, "likelihood must be one of"),
+    ({"codebook": "sgd"}, "codebook must be one of"),
+    ({"channels": 2}, "channels must be 1 or 3"),
+    ({"image_size": 30}, "multiple of 4"),
+    ({"latent_dim": 0}, "latent_dim"),
+    ({"num_codes": 1}, "num_codes"),
+    ({"mc_samples": 0}, "mc_samples"),
+    ({"model": "vqvae", "arch": "mlp"}, "arch=conv"),
 ])
 def test_config_rejects_bad_values(bad, words):
     with pytest.raises(ValueError, match=words):

@@ -42,9 +42,9 @@ def saved_epoch(folder: Path, name="model.safetensors") -> int:
 
 # --- learning --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("overrides", [
-    dict(model="vae", likelihood="gaussian_fixed", fixed_scale=0.1),
-    dict(model="vae", likelihood="bernoulli"),
-    dict(model="vqvae"),
+    {"model": "vae", "likelihood": "gaussian_fixed", "fixed_scale": 0.1},
+    {"model": "vae", "likelihood": "bernoulli"},
+    {"model": "vqvae"},
 ])
 def test_overfits_a_tiny_batch(tiny_cfg, digits, overrides):
     torch.manual_seed(0)
@@ -95,14 +95,14 @@ def _same_run(a: Path, b: Path, epoch: int):
     ha = [r for r in history(a) if r["epoch"] == epoch]
     hb = [r for r in history(b) if r["epoch"] == epoch]
     assert len(ha) == len(hb) == 1
-    strip = lambda r: {k: v for k, v in r.items() if k not in TIMING}  # noqa: E731
+    strip = lambda r: {k: v for k, v in r.items() if k not in TIMING}
     assert strip(ha[0]) == strip(hb[0])
     ta, tb = load_file(str(a / "training_state.safetensors")), load_file(str(b / "training_state.safetensors"))
     assert ta.keys() == tb.keys() and all(torch.equal(ta[k], tb[k]) for k in ta)
 
 
-@pytest.mark.parametrize("overrides", [dict(model="vae"), dict(model="vqvae"),
-                                       dict(model="vqvae", codebook="loss", kmeans_init=True)])
+@pytest.mark.parametrize("overrides", [{"model": "vae"}, {"model": "vqvae"},
+                                       {"model": "vqvae", "codebook": "loss", "kmeans_init": True}])
 def test_resume_equals_an_uninterrupted_run(tmp_path, tiny_cfg, overrides):
     whole, split = tmp_path / "whole", tmp_path / "split"
     train(tiny_cfg(epochs=2, **overrides), whole, log=quiet)

@@ -21,8 +21,16 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from .checkpoint import (CONFIG, STATE, WEIGHTS, CheckpointError, read_config, read_tensors, recover,
-                         save_checkpoint)
+from .checkpoint import (
+    CONFIG,
+    STATE,
+    WEIGHTS,
+    CheckpointError,
+    read_config,
+    read_tensors,
+    recover,
+    save_checkpoint,
+)
 from .config import Config
 from .data import DataError, load_dataset, to_float
 from .device import pick_device

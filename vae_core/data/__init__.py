@@ -67,7 +67,7 @@ def seeded_split(x, y, seed: int, test_fraction: float = 0.1):
     if n < 2:
         raise DataError(f"need at least 2 images to make a train/test split, found {n}")
     perm = np.random.default_rng(seed).permutation(n)
-    n_test = max(1, int(round(n * test_fraction)))
+    n_test = max(1, round(n * test_fraction))
     test, train = perm[:n_test], perm[n_test:]
     return x[train], (y[train] if y is not None else None), x[test], (y[test] if y is not None else None)
 
@@ -161,4 +161,4 @@ def load_dataset(spec: str, data_dir: str = "", channels: int | None = None, ima
     return ds
 
 
-__all__ = ["Dataset", "DataError", "load_dataset", "to_float", "conform", "download", "read_idx"]
+__all__ = ["DataError", "Dataset", "conform", "download", "load_dataset", "read_idx", "to_float"]

@@ -44,7 +44,7 @@ class VQVAE(nn.Module):
         return self.decoder(z_q)
 
     def loss(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        z_q, idx, vq_loss = self.quantize(self.encode(x))
+        z_q, _idx, vq_loss = self.quantize(self.encode(x))
         recon = (self.decode(z_q) - x).pow(2).flatten(1).sum(1)  # squared error summed over pixels
         return {"loss": (recon + vq_loss).mean(), "recon": recon.mean(), "vq": vq_loss.mean()}
 
