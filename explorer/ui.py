@@ -53,7 +53,7 @@ CSS = """
 .vx-grid td.sel { outline: 3px solid #e4572e; background: #ffe0d6; }
 .vx-grid td:hover { background: #eef; }
 .vx-img { margin: 0; text-align: center; }
-.vx-img img { width: 224px; height: 224px; image-rendering: pixelated; border: 1px solid #ddd; }
+.vx-img img { width: 224px; max-width: 100%; height: auto; aspect-ratio: 1; image-rendering: pixelated; border: 1px solid #ddd; }
 .vx-img figcaption { font-size: 12px; color: #666; }
 """ + SLIDERS_CSS
 GRID_JS = """
