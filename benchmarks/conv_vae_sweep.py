@@ -1,10 +1,11 @@
-"""Which convolutional VAE body beats the reference MLP VAE in the same wall-clock time on this CPU?
+"""What makes the default conv VAE beat the reference MLP VAE in the same wall-clock time on this CPU?
 
     python benchmarks/conv_vae_sweep.py --seconds 60
 
-The default conv VAE does not yet (see train_benchmark.py). This trains the reference of train_benchmark.py and a
-few candidate bodies, each with its own Adam learning rate, with the same loop, data order and budget, then prints
-train images/s and test -ELBO side by side with the reference's. All candidates: latent 16, Bernoulli likelihood.
+Trains the reference of train_benchmark.py, the default conv VAE, and the default with one thing taken away at a
+time (bf16 and channels-last, the lr warm-down, batch 64 and lr 2e-3, the narrow encoder), with the same loop,
+data order and budget, then prints train images/s and test -ELBO side by side with the reference's.
+All conv VAEs: latent 16, Bernoulli likelihood, trained as train_benchmark.as_vae_core_trains describes.
 """
 import math
 import sys
@@ -21,38 +22,40 @@ from vae_core.config import Config
 from vae_core.data import load_dataset
 from vae_core.evaluate import evaluate
 from vae_core.models import VAE
+from vae_core.models.nets import conv_decoder, conv_encoder
+from vae_core.precision import memory_format
 
 K = 16
 
 
-def with_body(encoder: list[nn.Module], decoder: list[nn.Module]) -> VAE:
-    """A Bernoulli VAE (latent K, 1x28x28) with the given encoder -> (2K) and decoder -> logits bodies."""
-    model = VAE(Config(arch="conv", latent_dim=K, likelihood="bernoulli"))
-    model.encoder, model.decoder = nn.Sequential(*encoder), nn.Sequential(*decoder)
+def default(**changes) -> Config:
+    return Config(arch="conv", latent_dim=K, likelihood="bernoulli", **changes)
+
+
+def wide_body(cfg: Config) -> VAE:
+    """The body before 0.2.0: a 3x3 convolution at H/4 each way, and an encoder as wide as the decoder."""
+    model, w = VAE(cfg), cfg.width
+    model.encoder = nn.Sequential(conv_encoder(1, w, 2 * w), nn.ReLU(), nn.Flatten(), nn.Linear(2 * w * 49, 2 * K))
+    model.decoder = nn.Sequential(nn.Linear(K, 2 * w * 49), nn.ReLU(), nn.Unflatten(1, (2 * w, 7, 7)),
+                                  conv_decoder(2 * w, w, 1))
     return model
 
 
-def lean(w: int) -> VAE:
-    """Two stride-2 4x4 convolutions and a linear layer each way (the default without its 3x3 convolution)."""
-    f = 2 * w * 7 * 7
-    return with_body([nn.Conv2d(1, w, 4, 2, 1), nn.ReLU(), nn.Conv2d(w, 2 * w, 4, 2, 1), nn.ReLU(), nn.Flatten(),
-                      nn.Linear(f, 2 * K)],
-                     [nn.Linear(K, f), nn.ReLU(), nn.Unflatten(1, (2 * w, 7, 7)), nn.ConvTranspose2d(2 * w, w, 4, 2, 1),
-                      nn.ReLU(), nn.ConvTranspose2d(w, 1, 4, 2, 1)])
+def candidate(cfg: Config, body=None) -> tuple:
+    build, loss, settings = tb.as_vae_core_trains(cfg)
+    if body is not None:
+        build = lambda: body(cfg).to(memory_format=memory_format(cfg, torch.device("cpu")))
+    return build, loss, settings
 
 
-def patches(c: int) -> VAE:
-    """One 4x4 stride-4 convolution (7x7 patches of c channels) and a linear layer each way."""
-    f = c * 7 * 7
-    return with_body([nn.Conv2d(1, c, 4, 4), nn.ReLU(), nn.Flatten(), nn.Linear(f, 2 * K)],
-                     [nn.Linear(K, f), nn.ReLU(), nn.Unflatten(1, (c, 7, 7)), nn.ConvTranspose2d(c, 1, 4, 4)])
-
-
-CANDIDATES = {  # name -> (build, Adam learning rate)
-    "default conv VAE (width 32)": (lambda: VAE(Config(arch="conv", latent_dim=K, likelihood="bernoulli")), 1e-3),
-    "lean, width 32": (lambda: lean(32), 2e-3),
-    "lean, width 16": (lambda: lean(16), 3e-3),
-    "4x4 patches, 64 channels": (lambda: patches(64), 2e-3),
+CANDIDATES = {  # name -> (build, loss on a batch, train_for settings)
+    "default conv VAE": candidate(default()),
+    "default, float32": candidate(default(amp=False)),
+    "default, constant lr": candidate(default(warmdown=0.0)),
+    "default, batch 128, lr 1e-3": candidate(default(batch_size=128, lr=1e-3)),
+    "default body before 0.2.0 (3x3 convs, wide encoder)": candidate(default(), wide_body),
+    "before 0.2.0: that body, float32, batch 128, constant lr 1e-3":
+        candidate(default(amp=False, batch_size=128, lr=1e-3, warmdown=0.0), wide_body),
 }
 
 
@@ -61,26 +64,25 @@ def main(argv=None) -> list[dict]:
     torch.set_num_threads(args.threads)
     ds = load_dataset(args.data, channels=1, image_size=28, seed=tb.SEED, log=lambda m: None)
     x_train, x_test = ds.x_train[:args.train_subset or None], ds.x_test[:args.test_subset or None]
-    loss = lambda m, x: m.loss(x)["loss"]
     rows = []
-    for name, (build, lr) in {"reference (pytorch/examples VAE)": (tb.ReferenceVAE, tb.LR), **CANDIDATES}.items():
-        ref = build is tb.ReferenceVAE
-        loss_fn = tb.reference_loss if ref else loss
-        tb.warm_up(build, loss_fn, x_train)
+    for name, (build, loss_fn, settings) in {"reference (pytorch/examples VAE)": tb.as_the_example_trains(),
+                                             **CANDIDATES}.items():
+        ref = not rows
+        tb.warm_up(build, loss_fn, x_train, batch=settings["batch"])
         torch.manual_seed(tb.SEED)
         model = build()
-        r = tb.train_for(model, loss_fn, x_train, args.seconds, lr=lr)
+        r = tb.train_for(model, loss_fn, x_train, args.seconds, **settings)
         m = tb.evaluate_reference(model, x_test) if ref else evaluate(model, x_test, batch_size=tb.EVAL_BATCH,
                                                                          seed=tb.SEED)
-        rows.append({"name": name, "lr": lr, "images_per_sec": r["images_per_sec"],
+        rows.append({"name": name, "batch": settings["batch"], "images_per_sec": r["images_per_sec"],
                      "epochs": r["train_images"] / len(x_train), "neg_elbo": m["neg_elbo"],
                      "parameters": sum(q.numel() for q in model.parameters())})
         print(f"{name}: done", file=sys.stderr, flush=True)
     base = rows[0]
-    print("| model | lr | params | train images/s | vs reference | epochs | test neg ELBO | minus reference |")
+    print("| model | params | batch | train images/s | vs reference | epochs | test neg ELBO | minus reference |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['name']} | {r['lr']:g} | {r['parameters']} | {r['images_per_sec']:.0f} | "
+        print(f"| {r['name']} | {r['parameters']} | {r['batch']} | {r['images_per_sec']:.0f} | "
               f"{r['images_per_sec'] / base['images_per_sec']:.2f} | {r['epochs']:.1f} | {r['neg_elbo']:.2f} | "
               f"{r['neg_elbo'] - base['neg_elbo']:+.2f} |")
     assert all(math.isfinite(r["neg_elbo"]) for r in rows)

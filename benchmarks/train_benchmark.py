@@ -2,14 +2,18 @@
 
     python benchmarks/train_benchmark.py --seconds 60 --threads 2 --json benchmarks/results_train.json
 
-(a) reference: the PyTorch example VAE (github.com/pytorch/examples, vae/main.py), written out below;
-(b) vae_core's MLP preset  VAE(Config(arch="mlp", latent_dim=20, likelihood="bernoulli"));
-(c) vae_core's conv VAE    VAE(Config(arch="conv", latent_dim=16, likelihood="bernoulli"));
-(d) vae_core's VQ-VAE      VQVAE(Config(model="vqvae"))  (K=512, D=64).
-Each model: seed 0, Adam lr 1e-3, batch 128, epochs over a seeded permutation of the training images (the
-same order for every model) until --seconds are spent (the clock is checked every step). Then on the test
-set: -ELBO in nats per image (one z sample, fixed seed), MSE per pixel of the posterior-mean reconstruction,
-and for the VQ-VAE the share of codes used. A benchmark, not a test: nothing here asserts timings.
+(a) reference: the PyTorch example VAE (github.com/pytorch/examples, vae/main.py), written out below, trained
+    as the example trains it: float32, Adam lr 1e-3, batch 128;
+(b) vae_core's MLP preset  VAE(Config(arch="mlp", latent_dim=20, likelihood="bernoulli")) with the example's
+    batch 128 and constant lr 1e-3, so that its throughput compares like for like;
+(c) vae_core's conv VAE    VAE(Config(arch="conv", latent_dim=16, likelihood="bernoulli")), the defaults;
+(d) vae_core's VQ-VAE      VQVAE(Config(model="vqvae"))  (K=512, D=64), the defaults.
+vae_core's models train as `python -m vae_core.train` trains them: their config's batch size and Adam lr, the lr
+warm-down (over the time budget instead of the epochs), bf16 autocast and channels-last where vae_core.precision
+uses them. Every model: seed 0, epochs over a seeded permutation of the training images (the same order for every
+model) until --seconds are spent (the clock is checked every step). Then on the test set, in float32: -ELBO in
+nats per image (one z sample, fixed seed), MSE per pixel of the posterior-mean reconstruction, and for the VQ-VAE
+the share of codes used. A benchmark, not a test: nothing here asserts timings.
 """
 import argparse
 import json
@@ -28,7 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from vae_core.config import Config
 from vae_core.data import load_dataset, to_float
 from vae_core.evaluate import evaluate
-from vae_core.models import VAE, VQVAE
+from vae_core.models import build_model
+from vae_core.precision import autocast, memory_format
+from vae_core.train import lr_at
 
 SEED, BATCH, LR, EVAL_BATCH = 0, 128, 1e-3, 500
 
@@ -90,19 +96,22 @@ def evaluate_reference(model, x_uint8: np.ndarray) -> dict:
 
 
 # --- the shared training loop --------------------------------------------------------------------------
-def train_for(model, loss_fn, x_train: np.ndarray, seconds: float, lr: float = LR) -> dict:
-    """Adam (1e-3), batch 128, seeded epoch permutations (same for every model); stop when the time is spent."""
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+def train_for(model, loss_fn, x_train: np.ndarray, seconds: float, batch: int = BATCH, lr=lambda progress: LR) -> dict:
+    """Adam, seeded epoch permutations (same for every model); lr(share of the budget spent); stop when it is spent."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr(0.0))
     model.train()
     images, steps, epoch, last_loss = 0, 0, 0, float("nan")
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < seconds:
         epoch += 1
         perm = torch.randperm(len(x_train), generator=torch.Generator().manual_seed(SEED * 100003 + epoch))
-        for i in range(0, len(perm) - BATCH + 1, BATCH):  # drop the last partial batch, like vae_core.train
-            if time.perf_counter() - t0 >= seconds:
+        for i in range(0, len(perm) - batch + 1, batch):  # drop the last partial batch, like vae_core.train
+            spent = time.perf_counter() - t0
+            if spent >= seconds:
                 break
-            x = to_float(x_train[np.sort(perm[i:i + BATCH].numpy())])
+            for group in opt.param_groups:
+                group["lr"] = lr(spent / seconds)
+            x = to_float(x_train[np.sort(perm[i:i + batch].numpy())])
             loss = loss_fn(model, x)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -114,36 +123,53 @@ def train_for(model, loss_fn, x_train: np.ndarray, seconds: float, lr: float = L
             "images_per_sec": images / elapsed, "last_train_loss": last_loss}
 
 
-def warm_up(build, loss_fn, x_train: np.ndarray, steps: int = 3) -> None:
+def warm_up(build, loss_fn, x_train: np.ndarray, steps: int = 3, batch: int = BATCH) -> None:
     """A few untimed steps on a throwaway model, so first-call costs do not count against whoever goes first."""
     model = build()
     opt = torch.optim.Adam(model.parameters(), lr=LR)
     for i in range(steps):
-        loss = loss_fn(model, to_float(x_train[i * BATCH:(i + 1) * BATCH]))
+        loss = loss_fn(model, to_float(x_train[i * batch:(i + 1) * batch]))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
 
 
-MODELS = {  # name -> (build, loss on a batch)
-    "reference (pytorch/examples VAE)": (ReferenceVAE, reference_loss),
-    "vae_core MLP preset (latent 20)": (lambda: VAE(Config(arch="mlp", latent_dim=20, likelihood="bernoulli")),
-                                        lambda m, x: m.loss(x)["loss"]),
-    "vae_core conv VAE (latent 16)": (lambda: VAE(Config(arch="conv", latent_dim=16, likelihood="bernoulli")),
-                                      lambda m, x: m.loss(x)["loss"]),
-    "vae_core VQ-VAE (K=512, D=64)": (lambda: VQVAE(Config(model="vqvae")), lambda m, x: m.loss(x)["loss"]),
+def as_vae_core_trains(cfg: Config) -> tuple:
+    """(build, loss on a batch, train_for settings) for a vae_core model trained as vae_core.train does on a CPU."""
+    cpu = torch.device("cpu")
+    layout = memory_format(cfg, cpu)
+
+    def loss(model, x):
+        with autocast(cfg, cpu):
+            return model.loss(x.contiguous(memory_format=layout))["loss"]
+
+    return (lambda: build_model(cfg).to(memory_format=layout), loss,
+            {"batch": cfg.batch_size, "lr": lambda progress: lr_at(cfg, progress)})
+
+
+def as_the_example_trains() -> tuple:
+    return ReferenceVAE, reference_loss, {"batch": BATCH, "lr": lambda progress: LR}
+
+
+MODELS = {  # name -> (build, loss on a batch, train_for settings)
+    "reference (pytorch/examples VAE)": as_the_example_trains(),
+    "vae_core MLP preset (latent 20)": as_vae_core_trains(Config(arch="mlp", latent_dim=20, likelihood="bernoulli",
+                                                                 batch_size=BATCH, lr=LR, warmdown=0.0)),
+    "vae_core conv VAE (latent 16)": as_vae_core_trains(Config(arch="conv", latent_dim=16, likelihood="bernoulli")),
+    "vae_core VQ-VAE (K=512, D=64)": as_vae_core_trains(Config(model="vqvae")),
 }
 REF, MLP, CONV, VQ = MODELS
 
 
 def run(x_train, x_test, seconds: float, log=print) -> dict:
     results = {}
-    for name, (build, loss_fn) in MODELS.items():
-        warm_up(build, loss_fn, x_train)
+    for name, (build, loss_fn, settings) in MODELS.items():
+        warm_up(build, loss_fn, x_train, batch=settings["batch"])
         torch.manual_seed(SEED)
         model = build()
         log(f"training {name} for {seconds:g} s ...")
-        r = train_for(model, loss_fn, x_train, seconds)
+        r = train_for(model, loss_fn, x_train, seconds, **settings)
+        r["batch_size"] = settings["batch"]
         r.update(evaluate_reference(model, x_test) if name == REF else
                  {k: v for k, v in evaluate(model, x_test, batch_size=EVAL_BATCH, seed=SEED).items()
                   if k in ("neg_elbo", "mse", "psnr", "codes_used", "perplexity", "recon", "kl")})
@@ -169,10 +195,10 @@ def goals(results: dict) -> dict:
 
 def report(results: dict, g: dict) -> str:
     fmt = lambda v, spec: "—" if v is None else format(v, spec)
-    lines = [("| model | train images/s | images/s ratio vs reference | test neg ELBO (nats) | ratio vs reference "
-             "| test MSE | codes used |"), "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [("| model | batch | train images/s | images/s ratio vs reference | test neg ELBO (nats) | "
+              "ratio vs reference | test MSE | codes used |"), "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name, r in results.items():
-        lines.append(f"| {name} | {r['images_per_sec']:.0f} | {r['speed_ratio']:.2f} | "
+        lines.append(f"| {name} | {r['batch_size']} | {r['images_per_sec']:.0f} | {r['speed_ratio']:.2f} | "
                      f"{fmt(r.get('neg_elbo'), '.2f')} | {fmt(r.get('neg_elbo_ratio'), '.3f')} | "
                      f"{r['mse']:.5f} | {fmt(r['codes_used'] * 100, '.1f') + '%' if 'codes_used' in r else '—'} |")
     yn = lambda b: "yes" if b else "no"
@@ -214,7 +240,7 @@ def main(argv=None) -> dict:
     print(report(results, g))
     print(f"load average (1 min) before {load_before:.2f}, after {os.getloadavg()[0]:.2f}")
     out = {"settings": {"data": ds.name, "train_images": len(x_train), "test_images": len(x_test),
-                        "seconds": args.seconds, "threads": args.threads, "batch_size": BATCH, "lr": LR,
+                        "seconds": args.seconds, "threads": args.threads, "reference_batch_size": BATCH, "reference_lr": LR,
                         "seed": SEED, "torch": torch.__version__, "load_average_before": load_before,
                         "load_average_after": os.getloadavg()[0]},
            "results": results, "goals": g}

@@ -1,4 +1,4 @@
-"""Smoke test of benchmarks/train_benchmark.py: a 2-second run on a subset gives a four-row table of finite numbers."""
+"""Smoke tests of benchmarks/train_benchmark.py and conv_vae_sweep.py: short runs on a subset give tables of finite numbers."""
 import importlib.util
 import json
 import math
@@ -36,7 +36,7 @@ def test_train_benchmark_smoke(tmp_path, capsys):
     assert len(rows) == 4, printed
     for row in rows:
         cells = [c.strip() for c in row.strip("|").split("|")]
-        assert len(cells) == 7, row
+        assert len(cells) == 8, row
         numbers = [float(c.rstrip("%")) for c in cells[1:] if c != "—"]
         assert numbers and all(math.isfinite(v) for v in numbers), row
     for goal in ("MLP preset throughput >= reference: ", "conv VAE neg ELBO < reference in same time: ",

@@ -125,6 +125,10 @@ def test_vqvae_code_grid_round_trip(tiny_cfg, size, grid):
     ({"latent_dim": 0}, "latent_dim"),
     ({"num_codes": 1}, "num_codes"),
     ({"mc_samples": 0}, "mc_samples"),
+    ({"width": 1}, "width must be at least 2"),
+    ({"batch_size": 0}, "batch_size"),
+    ({"lr": 0.0}, "lr must be positive"),
+    ({"warmdown": 1.5}, "warmdown must be in 0..1"),
     ({"model": "vqvae", "arch": "mlp"}, "arch=conv"),
 ])
 def test_config_rejects_bad_values(bad, words):

@@ -92,6 +92,22 @@ def test_ema_update_moves_codes_toward_the_mean_of_their_vectors():
     torch.testing.assert_close(vq.embedding[1], z[3], atol=1e-3, rtol=0)
 
 
+def test_bf16_autocast_leaves_codes_and_ema_sums_in_float32():
+    """Distances, the EMA update and the VQ loss ignore autocast: bf16 would pick wrong codes and round the sums."""
+    z = torch.randn(4, 50, 8) * 3
+    plain, mixed = _vq(64, 8).train(), _vq(64, 8).train()
+    torch.manual_seed(1)  # the same draws for dead-code restarts
+    z_q, idx, loss = plain(z)
+    torch.manual_seed(1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        z_q16, idx16, loss16 = mixed(z)
+    assert z_q16.dtype == loss16.dtype == mixed.ema_sum.dtype == mixed.embedding.dtype == torch.float32
+    assert torch.equal(idx16, idx)
+    torch.testing.assert_close(loss16, loss)
+    torch.testing.assert_close(mixed.ema_sum, plain.ema_sum)
+    torch.testing.assert_close(mixed.embedding, plain.embedding)
+
+
 def test_no_ema_update_in_eval_mode():
     vq = _vq(4, 2).eval()
     before = vq.embedding.clone()

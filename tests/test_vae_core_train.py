@@ -103,10 +103,19 @@ def _same_run(a: Path, b: Path, epoch: int):
 
 @pytest.mark.parametrize("overrides", [{"model": "vae"}, {"model": "vqvae"},
                                        {"model": "vqvae", "codebook": "loss", "kmeans_init": True}])
-def test_resume_equals_an_uninterrupted_run(tmp_path, tiny_cfg, overrides):
+def test_resume_equals_an_uninterrupted_run(tmp_path, tiny_cfg, overrides, monkeypatch):
     whole, split = tmp_path / "whole", tmp_path / "split"
     train(tiny_cfg(epochs=2, **overrides), whole, log=quiet)
-    train(tiny_cfg(epochs=1, **overrides), split, log=quiet)
+    save = vae_core.train._save
+
+    def save_then_stop(out, model, cfg, opt, epoch, *args):  # Ctrl-C right after epoch 1 is saved
+        save(out, model, cfg, opt, epoch, *args)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(vae_core.train, "_save", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_cfg(epochs=2, **overrides), split, log=quiet)
+    monkeypatch.setattr(vae_core.train, "_save", save)
     assert [r["epoch"] for r in history(split)] == [1]
     logs = []
     train(tiny_cfg(epochs=2, **overrides), split, resume=True, log=logs.append)
@@ -205,7 +214,8 @@ def test_read_only_output_folder(tmp_path, tiny_cfg, monkeypatch):
 def test_disk_full_mid_save_leaves_a_whole_checkpoint_that_resumes(tmp_path, tiny_cfg, monkeypatch, failing_file):
     """The disk fills while epoch 2's files are written: epoch 1's checkpoint stays whole, and --resume works."""
     out, whole = tmp_path / "run", tmp_path / "whole"
-    train(tiny_cfg(epochs=1), out, log=quiet)
+    tiny = lambda **kw: tiny_cfg(warmdown=0.0, **kw)  # constant lr: a 1-epoch run is the start of a 2-epoch one
+    train(tiny(epochs=1), out, log=quiet)
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.suffix in (".json", ".safetensors")}
     names_before = [p.name for p in out.iterdir()]
 
@@ -229,7 +239,7 @@ def test_disk_full_mid_save_leaves_a_whole_checkpoint_that_resumes(tmp_path, tin
     monkeypatch.setattr(vae_core.checkpoint, "save_file", save_file)
     monkeypatch.setattr(Path, "write_text", write_text)
     with pytest.raises(TrainingError, match="No space left on device"):
-        train(tiny_cfg(epochs=2), out, resume=True, log=quiet)
+        train(tiny(epochs=2), out, resume=True, log=quiet)
     monkeypatch.undo()
     model = load(out)
     assert model.cfg.metrics["epoch"] == 1
@@ -237,9 +247,9 @@ def test_disk_full_mid_save_leaves_a_whole_checkpoint_that_resumes(tmp_path, tin
     after = {p.name: p.read_bytes() for p in out.iterdir() if p.suffix in (".json", ".safetensors")}
     assert after == before
     assert sorted(p.name for p in out.iterdir()) == sorted(names_before)  # no half-written leftovers
-    train(tiny_cfg(epochs=2), out, resume=True, log=quiet)
+    train(tiny(epochs=2), out, resume=True, log=quiet)
     assert [r["epoch"] for r in history(out)] == [1, 2]
-    train(tiny_cfg(epochs=2), whole, log=quiet)
+    train(tiny(epochs=2), whole, log=quiet)
     _same_run(whole, out, epoch=2)
 
 
@@ -253,7 +263,7 @@ def test_cli_trains_and_resumes(tmp_path, capsys):
     vae_core.train.main(["--out", str(out), "--resume", "--epochs", "2", "--lr", "0.5"])
     assert "ignoring ['lr']" in capsys.readouterr().err
     cfg = Config.load(out / "config.json")
-    assert cfg.epochs == 2 and cfg.lr == 1e-3 and [r["epoch"] for r in history(out)] == [1, 2]
+    assert cfg.epochs == 2 and cfg.lr == Config().lr and [r["epoch"] for r in history(out)] == [1, 2]
 
 
 def test_cli_refuses_to_overwrite_a_checkpoint(tmp_path, tiny_cfg, capsys):
@@ -305,3 +315,17 @@ def test_cli_help_mentions_every_flag():
         assert flag in r.stdout, flag
     assert "--no-amp" in r.stdout and "--kmeans-init" in r.stdout
     assert set(vae_core.train.HELP) == {f.name for f in dataclasses.fields(Config)} - recorded
+
+
+def test_trainer_applies_the_lr_warm_down_over_all_epochs(tmp_path, tiny_cfg, monkeypatch):
+    seen = []
+    real = vae_core.train.lr_at
+
+    def recording(cfg, progress):
+        seen.append(progress)
+        return real(cfg, progress)
+
+    monkeypatch.setattr(vae_core.train, "lr_at", recording)
+    cfg = tiny_cfg(epochs=2, batch_size=100)  # 1437 training digits: 14 steps an epoch
+    train(cfg, tmp_path / "run", log=quiet)
+    assert len(seen) == 28 and seen[0] == 0.0 and seen == sorted(seen) and seen[-1] == pytest.approx(27 / 28)

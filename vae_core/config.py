@@ -40,10 +40,11 @@ class Config:
     data: str = "fashion-mnist"
     data_dir: str = ""
     epochs: int = 20
-    batch_size: int = 128
-    lr: float = 1e-3
+    batch_size: int = 64
+    lr: float = 2e-3  # Adam
+    warmdown: float = 0.5  # the last share of training, over which the lr falls linearly to 0 (0: constant lr)
     seed: int = 0
-    amp: bool = True  # bf16 autocast on CUDA
+    amp: bool = True  # bf16 autocast on CUDA, and for conv models on CPUs with native bf16 (precision.py)
     # --- recorded, not set by hand ---
     label_names: list[str] = field(default_factory=list)
     version: str = ""
@@ -62,6 +63,10 @@ class Config:
             (self.channels in (1, 3), f"channels must be 1 or 3, got {self.channels}"),
             (self.image_size >= 8 and self.image_size % 4 == 0,
              f"image_size must be a multiple of 4 and at least 8, got {self.image_size}"),
+            (self.width >= 2, f"width must be at least 2, got {self.width}"),
+            (self.batch_size >= 1, f"batch_size must be at least 1, got {self.batch_size}"),
+            (self.lr > 0, f"lr must be positive, got {self.lr}"),
+            (0 <= self.warmdown <= 1, f"warmdown must be in 0..1, got {self.warmdown}"),
             (1 <= self.latent_dim <= 1024, f"latent_dim must be in 1..1024, got {self.latent_dim}"),
             (self.num_codes >= 2, f"num_codes must be at least 2, got {self.num_codes}"),
             (self.mc_samples >= 1, f"mc_samples must be at least 1, got {self.mc_samples}"),

@@ -45,17 +45,18 @@ class VectorQuantizer(nn.Module):
 
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """z: (B, N, D) -> (z_q with straight-through gradient, indices (B, N), VQ loss per image (B,))."""
-        flat = z.reshape(-1, self.code_dim).float()
-        if self.training and not bool(self.initialized):
-            self._kmeans_init(flat.detach())
-        idx = self.nearest(flat.detach())
-        z_q = F.embedding(idx, self.embedding).view_as(z).to(z.dtype)
+        z = z.float()  # distances, codebook and losses in float32, even under bf16 autocast
+        flat = z.reshape(-1, self.code_dim)
+        with torch.autocast(z.device.type, enabled=False):
+            if self.training and not bool(self.initialized):
+                self._kmeans_init(flat.detach())
+            idx = self.nearest(flat.detach())
+            z_q = F.embedding(idx, self.embedding).view_as(z)
+            if self.ema and self.training:
+                self._ema_update(flat.detach(), idx)
         commit = (z - z_q.detach()).pow(2).flatten(1).sum(1)  # ||z_e - sg[e]||^2
         loss = self.commitment * commit
-        if self.ema:
-            if self.training:
-                self._ema_update(flat.detach(), idx)
-        else:
+        if not self.ema:
             loss = loss + (z.detach() - z_q).pow(2).flatten(1).sum(1)  # ||sg[z_e] - e||^2
         z_q = z + (z_q - z).detach()  # straight-through estimator
         return z_q, idx.view(z.shape[:-1]), loss

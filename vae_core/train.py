@@ -13,7 +13,6 @@ import json
 import os
 import sys
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +36,7 @@ from .device import pick_device
 from .evaluate import evaluate
 from .images import save_grid
 from .models import build_model
+from .precision import autocast, memory_format
 
 HISTORY = "history.jsonl"
 
@@ -50,7 +50,7 @@ def training_state(opt: torch.optim.Optimizer, epoch: int) -> dict[str, torch.Te
     t = {"epoch": torch.tensor(epoch), "rng.torch": torch.get_rng_state()}
     for i, state in opt.state_dict()["state"].items():
         for name, v in state.items():
-            t[f"optim.{i}.{name}"] = torch.as_tensor(v).detach().cpu().clone()
+            t[f"optim.{i}.{name}"] = torch.as_tensor(v).detach().cpu().contiguous().clone()
     return t
 
 
@@ -64,6 +64,13 @@ def restore_training_state(opt: torch.optim.Optimizer, t: dict[str, torch.Tensor
     opt.load_state_dict(sd)
     torch.set_rng_state(t["rng.torch"])
     return int(t["epoch"])
+
+
+def lr_at(cfg: Config, progress: float) -> float:
+    """Adam's lr after `progress` (0..1) of the run: cfg.lr, then linear to 0 over the last cfg.warmdown of it."""
+    if cfg.warmdown <= 0:
+        return cfg.lr
+    return cfg.lr * min(1.0, (1.0 - progress) / cfg.warmdown)
 
 
 # --- distributed set-up (torchrun sets WORLD_SIZE, RANK, LOCAL_RANK) ----------------------------------
@@ -96,7 +103,8 @@ def _train(cfg, out, resume, dev, rank, world, main, log):
     log(ds.describe())
     cfg.label_names = ds.label_names
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg).to(dev)
+    layout = memory_format(cfg, dev)  # channels_last when training in bf16 (precision.py)
+    model = build_model(cfg).to(dev, memory_format=layout)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     start = 0
     if resume:
@@ -113,7 +121,6 @@ def _train(cfg, out, resume, dev, rank, world, main, log):
     if world > 1:  # each rank draws its own noise (eps, dead-code restarts are broadcast from rank 0)
         torch.manual_seed(cfg.seed + 7919 * rank + start)
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" and cfg.amp else nullcontext())
     x_train, x_test = ds.x_train, ds.x_test
     metrics = dict(cfg.metrics)
     for epoch in range(start + 1, cfg.epochs + 1):
@@ -125,8 +132,10 @@ def _train(cfg, out, resume, dev, rank, world, main, log):
                    file=sys.stderr, leave=False)
         for step in bar:
             idx = perm[step * cfg.batch_size:(step + 1) * cfg.batch_size][rank::world].numpy()
-            x = to_float(x_train[np.sort(idx)], dev)
-            with autocast:
+            for group in opt.param_groups:
+                group["lr"] = lr_at(cfg, ((epoch - 1) * steps + step) / (cfg.epochs * steps))
+            x = to_float(x_train[np.sort(idx)], dev).contiguous(memory_format=layout)
+            with autocast(cfg, dev):
                 losses = net(x)
             loss = losses["loss"]
             if not torch.isfinite(loss):
@@ -201,9 +210,12 @@ HELP = {
     "kmeans_init": "initialise the codebook with k-means on the first batch",
     "data": "fashion-mnist, mnist, digits, a folder of IDX files or images, or an .npz",
     "data_dir": "folder to look for named data sets in before /usr/share/datasets and downloading",
-    "epochs": "total epochs (with --resume: train until this many)", "batch_size": "images per step",
-    "lr": "Adam learning rate", "seed": "seed for initialisation, shuffling and sampling",
-    "amp": "bf16 mixed precision on CUDA",
+    "epochs": "total epochs (with --resume: train until this many; the lr decay spans all of them, so extending "
+              "a finished run raises the lr again)",
+    "batch_size": "images per step", "lr": "Adam learning rate",
+    "warmdown": "share of training at its end over which the lr falls linearly to 0 (0: constant)",
+    "seed": "seed for initialisation, shuffling and sampling",
+    "amp": "bf16 mixed precision on CUDA, and for conv models on CPUs with native bf16 (AMX, AVX512-BF16)",
 }
 
 

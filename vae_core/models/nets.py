@@ -22,15 +22,21 @@ class ResidualBlock(nn.Module):
         return x + self.block(x)
 
 
+def down4(in_channels: int, width: int) -> list[nn.Module]:
+    """Image (C, H, W) -> features (2 width, H/4, W/4): two 4x4 stride-2 convolutions."""
+    return [nn.Conv2d(in_channels, width, 4, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1)]
+
+
+def up4(in_channels: int, width: int, out_channels: int) -> list[nn.Module]:
+    """Features (in_channels, H/4, W/4) -> (out_channels, H, W): two 4x4 stride-2 transposed convolutions."""
+    return [nn.ConvTranspose2d(in_channels, width, 4, stride=2, padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(width, out_channels, 4, stride=2, padding=1)]
+
+
 def conv_encoder(in_channels: int, width: int, out_channels: int, res_blocks: int = 0) -> nn.Sequential:
-    """Image (C, H, W) -> feature map (out_channels, H/4, W/4)."""
-    layers = [
-        nn.Conv2d(in_channels, width, 4, stride=2, padding=1),
-        nn.ReLU(),
-        nn.Conv2d(width, 2 * width, 4, stride=2, padding=1),
-        nn.ReLU(),
-        nn.Conv2d(2 * width, 2 * width, 3, padding=1),
-    ]
+    """Image (C, H, W) -> feature map (out_channels, H/4, W/4), with a 3x3 convolution and residual blocks."""
+    layers = [*down4(in_channels, width), nn.ReLU(), nn.Conv2d(2 * width, 2 * width, 3, padding=1)]
     layers += [ResidualBlock(2 * width) for _ in range(res_blocks)]
     layers += [nn.ReLU(), nn.Conv2d(2 * width, out_channels, 1)]
     return nn.Sequential(*layers)
@@ -40,12 +46,7 @@ def conv_decoder(in_channels: int, width: int, out_channels: int, res_blocks: in
     """Feature map (in_channels, H/4, W/4) -> image parameters (out_channels, H, W)."""
     layers = [nn.Conv2d(in_channels, 2 * width, 3, padding=1)]
     layers += [ResidualBlock(2 * width) for _ in range(res_blocks)]
-    layers += [
-        nn.ReLU(),
-        nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1),
-        nn.ReLU(),
-        nn.ConvTranspose2d(width, out_channels, 4, stride=2, padding=1),
-    ]
+    layers += [nn.ReLU(), *up4(2 * width, width, out_channels)]
     return nn.Sequential(*layers)
 
 
