@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import load_file
 
 import vae_core
-from vae_core import CheckpointError, build_model, load, save_checkpoint
+from vae_core import VAE, CheckpointError, build_model, load, save_checkpoint
 from vae_core.data import to_float
 
 pytestmark = pytest.mark.usefixtures("vc_one_thread")
@@ -197,3 +197,21 @@ def test_invalid_json(vae_folder, text):
 
 def test_checkpoint_error_is_a_value_error():
     assert issubclass(CheckpointError, ValueError)
+
+
+def test_conv_vae_from_before_0_2_0_gets_a_retrain_hint(tmp_path, tiny_cfg):
+    """0.2.0 changed the conv VAE's layers: an older checkpoint says so instead of only listing keys."""
+    from torch import nn
+
+    from vae_core.models.nets import conv_decoder, conv_encoder
+
+    cfg = tiny_cfg(model="vae")
+    old, w, k, g = VAE(cfg), cfg.width, cfg.latent_dim, cfg.image_size // 4  # the body vae_core 0.1.0 built
+    old.encoder = nn.Sequential(conv_encoder(1, w, 2 * w), nn.ReLU(), nn.Flatten(), nn.Linear(2 * w * g * g, 2 * k))
+    old.decoder = nn.Sequential(nn.Linear(k, 2 * w * g * g), nn.ReLU(), nn.Unflatten(1, (2 * w, g, g)),
+                                conv_decoder(2 * w, w, 1))
+    save_checkpoint(tmp_path / "old", old, cfg)
+    d = json.loads((tmp_path / "old" / "config.json").read_text())
+    (tmp_path / "old" / "config.json").write_text(json.dumps({**d, "version": "0.1.0"}))
+    with pytest.raises(CheckpointError, match="written by vae_core 0.1.0.*changed in 0.2.0: retrain it"):
+        load(tmp_path / "old")

@@ -103,6 +103,13 @@ def read_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
         raise CheckpointError(f"{path}: corrupt or truncated safetensors file ({e}); retrain or restore it") from e
 
 
+def _older_than(version: str, than: tuple[int, ...]) -> bool:
+    try:
+        return tuple(int(part) for part in version.split(".")[:3]) < than
+    except ValueError:
+        return True  # no version recorded
+
+
 def load(folder: str | Path, device: str | torch.device = "cpu"):
     """A ready model (eval mode) from a checkpoint folder; raises CheckpointError with a clear message."""
     from .models import build_model
@@ -119,6 +126,10 @@ def load(folder: str | Path, device: str | torch.device = "cpu"):
         details = "; ".join(f"{what}: {keys[:4]}{' ...' if len(keys) > 4 else ''}"
                             for what, keys in (("missing", missing), ("unexpected", unexpected),
                                                ("wrong shape", wrong)) if keys)
-        raise CheckpointError(f"{folder}: {CONFIG} does not match {WEIGHTS} ({details})")
+        hint = ""
+        if cfg.model == "vae" and cfg.arch == "conv" and _older_than(cfg.version, (0, 2, 0)):
+            hint = (f". It was written by vae_core {cfg.version or '< 0.2.0'}, and the conv VAE's layers changed in "
+                    "0.2.0: retrain it with python -m vae_core.train")
+        raise CheckpointError(f"{folder}: {CONFIG} does not match {WEIGHTS} ({details}){hint}")
     model.load_state_dict(weights)
     return model.to(device).eval()

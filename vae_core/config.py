@@ -22,7 +22,7 @@ class Config:
     arch: str = "conv"  # conv | mlp (the MLP is the classic 784-400-latent VAE)
     channels: int = 1  # image channels (1 or 3)
     image_size: int = 28  # height = width, divisible by 4
-    width: int = 32  # channels of the first conv layer (doubled after each down-sampling)
+    width: int = 32  # conv channels at H/2 (2 width at H/4); the VAE's encoder has half as many
     hidden: int = 400  # MLP hidden units
     latent_dim: int = 16  # VAE latent size
     likelihood: str = "bernoulli"  # bernoulli | gaussian (learned per-pixel scale) | gaussian_fixed
@@ -41,7 +41,7 @@ class Config:
     data_dir: str = ""
     epochs: int = 20
     batch_size: int = 64
-    lr: float = 2e-3  # Adam
+    lr: float = 3e-3  # Adam
     warmdown: float = 0.5  # the last share of training, over which the lr falls linearly to 0 (0: constant lr)
     seed: int = 0
     amp: bool = True  # bf16 autocast on CUDA, and for conv models on CPUs with native bf16 (precision.py)
