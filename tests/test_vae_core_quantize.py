@@ -103,6 +103,7 @@ def test_bf16_autocast_leaves_codes_and_ema_sums_in_float32():
         z_q16, idx16, loss16 = mixed(z)
     assert z_q16.dtype == loss16.dtype == mixed.ema_sum.dtype == mixed.embedding.dtype == torch.float32
     assert torch.equal(idx16, idx)
+    torch.testing.assert_close(z_q16, z_q)
     torch.testing.assert_close(loss16, loss)
     torch.testing.assert_close(mixed.ema_sum, plain.ema_sum)
     torch.testing.assert_close(mixed.embedding, plain.embedding)
