@@ -23,7 +23,7 @@ from vae_core.data import load_dataset
 from vae_core.evaluate import evaluate
 from vae_core.models import VAE
 from vae_core.models.nets import conv_decoder, conv_encoder, down4
-from vae_core.precision import memory_format
+from vae_core.precision import training_model
 
 K = 16
 
@@ -51,7 +51,7 @@ def wide_encoder(cfg: Config) -> VAE:
 def candidate(cfg: Config, body=None) -> tuple:
     build, loss, settings = tb.as_vae_core_trains(cfg)
     if body is not None:
-        build = lambda: body(cfg).to(memory_format=memory_format(cfg, torch.device("cpu")))
+        build = lambda: training_model(body(cfg), cfg, torch.device("cpu"))
     return build, loss, settings
 
 

@@ -33,7 +33,7 @@ from vae_core.config import Config
 from vae_core.data import load_dataset, to_float
 from vae_core.evaluate import evaluate
 from vae_core.models import build_model
-from vae_core.precision import autocast, memory_format
+from vae_core.precision import training_losses, training_model
 from vae_core.train import lr_at
 
 SEED, BATCH, LR, EVAL_BATCH = 0, 128, 1e-3, 500
@@ -137,13 +137,8 @@ def warm_up(build, loss_fn, x_train: np.ndarray, steps: int = 3, batch: int = BA
 def as_vae_core_trains(cfg: Config) -> tuple:
     """(build, loss on a batch, train_for settings) for a vae_core model trained as vae_core.train does on a CPU."""
     cpu = torch.device("cpu")
-    layout = memory_format(cfg, cpu)
-
-    def loss(model, x):
-        with autocast(cfg, cpu):
-            return model.loss(x.contiguous(memory_format=layout))["loss"]
-
-    return (lambda: build_model(cfg).to(memory_format=layout), loss,
+    return (lambda: training_model(build_model(cfg), cfg, cpu),
+            lambda model, x: training_losses(model, x, cfg, cpu)["loss"],
             {"batch": cfg.batch_size, "lr": lambda progress: lr_at(cfg, progress)})
 
 

@@ -6,12 +6,14 @@ Weights, optimizer state, losses and the VQ codebook stay in float32; evaluation
 The MLP preset stays in float32 on a CPU: its dense layers gain nothing from bf16 there.
 """
 from contextlib import nullcontext
+from functools import cache
 
 import torch
 
 from .config import Config
 
 
+@cache
 def cpu_has_bf16() -> bool:
     """True where oneDNN runs bf16 natively (AMX or AVX512-BF16)."""
     try:
@@ -36,3 +38,14 @@ def autocast(cfg: Config, device: torch.device):
 def memory_format(cfg: Config, device: torch.device) -> torch.memory_format:
     """channels_last for conv models trained in bf16 (oneDNN's and cuDNN's fast bf16 kernels are NHWC)."""
     return torch.channels_last if uses_bf16(cfg, device) and cfg.arch == "conv" else torch.contiguous_format
+
+
+def training_model(model: torch.nn.Module, cfg: Config, device: torch.device) -> torch.nn.Module:
+    """The model on `device`, its conv weights in the training layout."""
+    return model.to(device, memory_format=memory_format(cfg, device))
+
+
+def training_losses(net, x: torch.Tensor, cfg: Config, device: torch.device) -> dict[str, torch.Tensor]:
+    """net(x), the model's loss dict, in the training precision and layout (vae_core.train and the benchmarks)."""
+    with autocast(cfg, device):
+        return net(x.contiguous(memory_format=memory_format(cfg, device)))

@@ -36,7 +36,7 @@ from .device import pick_device
 from .evaluate import evaluate
 from .images import save_grid
 from .models import build_model
-from .precision import autocast, memory_format
+from .precision import training_losses, training_model
 
 HISTORY = "history.jsonl"
 
@@ -103,8 +103,7 @@ def _train(cfg, out, resume, dev, rank, world, main, log):
     log(ds.describe())
     cfg.label_names = ds.label_names
     torch.manual_seed(cfg.seed)
-    layout = memory_format(cfg, dev)  # channels_last when training in bf16 (precision.py)
-    model = build_model(cfg).to(dev, memory_format=layout)
+    model = training_model(build_model(cfg), cfg, dev)  # channels_last when training in bf16
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     start = 0
     if resume:
@@ -134,10 +133,7 @@ def _train(cfg, out, resume, dev, rank, world, main, log):
             idx = perm[step * cfg.batch_size:(step + 1) * cfg.batch_size][rank::world].numpy()
             for group in opt.param_groups:
                 group["lr"] = lr_at(cfg, ((epoch - 1) * steps + step) / (cfg.epochs * steps))
-            x = to_float(x_train[np.sort(idx)], dev).contiguous(memory_format=layout)
-            with autocast(cfg, dev):
-                losses = net(x)
-            loss = losses["loss"]
+            loss = training_losses(net, to_float(x_train[np.sort(idx)], dev), cfg, dev)["loss"]
             if not torch.isfinite(loss):
                 raise TrainingError(
                     f"loss became {loss.item()} at epoch {epoch}, step {step}. The last good checkpoint "
