@@ -33,10 +33,10 @@ def test_train_benchmark_smoke(tmp_path, capsys):
     printed = capsys.readouterr().out
 
     rows = [line for line in printed.splitlines() if line.startswith("| ") and not line.startswith("| model")]
-    assert len(rows) == 4, printed
+    assert len(rows) == 5, printed
     for row in rows:
         cells = [c.strip() for c in row.strip("|").split("|")]
-        assert len(cells) == 8, row
+        assert len(cells) == 9, row
         numbers = [float(c.rstrip("%")) for c in cells[1:] if c != "—"]
         assert numbers and all(math.isfinite(v) for v in numbers), row
     for goal in ("MLP preset throughput >= reference: ", "conv VAE neg ELBO < reference in same time: ",
@@ -44,7 +44,7 @@ def test_train_benchmark_smoke(tmp_path, capsys):
         assert any(line.startswith(goal) and line[len(goal):].split()[0] in ("yes", "no")
                    for line in printed.splitlines()), goal
 
-    assert len(out["results"]) == 4
+    assert len(out["results"]) == 5
     for name, r in out["results"].items():
         assert r["train_images"] > 0, name
         assert all(math.isfinite(r[k]) for k in ("images_per_sec", "mse", "psnr")), name

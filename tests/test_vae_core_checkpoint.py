@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import load_file
 
 import vae_core
-from vae_core import VAE, CheckpointError, build_model, load, save_checkpoint
+from vae_core import VAE, CheckpointError, Config, build_model, load, save_checkpoint
 from vae_core.data import to_float
 
 pytestmark = pytest.mark.usefixtures("vc_one_thread")
@@ -37,8 +37,9 @@ def vae_folder(tmp_path, tiny_cfg, digits):
 
 @pytest.mark.parametrize("overrides", [
     {"model": "vae"},
-    {"model": "vae", "arch": "mlp", "hidden": 32, "likelihood": "gaussian"},
-    {"model": "vae", "likelihood": "gaussian_fixed", "fixed_scale": 0.2},
+    {"model": "vae", "arch": "mlp", "hidden": 32, "likelihood": "discretized_gaussian", "scale": "shared"},
+    {"model": "vae", "likelihood": "discretized_gaussian", "scale": "fixed", "fixed_scale": 0.2},
+    {"model": "vae", "arch": "mlp", "hidden": 32, "likelihood": "bernoulli"},
     {"model": "vqvae"},
     {"model": "vqvae", "codebook": "loss", "kmeans_init": True},
 ])
@@ -163,7 +164,7 @@ def test_truncated_safetensors(vae_folder, keep):
     ({"latent_dim": 6}, "wrong shape"),
     ({"width": 16}, "wrong shape"),
     ({"model": "vqvae"}, "missing"),
-    ({"likelihood": "gaussian"}, "missing: \\['likelihood.log_scale'\\]"),
+    ({"scale": "shared"}, "missing: \\['likelihood.log_scale'\\]"),
     ({"arch": "mlp"}, "unexpected"),
 ])
 def test_config_that_does_not_match_the_weights(vae_folder, change, words):
@@ -215,3 +216,19 @@ def test_conv_vae_from_before_0_2_0_gets_a_retrain_hint(tmp_path, tiny_cfg):
     (tmp_path / "old" / "config.json").write_text(json.dumps({**d, "version": "0.1.0"}))
     with pytest.raises(CheckpointError, match="written by vae_core 0.1.0.*changed in 0.2.0: retrain it"):
         load(tmp_path / "old")
+
+
+def test_continuous_gaussian_checkpoints_load_as_discretised(tmp_path, tiny_cfg, digits):
+    """Checkpoints from before 0.3.0 named continuous Gaussians; the same weights are now discretised ones."""
+    cfg = tiny_cfg(likelihood="discretized_gaussian", scale="shared")
+    model = _trained(cfg, digits)
+    save_checkpoint(tmp_path / "old", model, cfg)
+    d = json.loads((tmp_path / "old" / "config.json").read_text())
+    del d["scale"]
+    (tmp_path / "old" / "config.json").write_text(json.dumps({**d, "likelihood": "gaussian", "version": "0.2.0"}))
+    loaded = load(tmp_path / "old")
+    assert (loaded.cfg.likelihood, loaded.cfg.scale) == ("discretized_gaussian", "shared")
+    torch.testing.assert_close(loaded.likelihood.log_scale, model.likelihood.log_scale)
+    d["likelihood"] = "gaussian_fixed"
+    (tmp_path / "old" / "config.json").write_text(json.dumps(d))
+    assert Config.load(tmp_path / "old" / "config.json").scale == "fixed"

@@ -33,7 +33,7 @@ def _fit(cfg, digits, steps, lr=3e-3):
 @pytest.fixture(scope="module")
 def fitted_vae(vc_one_thread, tiny_cfg, digits):
     """A VAE trained a little, with a Gaussian decoder sharp enough that q(z|x) is far from p(z|x)."""
-    cfg = tiny_cfg(likelihood="gaussian_fixed", fixed_scale=0.2)
+    cfg = tiny_cfg(likelihood="discretized_gaussian", scale="fixed", fixed_scale=0.2)
     return cfg, _fit(cfg, digits, 300)
 
 
@@ -60,6 +60,43 @@ def test_iwae_is_a_tighter_bound_than_the_elbo(fitted_vae, digits):
     assert nll[64] <= neg_elbo + 0.05
     assert neg_elbo - nll[64] > 0.3
     assert all(math.isfinite(v) for v in nll.values())
+
+
+def test_iwae_with_one_sample_is_the_elbo_in_expectation(fitted_vae, digits):
+    """E[log w] with z ~ q(z|x) is the ELBO: the k = 1 bound averages to -ELBO (closed-form KL) within noise."""
+    _, model = fitted_vae
+    x = digits.x_test[:200]
+    g = torch.Generator().manual_seed(5)
+    runs = torch.tensor([iwae_nll(model, x, 1, "cpu", generator=g) for _ in range(40)])
+    elbo = torch.tensor([evaluate(model, x, seed=s)["neg_elbo"] for s in range(40)])
+    se = (runs.var() / len(runs) + elbo.var() / len(elbo)).sqrt().item()
+    assert abs(runs.mean().item() - elbo.mean().item()) < 3 * se + 1e-3
+    # and more samples tighten it: the k = 64 bound is lower by more than the noise
+    assert iwae_nll(model, x, 64, "cpu", generator=g) < runs.mean().item() - 10 * se
+
+
+def test_evaluate_leaves_the_global_rng_alone(fitted_vae, digits):
+    """Training draws its noise from the global RNG: evaluating between epochs must not reseed or advance it."""
+    _, model = fitted_vae
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    m1 = evaluate(model, digits.x_test[:100], iwae_k=4, iwae_n=20)
+    assert torch.equal(torch.get_rng_state(), before)
+    torch.rand(7)  # a different global state: the same metrics (evaluation is seeded by its own generator)
+    assert evaluate(model, digits.x_test[:100], iwae_k=4, iwae_n=20) == m1
+
+
+def test_bits_per_dim_only_where_the_likelihood_is_a_code_length(tiny_cfg, digits):
+    """Bernoulli on grey pixels is a loss, not a distribution over their 256 levels: no bits/dim, no NLL."""
+    cfg = tiny_cfg(likelihood="bernoulli")
+    model = _fit(cfg, digits, 20)
+    grey = evaluate(model, digits.x_test, iwae_k=4, iwae_n=20)
+    assert grey["code_length"] is False and "neg_elbo" in grey
+    assert not {"bits_per_dim", "iwae_nll", "iwae_bits_per_dim"} & set(grey)
+    binary = ((digits.x_test > 127) * 255).astype("uint8")
+    m = evaluate(model, binary, iwae_k=4, iwae_n=20)
+    assert m["code_length"] is True and m["bits_per_dim"] == pytest.approx(m["neg_elbo"] / (64 * math.log(2)))
+    assert m["iwae_bits_per_dim"] == pytest.approx(m["iwae_nll"] / (64 * math.log(2)))
 
 
 def test_iwae_in_chunks_matches(fitted_vae, digits):

@@ -1,4 +1,5 @@
-"""Decoder likelihoods against torch.distributions, Monte Carlo samples L > 1 and the per-image scale of the loss."""
+"""Decoder likelihoods: normalised over the 256 levels, against torch.distributions, Monte Carlo samples L > 1
+and the per-image scale of the loss."""
 import math
 
 import pytest
@@ -8,6 +9,7 @@ from torch.distributions import Bernoulli, Normal
 
 from vae_core import VAE
 from vae_core.data import to_float
+from vae_core.likelihood import DISCRETIZED as DISCRETIZED_LOG_PROB
 from vae_core.likelihood import Likelihood
 
 pytestmark = pytest.mark.usefixtures("vc_one_thread")
@@ -29,38 +31,117 @@ def test_bernoulli_log_prob_matches_torch():
     assert list(lik.parameters()) == []
 
 
-def test_gaussian_learned_scale_log_prob_matches_torch():
+DISCRETIZED = ["discretized_gaussian", "discretized_logistic"]
+LEVELS = torch.arange(256, dtype=torch.float32) / 255
+
+
+def _all_levels_log_prob(lik, loc, log_scale):
+    """log p of each of the 256 levels of one pixel with this location and (raw) log scale."""
+    params = torch.tensor([loc, log_scale]).view(1, 2, 1, 1).expand(256, 2, 1, 1)
+    return lik.log_prob(params, LEVELS.view(256, 1, 1, 1))
+
+
+@pytest.mark.parametrize("kind", DISCRETIZED)
+def test_discretized_likelihoods_sum_to_one_over_the_256_levels(kind):
+    lik = Likelihood(kind, (1, 1, 1), scale="decoder")
+    for log_scale in (-12.0, -8.0, -6.0, -4.0, -2.0, 0.0, 3.0, 40.0):  # far below the floor to far above 1
+        for loc in (-2.0, -0.01, 0.0, 0.3, 0.5, 7.3 / 255, 1.0, 1.02, 3.0):
+            lp = _all_levels_log_prob(lik, loc, log_scale)
+            assert lp.dtype == torch.float32 and torch.isfinite(lp).all()
+            assert lp.exp().sum().item() == pytest.approx(1.0, abs=1e-4), (log_scale, loc)
+
+
+def test_bernoulli_sums_to_one_on_binary_pixels_only():
+    lik = Likelihood("bernoulli", (1, 1, 1))
+    logits = torch.full((2, 1, 1, 1), 0.7)
+    assert lik.log_prob(logits, torch.tensor([0.0, 1.0]).view(2, 1, 1, 1)).exp().sum().item() == pytest.approx(1.0)
+    grey = lik.log_prob(logits[:1].expand(256, 1, 1, 1), LEVELS.view(256, 1, 1, 1)).exp().sum().item()
+    assert grey > 20  # summed over the 256 grey levels it is no distribution: not a code length
+    assert lik.is_code_length(torch.tensor([0, 255, 255], dtype=torch.uint8))
+    assert not lik.is_code_length(torch.tensor([0, 128, 255], dtype=torch.uint8))
+    assert Likelihood("discretized_logistic", (1, 1, 1)).is_code_length(torch.tensor([3], dtype=torch.uint8))
+
+
+@pytest.mark.parametrize("kind", DISCRETIZED)
+def test_discretized_bin_masses_match_float64_cdfs(kind):
+    """The stable float32 formulas against plain CDF differences in float64, pixel by pixel."""
     torch.manual_seed(0)
-    lik = Likelihood("gaussian", SHAPE)
+    loc = torch.rand(20000, dtype=torch.float64) * 1.4 - 0.2
+    log_scale = torch.rand(20000, dtype=torch.float64) * 7 - 8
+    x = torch.randint(0, 256, (20000,)).double() / 255
+    x[:50], x[50:100] = 0.0, 1.0  # the open edge bins
+    s = log_scale.exp()
+    cdf = Normal(loc, s).cdf if kind == "discretized_gaussian" else (lambda v: torch.sigmoid((v - loc) / s))
+    upper = torch.where(x > 1 - 1e-6, torch.ones_like(x), cdf(x + 0.5 / 255))
+    lower = torch.where(x < 1e-6, torch.zeros_like(x), cdf(x - 0.5 / 255))
+    expected = torch.log(upper - lower)
+    got = DISCRETIZED_LOG_PROB[kind](x.float(), loc.float(), log_scale.float()).double()
+    assert torch.isfinite(got).all()
+    fine = expected > -30  # where float64 CDF differences still resolve the mass (far tails underflow there)
+    assert fine.sum() > 5000 and fine[:100].sum() > 20  # edge bins among those compared
+    torch.testing.assert_close(got[fine], expected[fine], rtol=1e-3, atol=1e-3)
+    assert (got[~fine] < -25).all()  # and the far tails, which float64 loses, stay tiny and finite in float32
+
+
+@pytest.mark.parametrize("kind", DISCRETIZED)
+def test_samples_follow_the_bin_masses(kind):
+    lik = Likelihood(kind, (1, 1, 1), scale="decoder")
+    probs = _all_levels_log_prob(lik, 0.4, -3.0).exp()
+    params = torch.tensor([0.4, -3.0]).view(1, 2, 1, 1).expand(40000, 2, 1, 1)
+    x = lik.sample(params, torch.Generator().manual_seed(0))
+    levels = (x * 255).round()
+    assert torch.equal(levels, x * 255) or torch.allclose(levels, x * 255, atol=1e-3)  # on the 256 levels
+    freq = torch.bincount(levels.long().flatten(), minlength=256).float() / len(levels)
+    assert 0.5 * (freq - probs).abs().sum().item() < 0.03  # total variation between samples and masses
+
+
+def test_decoder_scale_is_a_second_output_softly_floored():
+    lik = Likelihood("discretized_logistic", SHAPE, scale="decoder")
+    assert lik.params_per_pixel == 2 and list(lik.parameters()) == []
+    raw = torch.full((1, 2, 4, 4), -30.0, requires_grad=True)  # log scale far below the floor
+    loc, log_scale = lik.location_and_log_scale(raw)
+    assert loc.shape == (1, 1, 4, 4) and (log_scale > -8.01).all()
+    lik.log_prob(raw, torch.full((1, 1, 4, 4), 0.5)).sum().backward()
+    assert (raw.grad[:, 1] != 0).all()  # a soft floor: the gradient still reaches the raw log scale
+    torch.testing.assert_close(lik.mean(torch.tensor([[[[-0.5]], [[0.0]]], [[[0.3]], [[0.0]]]])).flatten(),
+                               torch.tensor([0.0, 0.3]))
+
+
+def test_shared_and_fixed_scales():
+    lik = Likelihood("discretized_gaussian", SHAPE, scale="shared")
     assert isinstance(lik.log_scale, torch.nn.Parameter) and lik.log_scale.shape == SHAPE
-    torch.testing.assert_close(lik.log_scale.exp(), torch.full(SHAPE, 0.1))
-    with torch.no_grad():
-        lik.log_scale.copy_(torch.randn(SHAPE) * 0.5 - 1.0)  # a different sigma per pixel
-    mu, x = torch.rand(5, *SHAPE), torch.rand(5, *SHAPE)
-    expected = Normal(mu, lik.log_scale.exp()).log_prob(x).flatten(1).sum(1)
-    lp = lik.log_prob(mu, x)
-    torch.testing.assert_close(lp, expected)
-    lp.sum().backward()
+    assert lik.params_per_pixel == 1
+    mu, x = torch.rand(5, *SHAPE), torch.randint(0, 256, (5, *SHAPE)).float() / 255
+    lik.log_prob(mu, x).sum().backward()
     assert lik.log_scale.grad is not None and lik.log_scale.grad.abs().sum() > 0  # the scale is learned
-    torch.testing.assert_close(lik.mean(torch.tensor([-0.5, 0.3, 1.5])), torch.tensor([0.0, 0.3, 1.0]))
+    fixed = Likelihood("discretized_gaussian", SHAPE, scale="fixed", fixed_scale=0.3)
+    assert list(fixed.parameters()) == [] and "log_scale" in dict(fixed.named_buffers())
+    s = 0.3
+    expected = torch.log(Normal(mu, s).cdf(x + 0.5 / 255) - Normal(mu, s).cdf(x - 0.5 / 255))
+    edge = (x == 0) | (x == 1)
+    got = fixed.log_prob(mu[~edge.flatten(1).any(1)], x[~edge.flatten(1).any(1)])
+    torch.testing.assert_close(got, expected[~edge.flatten(1).any(1)].flatten(1).sum(1), rtol=1e-3, atol=1e-3)
 
 
-def test_gaussian_fixed_scale_log_prob_matches_torch():
+@pytest.mark.parametrize("kind", DISCRETIZED + ["bernoulli"])
+def test_log_prob_is_float32_under_bf16_autocast(kind):
     torch.manual_seed(0)
-    lik = Likelihood("gaussian_fixed", SHAPE, fixed_scale=0.3)
-    assert list(lik.parameters()) == [] and "log_scale" in dict(lik.named_buffers())
-    mu, x = torch.rand(5, *SHAPE), torch.rand(5, *SHAPE)
-    expected = Normal(mu, 0.3).log_prob(x).flatten(1).sum(1)
-    torch.testing.assert_close(lik.log_prob(mu, x), expected)
+    lik = Likelihood(kind, SHAPE, scale="decoder")
+    params = torch.randn(3, lik.params_per_pixel, 4, 4)
+    x = torch.randint(0, 256, (3, *SHAPE)).float() / 255
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        lp = lik.log_prob(params.bfloat16(), x)
+    assert lp.dtype == torch.float32
+    torch.testing.assert_close(lp, lik.log_prob(params.bfloat16().float(), x))
 
 
 def _deterministic(model):
     """Make z = mu (no noise), so two calls of model.loss can be compared exactly."""
-    model.reparameterize = lambda mu, log_sigma, n=1: mu.expand(n, *mu.shape)
+    model.reparameterize = lambda mu, log_sigma, n=1, generator=None: mu.expand(n, *mu.shape)
     return model
 
 
-@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian", "gaussian_fixed"])
+@pytest.mark.parametrize("likelihood", ["bernoulli", *DISCRETIZED])
 def test_loss_is_per_image_summed_over_pixels(tiny_cfg, digits, likelihood):
     torch.manual_seed(0)
     model = _deterministic(VAE(tiny_cfg(likelihood=likelihood)))

@@ -119,6 +119,8 @@ def test_vqvae_code_grid_round_trip(tiny_cfg, size, grid):
     ({"model": "gan"}, "model must be one of"),
     ({"arch": "resnet"}, "arch must be one of"),
     ({"likelihood": "poisson"}, "likelihood must be one of"),
+    ({"scale": "learned"}, "scale must be one of"),
+    ({"fixed_scale": 0.0}, "fixed_scale must be positive"),
     ({"codebook": "sgd"}, "codebook must be one of"),
     ({"channels": 2}, "channels must be 1 or 3"),
     ({"image_size": 30}, "multiple of 4"),

@@ -11,7 +11,10 @@ from pathlib import Path
 
 MODELS = ("vae", "vqvae")
 ARCHS = ("conv", "mlp")
-LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_fixed")
+LIKELIHOODS = ("bernoulli", "discretized_logistic", "discretized_gaussian")
+SCALES = ("decoder", "shared", "fixed")
+# likelihoods of checkpoints written before 0.3.0: (likelihood, scale) they load as
+LEGACY_LIKELIHOODS = {"gaussian": ("discretized_gaussian", "shared"), "gaussian_fixed": ("discretized_gaussian", "fixed")}
 CODEBOOKS = ("ema", "loss")
 
 
@@ -25,8 +28,9 @@ class Config:
     width: int = 32  # conv channels at H/2 (2 width at H/4); the VAE's encoder has half as many
     hidden: int = 400  # MLP hidden units
     latent_dim: int = 16  # VAE latent size
-    likelihood: str = "bernoulli"  # bernoulli | gaussian (learned per-pixel scale) | gaussian_fixed
-    fixed_scale: float = 0.1  # sigma of gaussian_fixed
+    likelihood: str = "discretized_logistic"  # bernoulli | discretized_logistic | discretized_gaussian
+    scale: str = "decoder"  # scale of a discretised likelihood: decoder (output per pixel) | shared | fixed
+    fixed_scale: float = 0.1  # the scale when scale = fixed
     beta: float = 1.0  # weight on KL(q(z|x) || N(0, I))
     mc_samples: int = 1  # L, Monte Carlo samples of z per image
     num_codes: int = 512  # K, VQ-VAE codebook size
@@ -59,6 +63,8 @@ class Config:
             (self.model in MODELS, f"model must be one of {MODELS}, got {self.model!r}"),
             (self.arch in ARCHS, f"arch must be one of {ARCHS}, got {self.arch!r}"),
             (self.likelihood in LIKELIHOODS, f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}"),
+            (self.scale in SCALES, f"scale must be one of {SCALES}, got {self.scale!r}"),
+            (self.fixed_scale > 0, f"fixed_scale must be positive, got {self.fixed_scale}"),
             (self.codebook in CODEBOOKS, f"codebook must be one of {CODEBOOKS}, got {self.codebook!r}"),
             (self.channels in (1, 3), f"channels must be 1 or 3, got {self.channels}"),
             (self.image_size >= 8 and self.image_size % 4 == 0,
@@ -89,6 +95,9 @@ class Config:
         unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"config.json has unknown keys {unknown}; was it written by another program?")
+        d = dict(d)
+        if d.get("likelihood") in LEGACY_LIKELIHOODS:  # continuous Gaussians now load as discretised ones
+            d["likelihood"], d["scale"] = LEGACY_LIKELIHOODS[d["likelihood"]]
         return cls(**d)
 
     def save(self, path: str | Path) -> None:

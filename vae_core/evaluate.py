@@ -2,9 +2,14 @@
 
     python -m vae_core.evaluate checkpoints/fashion-vae --data fashion-mnist [--iwae-k 1000] [--json]
 
-VAE: negative ELBO (recon + KL) in nats per image, bits per dim = neg_elbo / (D ln 2), the importance-weighted
-bound  -log p(x) <= -log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x)  with k samples, and MSE / PSNR of the
-decoded posterior mean. VQ-VAE: MSE, PSNR, perplexity, share of codes used, dead codes.
+VAE: negative ELBO (recon + KL) in nats per image, the importance-weighted bound
+-log p(x) <= -log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x)  with k samples, and MSE / PSNR of the decoded
+posterior mean. VQ-VAE: MSE, PSNR, perplexity, share of codes used, dead codes.
+
+bits_per_dim (= neg_elbo / (D ln 2)) and iwae_nll are printed only where p(x|z) is normalised over the values the
+data can take, so that they are code lengths: discretised likelihoods on 8-bit images, Bernoulli on binary ones.
+A Bernoulli model of grey images reports its loss (neg_elbo, recon, kl) with "code_length": false.
+All noise comes from a generator seeded here: evaluating never moves the global RNG (training's noise).
 """
 import argparse
 import json
@@ -13,6 +18,7 @@ import sys
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from .checkpoint import CheckpointError, load
 from .data import DataError, load_dataset, to_float
@@ -31,31 +37,37 @@ def psnr(mse: float) -> float:
 
 
 @torch.no_grad()
-def iwae_nll(model, x: np.ndarray, k: int, device, max_decodes: int = 8192) -> float:
+def iwae_nll(model, x: np.ndarray, k: int, device, max_decodes: int = 8192,
+             generator: torch.Generator | None = None, progress: bool = False) -> float:
     """-log p(x) estimate: -(logsumexp_i log w_i - log k), averaged over images; k samples in chunks."""
     per_image = []
     chunk_images = max(1, min(len(x), max_decodes // min(k, max_decodes)))
+    bar = tqdm(total=len(x), desc=f"IWAE bound, k={k}", unit="image", disable=not progress, file=sys.stderr,
+               leave=False)
     for xb in _batches(x, chunk_images, device):
         chunk_k = max(1, max_decodes // len(xb))
-        log_w = torch.cat([model.log_importance_weights(xb, min(chunk_k, k - j)) for j in range(0, k, chunk_k)], 1)
+        log_w = torch.cat([model.log_importance_weights(xb, min(chunk_k, k - j), generator)
+                           for j in range(0, k, chunk_k)], 1)
         per_image.append(-(torch.logsumexp(log_w.double(), 1) - math.log(k)))
+        bar.update(len(xb))
+    bar.close()
     return torch.cat(per_image).mean().item()
 
 
 @torch.no_grad()
 def evaluate(model, x: np.ndarray, batch_size: int = 500, iwae_k: int = 0, iwae_n: int = 1000,
-             seed: int = 0, device=None) -> dict:
+             seed: int = 0, device=None, progress: bool = False) -> dict:
     """Flat dict of test metrics for images x (uint8, N x C x H x W). Seeded, so repeatable."""
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
-    torch.manual_seed(seed)
+    generator = torch.Generator(device=device).manual_seed(seed)  # not the global RNG, which training draws from
     n, dims = len(x), int(np.prod(x.shape[1:]))
     sums = {"recon": 0.0, "kl": 0.0, "se": 0.0}
     counts = torch.zeros(getattr(getattr(model, "quantizer", None), "num_codes", 1), dtype=torch.long)
     for xb in _batches(x, batch_size, device):
         if model.cfg.model == "vae":
-            out = model.loss(xb)
+            out = model.loss(xb, generator)
             sums["recon"] += out["recon"].item() * len(xb)
             sums["kl"] += out["kl"].item() * len(xb)
             x_hat = model.reconstruct(xb)
@@ -69,10 +81,14 @@ def evaluate(model, x: np.ndarray, batch_size: int = 500, iwae_k: int = 0, iwae_
     if model.cfg.model == "vae":
         recon, kl = sums["recon"] / n, sums["kl"] / n
         neg_elbo = recon + kl
-        out.update(neg_elbo=neg_elbo, recon=recon, kl=kl, bits_per_dim=neg_elbo / (dims * math.log(2)))
-        if iwae_k > 0:
-            out.update(iwae_nll=iwae_nll(model, x[:iwae_n], iwae_k, device), iwae_k=iwae_k,
-                       iwae_n=min(iwae_n, n))
+        code_length = model.likelihood.is_code_length(x)
+        out.update(neg_elbo=neg_elbo, recon=recon, kl=kl, code_length=code_length)
+        if code_length:
+            out["bits_per_dim"] = neg_elbo / (dims * math.log(2))
+            if iwae_k > 0:
+                nll = iwae_nll(model, x[:iwae_n], iwae_k, device, generator=generator, progress=progress)
+                out.update(iwae_nll=nll, iwae_bits_per_dim=nll / (dims * math.log(2)), iwae_k=iwae_k,
+                           iwae_n=min(iwae_n, n))
     else:
         out.update(codebook_usage(counts))
     model.train(was_training)
@@ -100,7 +116,7 @@ def main(argv=None) -> dict:
     except (CheckpointError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)
-    metrics = evaluate(model, ds.x_test, args.batch_size, args.iwae_k, args.iwae_n, device=device)
+    metrics = evaluate(model, ds.x_test, args.batch_size, args.iwae_k, args.iwae_n, device=device, progress=True)
     if args.json:
         print(json.dumps(metrics))
     else:

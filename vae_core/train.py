@@ -137,7 +137,7 @@ def _train(cfg, out, resume, dev, rank, world, main, log):
             if not torch.isfinite(loss):
                 raise TrainingError(
                     f"loss became {loss.item()} at epoch {epoch}, step {step}. The last good checkpoint "
-                    f"(epoch {epoch - 1}) in {out} is kept. Lower --lr, or use --likelihood bernoulli, then --resume.")
+                    f"(epoch {epoch - 1}) in {out} is kept. Lower --lr, then --resume.")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -198,8 +198,12 @@ HELP = {
     "image_size": "image side, divisible by 4 (default: the data set's)",
     "width": "conv channels at half the image size (the VAE encoder has half as many)",
     "hidden": "hidden units of the MLP preset",
-    "latent_dim": "VAE latent size", "likelihood": "bernoulli, gaussian (learned per-pixel scale), gaussian_fixed",
-    "fixed_scale": "sigma of gaussian_fixed", "beta": "weight on the KL term",
+    "latent_dim": "VAE latent size",
+    "likelihood": "p(x|z): discretized_logistic or discretized_gaussian (normalised over the 256 grey levels, so "
+                  "-log p is a code length), or bernoulli (for binary images; on grey ones a loss, not a likelihood)",
+    "scale": "scale of a discretised likelihood: decoder (the decoder outputs it per pixel), shared (one learned "
+             "value per pixel) or fixed",
+    "fixed_scale": "the scale when --scale fixed", "beta": "weight on the KL term",
     "mc_samples": "Monte Carlo samples L of z per image", "num_codes": "VQ-VAE codebook size K",
     "code_dim": "VQ-VAE code vector size D", "commitment": "commitment weight (beta of the VQ-VAE paper)",
     "codebook": "ema (EMA updates) or loss (codebook loss term)", "ema_decay": "decay of the EMA codebook",

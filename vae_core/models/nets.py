@@ -3,6 +3,7 @@
 Convolutional bodies halve the image twice (28 -> 14 -> 7, 32 -> 16 -> 8, 64 -> 32 -> 16),
 so any image size divisible by 4 works.
 """
+import torch
 from torch import nn
 
 
@@ -56,7 +57,20 @@ def mlp_encoder(in_features: int, hidden: int, out_features: int) -> nn.Sequenti
 
 
 def mlp_decoder(in_features: int, hidden: int, image_shape: tuple[int, int, int]) -> nn.Sequential:
+    """latent -> 400 -> image parameters of `image_shape` (C may count several numbers per pixel)."""
     c, h, w = image_shape
     return nn.Sequential(
         nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, c * h * w), nn.Unflatten(1, image_shape)
     )
+
+
+def run_float32_head(net: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """net(x), with its last weighted layer (and what follows it) in float32 even under bf16 autocast.
+
+    The output is an image's location (and log scale): rounded to bf16's 8 bits it would land up to half a grey
+    level off, which costs a sharp discretised likelihood up to 2 nats per pixel.
+    """
+    head = max(i for i, layer in enumerate(net) if any(True for _ in layer.parameters()))
+    h = net[:head](x)
+    with torch.autocast(h.device.type, enabled=False):
+        return net[head:](h.float())

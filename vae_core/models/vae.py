@@ -8,8 +8,10 @@ import torch
 from torch import nn
 
 from ..config import Config
-from ..likelihood import Likelihood
-from .nets import down4, mlp_decoder, mlp_encoder, up4
+from ..likelihood import Likelihood, soft_clamp
+from .nets import down4, mlp_decoder, mlp_encoder, run_float32_head, up4
+
+LOG_SIGMA_RANGE = (-10.0, 10.0)  # the encoder's log sigma, softly bounded
 
 
 class VAE(nn.Module):
@@ -18,9 +20,11 @@ class VAE(nn.Module):
         self.cfg = cfg
         c, h, w = cfg.image_shape
         k = cfg.latent_dim
+        self.likelihood = Likelihood(cfg.likelihood, cfg.image_shape, cfg.scale, cfg.fixed_scale)
+        out = c * self.likelihood.params_per_pixel  # location (and log scale) of each pixel
         if cfg.arch == "mlp":
             self.encoder = mlp_encoder(c * h * w, cfg.hidden, 2 * k)
-            self.decoder = mlp_decoder(k, cfg.hidden, cfg.image_shape)
+            self.decoder = mlp_decoder(k, cfg.hidden, (out, h, w))
         else:
             # The encoder is half as wide as the decoder: the decoder sets the likelihood, and a narrower encoder
             # trains as well per epoch and faster (benchmarks/conv_vae_sweep.py).
@@ -29,24 +33,24 @@ class VAE(nn.Module):
                 *down4(c, width // 2), nn.ReLU(), nn.Flatten(), nn.Linear(width * g * g, 2 * k)
             )
             self.decoder = nn.Sequential(
-                nn.Linear(k, 2 * width * g * g), nn.ReLU(), nn.Unflatten(1, (2 * width, g, g)), *up4(2 * width, width, c)
+                nn.Linear(k, 2 * width * g * g), nn.ReLU(), nn.Unflatten(1, (2 * width, g, g)), *up4(2 * width, width, out)
             )
-        self.likelihood = Likelihood(cfg.likelihood, cfg.image_shape, cfg.fixed_scale)
 
     # --- the maths ---------------------------------------------------------------------------
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """q(z|x) = N(mu, diag(sigma^2)): returns (mu, log sigma)."""
         mu, log_sigma = self.encoder(x).float().chunk(2, dim=1)  # float32 even under bf16 autocast
-        return mu, log_sigma.clamp(-10.0, 10.0)
+        return mu, soft_clamp(log_sigma, *LOG_SIGMA_RANGE)
 
-    def reparameterize(self, mu: torch.Tensor, log_sigma: torch.Tensor, n: int = 1) -> torch.Tensor:
+    def reparameterize(self, mu: torch.Tensor, log_sigma: torch.Tensor, n: int = 1,
+                       generator: torch.Generator | None = None) -> torch.Tensor:
         """z = mu + sigma * eps, eps ~ N(0, I); n samples -> shape (n, batch, latent)."""
-        eps = torch.randn((n, *mu.shape), device=mu.device, dtype=mu.dtype)
+        eps = torch.randn((n, *mu.shape), device=mu.device, dtype=mu.dtype, generator=generator)
         return mu + torch.exp(log_sigma) * eps
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Parameters of p(x|z): logits (bernoulli) or means (gaussian)."""
-        return self.decoder(z)
+        """Parameters of p(x|z), in float32: logits (bernoulli), or location (and log scale) of each pixel."""
+        return run_float32_head(self.decoder, z)
 
     def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
         """E[x|z] as an image in [0, 1]."""
@@ -57,11 +61,11 @@ class VAE(nn.Module):
         """KL(N(mu, sigma^2) || N(0, 1)) = 1/2 sum(mu^2 + sigma^2 - 1 - 2 log sigma), per image."""
         return 0.5 * (mu.pow(2) + torch.exp(2 * log_sigma) - 1.0 - 2 * log_sigma).sum(1)
 
-    def loss(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """-ELBO with L = cfg.mc_samples samples; every term in nats per image, averaged over the batch."""
         mu, log_sigma = self.encode(x)
         L = self.cfg.mc_samples
-        z = self.reparameterize(mu, log_sigma, L)  # (L, B, k)
+        z = self.reparameterize(mu, log_sigma, L, generator)  # (L, B, k)
         params = self.decode(z.flatten(0, 1))
         x_rep = x.expand(L, *x.shape).flatten(0, 1)
         recon = -self.likelihood.log_prob(params, x_rep).view(L, -1).mean(0)  # -E_q[log p(x|z)] by Monte Carlo
@@ -71,10 +75,11 @@ class VAE(nn.Module):
 
     forward = loss  # so DistributedDataParallel sees the loss as forward()
 
-    def log_importance_weights(self, x: torch.Tensor, k: int) -> torch.Tensor:
+    def log_importance_weights(self, x: torch.Tensor, k: int,
+                               generator: torch.Generator | None = None) -> torch.Tensor:
         """log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x), z_i ~ q(z|x): shape (batch, k)."""
         mu, log_sigma = self.encode(x)
-        z = self.reparameterize(mu, log_sigma, k)  # (k, B, d)
+        z = self.reparameterize(mu, log_sigma, k, generator)  # (k, B, d)
         params = self.decode(z.flatten(0, 1))
         log_px_z = self.likelihood.log_prob(params, x.expand(k, *x.shape).flatten(0, 1)).view(k, -1)
         d = mu.shape[1]
