@@ -363,3 +363,43 @@ def test_trainer_applies_the_lr_warm_down_over_all_epochs(tmp_path, tiny_cfg, mo
     cfg = tiny_cfg(epochs=2, batch_size=100)  # 1437 training digits: 14 steps an epoch
     train(cfg, tmp_path / "run", log=quiet)
     assert len(seen) == 28 and seen[0] == 0.0 and seen == sorted(seen) and seen[-1] == pytest.approx(27 / 28)
+
+
+# --- the time budget (a fake clock: the tests assert what the trainer does, never how long it took) ----------
+class FakeClock:
+    """time.time() for vae_core.train that moves `per_call` seconds each time it is read."""
+
+    def __init__(self, per_call: float):
+        self.now, self.per_call = vae_core.train.STARTED, per_call
+
+    def time(self) -> float:
+        self.now += self.per_call
+        return self.now
+
+
+def test_time_budget_stops_the_run_and_spreads_the_warm_down_over_it(tmp_path, tiny_cfg, monkeypatch):
+    fake = FakeClock(per_call=0.01)
+    monkeypatch.setattr(vae_core.train, "time", fake)
+    lrs = []
+    lr_at = vae_core.train.lr_at
+    monkeypatch.setattr(vae_core.train, "lr_at", lambda cfg, p: lrs.append(lr_at(cfg, p)) or lrs[-1])
+    cfg = tiny_cfg(epochs=1000, time_budget=5.0, lr=1e-3)  # a cap far beyond what the budget allows
+    metrics = train(cfg, tmp_path / "run", log=quiet)
+    epochs = [r["epoch"] for r in history(tmp_path / "run")]
+    assert 1 <= len(epochs) < 1000 and metrics["epoch"] == epochs[-1]
+    assert load(tmp_path / "run").cfg.time_budget == 5.0  # recorded with the checkpoint
+    assert lrs[0] == pytest.approx(1e-3) and lrs[-1] < 0.2e-3  # warmed down by the clock, not by the 1000 epochs
+    assert fake.now - vae_core.train.STARTED < 5.0 + 2.0  # stopped at the budget, evaluation and saving included
+
+
+def test_clock_progress_and_stop():
+    cfg = Config(time_budget=100.0)
+    clock = vae_core.train.Clock(cfg)
+    clock.elapsed = lambda: 50.0
+    assert clock.progress(0.1) == pytest.approx(50 / 95)  # 5% kept for the last evaluation until one is timed
+    assert clock.progress(0.9) == 0.9  # the epoch cap can be the nearer end
+    assert not clock.must_stop()
+    clock.epoch_finished(40.0)  # evaluating and saving took 40 s: 48 s are kept
+    assert clock.must_stop()
+    no_budget = vae_core.train.Clock(Config())
+    assert no_budget.progress(0.3) == 0.3 and not no_budget.must_stop()

@@ -48,6 +48,7 @@ class Config:
     lr: float = 3e-3  # Adam
     warmdown: float = 0.5  # the last share of training, over which the lr falls linearly to 0 (0: constant lr)
     seed: int = 0
+    time_budget: float = 0.0  # seconds of wall-clock for the whole run, evaluation included (0: none)
     amp: bool = True  # bf16 autocast on CUDA, and for conv models on CPUs with native bf16 (precision.py)
     # --- recorded, not set by hand ---
     label_names: list[str] = field(default_factory=list)
@@ -72,6 +73,7 @@ class Config:
             (self.width >= 2, f"width must be at least 2, got {self.width}"),
             (self.batch_size >= 1, f"batch_size must be at least 1, got {self.batch_size}"),
             (self.lr > 0, f"lr must be positive, got {self.lr}"),
+            (self.time_budget >= 0, f"time_budget must be 0 (none) or positive, got {self.time_budget}"),
             (0 <= self.warmdown <= 1, f"warmdown must be in 0..1, got {self.warmdown}"),
             (1 <= self.latent_dim <= 1024, f"latent_dim must be in 1..1024, got {self.latent_dim}"),
             (self.num_codes >= 2, f"num_codes must be at least 2, got {self.num_codes}"),

@@ -15,7 +15,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from tqdm import tqdm
@@ -39,6 +38,33 @@ from .models import build_model
 from .precision import training_losses, training_model
 
 HISTORY = "history.jsonl"
+SYNC_EVERY = 20  # training steps between reads of the loss on the host (progress bar, non-finite check)
+STARTED = time.time()  # about when the command started: --time-budget counts from here
+
+
+class Clock:
+    """The wall-clock budget of a run: cfg.time_budget seconds since the command started, evaluation and saving
+    included (0: no budget, only cfg.epochs)."""
+
+    def __init__(self, cfg: Config):
+        self.budget = cfg.time_budget
+        self.reserve = 0.05 * self.budget  # kept for the last evaluation and save, until one has been timed
+
+    def elapsed(self) -> float:
+        return time.time() - STARTED
+
+    def progress(self, by_steps: float) -> float:
+        """Progress of the run (0..1) for the lr schedule: by steps out of cfg.epochs, or by the clock if further."""
+        if not self.budget:
+            return by_steps
+        return max(by_steps, min(1.0, self.elapsed() / max(self.budget - self.reserve, 1e-9)))
+
+    def must_stop(self) -> bool:
+        """True once only the time for the last evaluation and save is left."""
+        return bool(self.budget) and self.elapsed() + self.reserve >= self.budget
+
+    def epoch_finished(self, evaluate_and_save_seconds: float) -> None:
+        self.reserve = 1.2 * evaluate_and_save_seconds
 
 
 class TrainingError(RuntimeError):
@@ -117,33 +143,44 @@ def _train(cfg, out, resume, dev, rank, world, main, log):
         start = restore_training_state(opt, state)
         _truncate_history(out / HISTORY, start)
         log(f"resuming {out} after epoch {start}")
+    if world > 1 and cfg.time_budget:
+        raise TrainingError("--time-budget stops each process by its own clock, which would leave the others "
+                            "waiting: use --epochs with torchrun")
     if world > 1:  # each rank draws its own noise (eps, dead-code restarts are broadcast from rank 0)
         torch.manual_seed(cfg.seed + 7919 * rank + start)
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    x_train, x_test = ds.x_train, ds.x_test
+    # the training split stays uint8 on the device and is indexed there: no host work or copy per step
+    x_train, x_test = torch.from_numpy(ds.x_train).to(dev), ds.x_test
     metrics = dict(cfg.metrics)
+    clock = Clock(cfg)
     for epoch in range(start + 1, cfg.epochs + 1):
         model.train()
         perm = torch.randperm(len(x_train), generator=torch.Generator().manual_seed(cfg.seed * 100003 + epoch))
+        perm = perm.to(dev)
         steps = len(perm) // cfg.batch_size  # drop the last partial batch
-        t0, running = time.time(), 0.0
+        t0 = time.time()
+        running = torch.zeros((), device=dev)  # summed on the device, read back only every SYNC_EVERY steps
+        first_bad = torch.full((), -1, device=dev)  # the first step whose loss was not finite, if any
         bar = tqdm(range(steps), desc=f"epoch {epoch}/{cfg.epochs}", disable=not main, mininterval=1,
                    file=sys.stderr, leave=False)
         for step in bar:
-            idx = perm[step * cfg.batch_size:(step + 1) * cfg.batch_size][rank::world].numpy()
+            idx = perm[step * cfg.batch_size:(step + 1) * cfg.batch_size][rank::world].sort().values
             for group in opt.param_groups:
-                group["lr"] = lr_at(cfg, ((epoch - 1) * steps + step) / (cfg.epochs * steps))
-            loss = training_losses(net, to_float(x_train[np.sort(idx)], dev), cfg, dev)["loss"]
-            if not torch.isfinite(loss):
-                raise TrainingError(
-                    f"loss became {loss.item()} at epoch {epoch}, step {step}. The last good checkpoint "
-                    f"(epoch {epoch - 1}) in {out} is kept. Lower --lr, then --resume.")
+                group["lr"] = lr_at(cfg, clock.progress(((epoch - 1) * steps + step) / (cfg.epochs * steps)))
+            loss = training_losses(net, x_train[idx].float().div_(255.0), cfg, dev)["loss"]
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            running += loss.item()
-            if step % 20 == 0:
-                bar.set_postfix(loss=f"{running / (step + 1):.2f}")
+            running += loss.detach()
+            first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss.detach()), step, first_bad)
+            last = step == steps - 1 or clock.must_stop()
+            if step % SYNC_EVERY == 0 or last:
+                _check_finite(first_bad, epoch, out)
+                bar.set_postfix(loss=f"{running.item() / (step + 1):.2f}")
+            if last:
+                break
+        steps = step + 1
+        running = running.item()
         bar.close()
         seconds = time.time() - t0
         if not main:
@@ -156,9 +193,22 @@ def _train(cfg, out, resume, dev, rank, world, main, log):
         log(f"epoch {epoch}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()
                                               if isinstance(v, float) and k not in ("seconds",)))
         _save(out, model, cfg, opt, epoch, x_test, dev)
+        clock.epoch_finished(time.time() - t0 - seconds)  # how long evaluating and saving took
         if world > 1:
             dist.barrier()
+        if clock.must_stop():
+            log(f"time budget of {cfg.time_budget:g} s spent after epoch {epoch}")
+            break
     return metrics
+
+
+def _check_finite(first_bad: torch.Tensor, epoch: int, out: Path) -> None:
+    """Raise TrainingError if a step of this epoch had a non-finite loss (one host sync per call)."""
+    step = int(first_bad)
+    if step >= 0:
+        raise TrainingError(
+            f"loss became nan or inf at epoch {epoch}, step {step}. The last good checkpoint "
+            f"(epoch {epoch - 1}) in {out} is kept. Lower --lr, then --resume.")
 
 
 def _save(out: Path, model, cfg: Config, opt, epoch: int, x_test, dev) -> None:
@@ -216,6 +266,9 @@ HELP = {
     "batch_size": "images per step", "lr": "Adam learning rate",
     "warmdown": "share of training at its end over which the lr falls linearly to 0 (0: constant)",
     "seed": "seed for initialisation, shuffling and sampling",
+    "time_budget": "stop after this many seconds of wall-clock time since the command started, evaluation and "
+                   "saving included, with the lr warm-down spread over them; --epochs becomes a cap (0: none). "
+                   "Where the clock stops a run depends on the machine, so such runs are not bit-reproducible",
     "amp": "bf16 mixed precision on CUDA, and for conv models on CPUs with native bf16 (AMX, AVX512-BF16)",
 }
 
