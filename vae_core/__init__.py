@@ -1,5 +1,5 @@
 """vae_core: VAE and VQ-VAE models, data, trainer, checkpoints and evaluation."""
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 from .checkpoint import CheckpointError, load, save_checkpoint
 from .config import Config
