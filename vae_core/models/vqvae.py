@@ -1,6 +1,7 @@
 """VQ-VAE: conv encoder -> grid of D-dim vectors -> nearest of K codes -> conv decoder.
 
-    loss = ||x - x_hat||^2 (summed over pixels) + VQ loss (see quantize.py), per image, averaged over the batch
+    loss = ||x - x_hat||^2 + VQ loss (see quantize.py): each term summed over the elements of an image
+           (pixels; latent grid cells x D), then averaged over the batch
 """
 import torch
 from torch import nn
@@ -17,7 +18,7 @@ class VQVAE(nn.Module):
         c, width, d = cfg.channels, cfg.width, cfg.code_dim
         self.encoder = conv_encoder(c, width, d, res_blocks=2)
         self.quantizer = VectorQuantizer(cfg.num_codes, d, cfg.commitment, cfg.codebook, cfg.ema_decay,
-                                         cfg.dead_threshold, cfg.kmeans_init)
+                                         cfg.dead_threshold, cfg.kmeans_init, cfg.codebook_weight)
         self.decoder = conv_decoder(d, width, c, res_blocks=2)
 
     @property
