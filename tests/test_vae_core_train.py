@@ -66,7 +66,8 @@ def test_overfits_a_tiny_batch(tiny_cfg, digits, overrides):
         floor = -(torch.xlogy(x, x) + torch.xlogy(1 - x, 1 - x)).flatten(1).sum(1).mean().item()
         assert last - floor < 0.5 * (first - floor)
     else:
-        assert last < 0.1 * first
+        # the VQ-VAE's codes start on the first batch's encoder outputs, so its first loss is already lower
+        assert last < (0.2 if overrides["model"] == "vqvae" else 0.1) * first
         assert (model.eval().reconstruct(x) - x).pow(2).mean() < 0.25 * mse
 
 
