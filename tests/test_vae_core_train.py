@@ -73,8 +73,8 @@ def test_overfits_a_tiny_batch(tiny_cfg, digits, overrides):
             assert last - floor < 0.2 * (first - floor)
         elif scale == "decoder":  # no floor short of 0 nats: the decoder's scales shrink steadily, and slowly
             assert last < 0.75 * first
-        else:  # the VQ-VAE's squared error
-            assert last < 0.1 * first
+        else:  # the VQ-VAE's squared error; its codes start on the first batch's encoder outputs, so its first
+            assert last < 0.2 * first  # loss is already lower
         assert (model.eval().reconstruct(x) - x).pow(2).mean() < 0.25 * mse
 
 

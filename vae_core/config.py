@@ -37,9 +37,10 @@ class Config:
     code_dim: int = 64  # D, VQ-VAE code vector size
     commitment: float = 0.25  # beta of the commitment term ||z_e - sg[e]||^2
     codebook: str = "ema"  # ema | loss
-    ema_decay: float = 0.99
-    dead_threshold: float = 0.1  # EMA count under which a code is dead and restarted
-    kmeans_init: bool = False  # initialise the codebook by k-means on the first batch
+    codebook_weight: float = 1.0  # weight of the codebook term ||sg[z_e] - e||^2 (codebook="loss" only)
+    ema_decay: float = 0.9  # of the EMA codebook and code counts (0.9 beat 0.99 in benchmarks/quantizer_benchmark.py)
+    dead_threshold: float = 0.33  # a code whose EMA count falls under this share of an equal split is restarted
+    kmeans_init: bool = True  # codes start at k-means centroids of the first batch (else at random vectors of it)
     # --- data and training ---
     data: str = "fashion-mnist"
     data_dir: str = ""
@@ -77,6 +78,7 @@ class Config:
             (0 <= self.warmdown <= 1, f"warmdown must be in 0..1, got {self.warmdown}"),
             (1 <= self.latent_dim <= 1024, f"latent_dim must be in 1..1024, got {self.latent_dim}"),
             (self.num_codes >= 2, f"num_codes must be at least 2, got {self.num_codes}"),
+            (0 <= self.dead_threshold < 1, f"dead_threshold must be in [0, 1), got {self.dead_threshold}"),
             (self.mc_samples >= 1, f"mc_samples must be at least 1, got {self.mc_samples}"),
             (not (self.model == "vqvae" and self.arch == "mlp"), "the VQ-VAE has no MLP preset: use arch=conv"),
         ]

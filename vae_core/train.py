@@ -187,6 +187,8 @@ def _train(cfg, out, resume, dev, rank, world, main, log):
             dist.barrier()
             continue
         metrics = evaluate(model, x_test, device=dev)
+        if cfg.model == "vqvae":
+            metrics["codes_restarted"] = model.quantizer.pop_restarts()  # dead codes restarted this epoch
         metrics.update(epoch=epoch, train_loss=running / max(steps, 1), seconds=seconds,
                        images_per_sec=steps * cfg.batch_size / max(seconds, 1e-9))
         cfg.metrics = metrics
@@ -255,10 +257,14 @@ HELP = {
              "value per pixel) or fixed",
     "fixed_scale": "the scale when --scale fixed", "beta": "weight on the KL term",
     "mc_samples": "Monte Carlo samples L of z per image", "num_codes": "VQ-VAE codebook size K",
-    "code_dim": "VQ-VAE code vector size D", "commitment": "commitment weight (beta of the VQ-VAE paper)",
+    "code_dim": "VQ-VAE code vector size D",
+    "commitment": "weight of the commitment term ||z_e - sg[e]||^2 (beta of the VQ-VAE paper)",
     "codebook": "ema (EMA updates) or loss (codebook loss term)", "ema_decay": "decay of the EMA codebook",
-    "dead_threshold": "EMA count under which a code is restarted from encoder outputs",
-    "kmeans_init": "initialise the codebook with k-means on the first batch",
+    "codebook_weight": "weight of the codebook term ||sg[z_e] - e||^2 (--codebook loss)",
+    "dead_threshold": "restart a code whose EMA count of vectors per batch falls under this share of an equal "
+                      "split (0: never)",
+    "kmeans_init": "start the codes at k-means centroids of the first batch (--no-kmeans-init: at random vectors "
+                   "of it)",
     "data": "fashion-mnist, mnist, digits, a folder of IDX files or images, or an .npz",
     "data_dir": "folder to look for named data sets in before /usr/share/datasets and downloading",
     "epochs": "total epochs (with --resume: train until this many; the lr decay spans all of them, so extending "

@@ -1,13 +1,14 @@
 """VQ-VAE: conv encoder -> grid of D-dim vectors -> nearest of K codes -> conv decoder.
 
-    loss = ||x - x_hat||^2 (summed over pixels) + VQ loss (see quantize.py), per image, averaged over the batch
+    loss = ||x - x_hat||^2 + VQ loss (see quantize.py): each term summed over the elements of an image
+           (pixels; latent grid cells x D), then averaged over the batch
 """
 import torch
 from torch import nn
 
 from ..config import Config
 from ..quantize import VectorQuantizer
-from .nets import conv_decoder, conv_encoder
+from .nets import conv_decoder, conv_encoder, run_float32_head
 
 
 class VQVAE(nn.Module):
@@ -17,7 +18,7 @@ class VQVAE(nn.Module):
         c, width, d = cfg.channels, cfg.width, cfg.code_dim
         self.encoder = conv_encoder(c, width, d, res_blocks=2)
         self.quantizer = VectorQuantizer(cfg.num_codes, d, cfg.commitment, cfg.codebook, cfg.ema_decay,
-                                         cfg.dead_threshold, cfg.kmeans_init)
+                                         cfg.dead_threshold, cfg.kmeans_init, cfg.codebook_weight)
         self.decoder = conv_decoder(d, width, c, res_blocks=2)
 
     @property
@@ -40,8 +41,8 @@ class VQVAE(nn.Module):
         return z_q.view(b, h, w, d).permute(0, 3, 1, 2), idx.view(b, h, w), vq_loss
 
     def decode(self, z_q: torch.Tensor) -> torch.Tensor:
-        """Image x_hat from quantized (or any) latents (B, D, h, w)."""
-        return self.decoder(z_q)
+        """Image x_hat from quantized (or any) latents (B, D, h, w), the last layer in float32 under autocast."""
+        return run_float32_head(self.decoder, z_q)
 
     def loss(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         z_q, _idx, vq_loss = self.quantize(self.encode(x))
