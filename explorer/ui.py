@@ -12,6 +12,7 @@ from .checkpoints import UnknownCheckpoint
 from .codes import GridError, paint, set_cell
 from .images import ImageInputError, data_uri, show
 from .latent_sliders import CSS as SLIDERS_CSS
+from .outputs import png_file
 from .latent_sliders import SliderError, latent_sliders, slider_event, sliders_value
 from .plotly_html import clickable_plot, figure_json, marker_json, plot_marker
 from .service import Explorer, LatentError
@@ -408,17 +409,27 @@ def build(ex: Explorer) -> gr.Blocks:
 
         go_btn.click(user_errors(interpolate), [vae_dd, vq_dd, ia, ib, steps], [lin, slerp, vqpath], api_visibility="private")
 
-        # named API endpoints (gradio_client: client.predict(..., api_name="/decode_latent"))
+        # named API endpoints (gradio_client: client.predict(..., api_name="/decode_latent")); images go out as files
+        # written once each (outputs.png_file), never as PIL images that Gradio would rewrite in place
+        def file(im) -> str:
+            return png_file(im, api_out1.GRADIO_CACHE)
+
         def reconstruct(image, vae: str, vqvae: str):
             x, note = ex.load_upload(vae, image)
             r = ex.reconstruct(vae, vqvae, x)
             metrics = {k: r[k] for k in ("vae_mse", "vae_psnr", "vqvae_mse", "vqvae_psnr")}
-            return r["vae"], r["vqvae"], {**metrics, "note": note}
+            return file(r["vae"]), file(r["vqvae"]), {**metrics, "note": note}
+
+        def decode_latent(name: str, latent):
+            return file(ex.decode_latent(name, latent))
+
+        def decode_codes(name: str, grid):
+            return file(ex.decode_codes(name, grid))
 
         api_btns[0].click(user_errors(reconstruct), [api_image, api_vae, api_vq], [api_out1, api_out2, api_metrics],
                           api_name="reconstruct", concurrency_limit=8, concurrency_id="api")
-        api_btns[1].click(user_errors(ex.decode_latent), [api_vae, api_latent], api_out1, api_name="decode_latent",
+        api_btns[1].click(user_errors(decode_latent), [api_vae, api_latent], api_out1, api_name="decode_latent",
                           concurrency_limit=8, concurrency_id="api")
-        api_btns[2].click(user_errors(ex.decode_codes), [api_vq, api_grid], api_out1, api_name="decode_codes",
+        api_btns[2].click(user_errors(decode_codes), [api_vq, api_grid], api_out1, api_name="decode_codes",
                           concurrency_limit=8, concurrency_id="api")
     return demo
