@@ -26,16 +26,15 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from explorer.launch import (
+from explorer.service import Explorer
+from tests.launch import (
     CHROMIUM,
     CHROMIUM_ARGS,
     MAP_GEOMETRY_JS,
     start_app,
     stop_app,
 )
-from explorer.service import Explorer
 
 GOAL_START_S = 10.0
 GOAL_CLICK_P95_MS = 150.0

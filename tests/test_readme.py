@@ -56,7 +56,7 @@ def test_python_example_runs():
 
 @needs_defaults
 def test_gradio_client_example_runs(tmp_path):
-    from explorer.launch import start_app, stop_app
+    from tests.launch import start_app, stop_app
 
     app, url, _ = start_app([ROOT / "checkpoints"], tmp_path / "app.log")
     try:
