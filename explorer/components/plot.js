@@ -2,7 +2,9 @@
 // react/relayout, its plotly_click/plotly_hover events and layout axis ranges; Gradio's props/watch/trigger/server.
 const gd = element.querySelector('.vx-plot');
 const decodes = gd.dataset.decode === 'true';
+gd.style.height = gd.dataset.height + 'px';
 const HOVER_MS = 150;
+const HOLD_MS = 250;  // the longest a click event waits for the direct decode
 // WebGL canvases at the screen's own pixel ratio (Plotly's default, 2, draws 4x the pixels on a plain screen and makes
 // every compositor frame after a click copy them). doubleClickDelay: Plotly's default (500 ms) takes two quick clicks
 // on different points for a double click, which resets the zoom and redraws every WebGL point.
@@ -34,9 +36,14 @@ async function update() {
   if (m) gd.dataset.marker = JSON.stringify(m);
 }
 
-function send(click) {
-  // the decode first: the image follows the pointer without waiting for the click event's round trip
-  if (decodes) document.dispatchEvent(new CustomEvent('vx-decode', {detail: {key: shown, ...click}}));
+async function send(click) {
+  // the decode first: the image follows the pointer without waiting for the click event's round trip, which
+  // follows once the image is shown (or after HOLD_MS), so the two do not share the server's CPU
+  if (decodes) {
+    const detail = {key: shown, ...click};
+    document.dispatchEvent(new CustomEvent('vx-decode', {detail}));
+    await Promise.race([detail.shown, new Promise((resolve) => setTimeout(resolve, HOLD_MS))]);
+  }
   trigger('click', click);
 }
 

@@ -30,8 +30,7 @@ def allow_plotly_js() -> None:
 def clickable_plot(elem_id: str, figure, thumbnail, height: int = 520, decode: bool = False) -> gr.HTML:
     """`figure(key) -> str` returns the figure JSON (figure_json) for a key; `thumbnail({key, index}) -> str` a data
     URI of point `index`'s image. The JavaScript calls them as server.figure and server.thumbnail."""
-    template = (f'<div class="vx-plot" data-decode="{str(decode).lower()}" '
-                f'style="height:{height}px;width:100%"></div>')
+    template = f'<div class="vx-plot" data-decode="{str(decode).lower()}" data-height="{int(height)}"></div>'
     return gr.HTML(value="", html_template=template, js_on_load=JS, head=HEAD, elem_id=elem_id, min_height=height,
                    server_functions=[_named(figure, "figure"), _named(thumbnail, "thumbnail")])
 

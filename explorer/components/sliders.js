@@ -26,14 +26,20 @@ function read(inp) {
   return v;
 }
 
+const HOLD_MS = 250;  // the longest a commit waits for the direct decode
+let decoding = Promise.resolve();  // settled once the last decode asked for is shown (image.js)
+
 function decode() {  // the image follows at once (image.js), without the event's round trip
-  if (state && state.checkpoint) {
-    document.dispatchEvent(new CustomEvent('vx-decode', {detail: {checkpoint: state.checkpoint,
-                                                                   latent: state.latent.slice()}}));
-  }
+  if (!state || !state.checkpoint) return;
+  const detail = {checkpoint: state.checkpoint, latent: state.latent.slice()};
+  document.dispatchEvent(new CustomEvent('vx-decode', {detail}));
+  decoding = detail.shown || Promise.resolve();
 }
 
-function commit(inp, v) {  // the session, the marker and the image follow through Gradio's event
+async function commit(inp, v) {
+  // the session, the marker and the image follow through Gradio's event, once the direct decode is shown: the two
+  // would otherwise share the server's CPU
+  await Promise.race([decoding, new Promise((resolve) => setTimeout(resolve, HOLD_MS))]);
   trigger('input', {dim: Number(inp.dataset.dim), value: v});
 }
 
