@@ -15,11 +15,13 @@ AGE = 2.0  # the sweeper's age in this test: files younger than this must stay
 
 
 @pytest.fixture(scope="module")
-def demo(app_checkpoints):
+def demo(app_checkpoints, tmp_path_factory):
     from explorer.service import Explorer
     from explorer.ui import build
 
-    return build(Explorer([app_checkpoints], log=lambda *a: None))
+    with pytest.MonkeyPatch.context() as m:  # the components cache their outputs here, not in the shared /tmp/gradio
+        m.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio-cache")))
+        return build(Explorer([app_checkpoints], log=lambda *a: None))
 
 
 def endpoint(demo, api_name: str):
