@@ -8,11 +8,11 @@ import os
 import torch
 
 from explorer.cache import start_sweeper
-from explorer.plotly_html import allow_plotly_js
+from explorer.components.plot import allow_plotly_js
 from explorer.service import Explorer
 from explorer.ui import CSS, build
 
-SESSIONS = 1000
+SESSIONS = int(os.environ.get("VAE_EXPLORER_SESSIONS", "1000"))  # see state_session_capacity below
 
 
 def main(argv=None):

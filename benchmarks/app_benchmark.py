@@ -1,6 +1,7 @@
 """How fast the app starts and answers, each number next to a reference.
 
-    python benchmarks/app_benchmark.py [--checkpoints checkpoints/] [--interactions 50] [--json out.json]
+    python benchmarks/app_benchmark.py [--checkpoints checkpoints/] [--interactions 50] [--reference DIR]
+                                       [--json out.json]
 
 1. start to serving: `python app.py` from process start to its first HTTP 200 (projection caches warm), next to
    the time `python -c "import gradio"` takes.
@@ -8,10 +9,12 @@
    next to the bare decoder forward on the same input.
 3. end to end in headless Chromium: from a click on the latent map (alternating random points) and from a slider
    move to the new decoded image being loaded in the page, timed inside the page (pointerdown / input event to the
-   new <img> decoded), with a pause of PAUSE_MS between clicks. The decoded image comes inlined in the response
-   (a PNG data URI).
+   new <img> decoded), with a pause of PAUSE_MS between clicks; and a slider dragged with the mouse for DRAG_MOVES
+   moves, DRAG_MS apart: the decoded images shown while dragging, per second. With --reference DIR (a checkout of
+   another version, e.g. `git worktree add ../before b611008`), its app is measured in the same run, in alternating
+   rounds with this one, and shown beside it.
 
-Goals: start to serving < 10 s; click to image p95 < 150 ms.
+Goals: start to serving < 10 s; click -> image p95 <= 40 ms; slider -> image p95 <= 30 ms (on the 2-core EPYC).
 """
 import argparse
 import json
@@ -25,20 +28,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from explorer.launch import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    MAP_GEOMETRY_JS,
-    start_app,
-    stop_app,
-)
 from explorer.service import Explorer
+from tests.launch import CHROMIUM, CHROMIUM_ARGS, MAP_GEOMETRY_JS, ROOT, start_app, stop_app
 
 GOAL_START_S = 10.0
-GOAL_CLICK_P95_MS = 150.0
+GOAL_CLICK_P95_MS = 40.0
+GOAL_SLIDER_P95_MS = 30.0
+ROUNDS = 2  # with --reference: this many alternating rounds per app, each with interactions / ROUNDS of each kind
+DRAG_MOVES, DRAG_MS = 30, 16  # a slider drag: mouse moves, and the pause between them (about 60 per second)
 # between two clicks on the map: two clicks within the plot's doubleClickDelay (300 ms) are a double click for
 # Plotly (zoom reset), which is another interaction than the one measured here
 PAUSE_MS = 350
@@ -64,6 +61,27 @@ ARM_JS = """([target, start]) => {
 def stats(ms: list[float]) -> dict:
     a = np.asarray(ms, dtype=np.float64)
     return {"median": float(np.median(a)), "p95": float(np.percentile(a, 95)), "max": float(a.max()), "n": len(a)}
+
+
+# count the new images #decoded-image shows from now on
+COUNT_JS = """() => {
+  const w = window.__vxCount = {n: 0, last: document.querySelector('#decoded-image img').src};
+  new MutationObserver(() => {
+    const i = document.querySelector('#decoded-image img');
+    if (i && i.src !== w.last) { w.last = i.src; w.n += 1; }
+  }).observe(document.querySelector('#decoded-image'), {subtree: true, childList: true, attributes: true});
+}"""
+
+
+def cpu_name() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
+
+
+def native_bf16() -> bool:
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def timed(fn, n: int) -> list[float]:
@@ -130,60 +148,107 @@ def measure(page, target: str, start_event: str, act) -> float | None:
     return page.evaluate("() => window.__vx.t1 - window.__vx.t0")
 
 
-def bench_browser(url: str, n: int) -> dict:
+def open_page(browser, url: str) -> tuple[object, float]:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    t = time.perf_counter()
+    page.goto(url)
+    page.wait_for_selector("#latent-map .vx-plot[data-ready]", timeout=300_000)
+    page.wait_for_function("() => document.querySelector('#selection-info').innerText.includes('#')",
+                           timeout=300_000)
+    page.wait_for_selector("#decoded-image img", timeout=60_000)
+    return page, time.perf_counter() - t
+
+
+def clicks(page, n: int, rng) -> tuple[list[float], int]:
+    g = page.evaluate(MAP_GEOMETRY_JS)
+    pts = np.array(g["points"], dtype=np.float64)
+    inside = ((pts[:, 1] > g["left"] + 5) & (pts[:, 1] < g["left"] + g["width"] - 5)
+              & (pts[:, 2] > g["top"] + 5) & (pts[:, 2] < g["top"] + g["height"] - 5))
+    pts = pts[inside]
+    out, misses, last = [], 0, np.array([-1e9, -1e9])
+    while len(out) + misses < n:
+        x, y = pts[rng.integers(len(pts)), 1:]
+        if np.hypot(*(np.array([x, y]) - last)) < 40:  # alternate: never near the previous click
+            continue
+        last = np.array([x, y])
+        ms = measure(page, "#latent-map", "pointerdown", lambda x=x, y=y: page.mouse.click(x, y))
+        if ms is None:
+            misses += 1
+        else:
+            out.append(ms)
+        page.mouse.move(5, 5)
+        page.wait_for_timeout(PAUSE_MS)
+    return out, misses
+
+
+def slides(page, n: int, rng) -> tuple[list[float], int]:
+    rng_input = page.locator("#slider-0 input[type=range]")
+    out, misses, v = [], 0, float(rng_input.input_value())
+    while len(out) + misses < n:
+        new = round(float(rng.uniform(-3, 3)), 2)
+        if abs(new - v) < 0.5:
+            continue
+        v = new
+        ms = measure(page, "#slider-0 input[type=range]", "input", lambda new=new: rng_input.fill(str(new)))
+        if ms is None:
+            misses += 1
+        else:
+            out.append(ms)
+        page.wait_for_timeout(100)
+    return out, misses
+
+
+def drag(page) -> float:
+    """Drag slider 0 from one end to the other with the mouse; the new images shown per second while dragging."""
+    box = page.locator("#slider-0 input[type=range]")
+    box.scroll_into_view_if_needed()
+    b = box.bounding_box()
+    y = b["y"] + b["height"] / 2
+    page.mouse.move(b["x"] + b["width"] / 2, y)
+    page.mouse.down()
+    page.evaluate(COUNT_JS)
+    t = time.perf_counter()
+    for k in range(DRAG_MOVES):
+        page.mouse.move(b["x"] + 4 + (b["width"] - 8) * k / (DRAG_MOVES - 1), y)
+        page.wait_for_timeout(DRAG_MS)
+    seconds = time.perf_counter() - t
+    n = page.evaluate("() => window.__vxCount.n")  # before the release: only what dragging showed
+    page.mouse.up()
+    page.wait_for_timeout(300)
+    return n / seconds
+
+
+def bench_browser(apps: dict[str, str], n: int) -> dict:
+    """apps: {label: url}; each measured in ROUNDS alternating rounds (one round without a reference)."""
     from playwright.sync_api import sync_playwright
 
-    rng = np.random.default_rng(0)
-    out = {}
+    rounds = ROUNDS if len(apps) > 1 else 1
+    out = {label: {"click": [], "slider": [], "click_misses": 0, "slider_misses": 0, "drag_fps": [], "loads": []}
+           for label in apps}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        loads = []
-        for _ in range(3):  # the first visit loads the models and projections into the fresh server
-            t = time.perf_counter()
-            page.goto(url)
-            page.wait_for_selector("#latent-map .vx-plot[data-ready]", timeout=300_000)
-            page.wait_for_function("() => document.querySelector('#selection-info').innerText.includes('#')",
-                                   timeout=300_000)
-            page.wait_for_selector("#decoded-image img", timeout=60_000)
-            loads.append(time.perf_counter() - t)
-        out["first_page_load_s"], out["page_load_s"] = loads[0], stats(loads[1:])
-
-        g = page.evaluate(MAP_GEOMETRY_JS)
-        pts = np.array(g["points"], dtype=np.float64)
-        inside = ((pts[:, 1] > g["left"] + 5) & (pts[:, 1] < g["left"] + g["width"] - 5)
-                  & (pts[:, 2] > g["top"] + 5) & (pts[:, 2] < g["top"] + g["height"] - 5))
-        pts = pts[inside]
-        clicks, misses, last = [], 0, np.array([-1e9, -1e9])
-        while len(clicks) + misses < n:
-            x, y = pts[rng.integers(len(pts)), 1:]
-            if np.hypot(*(np.array([x, y]) - last)) < 40:  # alternate: never near the previous click
-                continue
-            last = np.array([x, y])
-            ms = measure(page, "#latent-map", "pointerdown", lambda x=x, y=y: page.mouse.click(x, y))
-            if ms is None:
-                misses += 1
-            else:
-                clicks.append(ms)
-            page.mouse.move(5, 5)
-            page.wait_for_timeout(PAUSE_MS)
-        out["click_ms"], out["click_misses"] = stats(clicks), misses
-
-        rng_input = page.locator("#slider-0 input[type=range]")
-        slides, misses, v = [], 0, float(rng_input.input_value())
-        while len(slides) + misses < n:
-            new = round(float(rng.uniform(-3, 3)), 2)
-            if abs(new - v) < 0.5:
-                continue
-            v = new
-            ms = measure(page, "#slider-0 input[type=range]", "input", lambda new=new: rng_input.fill(str(new)))
-            if ms is None:
-                misses += 1
-            else:
-                slides.append(ms)
-        out["slider_ms"], out["slider_misses"] = stats(slides), misses
+        for label, url in apps.items():  # the first visit loads the models and projections into the fresh server
+            page, s = open_page(browser, url)
+            out[label]["first_page_load_s"] = s
+            page.close()
+        for r in range(rounds):
+            for label, url in apps.items():
+                rng, o = np.random.default_rng(r), out[label]
+                page, s = open_page(browser, url)
+                o["loads"].append(s)
+                c, m = clicks(page, n // rounds, rng)
+                o["click"] += c
+                o["click_misses"] += m
+                sl, m = slides(page, n // rounds, rng)
+                o["slider"] += sl
+                o["slider_misses"] += m
+                o["drag_fps"].append(drag(page))
+                page.close()
         browser.close()
-    return out
+    return {label: {"click_ms": stats(o["click"]), "click_misses": o["click_misses"],
+                    "slider_ms": stats(o["slider"]), "slider_misses": o["slider_misses"],
+                    "drag_images_per_s": float(np.mean(o["drag_fps"])), "first_page_load_s": o["first_page_load_s"],
+                    "page_load_s": stats(o["loads"])} for label, o in out.items()}
 
 
 # --- report -----------------------------------------------------------------------------------------------------
@@ -202,27 +267,41 @@ def table(r: dict) -> str:
                 rows.append((f"server: Explorer.{what} ({threads} torch thread{'s' * (threads > 1)})",
                              *ms(t[f"{what}_ms"]), f"bare {label} decoder forward {t[f'{ref}_ms']['median']:.2f} ms",
                              f"{t[f'{what}_ms']['median'] / t[f'{ref}_ms']['median']:.1f}x"))
-    b = r.get("browser")
-    if b:
-        # reference: the faster of the server-side decode_latent timings
+    browser = r.get("browser")
+    if browser:
+        b, ref = browser["this"], browser.get("reference")
         sd = min((r[k]["decode_latent_ms"]["median"] for k in ("server", "server_1_thread")
-                  if "decode_latent_ms" in r.get(k, {})), default=None)
-        ref = (f"server decode_latent {sd:.1f} ms", f"{b['click_ms']['median'] / sd:.0f}x") if sd else ("", "")
+                  if "decode_latent_ms" in r.get(k, {})), default=float("nan"))
+
+        def beside(key, fmt, unit):
+            """The reference version's figure in the same run, or the server decode when there is none."""
+            if ref:
+                x = ref[key]
+                mine = b[key]["median"] if isinstance(b[key], dict) else b[key]
+                theirs = x["median"] if isinstance(x, dict) else x
+                p95 = f", p95 {x['p95']:.1f}" if isinstance(x, dict) else ""
+                return f"before the redesign: {fmt.format(theirs)}{p95} {unit}", f"{mine / theirs:.2f}x"
+            if key == "drag_images_per_s":
+                return "", ""
+            return f"server decode_latent {sd:.1f} ms", f"{b[key]['median'] / sd:.0f}x"
+
         rows.append((f"Chromium: map click -> new image ({b['click_ms']['n']}, {b['click_misses']} missed)",
-                     *ms(b["click_ms"]), *ref))
-        ref = (ref[0], f"{b['slider_ms']['median'] / sd:.0f}x") if sd else ("", "")
+                     *ms(b["click_ms"]), *beside("click_ms", "{:.1f}", "ms")))
         rows.append((f"Chromium: slider -> new image ({b['slider_ms']['n']}, {b['slider_misses']} missed)",
-                     *ms(b["slider_ms"]), *ref))
+                     *ms(b["slider_ms"]), *beside("slider_ms", "{:.1f}", "ms")))
+        rows.append((f"Chromium: images shown while dragging a slider ({DRAG_MOVES} moves, {DRAG_MS} ms apart)",
+                     f"{b['drag_images_per_s']:.1f} /s", "", *beside("drag_images_per_s", "{:.1f}", "/s")))
         rows.append(("Chromium: page load -> map and decode shown (first visit)", f"{b['first_page_load_s']:.2f} s",
                      "", f"later visits {b['page_load_s']['median']:.2f} s", ""))
     lines = ["| " + " | ".join(row) + " |" for row in rows]
     start_ok = st["median"] < GOAL_START_S
     lines += ["", (f"Goal: start to serving < {GOAL_START_S:g} s: {'met' if start_ok else 'NOT met'} "
                   f"({st['median']:.2f} s)")]
-    if b:
-        p95 = b["click_ms"]["p95"]
-        lines.append(f"Goal: click-to-image p95 < {GOAL_CLICK_P95_MS:g} ms: "
-                     f"{'met' if p95 < GOAL_CLICK_P95_MS else 'NOT met'} ({p95:.1f} ms)")
+    if browser:
+        for key, goal, what in (("click_ms", GOAL_CLICK_P95_MS, "click"), ("slider_ms", GOAL_SLIDER_P95_MS, "slider")):
+            p95 = b[key]["p95"]
+            lines.append(f"Goal: {what} -> image p95 <= {goal:g} ms: {'met' if p95 <= goal else 'NOT met'} "
+                         f"({p95:.1f} ms)")
     return "\n".join(lines)
 
 
@@ -233,6 +312,7 @@ def main(argv=None):
     p.add_argument("--calls", type=int, default=200, help="server-side decodes of each kind")
     p.add_argument("--starts", type=int, default=3, help="app starts timed (after one warm-up)")
     p.add_argument("--no-browser", action="store_true", help="skip the Chromium measurements")
+    p.add_argument("--reference", type=Path, help="a checkout of another version of the app, measured beside")
     p.add_argument("--json", type=Path, help="also write the results here")
     p.add_argument("--log", type=Path, default=Path("/tmp/app_benchmark.log"), help="app.py's output")
     args = p.parse_args(argv)
@@ -245,7 +325,7 @@ def main(argv=None):
     vae, vq = (vaes or [None])[0], (vqs or [None])[0]
     r = {"checkpoints": folders, "vae": vae, "vqvae": vq, "python": platform.python_version(),
          "torch": torch.__version__, "torch_threads": torch.get_num_threads(), "cpus": os.cpu_count(),
-         "load_average": os.getloadavg()}
+         "load_average": os.getloadavg(), "cpu": cpu_name(), "native_bf16": native_bf16()}
     print(f"benchmarking {vae} and {vq} from {folders} ({r['cpus']} CPUs, load {r['load_average'][0]:.1f})",
           file=sys.stderr)
     r["server"] = bench_server(ex, vae, vq, args.calls)  # first: it also warms the projection caches
@@ -255,12 +335,19 @@ def main(argv=None):
         torch.set_num_threads(r["torch_threads"])
     r["start"] = bench_start(folders, args.starts, args.log)
     if not args.no_browser and vae:
-        proc, url, _ = start_app(folders, args.log)
+        roots = {"this": ROOT, **({"reference": args.reference.resolve()} if args.reference else {})}
+        procs, urls = [], {}
         try:
-            r["browser"] = bench_browser(url, args.interactions)
+            for label, root in roots.items():
+                proc, urls[label], _ = start_app(folders, args.log, root=root)
+                procs.append(proc)
+            r["browser"] = bench_browser(urls, args.interactions)
+            r["reference"] = str(roots.get("reference", ""))
         finally:
-            stop_app(proc)
-    r["table"] = table(r)
+            for proc in procs:
+                stop_app(proc)
+    r["table"] = (f"{r['cpu']}, {r['cpus']} CPUs, native bf16: {r['native_bf16']}, load {r['load_average'][0]:.1f}\n\n"
+                  + table(r))
     print(r["table"])
     if args.json:
         args.json.write_text(json.dumps(r, indent=2))

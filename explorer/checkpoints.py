@@ -11,10 +11,20 @@ from pathlib import Path
 from vae_core import load
 from vae_core.checkpoint import CONFIG, WEIGHTS, CheckpointError, read_config
 from vae_core.config import Config
+from vae_core.train import HISTORY
+
+from .errors import UserError
+
+SUMMARY_FIRST = ["neg_elbo", "kl", "bits_per_dim", "iwae_nll", "mse", "psnr", "perplexity", "codes_used", "dead_codes"]
+NOT_METRICS = {"epoch", "iwae_k"}
 
 
-class UnknownCheckpoint(ValueError):
+class UnknownCheckpoint(UserError):
     pass
+
+
+class UnreadableCheckpoint(UserError):
+    """vae_core could not load a checkpoint found at start (changed or damaged since)."""
 
 
 @dataclass
@@ -33,13 +43,15 @@ class Checkpoint:
         c, m = self.cfg, self.cfg.metrics
         size = (f"latent {c.latent_dim} ({c.arch}, {c.likelihood})" if c.model == "vae"
                 else f"K = {c.num_codes} codes of D = {c.code_dim}, grid {c.image_size // 4}x{c.image_size // 4}")
-        keys = ["neg_elbo", "kl", "bits_per_dim", "iwae_nll", "mse", "psnr", "perplexity", "codes_used", "dead_codes"]
-        metrics = ", ".join(f"{k} {m[k]:.4g}" for k in keys if isinstance(m.get(k), (int, float)))
+        # whatever metrics the checkpoint recorded (models differ: bits_per_dim only for some likelihoods), known first
+        keys = [k for k in SUMMARY_FIRST if k in m] + sorted(k for k in m if k not in SUMMARY_FIRST)
+        metrics = ", ".join(f"{k} {m[k]:.4g}" for k in keys
+                            if k not in NOT_METRICS and isinstance(m[k], (int, float)) and not isinstance(m[k], bool))
         return (f"**{self.name}**: {c.model.upper()} on {c.data} ({c.channels}x{c.image_size}x{c.image_size}), "
                 f"{size}; {m.get('epoch', '?')} epochs.  \nTest: {metrics or 'no metrics recorded'}")
 
     def history(self) -> list[dict]:
-        p = self.path / "history.jsonl"
+        p = self.path / HISTORY
         if not p.exists():
             return []
         return [json.loads(ln) for ln in p.read_text().splitlines() if ln.strip()]
@@ -77,5 +89,8 @@ class Registry:
         ck = self.get(name)
         with self._lock:
             if ck._model is None:
-                ck._model = load(ck.path)
+                try:
+                    ck._model = load(ck.path)
+                except CheckpointError as e:
+                    raise UnreadableCheckpoint(f"checkpoint {name!r} could not be loaded: {e}") from e
         return ck._model

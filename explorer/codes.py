@@ -1,8 +1,10 @@
 """VQ-VAE code grids: validate what users send, and edit grids without touching the original."""
 import numpy as np
 
+from .errors import UserError
 
-class GridError(ValueError):
+
+class GridError(UserError):
     pass
 
 

@@ -8,11 +8,13 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from vae_core.images import make_grid, to_pil
 
+from .errors import UserError
+
 MAX_PIXELS = 40_000_000  # uploads larger than this are refused (JPEGs are first decoded at reduced size)
 DISPLAY = 224  # side in pixels of the images the app shows
 
 
-class ImageInputError(ValueError):
+class ImageInputError(UserError):
     pass
 
 

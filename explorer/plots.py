@@ -9,7 +9,7 @@ LAYOUT = {"margin": {"l": 40, "r": 10, "t": 30, "b": 30}, "hovermode": "closest"
 
 def latent_map(coords: np.ndarray, labels: np.ndarray, label_names: list[str], title: str) -> dict:
     """One WebGL trace per class (legend names them); customdata = point index. The current-latent marker is
-    a layout shape drawn by plotly_html.MARKER_JS."""
+    a layout shape drawn by components/plot.js."""
     traces = []
     for k in np.unique(labels):
         idx = np.flatnonzero(labels == k)
@@ -53,8 +53,9 @@ def usage_histogram(counts: np.ndarray, usage: dict) -> dict:
 
 def training_curves(history: list[dict], kind: str) -> dict:
     epochs = [h.get("epoch") for h in history]
-    left = ["neg_elbo", "train_loss"] if kind == "vae" else ["mse"]
-    right = ["kl"] if kind == "vae" else ["codes_used"]
+    present = {k for h in history for k in h}  # the curves the checkpoint recorded (models differ)
+    left = [k for k in (["neg_elbo", "train_loss"] if kind == "vae" else ["mse"]) if k in present]
+    right = [k for k in (["kl"] if kind == "vae" else ["codes_used"]) if k in present]
     data = [{"type": "scatter", "mode": "lines+markers", "name": k, "x": epochs, "y": [h.get(k) for h in history]}
             for k in left]
     data += [{"type": "scatter", "mode": "lines+markers", "name": k, "x": epochs, "y": [h.get(k) for h in history],

@@ -2,7 +2,9 @@
 
 The cache file name holds a hash of the weights, the images and the projection settings, so a retrained
 model, other data or other settings never reuse a stale projection. UMAP is imported only when a cache is
-missing: an app start with warm caches neither imports nor fits it.
+missing: an app start with warm caches neither imports nor fits it. Computing one reports its progress to
+`progress(fraction, what)`: the encoding batches, then UMAP's epochs (through tqdm, which gr.Progress(track_tqdm=True)
+follows in the app and which prints a bar in `python -m explorer.precompute`).
 """
 import hashlib
 import json
@@ -13,8 +15,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vae_core.checkpoint import WEIGHTS
 from vae_core.data import to_float
+from vae_core.models.vae import VAE
 from vae_core.quantize import codebook_usage
+
+PROJECTIONS = "projections"  # the cache folder inside a checkpoint (or inside $VAE_EXPLORER_CACHE)
+ENCODING = 0.3  # the share of the progress bar for encoding; UMAP gets the rest
+
+
+def no_progress(fraction: float, what: str) -> None:
+    pass
+
 
 SETTINGS = {"umap": {"n_neighbors": 15, "min_dist": 0.1, "random_state": 0}, "version": 1}
 
@@ -50,16 +62,20 @@ def cache_key(weights: Path, x: np.ndarray, kind: str) -> str:
 def cache_path(ckpt_dir: Path, weights: Path, x: np.ndarray, kind: str) -> Path:
     """<checkpoint>/projections/<kind>-<hash>.npz, or a user cache folder when the checkpoint is read-only."""
     name = f"{kind}-{cache_key(weights, x, kind)}.npz"
-    folder = ckpt_dir / "projections"
+    folder = ckpt_dir / PROJECTIONS
     if not os.access(folder if folder.exists() else ckpt_dir, os.W_OK):
-        folder = Path(os.environ.get("VAE_EXPLORER_CACHE", Path.home() / ".cache" / "vae-explorer")) / "projections"
+        folder = Path(os.environ.get("VAE_EXPLORER_CACHE", Path.home() / ".cache" / "vae-explorer")) / PROJECTIONS
     return folder / name
 
 
-def umap_2d(points: np.ndarray) -> np.ndarray:
+def umap_2d(points: np.ndarray, progress=no_progress) -> np.ndarray:
+    progress(ENCODING, f"UMAP of {len(points)} points: compiling (numba, first run only) and fitting")
     import umap  # slow import (numba): only here, never at app start
 
-    return umap.UMAP(n_components=2, **SETTINGS["umap"]).fit_transform(points).astype(np.float32)
+    epochs = {"disable": False, "desc": f"UMAP of {len(points)} points: epochs"}  # tqdm: followed by gr.Progress
+    out = umap.UMAP(n_components=2, tqdm_kwds=epochs, **SETTINGS["umap"]).fit_transform(points).astype(np.float32)
+    progress(1.0, "UMAP done")
+    return out
 
 
 def pca_2d(points: np.ndarray) -> np.ndarray:
@@ -68,41 +84,53 @@ def pca_2d(points: np.ndarray) -> np.ndarray:
     return (centred @ vt[:2].T).astype(np.float32)
 
 
+def batches(x: np.ndarray, batch_size: int, what: str, progress):
+    """x in batches, reporting each to progress() over the first ENCODING of the bar."""
+    n = -(-len(x) // batch_size)
+    for b in range(n):
+        progress(ENCODING * b / n, f"{what} {len(x)} test images: batch {b + 1} of {n}")
+        yield to_float(x[b * batch_size:(b + 1) * batch_size])
+
+
 @torch.no_grad()
-def project_latents(model, x: np.ndarray, y: np.ndarray | None, batch_size: int = 1000) -> LatentProjection:
+def project_latents(model, x: np.ndarray, y: np.ndarray | None, batch_size: int = 1000,
+                    progress=no_progress) -> LatentProjection:
     mus, kls = [], []
-    for i in range(0, len(x), batch_size):
-        mu, log_sigma = model.encode(to_float(x[i:i + batch_size]))
+    for xb in batches(x, batch_size, "encoding", progress):
+        mu, log_sigma = model.encode(xb)
         mus.append(mu)
-        kls.append(0.5 * (mu.pow(2) + torch.exp(2 * log_sigma) - 1 - 2 * log_sigma))  # KL per dimension
+        d = mu.shape[1]  # KL of each dimension: vae_core's KL of the 1-D Gaussians, one per (image, dimension)
+        kls.append(VAE.kl(mu.reshape(-1, 1), log_sigma.reshape(-1, 1)).view(-1, d))
     latents = torch.cat(mus).numpy().astype(np.float32)
     kl = torch.cat(kls).mean(0).numpy()
     identity = latents.shape[1] == 2
-    coords = latents.copy() if identity else umap_2d(latents)
+    coords = latents.copy() if identity else umap_2d(latents, progress)
     labels = y.astype(np.int64) if y is not None else np.full(len(x), -1)
     return LatentProjection(latents, coords, labels, kl, "identity" if identity else "umap")
 
 
 @torch.no_grad()
-def project_codebook(model, x: np.ndarray, batch_size: int = 1000) -> CodebookProjection:
-    grids = torch.cat([model.encode_indices(to_float(x[i:i + batch_size])) for i in range(0, len(x), batch_size)])
+def project_codebook(model, x: np.ndarray, batch_size: int = 1000, progress=no_progress) -> CodebookProjection:
+    grids = torch.cat([model.encode_indices(xb) for xb in batches(x, batch_size, "quantising", progress)])
     counts = torch.bincount(grids.flatten(), minlength=model.cfg.num_codes).numpy()
     codebook = model.codebook.detach().cpu().numpy()
     small = len(codebook) < 64
-    coords = pca_2d(codebook) if small else umap_2d(codebook)
+    coords = pca_2d(codebook) if small else umap_2d(codebook, progress)
     return CodebookProjection(grids.numpy().astype(np.int16), counts, coords, "pca" if small else "umap")
 
 
-def load_or_compute(ckpt_dir: Path, model, x: np.ndarray, y: np.ndarray | None, log=print):
-    """The checkpoint's projection for images x, from the disk cache or computed and cached now."""
+def load_or_compute(ckpt_dir: Path, model, x: np.ndarray, y: np.ndarray | None, log=print, progress=no_progress):
+    """The checkpoint's projection for images x, from the disk cache or computed (reporting to progress) and cached."""
     kind = "latent" if model.cfg.model == "vae" else "codebook"
-    path = cache_path(ckpt_dir, ckpt_dir / "model.safetensors", x, kind)
+    path = cache_path(ckpt_dir, ckpt_dir / WEIGHTS, x, kind)
     cls = LatentProjection if kind == "latent" else CodebookProjection
     if path.exists():
         with np.load(path, allow_pickle=False) as f:
             return cls(**{k: (str(f[k]) if k == "method" else f[k]) for k in f.files})
     log(f"projecting {len(x)} images for {ckpt_dir.name} (once; cached in {path})")
-    proj = project_latents(model, x, y) if kind == "latent" else project_codebook(model, x)
+    proj = (project_latents(model, x, y, progress=progress) if kind == "latent"
+            else project_codebook(model, x, progress=progress))
+    progress(1.0, "projection done")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".tmp-{os.getpid()}.npz")
     np.savez_compressed(tmp, **proj.__dict__)

@@ -4,6 +4,7 @@ One `Explorer` serves all browser sessions: it holds read-only things (checkpoin
 what a person has selected lives in their session's state, never here.
 """
 import threading
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,20 +13,26 @@ import torch
 from PIL import Image
 
 from vae_core.data import Dataset, load_dataset, to_float
+from vae_core.data.idx import DataError
 from vae_core.evaluate import psnr
 from vae_core.images import make_grid, to_pil
 
 from .checkpoints import Registry
 from .codes import validate_grid
+from .errors import IndexRangeError, UserError
 from .images import DISPLAY, error_map, load_upload, show, strip
 from .inverse import LatentMap
-from .projection import CodebookProjection, LatentProjection, load_or_compute
+from .projection import CodebookProjection, LatentProjection, load_or_compute, no_progress
 
 MAX_ABS_LATENT = 50.0  # |z| beyond this is far outside N(0, I): refused as a likely mistake
 
 
-class LatentError(ValueError):
+class LatentError(UserError):
     pass
+
+
+class DataUnavailable(UserError):
+    """The data set a checkpoint was trained on cannot be found or read."""
 
 
 @dataclass
@@ -33,6 +40,30 @@ class LatentView:
     proj: LatentProjection
     mapping: LatentMap
     data: Dataset
+
+
+@dataclass
+class Reconstruction:
+    """One image reconstructed by a VAE and a VQ-VAE: the images shown, |error| maps, MSE and PSNR (dB)."""
+
+    original: Image.Image
+    vae: Image.Image
+    vqvae: Image.Image
+    vae_error: Image.Image
+    vqvae_error: Image.Image
+    vae_mse: float
+    vae_psnr: float
+    vqvae_mse: float
+    vqvae_psnr: float
+
+
+@dataclass
+class Interpolation:
+    """Decodes along paths between two test images, each a row of images."""
+
+    linear: Image.Image  # VAE: z(t) = (1 - t) z_a + t z_b
+    spherical: Image.Image  # VAE: slerp between z_a and z_b
+    vq: Image.Image  # VQ-VAE: quantise((1 - t) z_e(a) + t z_e(b))
 
 
 def validate_latent(values, dim: int) -> np.ndarray:
@@ -56,6 +87,7 @@ class Explorer:
         self._data: dict[tuple, Dataset] = {}
         self._views: dict[str, object] = {}
         self._lock = threading.Lock()
+        self._computing = defaultdict(threading.Lock)  # one projection computed once, even if asked for twice
 
     # --- cached, read-only resources ---------------------------------------------------------------
     def data(self, name: str) -> Dataset:
@@ -63,29 +95,50 @@ class Explorer:
         key = (cfg.data, cfg.data_dir, cfg.channels, cfg.image_size, cfg.seed)
         with self._lock:
             if key not in self._data:
-                self._data[key] = load_dataset(cfg.data, cfg.data_dir, cfg.channels, cfg.image_size, cfg.seed,
-                                               log=self.log)
+                try:
+                    self._data[key] = load_dataset(cfg.data, cfg.data_dir, cfg.channels, cfg.image_size, cfg.seed,
+                                                   log=self.log)
+                except (DataError, FileNotFoundError) as e:
+                    raise DataUnavailable(f"the data set of {name!r} ({cfg.data}) is not available: {e}") from e
             return self._data[key]
 
-    def _projection(self, name: str):
-        if name not in self._views:
-            ds = self.data(name)
-            self._views[name] = load_or_compute(self.registry.get(name).path, self.registry.model(name),
-                                                ds.x_test, ds.y_test, log=self.log)
+    def _projection(self, name: str, progress=no_progress):
+        with self._computing[name]:
+            if name not in self._views:
+                ds = self.data(name)
+                proj = load_or_compute(self.registry.get(name).path, self.registry.model(name), ds.x_test,
+                                       ds.y_test, log=self.log, progress=progress)
+                self._views[name] = (LatentView(proj, LatentMap(proj.latents, proj.coords), ds)
+                                     if isinstance(proj, LatentProjection) else proj)
         return self._views[name]
 
-    def latent_view(self, name: str) -> LatentView:
-        proj = self._projection(name)
-        return LatentView(proj, LatentMap(proj.latents, proj.coords), self.data(name))
+    def latent_view(self, name: str, progress=no_progress) -> LatentView:
+        """A VAE's test images on the map: projection, the map <-> latent mapping, the data; progress(fraction, what)
+        hears how a first computation goes."""
+        return self._projection(name, progress)
 
-    def codebook_view(self, name: str) -> CodebookProjection:
-        return self._projection(name)
+    def codebook_view(self, name: str, progress=no_progress) -> CodebookProjection:
+        return self._projection(name, progress)
+
+    def map_latent(self, name: str, index=None, x=None, y=None) -> np.ndarray:
+        """The latent for a click on the map: test image `index`'s mu(x), or the inverse map at (x, y)."""
+        view = self.latent_view(name)
+        if index is not None:
+            self.image(name, index)  # checks the range
+            return view.proj.latents[int(index)]
+        try:
+            x, y = float(x), float(y)
+        except (TypeError, ValueError) as e:
+            raise LatentError(f"a map position needs numbers x and y, got {x!r}, {y!r}") from e
+        if not (np.isfinite(x) and np.isfinite(y)):
+            raise LatentError("map position holds NaN or inf")
+        return view.mapping.to_latent(x, y)
 
     # --- VAE ----------------------------------------------------------------------------------------
     def image(self, name: str, index: int) -> torch.Tensor:
         x = self.data(name).x_test
-        if not 0 <= int(index) < len(x):
-            raise IndexError(f"image index must be in 0..{len(x) - 1}, got {index}")
+        if not isinstance(index, (int, np.integer, float)) or index != int(index) or not 0 <= int(index) < len(x):
+            raise IndexRangeError(f"image index must be an integer in 0..{len(x) - 1}, got {index!r}")
         return to_float(x[int(index):int(index) + 1])
 
     @torch.no_grad()
@@ -119,17 +172,16 @@ class Explorer:
 
     # --- both ---------------------------------------------------------------------------------------
     @torch.no_grad()
-    def reconstruct(self, vae: str, vq: str, x: torch.Tensor) -> dict:
+    def reconstruct(self, vae: str, vq: str, x: torch.Tensor) -> Reconstruction:
         """Reconstructions of x (1, C, H, W) by both models, their error maps, MSE and PSNR."""
         out = {"original": show(x[0])}
         for key, name in (("vae", vae), ("vqvae", vq)):
-            model = self.registry.model(name)
-            x_hat = model.reconstruct(x)
-            mse = float((x_hat - x).pow(2).mean())
+            x_hat = self.registry.model(name).reconstruct(x)
+            mse = float((x_hat - x).pow(2).mean())  # MSE = mean (x_hat - x)^2
             out[key] = show(x_hat[0])
             out[f"{key}_error"] = error_map(x[0], x_hat[0])
             out[f"{key}_mse"], out[f"{key}_psnr"] = mse, psnr(mse)
-        return out
+        return Reconstruction(**out)
 
     def load_upload(self, name: str, source) -> tuple[torch.Tensor, str]:
         cfg = self.registry.get(name).cfg
@@ -137,7 +189,7 @@ class Explorer:
         return to_float(a[None]), note
 
     @torch.no_grad()
-    def interpolate(self, vae: str, vq: str, i: int, j: int, steps: int = 10) -> dict[str, Image.Image]:
+    def interpolate(self, vae: str, vq: str, i: int, j: int, steps: int = 10) -> Interpolation:
         """Decodes along the paths from image i to image j: VAE linear and spherical, VQ-VAE pre-quantisation."""
         xa, xb = self.image(vae, i), self.image(vae, j)
         t = torch.linspace(0, 1, steps)[:, None]
@@ -149,4 +201,4 @@ class Explorer:
         q = self.registry.model(vq)
         ea, eb = q.encode(self.image(vq, i)), q.encode(self.image(vq, j))
         path = torch.cat([q.decode(q.quantize((1 - s) * ea + s * eb)[0]) for s in t.flatten().tolist()]).clamp(0, 1)
-        return {"linear": strip(linear), "spherical": strip(m.decode_mean(slerp)), "vq": strip(path)}
+        return Interpolation(strip(linear), strip(m.decode_mean(slerp)), strip(path))

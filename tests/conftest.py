@@ -102,7 +102,7 @@ def app_models(app_checkpoints) -> AppModels:
 @pytest.fixture(scope="session")
 def app_url(app_checkpoints, tmp_path_factory):
     """`python app.py --checkpoints <app_checkpoints>` on a free port; its URL once it answers HTTP 200."""
-    from explorer.launch import AppStartError, start_app, stop_app
+    from tests.launch import AppStartError, start_app, stop_app
 
     tmp = tmp_path_factory.mktemp("app")
     env = {"GRADIO_TEMP_DIR": str(tmp / "gradio")}

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from explorer.launch import CHROMIUM, CHROMIUM_ARGS, MAP_GEOMETRY_JS
+from tests.launch import CHROMIUM, CHROMIUM_ARGS, MAP_GEOMETRY_JS
 
 pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import sync_playwright
@@ -329,3 +329,59 @@ def test_screenshots(open_app, app_models, tmp_path):
     for name in ("map", "codes", "compare"):
         assert Image.open(out / f"screenshot-{name}.png").size == (1400, 1000)
     assert app.errors == []
+
+
+def test_dragging_a_slider_updates_the_image_while_dragging(open_app):
+    """Each move of a dragged slider (`input` events, no `change` until release) shows a new decode at once."""
+    app = open_app()
+    rng = app.page.locator("#slider-0 input[type=range]")
+    rng.scroll_into_view_if_needed()
+    seen = set()
+    for v in (-2.5, -1.0, 0.5, 2.0):
+        old = app.src("#decoded-image img")
+        rng.evaluate("(el, v) => { el.value = v; el.dispatchEvent(new Event('input', {bubbles: true})); }", v)
+        seen.add(app.wait_new_src("#decoded-image img", old))
+    assert len(seen) == 4
+    assert float(app.page.locator("#slider-0 input[type=number]").input_value()) == pytest.approx(2.0)
+    assert app.errors == []
+
+
+def test_a_map_click_asks_the_server_function_for_its_decode(open_app):
+    """The image follows the click through the image component's own server call, beside the click event."""
+    app = open_app()
+    calls = []
+    app.page.on("request", lambda r: "component_server" in r.url and calls.append(json.loads(r.post_data or "{}")))
+    app.click_point(avoid=[0], seed=5)
+    assert any(c.get("fn_name") == "decode" for c in calls), calls
+    assert app.errors == []
+
+
+@pytest.fixture(scope="module")
+def one_session_url(app_checkpoints, tmp_path_factory):
+    """An app that keeps the state of one session only: a second tab evicts the first one's."""
+    from tests.launch import start_app, stop_app
+
+    tmp = tmp_path_factory.mktemp("one-session")
+    proc, url, _ = start_app([app_checkpoints], tmp / "app.log",
+                             {"GRADIO_TEMP_DIR": str(tmp / "gradio"), "VAE_EXPLORER_SESSIONS": "1"}, timeout=180)
+    yield url
+    stop_app(proc)
+
+
+def test_a_tab_whose_state_was_evicted_says_so_and_reloads(browser, one_session_url):
+    first = AppPage(browser, one_session_url)
+    second = AppPage(browser, one_session_url)  # its session pushes the first one's out
+    try:
+        first.page.locator("#latent-sliders").scroll_into_view_if_needed()
+        first.page.get_by_role("button", name="reset to selected point").click()
+        message = first.page.get_by_text("idle for a long time")
+        message.wait_for()
+        first.errors.clear()  # the failed call is logged in the console as well
+        with first.page.expect_navigation():
+            first.page.get_by_role("link", name="Reload the page").click()
+        first.page.wait_for_selector("#latent-map .vx-plot[data-ready]")
+        first.page.wait_for_selector("#decoded-image img")
+        assert first.click_point(avoid=[0], seed=6) >= 0  # a working page again
+    finally:
+        first.close()
+        second.close()

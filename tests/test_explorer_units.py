@@ -11,9 +11,9 @@ from PIL import Image
 from explorer import projection
 from explorer.checkpoints import UnknownCheckpoint
 from explorer.codes import GridError, paint, set_cell, validate_grid
+from explorer.components.sliders import SliderError, slider_event, sliders_value
 from explorer.images import ImageInputError, load_upload
 from explorer.inverse import LatentMap
-from explorer.latent_sliders import SliderError, slider_event, sliders_value
 from explorer.service import Explorer, LatentError
 from vae_core import Config
 from vae_core.train import train
@@ -222,20 +222,109 @@ def test_reconstruct_reports_mse_and_psnr(ex):
     x = ex.image("vae2", 3)
     r = ex.reconstruct("vae2", "vq", x)
     for m in ("vae", "vqvae"):
-        assert r[f"{m}_mse"] > 0 and abs(r[f"{m}_psnr"] - 10 * np.log10(1 / r[f"{m}_mse"])) < 1e-9
-        assert r[f"{m}_error"].size == r[m].size
+        mse, db = getattr(r, f"{m}_mse"), getattr(r, f"{m}_psnr")
+        assert mse > 0 and abs(db - 10 * np.log10(1 / mse)) < 1e-9
+        assert getattr(r, f"{m}_error").size == getattr(r, m).size
 
 
 def test_interpolation_starts_and_ends_at_the_images(ex):
     r = ex.interpolate("vae2", "vq", 0, 5, steps=4)
-    assert r["linear"].size == r["spherical"].size == r["vq"].size
+    assert r.linear.size == r.spherical.size == r.vq.size
     m = ex.registry.model("vae2")
     with torch.no_grad():
         za, zb = m.encode(ex.image("vae2", 0))[0], m.encode(ex.image("vae2", 5))[0]
     assert not torch.allclose(za, zb)
-    strip = np.asarray(r["linear"])
+    strip = np.asarray(r.linear)
     assert strip.shape[1] > 4 * strip.shape[0] // 2  # a row of 4 images
 
 
 def test_manifold_only_for_2d_latents(ex):
     assert ex.manifold("vae2") is not None
+
+
+# --- sessions and views ---------------------------------------------------------------------------------------
+def test_a_tab_whose_session_was_evicted_gets_a_reload_message(ex):
+    """Gradio hands a tab whose state it evicted (state_session_capacity) a new session: every live action then
+    says so, with a link that reloads the page, instead of failing on a missing key."""
+    import gradio as gr
+
+    from explorer.errors import SessionExpired
+    from explorer.session import CodesSession, LatentSession
+    from explorer.views import expiring
+    from explorer.views.codes import CodesView
+    from explorer.views.map import MapView
+
+    evt = gr.EventData(None, {"kind": "space", "x": 0.0, "y": 0.0, "dim": 0, "value": 1.0, "row": 0, "col": 0})
+    m, c = MapView(ex), CodesView(ex)
+    for action in (lambda: m.on_click(LatentSession(), evt), lambda: m.on_slide(LatentSession(), evt),
+                   lambda: m.on_reset(LatentSession()), lambda: m.on_prior(LatentSession()),
+                   lambda: m.on_dims(LatentSession(), [0]), lambda: c.on_cell(CodesSession(), evt),
+                   lambda: c.on_code(CodesSession(), 1), lambda: c.on_paint(CodesSession(), 1),
+                   lambda: c.on_reset(CodesSession()), lambda: c.on_index(CodesSession(), 3)):
+        with pytest.raises(SessionExpired):
+            action()
+    notice = gr.HTML()
+    shown = expiring(m.on_reset, notice)(LatentSession())  # what the page's live events get
+    assert list(shown) == [notice] and "idle for a long time" in shown[notice]
+    assert 'href=""' in shown[notice] and "Reload the page" in shown[notice]
+
+
+def test_user_errors_share_one_base_class():
+    from explorer.checkpoints import UnknownCheckpoint, UnreadableCheckpoint
+    from explorer.errors import IndexRangeError, SessionExpired, UserError
+    from explorer.service import DataUnavailable
+
+    for cls in (UnknownCheckpoint, UnreadableCheckpoint, GridError, ImageInputError, LatentError, SliderError,
+                IndexRangeError, SessionExpired, DataUnavailable):
+        assert issubclass(cls, UserError), cls
+
+
+def test_bad_image_index_is_a_user_error(ex):
+    from explorer.errors import UserError
+
+    for bad in (-1, 10**9, 1.5, None, "3"):
+        with pytest.raises(UserError, match="image index"):
+            ex.image("vae2", bad)
+
+
+# --- progress of a first projection ---------------------------------------------------------------------------
+def test_a_first_projection_reports_advancing_progress(ckpts, tmp_path):
+    """Opening a checkpoint without a projection cache reports each encoding batch, in order, and the end."""
+    import shutil
+
+    for name in ("vae2", "vq"):
+        shutil.copytree(ckpts / name, tmp_path / name, ignore=shutil.ignore_patterns("projections"))
+    fresh = Explorer([tmp_path], log=lambda *a: None)
+    for name, open_view in (("vae2", fresh.latent_view), ("vq", fresh.codebook_view)):
+        heard = []
+        open_view(name, progress=lambda f, what, heard=heard: heard.append((f, what)))
+        fractions = [f for f, _ in heard]
+        batches = [what for _, what in heard if "batch" in what]
+        assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(set(fractions)) >= 2, heard
+        assert batches and "batch 1 of" in batches[0], heard
+        again = []
+        open_view(name, progress=lambda f, what, again=again: again.append((f, what)))  # cached: nothing to report
+        assert again == []
+
+
+def test_project_latents_reports_every_batch(ckpts, ex):
+    model = ex.registry.model("vae2")
+    x = ex.data("vae2").x_test
+    heard = []
+    projection.project_latents(model, x, None, batch_size=100, progress=lambda f, what: heard.append((f, what)))
+    n = -(-len(x) // 100)
+    assert [what for _, what in heard] == [f"encoding {len(x)} test images: batch {b} of {n}" for b in range(1, n + 1)]
+    assert [f for f, _ in heard] == sorted(f for f, _ in heard)
+
+
+def test_each_view_opens_in_its_own_event_with_one_progress_indicator(ex):
+    from explorer.ui import build
+
+    demo = build(ex)
+    opens = [f for f in demo.fns.values() if f.concurrency_id and str(f.concurrency_id).startswith("open-")]
+    by_view = {}
+    for f in opens:
+        by_view.setdefault(f.concurrency_id, set()).add(tuple(c._id for c in f.show_progress_on))
+    assert set(by_view) == {"open-map", "open-codes", "open-models"}
+    for shown in by_view.values():
+        assert len(shown) == 1 and len(next(iter(shown))) == 1  # the same single component on every trigger

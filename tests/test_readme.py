@@ -27,6 +27,25 @@ def test_front_matter_matches_requirements():
     assert "torch==2.13.0" in (ROOT / "requirements.txt").read_text().splitlines()
 
 
+def test_front_matter_python_is_the_tested_python_and_the_pins_exist_for_it():
+    """A Space builds with the front matter's python_version (3.10 when unset): it must be the Python the tests run
+    on, and every pinned requirement must be installed here at exactly its pin (so it has a release for it)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    front = README.split("---\n")[1]
+    python = re.search(r'^python_version: "?([0-9.]+)"?$', front, re.MULTILINE)
+    assert python, "README front matter sets no python_version (Spaces would use Python 3.10)"
+    assert python.group(1) == f"{sys.version_info.major}.{sys.version_info.minor}"
+    pins = [ln.split("==") for ln in (ROOT / "requirements.txt").read_text().splitlines() if "==" in ln]
+    assert {"numpy", "scikit-learn", "torch", "gradio"} <= {name for name, _ in pins}
+    for name, pin in pins:
+        try:
+            installed = version(name).split("+")[0]  # torch 2.13.0+cpu is the 2.13.0 release
+            assert installed == pin, f"{name}=={pin} pinned, {installed} installed on this Python"
+        except PackageNotFoundError:
+            pytest.fail(f"{name}=={pin} is pinned but not installed on Python {python.group(1)}")
+
+
 @needs_defaults
 def test_python_example_runs():
     block = next(b for b in PY_BLOCKS if "vae_core.load" in b)
@@ -37,7 +56,7 @@ def test_python_example_runs():
 
 @needs_defaults
 def test_gradio_client_example_runs(tmp_path):
-    from explorer.launch import start_app, stop_app
+    from tests.launch import start_app, stop_app
 
     app, url, _ = start_app([ROOT / "checkpoints"], tmp_path / "app.log")
     try:

@@ -12,17 +12,18 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 
-# the latent map's plot area and every point on it, in viewport pixels (for Playwright's page.evaluate)
+# the latent map's plot area and every point on it, in viewport pixels (for Playwright's page.evaluate); public
+# Plotly only: the plot area is its drag layer, the axis ranges are in the layout, the points in the data
 MAP_GEOMETRY_JS = """() => {
   const gd = document.querySelector('#latent-map .vx-plot');
-  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, r = gd.getBoundingClientRect();
-  const left = r.left + xa._offset, top = r.top + ya._offset, points = [];
+  const r = gd.querySelector('.nsewdrag').getBoundingClientRect();
+  const [x0, x1] = gd.layout.xaxis.range, [y0, y1] = gd.layout.yaxis.range, points = [];
   for (const t of gd.data) {
     if (!t.customdata) continue;
-    t.customdata.forEach((idx, j) => points.push([idx, left + xa.d2p(t.x[j]), top + ya.d2p(t.y[j])]));
+    t.customdata.forEach((idx, j) => points.push([idx, r.left + (t.x[j] - x0) / (x1 - x0) * r.width,
+                                                  r.top + (y1 - t.y[j]) / (y1 - y0) * r.height]));
   }
-  return {left, top, width: xa._length, height: ya._length, points,
-          x0: xa.p2d(0), x1: xa.p2d(xa._length), y0: ya.p2d(ya._length), y1: ya.p2d(0)};
+  return {left: r.left, top: r.top, width: r.width, height: r.height, points, x0, x1, y0, y1};
 }"""
 
 
@@ -36,16 +37,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(folders: list, log_path: Path, env: dict | None = None, timeout: float = 300
+def start_app(folders: list, log_path: Path, env: dict | None = None, timeout: float = 300, root: Path = ROOT
               ) -> tuple[subprocess.Popen, str, float]:
-    """Start app.py on a free loopback port; return it, its URL and the seconds until its first HTTP 200."""
+    """Start `root`/app.py (default: this checkout's) on a free loopback port; return it, its URL and the seconds
+    until its first HTTP 200."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}
     t = time.perf_counter()
     with open(log_path, "ab") as log:
         proc = subprocess.Popen([sys.executable, "app.py", "--checkpoints", *map(str, folders), "--port", str(port),
-                                 "--host", "127.0.0.1"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+                                 "--host", "127.0.0.1"], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     while True:
         if proc.poll() is not None:
             raise AppStartError(f"app.py exited with {proc.returncode}:\n{Path(log_path).read_text()[-3000:]}")

@@ -1,0 +1,111 @@
+// A clickable Plotly chart (plot.py). props.value: JSON {key, marker: [x, y] | null}. Public APIs only: Plotly's
+// react/relayout, its plotly_click/plotly_hover events and layout axis ranges; Gradio's props/watch/trigger/server.
+const gd = element.querySelector('.vx-plot');
+const decodes = gd.dataset.decode === 'true';
+gd.style.height = gd.dataset.height + 'px';
+const HOVER_MS = 150;
+const HOLD_MS = 250;  // the longest a click event waits for the direct decode
+// WebGL canvases at the screen's own pixel ratio (Plotly's default, 2, draws 4x the pixels on a plain screen and makes
+// every compositor frame after a click copy them). doubleClickDelay: Plotly's default (500 ms) takes two quick clicks
+// on different points for a double click, which resets the zoom and redraws every WebGL point.
+const CONFIG = {responsive: true, displaylogo: false, scrollZoom: true, doubleClickDelay: 300,
+                plotGlPixelRatio: Math.min(2, Math.max(1, window.devicePixelRatio || 1))};
+let shown = null;  // the key of the figure drawn now
+let queue = Promise.resolve();  // value changes are applied one after another, in order
+let pointClicked = false;  // this press hit a point: plotly_click has sent it
+
+const current = () => (props.value ? JSON.parse(props.value) : null);
+const markerShapes = (m) => (m ? [{type: 'circle', xref: 'x', yref: 'y', xsizemode: 'pixel', ysizemode: 'pixel',
+  xanchor: m[0], yanchor: m[1], x0: -9, x1: 9, y0: -9, y1: 9, line: {color: 'black', width: 3}}] : []);
+
+async function update() {
+  const v = current();
+  if (!v || !v.key) return;
+  if (v.key !== shown) {
+    const fig = JSON.parse(await server.figure(v.key));
+    const now = current();
+    if (!now || now.key !== v.key) return;  // another figure was asked for meanwhile
+    await Plotly.react(gd, fig.data, {...fig.layout, shapes: markerShapes(now.marker)}, CONFIG);
+    if (shown === null) bind();
+    shown = v.key;
+    gd.dataset.ready = String(Date.now());
+  } else {
+    await Plotly.relayout(gd, {shapes: markerShapes(v.marker)});
+  }
+  const m = current().marker;
+  if (m) gd.dataset.marker = JSON.stringify(m);
+}
+
+async function send(click) {
+  // the decode first: the image follows the pointer without waiting for the click event's round trip, which
+  // follows once the image is shown (or after HOLD_MS), so the two do not share the server's CPU
+  if (decodes) {
+    const detail = {key: shown, ...click};
+    document.dispatchEvent(new CustomEvent('vx-decode', {detail}));
+    await Promise.race([detail.shown, new Promise((resolve) => setTimeout(resolve, HOLD_MS))]);
+  }
+  trigger('click', click);
+}
+
+function dataAt(evt) {
+  // data coordinates under the pointer: the plot area is Plotly's drag layer, its axes' ranges are in the layout
+  const area = gd.querySelector('.nsewdrag');
+  if (!area) return null;
+  const r = area.getBoundingClientRect(), u = (evt.clientX - r.left) / r.width, w = (evt.clientY - r.top) / r.height;
+  if (!(u >= 0 && u <= 1 && w >= 0 && w <= 1)) return null;
+  const [x0, x1] = gd.layout.xaxis.range, [y0, y1] = gd.layout.yaxis.range;
+  return {x: x0 + u * (x1 - x0), y: y1 - w * (y1 - y0)};
+}
+
+function bind() {
+  gd.on('plotly_click', (d) => {
+    const p = d.points && d.points[0];
+    if (!p || p.customdata === undefined) return;
+    pointClicked = true;
+    send({kind: 'point', index: Number(p.customdata), x: p.x, y: p.y});
+  });
+  gd.addEventListener('pointerdown', () => { pointClicked = false; }, true);
+  gd.addEventListener('click', (evt) => {
+    setTimeout(() => {  // after Plotly's own click handling, which may find a point under the pointer
+      if (pointClicked) return;
+      const at = dataAt(evt);
+      if (at) send({kind: 'space', ...at});
+    }, 0);
+  });
+  bindThumbnails();
+}
+
+function bindThumbnails() {
+  // hovering a point for HOVER_MS shows its image beside the pointer; a press cancels (no work on the click path)
+  const tip = document.createElement('img');
+  tip.className = 'vx-thumb';
+  element.appendChild(tip);
+  const cache = new Map();
+  let timer = null, want = null;
+  const hide = () => { clearTimeout(timer); want = null; tip.style.display = 'none'; };
+  gd.on('plotly_hover', (d) => {
+    const p = d.points && d.points[0];
+    if (!p || p.customdata === undefined || !d.event) return;
+    hide();
+    const key = shown + '#' + p.customdata, x = d.event.clientX, y = d.event.clientY;
+    want = key;
+    timer = setTimeout(async () => {
+      if (!cache.has(key)) {
+        const uri = await server.thumbnail({key: shown, index: Number(p.customdata)});
+        if (typeof uri !== 'string') return;  // the server said why in its log
+        cache.set(key, uri);
+      }
+      if (want !== key) return;
+      tip.src = cache.get(key);
+      tip.style.left = (x + 16) + 'px';
+      tip.style.top = (y + 16) + 'px';
+      tip.style.display = 'block';
+    }, HOVER_MS);
+  });
+  gd.on('plotly_unhover', hide);
+  gd.addEventListener('pointerdown', hide, true);
+}
+
+const schedule = () => { queue = queue.then(update).catch((e) => console.warn('plot update failed', e)); };
+schedule();
+watch('value', schedule);

@@ -1,0 +1,53 @@
+"""A Plotly chart inside gr.HTML whose clicks reach Python (gr.Plot has no click events in Gradio 6).
+
+plotly.js is the copy shipped inside the installed `plotly` package, served by Gradio as a static file: no CDN.
+The component's value is short JSON {key, marker}: `key` names a figure that the page fetches from the server function
+`figure` (Gradio copies every output's value several times per event, so a 400 kB figure as the value would slow down
+every click in the app); `marker` is [x, y] of the current latent, drawn as a layout shape (moving a shape redraws
+only the shapes, where restyling a trace would redraw all 10,000 WebGL points), or null.
+Hovering a point shows its image (server function `thumbnail`). A click on a point triggers `click` with
+{kind: "point", index: customdata, x, y}; a click on empty space with {kind: "space", x, y}. With decode=True a click
+also asks the page's latent image (image.py) to decode it at once, before the `click` event's round trip.
+"""
+import json
+from pathlib import Path
+
+import gradio as gr
+import plotly
+
+from . import asset
+
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+HEAD = f'<script src="/gradio_api/file={PLOTLY_JS}"></script>'
+JS = asset("plot.js")
+
+
+def allow_plotly_js() -> None:
+    """Let Gradio serve plotly.min.js (that one file only)."""
+    gr.set_static_paths([str(PLOTLY_JS)])
+
+
+def clickable_plot(elem_id: str, figure, thumbnail, height: int = 520, decode: bool = False) -> gr.HTML:
+    """`figure(key) -> str` returns the figure JSON (figure_json) for a key; `thumbnail({key, index}) -> str` a data
+    URI of point `index`'s image. The JavaScript calls them as server.figure and server.thumbnail."""
+    template = f'<div class="vx-plot" data-decode="{str(decode).lower()}" data-height="{int(height)}"></div>'
+    return gr.HTML(value="", html_template=template, js_on_load=JS, head=HEAD, elem_id=elem_id, min_height=height,
+                   server_functions=[_named(figure, "figure"), _named(thumbnail, "thumbnail")])
+
+
+def _named(fn, name: str):
+    """fn under the name the JavaScript calls it by (gr.HTML exposes server functions by __name__)."""
+    def call(arg):
+        return fn(arg)
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = fn.__doc__
+    return call
+
+
+def plot_value(key: str, marker: tuple[float, float] | None = None) -> str:
+    """The component's value: which figure, and where the current-latent marker is (None: no marker)."""
+    return json.dumps({"key": key, "marker": None if marker is None else [float(marker[0]), float(marker[1])]})
+
+
+def figure_json(fig: dict) -> str:
+    return json.dumps(fig, separators=(",", ":"))

@@ -1,0 +1,22 @@
+"""The one base class of every error a user can cause (bad input, an unknown checkpoint, an expired session).
+
+The page turns a UserError into a message (gr.Error) and the API into an error response; anything else is a bug and
+keeps its traceback. vae_core's own input errors (CheckpointError, DataError) are re-raised as subclasses where the
+explorer calls vae_core.
+"""
+
+
+class UserError(ValueError):
+    """Something the user sent or did that the app cannot serve; the message says what to do instead."""
+
+
+class IndexRangeError(UserError, IndexError):
+    """A test image index outside the data set."""
+
+
+class SessionExpired(UserError):
+    """The server no longer holds this browser tab's state (evicted after `state_session_capacity` newer sessions)."""
+
+    def __init__(self):
+        super().__init__("This tab was idle for a long time and the server has let go of its selection. "
+                         '<a href="">Reload the page</a> to continue.')

@@ -1,0 +1,24 @@
+"""Image files the app hands out: each written once, atomically, under a name no other response uses.
+
+Gradio's own path for a PIL image output (`save_pil_to_cache`) names the file by a hash of its bytes and rewrites it
+in place on every call: two identical requests at once share one file, and the second truncates it while the first
+response is still streaming it (`h11 LocalProtocolError: Too little data for declared Content-Length`). Here every
+output gets its own folder in the Gradio cache and is written to a temporary name, then renamed into place, so a
+file that has been handed out never changes size; Gradio serves a path inside its cache as it is. The cache sweeper
+(cache.py) removes it only once it is older than the sweep age (30 minutes), far beyond the longest response.
+"""
+import os
+import uuid
+from pathlib import Path
+
+from PIL import Image
+
+
+def png_file(image: Image.Image, cache_dir: str | Path) -> str:
+    """Write `image` as <cache_dir>/vx-<random>/image.png (temporary name, then rename); return the path."""
+    folder = Path(cache_dir) / f"vx-{uuid.uuid4().hex}"
+    folder.mkdir(parents=True)
+    path, tmp = folder / "image.png", folder / ".image.png.tmp"
+    image.save(tmp, format="PNG", compress_level=1)
+    os.replace(tmp, path)  # atomic: a reader sees no file or the whole file
+    return str(path)

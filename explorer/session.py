@@ -1,0 +1,50 @@
+"""What one browser tab has selected, kept by Gradio per session (gr.State) and never in the shared `Explorer`.
+
+Two dataclasses, one per view that keeps a selection, each in its own gr.State: the map and the codes views load
+their checkpoints in separate events that may run at the same time, and one shared state would let the later event
+overwrite what the earlier one set. Handlers take a session and return a new one (dataclasses.replace); they never
+change the one they got. A new session (`loaded` False) is what Gradio hands a tab whose state it has evicted: a
+handler that needs a loaded one raises SessionExpired.
+"""
+from dataclasses import dataclass, field, replace
+
+from .errors import SessionExpired
+
+
+@dataclass(frozen=True)
+class LatentSession:
+    """The latent map view of one tab."""
+
+    loaded: bool = False  # set once a VAE has been opened in this tab
+    vae: str = ""  # the VAE checkpoint shown
+    index: int = 0  # the selected test image (its point on the map)
+    latent: tuple[float, ...] = ()  # the current latent z: mu(x) of the selection, a clicked spot or slider values
+    dims: tuple[int, ...] = ()  # latent dimensions on the sliders, most active (by KL) first
+
+    def checked(self) -> "LatentSession":
+        if not self.loaded:
+            raise SessionExpired()
+        return self
+
+    def with_latent(self, z) -> "LatentSession":
+        return replace(self, latent=tuple(float(v) for v in z))
+
+
+@dataclass(frozen=True)
+class CodesSession:
+    """The VQ-VAE codes view of one tab."""
+
+    loaded: bool = False  # set once a VQ-VAE has been opened in this tab
+    vq: str = ""  # the VQ-VAE checkpoint shown
+    index: int | None = None  # the test image whose code grid was loaded
+    grid: tuple[tuple[int, ...], ...] = ()  # the code grid being edited (rows of code indices)
+    original: tuple[tuple[int, ...], ...] = ()  # the grid as the encoder made it ("reset grid")
+    cell: tuple[int, int] = field(default=(0, 0))  # the selected cell (row, column)
+
+    def checked(self) -> "CodesSession":
+        if not self.loaded:
+            raise SessionExpired()
+        return self
+
+    def with_grid(self, grid) -> "CodesSession":
+        return replace(self, grid=tuple(tuple(int(v) for v in row) for row in grid))

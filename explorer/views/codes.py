@@ -1,0 +1,147 @@
+"""The VQ-VAE codes view: a test image's code grid to edit cell by cell (or paint whole), its decode at once, and the
+codebook: a map of the code vectors by usage (click a code to use it) and the sorted usage histogram."""
+from dataclasses import replace
+
+import gradio as gr
+import numpy as np
+import plotly.graph_objects as go
+
+from .. import plots
+from ..codes import GridError, paint, set_cell
+from ..components.grid import code_grid, grid_html
+from ..components.image import figure_html, inline_image
+from ..components.plot import clickable_plot, figure_json, plot_value
+from ..images import data_uri, show
+from ..session import CodesSession, LatentSession
+from . import Page, handled, image_file
+
+
+class CodesView:
+    title = "VQ-VAE codes"
+
+    def __init__(self, ex):
+        self.ex = ex
+        self.figures: dict[str, str] = {}  # codebook figure JSON by checkpoint, shared by all sessions
+
+    # --- server functions -----------------------------------------------------------------------------------------
+    @handled
+    def figure(self, name: str) -> str:
+        """The codebook map of checkpoint `name` as Plotly figure JSON."""
+        if name not in self.figures:
+            cb = self.ex.codebook_view(name)
+            self.figures[name] = figure_json(plots.codebook_map(cb.coords, cb.counts, cb.method))
+        return self.figures[name]
+
+    @handled
+    def thumbnail(self, point: dict) -> str:
+        """The decode of a grid made only of code point["index"] of checkpoint point["key"], as a data URI."""
+        name, code = str(point.get("key")), point.get("index")
+        g = self.ex.registry.model(name).grid_size
+        return data_uri(self.ex.decode_codes(name, [[code] * g for _ in range(g)], side=0))
+
+    # --- layout ---------------------------------------------------------------------------------------------------
+    def build(self):
+        with gr.Row():
+            with gr.Column():
+                self.index = gr.Number(0, precision=0, label="image index (test split)")
+                self.grid = code_grid("code-grid")
+                with gr.Row():
+                    self.code = gr.Number(0, precision=0, label="code index for the selected cell",
+                                          elem_id="code-index")
+                    self.paint = gr.Button("paint whole grid with this code")
+                    self.reset = gr.Button("reset grid")
+            with gr.Column(), gr.Row():
+                self.original = gr.Image(label="image", format="png")
+                self.decoded = inline_image("vq-decoded")
+            with gr.Column():
+                self.plot = clickable_plot("codebook-map", self.figure, self.thumbnail, 380)
+                self.usage = gr.Plot(label="usage")
+
+    # --- outputs --------------------------------------------------------------------------------------------------
+    def grid_outputs(self, st: CodesSession) -> dict:
+        image = self.ex.decode_codes(st.vq, [list(r) for r in st.grid], side=0)
+        return {self.state: st, self.grid: grid_html(st.grid, st.cell),
+                self.decoded: figure_html(image, "decoded code grid")}
+
+    def select(self, st: CodesSession, index) -> dict:
+        """Load test image `index`'s code grid (as the encoder made it)."""
+        grids = self.ex.codebook_view(st.vq).grids
+        index = int(np.clip(index or 0, 0, len(grids) - 1))
+        g = tuple(tuple(int(v) for v in row) for row in grids[index])
+        st = replace(st, index=index, grid=g, original=g, cell=(0, 0))
+        out = self.grid_outputs(st)
+        out.update({self.original: image_file(show(self.ex.image(st.vq, index)[0]), self.original),
+                    self.code: g[0][0], self.index: index})
+        return out
+
+    def checked_code(self, st: CodesSession, code) -> int:
+        k = self.ex.registry.model(st.vq).cfg.num_codes
+        if code is None or not 0 <= int(code) < k:
+            raise GridError(f"code index must be in 0..{k - 1}")
+        return int(code)
+
+    # --- events ---------------------------------------------------------------------------------------------------
+    def open(self, vq: str, latent: LatentSession,
+             progress=gr.Progress(track_tqdm=True)) -> dict:  # noqa: B008 - how Gradio passes progress
+        if not vq:
+            return {self.state: CodesSession()}
+        progress(0, desc=f"opening {vq}")
+        cb = self.ex.codebook_view(vq, progress=lambda f, what: progress(f, desc=what))
+        self.figure(vq)
+        out = self.select(CodesSession(loaded=True, vq=vq), latent.index if latent.loaded else 0)
+        out[self.plot] = plot_value(vq)
+        out[self.usage] = go.Figure(plots.usage_histogram(cb.counts, cb.usage()))
+        return out
+
+    def on_index(self, st: CodesSession, index) -> dict:
+        return self.select(st.checked(), index)
+
+    def on_tab(self, st: CodesSession, latent: LatentSession) -> dict:
+        """Opening the tab shows the code grid of the image selected on the map."""
+        if st.loaded and latent.loaded and latent.index != st.index:
+            return self.select(st, latent.index)
+        return {self.state: st}
+
+    def on_cell(self, st: CodesSession, evt: gr.EventData) -> dict:
+        st = st.checked()
+        try:
+            r, c = int(getattr(evt, "row", None)), int(getattr(evt, "col", None))
+        except (TypeError, ValueError) as e:
+            raise GridError("a cell click needs a row and a column") from e
+        if not (0 <= r < len(st.grid) and 0 <= c < len(st.grid)):
+            raise GridError(f"cell ({r}, {c}) is outside the {len(st.grid)}x{len(st.grid)} grid")
+        st = replace(st, cell=(r, c))
+        return {**self.grid_outputs(st), self.code: st.grid[r][c]}
+
+    def on_code(self, st: CodesSession, code) -> dict:
+        st = st.checked()
+        r, c = st.cell
+        return self.grid_outputs(st.with_grid(set_cell(np.array(st.grid), r, c, self.checked_code(st, code))))
+
+    def on_codebook_click(self, st: CodesSession, evt: gr.EventData) -> dict:
+        st = st.checked()
+        if getattr(evt, "kind", None) != "point":  # empty space between codes: nothing to pick
+            return {self.state: st}
+        code = int(getattr(evt, "index", None))
+        return {**self.on_code(st, code), self.code: code}
+
+    def on_paint(self, st: CodesSession, code) -> dict:
+        st = st.checked()
+        return self.grid_outputs(st.with_grid(paint(np.array(st.grid), self.checked_code(st, code))))
+
+    def on_reset(self, st: CodesSession) -> dict:
+        st = st.checked()
+        return self.grid_outputs(replace(st, grid=st.original))
+
+    def wire(self, page: Page, tab: gr.Tab):
+        self.state = s = gr.State(CodesSession())
+        everything = {s, self.grid, self.decoded, self.original, self.code, self.index, self.plot, self.usage}
+        edit = {s, self.grid, self.decoded}
+        page.on_open([page.vq], self.open, [page.vq, page.latent], everything, self.plot, "codes")
+        page.live(self.index.submit, self.on_index, [s, self.index], everything)
+        page.live(tab.select, self.on_tab, [s, page.latent], everything)
+        page.live(self.grid.click, self.on_cell, s, edit | {self.code})
+        page.live(self.code.input, self.on_code, [s, self.code], edit, trigger_mode="always_last")
+        page.live(self.plot.click, self.on_codebook_click, s, edit | {self.code})
+        page.live(self.paint.click, self.on_paint, [s, self.code], edit)
+        page.live(self.reset.click, self.on_reset, s, edit)
