@@ -29,7 +29,14 @@ import numpy as np
 import torch
 
 from explorer.service import Explorer
-from tests.launch import CHROMIUM, CHROMIUM_ARGS, MAP_GEOMETRY_JS, ROOT, start_app, stop_app
+from tests.launch import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    MAP_GEOMETRY_JS,
+    ROOT,
+    start_app,
+    stop_app,
+)
 
 GOAL_START_S = 10.0
 GOAL_CLICK_P95_MS = 40.0

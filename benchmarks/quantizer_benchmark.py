@@ -189,8 +189,9 @@ def main(argv=None) -> dict:
     ds = load_dataset(args.data, channels=1, image_size=28, log=lambda *a: None)
     x_train = ds.x_train[:args.train_subset or None]
     x_test = ds.x_test[:args.test_subset or None]
-    import vector_quantize_pytorch  # noqa: F401  (fail before training if the library is missing)
     from importlib.metadata import version
+
+    import vector_quantize_pytorch  # noqa: F401  (fail before training if the library is missing)
 
     header = (f"CPU: {cpu_name()}, {args.threads} threads, native bf16: {cpu_has_bf16()}; torch {torch.__version__}, "
               f"vector-quantize-pytorch {version('vector-quantize-pytorch')}; {args.data}: {len(x_train)} train / "

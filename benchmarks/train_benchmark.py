@@ -204,8 +204,8 @@ def report(results: dict, g: dict) -> str:
                      f"{r['mse']:.5f} | {fmt(r['codes_used'] * 100, '.1f') + '%' if 'codes_used' in r else '—'} |")
     yn = lambda b: "yes" if b else "no"
     ref, mlp, conv, vq = (results[k] for k in (REF, MLP, CONV, VQ))
-    lines += ["", "neg ELBO of the Bernoulli rows: the example's loss on grey pixels, comparable between them but not "
-              "a code length; bits/dim: the discretised likelihood's -ELBO / (784 ln 2), a code length.",
+    lines += ["", ("neg ELBO of the Bernoulli rows: the example's loss on grey pixels, comparable between them but not "
+                   "a code length; bits/dim: the discretised likelihood's -ELBO / (784 ln 2), a code length."),
               (f"MLP preset throughput >= reference: {yn(g['mlp_throughput_ge_reference'])} "
               f"(ratio {mlp['speed_ratio']:.2f}x)"),
               (f"conv VAE neg ELBO < reference in same time: {yn(g['conv_neg_elbo_lt_reference'])} "

@@ -22,7 +22,12 @@ from .codes import validate_grid
 from .errors import IndexRangeError, UserError
 from .images import DISPLAY, error_map, load_upload, show, strip
 from .inverse import LatentMap
-from .projection import CodebookProjection, LatentProjection, load_or_compute, no_progress
+from .projection import (
+    CodebookProjection,
+    LatentProjection,
+    load_or_compute,
+    no_progress,
+)
 
 MAX_ABS_LATENT = 50.0  # |z| beyond this is far outside N(0, I): refused as a likely mistake
 
