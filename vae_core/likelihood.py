@@ -121,13 +121,6 @@ class Likelihood(nn.Module):
             return torch.sigmoid(params.float())
         return self.location_and_log_scale(params)[0].clamp(0.0, 1.0)
 
-    def pixel_scale(self, params: torch.Tensor) -> torch.Tensor:
-        """The per-pixel scale of p(x|z) (standard deviation for Bernoulli: sqrt(p (1 - p)))."""
-        if self.kind == "bernoulli":
-            p = torch.sigmoid(params.float())
-            return (p * (1 - p)).sqrt()
-        return self.location_and_log_scale(params)[1].exp()
-
     def sample(self, params: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """x ~ p(x|z), on the 256 levels (0 or 1 for Bernoulli)."""
         if self.kind == "bernoulli":
