@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from explorer.service import Explorer
 from tests.launch import (
@@ -47,12 +48,25 @@ DRAG_MOVES, DRAG_MS = 30, 16  # a slider drag: mouse moves, and the pause betwee
 # Plotly (zoom reset), which is another interaction than the one measured here
 PAUSE_MS = 350
 
-# arm a timer: t0 at the next `start` event (captured on `target`), t1 once #decoded-image shows a new, decoded image
+# arm a timer: t0 at the next `start` event (captured on `target`), t1 once #decoded-image has new pixels ready to
+# paint: a <canvas> (this version) drawn anew, or an <img> (versions before 0.4) with a new src, loaded and decoded
 ARM_JS = """([target, start]) => {
-  const img = () => document.querySelector('#decoded-image img');
-  const old = img().src, w = window.__vx = {t0: null, t1: null};
+  const box = document.querySelector('#decoded-image'), canvas = box.querySelector('canvas');
+  const w = window.__vx = {t0: null, t1: null};
   document.querySelector(target).addEventListener(start, () => { w.t0 = performance.now(); },
                                                   {capture: true, once: true});
+  if (canvas) {
+    const old = canvas.dataset.frame;
+    const obs = new MutationObserver(() => {
+      if (canvas.dataset.frame === old || w.t1 !== null) return;
+      w.t1 = performance.now();
+      obs.disconnect();
+    });
+    obs.observe(canvas, {attributes: true, attributeFilter: ['data-frame']});
+    return;
+  }
+  const img = () => box.querySelector('img');
+  const old = img().src;
   const obs = new MutationObserver(() => {
     const i = img();
     if (!i || i.src === old || w.t1 !== null || w.pending) return;
@@ -61,7 +75,7 @@ ARM_JS = """([target, start]) => {
     (i.complete ? Promise.resolve() : new Promise((ok) => i.addEventListener('load', ok, {once: true})))
       .then(() => i.decode()).catch(() => {}).then(() => { w.t1 = performance.now(); });
   });
-  obs.observe(document.querySelector('#decoded-image'), {subtree: true, childList: true, attributes: true});
+  obs.observe(box, {subtree: true, childList: true, attributes: true});
 }"""
 
 
@@ -70,13 +84,15 @@ def stats(ms: list[float]) -> dict:
     return {"median": float(np.median(a)), "p95": float(np.percentile(a, 95)), "max": float(a.max()), "n": len(a)}
 
 
-# count the new images #decoded-image shows from now on
+# count the new images #decoded-image shows from now on (canvas drawings, or new <img> sources)
 COUNT_JS = """() => {
-  const w = window.__vxCount = {n: 0, last: document.querySelector('#decoded-image img').src};
+  const box = document.querySelector('#decoded-image');
+  const shown = () => { const c = box.querySelector('canvas'); return c ? c.dataset.frame : box.querySelector('img').src; };
+  const w = window.__vxCount = {n: 0, last: shown()};
   new MutationObserver(() => {
-    const i = document.querySelector('#decoded-image img');
-    if (i && i.src !== w.last) { w.last = i.src; w.n += 1; }
-  }).observe(document.querySelector('#decoded-image'), {subtree: true, childList: true, attributes: true});
+    const s = shown();
+    if (s !== w.last) { w.last = s; w.n += 1; }
+  }).observe(box, {subtree: true, childList: true, attributes: true});
 }"""
 
 
@@ -150,7 +166,7 @@ def measure(page, target: str, start_event: str, act) -> float | None:
     try:
         page.wait_for_function("() => window.__vx.t1 !== null && window.__vx.t0 !== null", timeout=15_000,
                                polling=5)
-    except Exception:
+    except PlaywrightTimeout:
         return None
     return page.evaluate("() => window.__vx.t1 - window.__vx.t0")
 
@@ -162,7 +178,7 @@ def open_page(browser, url: str) -> tuple[object, float]:
     page.wait_for_selector("#latent-map .vx-plot[data-ready]", timeout=300_000)
     page.wait_for_function("() => document.querySelector('#selection-info').innerText.includes('#')",
                            timeout=300_000)
-    page.wait_for_selector("#decoded-image img", timeout=60_000)
+    page.wait_for_selector("#decoded-image img, #decoded-image canvas[data-frame]", timeout=60_000)
     return page, time.perf_counter() - t
 
 

@@ -25,7 +25,10 @@ WAIT_MS = 60_000  # generous: the test machine may be busy
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (set $CHROMIUM)")
 
-NEW_SRC_JS = "([sel, old]) => { const i = document.querySelector(sel); return i && i.src && i.src !== old; }"
+# what an <img> or a <canvas> shows, as a URL (a canvas: a PNG data URI of its pixels)
+SRC_JS = "(sel) => { const i = document.querySelector(sel); return !i ? null : i.tagName === 'CANVAS' ? " \
+         "(i.dataset.frame ? i.toDataURL() : null) : i.getAttribute('src'); }"
+NEW_SRC_JS = f"([sel, old]) => {{ const s = ({SRC_JS})(sel); return s && s !== old; }}"
 
 
 class AppPage:
@@ -41,12 +44,11 @@ class AppPage:
         self.page.goto(url)
         self.page.wait_for_selector("#latent-map .vx-plot[data-ready]")
         self.page.wait_for_function("() => document.querySelector('#latent-map .vx-plot').dataset.marker")
-        self.page.wait_for_selector("#decoded-image img")
+        self.page.wait_for_selector("#decoded-image canvas[data-frame]")
 
     # --- images -----------------------------------------------------------------------------------------------
     def src(self, selector: str) -> str | None:
-        img = self.page.locator(selector)
-        return img.get_attribute("src") if img.count() else None
+        return self.page.evaluate(SRC_JS, selector)
 
     def wait_new_src(self, selector: str, old: str | None) -> str:
         self.page.wait_for_function(NEW_SRC_JS, arg=[selector, old or ""])
@@ -102,11 +104,11 @@ class AppPage:
     def click_point(self, avoid: list[int] = (), seed: int = 0) -> int:
         """Click an isolated point; wait until the page shows its decode. Returns the point's index."""
         index, x, y = self.isolated_point(avoid, seed)
-        old = self.src("#decoded-image img")
+        old = self.src("#decoded-image canvas")
         self.page.mouse.click(x, y)
         self.page.wait_for_function("(s) => document.querySelector('#selection-info').innerText.includes(s)",
                                     arg=f"#{index}:")
-        self.wait_new_src("#decoded-image img", old)
+        self.wait_new_src("#decoded-image canvas", old)
         return index
 
     def close(self):
@@ -140,7 +142,7 @@ def test_page_loads_without_errors_and_draws_the_map(open_app, app_models):
     g = app.geometry()
     assert len(g["points"]) > 100 and g["width"] > 100 and g["height"] > 100
     assert app.info().startswith("Selected test image #0")
-    assert app.image("#decoded-image img").format == "PNG"
+    assert app.image("#decoded-image canvas").format == "PNG"
     assert app.image("#selected-image img").format == "PNG"
     assert len(app.marker()) == 2
     assert app_models.vae in app.page.locator("#latent-map").inner_text()  # the map's title names the model
@@ -150,10 +152,10 @@ def test_page_loads_without_errors_and_draws_the_map(open_app, app_models):
 
 def test_clicking_a_point_selects_it_and_decodes_it(open_app):
     app = open_app()
-    before_info, before = app.info(), app.image("#decoded-image img").tobytes()
+    before_info, before = app.info(), app.image("#decoded-image canvas").tobytes()
     index = app.click_point(avoid=[0])
     assert app.info() != before_info and f"#{index}:" in app.info()
-    assert app.image("#decoded-image img").tobytes() != before
+    assert app.image("#decoded-image canvas").tobytes() != before
     assert app.errors == []
 
 
@@ -174,12 +176,12 @@ def test_hovering_a_point_shows_its_image(open_app):
 
 def test_clicking_empty_space_decodes_there_and_moves_the_marker(open_app):
     app = open_app()
-    info, old_src, old_marker = app.info(), app.src("#decoded-image img"), app.marker()
-    before = app.image("#decoded-image img").tobytes()
+    info, old_src, old_marker = app.info(), app.src("#decoded-image canvas"), app.marker()
+    before = app.image("#decoded-image canvas").tobytes()
     x, y, dx, dy = app.empty_spot()
     app.page.mouse.click(x, y)
-    app.wait_new_src("#decoded-image img", old_src)
-    assert app.image("#decoded-image img").tobytes() != before
+    app.wait_new_src("#decoded-image canvas", old_src)
+    assert app.image("#decoded-image canvas").tobytes() != before
     app.page.wait_for_function("(m) => document.querySelector('#latent-map .vx-plot').dataset.marker !== m",
                                arg=json.dumps(old_marker, separators=(",", ":")))
     g = app.geometry()
@@ -192,23 +194,23 @@ def test_clicking_empty_space_decodes_there_and_moves_the_marker(open_app):
 
 def test_moving_a_slider_changes_the_decoded_image(open_app):
     app = open_app()
-    old_src = app.src("#decoded-image img")
+    old_src = app.src("#decoded-image canvas")
     old_marker = app.page.locator("#latent-map .vx-plot").get_attribute("data-marker")
-    before = app.image("#decoded-image img").tobytes()
+    before = app.image("#decoded-image canvas").tobytes()
     number = app.page.locator("#slider-0 input[type=number]")
     v = float(number.input_value())
     target = round(v + 1.5 if v < 1 else v - 1.5, 2)
     number.fill(str(target))
     number.press("Enter")
-    app.wait_new_src("#decoded-image img", old_src)
-    assert app.image("#decoded-image img").tobytes() != before
+    app.wait_new_src("#decoded-image canvas", old_src)
+    assert app.image("#decoded-image canvas").tobytes() != before
     assert float(number.input_value()) == pytest.approx(target)
     app.page.wait_for_function("(m) => document.querySelector('#latent-map .vx-plot').dataset.marker !== m",
                                arg=old_marker)  # the marker follows the latent
 
-    old_src = app.src("#decoded-image img")
+    old_src = app.src("#decoded-image canvas")
     app.page.locator("#slider-0 input[type=range]").fill(str(round(-target / 2, 2)))  # the range input too
-    app.wait_new_src("#decoded-image img", old_src)
+    app.wait_new_src("#decoded-image canvas", old_src)
     assert app.errors == []
 
 
@@ -285,13 +287,13 @@ def test_two_sessions_keep_their_own_selection(open_app):
     assert f"#{ia}:" in a.info() and f"#{ib}:" in b.info()
     # a's selection lives in a's session on the server: after a click elsewhere on the map, "reset to selected
     # point" brings back the decode of a's point, not b's
-    a_decode = a.image("#decoded-image img").tobytes()
-    old = a.src("#decoded-image img")
+    a_decode = a.image("#decoded-image canvas").tobytes()
+    old = a.src("#decoded-image canvas")
     a.page.mouse.click(*a.empty_spot()[:2])
-    old = a.wait_new_src("#decoded-image img", old)
+    old = a.wait_new_src("#decoded-image canvas", old)
     a.page.get_by_role("button", name="reset to selected point").click()
-    a.wait_new_src("#decoded-image img", old)
-    assert a.image("#decoded-image img").tobytes() == a_decode
+    a.wait_new_src("#decoded-image canvas", old)
+    assert a.image("#decoded-image canvas").tobytes() == a_decode
     assert f"#{ia}:" in a.info() and f"#{ib}:" in b.info()
     assert a.errors == [] and b.errors == []
 
@@ -338,9 +340,9 @@ def test_dragging_a_slider_updates_the_image_while_dragging(open_app):
     rng.scroll_into_view_if_needed()
     seen = set()
     for v in (-2.5, -1.0, 0.5, 2.0):
-        old = app.src("#decoded-image img")
+        old = app.src("#decoded-image canvas")
         rng.evaluate("(el, v) => { el.value = v; el.dispatchEvent(new Event('input', {bubbles: true})); }", v)
-        seen.add(app.wait_new_src("#decoded-image img", old))
+        seen.add(app.wait_new_src("#decoded-image canvas", old))
     assert len(seen) == 4
     assert float(app.page.locator("#slider-0 input[type=number]").input_value()) == pytest.approx(2.0)
     assert app.errors == []
@@ -380,7 +382,7 @@ def test_a_tab_whose_state_was_evicted_says_so_and_reloads(browser, one_session_
         with first.page.expect_navigation():
             first.page.get_by_role("link", name="Reload the page").click()
         first.page.wait_for_selector("#latent-map .vx-plot[data-ready]")
-        first.page.wait_for_selector("#decoded-image img")
+        first.page.wait_for_selector("#decoded-image canvas[data-frame]")
         assert first.click_point(avoid=[0], seed=6) >= 0  # a working page again
     finally:
         first.close()

@@ -31,7 +31,7 @@ main(sys.argv[4:])
 
 def run(args, killer=None):
     cmd = [sys.executable, "-c", KILLER, *killer, *args] if killer else [sys.executable, "-m", "vae_core.train", *args]
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run(cmd, cwd=ROOT, check=False, capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")

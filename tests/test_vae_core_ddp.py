@@ -21,7 +21,7 @@ def torchrun(out: Path, *args: str) -> subprocess.CompletedProcess:
         env.pop(var, None)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "vae_core.train", "--data", "digits", "--width", "8", "--epochs", "1", "--out", str(out), *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
+    return subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
 
 
 def _history(out: Path) -> list[dict]:

@@ -1,8 +1,33 @@
-// The decoded current latent (image.py): decodes 'vx-decode' requests from the map and the sliders directly.
-// A request's detail gets `shown`, a promise settled once it (or a newer request) has been shown or has failed, so
-// that the sender can hold back its Gradio event until then: the two requests would otherwise share the server's CPU.
-let next = null, busy = false, generation = 0, sequence = 0;
+// The decoded current latent (image.py), drawn on a canvas from raw pixels. props.value: JSON {width, height,
+// channels, data (base64 bytes), caption}. It also decodes 'vx-decode' requests from the map and the sliders
+// directly. A request's detail gets `shown`, a promise settled once it (or a newer request) has been drawn or has
+// failed, so that the sender can hold back its Gradio event until then: the two requests would otherwise share the
+// server's CPU.
+const canvas = element.querySelector('canvas');
+const caption = element.querySelector('figcaption');
+const ctx = canvas.getContext('2d');
+let next = null, busy = false, generation = 0, sequence = 0, frames = 0;
 const waiting = [];  // [sequence number, resolve] of requests not yet settled
+
+function draw(p) {
+  const {width, height, channels} = p, bytes = atob(p.data), n = width * height;
+  if (canvas.width !== width || canvas.height !== height) { canvas.width = width; canvas.height = height; }
+  const rgba = new Uint8ClampedArray(n * 4);
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < 3; c++) rgba[4 * i + c] = bytes.charCodeAt(channels === 1 ? i : 3 * i + c);
+    rgba[4 * i + 3] = 255;
+  }
+  ctx.putImageData(new ImageData(rgba, width, height), 0, 0);
+  canvas.dataset.frame = String(++frames);
+}
+
+function render() {
+  if (!props.value) return;
+  const p = JSON.parse(props.value);
+  caption.textContent = p.caption || '';
+  canvas.setAttribute('aria-label', p.caption || 'decoded image');
+  draw(p);
+}
 
 document.addEventListener('vx-decode', (e) => {
   const seq = ++sequence;
@@ -10,7 +35,6 @@ document.addEventListener('vx-decode', (e) => {
   next = {request: e.detail, seq};
   pump();
 });
-watch('value', () => { generation += 1; });  // Gradio sent a newer image: drop decodes under way
 
 function settle(seq) {
   for (let i = waiting.length - 1; i >= 0; i--) {
@@ -25,9 +49,8 @@ async function pump() {
   busy = true;
   try {
     const {shown, ...ask} = request;
-    const uri = await server.decode(ask);
-    const img = element.querySelector('img');
-    if (typeof uri === 'string' && img && started === generation) img.src = uri;
+    const p = await server.decode(ask);
+    if (p && typeof p.data === 'string' && started === generation) draw(p);
   } catch (err) {
     console.warn('direct decode failed; the event path still updates the image', err);
   } finally {
@@ -36,3 +59,6 @@ async function pump() {
     pump();  // the newest request that came meanwhile, if any
   }
 }
+
+render();
+watch('value', () => { generation += 1; render(); });  // Gradio sent a newer image: drop decodes under way

@@ -6,7 +6,7 @@ import gradio as gr
 import numpy as np
 
 from .. import plots
-from ..components.image import figure_html, inline_image, latent_image
+from ..components.image import figure_html, inline_image, latent_image, latent_value
 from ..components.plot import clickable_plot, figure_json, plot_value
 from ..components.sliders import latent_sliders, slider_event, sliders_value
 from ..images import data_uri, show
@@ -41,15 +41,15 @@ class MapView:
         return data_uri(show(self.ex.image(str(point.get("key")), point.get("index"))[0], side=0))
 
     @handled
-    def decode(self, request: dict) -> str:
-        """A data URI of the decode the map or the sliders ask for: {key, kind, index | x, y} or {checkpoint,
+    def decode(self, request: dict):
+        """The decode (a PIL image) the map or the sliders ask for: {key, kind, index | x, y} or {checkpoint,
         latent}."""
         if "latent" in request:
             name, z = str(request.get("checkpoint")), request["latent"]
         else:
             name = str(request.get("key"))
             z = self.latent_at(name, request)
-        return data_uri(self.ex.decode_latent(name, list(z), side=0))
+        return self.ex.decode_latent(name, list(z), side=0)
 
     def latent_at(self, name: str, click: dict) -> np.ndarray:
         if click.get("kind") == "point":
@@ -77,11 +77,11 @@ class MapView:
         self.manifold = gr.Image(label="2-D latent manifold (decodes over the map)", visible=False, format="png")
 
     # --- outputs for a session ------------------------------------------------------------------------------------
-    def latent_outputs(self, st: LatentSession, xy=None) -> dict:
-        """The decoded image and the map marker for the session's current latent."""
+    def latent_outputs(self, st: LatentSession, xy=None, image=None) -> dict:
+        """The decoded image (`image`, when it is decoded already) and the map marker for the current latent."""
         x, y = xy if xy is not None else self.ex.latent_view(st.vae).mapping.to_map(np.array(st.latent))
-        image = self.ex.decode_latent(st.vae, list(st.latent), side=0)
-        return {self.decoded: figure_html(image, "decoded current latent"), self.state: st,
+        image = image or self.ex.decode_latent(st.vae, list(st.latent), side=0)
+        return {self.decoded: latent_value(image, "decoded current latent"), self.state: st,
                 self.plot: plot_value(st.vae, (x, y))}
 
     def slider_outputs(self, st: LatentSession) -> dict:
@@ -97,9 +97,10 @@ class MapView:
         st = replace(st, index=index).with_latent(view.proj.latents[index])
         label = view.proj.labels[index]
         name = view.data.label_names[label] if 0 <= label < len(view.data.label_names) else "unlabelled"
-        out = {**self.latent_outputs(st, view.proj.coords[index]), **self.slider_outputs(st)}
+        recon = self.ex.decode_latent(st.vae, list(st.latent), side=0)
+        out = {**self.latent_outputs(st, view.proj.coords[index], recon), **self.slider_outputs(st)}
         out[self.original] = figure_html(show(self.ex.image(st.vae, index)[0], side=0), "selected image")
-        out[self.recon] = out[self.decoded].replace("decoded current latent", "its reconstruction")
+        out[self.recon] = figure_html(recon, "its reconstruction")
         out[self.info] = f"Selected test image **#{index}**: {name}"
         return out
 
