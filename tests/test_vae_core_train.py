@@ -341,6 +341,8 @@ def test_cli_help_mentions_every_flag():
                        timeout=120, cwd=ROOT, env=env)
     assert r.returncode == 0, r.stderr
     recorded = {"label_names", "version", "metrics"}  # written by the trainer, not set by hand
+    # the prior's settings are vae_core.train_prior's flags (--layers, --heads, --dim, --dropout)
+    recorded |= {f.name for f in dataclasses.fields(Config) if f.name.startswith("prior_")}
     flags = ["--out", "--resume", "--device"]
     for f in dataclasses.fields(Config):
         if f.name not in recorded:
