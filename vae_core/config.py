@@ -42,7 +42,7 @@ class Config:
     dead_threshold: float = 0.33  # a code whose EMA count falls under this share of an equal split is restarted
     kmeans_init: bool = True  # codes start at k-means centroids of the first batch (else at random vectors of it)
     # --- prior over a VQ-VAE's code grids (model = prior: num_codes and image_size are the VQ-VAE's) ---
-    prior_layers: int = 3  # transformer blocks
+    prior_layers: int = 2  # transformer blocks
     prior_heads: int = 4  # attention heads per block
     prior_dim: int = 128  # embedding width (a multiple of prior_heads)
     prior_dropout: float = 0.0  # on attention weights and block outputs, in training

@@ -39,8 +39,8 @@ from .train import (
     training_state,
 )
 
-DEFAULTS = {"epochs": 4, "batch_size": 128, "lr": 2e-3, "warmdown": 0.5, "seed": 0, "time_budget": 0.0,
-            "prior_layers": 3, "prior_heads": 4, "prior_dim": 128, "prior_dropout": 0.0}
+DEFAULTS = {"epochs": 5, "batch_size": 128, "lr": 2e-3, "warmdown": 0.5, "seed": 0, "time_budget": 0.0,
+            "prior_layers": 2, "prior_heads": 4, "prior_dim": 128, "prior_dropout": 0.0}
 
 
 @torch.no_grad()
@@ -205,7 +205,7 @@ def main(argv=None) -> dict:
     p.add_argument("--batch-size", type=int, help=f"grids per step (default: {DEFAULTS['batch_size']})")
     p.add_argument("--lr", type=float, help=f"Adam learning rate (default: {DEFAULTS['lr']})")
     p.add_argument("--warmdown", type=float, help="share of training at its end over which the lr falls to 0")
-    p.add_argument("--layers", dest="prior_layers", type=int, help="transformer blocks (default: 3)")
+    p.add_argument("--layers", dest="prior_layers", type=int, help="transformer blocks (default: 2)")
     p.add_argument("--heads", dest="prior_heads", type=int, help="attention heads (default: 4)")
     p.add_argument("--dim", dest="prior_dim", type=int, help="embedding width (default: 128)")
     p.add_argument("--dropout", dest="prior_dropout", type=float, help="dropout in training (default: 0)")
