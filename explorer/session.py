@@ -48,3 +48,12 @@ class CodesSession:
 
     def with_grid(self, grid) -> "CodesSession":
         return replace(self, grid=tuple(tuple(int(v) for v in row) for row in grid))
+
+
+@dataclass(frozen=True)
+class GenerateSession:
+    """The generate view of one tab: the VQ-VAE code grids it sampled last, so that a click on a sample opens its
+    grid in the codes view."""
+
+    vq: str = ""  # the VQ-VAE the grids belong to
+    grids: tuple[tuple[tuple[int, ...], ...], ...] = ()  # one grid (rows of code indices) per VQ sample shown

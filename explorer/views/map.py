@@ -18,6 +18,7 @@ MAX_SLIDERS = 16
 
 class MapView:
     title = "Latent map"
+    key = "map"  # its tab's id
 
     def __init__(self, ex):
         self.ex = ex
