@@ -37,7 +37,8 @@ def digits():
 
 # --- the running app (tests/test_browser.py, tests/test_api_client.py) -----------------------------------------
 # `app_checkpoints`: a folder with a tiny digits VAE (2-D latent: its map is the latent itself) and a tiny VQ-VAE
-# (32 codes: PCA codebook map), projections cached; or the folder in $VAE_EXPLORER_SCREENSHOT_CKPTS.
+# (32 codes: PCA codebook map) with a tiny prior over its codes, projections cached; or the folder in
+# $VAE_EXPLORER_SCREENSHOT_CKPTS.
 # `app_models`: names and sizes of the checkpoints the app shows first. `app_url`: `python app.py` serving them.
 import os
 import sys
@@ -54,8 +55,9 @@ def app_checkpoints(tmp_path_factory) -> Path:
     if os.environ.get(CKPTS_ENV):
         return Path(os.environ[CKPTS_ENV]).resolve()
     from explorer.service import Explorer
-    from vae_core import Config
+    from vae_core import Config, load
     from vae_core.train import train
+    from vae_core.train_prior import prior_config, train_prior
 
     out = tmp_path_factory.mktemp("app-checkpoints")
     common = {"data": "digits", "channels": 1, "image_size": 8, "width": 8, "lr": 3e-3}
@@ -68,6 +70,9 @@ def app_checkpoints(tmp_path_factory) -> Path:
     try:
         for name, cfg in configs.items():
             train(cfg, out / name, device="cpu", log=lambda *a: None)
+        prior = prior_config(load(out / "digits-vqvae").cfg, epochs=2, batch_size=32, prior_dim=16, prior_layers=2,
+                             prior_heads=2, lr=3e-3)
+        train_prior(out / "digits-vqvae", prior, device="cpu", log=lambda *a: None)
         ex = Explorer([out], log=lambda *a: None)  # cache the projections now: the app starts warm
         ex.latent_view("digits-vae")
         ex.codebook_view("digits-vqvae")
