@@ -108,8 +108,8 @@ def _pairs(query) -> dict[str, str]:
     elif isinstance(query, str):
         if len(query) > MAX_QUERY:
             raise UrlStateError(f"the URL's query is {len(query)} characters; at most {MAX_QUERY} are read")
-        q = urlsplit(query).query if "://" in query else query.lstrip("?")
         try:
+            q = urlsplit(query).query if "://" in query else query.lstrip("?")
             raw = parse_qs(q, keep_blank_values=True, max_num_fields=200)
         except ValueError as e:
             raise UrlStateError(f"the URL's query could not be read ({e})") from e
