@@ -6,7 +6,9 @@ as CSV (floats to 7 significant digits) and as NPZ (the same arrays, float32). F
 of the selected images, the decode of their mean latent E[x | z = mean_n mu(x_n)], and the mean of their decodes
 1/M sum_m E[x | z = mu(x_m)] over at most MAX_MEAN_DECODES of them (evenly spaced: M = min(N, 256)).
 """
+import gc
 import io
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,8 +79,26 @@ def _csv_field(s: str) -> str:
     return f'"{s.replace(chr(34), chr(34) * 2)}"' if any(c in s for c in ',"\r\n') else s
 
 
+@contextmanager
+def gc_paused():
+    """No cyclic garbage collection inside: formatting 10,000 rows allocates enough objects to set off full
+    collections of the whole heap (a third of the time, p95 doubled), and it makes no reference cycles."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def to_csv(t: ExportTable) -> bytes:
     """index,label,label_name,x,y,z0..z{d-1}: one row per selected image."""
+    with gc_paused():
+        return _csv(t)
+
+
+def _csv(t: ExportTable) -> bytes:
     d = t.latents.shape[1]
     head = ",".join(["index", "label", "label_name", "x", "y", *(f"z{k}" for k in range(d))])
     row = "%d,%d,%s," + ",".join(["%.7g"] * (2 + d))
@@ -90,9 +110,10 @@ def to_csv(t: ExportTable) -> bytes:
 
 
 def to_npz(t: ExportTable) -> bytes:
-    """The same arrays as the CSV: index, label, label_name, coords (N, 2), latents (N, d); no pickles."""
+    """The same arrays as the CSV: index, label, label_name, coords (N, 2), latents (N, d); no pickles. Not
+    compressed: 1.3 MB for 10,000 rows of 16-D latents, written in 1 ms (compressed: 0.7 MB in 36 ms)."""
     buf = io.BytesIO()
-    np.savez_compressed(buf, index=t.indices, label=t.labels, label_name=t.label_names, coords=t.coords,
+    np.savez(buf, index=t.indices, label=t.labels, label_name=t.label_names, coords=t.coords,
                         latents=t.latents)
     return buf.getvalue()
 

@@ -18,7 +18,7 @@ from vae_core.evaluate import iwae_nll
 from .errors import UserError
 
 MAX_SAMPLES = 64  # the view's slider: L in 1..64
-IWAE_K = 512  # importance samples of the IWAE bound shown beside (see benchmarks/teach_benchmark.py for its cost)
+IWAE_K = 256  # importance samples of the IWAE bound shown beside: 50 ms on 1 thread (benchmarks/teach_benchmark.py)
 CHUNK = 1024  # decodes per forward pass when L is large (tests use L = 10,000)
 
 
@@ -38,10 +38,11 @@ class MonteCarlo:
     recon_se: float  # its standard error sd / sqrt(L) (nan for L = 1)
     kl: float  # KL(q(z|x) || N(0, I)), closed form
     neg_elbo: float  # recon + kl, an estimate of -ELBO (its standard error is recon_se: KL is exact)
-    iwae: float  # the IWAE bound on -log p(x) with iwae_k samples (<= -ELBO on average)
+    iwae: float  # the IWAE bound on -log p(x) with iwae_k samples (<= -ELBO on average; nan when iwae_k = 0)
     iwae_k: int
     mu: np.ndarray  # (d,) the posterior's mean and standard deviation
     sigma: np.ndarray
+    seed: int
 
 
 def check_samples(samples, limit: int = MAX_SAMPLES) -> int:
@@ -66,22 +67,30 @@ def standard_error(values: np.ndarray) -> float:
 
 
 @torch.no_grad()
+def iwae_bound(model, x: np.ndarray, k: int = IWAE_K, seed: int = 0) -> float:
+    """-log 1/k sum_i w_i for one uint8 image x (C, H, W), by vae_core.evaluate's code path, seeded."""
+    device = next(model.parameters()).device
+    generator = torch.Generator(device).manual_seed(check_seed(seed))
+    return iwae_nll(model, np.asarray(x)[None], k, device, generator=generator)
+
+
+@torch.no_grad()
 def monte_carlo(model, x: np.ndarray, samples: int, seed: int = 0, iwae_k: int = IWAE_K,
                 limit: int = MAX_SAMPLES) -> MonteCarlo:
     """The L-sample estimate for one uint8 image x (C, H, W) under a VAE; seeded, so repeatable."""
     L = check_samples(samples, limit)
     seed = check_seed(seed)
-    xf = to_float(np.asarray(x)[None])
+    xf = to_float(np.asarray(x)[None], next(model.parameters()).device)
     mu, log_sigma = model.encode(xf)
-    g = torch.Generator().manual_seed(int(seed))
+    g = torch.Generator(xf.device).manual_seed(seed)
     z = model.reparameterize(mu, log_sigma, L, g)[:, 0]  # (L, d): z = mu + sigma * eps
     params = torch.cat([model.decode(z[a:a + CHUNK]) for a in range(0, L, CHUNK)])
-    neg_log_px = -model.likelihood.log_prob(params, xf.expand(L, *xf.shape[1:])).double().numpy()
+    neg_log_px = -model.likelihood.log_prob(params, xf.expand(L, *xf.shape[1:])).double().cpu().numpy()
     recon = float(neg_log_px.mean())  # R_L = -1/L sum_l log p(x|z_l)
     kl = float(type(model).kl(mu, log_sigma)[0])
-    iwae = (iwae_nll(model, np.asarray(x)[None], iwae_k, xf.device, generator=torch.Generator().manual_seed(seed))
-            if iwae_k > 0 else float("nan"))
+    iwae = iwae_bound(model, x, iwae_k, seed) if iwae_k > 0 else float("nan")
     sigma = torch.exp(log_sigma)[0]
     eps = (z - mu) / sigma  # the draws back from z (reparameterize keeps them to itself)
-    return MonteCarlo(eps.numpy(), z.numpy(), model.likelihood.mean(params).numpy(), neg_log_px, recon,
-                      standard_error(neg_log_px), kl, recon + kl, iwae, iwae_k, mu[0].numpy(), sigma.numpy())
+    a = lambda t: t.cpu().numpy()
+    return MonteCarlo(a(eps), a(z), a(model.likelihood.mean(params)), neg_log_px, recon, standard_error(neg_log_px),
+                      kl, recon + kl, iwae, iwae_k, a(mu[0]), a(sigma), seed)

@@ -20,7 +20,7 @@ from .export import (
     to_csv,
     to_npz,
 )
-from .montecarlo import MonteCarlo, check_samples, monte_carlo
+from .montecarlo import IWAE_K, MonteCarlo, check_samples, iwae_bound, monte_carlo
 from .neighbours import NeighbourIndex, Neighbours
 from .outputs import data_file
 from .posterior import LatentAxes, click_latent, dims_by_kl, latent_axes
@@ -30,6 +30,7 @@ from .traversal import Traversal, traversal
 from .url_state import ViewState, from_query_lenient
 
 MAX_ELLIPSES = 100  # selected posteriors drawn as ellipses (the first ones of a larger selection)
+IWAE_CACHE = 4096  # IWAE bounds kept, per (checkpoint, image, seed)
 
 
 @dataclass
@@ -105,8 +106,21 @@ class Teaching:
         return self._z(name, click_latent(base, i, j, x, y))
 
     def monte_carlo(self, name: str, index: int, samples: int, seed: int = 0) -> MonteCarlo:
-        """L reparameterised samples of test image `index`, their decodes and the MC estimate vs the IWAE bound."""
-        return monte_carlo(self._vae(name), self._x(name, index), check_samples(samples), seed)
+        """L reparameterised samples of test image `index`, their decodes and the MC estimate vs the IWAE bound.
+        The bound does not depend on L: it is kept per (image, seed), so moving the L slider costs only the L decodes."""
+        model, x = self._vae(name), self._x(name, index)
+        r = monte_carlo(model, x, check_samples(samples), seed, iwae_k=0)
+        key = (name, int(index), r.seed, IWAE_K)
+        with self._lock:
+            cache = self.__dict__.setdefault("_iwae", {})
+            known = cache.get(key)
+        if known is None:
+            known = iwae_bound(model, x, IWAE_K, r.seed)
+            with self._lock:
+                if len(cache) >= IWAE_CACHE:
+                    cache.pop(next(iter(cache)))  # the oldest first
+                cache[key] = known
+        return replace(r, iwae=known, iwae_k=IWAE_K)
 
     def decoder_output(self, name: str, latent, seed: int = 0) -> DecoderOutput:
         """E[x|z], the per-pixel scale (and its heat map) and a sample from p(x|z) for a latent."""

@@ -76,3 +76,14 @@ def test_restore_state_drops_what_does_not_fit_the_models(teach_ex):
     assert len(r.messages) == 5 and any("nope" in m for m in r.messages)
     ok = teach_ex.restore_state("vae=vae4&z=0.5,0,0,1&axes=3,1&index=7")
     assert ok.messages == [] and ok.state.z == (0.5, 0.0, 0.0, 1.0)
+
+
+def test_the_iwae_bound_is_kept_per_image_and_seed_so_changing_L_does_not_recompute_it(teach_ex, monkeypatch):
+    from explorer import teaching
+
+    first = teach_ex.monte_carlo("vae4", 9, 4, seed=5)
+    calls = []
+    monkeypatch.setattr(teaching, "iwae_bound", lambda *a: calls.append(a) or 0.0)
+    again = teach_ex.monte_carlo("vae4", 9, 64, seed=5)
+    assert calls == [] and again.iwae == first.iwae and again.iwae_k == teaching.IWAE_K
+    assert teach_ex.monte_carlo("vae4", 9, 4, seed=6).iwae == 0.0 and len(calls) == 1  # a new seed: computed
