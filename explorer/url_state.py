@@ -17,7 +17,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from .errors import UserError
 
-TABS = ("map", "axes", "sampling", "decoder", "codes", "quantisation", "traversal", "compare", "interpolate", "models")
+# the tabs' ids (each view's `key` on main: map, codes, generate, compare, interpolate, models) and the new views'
+TABS = ("map", "axes", "sampling", "decoder", "codes", "quantisation", "traversal", "generate", "compare", "interpolate",
+        "models")
 MAX_QUERY = 8192  # characters
 MAX_DIMS = 512  # numbers in a latent
 MAX_ABS = 50.0  # |z| beyond this is refused (as service.MAX_ABS_LATENT)
