@@ -9,11 +9,11 @@
    next to the bare decoder forward on the same input; and generation: model.sample(16) (the VQ-VAE: a code grid
    drawn cell by cell from its prior, then decoded; the VAE: z ~ N(0, I), decoded), a new seed each call.
 3. end to end in headless Chromium: from a click on the latent map (alternating random points) and from a slider
-   move to the new decoded image being loaded in the page, timed inside the page (pointerdown / input event to the
-   new <img> decoded), with a pause of PAUSE_MS between clicks; and a slider dragged with the mouse for DRAG_MOVES
+   move to the new decoded image being ready to paint in the page, timed inside the page (pointerdown / input event
+   to the canvas drawn anew, or, for versions before 0.4, the new <img> loaded and decoded), with a pause of PAUSE_MS between clicks; and a slider dragged with the mouse for DRAG_MOVES
    moves, DRAG_MS apart: the decoded images shown while dragging, per second. With --reference DIR (a checkout of
    another version, e.g. `git worktree add ../before b611008`), its app is measured in the same run, in alternating
-   rounds with this one, and shown beside it.
+   rounds with this one, and shown beside it (with its own checkpoints/ unless --reference-checkpoints is given).
 
 Goals: start to serving < 10 s; click -> image p95 <= 40 ms; slider -> image p95 <= 30 ms; sampling and decoding
 16 images from the VQ-VAE's prior p95 < 100 ms (on the 2-core EPYC).
@@ -362,6 +362,9 @@ def main(argv=None):
     p.add_argument("--starts", type=int, default=3, help="app starts timed (after one warm-up)")
     p.add_argument("--no-browser", action="store_true", help="skip the Chromium measurements")
     p.add_argument("--reference", type=Path, help="a checkout of another version of the app, measured beside")
+    p.add_argument("--reference-checkpoints", type=Path,
+                   help="checkpoints for the reference app (default: its own checkpoints/ folder, which its version "
+                        "of vae_core can read)")
     p.add_argument("--json", type=Path, help="also write the results here")
     p.add_argument("--log", type=Path, default=Path("/tmp/app_benchmark.log"), help="app.py's output")
     args = p.parse_args(argv)
@@ -388,7 +391,8 @@ def main(argv=None):
         procs, urls = [], {}
         try:
             for label, root in roots.items():
-                proc, urls[label], _ = start_app(folders, args.log, root=root)
+                ckpts = folders if label == "this" else [args.reference_checkpoints or root / "checkpoints"]
+                proc, urls[label], _ = start_app(ckpts, args.log, root=root)
                 procs.append(proc)
             r["browser"] = bench_browser(urls, args.interactions)
             r["reference"] = str(roots.get("reference", ""))

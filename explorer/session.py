@@ -36,7 +36,8 @@ class CodesSession:
 
     loaded: bool = False  # set once a VQ-VAE has been opened in this tab
     vq: str = ""  # the VQ-VAE checkpoint shown
-    index: int | None = None  # the test image whose code grid was loaded
+    index: int | None = None  # the test image whose code grid was loaded (None: a grid sampled from the prior)
+    map_index: int | None = None  # the map's selection this view last followed (opening the tab follows a new one)
     grid: tuple[tuple[int, ...], ...] = ()  # the code grid being edited (rows of code indices)
     original: tuple[tuple[int, ...], ...] = ()  # the grid as the encoder made it ("reset grid")
     cell: tuple[int, int] = field(default=(0, 0))  # the selected cell (row, column)
@@ -48,3 +49,12 @@ class CodesSession:
 
     def with_grid(self, grid) -> "CodesSession":
         return replace(self, grid=tuple(tuple(int(v) for v in row) for row in grid))
+
+
+@dataclass(frozen=True)
+class GenerateSession:
+    """The generate view of one tab: the VQ-VAE code grids it sampled last, so that a click on a sample opens its
+    grid in the codes view."""
+
+    vq: str = ""  # the VQ-VAE the grids belong to
+    grids: tuple[tuple[tuple[int, ...], ...], ...] = ()  # one grid (rows of code indices) per VQ sample shown

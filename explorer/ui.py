@@ -10,12 +10,14 @@ from .components import page_css
 from .views import Page
 from .views.codes import CodesView
 from .views.compare import CompareView
+from .views.generate import GenerateView
 from .views.interpolate import InterpolateView
 from .views.map import MapView
 from .views.models import ModelsView
 
 CSS = page_css()
-VIEWS = (MapView, CodesView, CompareView, InterpolateView, ModelsView)  # in tab order; codes reads the map's session
+# in tab order; codes reads the map's session, generate opens grids in codes
+VIEWS = (MapView, CodesView, GenerateView, CompareView, InterpolateView, ModelsView)
 
 
 def build(ex) -> gr.Blocks:
@@ -23,19 +25,20 @@ def build(ex) -> gr.Blocks:
     # old cached files are deleted by explorer.cache.start_sweeper (app.py): Gradio's own delete_cache stops for good
     # at the first request that lands during one of its passes
     with gr.Blocks(title="vae-explorer") as demo:
-        gr.Markdown("# vae-explorer\nClick the latent map, move the sliders, edit VQ codes, compare models.")
+        gr.Markdown("# vae-explorer\nClick the latent map, move the sliders, edit VQ codes, generate, compare models.")
         with gr.Row():
             vae = gr.Dropdown(vaes, value=vaes[0] if vaes else None, label="VAE checkpoint")
             vq = gr.Dropdown(vqs, value=vqs[0] if vqs else None, label="VQ-VAE checkpoint")
         gr.Markdown("" if vaes and vqs else "Train a VAE and a VQ-VAE (see README) to use every view.")
         notice = gr.HTML("", html_template='<div class="vx-notice">${value}</div>', elem_id="notice")
-        page = Page(demo, vae, vq, notice)
         views = []
-        for View in VIEWS:
-            view = View(ex)
-            with gr.Tab(view.title) as tab:
-                view.build()
-            views.append((view, tab))
+        with gr.Tabs() as tabs:
+            for View in VIEWS:
+                view = View(ex)
+                with gr.Tab(view.title, id=view.key) as tab:
+                    view.build()
+                views.append((view, tab))
+        page = Page(demo, vae, vq, notice, tabs)
         add_endpoints(ex, vaes[0] if vaes else "", vqs[0] if vqs else "")
         for view, tab in views:
             view.wire(page, tab)

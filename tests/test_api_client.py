@@ -174,3 +174,27 @@ def test_other_files_are_refused(app_url, app_checkpoints, path):
     path = {"weights": str(next(app_checkpoints.glob("*/model.safetensors"))),
             "app.py": str(root / "app.py")}.get(path, path)
     assert status_of(f"{app_url}gradio_api/file={path}") != 200
+
+
+# --- /sample ----------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["vae", "vq"])
+def test_sample_returns_n_images_reproducibly(client, app_models, kind):
+    name = app_models.vae if kind == "vae" else app_models.vq
+    first = client.predict(name, 3, 7, api_name="/sample")
+    again = client.predict(name, 3, 7, api_name="/sample")
+    assert len(first) == 3
+    images = [open_image(item["image"]) for item in first]
+    assert all(im.format == "PNG" for im in images)
+    assert [im.tobytes() for im in images] == [open_image(item["image"]).tobytes() for item in again]
+
+
+@pytest.mark.parametrize("name, n, seed, message", [
+    ("vae", 0, 0, "number of samples must be in 1..64"),
+    ("vae", 1000, 0, "number of samples must be in 1..64"),
+    ("vae", 2, -5, "seed"),
+    ("nope", 2, 0, "unknown checkpoint"),
+])
+def test_sample_refuses_bad_requests(client, app_models, name, n, seed, message):
+    name = app_models.vae if name == "vae" else name
+    with pytest.raises(AppError, match=message):
+        client.predict(name, n, seed, api_name="/sample")

@@ -214,6 +214,54 @@ def test_moving_a_slider_changes_the_decoded_image(open_app):
     assert app.errors == []
 
 
+def test_interpolate_shows_a_result_when_opened_and_follows_the_indices(open_app):
+    app = open_app()
+    app.page.get_by_role("tab", name="Interpolate").click()
+    app.page.wait_for_selector("#interp-linear img")  # a default pair, no button to press
+    old = app.src("#interp-linear img")
+    to = app.page.locator("#interp-to input")
+    to.fill("7")
+    to.press("Enter")
+    app.wait_new_src("#interp-linear img", old)
+    assert app.errors == []
+
+
+def test_generate_shows_samples_of_both_models_and_opens_a_vq_sample_in_the_codes_view(open_app, app_models,
+                                                                                       app_checkpoints):
+    from explorer.generate import SampleSettings, sample
+    from explorer.service import Explorer
+
+    app = open_app()
+    page = app.page
+    page.get_by_role("tab", name="Generate").click()
+    page.wait_for_function("() => document.querySelectorAll('#gen-vq img').length === 16")
+    page.wait_for_function("() => document.querySelectorAll('#gen-vae img').length === 16")
+    assert "ms each" in page.locator("#gen-info").inner_text()
+    page.locator("#gen-vq img").nth(2).click()
+    page.wait_for_selector("#code-grid td[data-row]", state="visible")  # the codes tab, with sample 2's grid
+    want = sample(Explorer([app_checkpoints], log=lambda *a: None), app_models.vq, SampleSettings(n=16)).grids[2]
+    page.wait_for_function("(v) => Array.from(document.querySelectorAll('#code-grid td')).map(t => t.innerText.trim())"
+                           ".join(',') === v", arg=",".join(str(v) for v in want.reshape(-1)))
+    assert app.errors == []
+
+
+def test_the_priors_suggestion_for_a_cell_can_be_clicked(open_app, app_models):
+    app = open_app()
+    page = app.page
+    page.get_by_role("tab", name="VQ-VAE codes").click()
+    r, c = app_models.grid - 1, app_models.grid - 1  # the last cell: the prior conditions on every other one
+    page.locator(f'#code-grid td[data-row="{r}"][data-col="{c}"]').click()
+    page.wait_for_function("(t) => document.querySelector('#code-suggestions').innerText.includes(t)",
+                           arg=f"cell ({r}, {c})")
+    choices = page.locator("#code-suggestions button[data-code]")
+    assert choices.count() == 8
+    code = choices.nth(3).get_attribute("data-code")
+    choices.nth(3).click()
+    page.wait_for_function("([r, c, v]) => document.querySelector(`#code-grid td[data-row='${r}'][data-col='${c}']`)"
+                           ".innerText.trim() === v", arg=[r, c, code])
+    assert app.errors == []
+
+
 def test_editing_a_code_changes_the_vq_decode(open_app, app_models):
     app = open_app()
     page = app.page

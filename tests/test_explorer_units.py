@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from explorer import projection
+from explorer import plots, projection
 from explorer.checkpoints import UnknownCheckpoint
 from explorer.codes import GridError, paint, set_cell, validate_grid
 from explorer.components.sliders import SliderError, slider_event, sliders_value
@@ -328,3 +328,11 @@ def test_each_view_opens_in_its_own_event_with_one_progress_indicator(ex):
     assert set(by_view) == {"open-map", "open-codes", "open-models"}
     for shown in by_view.values():
         assert len(shown) == 1 and len(next(iter(shown))) == 1  # the same single component on every trigger
+
+
+def test_training_curves_legend_sits_below_the_plot_clear_of_the_second_axis():
+    history = [{"epoch": e, "neg_elbo": 300.0 - e, "kl": 20.0 + e} for e in range(1, 4)]
+    fig = plots.training_curves(history, "vae")
+    assert [t.get("yaxis") for t in fig["data"]] == [None, "y2"]  # kl on the right-hand axis
+    legend = fig["layout"]["legend"]
+    assert legend["orientation"] == "h" and legend["y"] < 0  # under the plot, not over the right-hand ticks

@@ -63,6 +63,6 @@ def test_gradio_client_example_runs(tmp_path):
         block = next(b for b in PY_BLOCKS if "gradio_client" in b).replace("http://localhost:7860/", url)
         out = subprocess.run([sys.executable, "-c", block], cwd=ROOT, check=False, capture_output=True, text=True, timeout=300)
         assert out.returncode == 0, out.stderr
-        assert "vae_psnr" in out.stdout
+        assert "vae_psnr" in out.stdout and out.stdout.strip().splitlines()[-1].startswith("4 ")
     finally:
         stop_app(app)

@@ -26,7 +26,9 @@ class Page:
     vae: gr.Dropdown  # the VAE checkpoint to show (its name)
     vq: gr.Dropdown  # the VQ-VAE checkpoint to show
     notice: gr.HTML  # a banner at the top of the page, for what must not be missed (an expired session)
+    tabs: gr.Tabs  # the views' tabs, each with the id of its view's `key` (to switch tabs from a handler)
     latent: gr.State | None = None  # the map view's LatentSession, once the map view has made it
+    codes: object = None  # the codes view, once it is wired (the generate view opens sampled grids in it)
 
     def live(self, event, fn, inputs, outputs, **kwargs):
         """A live edit: fn on `event`, outside the queue; an expired session shows the notice."""

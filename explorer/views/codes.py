@@ -1,5 +1,6 @@
 """The VQ-VAE codes view: a test image's code grid to edit cell by cell (or paint whole), its decode at once, and the
-codebook: a map of the code vectors by usage (click a code to use it) and the sorted usage histogram."""
+codebook: a map of the code vectors by usage (click a code to use it) and the sorted usage histogram. With a prior
+over codes: its most likely codes for the selected cell (click one to use it), and "resample from here"."""
 from dataclasses import replace
 
 import gradio as gr
@@ -8,9 +9,11 @@ import plotly.graph_objects as go
 
 from .. import plots
 from ..codes import GridError, paint, set_cell
+from ..components.choices import choices, choices_html
 from ..components.grid import code_grid, grid_html
 from ..components.image import figure_html, inline_image
 from ..components.plot import clickable_plot, figure_json, plot_value
+from ..generate import SampleSettings, has_prior, resample_from, suggestions
 from ..images import data_uri, show
 from ..session import CodesSession, LatentSession
 from . import Page, handled, image_file
@@ -18,6 +21,7 @@ from . import Page, handled, image_file
 
 class CodesView:
     title = "VQ-VAE codes"
+    key = "codes"  # its tab's id
 
     def __init__(self, ex):
         self.ex = ex
@@ -45,6 +49,8 @@ class CodesView:
             with gr.Column():
                 self.index = gr.Number(0, precision=0, label="image index (test split)")
                 self.grid = code_grid("code-grid")
+                self.suggest = choices("code-suggestions")
+                self.resample = gr.Button("resample from here (the prior draws this cell and the ones after it)")
                 with gr.Row():
                     self.code = gr.Number(0, precision=0, label="code index for the selected cell",
                                           elem_id="code-index")
@@ -61,7 +67,25 @@ class CodesView:
     def grid_outputs(self, st: CodesSession) -> dict:
         image = self.ex.decode_codes(st.vq, [list(r) for r in st.grid], side=0)
         return {self.state: st, self.grid: grid_html(st.grid, st.cell),
-                self.decoded: figure_html(image, "decoded code grid")}
+                self.decoded: figure_html(image, "decoded code grid"), self.suggest: self.suggestions(st)}
+
+    def suggestions(self, st: CodesSession) -> str:
+        r, c = st.cell
+        if not has_prior(self.ex.registry.model(st.vq)):
+            return choices_html(f"No prior over codes: `python -m vae_core.train_prior` trains one for {st.vq}.", [])
+        top = suggestions(self.ex, st.vq, st.grid, r, c)
+        return choices_html(f"The prior's most likely codes for cell ({r}, {c}) given the cells above and to its "
+                            "left (click one to use it):", top)
+
+    def grid_output_set(self) -> set:
+        """The components show_grid's outputs go to."""
+        return {self.state, self.grid, self.decoded, self.suggest, self.original, self.code}
+
+    def show_grid(self, st: CodesSession, vq: str, grid) -> dict:
+        """Open a code grid that no test image made (a sample from the prior) for editing."""
+        g = tuple(tuple(int(v) for v in row) for row in grid)
+        st = replace(st, loaded=True, vq=vq, index=None, grid=g, original=g, cell=(0, 0))
+        return {**self.grid_outputs(st), self.original: None, self.code: g[0][0]}
 
     def select(self, st: CodesSession, index) -> dict:
         """Load test image `index`'s code grid (as the encoder made it)."""
@@ -88,7 +112,8 @@ class CodesView:
         progress(0, desc=f"opening {vq}")
         cb = self.ex.codebook_view(vq, progress=lambda f, what: progress(f, desc=what))
         self.figure(vq)
-        out = self.select(CodesSession(loaded=True, vq=vq), latent.index if latent.loaded else 0)
+        index = latent.index if latent.loaded else 0
+        out = self.select(CodesSession(loaded=True, vq=vq, map_index=index), index)
         out[self.plot] = plot_value(vq)
         out[self.usage] = go.Figure(plots.usage_histogram(cb.counts, cb.usage()))
         return out
@@ -97,9 +122,9 @@ class CodesView:
         return self.select(st.checked(), index)
 
     def on_tab(self, st: CodesSession, latent: LatentSession) -> dict:
-        """Opening the tab shows the code grid of the image selected on the map."""
-        if st.loaded and latent.loaded and latent.index != st.index:
-            return self.select(st, latent.index)
+        """Opening the tab shows the code grid of the image selected on the map, if that selection is new."""
+        if st.loaded and latent.loaded and latent.index != st.map_index:
+            return self.select(replace(st, map_index=latent.index), latent.index)
         return {self.state: st}
 
     def on_cell(self, st: CodesSession, evt: gr.EventData) -> dict:
@@ -125,6 +150,15 @@ class CodesView:
         code = int(getattr(evt, "index", None))
         return {**self.on_code(st, code), self.code: code}
 
+    def on_suggestion(self, st: CodesSession, evt: gr.EventData) -> dict:
+        code = getattr(evt, "code", None)
+        return {**self.on_code(st, code), self.code: self.checked_code(st.checked(), code)}
+
+    def on_resample(self, st: CodesSession) -> dict:
+        st = st.checked()
+        seed = int(np.random.default_rng().integers(2**31))
+        return self.grid_outputs(st.with_grid(resample_from(self.ex, st.vq, st.grid, *st.cell, SampleSettings(seed=seed))))
+
     def on_paint(self, st: CodesSession, code) -> dict:
         st = st.checked()
         return self.grid_outputs(st.with_grid(paint(np.array(st.grid), self.checked_code(st, code))))
@@ -135,8 +169,10 @@ class CodesView:
 
     def wire(self, page: Page, tab: gr.Tab):
         self.state = s = gr.State(CodesSession())
-        everything = {s, self.grid, self.decoded, self.original, self.code, self.index, self.plot, self.usage}
-        edit = {s, self.grid, self.decoded}
+        page.codes = self
+        everything = {s, self.grid, self.decoded, self.suggest, self.original, self.code, self.index, self.plot,
+                      self.usage}
+        edit = {s, self.grid, self.decoded, self.suggest}
         page.on_open([page.vq], self.open, [page.vq, page.latent], everything, self.plot, "codes")
         page.live(self.index.submit, self.on_index, [s, self.index], everything)
         page.live(tab.select, self.on_tab, [s, page.latent], everything)
@@ -145,3 +181,5 @@ class CodesView:
         page.live(self.plot.click, self.on_codebook_click, s, edit | {self.code})
         page.live(self.paint.click, self.on_paint, [s, self.code], edit)
         page.live(self.reset.click, self.on_reset, s, edit)
+        page.live(self.suggest.click, self.on_suggestion, s, edit | {self.code})
+        page.live(self.resample.click, self.on_resample, s, edit)

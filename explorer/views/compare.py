@@ -7,6 +7,7 @@ from . import Page, handled, image_file
 
 class CompareView:
     title = "Compare"
+    key = "compare"  # its tab's id
 
     def __init__(self, ex):
         self.ex = ex

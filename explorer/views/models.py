@@ -8,6 +8,7 @@ from . import Page
 
 class ModelsView:
     title = "Models"
+    key = "models"  # its tab's id
 
     def __init__(self, ex):
         self.ex = ex
