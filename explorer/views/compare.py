@@ -28,6 +28,8 @@ class CompareView:
             self.vq_error = gr.Image(label="VQ-VAE error", format="png")
 
     def compare(self, vae: str, vq: str, index, upload):
+        if not vae or not vq:  # the view needs both models
+            return (None,) * 5 + ("Train a VAE and a VQ-VAE (see README) to compare them.",)
         if upload:
             x, note = self.ex.load_upload(vae, upload)
             note = f"Uploaded image {note}." if note else "Uploaded image used as it is."
@@ -42,6 +44,8 @@ class CompareView:
 
     def wire(self, page: Page, tab: gr.Tab):
         outputs = [self.original, self.vae, self.vq, self.vae_error, self.vq_error, self.note]
+        inputs = [page.vae, page.vq, self.index, self.upload]
+        page.on_open([page.vae, page.vq], self.compare, inputs, outputs, self.vae, "compare")  # test image 0 at first
         for trigger in (self.index.submit, self.upload.upload):
-            trigger(handled(self.compare), [page.vae, page.vq, self.index, self.upload], outputs,
+            trigger(handled(self.compare), inputs, outputs,
                     api_visibility="private")
