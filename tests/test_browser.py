@@ -316,8 +316,10 @@ def test_compare_reconstructs_an_uploaded_png(open_app, tmp_path):
     png = tmp_path / "upload.png"
     Image.new("RGB", (40, 30), (220, 120, 40)).save(png)
     page.get_by_role("tab", name="Compare").click()
+    # the view opens on test image 0, then follows the upload
+    page.wait_for_function("() => document.querySelector('#compare-note').innerText.includes('Test image #0')")
     page.locator("#compare-upload input[type=file]").set_input_files(str(png))
-    page.wait_for_function("() => document.querySelector('#compare-note').innerText.includes('PSNR')")
+    page.wait_for_function("() => document.querySelector('#compare-note').innerText.includes('Uploaded image')")
     note = page.locator("#compare-note").inner_text()
     assert "converted from 40x30 RGB" in note and "VAE: MSE" in note and "VQ-VAE: MSE" in note
     page.wait_for_selector("#compare-vae img")
