@@ -34,6 +34,9 @@ def test_checkpoint_reconstructs_within_recorded_metrics(path):
     else:
         assert m["codes_used"] == pytest.approx(recorded["codes_used"], abs=1e-3)
         assert m["codes_used"] >= 0.9
+        if model.prior is not None:  # the prior's test figures, as trained and as evaluate recorded them
+            assert m["prior_nll"] == pytest.approx(model.prior.cfg.metrics["prior_nll"], rel=1e-3)
+            assert m["neg_elbo"] == pytest.approx(json.loads((path / "eval.json").read_text())["neg_elbo"], rel=1e-3)
 
 
 @pytest.mark.parametrize("path", [p for p in CKPTS if (p / "eval.json").exists()], ids=lambda p: p.name)
@@ -41,7 +44,11 @@ def test_recorded_bits_per_dim_are_plausible_code_lengths(path):
     """-log2 p(x) per pixel of 8-bit Fashion-MNIST: the best published density models (autoregressive models and
     flows) reach about 2.9 bits/dim, so a VAE below 2.5 would be a bug in the likelihood, not a result."""
     m = json.loads((path / "eval.json").read_text())
-    if m["model"] != "vae":
+    if m["model"] == "vqvae":  # with a prior: -log p(x) <= recon + prior_nll (q(z|x) is a point mass)
+        if "bits_per_dim" in m:
+            assert m["code_length"] is True and m["prior_nll"] > 0
+            assert m["neg_elbo"] == pytest.approx(m["recon"] + m["prior_nll"])
+            assert 2.5 < m["bits_per_dim"] < 8.0
         return
     assert m["code_length"] is True
     assert 2.5 < m["iwae_bits_per_dim"] <= m["bits_per_dim"] < 8.0

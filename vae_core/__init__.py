@@ -3,6 +3,8 @@ __version__ = "0.3.0"
 
 from .checkpoint import CheckpointError, load, save_checkpoint
 from .config import Config
-from .models import VAE, VQVAE, build_model
+from .models import VAE, VQVAE, CodePrior, build_model
+from .models.vqvae import NoPriorError
 
-__all__ = ["VAE", "VQVAE", "CheckpointError", "Config", "__version__", "build_model", "load", "save_checkpoint"]
+__all__ = ["VAE", "VQVAE", "CheckpointError", "CodePrior", "Config", "NoPriorError", "__version__", "build_model", "load",
+           "save_checkpoint"]

@@ -1,4 +1,5 @@
 """A checkpoint is a folder: `config.json` + `model.safetensors` (+ `training_state.safetensors` to resume).
+A VQ-VAE's prior over its code grids is a checkpoint folder of its own inside it, `prior/` (vae_core.train_prior).
 
 Nothing here unpickles: safetensors holds tensors only, JSON holds the rest.
 
@@ -20,6 +21,7 @@ from .config import Config
 
 CONFIG, WEIGHTS, STATE = "config.json", "model.safetensors", "training_state.safetensors"
 STAGING, COMPLETE = ".saving", "COMPLETE"
+PRIOR = "prior"  # <VQ-VAE checkpoint>/prior/: the prior over its code grids
 PICKLE_SUFFIXES = {".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle"}
 
 
@@ -111,7 +113,32 @@ def _older_than(version: str, than: tuple[int, ...]) -> bool:
 
 
 def load(folder: str | Path, device: str | torch.device = "cpu"):
-    """A ready model (eval mode) from a checkpoint folder; raises CheckpointError with a clear message."""
+    """A ready model (eval mode) from a checkpoint folder; raises CheckpointError with a clear message.
+    A VQ-VAE comes with its prior (`model.prior`) when `<folder>/prior/` holds one, else `model.prior` is None."""
+    model = _load_one(folder, device)
+    if model.cfg.model == "vqvae":
+        model.folder = str(folder)
+        model.prior = load_prior(folder, model, device)
+    return model
+
+
+def load_prior(folder: str | Path, vq, device: str | torch.device = "cpu"):
+    """The prior in `<folder>/prior/` for the VQ-VAE `vq`, or None when there is none."""
+    path = Path(folder) / PRIOR
+    if path.is_dir():
+        recover(path)  # a save that a crash interrupted: finish it or drop it
+    if not (path / WEIGHTS).exists():
+        return None
+    prior = _load_one(path, device)
+    c = prior.cfg
+    if (c.model, c.num_codes, c.image_size) != ("prior", vq.cfg.num_codes, vq.cfg.image_size):
+        raise CheckpointError(f"{path}: not a prior for this VQ-VAE ({c.model} over K={c.num_codes} codes, images of "
+                              f"{c.image_size}, the VQ-VAE has K={vq.cfg.num_codes}, {vq.cfg.image_size}); delete "
+                              f"it, or retrain it with python -m vae_core.train_prior {folder}")
+    return prior
+
+
+def _load_one(folder: str | Path, device: str | torch.device = "cpu"):
     from .models import build_model
 
     folder = Path(folder)

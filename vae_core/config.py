@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-MODELS = ("vae", "vqvae")
+MODELS = ("vae", "vqvae", "prior")  # prior: over a VQ-VAE's code grids (vae_core.train_prior)
 ARCHS = ("conv", "mlp")
 LIKELIHOODS = ("bernoulli", "discretized_logistic", "discretized_gaussian")
 SCALES = ("decoder", "shared", "fixed")
@@ -21,7 +21,7 @@ CODEBOOKS = ("ema", "loss")
 @dataclass
 class Config:
     # --- model ---
-    model: str = "vae"  # vae | vqvae
+    model: str = "vae"  # vae | vqvae | prior
     arch: str = "conv"  # conv | mlp (the MLP is the classic 784-400-latent VAE)
     channels: int = 1  # image channels (1 or 3)
     image_size: int = 28  # height = width, divisible by 4
@@ -41,6 +41,11 @@ class Config:
     ema_decay: float = 0.9  # of the EMA codebook and code counts (0.9 beat 0.99 in benchmarks/quantizer_benchmark.py)
     dead_threshold: float = 0.33  # a code whose EMA count falls under this share of an equal split is restarted
     kmeans_init: bool = True  # codes start at k-means centroids of the first batch (else at random vectors of it)
+    # --- prior over a VQ-VAE's code grids (model = prior: num_codes and image_size are the VQ-VAE's) ---
+    prior_layers: int = 4  # transformer blocks
+    prior_heads: int = 4  # attention heads per block
+    prior_dim: int = 128  # embedding width (a multiple of prior_heads)
+    prior_dropout: float = 0.0  # on attention weights and block outputs, in training
     # --- data and training ---
     data: str = "fashion-mnist"
     data_dir: str = ""
@@ -81,6 +86,12 @@ class Config:
             (0 <= self.dead_threshold < 1, f"dead_threshold must be in [0, 1), got {self.dead_threshold}"),
             (self.mc_samples >= 1, f"mc_samples must be at least 1, got {self.mc_samples}"),
             (not (self.model == "vqvae" and self.arch == "mlp"), "the VQ-VAE has no MLP preset: use arch=conv"),
+            (self.prior_layers >= 1 and self.prior_heads >= 1, "prior_layers and prior_heads must be at least 1"),
+            (self.prior_dim % self.prior_heads == 0,
+             f"prior_dim ({self.prior_dim}) must be a multiple of prior_heads ({self.prior_heads})"),
+            (0 <= self.prior_dropout < 1, f"prior_dropout must be in [0, 1), got {self.prior_dropout}"),
+            (not (self.model == "prior" and self.likelihood == "bernoulli"),
+             "the prior's decoder likelihood must be discretised: discretized_logistic or discretized_gaussian"),
         ]
         for ok, message in checks:
             if not ok:

@@ -4,7 +4,12 @@
 
 VAE: negative ELBO (recon + KL) in nats per image, the importance-weighted bound
 -log p(x) <= -log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x)  with k samples, and MSE / PSNR of the decoded
-posterior mean. VQ-VAE: MSE, PSNR, perplexity, share of codes used, dead codes.
+posterior mean. VQ-VAE: MSE, PSNR, perplexity, share of codes used, dead codes; with a prior over its code grids
+(<checkpoint>/prior/, vae_core.train_prior) also its likelihood bound. q(z|x) is a point mass on the grid z_q(x),
+so the -ELBO is -log p(x|z_q) + KL(q || p) = recon + prior_nll, and it bounds the code length:
+    -log p(x) = -log sum_z p(z) p(x|z) <= -log p(x|z_q) - log p(z_q)
+recon uses the decoder's mean as the location of a discretised logistic with one scale per pixel, fitted on the
+training split (decoder frozen) and stored with the prior.
 
 bits_per_dim (= neg_elbo / (D ln 2)) and iwae_nll are printed only where p(x|z) is normalised over the values the
 data can take, so that they are code lengths: discretised likelihoods on 8-bit images, Bernoulli on binary ones.
@@ -54,6 +59,13 @@ def iwae_nll(model, x: np.ndarray, k: int, device, max_decodes: int = 8192,
     return torch.cat(per_image).mean().item()
 
 
+def likelihood_bound(recon: float, prior_nll: float, dims: int) -> dict:
+    """A VQ-VAE's bound -log p(x) <= recon + prior_nll (nats per image; see the module docstring), and in bits/dim."""
+    neg_elbo = recon + prior_nll
+    return {"recon": recon, "prior_nll": prior_nll, "neg_elbo": neg_elbo, "code_length": True,
+            "bits_per_dim": neg_elbo / (dims * math.log(2))}
+
+
 @torch.no_grad()
 def evaluate(model, x: np.ndarray, batch_size: int = 500, iwae_k: int = 0, iwae_n: int = 1000,
              seed: int = 0, device=None, progress: bool = False) -> dict:
@@ -63,7 +75,8 @@ def evaluate(model, x: np.ndarray, batch_size: int = 500, iwae_k: int = 0, iwae_
     model.eval()
     generator = torch.Generator(device=device).manual_seed(seed)  # not the global RNG, which training draws from
     n, dims = len(x), int(np.prod(x.shape[1:]))
-    sums = {"recon": 0.0, "kl": 0.0, "se": 0.0}
+    sums = {"recon": 0.0, "kl": 0.0, "se": 0.0, "prior_nll": 0.0}
+    prior = getattr(model, "prior", None)
     counts = torch.zeros(getattr(getattr(model, "quantizer", None), "num_codes", 1), dtype=torch.long)
     for xb in _batches(x, batch_size, device):
         if model.cfg.model == "vae":
@@ -73,8 +86,12 @@ def evaluate(model, x: np.ndarray, batch_size: int = 500, iwae_k: int = 0, iwae_
             x_hat = model.reconstruct(xb)
         else:
             z_q, idx, _ = model.quantize(model.encode(xb))
-            x_hat = model.decode(z_q).clamp(0, 1)
+            params = model.decode(z_q)
+            x_hat = params.clamp(0, 1)
             counts += torch.bincount(idx.flatten().cpu(), minlength=len(counts))
+            if prior is not None:  # -log p(x|z_q) with the fitted scale, and -log p(z_q) under the prior
+                sums["recon"] -= prior.decoder_likelihood.log_prob(params, xb).sum().item()
+                sums["prior_nll"] -= prior.log_prob(idx).sum().item()
         sums["se"] += (x_hat - xb).pow(2).sum().item()
     mse = sums["se"] / (n * dims)
     out = {"model": model.cfg.model, "n_images": n, "mse": mse, "psnr": psnr(mse)}
@@ -91,6 +108,8 @@ def evaluate(model, x: np.ndarray, batch_size: int = 500, iwae_k: int = 0, iwae_
                            iwae_n=min(iwae_n, n))
     else:
         out.update(codebook_usage(counts))
+        if prior is not None:
+            out.update(likelihood_bound(sums["recon"] / n, sums["prior_nll"] / n, dims))
     model.train(was_training)
     return out
 
@@ -115,6 +134,9 @@ def main(argv=None) -> dict:
                           seed=cfg.seed, log=lambda m: None if args.json else print(m))
     except (CheckpointError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+    if cfg.model == "prior":
+        print(f"error: {args.checkpoint} is a prior: evaluate the VQ-VAE folder that holds it", file=sys.stderr)
         sys.exit(1)
     if cfg.arch == "conv":  # oneDNN's and cuDNN's fast float32 conv kernels are NHWC: 1.6x faster IWAE on a CPU
         model = model.to(memory_format=torch.channels_last)

@@ -92,6 +92,21 @@ def restore_training_state(opt: torch.optim.Optimizer, t: dict[str, torch.Tensor
     return int(t["epoch"])
 
 
+def resume_from(out: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, log=print) -> int:
+    """Load the weights, optimizer and RNG state saved in `out`; returns the epoch they were saved after."""
+    recover(out)  # finish or drop a save that a crash interrupted
+    weights, meta = read_tensors(out / WEIGHTS)
+    state, state_meta = read_tensors(out / STATE)
+    if meta.get("epoch") != state_meta.get("epoch"):
+        raise CheckpointError(f"{out}: weights (epoch {meta.get('epoch')}) and training state "
+                              f"(epoch {state_meta.get('epoch')}) disagree; the save was interrupted")
+    model.load_state_dict(weights)
+    start = restore_training_state(opt, state)
+    _truncate_history(out / HISTORY, start)
+    log(f"resuming {out} after epoch {start}")
+    return start
+
+
 def lr_at(cfg: Config, progress: float) -> float:
     """Adam's lr after `progress` (0..1) of the run: cfg.lr, then linear to 0 over the last cfg.warmdown of it."""
     if cfg.warmdown <= 0:
@@ -133,16 +148,7 @@ def _train(cfg, out, resume, dev, rank, world, main, log):
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     start = 0
     if resume:
-        recover(out)  # finish or drop a save that a crash interrupted
-        weights, meta = read_tensors(out / WEIGHTS)
-        state, state_meta = read_tensors(out / STATE)
-        if meta.get("epoch") != state_meta.get("epoch"):
-            raise CheckpointError(f"{out}: weights (epoch {meta.get('epoch')}) and training state "
-                                  f"(epoch {state_meta.get('epoch')}) disagree; the save was interrupted")
-        model.load_state_dict(weights)
-        start = restore_training_state(opt, state)
-        _truncate_history(out / HISTORY, start)
-        log(f"resuming {out} after epoch {start}")
+        start = resume_from(out, model, opt, log)
     if world > 1 and cfg.time_budget:
         raise TrainingError("--time-budget stops each process by its own clock, which would leave the others "
                             "waiting: use --epochs with torchrun")
@@ -299,6 +305,8 @@ def parse_args(argv=None) -> tuple[Config, argparse.Namespace]:
     args = p.parse_args(argv)
     given = {f: getattr(args, f) for f in HELP if getattr(args, f) is not None}
     out = Path(args.out)
+    if given.get("model") == "prior":
+        p.error("a prior is trained on a VQ-VAE's codes: python -m vae_core.train_prior CKPT")
     if args.resume:
         if not (out / CONFIG).exists() or not (out / STATE).exists():
             p.error(f"--resume: {out} holds no checkpoint with training state to resume")

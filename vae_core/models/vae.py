@@ -89,11 +89,20 @@ class VAE(nn.Module):
         return (log_px_z + log_pz - log_qz).T
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """n images decoded from z ~ N(0, I)."""
+    def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0,
+               top_k: int | None = None) -> torch.Tensor:
+        """n images E[x|z] in [0, 1], z ~ N(0, temperature^2 I) (temperature 1: the prior itself).
+
+        top_k is the VQ-VAE's (a cut-off over its discrete codes): a VAE's latent is continuous, so it must be None.
+        """
+        if temperature <= 0:
+            raise ValueError(f"temperature must be positive, got {temperature}")
+        if top_k is not None:
+            raise ValueError("top_k applies to a VQ-VAE's prior over discrete codes; a VAE samples z ~ N(0, I): "
+                             "pass top_k=None")
         device = next(self.parameters()).device
         z = torch.randn(n, self.cfg.latent_dim, generator=generator).to(device)
-        return self.decode_mean(z)
+        return self.decode_mean(temperature * z)
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:

@@ -11,7 +11,22 @@ from ..quantize import VectorQuantizer
 from .nets import conv_decoder, conv_encoder, run_float32_head
 
 
+class NoPriorError(RuntimeError):
+    """Sampling from a VQ-VAE that has no prior over its code grids; the message says how to train one."""
+
+
 class VQVAE(nn.Module):
+    # p(c) over code grids (models/prior.py), attached by vae_core.load when <checkpoint>/prior/ exists. Kept out of
+    # the module tree (see __setattr__), so the VQ-VAE's own weights are the same with or without it.
+    prior = None
+    folder = None  # the checkpoint folder it was loaded from, for messages
+
+    def __setattr__(self, name, value):
+        if name in ("prior", "folder"):
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
     def __init__(self, cfg: Config):
         super().__init__()
         self.cfg = cfg
@@ -62,6 +77,16 @@ class VQVAE(nn.Module):
         grid = torch.as_tensor(grid, dtype=torch.long, device=self.codebook.device)
         z_q = self.codebook[grid].permute(0, 3, 1, 2)
         return self.decode(z_q).clamp(0.0, 1.0)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0,
+               top_k: int | None = None) -> torch.Tensor:
+        """n images in [0, 1]: a code grid c ~ p(c) from the prior (softmax temperature, top_k codes), decoded."""
+        if self.prior is None:
+            where = self.folder or "CKPT"
+            raise NoPriorError(f"this VQ-VAE has no prior over its code grids, so it cannot sample: train one with "
+                               f"python -m vae_core.train_prior {where} (it writes {where}/prior/), then load again")
+        return self.decode_indices(self.prior.sample(n, generator, temperature, top_k))
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
