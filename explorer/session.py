@@ -36,7 +36,8 @@ class CodesSession:
 
     loaded: bool = False  # set once a VQ-VAE has been opened in this tab
     vq: str = ""  # the VQ-VAE checkpoint shown
-    index: int | None = None  # the test image whose code grid was loaded
+    index: int | None = None  # the test image whose code grid was loaded (None: a grid sampled from the prior)
+    map_index: int | None = None  # the map's selection this view last followed (opening the tab follows a new one)
     grid: tuple[tuple[int, ...], ...] = ()  # the code grid being edited (rows of code indices)
     original: tuple[tuple[int, ...], ...] = ()  # the grid as the encoder made it ("reset grid")
     cell: tuple[int, int] = field(default=(0, 0))  # the selected cell (row, column)

@@ -112,7 +112,8 @@ class CodesView:
         progress(0, desc=f"opening {vq}")
         cb = self.ex.codebook_view(vq, progress=lambda f, what: progress(f, desc=what))
         self.figure(vq)
-        out = self.select(CodesSession(loaded=True, vq=vq), latent.index if latent.loaded else 0)
+        index = latent.index if latent.loaded else 0
+        out = self.select(CodesSession(loaded=True, vq=vq, map_index=index), index)
         out[self.plot] = plot_value(vq)
         out[self.usage] = go.Figure(plots.usage_histogram(cb.counts, cb.usage()))
         return out
@@ -121,9 +122,9 @@ class CodesView:
         return self.select(st.checked(), index)
 
     def on_tab(self, st: CodesSession, latent: LatentSession) -> dict:
-        """Opening the tab shows the code grid of the image selected on the map."""
-        if st.loaded and latent.loaded and latent.index != st.index:
-            return self.select(st, latent.index)
+        """Opening the tab shows the code grid of the image selected on the map, if that selection is new."""
+        if st.loaded and latent.loaded and latent.index != st.map_index:
+            return self.select(replace(st, map_index=latent.index), latent.index)
         return {self.state: st}
 
     def on_cell(self, st: CodesSession, evt: gr.EventData) -> dict:

@@ -7,7 +7,7 @@ from ..generate import SampleSettings, has_prior, sample
 from ..session import CodesSession, GenerateSession
 from . import Page, image_file
 
-GALLERY = {"columns": 8, "height": "auto", "object_fit": "contain", "allow_preview": False, "format": "png"}
+GALLERY = {"columns": 4, "height": "auto", "object_fit": "contain", "allow_preview": False, "format": "png"}
 
 
 class GenerateView:
