@@ -249,7 +249,7 @@ def test_the_priors_suggestion_for_a_cell_can_be_clicked(open_app, app_models):
     app = open_app()
     page = app.page
     page.get_by_role("tab", name="VQ-VAE codes").click()
-    r, c = 1, 2
+    r, c = app_models.grid - 1, app_models.grid - 1  # the last cell: the prior conditions on every other one
     page.locator(f'#code-grid td[data-row="{r}"][data-col="{c}"]').click()
     page.wait_for_function("(t) => document.querySelector('#code-suggestions').innerText.includes(t)",
                            arg=f"cell ({r}, {c})")
