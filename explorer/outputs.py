@@ -22,3 +22,16 @@ def png_file(image: Image.Image, cache_dir: str | Path) -> str:
     image.save(tmp, format="PNG", compress_level=1)
     os.replace(tmp, path)  # atomic: a reader sees no file or the whole file
     return str(path)
+
+
+def data_file(data: bytes, filename: str, cache_dir: str | Path) -> str:
+    """Write `data` as <cache_dir>/vx-<random>/<filename> (temporary name, then rename), once; return the path.
+    For downloads (CSV, NPZ, PNG bytes): the file name is what the browser saves it as."""
+    if Path(filename).name != filename or filename.startswith("."):
+        raise ValueError(f"a plain file name is needed, got {filename!r}")
+    folder = Path(cache_dir) / f"vx-{uuid.uuid4().hex}"
+    folder.mkdir(parents=True)
+    path, tmp = folder / filename, folder / f".{filename}.tmp"
+    tmp.write_bytes(data)
+    os.replace(tmp, path)  # atomic: a reader sees no file or the whole file
+    return str(path)

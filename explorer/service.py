@@ -28,6 +28,7 @@ from .projection import (
     load_or_compute,
     no_progress,
 )
+from .teaching import Teaching
 
 MAX_ABS_LATENT = 50.0  # |z| beyond this is far outside N(0, I): refused as a likely mistake
 
@@ -85,7 +86,7 @@ def validate_latent(values, dim: int) -> np.ndarray:
     return z
 
 
-class Explorer:
+class Explorer(Teaching):  # teaching.py: the methods of the teaching and projector-like views
     def __init__(self, folders: list[str | Path], log=print):
         self.registry = Registry(folders, log)
         self.log = log

@@ -54,10 +54,11 @@ NO_UMAP = "raise ImportError('tests must not import umap (slow numba compile): a
 def app_checkpoints(tmp_path_factory) -> Path:
     if os.environ.get(CKPTS_ENV):
         return Path(os.environ[CKPTS_ENV]).resolve()
+    from vae_core.train_prior import prior_config, train_prior
+
     from explorer.service import Explorer
     from vae_core import Config, load
     from vae_core.train import train
-    from vae_core.train_prior import prior_config, train_prior
 
     out = tmp_path_factory.mktemp("app-checkpoints")
     common = {"data": "digits", "channels": 1, "image_size": 8, "width": 8, "lr": 3e-3}
@@ -123,3 +124,41 @@ def app_url(app_checkpoints, tmp_path_factory):
         yield url
     finally:
         stop_app(proc)
+
+
+# --- the teaching views' logic (tests/test_teach_*.py) ----------------------------------------------------------
+@pytest.fixture(scope="session")
+def teach_ckpts(tmp_path_factory) -> Path:
+    """Tiny digits checkpoints: a VAE with a 4-D latent (its map is a PCA here: no UMAP in tests), a 2-D VAE and a
+    16-code VQ-VAE, projections cached."""
+    from explorer import projection
+    from explorer.service import Explorer
+    from vae_core import Config
+    from vae_core.train import train
+
+    out = tmp_path_factory.mktemp("teach-checkpoints")
+    common = {"data": "digits", "channels": 1, "image_size": 8, "width": 8, "batch_size": 64}
+    configs = {"vae4": Config(model="vae", latent_dim=4, beta=0.5, epochs=2, **common),
+               "vae2": Config(model="vae", latent_dim=2, beta=0.5, epochs=2, **common),
+               "vq": Config(model="vqvae", num_codes=16, code_dim=8, epochs=1, **common)}
+    threads, umap_2d = torch.get_num_threads(), projection.umap_2d
+    torch.set_num_threads(1)
+    projection.umap_2d = lambda points, progress=None: projection.pca_2d(points)
+    try:
+        for name, cfg in configs.items():
+            train(cfg, out / name, device="cpu", log=lambda *a: None)
+        ex = Explorer([out], log=lambda *a: None)
+        for name in ("vae4", "vae2"):
+            ex.latent_view(name)
+        ex.codebook_view("vq")
+    finally:
+        torch.set_num_threads(threads)
+        projection.umap_2d = umap_2d
+    return out
+
+
+@pytest.fixture(scope="session")
+def teach_ex(teach_ckpts):
+    from explorer.service import Explorer
+
+    return Explorer([teach_ckpts], log=lambda *a: None)

@@ -121,6 +121,25 @@ class Likelihood(nn.Module):
             return torch.sigmoid(params.float())
         return self.location_and_log_scale(params)[0].clamp(0.0, 1.0)
 
+    def level_probs(self, params: torch.Tensor) -> torch.Tensor:
+        """P(x = k / 255 | z) of each pixel's 256 levels k (discretised likelihoods): shape (*params' image, 256)."""
+        if self.kind == "bernoulli":
+            raise ValueError("level_probs needs a discretised likelihood; Bernoulli has two values, not 256")
+        loc, log_scale = self.location_and_log_scale(params)
+        levels = torch.arange(LEVELS, dtype=loc.dtype, device=loc.device) / (LEVELS - 1)
+        shape = (LEVELS,) + (1,) * loc.dim()
+        log_p = DISCRETIZED[self.kind](levels.view(shape), loc, log_scale)  # (256, B, C, H, W)
+        return log_p.exp().movedim(0, -1)
+
+    def expectation(self, params: torch.Tensor) -> torch.Tensor:
+        """E[x|z] exactly: sum_k (k / 255) P(x = k / 255 | z) (sigmoid(logits) for Bernoulli). Unlike `mean` (the
+        location, clamped), it feels the edge bins: a location at 0 with a wide scale has a mean above 0."""
+        if self.kind == "bernoulli":
+            return torch.sigmoid(params.float())
+        levels = torch.arange(LEVELS, dtype=torch.float32, device=params.device) / (LEVELS - 1)
+        p = self.level_probs(params)
+        return (p @ levels) / p.sum(-1)  # / sum_k P(k): exactly 1 up to rounding
+
     def sample(self, params: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """x ~ p(x|z), on the 256 levels (0 or 1 for Bernoulli)."""
         if self.kind == "bernoulli":

@@ -30,6 +30,7 @@ function render() {
 }
 
 document.addEventListener('vx-decode', (e) => {
+  if (e.detail.target !== canvas.dataset.target) return;  // a request for another latent image on the page
   const seq = ++sequence;
   e.detail.shown = new Promise((resolve) => waiting.push([seq, resolve]));
   next = {request: e.detail, seq};
@@ -48,7 +49,7 @@ async function pump() {
   next = null;
   busy = true;
   try {
-    const {shown, ...ask} = request;
+    const {shown, target, ...ask} = request;
     const p = await server.decode(ask);
     if (p && typeof p.data === 'string' && started === generation) draw(p);
   } catch (err) {

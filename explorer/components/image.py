@@ -4,7 +4,7 @@
 The latent image is a <canvas> drawn from the image's raw 8-bit pixels ({width, height, channels, data: base64}):
 no PNG to encode on the server or to decode in the browser, whose asynchronous image loading waits behind whatever
 else the page is doing (Plotly's hover work after a map click). It decodes what the map and the sliders send it as
-'vx-decode' DOM events through its server function `decode`, and draws each result as soon as it arrives (the newest
+'vx-decode' DOM events (those whose detail.target is its elem_id) through its server function `decode`, and draws each result as soon as it arrives (the newest
 request wins; one in flight at a time). Gradio events still set its value as usual (`latent_value`); a direct decode
 that was under way when a new value came is dropped. Each drawing bumps the canvas's `data-frame` attribute, which
 tests and benchmarks watch.
@@ -20,7 +20,6 @@ from ..images import data_uri
 from . import asset
 
 JS = asset("image.js")
-TEMPLATE = '<figure class="vx-img"><canvas role="img"></canvas><figcaption></figcaption></figure>'
 
 
 def figure_html(image, caption: str) -> str:
@@ -54,5 +53,7 @@ def latent_image(elem_id: str, decode) -> gr.HTML:
     async def decode_request(request):  # async: called on the server's event loop, no hop to a worker thread
         return pixels(decode(request))
     decode_request.__name__ = "decode"  # the JavaScript calls server.decode
-    return gr.HTML("", html_template=TEMPLATE, elem_id=elem_id, min_height=250, js_on_load=JS,
+    template = (f'<figure class="vx-img"><canvas role="img" data-target="{elem_id}"></canvas>'
+                '<figcaption></figcaption></figure>')
+    return gr.HTML("", html_template=template, elem_id=elem_id, min_height=250, js_on_load=JS,
                    server_functions=[decode_request])

@@ -1,7 +1,7 @@
 // A clickable Plotly chart (plot.py). props.value: JSON {key, marker: [x, y] | null}. Public APIs only: Plotly's
 // react/relayout, its plotly_click/plotly_hover events and layout axis ranges; Gradio's props/watch/trigger/server.
 const gd = element.querySelector('.vx-plot');
-const decodes = gd.dataset.decode === 'true';
+const target = gd.dataset.decode;  // the elem_id of the latent image a click asks to decode, or ''
 gd.style.height = gd.dataset.height + 'px';
 const HOVER_MS = 150;
 const HOLD_MS = 250;  // the longest a click event waits for the direct decode
@@ -39,8 +39,8 @@ async function update() {
 async function send(click) {
   // the decode first: the image follows the pointer without waiting for the click event's round trip, which
   // follows once the image is shown (or after HOLD_MS), so the two do not share the server's CPU
-  if (decodes) {
-    const detail = {key: shown, ...click};
+  if (target) {
+    const detail = {target, key: shown, ...click};
     document.dispatchEvent(new CustomEvent('vx-decode', {detail}));
     await Promise.race([detail.shown, new Promise((resolve) => setTimeout(resolve, HOLD_MS))]);
   }

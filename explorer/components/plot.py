@@ -6,8 +6,8 @@ The component's value is short JSON {key, marker}: `key` names a figure that the
 every click in the app); `marker` is [x, y] of the current latent, drawn as a layout shape (moving a shape redraws
 only the shapes, where restyling a trace would redraw all 10,000 WebGL points), or null.
 Hovering a point shows its image (server function `thumbnail`). A click on a point triggers `click` with
-{kind: "point", index: customdata, x, y}; a click on empty space with {kind: "space", x, y}. With decode=True a click
-also asks the page's latent image (image.py) to decode it at once, before the `click` event's round trip.
+{kind: "point", index: customdata, x, y}; a click on empty space with {kind: "space", x, y}. With decode="<elem_id>"
+a click also asks that latent image (image.py) to decode it at once, before the `click` event's round trip.
 """
 import json
 from pathlib import Path
@@ -27,10 +27,10 @@ def allow_plotly_js() -> None:
     gr.set_static_paths([str(PLOTLY_JS)])
 
 
-def clickable_plot(elem_id: str, figure, thumbnail, height: int = 520, decode: bool = False) -> gr.HTML:
+def clickable_plot(elem_id: str, figure, thumbnail, height: int = 520, decode: str = "") -> gr.HTML:
     """`figure(key) -> str` returns the figure JSON (figure_json) for a key; `thumbnail({key, index}) -> str` a data
     URI of point `index`'s image. The JavaScript calls them as server.figure and server.thumbnail."""
-    template = f'<div class="vx-plot" data-decode="{str(decode).lower()}" data-height="{int(height)}"></div>'
+    template = f'<div class="vx-plot" data-decode="{decode}" data-height="{int(height)}"></div>'
     return gr.HTML(value="", html_template=template, js_on_load=JS, head=HEAD, elem_id=elem_id, min_height=height,
                    server_functions=[_named(figure, "figure"), _named(thumbnail, "thumbnail")])
 

@@ -31,7 +31,7 @@ let decoding = Promise.resolve();  // settled once the last decode asked for is 
 
 function decode() {  // the image follows at once (image.js), without the event's round trip
   if (!state || !state.checkpoint) return;
-  const detail = {checkpoint: state.checkpoint, latent: state.latent.slice()};
+  const detail = {target: box.dataset.target, checkpoint: state.checkpoint, latent: state.latent.slice()};
   document.dispatchEvent(new CustomEvent('vx-decode', {detail}));
   decoding = detail.shown || Promise.resolve();
 }

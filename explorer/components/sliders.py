@@ -25,8 +25,10 @@ class SliderError(UserError):
     pass
 
 
-def latent_sliders(elem_id: str) -> gr.HTML:
-    return gr.HTML(value="", html_template='<div class="vx-sliders"></div>', js_on_load=JS, elem_id=elem_id)
+def latent_sliders(elem_id: str, target: str) -> gr.HTML:
+    """`target`: the elem_id of the latent image (image.py) a drag asks to decode."""
+    return gr.HTML(value="", html_template=f'<div class="vx-sliders" data-target="{target}"></div>', js_on_load=JS,
+                   elem_id=elem_id)
 
 
 def sliders_value(dims: list[int], labels: list[str], values: list[float], checkpoint: str = "",

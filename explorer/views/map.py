@@ -61,7 +61,7 @@ class MapView:
     def build(self):
         with gr.Row():
             with gr.Column(scale=3):
-                self.plot = clickable_plot("latent-map", self.figure, self.thumbnail, 560, decode=True)
+                self.plot = clickable_plot("latent-map", self.figure, self.thumbnail, 560, decode="decoded-image")
             with gr.Column(scale=2):
                 with gr.Row():
                     self.original = inline_image("selected-image")
@@ -74,7 +74,7 @@ class MapView:
             with gr.Row():
                 self.reset = gr.Button("reset to selected point")
                 self.prior = gr.Button("draw z from the prior N(0, I)")
-            self.sliders = latent_sliders("latent-sliders")
+            self.sliders = latent_sliders("latent-sliders", target="decoded-image")
         self.manifold = gr.Image(label="2-D latent manifold (decodes over the map)", visible=False, format="png")
 
     # --- outputs for a session ------------------------------------------------------------------------------------
