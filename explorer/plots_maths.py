@@ -43,7 +43,7 @@ def point_traces(points: np.ndarray, labels: np.ndarray, label_names: list[str])
         name = label_names[k] if 0 <= k < len(label_names) else ("unlabelled" if k < 0 else str(k))
         traces.append({"type": "scattergl", "mode": "markers", "name": name, "x": _r(points[idx, 0]),
                        "y": _r(points[idx, 1]), "customdata": idx.tolist(),
-                       "marker": {"size": 3, "color": COLORS[int(k) % len(COLORS)], "opacity": 0.5},
+                       "marker": {"size": 3, "color": COLORS[int(k) % len(COLORS)], "opacity": 0.35},
                        "hovertemplate": f"{name}<br>#%{{customdata}}<extra></extra>"})
     return traces
 
@@ -55,7 +55,7 @@ def outline_trace(o: Outline, name: str, color: str, dash: str = "solid", legend
 
 
 def ellipse_traces(ellipses: list[Outline]) -> list[dict]:
-    return [outline_trace(o, f"q(z|x) {o.level:g} sigma", "black", "solid" if o.level == 1 else "dot")
+    return [outline_trace(o, f"q(z|x) {o.level:g} sigma", "#d00", "solid" if o.level == 1 else "dot")
             for o in ellipses]
 
 
@@ -69,7 +69,7 @@ def aggregate_trace(axes: LatentAxes) -> dict:
     d = axes.aggregate
     return {"type": "contour", "name": "aggregate q(z)", "x": _r(d.xs), "y": _r(d.ys),
             "z": np.round(d.density, 6).tolist(), "ncontours": 10, "showscale": False, "hoverinfo": "skip",
-            "contours": {"coloring": "lines"}, "colorscale": "Blues", "line": {"width": 1}, "showlegend": True}
+            "contours": {"coloring": "lines"}, "colorscale": [[0, "#c6dbef"], [1, "#08306b"]], "line": {"width": 1.5}, "showlegend": True}
 
 
 def latent_axes_figure(axes: LatentAxes, label_names: list[str], title: str) -> dict:

@@ -62,8 +62,7 @@ class MathsView:
         if known is None:
             name, i, j, index = parse_axes_key(key)
             axes = self.ex.latent_axes(name, i, j, [index])
-            title = (f"{name}: z{i}, z{j} of every test image's mu; q(z|x) of #{index} (1, 2 sigma), the prior "
-                     "and the aggregate q(z); click anywhere to decode")
+            title = f"{name}: every test image's mu on z{i}, z{j}; q(z|x) of #{index}; click anywhere to decode"
             known = figure_json(latent_axes_figure(axes, self.ex.latent_view(name).data.label_names, title))
             with self._lock:
                 if len(self.figures) >= MAX_FIGURES:
