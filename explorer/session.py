@@ -70,7 +70,7 @@ class MathsSession:
     i: int = 0  # the latent axes (z_i, z_j)
     j: int = 1
     latent: tuple[float, ...] = ()  # the current latent: the map's, or the latest click on the axes
-    followed: tuple = ()  # (index, latent) of the map's selection this view last followed
+    followed: tuple[int, tuple[float, ...]] | None = None  # (index, latent) of the map's selection last followed
 
     def checked(self) -> "MathsSession":
         if not self.loaded:

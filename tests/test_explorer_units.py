@@ -325,7 +325,7 @@ def test_each_view_opens_in_its_own_event_with_one_progress_indicator(ex):
     by_view = {}
     for f in opens:
         by_view.setdefault(f.concurrency_id, set()).add(tuple(c._id for c in f.show_progress_on))
-    assert set(by_view) == {"open-map", "open-codes", "open-models"}
+    assert set(by_view) == {"open-map", "open-maths", "open-codes", "open-generate", "open-interpolate", "open-models"}
     for shown in by_view.values():
         assert len(shown) == 1 and len(next(iter(shown))) == 1  # the same single component on every trigger
 
