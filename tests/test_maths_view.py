@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from explorer.errors import SessionExpired
+from explorer.montecarlo import MonteCarloError
 from explorer.plots_maths import axes_key, latent_axes_figure, parse_axes_key
 from explorer.posterior import ELLIPSE_POINTS, PRIOR_RADII, AxesError
 from explorer.session import LatentSession, MathsSession
@@ -113,6 +114,9 @@ def test_bad_requests_are_messages_not_crashes(view, opened):
         view.figure("no such key")
     with pytest.raises(AxesError):
         view.on_dims(st, st.i, st.i)
+    for bad in (0, 65, 2.5):
+        with pytest.raises(MonteCarloError):
+            view.on_mc(st, bad, 0)
     with pytest.raises(SessionExpired):
         view.on_mc(MathsSession(), 8, 0)
 

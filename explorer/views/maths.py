@@ -133,7 +133,7 @@ class MathsView:
         return out
 
     def mc_outputs(self, st: MathsSession, samples, seed) -> dict:
-        r = self.ex.monte_carlo(st.vae, st.index, int(samples or 1), int(seed or 0))
+        r = self.ex.monte_carlo(st.vae, st.index, 1 if samples is None else samples, int(seed or 0))  # L checked there
         strip = to_pil(make_grid(torch.from_numpy(r.decodes), nrow=min(MC_COLUMNS, len(r.z))), 2)
         return {self.mc_text: monte_carlo_text(r, st.index),
                 self.mc_strip: wide_figure_html(strip, f"the {len(r.z)} decodes E[x|z_l]")}
