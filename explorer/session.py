@@ -58,3 +58,24 @@ class GenerateSession:
 
     vq: str = ""  # the VQ-VAE the grids belong to
     grids: tuple[tuple[tuple[int, ...], ...], ...] = ()  # one grid (rows of code indices) per VQ sample shown
+
+
+@dataclass(frozen=True)
+class MathsSession:
+    """The Maths view of one tab: the image whose posterior it shows, the latent axes, and the current latent."""
+
+    loaded: bool = False  # set once a VAE has been opened in this tab
+    vae: str = ""  # the VAE checkpoint shown
+    index: int = 0  # the test image whose posterior (ellipses, Monte Carlo) is shown
+    i: int = 0  # the latent axes (z_i, z_j)
+    j: int = 1
+    latent: tuple[float, ...] = ()  # the current latent: the map's, or the latest click on the axes
+    followed: tuple[int, tuple[float, ...]] | None = None  # (index, latent) of the map's selection last followed
+
+    def checked(self) -> "MathsSession":
+        if not self.loaded:
+            raise SessionExpired()
+        return self
+
+    def with_latent(self, z) -> "MathsSession":
+        return replace(self, latent=tuple(float(v) for v in z))

@@ -13,11 +13,12 @@ from .views.compare import CompareView
 from .views.generate import GenerateView
 from .views.interpolate import InterpolateView
 from .views.map import MapView
+from .views.maths import MathsView
 from .views.models import ModelsView
 
 CSS = page_css()
-# in tab order; codes reads the map's session, generate opens grids in codes
-VIEWS = (MapView, CodesView, GenerateView, CompareView, InterpolateView, ModelsView)
+# in tab order; maths and codes read the map's session, generate opens grids in codes
+VIEWS = (MapView, MathsView, CodesView, GenerateView, CompareView, InterpolateView, ModelsView)
 
 
 def build(ex) -> gr.Blocks:

@@ -90,9 +90,9 @@ class AppPage:
         best = cand[np.argmax(d.min(1))]
         return int(pts[best, 0]), float(pts[best, 1]), float(pts[best, 2])
 
-    def empty_spot(self) -> tuple[float, float, float, float]:
+    def empty_spot(self, plot: str = "#latent-map") -> tuple[float, float, float, float]:
         """Viewport (x, y) inside the plot area farthest from every point, and its data coordinates."""
-        g = self.geometry()
+        g = self.geometry(plot)
         pts = np.array(g["points"], dtype=np.float64)[:, 1:]
         fx, fy = np.meshgrid(np.linspace(0.05, 0.95, 30), np.linspace(0.05, 0.95, 30))
         grid = np.stack([g["left"] + fx.ravel() * g["width"], g["top"] + fy.ravel() * g["height"]], 1)
@@ -223,6 +223,45 @@ def test_interpolate_shows_a_result_when_opened_and_follows_the_indices(open_app
     to.fill("7")
     to.press("Enter")
     app.wait_new_src("#interp-linear img", old)
+    assert app.errors == []
+
+
+def test_maths_tab_draws_the_latent_axes_decodes_a_click_and_follows_l(open_app):
+    app = open_app()
+    page = app.page
+    page.get_by_role("tab", name="Maths").click()
+    page.wait_for_selector("#maths-axes .vx-plot[data-ready]")
+    page.wait_for_function("() => document.querySelector('#maths-axes .vx-plot').dataset.marker")
+    page.wait_for_selector("#maths-decoded canvas[data-frame]")
+    g = app.geometry("#maths-axes")
+    assert len(g["points"]) > 100 and g["width"] > 100
+    names = page.evaluate("() => document.querySelector('#maths-axes .vx-plot').data.map(t => t.name)")
+    assert "q(z|x) 1 sigma" in names and "q(z|x) 2 sigma" in names and "aggregate q(z)" in names
+    assert page.locator("#maths-decoder img").count() == 3  # E[x|z], its scale, a sample
+    assert page.locator("#maths-traversal img").count() == 1
+
+    old_src, old_marker = app.src("#maths-decoded canvas"), page.locator("#maths-axes .vx-plot").get_attribute(
+        "data-marker")
+    x, y, dx, dy = app.empty_spot("#maths-axes")
+    page.mouse.click(x, y)
+    app.wait_new_src("#maths-decoded canvas", old_src)  # the direct decode of the click
+    page.wait_for_function("() => document.querySelector('#maths-info').innerText.includes('a click')")
+    page.wait_for_function("(m) => document.querySelector('#maths-axes .vx-plot').dataset.marker !== m",
+                           arg=old_marker)
+    mx, my = json.loads(page.locator("#maths-axes .vx-plot").get_attribute("data-marker"))
+    assert mx == pytest.approx(dx, abs=0.02 * (g["x1"] - g["x0"]))
+    assert my == pytest.approx(dy, abs=0.02 * (g["y1"] - g["y0"]))
+
+    mc = page.locator("#maths-mc")
+    mc.get_by_text("IWAE").wait_for()
+    before = mc.inner_text()
+    assert "L = 8" in before
+    number = page.locator("#maths-samples input[type=number]")
+    number.fill("20")
+    number.press("Enter")
+    page.wait_for_function("() => document.querySelector('#maths-mc').innerText.includes('L = 20')")
+    assert mc.inner_text() != before
+    assert page.locator("#maths-mc-strip img").count() == 1
     assert app.errors == []
 
 

@@ -1,0 +1,82 @@
+"""The Maths tab's figure (Plotly dicts, like plots.py) and the key that names it.
+
+The latent axes figure shows dims (i, j) of a VAE's latent exactly: every test image's posterior mean (one WebGL trace
+per class, customdata = image index, as the latent map), the aggregate posterior q(z) as density contours, the prior
+N(0, I_2) as dashed circles and the selected image's 1- and 2-sigma posterior ellipses. The page fetches it by a key
+"name|i|j|index" (components/plot.py), which the view's server functions parse back with `parse_axes_key`.
+"""
+import numpy as np
+
+from .plots import COLORS, LAYOUT
+from .posterior import AxesError, LatentAxes, Outline
+
+SEP = "|"
+
+
+def axes_key(name: str, i: int, j: int, index: int) -> str:
+    return SEP.join((name, str(int(i)), str(int(j)), str(int(index))))
+
+
+def parse_axes_key(key) -> tuple[str, int, int, int]:
+    """(name, i, j, index) from "name|i|j|index" (the name may hold "|" itself); AxesError if it is not one."""
+    parts = str(key).rsplit(SEP, 3) if isinstance(key, str) else []
+    if len(parts) != 4 or not parts[0]:
+        raise AxesError(f"not a latent axes figure key (name|i|j|index): {key!r}")
+    try:
+        i, j, index = (int(p) for p in parts[1:])
+    except ValueError as e:
+        raise AxesError(f"not a latent axes figure key (name|i|j|index): {key!r}") from e
+    if min(i, j, index) < 0:
+        raise AxesError(f"latent axes key {key!r}: dimensions and index must be >= 0")
+    return parts[0], i, j, index
+
+
+def _r(a) -> list:
+    return np.round(np.asarray(a, dtype=np.float64), 4).tolist()
+
+
+def point_traces(points: np.ndarray, labels: np.ndarray, label_names: list[str]) -> list[dict]:
+    """One scattergl trace per class of the test images' (mu_i, mu_j); customdata = image index."""
+    traces = []
+    for k in np.unique(labels):
+        idx = np.flatnonzero(labels == k)
+        name = label_names[k] if 0 <= k < len(label_names) else ("unlabelled" if k < 0 else str(k))
+        traces.append({"type": "scattergl", "mode": "markers", "name": name, "x": _r(points[idx, 0]),
+                       "y": _r(points[idx, 1]), "customdata": idx.tolist(),
+                       "marker": {"size": 3, "color": COLORS[int(k) % len(COLORS)], "opacity": 0.35},
+                       "hovertemplate": f"{name}<br>#%{{customdata}}<extra></extra>"})
+    return traces
+
+
+def outline_trace(o: Outline, name: str, color: str, dash: str = "solid", legend: bool = True) -> dict:
+    """A closed outline as a line trace (no customdata: a click on it decodes the spot, like empty space)."""
+    return {"type": "scatter", "mode": "lines", "name": name, "x": _r(o.x), "y": _r(o.y), "hoverinfo": "skip",
+            "line": {"color": color, "width": 2, "dash": dash}, "showlegend": legend}
+
+
+def ellipse_traces(ellipses: list[Outline]) -> list[dict]:
+    return [outline_trace(o, f"q(z|x) {o.level:g} sigma", "#d00", "solid" if o.level == 1 else "dot")
+            for o in ellipses]
+
+
+def prior_traces(prior: list[Outline]) -> list[dict]:
+    return [outline_trace(o, "prior N(0, I): r = 1, 2, 3", "#888", "dash", legend=n == 0)
+            for n, o in enumerate(prior)]
+
+
+def aggregate_trace(axes: LatentAxes) -> dict:
+    """The aggregate posterior q(z) on the grid, as contour lines (under the points; not hoverable)."""
+    d = axes.aggregate
+    return {"type": "contour", "name": "aggregate q(z)", "x": _r(d.xs), "y": _r(d.ys),
+            "z": np.round(d.density, 6).tolist(), "ncontours": 10, "showscale": False, "hoverinfo": "skip",
+            "contours": {"coloring": "lines"}, "colorscale": [[0, "#c6dbef"], [1, "#08306b"]], "line": {"width": 1.5}, "showlegend": True}
+
+
+def latent_axes_figure(axes: LatentAxes, label_names: list[str], title: str) -> dict:
+    """Everything on axes (z_i, z_j), equal scales (the prior's circles look round)."""
+    data = [aggregate_trace(axes), *point_traces(axes.points, axes.labels, label_names),
+            *prior_traces(axes.prior), *ellipse_traces(axes.ellipses)]
+    layout = {**LAYOUT, "title": {"text": title, "font": {"size": 13}},
+              "xaxis": {"title": {"text": f"z{axes.i}"}, "zeroline": False},
+              "yaxis": {"title": {"text": f"z{axes.j}"}, "zeroline": False, "scaleanchor": "x", "scaleratio": 1}}
+    return {"data": data, "layout": layout}

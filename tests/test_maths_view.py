@@ -1,0 +1,130 @@
+"""The Maths tab: its figure builder and key (explorer/plots_maths.py) and its view's handlers (explorer/views/maths.py)
+on the tiny digits checkpoints of conftest.py's teach_ckpts (no browser: tests/test_browser.py drives the page)."""
+import json
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pytest
+
+from explorer.errors import SessionExpired
+from explorer.montecarlo import MonteCarloError
+from explorer.plots_maths import axes_key, latent_axes_figure, parse_axes_key
+from explorer.posterior import ELLIPSE_POINTS, PRIOR_RADII, AxesError
+from explorer.session import LatentSession, MathsSession
+
+
+# --- keys ------------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["vae4", "runs/a|b", "x"])
+def test_axes_key_round_trips(name):
+    assert parse_axes_key(axes_key(name, 3, 1, 42)) == (name, 3, 1, 42)
+
+
+@pytest.mark.parametrize("key", [None, 7, "", "vae4", "vae4|1|2", "|1|2|3", "vae4|a|2|3", "vae4|1|2|3.5",
+                                 "vae4|-1|2|3", "vae4|1|2|-3", ["vae4", 1, 2, 3]])
+def test_bad_axes_keys_are_user_errors(key):
+    with pytest.raises(AxesError):
+        parse_axes_key(key)
+
+
+# --- the figure ----------------------------------------------------------------------------------------------------
+def test_latent_axes_figure_draws_points_ellipses_prior_and_aggregate(teach_ex):
+    axes = teach_ex.latent_axes("vae4", 2, 0, [5, 9])
+    names = teach_ex.latent_view("vae4").data.label_names
+    fig = latent_axes_figure(axes, names, "t")
+    json.dumps(fig)  # JSON-ready
+    by_type = {}
+    for t in fig["data"]:
+        by_type.setdefault(t["type"], []).append(t)
+    points = by_type["scattergl"]
+    assert sorted(i for t in points for i in t["customdata"]) == list(range(len(axes.points)))
+    for t in points:  # each point at its (mu_i, mu_j)
+        np.testing.assert_allclose(np.c_[t["x"], t["y"]], axes.points[t["customdata"]], atol=1e-4)
+    lines = by_type["scatter"]
+    ellipses = [t for t in lines if t["name"].startswith("q(z|x)")]
+    assert len(ellipses) == 4  # two images, 1 and 2 sigma each
+    assert all(len(t["x"]) == len(t["y"]) == ELLIPSE_POINTS for t in lines)
+    assert len(lines) - len(ellipses) == len(PRIOR_RADII)
+    (contour,) = by_type["contour"]
+    assert np.array(contour["z"]).shape == (len(contour["y"]), len(contour["x"]))
+    assert fig["layout"]["xaxis"]["title"]["text"] == "z2" and fig["layout"]["yaxis"]["title"]["text"] == "z0"
+
+
+# --- the view's handlers ---------------------------------------------------------------------------------------------
+class NoProgress:
+    def __call__(self, *args, **kwargs):
+        pass
+
+
+@pytest.fixture(scope="module")
+def view(teach_ex):
+    from explorer.views.maths import MathsView
+
+    with gr.Blocks():
+        v = MathsView(teach_ex)
+        v.build()
+        v.state = gr.State(MathsSession())
+    return v
+
+
+@pytest.fixture(scope="module")
+def opened(view):
+    return view.open("vae4", LatentSession(), 8, 0, progress=NoProgress())
+
+
+def test_open_shows_image_0_on_the_two_most_active_dims(view, opened, teach_ex):
+    st = opened[view.state]
+    order = list(teach_ex.dims_by_kl("vae4"))
+    assert (st.i, st.j, st.index) == (order[0], order[1], 0)
+    np.testing.assert_allclose(st.latent, teach_ex.posteriors("vae4").mu[0], rtol=1e-6)
+    value = json.loads(opened[view.plot])
+    assert value["key"] == axes_key("vae4", st.i, st.j, 0)
+    assert value["marker"] == pytest.approx([st.latent[st.i], st.latent[st.j]])
+    assert "L = 8" in opened[view.mc_text] and "IWAE" in opened[view.mc_text]
+    assert opened[view.decoder].count("<figure") == 3
+    assert Path(opened[view.download]).read_bytes()[:4] == b"\x89PNG"
+    json.loads(view.figure(value["key"]))
+
+
+def test_a_click_decodes_with_the_other_dims_at_mu(view, opened, teach_ex):
+    st = opened[view.state]
+    evt = type("Evt", (), {"kind": "space", "x": 1.5, "y": -0.5})()
+    out = view.on_click(st, evt)
+    z = np.array(out[view.state].latent)
+    mu = teach_ex.posteriors("vae4").mu[0]
+    assert (z[st.i], z[st.j]) == (1.5, -0.5)
+    others = [d for d in range(4) if d not in (st.i, st.j)]
+    np.testing.assert_allclose(z[others], mu[others], rtol=1e-6)
+    direct = view.decode({"key": axes_key("vae4", st.i, st.j, 0), "kind": "space", "x": 1.5, "y": -0.5})
+    assert direct.tobytes() == teach_ex.decode_latent("vae4", list(z), side=0).tobytes()
+
+
+def test_the_monte_carlo_text_follows_l(view, opened):
+    st = opened[view.state]
+    a, b = view.on_mc(st, 1, 0), view.on_mc(st, 64, 0)
+    assert "L = 1" in a[view.mc_text] and "n/a" in a[view.mc_text]
+    assert "L = 64" in b[view.mc_text] and a[view.mc_text] != b[view.mc_text]
+
+
+def test_bad_requests_are_messages_not_crashes(view, opened):
+    st = opened[view.state]
+    with pytest.raises(gr.Error):
+        view.decode({"key": "vae4|1|1|0", "x": 0, "y": 0})  # the same dim twice
+    with pytest.raises(gr.Error):
+        view.figure("no such key")
+    with pytest.raises(AxesError):
+        view.on_dims(st, st.i, st.i)
+    for bad in (0, 65, 2.5):
+        with pytest.raises(MonteCarloError):
+            view.on_mc(st, bad, 0)
+    with pytest.raises(SessionExpired):
+        view.on_mc(MathsSession(), 8, 0)
+
+
+def test_opening_the_tab_follows_a_new_map_selection(view, opened, teach_ex):
+    st = opened[view.state]
+    mu = teach_ex.posteriors("vae4").mu
+    latent = LatentSession(loaded=True, vae="vae4", index=7).with_latent(mu[7])
+    out = view.on_tab(st, latent, 8, 0)
+    assert out[view.state].index == 7 and "#7" in out[view.mc_text]
+    assert set(view.on_tab(out[view.state], latent, 8, 0)) == {view.state}  # nothing new: nothing recomputed
