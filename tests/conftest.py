@@ -54,11 +54,10 @@ NO_UMAP = "raise ImportError('tests must not import umap (slow numba compile): a
 def app_checkpoints(tmp_path_factory) -> Path:
     if os.environ.get(CKPTS_ENV):
         return Path(os.environ[CKPTS_ENV]).resolve()
-    from vae_core.train_prior import prior_config, train_prior
-
     from explorer.service import Explorer
     from vae_core import Config, load
     from vae_core.train import train
+    from vae_core.train_prior import prior_config, train_prior
 
     out = tmp_path_factory.mktemp("app-checkpoints")
     common = {"data": "digits", "channels": 1, "image_size": 8, "width": 8, "lr": 3e-3}

@@ -435,3 +435,26 @@ def test_a_tab_whose_state_was_evicted_says_so_and_reloads(browser, one_session_
     finally:
         first.close()
         second.close()
+
+
+def test_quantisation_maps_and_a_cells_nearest_codes(open_app, app_models):
+    """Issue #14: error and margin heat maps, z_e's decode beside z_q's, the selected cell's nearest codes (click)."""
+    app = open_app()
+    page = app.page
+    page.get_by_role("tab", name="VQ-VAE codes").click()
+    page.wait_for_function("() => document.querySelectorAll('#quantization img').length === 4")
+    text = page.locator("#quantization").inner_text()
+    assert "error" in text and "margin" in text and "decode of z_e" in text and "decode of z_q" in text
+    r, c = app_models.grid - 1, 0
+    cell = page.locator(f'#code-grid td[data-row="{r}"][data-col="{c}"]')
+    cell.click()
+    page.wait_for_function("(t) => document.querySelector('#code-nearest').innerText.includes(t)",
+                           arg=f"cell ({r}, {c})")
+    near = page.locator("#code-nearest button[data-code]")
+    assert near.count() == 3
+    assert near.nth(0).get_attribute("data-code") == cell.inner_text().strip()  # the encoder's code is the nearest
+    code = near.nth(2).get_attribute("data-code")
+    near.nth(2).click()
+    page.wait_for_function("([r, c, v]) => document.querySelector(`#code-grid td[data-row='${r}'][data-col='${c}']`)"
+                           ".innerText.trim() === v", arg=[r, c, code])
+    assert app.errors == []
