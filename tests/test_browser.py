@@ -458,3 +458,70 @@ def test_quantisation_maps_and_a_cells_nearest_codes(open_app, app_models):
     page.wait_for_function("([r, c, v]) => document.querySelector(`#code-grid td[data-row='${r}'][data-col='${c}']`)"
                            ".innerText.trim() === v", arg=[r, c, code])
     assert app.errors == []
+
+
+def strip_indices(app) -> list[int]:
+    return [int(v) for v in app.page.eval_on_selector_all("#neighbours button[data-index]",
+                                                          "(bs) => bs.map(b => b.dataset.index)")]
+
+
+def test_nearest_neighbours_strip_selects_on_click_and_stays_off_the_slider_path(open_app):
+    """Issue #14: the 8 test images nearest to the current latent, clickable; slider moves do not recompute them."""
+    app = open_app()
+    page = app.page
+    page.wait_for_function("() => document.querySelectorAll('#neighbours button[data-index]').length === 8")
+    near = strip_indices(app)  # their order is tested in tests/test_teach_neighbours.py; here: the page's wiring
+    assert 0 not in near and len(set(near)) == 8  # image #0 is selected: it is left out
+    assert "d=" in page.locator("#neighbours").inner_text()
+    old = app.src("#decoded-image canvas")
+    page.locator(f'#neighbours button[data-index="{near[2]}"]').click()
+    page.wait_for_function("(s) => document.querySelector('#selection-info').innerText.includes(s)",
+                           arg=f"#{near[2]}:")
+    app.wait_new_src("#decoded-image canvas", old)
+    page.wait_for_function("(i) => !document.querySelector(`#neighbours button[data-index='${i}']`)", arg=near[2])
+    after = strip_indices(app)
+    number = page.locator("#slider-0 input[type=number]")  # a slider commit leaves the strip as it is
+    old = app.src("#decoded-image canvas")
+    number.fill(str(round(float(number.input_value()) + 1.0, 2)))
+    number.press("Enter")
+    app.wait_new_src("#decoded-image canvas", old)
+    page.wait_for_timeout(500)
+    assert strip_indices(app) == after
+    assert app.errors == []
+
+
+def test_box_selection_shows_the_selection_and_downloads_it(open_app, tmp_path):
+    """Issue #14: box select on the map -> gallery and means of the selected images, CSV and NPZ downloads."""
+    app = open_app()
+    page = app.page
+    g = app.geometry()
+    box = (g["left"] + 0.2 * g["width"], g["top"] + 0.2 * g["height"],
+           g["left"] + 0.8 * g["width"], g["top"] + 0.8 * g["height"])
+    pts = np.array(g["points"], dtype=np.float64)
+
+    def inside(m: float) -> set:  # the points inside the box grown by m pixels (a point on its edge may go either way)
+        ok = (pts[:, 1] > box[0] - m) & (pts[:, 1] < box[2] + m) & (pts[:, 2] > box[1] - m) & (pts[:, 2] < box[3] + m)
+        return {int(i) for i in pts[ok, 0]}
+
+    assert len(inside(-2)) > 5
+    page.mouse.move(box[0], box[1])  # the modebar shows on hover
+    page.locator('#latent-map .modebar-btn[data-val="select"]').click()
+    page.mouse.move(box[0], box[1])
+    page.mouse.down()
+    page.mouse.move((box[0] + box[2]) / 2, (box[1] + box[3]) / 2, steps=5)
+    page.mouse.move(box[2], box[3], steps=5)
+    page.mouse.up()
+    page.wait_for_function("() => document.querySelector('#selection-summary').innerText.includes('selected')")
+    assert page.locator("#selection-images img").count() == 4
+    with page.expect_download() as d:
+        page.locator("#export-csv").click()
+    rows = Path(d.value.path()).read_text().splitlines()
+    assert rows[0].startswith("index,label,label_name,x,y,z0")
+    want = [int(r.split(",")[0]) for r in rows[1:]]
+    assert want == sorted(want) and inside(-2) <= set(want) <= inside(2)
+    assert f"{len(want)} test images selected" in page.locator("#selection-summary").inner_text()
+    with page.expect_download() as d:
+        page.locator("#export-npz").click()
+    with np.load(d.value.path()) as z:
+        assert z["index"].tolist() == want
+    assert app.errors == []
