@@ -14,6 +14,7 @@ from .views.generate import GenerateView
 from .views.interpolate import InterpolateView
 from .views.map import MapView
 from .views.models import ModelsView
+from .views.url import UrlSync
 
 CSS = page_css()
 # in tab order; codes reads the map's session, generate opens grids in codes
@@ -31,6 +32,8 @@ def build(ex) -> gr.Blocks:
             vq = gr.Dropdown(vqs, value=vqs[0] if vqs else None, label="VQ-VAE checkpoint")
         gr.Markdown("" if vaes and vqs else "Train a VAE and a VQ-VAE (see README) to use every view.")
         notice = gr.HTML("", html_template='<div class="vx-notice">${value}</div>', elem_id="notice")
+        url = UrlSync(ex)
+        url.build()  # the address bar's query (shareable state)
         views = []
         with gr.Tabs() as tabs:
             for View in VIEWS:
@@ -42,4 +45,5 @@ def build(ex) -> gr.Blocks:
         add_endpoints(ex, vaes[0] if vaes else "", vqs[0] if vqs else "")
         for view, tab in views:
             view.wire(page, tab)
+        url.wire(page, [view.key for view, _ in views])
     return demo

@@ -525,3 +525,54 @@ def test_box_selection_shows_the_selection_and_downloads_it(open_app, tmp_path):
     with np.load(d.value.path()) as z:
         assert z["index"].tolist() == want
     assert app.errors == []
+
+
+def search(app) -> str:
+    return app.page.evaluate("() => location.search")
+
+
+def test_the_url_follows_the_view_and_restores_it(open_app, browser, app_url):
+    """Issue #14: the address bar's query holds the selection and the tab; opening it restores them."""
+    app = open_app()
+    page = app.page
+    page.wait_for_function("() => location.search.includes('vae=')")
+    index = app.click_point(avoid=[0], seed=7)
+    page.wait_for_function("(s) => location.search.includes(s)", arg=f"index={index}")
+    x, y, _, _ = app.empty_spot()  # a spot, not a point: the latent goes in the URL too
+    old = app.src("#decoded-image canvas")
+    page.mouse.click(x, y)
+    app.wait_new_src("#decoded-image canvas", old)
+    page.wait_for_function("() => location.search.includes('z=')")
+    page.get_by_role("tab", name="VQ-VAE codes").click()
+    page.wait_for_function("() => location.search.includes('tab=codes')")
+    page.locator('#code-grid td[data-row="1"][data-col="1"]').click()
+    page.wait_for_function("() => location.search.includes('cell=1,1')")
+    query = search(app)
+    z = dict(p.split("=", 1) for p in query[1:].split("&"))["z"]
+
+    again = AppPage(browser, app_url + query + "&tab=map")  # the same view, opened from the link (on the map)
+    try:
+        assert f"#{index}:" in again.info()
+        again.page.wait_for_function("(z) => location.search.includes('z=' + z)", arg=z)
+        want = [float(v) for v in z.replace("%2C", ",").split(",")]
+        number = again.page.locator("#slider-0 input[type=number]")
+        assert float(number.input_value()) in [pytest.approx(v, abs=0.01) for v in want]
+        again.page.get_by_role("tab", name="VQ-VAE codes").click()
+        again.page.wait_for_selector('#code-grid td.sel[data-row="1"][data-col="1"]')
+        assert again.errors == []
+    finally:
+        again.close()
+    assert app.errors == []
+
+
+def test_a_url_with_bad_values_warns_and_opens_the_page(browser, app_url):
+    app = AppPage(browser, app_url + "?index=abc&vae=nope&tab=codes")
+    try:
+        app.page.get_by_text("not a whole number").first.wait_for()
+        app.page.get_by_text("no VAE checkpoint 'nope'").first.wait_for()
+        app.page.wait_for_selector("#code-grid td[data-row]", state="visible")  # the good value (tab) is kept
+        app.page.get_by_role("tab", name="Latent map").click()
+        assert app.info().startswith("Selected test image #0")
+        app.errors.clear()  # Gradio logs its warnings in the console too
+    finally:
+        app.close()

@@ -20,6 +20,7 @@ from ..generate import SampleSettings, has_prior, resample_from, suggestions
 from ..images import data_uri, show
 from ..session import CodesSession, LatentSession
 from . import Page, handled, image_file
+from .url import wanted
 
 QUANTS = 64
 
@@ -130,7 +131,7 @@ class CodesView:
         return int(code)
 
     # --- events ---------------------------------------------------------------------------------------------------
-    def open(self, vq: str, latent: LatentSession,
+    def open(self, vq: str, latent: LatentSession, request: gr.Request,
              progress=gr.Progress(track_tqdm=True)) -> dict:  # noqa: B008 - how Gradio passes progress
         if not vq:
             return {self.state: CodesSession()}
@@ -138,7 +139,13 @@ class CodesView:
         cb = self.ex.codebook_view(vq, progress=lambda f, what: progress(f, desc=what))
         self.figure(vq)
         index = latent.index if latent.loaded else 0
+        want = wanted(self.ex, request, "vq", vq)  # the URL's image and cell (url.py)
+        if want and want.code_index is not None:
+            index = want.code_index
         out = self.select(CodesSession(loaded=True, vq=vq, map_index=index), index)
+        if want and want.cell is not None:  # restore_state checked that it lies inside the grid
+            st = replace(out[self.state], cell=tuple(want.cell))
+            out.update({**self.grid_outputs(st), self.code: st.grid[st.cell[0]][st.cell[1]]})
         out[self.plot] = plot_value(vq)
         out[self.usage] = go.Figure(plots.usage_histogram(cb.counts, cb.usage()))
         return out

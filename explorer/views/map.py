@@ -16,6 +16,7 @@ from ..images import data_uri, show
 from ..session import LatentSession
 from . import Page, handled, image_file
 from .selection import SelectionPanel
+from .url import wanted
 
 MAX_SLIDERS = 16
 NEIGHBOURS = 8  # nearest test images shown
@@ -122,8 +123,9 @@ class MapView:
         return {**out, **self.neighbour_outputs(st, exclude=index)}
 
     # --- events ---------------------------------------------------------------------------------------------------
-    def open(self, vae: str, progress=gr.Progress(track_tqdm=True)) -> dict:  # noqa: B008 - Gradio's way
-        """Open a VAE in this tab (first time per checkpoint: its projection is computed, with progress)."""
+    def open(self, vae: str, request: gr.Request, progress=gr.Progress(track_tqdm=True)) -> dict:  # noqa: B008
+        """Open a VAE in this tab (first time per checkpoint: its projection is computed, with progress), with the
+        selection the page's URL asks for (url.py), else test image 0."""
         if not vae:
             return {self.state: LatentSession()}
         progress(0, desc=f"opening {vae}")
@@ -131,7 +133,11 @@ class MapView:
         kl = view.proj.kl_per_dim
         st = LatentSession(loaded=True, vae=vae, dims=tuple(int(d) for d in np.argsort(-kl)[:MAX_SLIDERS]))
         self.figure(vae)  # computed now, while this view shows progress
-        out = self.select(st, 0)
+        want = wanted(self.ex, request, "vae", vae)
+        out = self.select(st, want.index if want and want.index is not None else 0)
+        if want and want.z is not None:
+            st = out[self.state].with_latent(want.z)
+            out.update({**self.latent_outputs(st), **self.slider_outputs(st), **self.neighbour_outputs(st)})
         out[self.dims] = gr.update(choices=list(range(len(kl))), value=list(st.dims))
         m = self.ex.manifold(vae)
         out[self.manifold] = gr.update(value=image_file(m, self.manifold), visible=m is not None)
