@@ -566,8 +566,9 @@ def test_the_url_follows_the_view_and_restores_it(open_app, browser, app_url):
 
 
 def test_a_url_with_bad_values_warns_and_opens_the_page(browser, app_url):
-    app = AppPage(browser, app_url + "?index=abc&vae=nope&tab=codes")
+    app = AppPage(browser, app_url)
     try:
+        app.page.goto(app_url + "?index=abc&vae=nope&tab=codes")  # opens on the codes tab: the map is hidden
         app.page.get_by_text("not a whole number").first.wait_for()
         app.page.get_by_text("no VAE checkpoint 'nope'").first.wait_for()
         app.page.wait_for_selector("#code-grid td[data-row]", state="visible")  # the good value (tab) is kept

@@ -179,6 +179,7 @@ class MapView:
 
     def wire(self, page: Page, tab: gr.Tab):
         self.state = page.latent = gr.State(LatentSession())
+        page.map_plot = self.plot
         s = self.state
         selection = {self.decoded, self.plot, s, self.original, self.recon, self.info, self.sliders, self.neighbours}
         latent_and_sliders = {self.decoded, self.plot, s, self.sliders}

@@ -4,7 +4,7 @@ selected image (or latent) and the codes view's image and cell; opening such a U
 Reading: on page load `restore` sets the pickers and the tab from `request.query_params`, and each view's `open`
 asks `wanted` for the rest (the selection) when it opens the checkpoint the URL names. Values that do not fit (a bad
 number, an unknown checkpoint, an index beyond the test set) are dropped with a warning; the page opens anyway.
-Writing: whenever a view's session or the tab changes, `query` computes the query string into a hidden gr.HTML
+Writing: whenever the map's marker, the code grid or the tab changes, `query` computes the query string into a hidden gr.HTML
 whose JavaScript (components/url.js) puts it in the address bar with history.replaceState.
 """
 import gradio as gr
@@ -78,6 +78,8 @@ class UrlSync:
         self.page, self.keys = page, list(keys)
         page.demo.load(self.restore, None, [page.vae, page.vq, page.tabs, self.tab], api_visibility="private")
         page.tabs.select(self.on_tab, [page.latent, page.codes.state, page.vq], [self.tab, self.query], **LIVE)
+        # the sessions' gr.State fire no change after live (unqueued) events: watch what the page shows of them, the
+        # map's value (its marker follows the latent) and the code grid (its selected cell)
         inputs = [page.latent, page.codes.state, self.tab, page.vq]
-        for state in (page.latent, page.codes.state, self.tab):
-            state.change(self.write, inputs, self.query, **LIVE)
+        for shown in (page.map_plot, page.codes.grid):
+            shown.change(self.write, inputs, self.query, **LIVE)
