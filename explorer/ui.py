@@ -15,6 +15,7 @@ from .views.interpolate import InterpolateView
 from .views.map import MapView
 from .views.maths import MathsView
 from .views.models import ModelsView
+from .views.url import UrlSync
 
 CSS = page_css()
 # in tab order; maths and codes read the map's session, generate opens grids in codes
@@ -32,6 +33,8 @@ def build(ex) -> gr.Blocks:
             vq = gr.Dropdown(vqs, value=vqs[0] if vqs else None, label="VQ-VAE checkpoint")
         gr.Markdown("" if vaes and vqs else "Train a VAE and a VQ-VAE (see README) to use every view.")
         notice = gr.HTML("", html_template='<div class="vx-notice">${value}</div>', elem_id="notice")
+        url = UrlSync(ex)
+        url.build()  # the address bar's query (shareable state)
         views = []
         with gr.Tabs() as tabs:
             for View in VIEWS:
@@ -43,4 +46,5 @@ def build(ex) -> gr.Blocks:
         add_endpoints(ex, vaes[0] if vaes else "", vqs[0] if vqs else "")
         for view, tab in views:
             view.wire(page, tab)
+        url.wire(page, [view.key for view, _ in views])
     return demo

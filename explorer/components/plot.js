@@ -1,5 +1,7 @@
 // A clickable Plotly chart (plot.py). props.value: JSON {key, marker: [x, y] | null}. Public APIs only: Plotly's
-// react/relayout, its plotly_click/plotly_hover events and layout axis ranges; Gradio's props/watch/trigger/server.
+// react/relayout, its plotly_click/plotly_hover/plotly_selected events and layout axis ranges; Gradio's
+// props/watch/trigger/server. Box or lasso selection (modebar; pan stays the default drag) triggers `select` with
+// {indices: [customdata of every selected point]}.
 const gd = element.querySelector('.vx-plot');
 const target = gd.dataset.decode;  // the elem_id of the latent image a click asks to decode, or ''
 gd.style.height = gd.dataset.height + 'px';
@@ -9,10 +11,13 @@ const HOLD_MS = 250;  // the longest a click event waits for the direct decode
 // every compositor frame after a click copy them). doubleClickDelay: Plotly's default (500 ms) takes two quick clicks
 // on different points for a double click, which resets the zoom and redraws every WebGL point.
 const CONFIG = {responsive: true, displaylogo: false, scrollZoom: true, doubleClickDelay: 300,
+                modeBarButtonsToAdd: ['select2d', 'lasso2d'],
                 plotGlPixelRatio: Math.min(2, Math.max(1, window.devicePixelRatio || 1))};
 let shown = null;  // the key of the figure drawn now
 let queue = Promise.resolve();  // value changes are applied one after another, in order
 let pointClicked = false;  // this press hit a point: plotly_click has sent it
+let pressedAt = null;  // where the press began: a release far from it ends a drag (pan, box, lasso), not a click
+const DRAG_PX = 5;
 
 const current = () => (props.value ? JSON.parse(props.value) : null);
 const markerShapes = (m) => (m ? [{type: 'circle', xref: 'x', yref: 'y', xsizemode: 'pixel', ysizemode: 'pixel',
@@ -64,13 +69,24 @@ function bind() {
     pointClicked = true;
     send({kind: 'point', index: Number(p.customdata), x: p.x, y: p.y});
   });
-  gd.addEventListener('pointerdown', () => { pointClicked = false; }, true);
+  gd.addEventListener('pointerdown', (evt) => { pointClicked = false; pressedAt = [evt.clientX, evt.clientY]; },
+                      true);
   gd.addEventListener('click', (evt) => {
+    const dragged = pressedAt && Math.hypot(evt.clientX - pressedAt[0], evt.clientY - pressedAt[1]) > DRAG_PX;
     setTimeout(() => {  // after Plotly's own click handling, which may find a point under the pointer
-      if (pointClicked) return;
+      if (pointClicked || dragged) return;
       const at = dataAt(evt);
       if (at) send({kind: 'space', ...at});
     }, 0);
+  });
+  gd.on('plotly_selected', (d) => {
+    if (!d || !d.points) return;  // a click that clears the selection
+    const indices = [];
+    for (const p of d.points) {
+      const c = p.customdata !== undefined ? p.customdata : (gd.data[p.curveNumber].customdata || [])[p.pointNumber];
+      if (c !== undefined) indices.push(Number(c));
+    }
+    trigger('select', {indices});
   });
   bindThumbnails();
 }

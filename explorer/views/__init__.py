@@ -29,6 +29,7 @@ class Page:
     tabs: gr.Tabs  # the views' tabs, each with the id of its view's `key` (to switch tabs from a handler)
     latent: gr.State | None = None  # the map view's LatentSession, once the map view has made it
     codes: object = None  # the codes view, once it is wired (the generate view opens sampled grids in it)
+    map_plot: gr.HTML | None = None  # the latent map, whose value changes with the map's latent (url.py watches it)
 
     def live(self, event, fn, inputs, outputs, **kwargs):
         """A live edit: fn on `event`, outside the queue; an expired session shows the notice."""

@@ -1,6 +1,8 @@
 """The VQ-VAE codes view: a test image's code grid to edit cell by cell (or paint whole), its decode at once, and the
 codebook: a map of the code vectors by usage (click a code to use it) and the sorted usage histogram. With a prior
-over codes: its most likely codes for the selected cell (click one to use it), and "resample from here"."""
+over codes: its most likely codes for the selected cell (click one to use it), and "resample from here". For a test
+image's grid, its quantisation cell by cell (error and margin heat maps, z_e's decode, the cell's nearest codes)."""
+import threading
 from dataclasses import replace
 
 import gradio as gr
@@ -13,10 +15,14 @@ from ..components.choices import choices, choices_html
 from ..components.grid import code_grid, grid_html
 from ..components.image import figure_html, inline_image
 from ..components.plot import clickable_plot, figure_json, plot_value
+from ..components.quant import nearest_html, quantization_html
 from ..generate import SampleSettings, has_prior, resample_from, suggestions
 from ..images import data_uri, show
 from ..session import CodesSession, LatentSession
 from . import Page, handled, image_file
+from .url import wanted
+
+QUANTS = 64
 
 
 class CodesView:
@@ -26,6 +32,8 @@ class CodesView:
     def __init__(self, ex):
         self.ex = ex
         self.figures: dict[str, str] = {}  # codebook figure JSON by checkpoint, shared by all sessions
+        self.quants: dict = {}  # Quantization by (checkpoint, test image), the latest QUANTS, shared
+        self.quants_lock = threading.Lock()
 
     # --- server functions -----------------------------------------------------------------------------------------
     @handled
@@ -50,6 +58,7 @@ class CodesView:
                 self.index = gr.Number(0, precision=0, label="image index (test split)")
                 self.grid = code_grid("code-grid")
                 self.suggest = choices("code-suggestions")
+                self.nearest = choices("code-nearest")
                 self.resample = gr.Button("resample from here (the prior draws this cell and the ones after it)")
                 with gr.Row():
                     self.code = gr.Number(0, precision=0, label="code index for the selected cell",
@@ -62,12 +71,29 @@ class CodesView:
             with gr.Column():
                 self.plot = clickable_plot("codebook-map", self.figure, self.thumbnail, 380)
                 self.usage = gr.Plot(label="usage")
+        self.quant = gr.HTML("", elem_id="quantization")
 
     # --- outputs --------------------------------------------------------------------------------------------------
     def grid_outputs(self, st: CodesSession) -> dict:
         image = self.ex.decode_codes(st.vq, [list(r) for r in st.grid], side=0)
         return {self.state: st, self.grid: grid_html(st.grid, st.cell),
-                self.decoded: figure_html(image, "decoded code grid"), self.suggest: self.suggestions(st)}
+                self.decoded: figure_html(image, "decoded code grid"), self.suggest: self.suggestions(st),
+                self.nearest: nearest_html(self.quantization(st), st.cell)}
+
+    def quantization(self, st: CodesSession):
+        """The quantisation of the test image whose grid is loaded (None for a grid sampled from the prior)."""
+        if st.index is None:
+            return None
+        key = (st.vq, st.index)
+        with self.quants_lock:
+            q = self.quants.get(key)
+        if q is None:
+            q = self.ex.quantization(st.vq, st.index)  # one encode and two decodes: milliseconds
+            with self.quants_lock:
+                if len(self.quants) >= QUANTS:
+                    self.quants.pop(next(iter(self.quants)))
+                self.quants[key] = q
+        return q
 
     def suggestions(self, st: CodesSession) -> str:
         r, c = st.cell
@@ -79,13 +105,13 @@ class CodesView:
 
     def grid_output_set(self) -> set:
         """The components show_grid's outputs go to."""
-        return {self.state, self.grid, self.decoded, self.suggest, self.original, self.code}
+        return {self.state, self.grid, self.decoded, self.suggest, self.nearest, self.quant, self.original, self.code}
 
     def show_grid(self, st: CodesSession, vq: str, grid) -> dict:
         """Open a code grid that no test image made (a sample from the prior) for editing."""
         g = tuple(tuple(int(v) for v in row) for row in grid)
         st = replace(st, loaded=True, vq=vq, index=None, grid=g, original=g, cell=(0, 0))
-        return {**self.grid_outputs(st), self.original: None, self.code: g[0][0]}
+        return {**self.grid_outputs(st), self.original: None, self.code: g[0][0], self.quant: quantization_html(None)}
 
     def select(self, st: CodesSession, index) -> dict:
         """Load test image `index`'s code grid (as the encoder made it)."""
@@ -95,7 +121,7 @@ class CodesView:
         st = replace(st, index=index, grid=g, original=g, cell=(0, 0))
         out = self.grid_outputs(st)
         out.update({self.original: image_file(show(self.ex.image(st.vq, index)[0]), self.original),
-                    self.code: g[0][0], self.index: index})
+                    self.code: g[0][0], self.index: index, self.quant: quantization_html(self.quantization(st))})
         return out
 
     def checked_code(self, st: CodesSession, code) -> int:
@@ -105,7 +131,7 @@ class CodesView:
         return int(code)
 
     # --- events ---------------------------------------------------------------------------------------------------
-    def open(self, vq: str, latent: LatentSession,
+    def open(self, vq: str, latent: LatentSession, request: gr.Request,
              progress=gr.Progress(track_tqdm=True)) -> dict:  # noqa: B008 - how Gradio passes progress
         if not vq:
             return {self.state: CodesSession()}
@@ -113,7 +139,13 @@ class CodesView:
         cb = self.ex.codebook_view(vq, progress=lambda f, what: progress(f, desc=what))
         self.figure(vq)
         index = latent.index if latent.loaded else 0
+        want = wanted(self.ex, request, "vq", vq)  # the URL's image and cell (url.py)
+        if want and want.code_index is not None:
+            index = want.code_index
         out = self.select(CodesSession(loaded=True, vq=vq, map_index=index), index)
+        if want and want.cell is not None:  # restore_state checked that it lies inside the grid
+            st = replace(out[self.state], cell=tuple(want.cell))
+            out.update({**self.grid_outputs(st), self.code: st.grid[st.cell[0]][st.cell[1]]})
         out[self.plot] = plot_value(vq)
         out[self.usage] = go.Figure(plots.usage_histogram(cb.counts, cb.usage()))
         return out
@@ -170,9 +202,9 @@ class CodesView:
     def wire(self, page: Page, tab: gr.Tab):
         self.state = s = gr.State(CodesSession())
         page.codes = self
-        everything = {s, self.grid, self.decoded, self.suggest, self.original, self.code, self.index, self.plot,
-                      self.usage}
-        edit = {s, self.grid, self.decoded, self.suggest}
+        everything = {s, self.grid, self.decoded, self.suggest, self.nearest, self.quant, self.original, self.code,
+                      self.index, self.plot, self.usage}
+        edit = {s, self.grid, self.decoded, self.suggest, self.nearest}
         page.on_open([page.vq], self.open, [page.vq, page.latent], everything, self.plot, "codes")
         page.live(self.index.submit, self.on_index, [s, self.index], everything)
         page.live(tab.select, self.on_tab, [s, page.latent], everything)
@@ -182,4 +214,5 @@ class CodesView:
         page.live(self.paint.click, self.on_paint, [s, self.code], edit)
         page.live(self.reset.click, self.on_reset, s, edit)
         page.live(self.suggest.click, self.on_suggestion, s, edit | {self.code})
+        page.live(self.nearest.click, self.on_suggestion, s, edit | {self.code})
         page.live(self.resample.click, self.on_resample, s, edit)

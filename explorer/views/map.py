@@ -1,5 +1,7 @@
 """The latent map view: a VAE's test images on a 2-D map (UMAP, or the latent itself when it is 2-D); a click
-selects a point or decodes empty space, sliders edit the latent, and a marker follows it."""
+selects a point or decodes empty space, sliders edit the latent, and a marker follows it. Beside it, the nearest test
+images of the current latent (updated on clicks, not on slider moves), and a box/lasso selection panel (selection.py).
+"""
 from dataclasses import replace
 
 import gradio as gr
@@ -9,11 +11,15 @@ from .. import plots
 from ..components.image import figure_html, inline_image, latent_image, latent_value
 from ..components.plot import clickable_plot, figure_json, plot_value
 from ..components.sliders import latent_sliders, slider_event, sliders_value
+from ..components.strip import strip_html, thumbnail_strip
 from ..images import data_uri, show
 from ..session import LatentSession
 from . import Page, handled, image_file
+from .selection import SelectionPanel
+from .url import wanted
 
 MAX_SLIDERS = 16
+NEIGHBOURS = 8  # nearest test images shown
 
 
 class MapView:
@@ -23,6 +29,7 @@ class MapView:
     def __init__(self, ex):
         self.ex = ex
         self.figures: dict[str, str] = {}  # figure JSON by checkpoint, shared by all sessions
+        self.selection = SelectionPanel(ex)
 
     # --- server functions (called by the components' JavaScript) -----------------------------------------------
     @handled
@@ -68,6 +75,7 @@ class MapView:
                     self.recon = inline_image("reconstruction")
                 self.decoded = latent_image("decoded-image", self.decode)
                 self.info = gr.Markdown(elem_id="selection-info")
+                self.neighbours = thumbnail_strip("neighbours")
         with gr.Accordion("Latent sliders", open=True):
             self.dims = gr.Dropdown([], multiselect=True, max_choices=MAX_SLIDERS,
                                     label="dimensions on sliders (most active by KL first)")
@@ -75,6 +83,7 @@ class MapView:
                 self.reset = gr.Button("reset to selected point")
                 self.prior = gr.Button("draw z from the prior N(0, I)")
             self.sliders = latent_sliders("latent-sliders", target="decoded-image")
+        self.selection.build()
         self.manifold = gr.Image(label="2-D latent manifold (decodes over the map)", visible=False, format="png")
 
     # --- outputs for a session ------------------------------------------------------------------------------------
@@ -91,6 +100,14 @@ class MapView:
         return {self.sliders: sliders_value(st.dims, [f"z{d} (KL {kl[d]:.2f})" for d in st.dims],
                                             [st.latent[d] for d in st.dims], st.vae, st.latent)}
 
+    def neighbour_outputs(self, st: LatentSession, exclude: int | None = None) -> dict:
+        """The NEIGHBOURS test images nearest to the current latent (in latent space), clickable."""
+        near = self.ex.neighbours(st.vae, list(st.latent), NEIGHBOURS, exclude=exclude)
+        items = [(i, show(self.ex.image(st.vae, i)[0], side=0), f"#{i} d={d:.2f}")
+                 for i, d in zip(near.indices.tolist(), near.distances.tolist())]
+        return {self.neighbours: strip_html(f"The {len(items)} test images nearest to this latent (latent space, "
+                                            "Euclidean; click one to select it):", items)}
+
     def select(self, st: LatentSession, index: int) -> dict:
         """Select test image `index`: its latent mu(x), its image, its reconstruction."""
         view = self.ex.latent_view(st.vae)
@@ -103,11 +120,12 @@ class MapView:
         out[self.original] = figure_html(show(self.ex.image(st.vae, index)[0], side=0), "selected image")
         out[self.recon] = figure_html(recon, "its reconstruction")
         out[self.info] = f"Selected test image **#{index}**: {name}"
-        return out
+        return {**out, **self.neighbour_outputs(st, exclude=index)}
 
     # --- events ---------------------------------------------------------------------------------------------------
-    def open(self, vae: str, progress=gr.Progress(track_tqdm=True)) -> dict:  # noqa: B008 - Gradio's way
-        """Open a VAE in this tab (first time per checkpoint: its projection is computed, with progress)."""
+    def open(self, vae: str, request: gr.Request, progress=gr.Progress(track_tqdm=True)) -> dict:  # noqa: B008
+        """Open a VAE in this tab (first time per checkpoint: its projection is computed, with progress), with the
+        selection the page's URL asks for (url.py), else test image 0."""
         if not vae:
             return {self.state: LatentSession()}
         progress(0, desc=f"opening {vae}")
@@ -115,7 +133,11 @@ class MapView:
         kl = view.proj.kl_per_dim
         st = LatentSession(loaded=True, vae=vae, dims=tuple(int(d) for d in np.argsort(-kl)[:MAX_SLIDERS]))
         self.figure(vae)  # computed now, while this view shows progress
-        out = self.select(st, 0)
+        want = wanted(self.ex, request, "vae", vae)
+        out = self.select(st, want.index if want and want.index is not None else 0)
+        if want and want.z is not None:
+            st = out[self.state].with_latent(want.z)
+            out.update({**self.latent_outputs(st), **self.slider_outputs(st), **self.neighbour_outputs(st)})
         out[self.dims] = gr.update(choices=list(range(len(kl))), value=list(st.dims))
         m = self.ex.manifold(vae)
         out[self.manifold] = gr.update(value=image_file(m, self.manifold), visible=m is not None)
@@ -127,7 +149,14 @@ class MapView:
         if click["kind"] == "point":
             return self.select(st, int(click["index"]))
         st = st.with_latent(self.latent_at(st.vae, click))
-        return {**self.latent_outputs(st, (float(click["x"]), float(click["y"]))), **self.slider_outputs(st)}
+        return {**self.latent_outputs(st, (float(click["x"]), float(click["y"]))), **self.slider_outputs(st),
+                **self.neighbour_outputs(st)}
+
+    def on_neighbour(self, st: LatentSession, evt: gr.EventData) -> dict:
+        try:
+            return self.select(st.checked(), int(getattr(evt, "index", None)))
+        except (TypeError, ValueError):
+            return {self.state: st}
 
     def on_slide(self, st: LatentSession, evt: gr.EventData) -> dict:
         st = st.checked()
@@ -146,16 +175,19 @@ class MapView:
 
     def on_prior(self, st: LatentSession) -> dict:
         st = st.checked().with_latent(np.random.default_rng().standard_normal(len(st.latent)))
-        return {**self.latent_outputs(st), **self.slider_outputs(st)}
+        return {**self.latent_outputs(st), **self.slider_outputs(st), **self.neighbour_outputs(st)}
 
     def wire(self, page: Page, tab: gr.Tab):
         self.state = page.latent = gr.State(LatentSession())
+        page.map_plot = self.plot
         s = self.state
-        selection = {self.decoded, self.plot, s, self.original, self.recon, self.info, self.sliders}
+        selection = {self.decoded, self.plot, s, self.original, self.recon, self.info, self.sliders, self.neighbours}
         latent_and_sliders = {self.decoded, self.plot, s, self.sliders}
         page.on_open([page.vae], self.open, page.vae, selection | {self.dims, self.manifold}, self.plot, "map")
         page.live(self.plot.click, self.on_click, s, selection, trigger_mode="always_last")
         page.live(self.sliders.input, self.on_slide, s, {self.decoded, self.plot, s}, trigger_mode="always_last")
         page.live(self.dims.input, self.on_dims, [s, self.dims], latent_and_sliders)
         page.live(self.reset.click, self.on_reset, s, selection)
-        page.live(self.prior.click, self.on_prior, s, latent_and_sliders)
+        page.live(self.prior.click, self.on_prior, s, latent_and_sliders | {self.neighbours})
+        page.live(self.neighbours.click, self.on_neighbour, s, selection)
+        self.selection.wire(page, self.plot, s)
