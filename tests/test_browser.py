@@ -1,6 +1,6 @@
 """The page in headless Chromium (Playwright), against `python app.py` (the `app_url` fixture in conftest.py).
 
-Screenshots: test_screenshots writes docs/screenshot-{map,codes,compare}.png when $VAE_EXPLORER_SCREENSHOT_CKPTS
+Screenshots: test_screenshots writes docs/screenshot-{map,codes,compare,maths,generate}.png when $VAE_EXPLORER_SCREENSHOT_CKPTS
 names a checkpoints folder (the app then serves those checkpoints instead of the tiny digits ones), e.g.
     VAE_EXPLORER_SCREENSHOT_CKPTS=checkpoints python -m pytest -q tests/test_browser.py -k screenshots
 and into pytest's temporary folder otherwise, so a plain test run never overwrites the README's pictures.
@@ -417,7 +417,20 @@ def test_screenshots(open_app, app_models, tmp_path):
     page.wait_for_selector("#compare-vq img")
     page.wait_for_timeout(300)
     page.screenshot(path=out / "screenshot-compare.png")
-    for name in ("map", "codes", "compare"):
+
+    page.get_by_role("tab", name="Maths").click()
+    page.wait_for_selector("#maths-axes .vx-plot[data-ready]")
+    page.wait_for_selector("#maths-decoded canvas[data-frame]")
+    page.wait_for_function("() => document.querySelectorAll('#maths-decoder img').length === 3")
+    page.mouse.move(1, 1)
+    page.wait_for_timeout(500)
+    page.screenshot(path=out / "screenshot-maths.png")
+
+    page.get_by_role("tab", name="Generate").click()
+    page.wait_for_function("() => document.querySelectorAll('#gen-vq img').length === 16")
+    page.wait_for_timeout(500)
+    page.screenshot(path=out / "screenshot-generate.png")
+    for name in ("map", "codes", "compare", "maths", "generate"):
         assert Image.open(out / f"screenshot-{name}.png").size == (1400, 1000)
     assert app.errors == []
 
