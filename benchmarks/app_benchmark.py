@@ -202,13 +202,20 @@ def clicks(page, n: int, rng) -> tuple[list[float], int]:
     inside = ((pts[:, 1] > g["left"] + 5) & (pts[:, 1] < g["left"] + g["width"] - 5)
               & (pts[:, 2] > g["top"] + 5) & (pts[:, 2] < g["top"] + g["height"] - 5))
     pts = pts[inside]
-    out, misses, last = [], 0, np.array([-1e9, -1e9])
-    while len(out) + misses < n:
+    spots, last = [], np.array([-1e9, -1e9])
+    while len(spots) < n:
         x, y = pts[rng.integers(len(pts)), 1:]
-        if np.hypot(*(np.array([x, y]) - last)) < 40:  # alternate: never near the previous click
-            continue
-        last = np.array([x, y])
-        ms = measure(page, "#latent-map", "pointerdown", lambda x=x, y=y: page.mouse.click(x, y))
+        if np.hypot(x - last[0], y - last[1]) >= 40:  # alternate: never near the previous click
+            spots.append((x, y))
+            last = np.array([x, y])
+    return timed_clicks(page, spots, "#latent-map", "#decoded-image")
+
+
+def timed_clicks(page, spots, plot: str, image: str) -> tuple[list[float], int]:
+    """Click each (x, y) of `plot` in turn, PAUSE_MS apart: the ms to `image`'s new pixels, and the misses."""
+    out, misses = [], 0
+    for x, y in spots:
+        ms = measure(page, plot, "pointerdown", lambda x=x, y=y: page.mouse.click(x, y), image)
         if ms is None:
             misses += 1
         else:
@@ -261,17 +268,9 @@ def maths_clicks(page, n: int, rng) -> tuple[list[float], int]:
     page.wait_for_selector("#maths-axes .vx-plot[data-ready]", timeout=120_000)
     page.wait_for_selector("#maths-decoded canvas[data-frame]", timeout=60_000)
     g = page.evaluate(MAP_GEOMETRY_JS.replace("#latent-map", "#maths-axes"))
-    out, misses = [], 0
-    while len(out) + misses < n:
-        x, y = g["left"] + g["width"] * rng.uniform(0.05, 0.95), g["top"] + g["height"] * rng.uniform(0.05, 0.95)
-        ms = measure(page, "#maths-axes", "pointerdown", lambda x=x, y=y: page.mouse.click(x, y), "#maths-decoded")
-        if ms is None:
-            misses += 1
-        else:
-            out.append(ms)
-        page.mouse.move(5, 5)
-        page.wait_for_timeout(PAUSE_MS)
-    return out, misses
+    spots = [(g["left"] + g["width"] * rng.uniform(0.05, 0.95), g["top"] + g["height"] * rng.uniform(0.05, 0.95))
+             for _ in range(n)]
+    return timed_clicks(page, spots, "#maths-axes", "#maths-decoded")
 
 
 def bench_browser(apps: dict[str, str], n: int) -> dict:
