@@ -4,6 +4,7 @@ The page turns a UserError into a message (gr.Error) and the API into an error r
 keeps its traceback. vae_core's own input errors (CheckpointError, DataError) are re-raised as subclasses where the
 explorer calls vae_core.
 """
+import numpy as np
 
 
 class UserError(ValueError):
@@ -20,3 +21,14 @@ class SessionExpired(UserError):
     def __init__(self):
         super().__init__("This tab was idle for a long time and the server has let go of its selection. "
                          '<a href="">Reload the page</a> to continue.')
+
+
+def finite_position(x, y, error: type[UserError], what: str) -> tuple[float, float]:
+    """(x, y) of a click as floats, or `error` saying that `what` needs finite numbers."""
+    try:
+        x, y = float(x), float(y)
+    except (TypeError, ValueError) as e:
+        raise error(f"{what} needs numbers x and y, got {x!r}, {y!r}") from e
+    if not (np.isfinite(x) and np.isfinite(y)):
+        raise error(f"{what} holds NaN or inf")
+    return x, y

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import UserError
+from .errors import UserError, finite_position
 
 GRID = 64  # cells per side of the density grid
 ELLIPSE_POINTS = 65  # polyline vertices (the first repeated at the end: a closed outline)
@@ -123,12 +123,7 @@ def latent_axes(mu: np.ndarray, sigma: np.ndarray, labels: np.ndarray, kl_per_di
 def click_latent(base: np.ndarray, i: int, j: int, x: float, y: float) -> np.ndarray:
     """The latent for a click at (x, y) on axes (i, j): z = base with z_i = x, z_j = y (the others held)."""
     i, j = check_dims(i, j, len(base))
-    try:
-        x, y = float(x), float(y)
-    except (TypeError, ValueError) as e:
-        raise AxesError(f"a click on the latent axes needs numbers x and y, got {x!r}, {y!r}") from e
-    if not (np.isfinite(x) and np.isfinite(y)):
-        raise AxesError("the click position holds NaN or inf")
+    x, y = finite_position(x, y, AxesError, "a click on the latent axes")
     z = np.array(base, dtype=np.float64, copy=True)
     z[i], z[j] = x, y
     return z

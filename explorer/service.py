@@ -19,7 +19,7 @@ from vae_core.images import make_grid, to_pil
 
 from .checkpoints import Registry
 from .codes import validate_grid
-from .errors import IndexRangeError, UserError
+from .errors import IndexRangeError, UserError, finite_position
 from .images import DISPLAY, error_map, load_upload, show, strip
 from .inverse import LatentMap
 from .projection import (
@@ -132,13 +132,7 @@ class Explorer(Teaching):  # teaching.py: the methods of the teaching and projec
         if index is not None:
             self.image(name, index)  # checks the range
             return view.proj.latents[int(index)]
-        try:
-            x, y = float(x), float(y)
-        except (TypeError, ValueError) as e:
-            raise LatentError(f"a map position needs numbers x and y, got {x!r}, {y!r}") from e
-        if not (np.isfinite(x) and np.isfinite(y)):
-            raise LatentError("map position holds NaN or inf")
-        return view.mapping.to_latent(x, y)
+        return view.mapping.to_latent(*finite_position(x, y, LatentError, "a map position"))
 
     # --- VAE ----------------------------------------------------------------------------------------
     def image(self, name: str, index: int) -> torch.Tensor:

@@ -126,6 +126,13 @@ def setup_distributed(device: torch.device) -> tuple[int, int, torch.device]:
     return dist.get_rank(), world, device
 
 
+def epoch_order(n: int, cfg: Config, epoch: int, device) -> torch.Tensor:
+    """The order of the n training items in `epoch`: a permutation seeded by (cfg.seed, epoch) alone, so a resumed
+    run visits them exactly as an uninterrupted one."""
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 100003 + epoch))
+    return perm.to(device)
+
+
 def train(cfg: Config, out: str | Path, resume: bool = False, device: str = "auto", log=print) -> dict:
     """Train to cfg.epochs; returns the last epoch's test metrics."""
     out = Path(out)
@@ -161,8 +168,7 @@ def _train(cfg, out, resume, dev, rank, world, main, log):
     clock = Clock(cfg)
     for epoch in range(start + 1, cfg.epochs + 1):
         model.train()
-        perm = torch.randperm(len(x_train), generator=torch.Generator().manual_seed(cfg.seed * 100003 + epoch))
-        perm = perm.to(dev)
+        perm = epoch_order(len(x_train), cfg, epoch, dev)
         steps = len(perm) // cfg.batch_size  # drop the last partial batch
         t0 = time.time()
         running = torch.zeros((), device=dev)  # summed on the device, read back only every SYNC_EVERY steps

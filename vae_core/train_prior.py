@@ -34,6 +34,7 @@ from .train import (
     SYNC_EVERY,
     Clock,
     TrainingError,
+    epoch_order,
     lr_at,
     resume_from,
     training_state,
@@ -140,8 +141,7 @@ def train_prior(checkpoint: str | Path, cfg: Config | None = None, resume: bool 
     metrics, clock = dict(cfg.metrics), Clock(cfg)
     for epoch in range(start + 1, cfg.epochs + 1):
         prior.train()
-        perm = torch.randperm(len(train_grids), generator=torch.Generator().manual_seed(cfg.seed * 100003 + epoch))
-        perm = perm.to(dev)
+        perm = epoch_order(len(train_grids), cfg, epoch, dev)
         steps = len(perm) // cfg.batch_size  # drop the last partial batch
         t0 = time.time()
         running = torch.zeros((), device=dev)
