@@ -31,7 +31,8 @@ def is_compile_failure(e: BaseException) -> bool:
 
 
 def failure_message(e: BaseException) -> str:
-    return f"torch.compile failed ({type(e).__name__}: {_first_line(e)}); {HINT}"
+    cause = getattr(e, "inner_exception", None) or e  # what the backend (inductor) raised, e.g. no C++ compiler
+    return f"torch.compile failed ({type(cause).__name__}: {_first_line(cause)}); {HINT}"
 
 
 def _first_line(e: BaseException) -> str:
