@@ -1,5 +1,6 @@
 """--compile: a compiled run trains like an eager one and saves clean weights; a failing compile says what to do."""
 import json
+import shutil
 import sys
 
 import pytest
@@ -43,6 +44,8 @@ def test_compile_is_a_config_setting_that_round_trips(tmp_path):
     assert compile_for_training(net, Config()) is net
 
 
+@pytest.mark.skipif(not any(shutil.which(c) for c in ("g++", "c++", "clang++")),
+                    reason="inductor compiles C++ on the CPU: needs a C++ compiler")
 def test_compiled_run_trains_like_eager_and_saves_clean_weights(tmp_path, tiny_cfg, monkeypatch):
     pytest.importorskip("torch._inductor")
     # inductor draws its own random numbers unless told to use eager's: with eager's, the runs compare closely
