@@ -320,9 +320,10 @@ HELP = {
                "(CUDA graphs), max-autotune, max-autotune-no-cudagraphs. Compiling takes seconds to minutes; it "
                "did not pay on the 2-core CPU (README, Benchmarks)",
 }
-HELP["batch_size"] += " (default by device: " + ", ".join(f"{b} on {k}" for k, (b, _) in TRAINING_DEFAULTS.items()) + \
-    ", as on cpu elsewhere; from an equal-time sweep, README: Train on your own data)"
-HELP["lr"] += " (default by device: " + ", ".join(f"{lr:g} on {k}" for k, (_, lr) in TRAINING_DEFAULTS.items()) + ")"
+BY_DEVICE = [", ".join(f"{v[i]:g} on {kind}" for kind, v in TRAINING_DEFAULTS.items()) for i in (0, 1)]
+HELP["batch_size"] += (f" (default by device: {BY_DEVICE[0]}, as on cpu elsewhere; cuda's from issue 12's "
+                       "equal-time sweep on an H200, to be re-measured here; README: Train on your own data)")
+HELP["lr"] += f" (default by device: {BY_DEVICE[1]})"
 
 
 def parse_args(argv=None) -> tuple[Config, argparse.Namespace]:
