@@ -1,6 +1,7 @@
 """Train five models for the same wall-clock budget on the same data, then compare them on the test set.
 
     python benchmarks/train_benchmark.py --seconds 60 --threads 2 --json benchmarks/results_train.json
+    python benchmarks/train_benchmark.py --seconds 20 --device cuda --data /data/fashion-mnist   # IDX folder
 
 (a) reference: the PyTorch example VAE (github.com/pytorch/examples, vae/main.py), written out below, trained
     as the example trains it: float32, Adam lr 1e-3, batch 128;
@@ -13,8 +14,10 @@
 (e) vae_core's VQ-VAE      VQVAE(Config(model="vqvae"))  (K=512, D=64), the defaults.
 vae_core's models train as `python -m vae_core.train` trains them: their config's batch size and Adam lr, the lr
 warm-down (over the time budget instead of the epochs), bf16 autocast and channels-last where vae_core.precision
-uses them. Every model: seed 0, epochs over a seeded permutation of the training images (the same order for every
-model) until --seconds are spent (the clock is checked every step). Then on the test set, in float32: -ELBO in
+uses them, with the batch size and lr that vae_core.device.training_defaults gives the device. Every model: seed 0,
+epochs over a seeded permutation of the training images (the same order for every model, indexed on the device
+where they are kept as uint8) until --seconds are spent (the clock is checked every step). This loop is the same for
+every model; benchmarks/command_benchmark.py runs `python -m vae_core.train` itself against the example's script. Then on the test set, in float32: -ELBO in
 nats per image (one z sample, fixed seed), MSE per pixel of the posterior-mean reconstruction, and for the VQ-VAE
 the share of codes used. A benchmark, not a test: nothing here asserts timings.
 """
@@ -22,6 +25,7 @@ import argparse
 import json
 import math
 import os
+import platform
 import sys
 import time
 from pathlib import Path
@@ -34,9 +38,10 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from vae_core.config import Config
 from vae_core.data import load_dataset, to_float
+from vae_core.device import training_defaults
 from vae_core.evaluate import evaluate
 from vae_core.models import build_model
-from vae_core.precision import training_losses, training_model
+from vae_core.precision import cpu_has_bf16, training_losses, training_model
 from vae_core.train import lr_at
 
 SEED, BATCH, LR, EVAL_BATCH = 0, 128, 1e-3, 500
@@ -84,13 +89,13 @@ def reference_loss(model, x):
 
 
 @torch.no_grad()
-def evaluate_reference(model, x_uint8: np.ndarray) -> dict:
+def evaluate_reference(model, x_uint8: np.ndarray, device="cpu") -> dict:
     """Same protocol as vae_core.evaluate: batches of 500, torch seed 0, one z sample per image."""
     model.eval()
     torch.manual_seed(SEED)
     neg_elbo, se = 0.0, 0.0
     for i in range(0, len(x_uint8), EVAL_BATCH):
-        x = to_float(x_uint8[i:i + EVAL_BATCH])
+        x = to_float(x_uint8[i:i + EVAL_BATCH], device)
         neg_elbo += reference_loss(model, x).item()
         mu, _ = model.encode(x.view(-1, 784))
         se += (model.decode(mu) - x.view(-1, 784)).pow(2).sum().item()
@@ -99,77 +104,114 @@ def evaluate_reference(model, x_uint8: np.ndarray) -> dict:
 
 
 # --- the shared training loop --------------------------------------------------------------------------
-def train_for(model, loss_fn, x_train: np.ndarray, seconds: float, batch: int = BATCH, lr=lambda progress: LR) -> dict:
-    """Adam, seeded epoch permutations (same for every model); lr(share of the budget spent); stop when it is spent."""
+def train_for(model, loss_fn, x_train: np.ndarray, seconds: float, batch: int = BATCH, lr=lambda progress: LR,
+              device="cpu") -> dict:
+    """Adam, seeded epoch permutations (same for every model); lr(share of the budget spent); stop when it is spent.
+    The images stay uint8 on `device` and are indexed there; the loss is read back once, at the end."""
     opt = torch.optim.Adam(model.parameters(), lr=lr(0.0))
     model.train()
-    images, steps, epoch, last_loss = 0, 0, 0, float("nan")
+    x_dev = torch.from_numpy(x_train).to(device)
+    images, steps, epoch, loss = 0, 0, 0, torch.tensor(float("nan"))
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < seconds:
         epoch += 1
         perm = torch.randperm(len(x_train), generator=torch.Generator().manual_seed(SEED * 100003 + epoch))
+        perm = perm.to(device)
         for i in range(0, len(perm) - batch + 1, batch):  # drop the last partial batch, like vae_core.train
             spent = time.perf_counter() - t0
             if spent >= seconds:
                 break
             for group in opt.param_groups:
                 group["lr"] = lr(spent / seconds)
-            x = to_float(x_train[np.sort(perm[i:i + batch].numpy())])
+            x = x_dev[perm[i:i + batch].sort().values].float().div_(255.0)
             loss = loss_fn(model, x)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            last_loss = loss.item() / (len(x) if isinstance(model, ReferenceVAE) else 1)
             images, steps = images + len(x), steps + 1
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()  # the queued steps count too
     elapsed = time.perf_counter() - t0
+    last_loss = loss.item() / (batch if isinstance(model, ReferenceVAE) else 1)
     return {"train_images": images, "steps": steps, "epochs": epoch, "train_seconds": elapsed,
             "images_per_sec": images / elapsed, "last_train_loss": last_loss}
 
 
-def warm_up(build, loss_fn, x_train: np.ndarray, steps: int = 3, batch: int = BATCH) -> None:
+def warm_up(build, loss_fn, x_train: np.ndarray, steps: int = 3, batch: int = BATCH, device="cpu") -> None:
     """A few untimed steps on a throwaway model, so first-call costs do not count against whoever goes first."""
     model = build()
     opt = torch.optim.Adam(model.parameters(), lr=LR)
     for i in range(steps):
-        loss = loss_fn(model, to_float(x_train[i * batch:(i + 1) * batch]))
+        loss = loss_fn(model, to_float(x_train[i * batch:(i + 1) * batch], device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
 
 
-def as_vae_core_trains(cfg: Config) -> tuple:
-    """(build, loss on a batch, train_for settings) for a vae_core model trained as vae_core.train does on a CPU."""
-    cpu = torch.device("cpu")
-    return (lambda: training_model(build_model(cfg), cfg, cpu),
-            lambda model, x: training_losses(model, x, cfg, cpu)["loss"],
+def as_vae_core_trains(cfg: Config, device="cpu") -> tuple:
+    """(build, loss on a batch, train_for settings) for a vae_core model trained as vae_core.train does."""
+    device = torch.device(device)
+    return (lambda: training_model(build_model(cfg), cfg, device),
+            lambda model, x: training_losses(model, x, cfg, device)["loss"],
             {"batch": cfg.batch_size, "lr": lambda progress: lr_at(cfg, progress)})
 
 
-def as_the_example_trains() -> tuple:
-    return ReferenceVAE, reference_loss, {"batch": BATCH, "lr": lambda progress: LR}
+def as_the_example_trains(device="cpu") -> tuple:
+    return lambda: ReferenceVAE().to(device), reference_loss, {"batch": BATCH, "lr": lambda progress: LR}
 
 
-MODELS = {  # name -> (build, loss on a batch, train_for settings)
-    "reference (pytorch/examples VAE)": as_the_example_trains(),
-    "vae_core MLP preset (latent 20)": as_vae_core_trains(Config(arch="mlp", latent_dim=20, likelihood="bernoulli",
-                                                                 batch_size=BATCH, lr=LR, warmdown=0.0)),
-    "vae_core conv VAE (latent 16)": as_vae_core_trains(Config(arch="conv", latent_dim=16, likelihood="bernoulli")),
-    "vae_core conv VAE, discretised logistic": as_vae_core_trains(Config(arch="conv", latent_dim=16)),
-    "vae_core VQ-VAE (K=512, D=64)": as_vae_core_trains(Config(model="vqvae")),
-}
-REF, MLP, CONV, CONV_DISCRETE, VQ = MODELS
+REF, MLP, CONV, CONV_DISCRETE, VQ = ("reference (pytorch/examples VAE)", "vae_core MLP preset (latent 20)",
+                                     "vae_core conv VAE (latent 16)", "vae_core conv VAE, discretised logistic",
+                                     "vae_core VQ-VAE (K=512, D=64)")
 
 
-def run(x_train, x_test, seconds: float, log=print) -> dict:
+def models(device="cpu") -> dict:
+    """name -> (build, loss on a batch, train_for settings) on `device`."""
+    device = torch.device(device)
+    batch, lr = training_defaults(device)  # as `python -m vae_core.train --device ...` picks them
+    return {
+        REF: as_the_example_trains(device),
+        MLP: as_vae_core_trains(Config(arch="mlp", latent_dim=20, likelihood="bernoulli", batch_size=BATCH, lr=LR,
+                                       warmdown=0.0), device),
+        CONV: as_vae_core_trains(Config(arch="conv", latent_dim=16, likelihood="bernoulli", batch_size=batch, lr=lr),
+                                 device),
+        CONV_DISCRETE: as_vae_core_trains(Config(arch="conv", latent_dim=16, batch_size=batch, lr=lr), device),
+        VQ: as_vae_core_trains(Config(model="vqvae", batch_size=batch, lr=lr), device),
+    }
+
+
+MODELS = models()  # on the CPU
+
+
+def machine(device="cpu") -> dict:
+    """The CPU's model name, cores, whether it has native bf16, torch, and the GPU's name on CUDA."""
+    cpu = platform.processor() or platform.machine()
+    if Path("/proc/cpuinfo").exists():
+        names = [ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                 if ln.startswith("model name")]
+        cpu = names[0] if names else cpu
+    m = {"cpu": cpu, "cores": os.cpu_count(), "cpu_native_bf16": cpu_has_bf16(), "torch": torch.__version__}
+    if torch.device(device).type == "cuda":
+        m["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return m
+
+
+def describe(m: dict) -> str:
+    gpu = f", GPU {m['gpu']}" if "gpu" in m else ""
+    return (f"CPU {m['cpu']} ({m['cores']} cores), native bf16: {'yes' if m['cpu_native_bf16'] else 'no'}{gpu}; "
+            f"torch {m['torch']}")
+
+
+def run(x_train, x_test, seconds: float, log=print, device="cpu") -> dict:
     results = {}
-    for name, (build, loss_fn, settings) in MODELS.items():
-        warm_up(build, loss_fn, x_train, batch=settings["batch"])
+    for name, (build, loss_fn, settings) in models(device).items():
+        warm_up(build, loss_fn, x_train, batch=settings["batch"], device=device)
         torch.manual_seed(SEED)
         model = build()
         log(f"training {name} for {seconds:g} s ...")
-        r = train_for(model, loss_fn, x_train, seconds, **settings)
+        r = train_for(model, loss_fn, x_train, seconds, **settings, device=device)
         r["batch_size"] = settings["batch"]
-        r.update(evaluate_reference(model, x_test) if name == REF else
+        r.update(evaluate_reference(model, x_test, device) if name == REF else
                  {k: v for k, v in evaluate(model, x_test, batch_size=EVAL_BATCH, seed=SEED).items()
                   if k in ("neg_elbo", "mse", "psnr", "codes_used", "perplexity", "recon", "kl", "bits_per_dim")})
         r.setdefault("psnr", 10 * math.log10(1.0 / max(r["mse"], 1e-12)))
@@ -228,6 +270,7 @@ def budget_arguments(doc: str) -> argparse.ArgumentParser:
 
 def main(argv=None) -> dict:
     p = budget_arguments(__doc__)
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where every model trains")
     p.add_argument("--json", help="write settings, per-model figures and goal checks to this file")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -235,17 +278,19 @@ def main(argv=None) -> dict:
     x_train = ds.x_train[:args.train_subset or None]
     x_test = ds.x_test[:args.test_subset or None]
     load_before = os.getloadavg()[0]  # other CPU work skews every figure here: check this is near 0
-    print(f"{ds.name}: {len(x_train)} train / {len(x_test)} test images; {args.seconds:g} s per model, "
-          f"{args.threads} threads, torch {torch.__version__}; load average {load_before:.2f}", flush=True)
-    results = run(x_train, x_test, args.seconds, log=lambda m: print(m, file=sys.stderr, flush=True))
+    m = machine(args.device)
+    print(f"{ds.name}: {len(x_train)} train / {len(x_test)} test images; {args.seconds:g} s per model on "
+          f"{args.device}, {args.threads} threads; {describe(m)}; load average {load_before:.2f}", flush=True)
+    results = run(x_train, x_test, args.seconds, log=lambda s: print(s, file=sys.stderr, flush=True),
+                  device=args.device)
     g = goals(results)
     print(report(results, g))
     print(f"load average (1 min) before {load_before:.2f}, after {os.getloadavg()[0]:.2f}")
     out = {"settings": {"data": ds.name, "train_images": len(x_train), "test_images": len(x_test),
                         "seconds": args.seconds, "threads": args.threads, "reference_batch_size": BATCH, "reference_lr": LR,
-                        "seed": SEED, "torch": torch.__version__, "load_average_before": load_before,
-                        "load_average_after": os.getloadavg()[0]},
-           "results": results, "goals": g}
+                        "seed": SEED, "torch": torch.__version__, "device": args.device,
+                        "load_average_before": load_before, "load_average_after": os.getloadavg()[0]},
+           "machine": m, "results": results, "goals": g}
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2))
     return out

@@ -5,6 +5,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -185,6 +186,15 @@ def test_resuming_the_prior_reproduces_an_uninterrupted_run(tiny_vq, tmp_path, m
     h = [[{k: v for k, v in json.loads(ln).items() if k not in TIMING}
           for ln in (f / "prior" / "history.jsonl").read_text().splitlines()] for f in (whole, split)]
     assert h[0] == h[1] and len(h[0]) == 2
+
+
+def test_the_prior_budget_counts_from_the_start_not_from_after_the_encoding(tiny_vq, tmp_path):
+    """--time-budget covers encoding the codes and fitting the decoder scale: a budget that ran out before the call
+    (as after a long encoding) leaves one epoch, not the cap."""
+    ckpt = copy_of(tiny_vq, tmp_path, "vq")
+    metrics = train_prior(ckpt, tiny_prior_cfg(ckpt, epochs=20, time_budget=5.0), device="cpu", log=quiet,
+                          started=time.time() - 60)
+    assert metrics["epoch"] == 1
 
 
 def test_the_command_line_refuses_to_overwrite_a_prior(tiny_vq, tmp_path):

@@ -16,6 +16,7 @@ SCALES = ("decoder", "shared", "fixed")
 # likelihoods of checkpoints written before 0.3.0: (likelihood, scale) they load as
 LEGACY_LIKELIHOODS = {"gaussian": ("discretized_gaussian", "shared"), "gaussian_fixed": ("discretized_gaussian", "fixed")}
 CODEBOOKS = ("ema", "loss")
+COMPILE_MODES = ("", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")  # "": eager
 
 
 @dataclass
@@ -56,6 +57,7 @@ class Config:
     seed: int = 0
     time_budget: float = 0.0  # seconds of wall-clock for the whole run, evaluation included (0: none)
     amp: bool = True  # bf16 autocast on CUDA, and for conv models on CPUs with native bf16 (precision.py)
+    compile: str = ""  # torch.compile mode of the training forward pass ("": none; vae_core/compiled.py)
     # --- recorded, not set by hand ---
     label_names: list[str] = field(default_factory=list)
     version: str = ""
@@ -80,6 +82,7 @@ class Config:
             (self.batch_size >= 1, f"batch_size must be at least 1, got {self.batch_size}"),
             (self.lr > 0, f"lr must be positive, got {self.lr}"),
             (self.time_budget >= 0, f"time_budget must be 0 (none) or positive, got {self.time_budget}"),
+            (self.compile in COMPILE_MODES, f"compile must be one of {COMPILE_MODES}, got {self.compile!r}"),
             (0 <= self.warmdown <= 1, f"warmdown must be in 0..1, got {self.warmdown}"),
             (1 <= self.latent_dim <= 1024, f"latent_dim must be in 1..1024, got {self.latent_dim}"),
             (self.num_codes >= 2, f"num_codes must be at least 2, got {self.num_codes}"),

@@ -29,9 +29,15 @@ from .checkpoint import (
     recover,
     save_checkpoint,
 )
-from .config import Config
+from .compiled import (
+    CompileUnavailable,
+    compile_for_training,
+    failure_message,
+    is_compile_failure,
+)
+from .config import COMPILE_MODES, Config
 from .data import DataError, load_dataset, to_float
-from .device import pick_device
+from .device import TRAINING_DEFAULTS, pick_device, training_defaults
 from .evaluate import evaluate
 from .images import save_grid
 from .models import build_model
@@ -39,19 +45,32 @@ from .precision import training_losses, training_model
 
 HISTORY = "history.jsonl"
 SYNC_EVERY = 20  # training steps between reads of the loss on the host (progress bar, non-finite check)
-STARTED = time.time()  # about when the command started: --time-budget counts from here
+IMPORTED = time.time()
+
+
+def process_start_time() -> float:
+    """When this process started (time.time() scale), interpreter start and imports included: where
+    `python -m vae_core.train --time-budget` counts from. Linux: from /proc; elsewhere: when this module was imported."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        age = float(Path("/proc/uptime").read_text().split()[0]) - int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return IMPORTED
+    # age = uptime now - start time since boot (both 10 ms ticks); a clock that disagrees falls back
+    return time.time() - age if 0 <= age <= time.time() - IMPORTED + 60 else IMPORTED
 
 
 class Clock:
-    """The wall-clock budget of a run: cfg.time_budget seconds since the command started, evaluation and saving
-    included (0: no budget, only cfg.epochs)."""
+    """The wall-clock budget of a run: cfg.time_budget seconds since `started` (the command's start, or the call
+    of train()), evaluation and saving included (0: no budget, only cfg.epochs)."""
 
-    def __init__(self, cfg: Config):
+    def __init__(self, cfg: Config, started: float | None = None):
         self.budget = cfg.time_budget
+        self.started = time.time() if started is None else started
         self.reserve = 0.05 * self.budget  # kept for the last evaluation and save, until one has been timed
 
     def elapsed(self) -> float:
-        return time.time() - STARTED
+        return time.time() - self.started
 
     def progress(self, by_steps: float) -> float:
         """Progress of the run (0..1) for the lr schedule: by steps out of cfg.epochs, or by the clock if further."""
@@ -133,20 +152,28 @@ def epoch_order(n: int, cfg: Config, epoch: int, device) -> torch.Tensor:
     return perm.to(device)
 
 
-def train(cfg: Config, out: str | Path, resume: bool = False, device: str = "auto", log=print) -> dict:
-    """Train to cfg.epochs; returns the last epoch's test metrics."""
+def train(cfg: Config, out: str | Path, resume: bool = False, device: str = "auto", log=print,
+          started: float | None = None) -> dict:
+    """Train to cfg.epochs (or until cfg.time_budget seconds after `started`, by default this call); returns the
+    last epoch's test metrics."""
+    started = time.time() if started is None else started
     out = Path(out)
     rank, world, dev = setup_distributed(pick_device(device))
     main = rank == 0
     log = log if main else (lambda *a: None)
     try:
-        return _train(cfg, out, resume, dev, rank, world, main, log)
+        return _train(cfg, out, resume, dev, rank, world, main, log, Clock(cfg, started))
+    except Exception as e:
+        if cfg.compile and is_compile_failure(e):
+            raise TrainingError(f"{failure_message(e)}. Checkpoints already saved in {out} are kept "
+                                "(continue with --resume --no-compile).") from e
+        raise
     finally:
         if world > 1:
             dist.destroy_process_group()
 
 
-def _train(cfg, out, resume, dev, rank, world, main, log):
+def _train(cfg, out, resume, dev, rank, world, main, log, clock):
     ds = load_dataset(cfg.data, cfg.data_dir, cfg.channels, cfg.image_size, seed=cfg.seed, log=log)
     log(ds.describe())
     cfg.label_names = ds.label_names
@@ -162,10 +189,10 @@ def _train(cfg, out, resume, dev, rank, world, main, log):
     if world > 1:  # each rank draws its own noise (eps, dead-code restarts are broadcast from rank 0)
         torch.manual_seed(cfg.seed + 7919 * rank + start)
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    net = compile_for_training(net, cfg)  # training steps call net; evaluation and saving use model
     # the training split stays uint8 on the device and is indexed there: no host work or copy per step
     x_train, x_test = torch.from_numpy(ds.x_train).to(dev), ds.x_test
     metrics = dict(cfg.metrics)
-    clock = Clock(cfg)
     for epoch in range(start + 1, cfg.epochs + 1):
         model.train()
         perm = epoch_order(len(x_train), cfg, epoch, dev)
@@ -284,11 +311,19 @@ HELP = {
     "batch_size": "images per step", "lr": "Adam learning rate",
     "warmdown": "share of training at its end over which the lr falls linearly to 0 (0: constant)",
     "seed": "seed for initialisation, shuffling and sampling",
-    "time_budget": "stop after this many seconds of wall-clock time since the command started, evaluation and "
-                   "saving included, with the lr warm-down spread over them; --epochs becomes a cap (0: none). "
-                   "Where the clock stops a run depends on the machine, so such runs are not bit-reproducible",
+    "time_budget": "stop after this many seconds of wall-clock time since the command started (Python's start and "
+                   "imports included), evaluation and saving included, with the lr warm-down spread over them; "
+                   "--epochs becomes a cap (0: none). Where the clock stops a run depends on the machine, so such "
+                   "runs are not bit-reproducible",
     "amp": "bf16 mixed precision on CUDA, and for conv models on CPUs with native bf16 (AMX, AVX512-BF16)",
+    "compile": "torch.compile the training forward pass, in a mode: default (plain --compile), reduce-overhead "
+               "(CUDA graphs), max-autotune, max-autotune-no-cudagraphs. Compiling takes seconds to minutes; it "
+               "did not pay on the 2-core CPU (README, Benchmarks)",
 }
+BY_DEVICE = [", ".join(f"{v[i]:g} on {kind}" for kind, v in TRAINING_DEFAULTS.items()) for i in (0, 1)]
+HELP["batch_size"] += (f" (default by device: {BY_DEVICE[0]}, as on cpu elsewhere; cuda's from issue 12's "
+                       "equal-time sweep on an H200, to be re-measured here; README: Train on your own data)")
+HELP["lr"] += f" (default by device: {BY_DEVICE[1]})"
 
 
 def parse_args(argv=None) -> tuple[Config, argparse.Namespace]:
@@ -302,7 +337,13 @@ def parse_args(argv=None) -> tuple[Config, argparse.Namespace]:
         if f.name not in HELP:
             continue
         flag, default = "--" + f.name.replace("_", "-"), getattr(defaults, f.name)
-        if isinstance(default, bool):
+        if f.name == "compile":  # --compile alone: the default mode; --no-compile: none (e.g. on --resume)
+            p.add_argument(flag, nargs="?", const="default", choices=[m for m in COMPILE_MODES if m], default=None,
+                           help=HELP[f.name])
+            p.add_argument("--no-compile", dest="compile", action="store_const", const="", help="no torch.compile")
+        elif f.name in ("batch_size", "lr"):  # defaults by device: training_defaults
+            p.add_argument(flag, type=type(default), default=None, help=HELP[f.name])
+        elif isinstance(default, bool):
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=HELP[f.name])
         else:
             p.add_argument(flag, type=type(default), default=None,
@@ -317,11 +358,12 @@ def parse_args(argv=None) -> tuple[Config, argparse.Namespace]:
         if not (out / CONFIG).exists() or not (out / STATE).exists():
             p.error(f"--resume: {out} holds no checkpoint with training state to resume")
         cfg = read_config(out)
-        ignored = sorted(set(given) - {"epochs", "data_dir"})
+        ignored = sorted(set(given) - {"epochs", "data_dir", "compile"})
         if ignored:
             print(f"--resume keeps the checkpoint's settings; ignoring {ignored}", file=sys.stderr)
         cfg.epochs = given.get("epochs", cfg.epochs)
         cfg.data_dir = given.get("data_dir", cfg.data_dir)
+        cfg.compile = given.get("compile", cfg.compile)  # how fast, not what is computed: may change
     else:
         if (out / WEIGHTS).exists():
             p.error(f"{out} already holds a checkpoint; pass --resume to continue it or choose another --out")
@@ -333,21 +375,24 @@ def parse_args(argv=None) -> tuple[Config, argparse.Namespace]:
             except DataError as e:
                 p.error(str(e))
             ds_shape = {"channels": ds.image_shape[0], "image_size": ds.image_shape[1]}
+        batch_size, lr = training_defaults(pick_device(args.device))  # recorded in config.json; --resume keeps them
         try:
-            cfg = Config(**{**ds_shape, **given})
+            cfg = Config(**{"batch_size": batch_size, "lr": lr, **ds_shape, **given})
         except ValueError as e:
             p.error(str(e))
     return cfg, args
 
 
-def main(argv=None) -> dict:
+def main(argv=None, started: float | None = None) -> dict:
+    """The command; --time-budget counts from `started` (the process's start when run as a command, else now)."""
+    started = time.time() if started is None else started
     cfg, args = parse_args(argv)
     try:
-        return train(cfg, args.out, resume=args.resume, device=args.device)
-    except (TrainingError, CheckpointError, DataError) as e:
+        return train(cfg, args.out, resume=args.resume, device=args.device, started=started)
+    except (TrainingError, CheckpointError, DataError, CompileUnavailable) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)
 
 
 if __name__ == "__main__":
-    main()
+    main(started=process_start_time())

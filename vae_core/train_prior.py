@@ -36,6 +36,7 @@ from .train import (
     TrainingError,
     epoch_order,
     lr_at,
+    process_start_time,
     resume_from,
     training_state,
 )
@@ -101,9 +102,11 @@ def prior_config(vq_cfg: Config, **settings) -> Config:
 
 
 def train_prior(checkpoint: str | Path, cfg: Config | None = None, resume: bool = False, device: str = "auto",
-                log=print) -> dict:
-    """Train the prior of the VQ-VAE in `checkpoint` to cfg.epochs; returns the last epoch's metrics.
+                log=print, started: float | None = None) -> dict:
+    """Train the prior of the VQ-VAE in `checkpoint` to cfg.epochs (or until cfg.time_budget seconds after
+    `started`, by default this call, encoding the codes included); returns the last epoch's metrics.
     Without `cfg` (and on resume), the prior's settings are DEFAULTS (or the saved ones)."""
+    started = time.time() if started is None else started
     dev = pick_device(device)
     checkpoint = Path(checkpoint)
     out = checkpoint / PRIOR
@@ -138,7 +141,7 @@ def train_prior(checkpoint: str | Path, cfg: Config | None = None, resume: bool 
             f"-log p(x|z_q) = {train_recon:.1f} nats per training image")
     test_recon = recon_nll(prior.decoder_likelihood, decoder_means(vq, test_grids), x_test)
     dims = int(np.prod(ds.x_test.shape[1:]))
-    metrics, clock = dict(cfg.metrics), Clock(cfg)
+    metrics, clock = dict(cfg.metrics), Clock(cfg, started)
     for epoch in range(start + 1, cfg.epochs + 1):
         prior.train()
         perm = epoch_order(len(train_grids), cfg, epoch, dev)
@@ -194,7 +197,9 @@ def _save(out: Path, prior: CodePrior, vq, cfg: Config, opt, epoch: int) -> None
                             "intact; free space or fix permissions, then --resume.") from e
 
 
-def main(argv=None) -> dict:
+def main(argv=None, started: float | None = None) -> dict:
+    """The command; --time-budget counts from `started` (the process's start when run as a command, else now)."""
+    started = time.time() if started is None else started
     p = argparse.ArgumentParser(prog="python -m vae_core.train_prior", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", help="a VQ-VAE checkpoint folder; the prior goes to <checkpoint>/prior/")
@@ -227,11 +232,11 @@ def main(argv=None) -> dict:
         else:
             cfg = prior_config(load(args.checkpoint).cfg, **given)
         cfg.data_dir = args.data_dir or cfg.data_dir
-        return train_prior(args.checkpoint, cfg, resume=args.resume, device=args.device)
+        return train_prior(args.checkpoint, cfg, resume=args.resume, device=args.device, started=started)
     except (TrainingError, CheckpointError, DataError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)
 
 
 if __name__ == "__main__":
-    main()
+    main(started=process_start_time())
