@@ -394,6 +394,40 @@ def test_time_budget_stops_the_run_and_spreads_the_warm_down_over_it(tmp_path, t
     assert fake.now - 1000.0 < 5.0 + 2.0  # stopped at the budget (counted from the call), evaluation and saving included
 
 
+def test_short_epochs_under_a_budget_are_evaluated_less_often(monkeypatch):
+    """At most EVALUATION_SHARE of the time goes to evaluating: with 1 s epochs and a 2 s evaluation, every 8th."""
+    fake = FakeClock(per_call=0.0)
+    monkeypatch.setattr(vae_core.train, "time", fake)
+    clock = vae_core.train.Clock(Config(time_budget=1000.0), started=fake.now)
+    evaluated = []
+    for epoch in range(1, 41):
+        fake.now += 1.0  # an epoch of training
+        if clock.evaluate_now(last_epoch=epoch == 40):
+            evaluated.append(epoch)
+            fake.now += 2.0  # evaluating and saving
+            clock.evaluated_and_saved(2.0)
+    assert evaluated[0] == 1 and evaluated[-1] == 40  # the first epoch and the last one
+    assert evaluated[1:4] == [9, 17, 25]  # 8 s of training for each 2 s of evaluating: 20%
+    no_budget = vae_core.train.Clock(Config(), started=fake.now)
+    no_budget.evaluated_and_saved(2.0)
+    assert no_budget.evaluate_now(last_epoch=False)  # without a budget every epoch is evaluated
+
+
+def test_a_budgeted_run_ends_with_an_evaluated_checkpoint_of_its_last_epoch(tmp_path, tiny_cfg, monkeypatch):
+    fake = FakeClock(per_call=0.01)
+    monkeypatch.setattr(vae_core.train, "time", fake)
+    real_evaluate = vae_core.train.evaluate
+
+    def slow_evaluate(*args, **kwargs):  # each evaluation costs 5 s of the 20 s budget
+        fake.now += 5.0
+        return real_evaluate(*args, **kwargs)
+    monkeypatch.setattr(vae_core.train, "evaluate", slow_evaluate)
+    metrics = train(tiny_cfg(epochs=1000, time_budget=20.0), tmp_path / "run", log=quiet)
+    epochs = [r["epoch"] for r in history(tmp_path / "run")]
+    assert epochs[0] == 1 and epochs == sorted(epochs) and epochs[-1] > len(epochs)  # some epochs not evaluated
+    assert metrics["epoch"] == epochs[-1] == load(tmp_path / "run").cfg.metrics["epoch"]  # saved after the last
+
+
 def test_clock_progress_and_stop():
     cfg = Config(time_budget=100.0)
     clock = vae_core.train.Clock(cfg)
@@ -401,7 +435,7 @@ def test_clock_progress_and_stop():
     assert clock.progress(0.1) == pytest.approx(50 / 95)  # 5% kept for the last evaluation until one is timed
     assert clock.progress(0.9) == 0.9  # the epoch cap can be the nearer end
     assert not clock.must_stop()
-    clock.epoch_finished(45.0)  # evaluating and saving took 45 s: 54 s are kept, and 50 + 54 > 100
+    clock.evaluated_and_saved(45.0)  # evaluating and saving took 45 s: 54 s are kept, and 50 + 54 > 100
     assert clock.must_stop()
     no_budget = vae_core.train.Clock(Config())
     assert no_budget.progress(0.3) == 0.3 and not no_budget.must_stop()

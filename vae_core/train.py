@@ -45,6 +45,7 @@ from .precision import training_losses, training_model
 
 HISTORY = "history.jsonl"
 SYNC_EVERY = 20  # training steps between reads of the loss on the host (progress bar, non-finite check)
+EVALUATION_SHARE = 0.2  # under a time budget, at most this share of the time goes to evaluating and saving
 IMPORTED = time.time()
 
 
@@ -68,6 +69,8 @@ class Clock:
         self.budget = cfg.time_budget
         self.started = time.time() if started is None else started
         self.reserve = 0.05 * self.budget  # kept for the last evaluation and save, until one has been timed
+        self.evaluated = self.started  # when the last evaluation and save finished
+        self.evaluation_seconds = 0.0  # how long it took
 
     def elapsed(self) -> float:
         return time.time() - self.started
@@ -82,8 +85,19 @@ class Clock:
         """True once only the time for the last evaluation and save is left."""
         return bool(self.budget) and self.elapsed() + self.reserve >= self.budget
 
-    def epoch_finished(self, evaluate_and_save_seconds: float) -> None:
-        self.reserve = 1.2 * evaluate_and_save_seconds
+    def evaluate_now(self, last_epoch: bool) -> bool:
+        """Evaluate and save after this epoch? Always without a budget, after the last epoch and when the budget is
+        spent. Under a budget, short epochs (a small data set) are evaluated only once the training since the last
+        evaluation took (1 - s) / s times as long as that evaluation, s = EVALUATION_SHARE: at most that share of
+        the budget goes to evaluating and saving, the rest to training."""
+        if not self.budget or last_epoch or self.must_stop():
+            return True
+        since = time.time() - self.evaluated
+        return since * EVALUATION_SHARE >= (1 - EVALUATION_SHARE) * self.evaluation_seconds
+
+    def evaluated_and_saved(self, seconds: float) -> None:
+        self.evaluated, self.evaluation_seconds = time.time(), seconds
+        self.reserve = 1.2 * seconds
 
 
 class TrainingError(RuntimeError):
@@ -225,6 +239,9 @@ def _train(cfg, out, resume, dev, rank, world, main, log, clock):
         if not main:
             dist.barrier()
             continue
+        if not clock.evaluate_now(last_epoch=epoch == cfg.epochs):
+            continue  # a short epoch under a time budget: train on, evaluate and save after a later one
+        t1 = time.time()
         metrics = evaluate(model, x_test, device=dev)
         if cfg.model == "vqvae":
             metrics["codes_restarted"] = model.quantizer.pop_restarts()  # dead codes restarted this epoch
@@ -234,7 +251,7 @@ def _train(cfg, out, resume, dev, rank, world, main, log, clock):
         log(f"epoch {epoch}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()
                                               if isinstance(v, float) and k not in ("seconds",)))
         _save(out, model, cfg, opt, epoch, x_test, dev)
-        clock.epoch_finished(time.time() - t0 - seconds)  # how long evaluating and saving took
+        clock.evaluated_and_saved(time.time() - t1)
         if world > 1:
             dist.barrier()
         if clock.must_stop():
@@ -313,7 +330,8 @@ HELP = {
     "seed": "seed for initialisation, shuffling and sampling",
     "time_budget": "stop after this many seconds of wall-clock time since the command started (Python's start and "
                    "imports included), evaluation and saving included, with the lr warm-down spread over them; "
-                   "--epochs becomes a cap (0: none). Where the clock stops a run depends on the machine, so such "
+                   "--epochs becomes a cap (0: none); at most a fifth of it goes to evaluating and saving (short epochs are "
+                   "not each evaluated). Where the clock stops a run depends on the machine, so such "
                    "runs are not bit-reproducible",
     "amp": "bf16 mixed precision on CUDA, and for conv models on CPUs with native bf16 (AMX, AVX512-BF16)",
     "compile": "torch.compile the training forward pass, in a mode: default (plain --compile), reduce-overhead "

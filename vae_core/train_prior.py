@@ -177,7 +177,7 @@ def train_prior(checkpoint: str | Path, cfg: Config | None = None, resume: bool 
         log(f"prior epoch {epoch}: test prior_nll={metrics['prior_nll']:.2f} nats, bound "
             f"{metrics['neg_elbo']:.1f} nats = {metrics['bits_per_dim']:.4f} bits/dim, train {metrics['train_loss']:.2f}")
         _save(out, prior, vq, cfg, opt, epoch)
-        clock.epoch_finished(time.time() - t0 - seconds)
+        clock.evaluated_and_saved(time.time() - t0 - seconds)
         if clock.must_stop():
             log(f"time budget of {cfg.time_budget:g} s spent after epoch {epoch}")
             break
