@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 import vae_core.checkpoint
 import vae_core.train
 from vae_core import VAE, CheckpointError, Config, build_model, load
-from vae_core.data import to_float
+from vae_core.data import load_dataset, to_float
 from vae_core.train import TrainingError, train
 
 pytestmark = pytest.mark.usefixtures("vc_one_thread")
@@ -422,10 +422,16 @@ def test_a_budgeted_run_ends_with_an_evaluated_checkpoint_of_its_last_epoch(tmp_
         fake.now += 5.0
         return real_evaluate(*args, **kwargs)
     monkeypatch.setattr(vae_core.train, "evaluate", slow_evaluate)
-    metrics = train(tiny_cfg(epochs=1000, time_budget=20.0), tmp_path / "run", log=quiet)
-    epochs = [r["epoch"] for r in history(tmp_path / "run")]
+    cfg = tiny_cfg(epochs=1000, time_budget=20.0)
+    metrics = train(cfg, tmp_path / "run", log=quiet)
+    rows = history(tmp_path / "run")
+    epochs = [r["epoch"] for r in rows]
     assert epochs[0] == 1 and epochs == sorted(epochs) and epochs[-1] > len(epochs)  # some epochs not evaluated
     assert metrics["epoch"] == epochs[-1] == load(tmp_path / "run").cfg.metrics["epoch"]  # saved after the last
+    # each row counts all the training since the row before: every full epoch's steps appear once
+    steps_per_epoch = len(load_dataset(cfg.data, seed=cfg.seed, log=quiet).x_train) // cfg.batch_size
+    trained = sum(r["images_per_sec"] * r["seconds"] for r in rows) / cfg.batch_size
+    assert (epochs[-1] - 1) * steps_per_epoch < round(trained) <= epochs[-1] * steps_per_epoch
 
 
 def test_clock_progress_and_stop():

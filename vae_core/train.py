@@ -207,6 +207,7 @@ def _train(cfg, out, resume, dev, rank, world, main, log, clock):
     # the training split stays uint8 on the device and is indexed there: no host work or copy per step
     x_train, x_test = torch.from_numpy(ds.x_train).to(dev), ds.x_test
     metrics = dict(cfg.metrics)
+    trained = {"steps": 0, "loss": 0.0, "seconds": 0.0}  # since the last evaluation: what its history row reports
     for epoch in range(start + 1, cfg.epochs + 1):
         model.train()
         perm = epoch_order(len(x_train), cfg, epoch, dev)
@@ -235,7 +236,8 @@ def _train(cfg, out, resume, dev, rank, world, main, log, clock):
         steps = step + 1
         running = running.item()
         bar.close()
-        seconds = time.time() - t0
+        trained = {"steps": trained["steps"] + steps, "loss": trained["loss"] + running,
+                   "seconds": trained["seconds"] + time.time() - t0}
         if not main:
             dist.barrier()
             continue
@@ -244,9 +246,10 @@ def _train(cfg, out, resume, dev, rank, world, main, log, clock):
         t1 = time.time()
         metrics = evaluate(model, x_test, device=dev)
         if cfg.model == "vqvae":
-            metrics["codes_restarted"] = model.quantizer.pop_restarts()  # dead codes restarted this epoch
-        metrics.update(epoch=epoch, train_loss=running / max(steps, 1), seconds=seconds,
-                       images_per_sec=steps * cfg.batch_size / max(seconds, 1e-9))
+            metrics["codes_restarted"] = model.quantizer.pop_restarts()  # dead codes restarted since the last row
+        metrics.update(epoch=epoch, train_loss=trained["loss"] / max(trained["steps"], 1), seconds=trained["seconds"],
+                       images_per_sec=trained["steps"] * cfg.batch_size / max(trained["seconds"], 1e-9))
+        trained = {"steps": 0, "loss": 0.0, "seconds": 0.0}
         cfg.metrics = metrics
         log(f"epoch {epoch}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()
                                               if isinstance(v, float) and k not in ("seconds",)))
