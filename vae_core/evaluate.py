@@ -17,6 +17,7 @@ A Bernoulli model of grey images reports its loss (neg_elbo, recon, kl) with "co
 All noise comes from a generator seeded here: evaluating never moves the global RNG (training's noise).
 """
 import argparse
+import ctypes
 import json
 import math
 import sys
@@ -34,6 +35,22 @@ from .quantize import codebook_usage
 def _batches(x: np.ndarray, batch_size: int, device):
     for i in range(0, len(x), batch_size):
         yield to_float(x[i:i + batch_size], device)
+
+
+def keep_freed_memory() -> None:
+    """Let glibc's malloc keep freed memory instead of handing it back to the kernel after each chunk.
+
+    The IWAE bound allocates and frees the same tens of megabytes for every chunk of decodes; handed back and faulted
+    in again each time, that cost up to a third of `evaluate`'s time in the kernel on a 2-core CPU. Elsewhere (no
+    glibc) this does nothing.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3  # mallopt parameters (malloc.h)
+    libc.mallopt(m_mmap_threshold, 1 << 30)  # allocations up to 1 GiB come from the heap, not from mmap
+    libc.mallopt(m_trim_threshold, 1 << 30)  # and up to 1 GiB of free heap stays mapped
 
 
 def psnr(mse: float) -> float:
@@ -128,6 +145,7 @@ def main(argv=None) -> dict:
     p.add_argument("--json", action="store_true", help="print one flat JSON object")
     args = p.parse_args(argv)
     device = pick_device(args.device)
+    keep_freed_memory()
     try:
         model = load(args.checkpoint, device)
         cfg = model.cfg
