@@ -4,6 +4,8 @@ The latent axes figure shows dims (i, j) of a VAE's latent exactly: every test i
 per class, customdata = image index, as the latent map), the aggregate posterior q(z) as density contours, the prior
 N(0, I_2) as dashed circles and the selected image's 1- and 2-sigma posterior ellipses. The page fetches it by a key
 "name|i|j|index" (components/plot.py), which the view's server functions parse back with `parse_axes_key`.
+The Monte Carlo samples z_l are not in the figure: they change with L and the seed, so they travel in the plot's
+value as its `points` (`sample_positions`), drawn as shapes over the figure.
 """
 import numpy as np
 
@@ -29,6 +31,15 @@ def parse_axes_key(key) -> tuple[str, int, int, int]:
     if min(i, j, index) < 0:
         raise AxesError(f"latent axes key {key!r}: dimensions and index must be >= 0")
     return parts[0], i, j, index
+
+
+SAMPLES_NAME = "z_l = mu + sigma eps (Monte Carlo samples)"
+
+
+def sample_positions(z, i: int, j: int) -> np.ndarray:
+    """(L, 2): the samples z_l (L, d) on the axes (z_i, z_j), where the plot draws them."""
+    z = np.asarray(z, dtype=np.float64)
+    return z[:, [i, j]] if z.size else np.zeros((0, 2))
 
 
 def _r(a) -> list:

@@ -226,13 +226,36 @@ def test_interpolate_shows_a_result_when_opened_and_follows_the_indices(open_app
     assert app.errors == []
 
 
-def test_maths_tab_draws_the_latent_axes_decodes_a_click_and_follows_l(open_app):
+# the Maths axes' Monte Carlo samples as drawn: the positions of the plot's point shapes (plot.js), and their legend
+SAMPLES_JS = """() => {
+  const gd = document.querySelector('#maths-axes .vx-plot');
+  const dots = (gd.layout.shapes || []).filter((s) => s.legendgroup === 'points');
+  return {xy: dots.map((s) => [s.xanchor, s.yanchor]), names: dots.filter((s) => s.showlegend).map((s) => s.name),
+          i: gd.layout.xaxis.title.text, j: gd.layout.yaxis.title.text};
+}"""
+
+
+def maths_samples(app, n: int) -> dict:
+    """Wait until the Maths axes draw `n` Monte Carlo samples; what they draw."""
+    app.page.wait_for_function("(n) => document.querySelector('#maths-axes .vx-plot').dataset.points === n",
+                               arg=str(n))
+    return app.page.evaluate(SAMPLES_JS)
+
+
+def test_maths_tab_draws_the_latent_axes_decodes_a_click_and_follows_l(open_app, app_models, app_checkpoints):
+    from explorer.service import Explorer
+
+    ex = Explorer([app_checkpoints], log=lambda *a: None)
     app = open_app()
     page = app.page
     page.get_by_role("tab", name="Maths").click()
     page.wait_for_selector("#maths-axes .vx-plot[data-ready]")
     page.wait_for_function("() => document.querySelector('#maths-axes .vx-plot').dataset.marker")
     page.wait_for_selector("#maths-decoded canvas[data-frame]")
+    drawn = maths_samples(app, 8)  # L = 8 samples of test image 0's posterior, seed 0, on the axes (z_i, z_j)
+    i, j = int(drawn["i"][1:]), int(drawn["j"][1:])
+    assert len(drawn["names"]) == 1 and "Monte Carlo" in drawn["names"][0]  # one legend entry for all of them
+    np.testing.assert_allclose(drawn["xy"], ex.monte_carlo(app_models.vae, 0, 8, 0).z[:, [i, j]], atol=1e-3)
     g = app.geometry("#maths-axes")
     assert len(g["points"]) > 100 and g["width"] > 100
     names = page.evaluate("() => document.querySelector('#maths-axes .vx-plot').data.map(t => t.name)")
@@ -262,6 +285,8 @@ def test_maths_tab_draws_the_latent_axes_decodes_a_click_and_follows_l(open_app)
     page.wait_for_function("() => document.querySelector('#maths-mc').innerText.includes('L = 20')")
     assert mc.inner_text() != before
     assert page.locator("#maths-mc-strip img").count() == 1
+    drawn = maths_samples(app, 20)  # the samples on the axes follow L
+    np.testing.assert_allclose(drawn["xy"], ex.monte_carlo(app_models.vae, 0, 20, 0).z[:, [i, j]], atol=1e-3)
     assert app.errors == []
 
 

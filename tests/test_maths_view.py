@@ -9,7 +9,13 @@ import pytest
 
 from explorer.errors import SessionExpired
 from explorer.montecarlo import MonteCarloError
-from explorer.plots_maths import axes_key, latent_axes_figure, parse_axes_key
+from explorer.plots_maths import (
+    SAMPLES_NAME,
+    axes_key,
+    latent_axes_figure,
+    parse_axes_key,
+    sample_positions,
+)
 from explorer.posterior import ELLIPSE_POINTS, PRIOR_RADII, AxesError
 from explorer.session import LatentSession, MathsSession
 
@@ -48,6 +54,12 @@ def test_latent_axes_figure_draws_points_ellipses_prior_and_aggregate(teach_ex):
     (contour,) = by_type["contour"]
     assert np.array(contour["z"]).shape == (len(contour["y"]), len(contour["x"]))
     assert fig["layout"]["xaxis"]["title"]["text"] == "z2" and fig["layout"]["yaxis"]["title"]["text"] == "z0"
+
+
+def test_sample_positions_are_the_samples_on_the_chosen_dims():
+    z = np.arange(12.0).reshape(3, 4)  # 3 samples of a 4-D latent
+    np.testing.assert_array_equal(sample_positions(z, 2, 0), [[2, 0], [6, 4], [10, 8]])
+    assert sample_positions((), 2, 0).shape == (0, 2)
 
 
 # --- the view's handlers ---------------------------------------------------------------------------------------------
@@ -128,3 +140,33 @@ def test_opening_the_tab_follows_a_new_map_selection(view, opened, teach_ex):
     out = view.on_tab(st, latent, 8, 0)
     assert out[view.state].index == 7 and "#7" in out[view.mc_text]
     assert set(view.on_tab(out[view.state], latent, 8, 0)) == {view.state}  # nothing new: nothing recomputed
+
+
+def drawn_samples(view, out) -> np.ndarray:
+    """The Monte Carlo samples the plot's value draws on the axes, as (L, 2)."""
+    points = json.loads(out[view.plot])["points"]
+    assert points["name"] == SAMPLES_NAME
+    return np.array(points["xy"])
+
+
+def test_the_monte_carlo_samples_are_drawn_on_the_axes_and_follow_l_and_the_seed(view, opened, teach_ex):
+    st = opened[view.state]
+    want = teach_ex.monte_carlo("vae4", 0, 8, 0).z  # the view opened with L = 8, seed 0
+    np.testing.assert_allclose(drawn_samples(view, opened), want[:, [st.i, st.j]], atol=1e-4)
+    np.testing.assert_allclose(st.mc_z, want, rtol=1e-6)
+    for L, seed in ((20, 0), (20, 3), (1, 0)):
+        out = view.on_mc(st, L, seed)
+        want = teach_ex.monte_carlo("vae4", 0, L, seed).z
+        assert len(out[view.state].mc_z) == L
+        np.testing.assert_allclose(drawn_samples(view, out), want[:, [st.i, st.j]], atol=1e-4)
+    assert not np.allclose(drawn_samples(view, view.on_mc(st, 20, 0)), drawn_samples(view, view.on_mc(st, 20, 3)))
+
+
+def test_the_samples_stay_on_the_axes_after_a_click_and_move_with_the_dims(view, opened):
+    st = view.on_mc(opened[view.state], 12, 1)[view.state]
+    z = np.array(st.mc_z)
+    evt = type("Evt", (), {"kind": "space", "x": 0.5, "y": 0.5})()
+    np.testing.assert_allclose(drawn_samples(view, view.on_click(st, evt)), z[:, [st.i, st.j]], atol=1e-4)
+    other = next(d for d in range(4) if d not in (st.i, st.j))
+    out = view.on_dims(st, other, st.i)
+    np.testing.assert_allclose(drawn_samples(view, out), z[:, [other, st.i]], atol=1e-4)

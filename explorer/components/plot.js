@@ -1,5 +1,6 @@
-// A clickable Plotly chart (plot.py). props.value: JSON {key, marker: [x, y] | null}. Public APIs only: Plotly's
-// react/relayout, its plotly_click/plotly_hover/plotly_selected events and layout axis ranges; Gradio's
+// A clickable Plotly chart (plot.py). props.value: JSON {key, marker: [x, y] | null, points: {name, xy} | null}.
+// Public APIs only: Plotly's react/relayout (the marker and the points are layout shapes: moving them redraws no
+// WebGL trace), its plotly_click/plotly_hover/plotly_selected events and layout axis ranges; Gradio's
 // props/watch/trigger/server. Box or lasso selection (modebar; pan stays the default drag) triggers `select` with
 // {indices: [customdata of every selected point]}.
 const gd = element.querySelector('.vx-plot');
@@ -20,8 +21,14 @@ let pressedAt = null;  // where the press began: a release far from it ends a dr
 const DRAG_PX = 5;
 
 const current = () => (props.value ? JSON.parse(props.value) : null);
-const markerShapes = (m) => (m ? [{type: 'circle', xref: 'x', yref: 'y', xsizemode: 'pixel', ysizemode: 'pixel',
-  xanchor: m[0], yanchor: m[1], x0: -9, x1: 9, y0: -9, y1: 9, line: {color: 'black', width: 3}}] : []);
+const dot = (x, y, r, style) => ({type: 'circle', xref: 'x', yref: 'y', xsizemode: 'pixel', ysizemode: 'pixel',
+  xanchor: x, yanchor: y, x0: -r, x1: r, y0: -r, y1: r, ...style});
+const markerShapes = (m) => (m ? [dot(m[0], m[1], 9, {name: 'current latent', line: {color: 'black', width: 3}})] : []);
+// extra points (the Maths tab's Monte Carlo samples) as small filled dots, one legend entry for all of them
+const POINT_STYLE = {fillcolor: 'rgba(255, 140, 0, 0.9)', line: {color: 'black', width: 1}, legendgroup: 'points'};
+const pointShapes = (p) => (p && p.xy ? p.xy.map(([x, y], k) => dot(x, y, 4, {
+  ...POINT_STYLE, name: p.name, showlegend: k === 0})) : []);
+const shapesOf = (v) => [...pointShapes(v.points), ...markerShapes(v.marker)];
 
 async function update() {
   const v = current();
@@ -30,15 +37,16 @@ async function update() {
     const fig = JSON.parse(await server.figure(v.key));
     const now = current();
     if (!now || now.key !== v.key) return;  // another figure was asked for meanwhile
-    await Plotly.react(gd, fig.data, {...fig.layout, shapes: markerShapes(now.marker)}, CONFIG);
+    await Plotly.react(gd, fig.data, {...fig.layout, shapes: shapesOf(now)}, CONFIG);
     if (shown === null) bind();
     shown = v.key;
     gd.dataset.ready = String(Date.now());
   } else {
-    await Plotly.relayout(gd, {shapes: markerShapes(v.marker)});
+    await Plotly.relayout(gd, {shapes: shapesOf(v)});
   }
-  const m = current().marker;
-  if (m) gd.dataset.marker = JSON.stringify(m);
+  const last = current();
+  if (last.marker) gd.dataset.marker = JSON.stringify(last.marker);
+  gd.dataset.points = String(last.points && last.points.xy ? last.points.xy.length : 0);  // for tests and benchmarks
 }
 
 async function send(click) {

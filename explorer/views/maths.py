@@ -19,7 +19,13 @@ from ..components.image import latent_image, latent_value
 from ..components.plot import clickable_plot, figure_json, plot_value
 from ..images import data_uri, show
 from ..outputs import data_file
-from ..plots_maths import axes_key, latent_axes_figure, parse_axes_key
+from ..plots_maths import (
+    SAMPLES_NAME,
+    axes_key,
+    latent_axes_figure,
+    parse_axes_key,
+    sample_positions,
+)
 from ..posterior import AxesError, check_dims
 from ..session import LatentSession, MathsSession
 from . import Page, handled
@@ -108,12 +114,18 @@ class MathsView:
         self.download = gr.DownloadButton("download the traversal (PNG)", elem_id="maths-download")
 
     # --- outputs --------------------------------------------------------------------------------------------------
+    @staticmethod
+    def plot_of(st: MathsSession) -> str:
+        """The axes' value: the figure of (i, j, index), the current latent as the marker, the Monte Carlo samples."""
+        z = st.latent
+        return plot_value(axes_key(st.vae, st.i, st.j, st.index), (z[st.i], z[st.j]),
+                          sample_positions(st.mc_z, st.i, st.j), SAMPLES_NAME)
+
     def latent_outputs(self, st: MathsSession, how: str) -> dict:
         """The decode, the marker, the decoder's view and the traversal of the current latent."""
         name, z = st.vae, np.array(st.latent)
         image = self.ex.decode_latent(name, list(z), side=0)
-        out = {self.state: st, self.decoded: latent_value(image, f"decoded: {how}"),
-               self.plot: plot_value(axes_key(name, st.i, st.j, st.index), (z[st.i], z[st.j])),
+        out = {self.state: st, self.decoded: latent_value(image, f"decoded: {how}"), self.plot: self.plot_of(st),
                self.info: f"Posterior of test image **#{st.index}**; current latent: {how}, "
                           f"z{st.i} = {z[st.i]:.2f}, z{st.j} = {z[st.j]:.2f}"}
         d = self.ex.decoder_output(name, z)
@@ -133,18 +145,21 @@ class MathsView:
         return out
 
     def mc_outputs(self, st: MathsSession, samples, seed) -> dict:
+        """The Monte Carlo text and strip for L = `samples`, and the samples on the axes (in the session and the
+        plot's value)."""
         r = self.ex.monte_carlo(st.vae, st.index, 1 if samples is None else samples, int(seed or 0))  # L checked there
+        st = replace(st, mc_z=tuple(tuple(float(v) for v in z) for z in r.z))
         strip = to_pil(make_grid(torch.from_numpy(r.decodes), nrow=min(MC_COLUMNS, len(r.z))), 2)
-        return {self.mc_text: monte_carlo_text(r, st.index),
-                self.mc_strip: wide_figure_html(strip, f"the {len(r.z)} decodes E[x|z_l]")}
+        return {self.state: st, self.plot: self.plot_of(st), self.mc_text: monte_carlo_text(r, st.index),
+                self.mc_strip: wide_figure_html(strip, f"the {len(r.z)} decodes E[x|z_l], drawn on the axes as dots")}
 
     def select(self, st: MathsSession, index: int, latent, samples, seed, how: str) -> dict:
         """Show test image `index`'s posterior, with `latent` (None: its mu) as the current latent."""
         mu = self.ex.posteriors(st.vae).mu
         index = int(np.clip(index, 0, len(mu) - 1))
         z = mu[index] if latent is None or len(latent) == 0 else latent
-        st = replace(st, index=index).with_latent(z)
-        return {**self.latent_outputs(st, how), **self.mc_outputs(st, samples, seed)}
+        mc = self.mc_outputs(replace(st, index=index).with_latent(z), samples, seed)
+        return {**mc, **self.latent_outputs(mc[self.state], how)}
 
     # --- events ---------------------------------------------------------------------------------------------------
     def open(self, vae: str, latent: LatentSession, samples, seed,
@@ -179,8 +194,7 @@ class MathsView:
         st = st.checked()
         i, j = check_dims(i, j, len(st.latent))
         st = replace(st, i=i, j=j)
-        z = st.latent
-        return {self.state: st, self.plot: plot_value(axes_key(st.vae, i, j, st.index), (z[i], z[j]))}
+        return {self.state: st, self.plot: self.plot_of(st)}
 
     def on_click(self, st: MathsSession, evt: gr.EventData) -> dict:
         st = st.checked()
@@ -193,7 +207,7 @@ class MathsView:
 
     def wire(self, page: Page, tab: gr.Tab):
         self.state = s = gr.State(MathsSession())
-        mc, settings = {self.mc_text, self.mc_strip}, [self.samples, self.seed]
+        mc, settings = {s, self.plot, self.mc_text, self.mc_strip}, [self.samples, self.seed]
         latent = {s, self.decoded, self.plot, self.info, self.decoder, self.traversal, self.download}
         page.on_open([page.vae], self.open, [page.vae, page.latent, *settings],
                      latent | mc | {self.dim_i, self.dim_j}, self.plot, "maths")
