@@ -137,9 +137,18 @@ def test_opening_the_tab_follows_a_new_map_selection(view, opened, teach_ex):
     st = opened[view.state]
     mu = teach_ex.posteriors("vae4").mu
     latent = LatentSession(loaded=True, vae="vae4", index=7).with_latent(mu[7])
-    out = view.on_tab(st, latent, 8, 0)
+    out = view.on_tab(st, latent)
     assert out[view.state].index == 7 and "#7" in out[view.mc_text]
-    assert set(view.on_tab(out[view.state], latent, 8, 0)) == {view.state}  # nothing new: nothing recomputed
+    assert set(view.on_tab(out[view.state], latent)) == {view.state}  # nothing new: nothing recomputed
+    st = view.on_mc(out[view.state], 20, 4)[view.state]
+    out = view.on_tab(st, latent.with_latent(mu[3]))  # a new latent: followed with the L and seed shown
+    assert len(out[view.state].mc_z) == 20 and "seed 4" in out[view.mc_text]
+
+
+def test_opening_the_tab_keeps_the_view_when_the_map_shows_what_it_opened_on(view, opened, teach_ex):
+    st = opened[view.state]  # opened on image 0's mu, as the map does
+    latent = LatentSession(loaded=True, vae="vae4", index=0).with_latent(teach_ex.posteriors("vae4").mu[0])
+    assert set(view.on_tab(st, latent)) == {view.state}
 
 
 def drawn_samples(view, out) -> np.ndarray:
@@ -170,3 +179,31 @@ def test_the_samples_stay_on_the_axes_after_a_click_and_move_with_the_dims(view,
     other = next(d for d in range(4) if d not in (st.i, st.j))
     out = view.on_dims(st, other, st.i)
     np.testing.assert_allclose(drawn_samples(view, out), z[:, [other, st.i]], atol=1e-4)
+
+
+def url(query: dict):
+    """A stand-in for gr.Request: what views/url.py reads of it."""
+    return type("Request", (), {"query_params": query})()
+
+
+def test_open_restores_the_urls_axes_l_seed_and_image(view, teach_ex):
+    order = [int(d) for d in teach_ex.dims_by_kl("vae4")]
+    i, j = order[3], order[0]
+    out = view.open("vae4", LatentSession(), 8, 0, url({"vae": "vae4", "axes": f"{i},{j}", "L": "20", "seed": "5",
+                                                        "index": "7"}), progress=NoProgress())
+    st = out[view.state]
+    assert (st.i, st.j, st.index, st.samples, st.seed) == (i, j, 7, 20, 5)
+    assert (out[view.dim_i]["value"], out[view.dim_j]["value"], out[view.samples], out[view.seed]) == (i, j, 20, 5)
+    assert json.loads(out[view.plot])["key"] == axes_key("vae4", i, j, 7)
+    assert len(drawn_samples(view, out)) == 20 and "L = 20" in out[view.mc_text] and "seed 5" in out[view.mc_text]
+
+
+@pytest.mark.parametrize("query", [{"axes": "1,1"}, {"axes": "0,9"}, {"axes": "x"}, {"L": "99"}, {"L": "0"},
+                                   {"seed": "-1"}, {"seed": "1e3"}, {"vae": "vae2", "axes": "0,3"}])
+def test_bad_maths_settings_in_the_url_fall_back_to_the_defaults(view, teach_ex, query):
+    order = [int(d) for d in teach_ex.dims_by_kl("vae4")]
+    messages = teach_ex.restore_state({"vae": "vae4", **query}).messages
+    assert len(messages) == 1  # the page warns about it (url.py restore)
+    out = view.open("vae4", LatentSession(), 8, 0, url({"vae": "vae4", **query}), progress=NoProgress())
+    st = out[view.state]
+    assert (st.i, st.j, st.index, st.samples, st.seed) == (order[0], order[1], 0, 8, 0)

@@ -29,6 +29,7 @@ from ..plots_maths import (
 from ..posterior import AxesError, check_dims
 from ..session import LatentSession, MathsSession
 from . import Page, handled
+from .url import wanted
 
 MAX_FIGURES = 32  # axes figures kept (each ~0.5 MB of JSON for 10,000 test images), the oldest dropped first
 TRAVERSAL_ROWS, TRAVERSAL_STEPS = 4, 7
@@ -148,7 +149,7 @@ class MathsView:
         """The Monte Carlo text and strip for L = `samples`, and the samples on the axes (in the session and the
         plot's value)."""
         r = self.ex.monte_carlo(st.vae, st.index, 1 if samples is None else samples, int(seed or 0))  # L checked there
-        st = replace(st, mc_z=tuple(tuple(float(v) for v in z) for z in r.z))
+        st = replace(st, mc_z=tuple(tuple(float(v) for v in z) for z in r.z), samples=len(r.z), seed=r.seed)
         strip = to_pil(make_grid(torch.from_numpy(r.decodes), nrow=min(MC_COLUMNS, len(r.z))), 2)
         return {self.state: st, self.plot: self.plot_of(st), self.mc_text: monte_carlo_text(r, st.index),
                 self.mc_strip: wide_figure_html(strip, f"the {len(r.z)} decodes E[x|z_l], drawn on the axes as dots")}
@@ -162,8 +163,10 @@ class MathsView:
         return {**mc, **self.latent_outputs(mc[self.state], how)}
 
     # --- events ---------------------------------------------------------------------------------------------------
-    def open(self, vae: str, latent: LatentSession, samples, seed,
+    def open(self, vae: str, latent: LatentSession, samples, seed, request: gr.Request = None,
              progress=gr.Progress(track_tqdm=True)) -> dict:  # noqa: B008 - how Gradio passes progress
+        """Open a VAE in this tab on the axes, L and seed the page's URL asks for (url.py; else the two most active
+        dimensions and the sliders' values), on the map's selection, else the URL's, else test image 0."""
         if not vae:
             return {self.state: MathsSession()}
         progress(0, desc=f"opening {vae}")
@@ -173,21 +176,34 @@ class MathsView:
             raise AxesError(f"{vae} has a {len(order)}-D latent: the latent axes need two dimensions")
         kl = self.ex.latent_view(vae).proj.kl_per_dim
         choices = [(f"z{d} (KL {kl[d]:.2f})", d) for d in order]
-        st = MathsSession(loaded=True, vae=vae, i=order[0], j=order[1])
+        want = wanted(self.ex, request, "vae", vae)  # restore_state checked its axes against this VAE
+        i, j = want.axes if want and want.axes else order[:2]
+        st = MathsSession(loaded=True, vae=vae, i=int(i), j=int(j))
         follow = latent.loaded and latent.vae == vae
-        index, z = (latent.index, latent.latent) if follow else (0, None)
-        st = replace(st, followed=(index, tuple(z or ())))
-        out = self.select(st, index, z, samples, seed, "the map's latent" if follow else f"mu of #{index}")
-        self.figure(axes_key(vae, st.i, st.j, index))  # computed now, while this view shows progress
-        out[self.dim_i] = gr.update(choices=choices, value=order[0])
-        out[self.dim_j] = gr.update(choices=choices, value=order[1])
+        if follow:
+            index, z = latent.index, latent.latent
+        else:
+            index = want.index if want and want.index is not None else 0
+            z = want.z if want else None
+        if want:
+            samples, seed = want.samples, want.seed
+        how = "the map's latent" if follow else "the URL's latent" if z else f"mu of #{index}"
+        out = self.select(st, index, z, samples, seed, how)
+        # followed: what the map shows once it has opened too (the same image and latent), so that opening this tab
+        # then keeps the view, and the URL's settings, instead of reselecting
+        out[self.state] = st = replace(out[self.state], followed=(out[self.state].index, out[self.state].latent))
+        self.figure(axes_key(vae, st.i, st.j, st.index))  # computed now, while this view shows progress
+        out[self.dim_i] = gr.update(choices=choices, value=st.i)
+        out[self.dim_j] = gr.update(choices=choices, value=st.j)
+        out[self.samples], out[self.seed] = st.samples, st.seed
         return out
 
-    def on_tab(self, st: MathsSession, latent: LatentSession, samples, seed) -> dict:
-        """Opening the tab follows the map's selection (its image and its current latent), if it is new."""
+    def on_tab(self, st: MathsSession, latent: LatentSession) -> dict:
+        """Opening the tab follows the map's selection (its image and its current latent), if it is new, with the
+        L and seed shown (the session's: the sliders' values may not have arrived from a restored URL yet)."""
         if st.loaded and latent.loaded and latent.vae == st.vae and (latent.index, latent.latent) != st.followed:
             st = replace(st, followed=(latent.index, latent.latent))
-            return self.select(st, latent.index, latent.latent, samples, seed, "the map's latent")
+            return self.select(st, latent.index, latent.latent, st.samples, st.seed, "the map's latent")
         return {self.state: st}
 
     def on_dims(self, st: MathsSession, i, j) -> dict:
@@ -209,9 +225,10 @@ class MathsView:
         self.state = s = gr.State(MathsSession())
         mc, settings = {s, self.plot, self.mc_text, self.mc_strip}, [self.samples, self.seed]
         latent = {s, self.decoded, self.plot, self.info, self.decoder, self.traversal, self.download}
+        page.maths = self
         page.on_open([page.vae], self.open, [page.vae, page.latent, *settings],
-                     latent | mc | {self.dim_i, self.dim_j}, self.plot, "maths")
-        page.live(tab.select, self.on_tab, [s, page.latent, *settings], latent | mc)
+                     latent | mc | {self.dim_i, self.dim_j, *settings}, self.plot, "maths")
+        page.live(tab.select, self.on_tab, [s, page.latent], latent | mc)
         page.live(self.plot.click, self.on_click, s, latent, trigger_mode="always_last")
         for dim in (self.dim_i, self.dim_j):
             page.live(dim.input, self.on_dims, [s, self.dim_i, self.dim_j], {s, self.plot})
