@@ -51,9 +51,23 @@ def test_latent_axes_figure_draws_points_ellipses_prior_and_aggregate(teach_ex):
     assert len(ellipses) == 4  # two images, 1 and 2 sigma each
     assert all(len(t["x"]) == len(t["y"]) == ELLIPSE_POINTS for t in lines)
     assert len(lines) - len(ellipses) == len(PRIOR_RADII)
-    (contour,) = by_type["contour"]
-    assert np.array(contour["z"]).shape == (len(contour["y"]), len(contour["x"]))
+    (density,) = by_type["heatmap"]
+    assert np.array(density["z"]).shape == (len(density["y"]), len(density["x"]))
+    np.testing.assert_allclose(density["z"], axes.aggregate.density, atol=1e-6)
     assert fig["layout"]["xaxis"]["title"]["text"] == "z2" and fig["layout"]["yaxis"]["title"]["text"] == "z0"
+
+
+def test_the_aggregate_density_is_a_heat_map_under_small_faint_points(teach_ex):
+    fig = latent_axes_figure(teach_ex.latent_axes("vae4", 0, 1, [0]), [], "t")
+    kinds = [t["type"] for t in fig["data"]]
+    assert kinds[0] == "heatmap" and "scattergl" in kinds  # drawn first: under everything
+    density = fig["data"][0]
+    assert density["showlegend"] and density["hoverinfo"] == "skip"  # the legend toggles it; hovers find points
+    assert density["zmin"] == 0 and density["colorscale"][0][1].endswith(", 0)")  # zero density: transparent
+    assert density["zmax"] == pytest.approx(np.max(density["z"]), rel=1e-5)
+    for t in fig["data"]:
+        if t["type"] == "scattergl":
+            assert t["marker"]["size"] < 3 and t["marker"]["opacity"] <= 0.3
 
 
 def test_sample_positions_are_the_samples_on_the_chosen_dims():
