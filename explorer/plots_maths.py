@@ -7,7 +7,8 @@ aggregate posterior q(z) as a heat map under them (posterior.py: its mean over e
 N(0, I_2) as dashed circles and the selected image's 1- and 2-sigma posterior ellipses. The page fetches it by a key
 "name|i|j|index" (components/plot.py), which the view's server functions parse back with `parse_axes_key`.
 The Monte Carlo samples z_l are not in the figure: they change with L and the seed, so they travel in the plot's
-value as its `points` (`sample_positions`), drawn as shapes over the figure.
+value as its `points` (`sample_positions`), drawn as shapes over the figure; the figure holds an empty trace that
+names them in the legend (`samples_legend_trace`).
 """
 import numpy as np
 
@@ -36,6 +37,7 @@ def parse_axes_key(key) -> tuple[str, int, int, int]:
 
 
 SAMPLES_NAME = "z_l = mu + sigma eps (Monte Carlo samples)"
+SAMPLES_COLOR = "rgba(255, 140, 0, 0.9)"
 POINT_SIZE, POINT_OPACITY = 2, 0.25  # the test images' mu: small and faint over the density
 DENSITY_COLORS = [[0.0, "rgba(255, 255, 255, 0)"], [0.02, "#deebf7"], [0.3, "#6baed6"], [1.0, "#08306b"]]
 
@@ -88,10 +90,16 @@ def aggregate_trace(axes: LatentAxes) -> dict:
             "showscale": False, "hoverinfo": "skip", "colorscale": DENSITY_COLORS, "showlegend": True}
 
 
+def samples_legend_trace() -> dict:
+    """A legend entry for the Monte Carlo samples, which the page draws as shapes (plot.js): a trace with no point."""
+    return {"type": "scatter", "mode": "markers", "name": SAMPLES_NAME, "x": [None], "y": [None], "hoverinfo": "skip",
+            "marker": {"size": 8, "color": SAMPLES_COLOR, "line": {"color": "black", "width": 1}}}
+
+
 def latent_axes_figure(axes: LatentAxes, label_names: list[str], title: str) -> dict:
     """Everything on axes (z_i, z_j), equal scales (the prior's circles look round)."""
     data = [aggregate_trace(axes), *point_traces(axes.points, axes.labels, label_names),
-            *prior_traces(axes.prior), *ellipse_traces(axes.ellipses)]
+            *prior_traces(axes.prior), *ellipse_traces(axes.ellipses), samples_legend_trace()]
     layout = {**LAYOUT, "title": {"text": title, "font": {"size": 13}},
               "xaxis": {"title": {"text": f"z{axes.i}"}, "zeroline": False},
               "yaxis": {"title": {"text": f"z{axes.j}"}, "zeroline": False, "scaleanchor": "x", "scaleratio": 1}}

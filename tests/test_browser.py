@@ -226,11 +226,12 @@ def test_interpolate_shows_a_result_when_opened_and_follows_the_indices(open_app
     assert app.errors == []
 
 
-# the Maths axes' Monte Carlo samples as drawn: the positions of the plot's point shapes (plot.js), and their legend
-SAMPLES_JS = """() => {
+# the Maths axes' Monte Carlo samples as drawn: the positions of the plot's point shapes (plot.js), and the legend
+# entries that name them (a trace of the figure)
+SAMPLES_JS = """(name) => {
   const gd = document.querySelector('#maths-axes .vx-plot');
-  const dots = (gd.layout.shapes || []).filter((s) => s.legendgroup === 'points');
-  return {xy: dots.map((s) => [s.xanchor, s.yanchor]), names: dots.filter((s) => s.showlegend).map((s) => s.name),
+  const dots = (gd.layout.shapes || []).filter((s) => s.name === name);
+  return {xy: dots.map((s) => [s.xanchor, s.yanchor]), names: gd.data.filter((t) => t.name === name).map((t) => t.name),
           i: gd.layout.xaxis.title.text, j: gd.layout.yaxis.title.text};
 }"""
 
@@ -239,7 +240,9 @@ def maths_samples(app, n: int) -> dict:
     """Wait until the Maths axes draw `n` Monte Carlo samples; what they draw."""
     app.page.wait_for_function("(n) => document.querySelector('#maths-axes .vx-plot').dataset.points === n",
                                arg=str(n))
-    return app.page.evaluate(SAMPLES_JS)
+    from explorer.plots_maths import SAMPLES_NAME
+
+    return app.page.evaluate(SAMPLES_JS, SAMPLES_NAME)
 
 
 def test_maths_tab_draws_the_latent_axes_decodes_a_click_and_follows_l(open_app, app_models, app_checkpoints):

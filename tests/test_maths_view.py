@@ -10,6 +10,7 @@ import pytest
 from explorer.errors import SessionExpired
 from explorer.montecarlo import MonteCarloError
 from explorer.plots_maths import (
+    SAMPLES_COLOR,
     SAMPLES_NAME,
     axes_key,
     latent_axes_figure,
@@ -46,7 +47,9 @@ def test_latent_axes_figure_draws_points_ellipses_prior_and_aggregate(teach_ex):
     assert sorted(i for t in points for i in t["customdata"]) == list(range(len(axes.points)))
     for t in points:  # each point at its (mu_i, mu_j)
         np.testing.assert_allclose(np.c_[t["x"], t["y"]], axes.points[t["customdata"]], atol=1e-4)
-    lines = by_type["scatter"]
+    (legend,) = [t for t in by_type["scatter"] if t["name"] == SAMPLES_NAME]  # the samples' legend entry, no point
+    assert legend["x"] == [None] and legend["marker"]["color"] == SAMPLES_COLOR
+    lines = [t for t in by_type["scatter"] if t is not legend]
     ellipses = [t for t in lines if t["name"].startswith("q(z|x)")]
     assert len(ellipses) == 4  # two images, 1 and 2 sigma each
     assert all(len(t["x"]) == len(t["y"]) == ELLIPSE_POINTS for t in lines)
@@ -168,7 +171,7 @@ def test_opening_the_tab_keeps_the_view_when_the_map_shows_what_it_opened_on(vie
 def drawn_samples(view, out) -> np.ndarray:
     """The Monte Carlo samples the plot's value draws on the axes, as (L, 2)."""
     points = json.loads(out[view.plot])["points"]
-    assert points["name"] == SAMPLES_NAME
+    assert points["name"] == SAMPLES_NAME and points["color"] == SAMPLES_COLOR
     return np.array(points["xy"])
 
 

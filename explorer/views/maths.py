@@ -20,6 +20,7 @@ from ..components.plot import clickable_plot, figure_json, plot_value
 from ..images import data_uri, show
 from ..outputs import data_file
 from ..plots_maths import (
+    SAMPLES_COLOR,
     SAMPLES_NAME,
     axes_key,
     latent_axes_figure,
@@ -120,7 +121,7 @@ class MathsView:
         """The axes' value: the figure of (i, j, index), the current latent as the marker, the Monte Carlo samples."""
         z = st.latent
         return plot_value(axes_key(st.vae, st.i, st.j, st.index), (z[st.i], z[st.j]),
-                          sample_positions(st.mc_z, st.i, st.j), SAMPLES_NAME)
+                          sample_positions(st.mc_z, st.i, st.j), SAMPLES_NAME, SAMPLES_COLOR)
 
     def latent_outputs(self, st: MathsSession, how: str) -> dict:
         """The decode, the marker, the decoder's view and the traversal of the current latent."""
