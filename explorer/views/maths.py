@@ -1,7 +1,8 @@
 """The Maths view (issue #14): a VAE's latent space on two of its own axes, with the selected image's posterior, the
 prior and the aggregate posterior; a click decodes there. Below: the reparameterisation trick as a Monte Carlo
-estimate of the ELBO beside the IWAE bound, what the decoder says about the current latent (mean, per-pixel scale,
-a sample) and traversals of the most active dimensions. It follows the latent map's selection when its tab opens."""
+estimate of the ELBO beside the IWAE bound (its samples drawn on the axes too), what the decoder says about the
+current latent (mean, per-pixel scale, a sample) and traversals of the most active dimensions. It follows the latent
+map's selection when its tab opens; its axes, L and seed come from the page's URL when it names them (url.py)."""
 import re
 import threading
 from dataclasses import replace
