@@ -14,9 +14,15 @@
    moves, DRAG_MS apart: the decoded images shown while dragging, per second. With --reference DIR (a checkout of
    another version, e.g. `git worktree add ../before b611008`), its app is measured in the same run, in alternating
    rounds with this one, and shown beside it (with its own checkpoints/ unless --reference-checkpoints is given).
+4. issue #14's views in Chromium (this version only), each from the user's action to the page showing all of its
+   update (the watched elements changed): a click on the Maths tab's latent axes -> its decoded image; the Maths L
+   slider -> the Monte Carlo text, the strip of decodes and the samples on the axes; a box selection on the map
+   (from the mouse release) -> the gallery; a click on a nearest neighbour -> the selection text, the decoded image
+   and the new neighbours; the codes view's image index (Enter) -> the quantisation heat maps; a click on a code
+   grid cell -> its nearest codes.
 
 Goals: start to serving < 10 s; click -> image p95 <= 40 ms; slider -> image p95 <= 30 ms; sampling and decoding
-16 images from the VQ-VAE's prior p95 < 100 ms (on the 2-core EPYC).
+16 images from the VQ-VAE's prior p95 < 100 ms; every issue #14 update p95 < 150 ms (on the 2-core EPYC).
 """
 import argparse
 import json
@@ -45,6 +51,7 @@ GOAL_START_S = 10.0
 GOAL_CLICK_P95_MS = 40.0
 GOAL_SLIDER_P95_MS = 30.0
 GOAL_SAMPLE_P95_MS = 100.0  # 16 VQ-VAE samples (prior + decoder), server side
+GOAL_TEACH_P95_MS = 150.0  # each of issue #14's updates (TEACH below)
 SAMPLES = 16
 ROUNDS = 2  # with --reference: this many alternating rounds per app, each with interactions / ROUNDS of each kind
 DRAG_MOVES, DRAG_MS = 30, 16  # a slider drag: mouse moves, and the pause between them (about 60 per second)
@@ -80,6 +87,29 @@ ARM_JS = """([target, start, image]) => {
       .then(() => i.decode()).catch(() => {}).then(() => { w.t1 = performance.now(); });
   });
   obs.observe(box, {subtree: true, childList: true, attributes: true});
+}"""
+
+
+# arm a timer: t0 at the next `start` event (captured on `target`), t1 once every watched [selector, what] shows a
+# new value, `what` being 'text' (the element's text) or an attribute (an image's src, a canvas' data-frame): the
+# whole update is in the page. (Not the HTML: Gradio marks an output pending, and changes its HTML, as the event
+# starts.)
+ARM_CHANGE_JS = """([target, start, watched]) => {
+  const value = ([sel, what]) => { const e = document.querySelector(sel);
+                                   return !e ? null : what === 'text' ? e.textContent : e.getAttribute(what); };
+  const old = watched.map(value);
+  const w = window.__vx = {t0: null, t1: null};
+  document.querySelector(target).addEventListener(start, () => { w.t0 = performance.now(); },
+                                                  {capture: true, once: true});
+  const obs = new MutationObserver(() => {
+    if (w.t1 !== null || !watched.every((x, k) => value(x) !== old[k])) return;
+    w.t1 = performance.now();
+    obs.disconnect();
+  });
+  for (const [sel] of watched) {  // each under its component (its elem_id, the selector's first part): kept
+    obs.observe(document.querySelector(sel.split(' ')[0]),
+                {subtree: true, childList: true, attributes: true, characterData: true});
+  }
 }"""
 
 
@@ -173,9 +203,13 @@ def bench_sample(model, calls: int) -> dict:
 
 
 # --- 3. end to end in Chromium ----------------------------------------------------------------------------------
-def measure(page, target: str, start_event: str, act, image: str = "#decoded-image") -> float | None:
-    """ms from `start_event` on `target` to the new decoded image, or None when no new image came in 15 s."""
-    page.evaluate(ARM_JS, [target, start_event, image])
+def measure(page, target: str, start_event: str, act, image: str = "#decoded-image", watch=None) -> float | None:
+    """ms from `start_event` on `target` to the new decoded image (or, with `watch`: [[selector, 'text' or an
+    attribute], ...], to every watched element changed), or None when that did not happen in 15 s."""
+    if watch:
+        page.evaluate(ARM_CHANGE_JS, [target, start_event, watch])
+    else:
+        page.evaluate(ARM_JS, [target, start_event, image])
     act()
     try:
         page.wait_for_function("() => window.__vx.t1 !== null && window.__vx.t0 !== null", timeout=15_000,
@@ -211,18 +245,24 @@ def clicks(page, n: int, rng) -> tuple[list[float], int]:
     return timed_clicks(page, spots, "#latent-map", "#decoded-image")
 
 
-def timed_clicks(page, spots, plot: str, image: str) -> tuple[list[float], int]:
-    """Click each (x, y) of `plot` in turn, PAUSE_MS apart: the ms to `image`'s new pixels, and the misses."""
+def timed_actions(page, acts, target: str, start_event: str, image: str = "#decoded-image", watch=None,
+                  pause_ms: int = PAUSE_MS) -> tuple[list[float], int]:
+    """Run each act() in turn, pause_ms apart, each timed by `measure`: the ms, and the misses."""
     out, misses = [], 0
-    for x, y in spots:
-        ms = measure(page, plot, "pointerdown", lambda x=x, y=y: page.mouse.click(x, y), image)
+    for act in acts:
+        ms = measure(page, target, start_event, act, image, watch)
         if ms is None:
             misses += 1
         else:
             out.append(ms)
         page.mouse.move(5, 5)
-        page.wait_for_timeout(PAUSE_MS)
+        page.wait_for_timeout(pause_ms)
     return out, misses
+
+
+def timed_clicks(page, spots, plot: str, image: str) -> tuple[list[float], int]:
+    """Click each (x, y) of `plot` in turn, PAUSE_MS apart: the ms to `image`'s new pixels, and the misses."""
+    return timed_actions(page, [lambda x=x, y=y: page.mouse.click(x, y) for x, y in spots], plot, "pointerdown", image)
 
 
 def slides(page, n: int, rng) -> tuple[list[float], int]:
@@ -273,13 +313,114 @@ def maths_clicks(page, n: int, rng) -> tuple[list[float], int]:
     return timed_clicks(page, spots, "#maths-axes", "#maths-decoded")
 
 
-def bench_browser(apps: dict[str, str], n: int) -> dict:
-    """apps: {label: url}; each measured in ROUNDS alternating rounds (one round without a reference)."""
+def maths_l_moves(page, n: int, rng) -> tuple[list[float], int]:
+    """The Maths tab's L slider moved to a new value: its Monte Carlo text, strip and samples on the axes."""
+    box = page.locator("#maths-samples input[type=range]")
+    box.scroll_into_view_if_needed()
+    values, v = [], int(float(box.input_value()))
+    while len(values) < n:
+        new = int(rng.integers(1, 65))
+        if abs(new - v) >= 4:
+            values.append(new)
+            v = new
+    watch = [["#maths-mc", "text"], ["#maths-mc-strip img", "src"], ["#maths-axes .vx-plot", "data-points"]]
+    return timed_actions(page, [lambda v=v: box.fill(str(v)) for v in values], "#maths-samples input[type=range]",
+                         "input", watch=watch, pause_ms=150)
+
+
+def box_selections(page, n: int, rng) -> tuple[list[float], int]:
+    """Box selections on the latent map (from the mouse release) -> the gallery of the selected images. The boxes
+    alternate between the left and the right half of the plot, so that a drag never starts inside the last box."""
+    page.get_by_role("tab", name="Latent map").click()
+    g = page.evaluate(MAP_GEOMETRY_JS)
+    page.mouse.move(g["left"] + g["width"] / 2, g["top"] + g["height"] / 2)  # the modebar shows on hover
+    page.locator('#latent-map .modebar-btn[data-val="select"]').click()
+
+    def drag(k: int):
+        u0 = (0.05 if k % 2 == 0 else 0.55) + rng.uniform(0, 0.1)
+        u1, v0 = u0 + rng.uniform(0.2, 0.3), rng.uniform(0.05, 0.4)
+        v1 = v0 + rng.uniform(0.3, 0.5)
+        x0, x1 = g["left"] + u0 * g["width"], g["left"] + u1 * g["width"]
+        y0, y1 = g["top"] + v0 * g["height"], g["top"] + v1 * g["height"]
+
+        def act():
+            page.mouse.move(x0, y0)
+            page.mouse.down()
+            page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=3)
+            page.mouse.move(x1, y1, steps=3)
+            page.mouse.up()
+        return act
+
+    out = timed_actions(page, [drag(k) for k in range(n)], "body", "pointerup", watch=[["#selection-images img", "src"]])
+    page.mouse.move(g["left"] + g["width"] / 2, g["top"] + g["height"] / 2)
+    page.locator('#latent-map .modebar-btn[data-val="pan"]').click()  # back to the default drag
+    return out
+
+
+def neighbour_clicks(page, n: int, rng) -> tuple[list[float], int]:
+    """A click on one of the nearest neighbours -> the selection text, the decoded image and the new neighbours."""
+    strip = page.locator("#neighbours")
+    strip.scroll_into_view_if_needed()
+    acts = [lambda k=int(k): page.locator("#neighbours button[data-index]").nth(k).click()
+            for k in rng.integers(0, 8, n)]
+    watch = [["#selection-info", "text"], ["#decoded-image canvas", "data-frame"], ["#neighbours", "text"]]
+    return timed_actions(page, acts, "#neighbours", "pointerdown", watch=watch)
+
+
+def codes_updates(page, n: int, rng, images: int) -> tuple[tuple[list[float], int], tuple[list[float], int]]:
+    """The codes view: a new image index (Enter, of `images` test images) -> its quantisation heat maps; a click on a
+    cell -> its nearest codes."""
+    page.get_by_role("tab", name="VQ-VAE codes").click()
+    page.wait_for_function("() => document.querySelectorAll('#quantization img').length === 4", timeout=120_000)
+    box = page.locator("#codes-index input")
+    box.scroll_into_view_if_needed()
+
+    def enter(i: int):
+        def act():
+            box.fill(str(i))
+            box.press("Enter")
+        return act
+
+    indices = rng.choice(images, min(n, images), replace=False)
+    by_index = timed_actions(page, [enter(int(i)) for i in indices], "#codes-index input", "keydown",
+                             watch=[["#quantization img", "src"]])
+    side = page.locator("#code-grid tr").count()
+    cells, last = [], None
+    while len(cells) < n:
+        cell = tuple(int(v) for v in rng.integers(0, side, 2))
+        if cell != last:
+            cells.append(cell)
+            last = cell
+    acts = [lambda r=r, c=c: page.locator(f'#code-grid td[data-row="{r}"][data-col="{c}"]').click() for r, c in cells]
+    return by_index, timed_actions(page, acts, "#code-grid", "pointerdown", watch=[["#code-nearest", "text"]])
+
+
+# issue #14's updates (this version only): result key -> what the report calls it
+TEACH = {"maths_click": "Maths tab: click on the latent axes -> new image",
+         "maths_l": "Maths tab: L slider -> Monte Carlo text, strip and samples on the axes",
+         "box_select": "map: box selection (mouse release) -> gallery of the selected images",
+         "neighbour": "map: click on a nearest neighbour -> selection, decode and neighbours",
+         "codes_image": "codes: new image index (Enter) -> quantisation heat maps",
+         "codes_cell": "codes: click on a grid cell -> its nearest codes"}
+
+
+def bench_teach(page, n: int, rng, images: int) -> dict:
+    """Each of TEACH, n times (the codes view needs a VQ-VAE: `images` > 0): {key: (ms list, misses)}."""
+    out = {"maths_click": maths_clicks(page, n, rng), "maths_l": maths_l_moves(page, n, rng),
+           "box_select": box_selections(page, n, rng), "neighbour": neighbour_clicks(page, n, rng)}
+    if images:
+        out["codes_image"], out["codes_cell"] = codes_updates(page, n, rng, images)
+    return out
+
+
+def bench_browser(apps: dict[str, str], n: int, vq_images: int = 0) -> dict:
+    """apps: {label: url}; each measured in ROUNDS alternating rounds (one round without a reference). vq_images:
+    the VQ-VAE's test images (0: no VQ-VAE, no codes view measures)."""
     from playwright.sync_api import sync_playwright
 
     rounds = ROUNDS if len(apps) > 1 else 1
     out = {label: {"click": [], "slider": [], "click_misses": 0, "slider_misses": 0, "drag_fps": [], "loads": [],
-                   "maths": [], "maths_misses": 0} for label in apps}
+                   **{k: [] for k in TEACH}, **{f"{k}_misses": 0 for k in TEACH}} for label in apps}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         for label, url in apps.items():  # the first visit loads the models and projections into the fresh server
@@ -298,17 +439,18 @@ def bench_browser(apps: dict[str, str], n: int) -> dict:
                 o["slider"] += sl
                 o["slider_misses"] += m
                 o["drag_fps"].append(drag(page))
-                if label == "this":  # versions before 0.4 have no Maths tab
-                    mc, m = maths_clicks(page, n // rounds, rng)
-                    o["maths"] += mc
-                    o["maths_misses"] += m
+                if label == "this":  # versions before 0.4 have none of issue #14's views
+                    for k, (ms, m) in bench_teach(page, n // rounds, rng, vq_images).items():
+                        o[k] += ms
+                        o[f"{k}_misses"] += m
                 page.close()
         browser.close()
     return {label: {"click_ms": stats(o["click"]), "click_misses": o["click_misses"],
                     "slider_ms": stats(o["slider"]), "slider_misses": o["slider_misses"],
                     "drag_images_per_s": float(np.mean(o["drag_fps"])), "first_page_load_s": o["first_page_load_s"],
                     "page_load_s": stats(o["loads"]),
-                    **({"maths_click_ms": stats(o["maths"]), "maths_misses": o["maths_misses"]} if o["maths"] else {})}
+                    **{f"{k}_ms": stats(o[k]) for k in TEACH if o[k]},
+                    **{f"{k}_misses": o[f"{k}_misses"] for k in TEACH if o[k] or o[f"{k}_misses"]}}
             for label, o in out.items()}
 
 
@@ -357,10 +499,10 @@ def table(r: dict) -> str:
                      *ms(b["click_ms"]), *beside("click_ms", "{:.1f}", "ms")))
         rows.append((f"Chromium: slider -> new image ({b['slider_ms']['n']}, {b['slider_misses']} missed)",
                      *ms(b["slider_ms"]), *beside("slider_ms", "{:.1f}", "ms")))
-        if "maths_click_ms" in b:
-            what = (f"Chromium: Maths tab, click on the latent axes -> new image ({b['maths_click_ms']['n']}, "
-                    f"{b['maths_misses']} missed)")
-            rows.append((what, *ms(b["maths_click_ms"]), "goal p95 < 150 ms", ""))
+        for k, what in TEACH.items():
+            if f"{k}_ms" in b:
+                rows.append((f"Chromium: {what} ({b[f'{k}_ms']['n']}, {b[f'{k}_misses']} missed)", *ms(b[f"{k}_ms"]),
+                             f"goal p95 < {GOAL_TEACH_P95_MS:g} ms", ""))
         rows.append((f"Chromium: images shown while dragging a slider ({DRAG_MOVES} moves, {DRAG_MS} ms apart)",
                      f"{b['drag_images_per_s']:.1f} /s", "", *beside("drag_images_per_s", "{:.1f}", "/s")))
         rows.append(("Chromium: page load -> map and decode shown (first visit)", f"{b['first_page_load_s']:.2f} s",
@@ -379,6 +521,11 @@ def table(r: dict) -> str:
             p95 = b[key]["p95"]
             lines.append(f"Goal: {what} -> image p95 <= {goal:g} ms: {'met' if p95 <= goal else 'NOT met'} "
                          f"({p95:.1f} ms)")
+        for k, what in TEACH.items():
+            if f"{k}_ms" in b:
+                p95 = b[f"{k}_ms"]["p95"]
+                lines.append(f"Goal: {what} p95 < {GOAL_TEACH_P95_MS:g} ms: "
+                             f"{'met' if p95 < GOAL_TEACH_P95_MS else 'NOT met'} ({p95:.1f} ms)")
     return "\n".join(lines)
 
 
@@ -422,7 +569,7 @@ def main(argv=None):
                 ckpts = folders if label == "this" else [args.reference_checkpoints or root / "checkpoints"]
                 proc, urls[label], _ = start_app(ckpts, args.log, root=root)
                 procs.append(proc)
-            r["browser"] = bench_browser(urls, args.interactions)
+            r["browser"] = bench_browser(urls, args.interactions, len(ex.data(vq).x_test) if vq else 0)
             r["reference"] = str(roots.get("reference", ""))
         finally:
             for proc in procs:

@@ -71,6 +71,9 @@ class MathsSession:
     j: int = 1
     latent: tuple[float, ...] = ()  # the current latent: the map's, or the latest click on the axes
     followed: tuple[int, tuple[float, ...]] | None = None  # (index, latent) of the map's selection last followed
+    mc_z: tuple[tuple[float, ...], ...] = ()  # the Monte Carlo samples z_l shown (drawn on the axes too)
+    samples: int = 8  # their number L and their seed
+    seed: int = 0
 
     def checked(self) -> "MathsSession":
         if not self.loaded:

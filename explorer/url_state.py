@@ -1,6 +1,6 @@
 """The shareable state of the page: a dataclass that round-trips to a URL query string, as the Projector's bookmarks.
 
-    ?vae=fashion-vae&vq=fashion-vqvae&tab=axes&index=12&axes=3,5&L=16&seed=2&z=0.25,-1.5,...
+    ?vae=fashion-vae&vq=fashion-vqvae&tab=maths&index=12&axes=3,5&L=16&seed=2&z=0.25,-1.5,...
 
 Only values that differ from the defaults are written. Parsing never crashes on what a URL can hold: `from_query`
 raises UrlStateError (a UserError: the page shows its message) naming the first bad key and what it takes;
@@ -17,9 +17,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from .errors import UserError
 
-# the tabs' ids (each view's `key` on main: map, codes, generate, compare, interpolate, models) and the new views'
-TABS = ("map", "axes", "sampling", "decoder", "codes", "quantisation", "traversal", "generate", "compare", "interpolate",
-        "models")
+# the tabs' ids (each view's `key`: map, maths, codes, generate, compare, interpolate, models) and names once planned
+# for the Maths tab's parts (a page without such a tab warns and shows the map)
+TABS = ("map", "maths", "axes", "sampling", "decoder", "codes", "quantisation", "traversal", "generate", "compare",
+        "interpolate", "models")
 MAX_QUERY = 8192  # characters
 MAX_DIMS = 512  # numbers in a latent
 MAX_ABS = 50.0  # |z| beyond this is refused (as service.MAX_ABS_LATENT)
@@ -38,9 +39,9 @@ class ViewState:
     tab: str = "map"
     index: int | None = None  # the selected test image
     z: tuple[float, ...] | None = None  # the current latent (a clicked spot, slider values); wins over index's mu
-    axes: tuple[int, int] | None = None  # latent axes view: dimensions (i, j)
-    samples: int = 8  # L of the Monte Carlo view
-    seed: int = 0
+    axes: tuple[int, int] | None = None  # the Maths tab's latent axes (i, j) (None: the two most active by KL)
+    samples: int = 8  # the Maths tab's L (Monte Carlo samples)
+    seed: int = 0  # and its seed
     neighbours: int = 10  # k nearest images shown
     rows: int = 4  # traversal: top-k dimensions
     steps: int = 7  # traversal: values per dimension

@@ -35,7 +35,7 @@ def digits():
     return load_dataset("digits", log=lambda *a: None)
 
 
-# --- the running app (tests/test_browser.py, tests/test_api_client.py) -----------------------------------------
+# --- the running app (tests/test_browser_*.py, tests/test_api_client.py) ---------------------------------------
 # `app_checkpoints`: a folder with a tiny digits VAE (2-D latent: its map is the latent itself) and a tiny VQ-VAE
 # (32 codes: PCA codebook map) with a tiny prior over its codes, projections cached; or the folder in
 # $VAE_EXPLORER_SCREENSHOT_CKPTS.
@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CKPTS_ENV = "VAE_EXPLORER_SCREENSHOT_CKPTS"  # real checkpoints for the README screenshots (see test_browser.py)
+CKPTS_ENV = "VAE_EXPLORER_SCREENSHOT_CKPTS"  # real checkpoints for the README screenshots (test_browser_screenshots.py)
 NO_UMAP = "raise ImportError('tests must not import umap (slow numba compile): a projection cache is missing')\n"
 
 
@@ -123,6 +123,35 @@ def app_url(app_checkpoints, tmp_path_factory):
         yield url
     finally:
         stop_app(proc)
+
+
+# --- the page in Chromium (tests/test_browser_*.py; tests/browser_app.py: AppPage) -------------------------------
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium (Playwright), shared by the browser test files; skips them without Playwright."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from tests.launch import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def open_app(browser, app_url):
+    """open_app() -> a new AppPage (its own browser context: a separate session), closed after the test."""
+    from tests.browser_app import AppPage
+
+    pages = []
+
+    def make() -> AppPage:
+        pages.append(AppPage(browser, app_url))
+        return pages[-1]
+
+    yield make
+    for p in pages:
+        p.close()
 
 
 # --- the teaching views' logic (tests/test_teach_*.py) ----------------------------------------------------------

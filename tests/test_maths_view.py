@@ -1,5 +1,5 @@
 """The Maths tab: its figure builder and key (explorer/plots_maths.py) and its view's handlers (explorer/views/maths.py)
-on the tiny digits checkpoints of conftest.py's teach_ckpts (no browser: tests/test_browser.py drives the page)."""
+on the tiny digits checkpoints of conftest.py's teach_ckpts (no browser: tests/test_browser_maths.py drives the page)."""
 import json
 from pathlib import Path
 
@@ -9,7 +9,14 @@ import pytest
 
 from explorer.errors import SessionExpired
 from explorer.montecarlo import MonteCarloError
-from explorer.plots_maths import axes_key, latent_axes_figure, parse_axes_key
+from explorer.plots_maths import (
+    SAMPLES_COLOR,
+    SAMPLES_NAME,
+    axes_key,
+    latent_axes_figure,
+    parse_axes_key,
+    sample_positions,
+)
 from explorer.posterior import ELLIPSE_POINTS, PRIOR_RADII, AxesError
 from explorer.session import LatentSession, MathsSession
 
@@ -40,14 +47,36 @@ def test_latent_axes_figure_draws_points_ellipses_prior_and_aggregate(teach_ex):
     assert sorted(i for t in points for i in t["customdata"]) == list(range(len(axes.points)))
     for t in points:  # each point at its (mu_i, mu_j)
         np.testing.assert_allclose(np.c_[t["x"], t["y"]], axes.points[t["customdata"]], atol=1e-4)
-    lines = by_type["scatter"]
+    (legend,) = [t for t in by_type["scatter"] if t["name"] == SAMPLES_NAME]  # the samples' legend entry, no point
+    assert legend["x"] == [None] and legend["marker"]["color"] == SAMPLES_COLOR
+    lines = [t for t in by_type["scatter"] if t is not legend]
     ellipses = [t for t in lines if t["name"].startswith("q(z|x)")]
     assert len(ellipses) == 4  # two images, 1 and 2 sigma each
     assert all(len(t["x"]) == len(t["y"]) == ELLIPSE_POINTS for t in lines)
     assert len(lines) - len(ellipses) == len(PRIOR_RADII)
-    (contour,) = by_type["contour"]
-    assert np.array(contour["z"]).shape == (len(contour["y"]), len(contour["x"]))
+    (density,) = by_type["heatmap"]
+    assert np.array(density["z"]).shape == (len(density["y"]), len(density["x"]))
+    np.testing.assert_allclose(density["z"], axes.aggregate.density, atol=1e-6)
     assert fig["layout"]["xaxis"]["title"]["text"] == "z2" and fig["layout"]["yaxis"]["title"]["text"] == "z0"
+
+
+def test_the_aggregate_density_is_a_heat_map_under_small_faint_points(teach_ex):
+    fig = latent_axes_figure(teach_ex.latent_axes("vae4", 0, 1, [0]), [], "t")
+    kinds = [t["type"] for t in fig["data"]]
+    assert kinds[0] == "heatmap" and "scattergl" in kinds  # drawn first: under everything
+    density = fig["data"][0]
+    assert density["showlegend"] and density["hoverinfo"] == "skip"  # the legend toggles it; hovers find points
+    assert density["zmin"] == 0 and density["colorscale"][0][1].endswith(", 0)")  # zero density: transparent
+    assert density["zmax"] == pytest.approx(np.max(density["z"]), rel=1e-5)
+    for t in fig["data"]:
+        if t["type"] == "scattergl":
+            assert t["marker"]["size"] < 3 and t["marker"]["opacity"] <= 0.3
+
+
+def test_sample_positions_are_the_samples_on_the_chosen_dims():
+    z = np.arange(12.0).reshape(3, 4)  # 3 samples of a 4-D latent
+    np.testing.assert_array_equal(sample_positions(z, 2, 0), [[2, 0], [6, 4], [10, 8]])
+    assert sample_positions((), 2, 0).shape == (0, 2)
 
 
 # --- the view's handlers ---------------------------------------------------------------------------------------------
@@ -125,6 +154,73 @@ def test_opening_the_tab_follows_a_new_map_selection(view, opened, teach_ex):
     st = opened[view.state]
     mu = teach_ex.posteriors("vae4").mu
     latent = LatentSession(loaded=True, vae="vae4", index=7).with_latent(mu[7])
-    out = view.on_tab(st, latent, 8, 0)
+    out = view.on_tab(st, latent)
     assert out[view.state].index == 7 and "#7" in out[view.mc_text]
-    assert set(view.on_tab(out[view.state], latent, 8, 0)) == {view.state}  # nothing new: nothing recomputed
+    assert set(view.on_tab(out[view.state], latent)) == {view.state}  # nothing new: nothing recomputed
+    st = view.on_mc(out[view.state], 20, 4)[view.state]
+    out = view.on_tab(st, latent.with_latent(mu[3]))  # a new latent: followed with the L and seed shown
+    assert len(out[view.state].mc_z) == 20 and "seed 4" in out[view.mc_text]
+
+
+def test_opening_the_tab_keeps_the_view_when_the_map_shows_what_it_opened_on(view, opened, teach_ex):
+    st = opened[view.state]  # opened on image 0's mu, as the map does
+    latent = LatentSession(loaded=True, vae="vae4", index=0).with_latent(teach_ex.posteriors("vae4").mu[0])
+    assert set(view.on_tab(st, latent)) == {view.state}
+
+
+def drawn_samples(view, out) -> np.ndarray:
+    """The Monte Carlo samples the plot's value draws on the axes, as (L, 2)."""
+    points = json.loads(out[view.plot])["points"]
+    assert points["name"] == SAMPLES_NAME and points["color"] == SAMPLES_COLOR
+    return np.array(points["xy"])
+
+
+def test_the_monte_carlo_samples_are_drawn_on_the_axes_and_follow_l_and_the_seed(view, opened, teach_ex):
+    st = opened[view.state]
+    want = teach_ex.monte_carlo("vae4", 0, 8, 0).z  # the view opened with L = 8, seed 0
+    np.testing.assert_allclose(drawn_samples(view, opened), want[:, [st.i, st.j]], atol=1e-4)
+    np.testing.assert_allclose(st.mc_z, want, rtol=1e-6)
+    for L, seed in ((20, 0), (20, 3), (1, 0)):
+        out = view.on_mc(st, L, seed)
+        want = teach_ex.monte_carlo("vae4", 0, L, seed).z
+        assert len(out[view.state].mc_z) == L
+        np.testing.assert_allclose(drawn_samples(view, out), want[:, [st.i, st.j]], atol=1e-4)
+    assert not np.allclose(drawn_samples(view, view.on_mc(st, 20, 0)), drawn_samples(view, view.on_mc(st, 20, 3)))
+
+
+def test_the_samples_stay_on_the_axes_after_a_click_and_move_with_the_dims(view, opened):
+    st = view.on_mc(opened[view.state], 12, 1)[view.state]
+    z = np.array(st.mc_z)
+    evt = type("Evt", (), {"kind": "space", "x": 0.5, "y": 0.5})()
+    np.testing.assert_allclose(drawn_samples(view, view.on_click(st, evt)), z[:, [st.i, st.j]], atol=1e-4)
+    other = next(d for d in range(4) if d not in (st.i, st.j))
+    out = view.on_dims(st, other, st.i)
+    np.testing.assert_allclose(drawn_samples(view, out), z[:, [other, st.i]], atol=1e-4)
+
+
+def url(query: dict):
+    """A stand-in for gr.Request: what views/url.py reads of it."""
+    return type("Request", (), {"query_params": query})()
+
+
+def test_open_restores_the_urls_axes_l_seed_and_image(view, teach_ex):
+    order = [int(d) for d in teach_ex.dims_by_kl("vae4")]
+    i, j = order[3], order[0]
+    out = view.open("vae4", LatentSession(), 8, 0, url({"vae": "vae4", "axes": f"{i},{j}", "L": "20", "seed": "5",
+                                                        "index": "7"}), progress=NoProgress())
+    st = out[view.state]
+    assert (st.i, st.j, st.index, st.samples, st.seed) == (i, j, 7, 20, 5)
+    assert (out[view.dim_i]["value"], out[view.dim_j]["value"], out[view.samples], out[view.seed]) == (i, j, 20, 5)
+    assert json.loads(out[view.plot])["key"] == axes_key("vae4", i, j, 7)
+    assert len(drawn_samples(view, out)) == 20 and "L = 20" in out[view.mc_text] and "seed 5" in out[view.mc_text]
+
+
+@pytest.mark.parametrize("query", [{"axes": "1,1"}, {"axes": "0,9"}, {"axes": "x"}, {"L": "99"}, {"L": "0"},
+                                   {"seed": "-1"}, {"seed": "1e3"}, {"vae": "vae2", "axes": "0,3"}])
+def test_bad_maths_settings_in_the_url_fall_back_to_the_defaults(view, teach_ex, query):
+    order = [int(d) for d in teach_ex.dims_by_kl("vae4")]
+    messages = teach_ex.restore_state({"vae": "vae4", **query}).messages
+    assert len(messages) == 1  # the page warns about it (url.py restore)
+    out = view.open("vae4", LatentSession(), 8, 0, url({"vae": "vae4", **query}), progress=NoProgress())
+    st = out[view.state]
+    assert (st.i, st.j, st.index, st.samples, st.seed) == (order[0], order[1], 0, 8, 0)

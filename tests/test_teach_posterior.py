@@ -5,6 +5,7 @@ import pytest
 from explorer.posterior import (
     AxesError,
     aggregate_density,
+    cell_edges,
     click_latent,
     dims_by_kl,
     ellipse,
@@ -95,3 +96,31 @@ def test_a_click_sets_two_dims_and_holds_the_others():
 def test_bad_clicks_are_refused_clearly(i, j, x, y, msg):
     with pytest.raises(AxesError, match=msg):
         click_latent(np.zeros(4), i, j, x, y)
+
+
+def test_cell_means_of_the_aggregate_density_keep_the_mass_of_narrow_posteriors():
+    """Posteriors narrower than a cell: read at the grid points q(z) misses them; its cell means keep all the mass."""
+    rng = np.random.default_rng(3)
+    xs = ys = np.linspace(-3, 3, 31)  # cells of 0.2
+    mu, sigma = rng.uniform(-2, 2, size=(500, 2)), np.full((500, 2), 0.01)
+    area = (xs[1] - xs[0]) * (ys[1] - ys[0])
+    cells = aggregate_density(mu, sigma, 0, 1, xs, ys, cells=True)
+    assert cells.density.sum() * area == pytest.approx(1.0, abs=1e-9)
+    points = aggregate_density(mu, sigma, 0, 1, xs, ys)
+    assert abs(points.density.sum() * area - 1.0) > 0.2  # aliased: far from the true mass (0.73 here)
+    one = aggregate_density(np.array([[0.33, -1.01]]), np.full((1, 2), 1e-3), 0, 1, xs, ys, cells=True)
+    b, a = np.unravel_index(np.argmax(one.density), one.density.shape)
+    assert (xs[a], ys[b]) == (pytest.approx(0.4), pytest.approx(-1.0))  # the cell holding the mean
+    assert one.density[b, a] == pytest.approx(1 / area)
+
+
+def test_cell_means_equal_the_point_density_for_wide_posteriors():
+    rng = np.random.default_rng(4)
+    mu, sigma = rng.normal(size=(200, 2)), rng.uniform(0.8, 1.2, size=(200, 2))
+    xs = ys = np.linspace(-4, 4, 161)  # cells of 0.05, much narrower than the posteriors
+    cells = aggregate_density(mu, sigma, 0, 1, xs, ys, cells=True).density
+    np.testing.assert_allclose(cells, aggregate_density(mu, sigma, 0, 1, xs, ys).density, rtol=2e-3, atol=1e-6)
+
+
+def test_cell_edges_are_midpoints_and_half_steps():
+    np.testing.assert_allclose(cell_edges(np.array([0.0, 1.0, 3.0])), [-0.5, 0.5, 2.0, 4.0])

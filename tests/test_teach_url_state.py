@@ -19,6 +19,7 @@ STATES = [
     ViewState(vae="fashion-vae", vq="fashion-vqvae", tab="axes", index=12, axes=(3, 5), samples=64, seed=7),
     ViewState(vae="runs/my-vae", z=(0.1, -2.5, 1e-7, 0.30000000000000004, -49.99), neighbours=100, rows=16, steps=15),
     ViewState(tab="quantisation", code_index=9999, cell=(6, 0)),
+    ViewState(tab="maths", axes=(0, 15), samples=1, seed=10**9),  # the Maths tab's settings
 ]
 
 

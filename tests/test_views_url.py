@@ -3,12 +3,13 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from explorer.session import CodesSession, LatentSession
+from explorer.session import CodesSession, LatentSession, MathsSession
 from explorer.url_state import from_query, to_query
 from explorer.views.url import view_state
 
 MU = np.array([[0.0, 0.0], [1.0, -2.0]], np.float32)
-EX = SimpleNamespace(latent_view=lambda name: SimpleNamespace(proj=SimpleNamespace(latents=MU)))
+EX = SimpleNamespace(latent_view=lambda name: SimpleNamespace(proj=SimpleNamespace(latents=MU)),
+                     dims_by_kl=lambda name: np.array([1, 0]))  # z1 is the more active dimension
 
 
 def test_a_selected_image_is_written_as_its_index_without_its_latent():
@@ -29,3 +30,15 @@ def test_a_moved_latent_is_written_rounded_and_the_codes_cell_too():
 def test_a_page_not_loaded_yet_writes_the_defaults_only():
     s = view_state(EX, LatentSession(), CodesSession(), "", "")
     assert to_query(s) == ""
+
+
+def test_the_maths_settings_are_written_and_the_axes_only_when_they_are_not_the_default():
+    latent = LatentSession(loaded=True, vae="v", index=1).with_latent(MU[1])
+    maths = MathsSession(loaded=True, vae="v", i=1, j=0, samples=20, seed=3)  # the default axes: most active first
+    s = view_state(EX, latent, CodesSession(), "maths", "q", maths)
+    assert (s.tab, s.axes, s.samples, s.seed) == ("maths", None, 20, 3)
+    assert "L=20" in to_query(s) and "seed=3" in to_query(s) and "axes" not in to_query(s)
+    s = view_state(EX, latent, CodesSession(), "maths", "q", MathsSession(loaded=True, vae="v", i=0, j=1))
+    assert (s.axes, s.samples, s.seed) == ((0, 1), 8, 0) and to_query(s).endswith("axes=0,1")  # L, seed: defaults
+    assert from_query(to_query(s)) == s
+    assert view_state(EX, latent, CodesSession(), "map", "q", MathsSession(i=0, j=1, samples=5)).axes is None

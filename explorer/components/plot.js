@@ -1,7 +1,10 @@
-// A clickable Plotly chart (plot.py). props.value: JSON {key, marker: [x, y] | null}. Public APIs only: Plotly's
-// react/relayout, its plotly_click/plotly_hover/plotly_selected events and layout axis ranges; Gradio's
+// A clickable Plotly chart (plot.py). props.value: JSON {key, marker: [x, y] | null, points: {name, xy} | null}.
+// Public APIs only: Plotly's react/relayout (the marker and the points are layout shapes: moving them redraws no
+// WebGL trace), its plotly_click/plotly_hover/plotly_selected events and layout axis ranges; Gradio's
 // props/watch/trigger/server. Box or lasso selection (modebar; pan stays the default drag) triggers `select` with
-// {indices: [customdata of every selected point]}.
+// {indices: [customdata of every selected point]}: a box as soon as the mouse is released (its points found here,
+// in the shown traces' data), a lasso on Plotly's plotly_selected (which waits up to 100 ms for its own throttled
+// selection pass to finish).
 const gd = element.querySelector('.vx-plot');
 const target = gd.dataset.decode;  // the elem_id of the latent image a click asks to decode, or ''
 gd.style.height = gd.dataset.height + 'px';
@@ -17,11 +20,21 @@ let shown = null;  // the key of the figure drawn now
 let queue = Promise.resolve();  // value changes are applied one after another, in order
 let pointClicked = false;  // this press hit a point: plotly_click has sent it
 let pressedAt = null;  // where the press began: a release far from it ends a drag (pan, box, lasso), not a click
+let pressing = false;  // a press that began on the plot has not been released yet
+let boxSent = false;  // this drag's box selection was sent on release: Plotly's plotly_selected repeats it
 const DRAG_PX = 5;
+const BOX_MIN_PX = 12;  // a smaller box is a click for Plotly (no selection)
 
 const current = () => (props.value ? JSON.parse(props.value) : null);
-const markerShapes = (m) => (m ? [{type: 'circle', xref: 'x', yref: 'y', xsizemode: 'pixel', ysizemode: 'pixel',
-  xanchor: m[0], yanchor: m[1], x0: -9, x1: 9, y0: -9, y1: 9, line: {color: 'black', width: 3}}] : []);
+const dot = (x, y, r, style) => ({type: 'circle', xref: 'x', yref: 'y', xsizemode: 'pixel', ysizemode: 'pixel',
+  xanchor: x, yanchor: y, x0: -r, x1: r, y0: -r, y1: r, ...style});
+const markerShapes = (m) => (m ? [dot(m[0], m[1], 9, {name: 'current latent', line: {color: 'black', width: 3}})] : []);
+// extra points (the Maths tab's Monte Carlo samples) as small filled dots; no legend entry of their own (a shape's
+// legend entry makes every relayout redraw the legend and the plot, ~50 ms with 10,000 WebGL points): the figure
+// names them with a trace of its own
+const pointShapes = (p) => (p && p.xy ? p.xy.map(([x, y]) => dot(x, y, 4, {
+  name: p.name, fillcolor: p.color, line: {color: 'black', width: 1}})) : []);
+const shapesOf = (v) => [...pointShapes(v.points), ...markerShapes(v.marker)];
 
 async function update() {
   const v = current();
@@ -30,15 +43,16 @@ async function update() {
     const fig = JSON.parse(await server.figure(v.key));
     const now = current();
     if (!now || now.key !== v.key) return;  // another figure was asked for meanwhile
-    await Plotly.react(gd, fig.data, {...fig.layout, shapes: markerShapes(now.marker)}, CONFIG);
+    await Plotly.react(gd, fig.data, {...fig.layout, shapes: shapesOf(now)}, CONFIG);
     if (shown === null) bind();
     shown = v.key;
     gd.dataset.ready = String(Date.now());
   } else {
-    await Plotly.relayout(gd, {shapes: markerShapes(v.marker)});
+    await Plotly.relayout(gd, {shapes: shapesOf(v)});
   }
-  const m = current().marker;
-  if (m) gd.dataset.marker = JSON.stringify(m);
+  const last = current();
+  if (last.marker) gd.dataset.marker = JSON.stringify(last.marker);
+  gd.dataset.points = String(last.points && last.points.xy ? last.points.xy.length : 0);  // for tests and benchmarks
 }
 
 async function send(click) {
@@ -52,11 +66,13 @@ async function send(click) {
   trigger('click', click);
 }
 
-function dataAt(evt) {
-  // data coordinates under the pointer: the plot area is Plotly's drag layer, its axes' ranges are in the layout
+function dataAt(evt, clamp = false) {
+  // data coordinates under the pointer: the plot area is Plotly's drag layer, its axes' ranges are in the layout;
+  // outside the area: null, or with `clamp` its nearest edge (where a box selection stops)
   const area = gd.querySelector('.nsewdrag');
   if (!area) return null;
-  const r = area.getBoundingClientRect(), u = (evt.clientX - r.left) / r.width, w = (evt.clientY - r.top) / r.height;
+  const r = area.getBoundingClientRect(), in01 = (v) => (clamp ? Math.min(1, Math.max(0, v)) : v);
+  const u = in01((evt.clientX - r.left) / r.width), w = in01((evt.clientY - r.top) / r.height);
   if (!(u >= 0 && u <= 1 && w >= 0 && w <= 1)) return null;
   const [x0, x1] = gd.layout.xaxis.range, [y0, y1] = gd.layout.yaxis.range;
   return {x: x0 + u * (x1 - x0), y: y1 - w * (y1 - y0)};
@@ -79,8 +95,20 @@ function bind() {
       if (at) send({kind: 'space', ...at});
     }, 0);
   });
+  gd.addEventListener('pointerdown', () => { pressing = true; boxSent = false; }, true);
+  document.addEventListener('pointerup', (evt) => {  // on the page: Plotly's drag cover gets the release
+    const was = pressing;
+    pressing = false;
+    if (!was || gd.layout.dragmode !== 'select' || !pressedAt) return;
+    if (Math.hypot(evt.clientX - pressedAt[0], evt.clientY - pressedAt[1]) < BOX_MIN_PX) return;
+    const a = dataAt({clientX: pressedAt[0], clientY: pressedAt[1]}, true), b = dataAt(evt, true);
+    if (!a || !b) return;
+    boxSent = true;
+    trigger('select', {indices: inBox(a, b)});
+  }, true);
   gd.on('plotly_selected', (d) => {
     if (!d || !d.points) return;  // a click that clears the selection
+    if (boxSent) { boxSent = false; return; }  // sent on release already
     const indices = [];
     for (const p of d.points) {
       const c = p.customdata !== undefined ? p.customdata : (gd.data[p.curveNumber].customdata || [])[p.pointNumber];
@@ -89,6 +117,19 @@ function bind() {
     trigger('select', {indices});
   });
   bindThumbnails();
+}
+
+function inBox(a, b) {
+  // customdata of every point of a shown trace inside the box with corners a, b (data coordinates), edges included
+  const [x0, x1] = [Math.min(a.x, b.x), Math.max(a.x, b.x)], [y0, y1] = [Math.min(a.y, b.y), Math.max(a.y, b.y)];
+  const indices = [];
+  for (const t of gd.data) {
+    if (!t.customdata || t.visible === false || t.visible === 'legendonly') continue;
+    for (let k = 0; k < t.customdata.length; k++) {
+      if (t.x[k] >= x0 && t.x[k] <= x1 && t.y[k] >= y0 && t.y[k] <= y1) indices.push(Number(t.customdata[k]));
+    }
+  }
+  return indices;
 }
 
 function bindThumbnails() {

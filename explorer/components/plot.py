@@ -1,10 +1,12 @@
 """A Plotly chart inside gr.HTML whose clicks reach Python (gr.Plot has no click events in Gradio 6).
 
 plotly.js is the copy shipped inside the installed `plotly` package, served by Gradio as a static file: no CDN.
-The component's value is short JSON {key, marker}: `key` names a figure that the page fetches from the server function
-`figure` (Gradio copies every output's value several times per event, so a 400 kB figure as the value would slow down
-every click in the app); `marker` is [x, y] of the current latent, drawn as a layout shape (moving a shape redraws
-only the shapes, where restyling a trace would redraw all 10,000 WebGL points), or null.
+The component's value is short JSON {key, marker, points}: `key` names a figure that the page fetches from the server
+function `figure` (Gradio copies every output's value several times per event, so a 400 kB figure as the value would
+slow down every click in the app); `marker` is [x, y] of the current latent, drawn as a layout shape (moving a shape
+redraws only the shapes, where restyling or adding a trace would redraw all 10,000 WebGL points), or null; `points`
+is null or {name, color, xy: [[x, y], ...]}: a few more positions (the Maths tab's Monte Carlo samples), drawn as
+small shapes too (not in the legend: the figure can name them with a trace of its own, see plots_maths.py).
 Hovering a point shows its image (server function `thumbnail`). A click on a point triggers `click` with
 {kind: "point", index: customdata, x, y}; a click on empty space with {kind: "space", x, y}. With decode="<elem_id>"
 a click also asks that latent image (image.py) to decode it at once, before the `click` event's round trip.
@@ -13,6 +15,7 @@ import json
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 import plotly
 
 from . import asset
@@ -44,9 +47,16 @@ def _named(fn, name: str):
     return call
 
 
-def plot_value(key: str, marker: tuple[float, float] | None = None) -> str:
-    """The component's value: which figure, and where the current-latent marker is (None: no marker)."""
-    return json.dumps({"key": key, "marker": None if marker is None else [float(marker[0]), float(marker[1])]})
+def plot_value(key: str, marker: tuple[float, float] | None = None, points=None, points_name: str = "",
+               points_color: str = "orange") -> str:
+    """The component's value: which figure, where the current-latent marker is (None: no marker) and extra `points`
+    ((n, 2) positions, None or empty: none), named `points_name` (the shapes' name), filled with `points_color`."""
+    extra = None
+    if points is not None and len(points):
+        xy = np.round(np.asarray(points, dtype=np.float64).reshape(-1, 2), 4).tolist()
+        extra = {"name": points_name, "color": points_color, "xy": xy}
+    return json.dumps({"key": key, "marker": None if marker is None else [float(marker[0]), float(marker[1])],
+                       "points": extra})
 
 
 def figure_json(fig: dict) -> str:

@@ -30,10 +30,12 @@ class Page:
     latent: gr.State | None = None  # the map view's LatentSession, once the map view has made it
     codes: object = None  # the codes view, once it is wired (the generate view opens sampled grids in it)
     map_plot: gr.HTML | None = None  # the latent map, whose value changes with the map's latent (url.py watches it)
+    maths: object = None  # the Maths view, once wired (url.py reads its session and watches its axes)
 
     def live(self, event, fn, inputs, outputs, **kwargs):
-        """A live edit: fn on `event`, outside the queue; an expired session shows the notice."""
-        event(expiring(fn, self.notice), inputs, set(outputs) | {self.notice}, **LIVE, **kwargs)
+        """A live edit: fn on `event`, outside the queue; an expired session shows the notice. Returns Gradio's
+        dependency (for `.then`)."""
+        return event(expiring(fn, self.notice), inputs, set(outputs) | {self.notice}, **LIVE, **kwargs)
 
     def on_open(self, pickers: list, fn, inputs, outputs, progress_on, name: str):
         """Run fn when the page opens and when one of `pickers` changes, with one progress indicator (on

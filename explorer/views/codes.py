@@ -55,7 +55,7 @@ class CodesView:
     def build(self):
         with gr.Row():
             with gr.Column():
-                self.index = gr.Number(0, precision=0, label="image index (test split)")
+                self.index = gr.Number(0, precision=0, label="image index (test split)", elem_id="codes-index")
                 self.grid = code_grid("code-grid")
                 self.suggest = choices("code-suggestions")
                 self.nearest = choices("code-nearest")

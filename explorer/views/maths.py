@@ -1,7 +1,8 @@
 """The Maths view (issue #14): a VAE's latent space on two of its own axes, with the selected image's posterior, the
 prior and the aggregate posterior; a click decodes there. Below: the reparameterisation trick as a Monte Carlo
-estimate of the ELBO beside the IWAE bound, what the decoder says about the current latent (mean, per-pixel scale,
-a sample) and traversals of the most active dimensions. It follows the latent map's selection when its tab opens."""
+estimate of the ELBO beside the IWAE bound (its samples drawn on the axes too), what the decoder says about the
+current latent (mean, per-pixel scale, a sample) and traversals of the most active dimensions. It follows the latent
+map's selection when its tab opens; its axes, L and seed come from the page's URL when it names them (url.py)."""
 import re
 import threading
 from dataclasses import replace
@@ -19,10 +20,18 @@ from ..components.image import latent_image, latent_value
 from ..components.plot import clickable_plot, figure_json, plot_value
 from ..images import data_uri, show
 from ..outputs import data_file
-from ..plots_maths import axes_key, latent_axes_figure, parse_axes_key
+from ..plots_maths import (
+    SAMPLES_COLOR,
+    SAMPLES_NAME,
+    axes_key,
+    latent_axes_figure,
+    parse_axes_key,
+    sample_positions,
+)
 from ..posterior import AxesError, check_dims
 from ..session import LatentSession, MathsSession
 from . import Page, handled
+from .url import wanted
 
 MAX_FIGURES = 32  # axes figures kept (each ~0.5 MB of JSON for 10,000 test images), the oldest dropped first
 TRAVERSAL_ROWS, TRAVERSAL_STEPS = 4, 7
@@ -108,12 +117,18 @@ class MathsView:
         self.download = gr.DownloadButton("download the traversal (PNG)", elem_id="maths-download")
 
     # --- outputs --------------------------------------------------------------------------------------------------
+    @staticmethod
+    def plot_of(st: MathsSession) -> str:
+        """The axes' value: the figure of (i, j, index), the current latent as the marker, the Monte Carlo samples."""
+        z = st.latent
+        return plot_value(axes_key(st.vae, st.i, st.j, st.index), (z[st.i], z[st.j]),
+                          sample_positions(st.mc_z, st.i, st.j), SAMPLES_NAME, SAMPLES_COLOR)
+
     def latent_outputs(self, st: MathsSession, how: str) -> dict:
         """The decode, the marker, the decoder's view and the traversal of the current latent."""
         name, z = st.vae, np.array(st.latent)
         image = self.ex.decode_latent(name, list(z), side=0)
-        out = {self.state: st, self.decoded: latent_value(image, f"decoded: {how}"),
-               self.plot: plot_value(axes_key(name, st.i, st.j, st.index), (z[st.i], z[st.j])),
+        out = {self.state: st, self.decoded: latent_value(image, f"decoded: {how}"), self.plot: self.plot_of(st),
                self.info: f"Posterior of test image **#{st.index}**; current latent: {how}, "
                           f"z{st.i} = {z[st.i]:.2f}, z{st.j} = {z[st.j]:.2f}"}
         d = self.ex.decoder_output(name, z)
@@ -133,22 +148,27 @@ class MathsView:
         return out
 
     def mc_outputs(self, st: MathsSession, samples, seed) -> dict:
+        """The Monte Carlo text and strip for L = `samples`, and the samples on the axes (in the session and the
+        plot's value)."""
         r = self.ex.monte_carlo(st.vae, st.index, 1 if samples is None else samples, int(seed or 0))  # L checked there
+        st = replace(st, mc_z=tuple(tuple(float(v) for v in z) for z in r.z), samples=len(r.z), seed=r.seed)
         strip = to_pil(make_grid(torch.from_numpy(r.decodes), nrow=min(MC_COLUMNS, len(r.z))), 2)
-        return {self.mc_text: monte_carlo_text(r, st.index),
-                self.mc_strip: wide_figure_html(strip, f"the {len(r.z)} decodes E[x|z_l]")}
+        return {self.state: st, self.plot: self.plot_of(st), self.mc_text: monte_carlo_text(r, st.index),
+                self.mc_strip: wide_figure_html(strip, f"the {len(r.z)} decodes E[x|z_l], drawn on the axes as dots")}
 
     def select(self, st: MathsSession, index: int, latent, samples, seed, how: str) -> dict:
         """Show test image `index`'s posterior, with `latent` (None: its mu) as the current latent."""
         mu = self.ex.posteriors(st.vae).mu
         index = int(np.clip(index, 0, len(mu) - 1))
         z = mu[index] if latent is None or len(latent) == 0 else latent
-        st = replace(st, index=index).with_latent(z)
-        return {**self.latent_outputs(st, how), **self.mc_outputs(st, samples, seed)}
+        mc = self.mc_outputs(replace(st, index=index).with_latent(z), samples, seed)
+        return {**mc, **self.latent_outputs(mc[self.state], how)}
 
     # --- events ---------------------------------------------------------------------------------------------------
-    def open(self, vae: str, latent: LatentSession, samples, seed,
+    def open(self, vae: str, latent: LatentSession, samples, seed, request: gr.Request = None,
              progress=gr.Progress(track_tqdm=True)) -> dict:  # noqa: B008 - how Gradio passes progress
+        """Open a VAE in this tab on the axes, L and seed the page's URL asks for (url.py; else the two most active
+        dimensions and the sliders' values), on the map's selection, else the URL's, else test image 0."""
         if not vae:
             return {self.state: MathsSession()}
         progress(0, desc=f"opening {vae}")
@@ -158,29 +178,41 @@ class MathsView:
             raise AxesError(f"{vae} has a {len(order)}-D latent: the latent axes need two dimensions")
         kl = self.ex.latent_view(vae).proj.kl_per_dim
         choices = [(f"z{d} (KL {kl[d]:.2f})", d) for d in order]
-        st = MathsSession(loaded=True, vae=vae, i=order[0], j=order[1])
+        want = wanted(self.ex, request, "vae", vae)  # restore_state checked its axes against this VAE
+        i, j = want.axes if want and want.axes else order[:2]
+        st = MathsSession(loaded=True, vae=vae, i=int(i), j=int(j))
         follow = latent.loaded and latent.vae == vae
-        index, z = (latent.index, latent.latent) if follow else (0, None)
-        st = replace(st, followed=(index, tuple(z or ())))
-        out = self.select(st, index, z, samples, seed, "the map's latent" if follow else f"mu of #{index}")
-        self.figure(axes_key(vae, st.i, st.j, index))  # computed now, while this view shows progress
-        out[self.dim_i] = gr.update(choices=choices, value=order[0])
-        out[self.dim_j] = gr.update(choices=choices, value=order[1])
+        if follow:
+            index, z = latent.index, latent.latent
+        else:
+            index = want.index if want and want.index is not None else 0
+            z = want.z if want else None
+        if want:
+            samples, seed = want.samples, want.seed
+        how = "the map's latent" if follow else "the URL's latent" if z else f"mu of #{index}"
+        out = self.select(st, index, z, samples, seed, how)
+        # followed: what the map shows once it has opened too (the same image and latent), so that opening this tab
+        # then keeps the view, and the URL's settings, instead of reselecting
+        out[self.state] = st = replace(out[self.state], followed=(out[self.state].index, out[self.state].latent))
+        self.figure(axes_key(vae, st.i, st.j, st.index))  # computed now, while this view shows progress
+        out[self.dim_i] = gr.update(choices=choices, value=st.i)
+        out[self.dim_j] = gr.update(choices=choices, value=st.j)
+        out[self.samples], out[self.seed] = st.samples, st.seed
         return out
 
-    def on_tab(self, st: MathsSession, latent: LatentSession, samples, seed) -> dict:
-        """Opening the tab follows the map's selection (its image and its current latent), if it is new."""
+    def on_tab(self, st: MathsSession, latent: LatentSession) -> dict:
+        """Opening the tab follows the map's selection (its image and its current latent), if it is new, with the
+        L and seed shown (the session's: the sliders' values may not have arrived from a restored URL yet)."""
         if st.loaded and latent.loaded and latent.vae == st.vae and (latent.index, latent.latent) != st.followed:
             st = replace(st, followed=(latent.index, latent.latent))
-            return self.select(st, latent.index, latent.latent, samples, seed, "the map's latent")
+            return self.select(st, latent.index, latent.latent, st.samples, st.seed, "the map's latent")
         return {self.state: st}
 
     def on_dims(self, st: MathsSession, i, j) -> dict:
         st = st.checked()
         i, j = check_dims(i, j, len(st.latent))
         st = replace(st, i=i, j=j)
-        z = st.latent
-        return {self.state: st, self.plot: plot_value(axes_key(st.vae, i, j, st.index), (z[i], z[j]))}
+        return {self.state: st, self.plot: self.plot_of(st)}
 
     def on_click(self, st: MathsSession, evt: gr.EventData) -> dict:
         st = st.checked()
@@ -193,11 +225,12 @@ class MathsView:
 
     def wire(self, page: Page, tab: gr.Tab):
         self.state = s = gr.State(MathsSession())
-        mc, settings = {self.mc_text, self.mc_strip}, [self.samples, self.seed]
+        mc, settings = {s, self.plot, self.mc_text, self.mc_strip}, [self.samples, self.seed]
         latent = {s, self.decoded, self.plot, self.info, self.decoder, self.traversal, self.download}
+        page.maths = self
         page.on_open([page.vae], self.open, [page.vae, page.latent, *settings],
-                     latent | mc | {self.dim_i, self.dim_j}, self.plot, "maths")
-        page.live(tab.select, self.on_tab, [s, page.latent, *settings], latent | mc)
+                     latent | mc | {self.dim_i, self.dim_j, *settings}, self.plot, "maths")
+        page.live(tab.select, self.on_tab, [s, page.latent], latent | mc)
         page.live(self.plot.click, self.on_click, s, latent, trigger_mode="always_last")
         for dim in (self.dim_i, self.dim_j):
             page.live(dim.input, self.on_dims, [s, self.dim_i, self.dim_j], {s, self.plot})

@@ -1,17 +1,20 @@
 """Shareable URL state (issue #14, url_state.py): the address bar's query holds the checkpoints, the tab, the map's
-selected image (or latent) and the codes view's image and cell; opening such a URL restores them.
+selected image (or latent), the Maths tab's axes, L and seed, and the codes view's image and cell; opening such a URL
+restores them.
 
 Reading: on page load `restore` sets the pickers and the tab from `request.query_params`, and each view's `open`
-asks `wanted` for the rest (the selection) when it opens the checkpoint the URL names. Values that do not fit (a bad
-number, an unknown checkpoint, an index beyond the test set) are dropped with a warning; the page opens anyway.
-Writing: whenever the map's marker, the code grid or the tab changes, `query` computes the query string into a hidden gr.HTML
-whose JavaScript (components/url.js) puts it in the address bar with history.replaceState.
+asks `wanted` for the rest (the selection, the Maths settings) when it opens the checkpoint the URL names. Values that
+do not fit (a bad number, an unknown checkpoint, an index beyond the test set, axes the VAE does not have) are dropped
+with a warning; the page opens anyway.
+Writing: whenever the map's marker, the Maths axes' value (dims, marker, samples), the code grid or the tab changes,
+`query` computes the query string into a hidden gr.HTML whose JavaScript (components/url.js) puts it in the address
+bar with history.replaceState.
 """
 import gradio as gr
 import numpy as np
 
 from ..components import asset
-from ..session import CodesSession, LatentSession
+from ..session import CodesSession, LatentSession, MathsSession
 from ..url_state import ViewState, to_query
 from . import LIVE, Page
 
@@ -29,8 +32,10 @@ def wanted(ex, request: gr.Request | None, key: str, name: str) -> ViewState | N
     return state if (getattr(state, key) or next(iter(ex.registry.names(kind)), None)) == name else None
 
 
-def view_state(ex, latent: LatentSession, codes: CodesSession, tab: str, vq: str) -> ViewState:
-    """What the page shows, as a ViewState: the latent only when it is not the selected image's own mu(x)."""
+def view_state(ex, latent: LatentSession, codes: CodesSession, tab: str, vq: str,
+               maths: MathsSession | None = None) -> ViewState:
+    """What the page shows, as a ViewState: the latent only when it is not the selected image's own mu(x), the Maths
+    axes only when they are not the two most active dimensions (what the tab opens on)."""
     z, index = None, None
     if latent.loaded:
         index = latent.index
@@ -39,8 +44,13 @@ def view_state(ex, latent: LatentSession, codes: CodesSession, tab: str, vq: str
             z = tuple(round(float(v), DIGITS) for v in latent.latent)
     code_index = codes.index if codes.loaded else None
     cell = codes.cell if codes.loaded and codes.index is not None and tuple(codes.cell) != (0, 0) else None
+    axes, samples, seed = None, ViewState.samples, ViewState.seed
+    if maths is not None and maths.loaded:
+        samples, seed = maths.samples, maths.seed
+        if [maths.i, maths.j] != [int(d) for d in ex.dims_by_kl(maths.vae)[:2]]:
+            axes = (maths.i, maths.j)
     return ViewState(vae=latent.vae or None, vq=(codes.vq if codes.loaded else vq) or None, tab=tab or "map",
-                     index=index, z=z, code_index=code_index, cell=cell)
+                     index=index, z=z, axes=axes, samples=samples, seed=seed, code_index=code_index, cell=cell)
 
 
 class UrlSync:
@@ -66,20 +76,22 @@ class UrlSync:
             gr.Warning(f"there is no {s.tab!r} tab on this page: showing the latent map")
         return out
 
-    def on_tab(self, latent: LatentSession, codes: CodesSession, vq: str, evt: gr.SelectData) -> dict:
+    def on_tab(self, latent: LatentSession, codes: CodesSession, maths: MathsSession, vq: str,
+               evt: gr.SelectData) -> dict:
         tab = getattr(evt, "id", None)
         tab = tab if tab in self.keys else "map"
-        return {self.tab: tab, self.query: self.write(latent, codes, tab, vq)}
+        return {self.tab: tab, self.query: self.write(latent, codes, maths, tab, vq)}
 
-    def write(self, latent: LatentSession, codes: CodesSession, tab: str, vq: str) -> str:
-        return to_query(view_state(self.ex, latent, codes, tab, vq))
+    def write(self, latent: LatentSession, codes: CodesSession, maths: MathsSession, tab: str, vq: str) -> str:
+        return to_query(view_state(self.ex, latent, codes, tab, vq, maths))
 
     def wire(self, page: Page, keys: list[str]):
         self.page, self.keys = page, list(keys)
         page.demo.load(self.restore, None, [page.vae, page.vq, page.tabs, self.tab], api_visibility="private")
-        page.tabs.select(self.on_tab, [page.latent, page.codes.state, page.vq], [self.tab, self.query], **LIVE)
+        sessions = [page.latent, page.codes.state, page.maths.state]
+        page.tabs.select(self.on_tab, [*sessions, page.vq], [self.tab, self.query], **LIVE)
         # the sessions' gr.State fire no change after live (unqueued) events: watch what the page shows of them, the
-        # map's value (its marker follows the latent) and the code grid (its selected cell)
-        inputs = [page.latent, page.codes.state, self.tab, page.vq]
-        for shown in (page.map_plot, page.codes.grid):
-            shown.change(self.write, inputs, self.query, **LIVE)
+        # map's value (its marker follows the latent), the Maths axes' value (their dims, marker and Monte Carlo
+        # samples: L and the seed) and the code grid (its selected cell)
+        for shown in (page.map_plot, page.maths.plot, page.codes.grid):
+            shown.change(self.write, [*sessions, self.tab, page.vq], self.query, **LIVE)

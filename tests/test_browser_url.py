@@ -1,0 +1,103 @@
+"""The shareable URL in Chromium (views/url.py): the address bar follows the view (map selection, tab, codes cell, the
+Maths tab's axes, L and seed); opening it restores the view; bad values only warn."""
+import pytest
+
+from tests.browser_app import AppPage, maths_samples, needs_chromium, search
+
+pytestmark = needs_chromium
+
+
+def test_the_url_follows_the_view_and_restores_it(open_app, browser, app_url):
+    """Issue #14: the address bar's query holds the selection and the tab; opening it restores them."""
+    app = open_app()
+    page = app.page
+    page.wait_for_function("() => location.search.includes('vae=')")
+    index = app.click_point(avoid=[0], seed=7)
+    page.wait_for_function("(s) => location.search.includes(s)", arg=f"index={index}")
+    x, y, _, _ = app.empty_spot()  # a spot, not a point: the latent goes in the URL too
+    old = app.src("#decoded-image canvas")
+    page.mouse.click(x, y)
+    app.wait_new_src("#decoded-image canvas", old)
+    page.wait_for_function("() => location.search.includes('z=')")
+    page.get_by_role("tab", name="VQ-VAE codes").click()
+    page.wait_for_function("() => location.search.includes('tab=codes')")
+    page.locator('#code-grid td[data-row="1"][data-col="1"]').click()
+    page.wait_for_function("() => location.search.includes('cell=1,1')")
+    query = search(app)
+    z = dict(p.split("=", 1) for p in query[1:].split("&"))["z"]
+
+    again = AppPage(browser, app_url + query + "&tab=map")  # the same view, opened from the link (on the map)
+    try:
+        assert f"#{index}:" in again.info()
+        again.page.wait_for_function("(z) => location.search.includes('z=' + z)", arg=z)
+        want = [float(v) for v in z.replace("%2C", ",").split(",")]
+        number = again.page.locator("#slider-0 input[type=number]")
+        assert float(number.input_value()) in [pytest.approx(v, abs=0.01) for v in want]
+        again.page.get_by_role("tab", name="VQ-VAE codes").click()
+        again.page.wait_for_selector('#code-grid td.sel[data-row="1"][data-col="1"]')
+        assert again.errors == []
+    finally:
+        again.close()
+    assert app.errors == []
+
+
+def test_a_url_with_bad_values_warns_and_opens_the_page(browser, app_url):
+    app = AppPage(browser, app_url)
+    try:
+        app.page.goto(app_url + "?index=abc&vae=nope&tab=codes")  # opens on the codes tab: the map is hidden
+        app.page.get_by_text("not a whole number").first.wait_for()
+        app.page.get_by_text("no VAE checkpoint 'nope'").first.wait_for()
+        app.page.wait_for_selector("#code-grid td[data-row]", state="visible")  # the good value (tab) is kept
+        app.page.get_by_role("tab", name="Latent map").click()
+        assert app.info().startswith("Selected test image #0")
+        app.errors.clear()  # Gradio logs its warnings in the console too
+    finally:
+        app.close()
+
+
+def test_the_url_holds_the_maths_settings_and_restores_them(open_app, browser, app_url, app_models, app_checkpoints):
+    """Issue #14: the Maths tab's axes, L and seed go in the URL; opening it restores them; bad ones only warn."""
+    from explorer.service import Explorer
+
+    order = [int(d) for d in Explorer([app_checkpoints], log=lambda *a: None).dims_by_kl(app_models.vae)]
+    app = open_app()
+    page = app.page
+    page.get_by_role("tab", name="Maths").click()
+    page.wait_for_function("() => location.search.includes('tab=maths')")
+    maths_samples(app, 8)
+    number = page.locator("#maths-samples input[type=number]")
+    number.fill("20")
+    number.press("Enter")
+    page.wait_for_function("() => location.search.includes('L=20')")
+    seed = page.locator("#maths-seed input")
+    seed.fill("3")
+    seed.press("Enter")
+    page.wait_for_function("() => location.search.includes('seed=3')")
+    assert "axes=" not in search(app)  # the default axes are not written
+
+    query = f"?vae={app_models.vae}&tab=maths&axes={order[1]},{order[0]}&L=20&seed=3"
+    again = AppPage(browser, app_url)
+    try:
+        again.page.goto(app_url + query)  # opens on the Maths tab (AppPage waits for the map: opened on it first)
+        again.page.wait_for_selector("#maths-axes .vx-plot[data-ready]")
+        drawn = maths_samples(again, 20)
+        assert (drawn["i"], drawn["j"]) == (f"z{order[1]}", f"z{order[0]}")
+        assert float(again.page.locator("#maths-samples input[type=number]").input_value()) == 20
+        assert again.page.locator("#maths-seed input").input_value() == "3"
+        assert "L = 20" in again.page.locator("#maths-mc").inner_text()
+        again.page.wait_for_function("(a) => location.search.includes(a)", arg=f"axes={order[1]},{order[0]}")
+        assert again.errors == []
+    finally:
+        again.close()
+
+    bad = AppPage(browser, app_url)
+    try:
+        bad.page.goto(app_url + f"?tab=maths&axes={order[0]},{order[0]}&L=99")
+        bad.page.get_by_text("out of range").first.wait_for()  # L=99
+        bad.page.get_by_text("latent axes").first.wait_for()  # the same dimension twice
+        drawn = maths_samples(bad, 8)  # the defaults instead
+        assert (drawn["i"], drawn["j"]) == (f"z{order[0]}", f"z{order[1]}")
+        bad.errors.clear()  # Gradio logs its warnings in the console too
+    finally:
+        bad.close()
+    assert app.errors == []
