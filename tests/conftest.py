@@ -126,9 +126,12 @@ def app_url(app_checkpoints, tmp_path_factory):
 
 
 # --- the page in Chromium (tests/test_browser_*.py; tests/browser_app.py: AppPage) -------------------------------
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Headless Chromium (Playwright), shared by the browser test files; skips them without Playwright."""
+    """Headless Chromium (Playwright) for one browser test file; skips them without Playwright.
+
+    Module scope, not session: while Playwright's sync API is open it holds an event loop on the main thread, and
+    later tests that call asyncio.run() (tests/test_output_race.py) would fail."""
     sync_api = pytest.importorskip("playwright.sync_api")
     from tests.launch import CHROMIUM, CHROMIUM_ARGS
 
