@@ -57,7 +57,7 @@ class GenerateView:
         """A click on VQ sample i: its code grid, in the codes view."""
         i = evt.index if isinstance(evt.index, int) else None
         if i is None or not 0 <= i < len(st.grids):
-            return {}
+            return gr.skip()  # (an empty dict is not "no updates" to Gradio: it wants a value per output)
         return {**self.codes.show_grid(codes, st.vq, st.grids[i]), self.page.tabs: gr.Tabs(selected="codes")}
 
     def wire(self, page: Page, tab: gr.Tab):
