@@ -38,7 +38,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from vae_core.config import Config
 from vae_core.data import load_dataset, to_float
-from vae_core.device import training_defaults
+from vae_core.device import adam, training_defaults
 from vae_core.evaluate import evaluate
 from vae_core.models import build_model
 from vae_core.precision import cpu_has_bf16, training_losses, training_model
@@ -105,10 +105,10 @@ def evaluate_reference(model, x_uint8: np.ndarray, device="cpu") -> dict:
 
 # --- the shared training loop --------------------------------------------------------------------------
 def train_for(model, loss_fn, x_train: np.ndarray, seconds: float, batch: int = BATCH, lr=lambda progress: LR,
-              device="cpu") -> dict:
-    """Adam, seeded epoch permutations (same for every model); lr(share of the budget spent); stop when it is spent.
-    The images stay uint8 on `device` and are indexed there; the loss is read back once, at the end."""
-    opt = torch.optim.Adam(model.parameters(), lr=lr(0.0))
+              device="cpu", optimizer=torch.optim.Adam) -> dict:
+    """optimizer(params, lr) (Adam), seeded epoch permutations (same for every model); lr(share of the budget spent);
+    stop when it is spent. The images stay uint8 on `device` and are indexed there; the loss is read back once."""
+    opt = optimizer(model.parameters(), lr=lr(0.0))
     model.train()
     x_dev = torch.from_numpy(x_train).to(device)
     images, steps, epoch, loss = 0, 0, 0, torch.tensor(float("nan"))
@@ -153,7 +153,8 @@ def as_vae_core_trains(cfg: Config, device="cpu") -> tuple:
     device = torch.device(device)
     return (lambda: training_model(build_model(cfg), cfg, device),
             lambda model, x: training_losses(model, x, cfg, device)["loss"],
-            {"batch": cfg.batch_size, "lr": lambda progress: lr_at(cfg, progress)})
+            {"batch": cfg.batch_size, "lr": lambda progress: lr_at(cfg, progress),
+             "optimizer": lambda params, lr: adam(params, lr, device)})
 
 
 def as_the_example_trains(device="cpu") -> tuple:

@@ -445,3 +445,30 @@ def test_clock_progress_and_stop():
     assert clock.must_stop()
     no_budget = vae_core.train.Clock(Config())
     assert no_budget.progress(0.3) == 0.3 and not no_budget.must_stop()
+
+
+def test_restored_adam_moments_take_their_parameters_layout():
+    """Saved moments are contiguous; a channels_last conv weight with contiguous moments makes fused Adam (which
+    walks memory) update the wrong elements. Restored, the next step equals the step of an optimizer never saved."""
+    from vae_core.device import adam
+    from vae_core.train import restore_training_state
+
+    def fresh():
+        torch.manual_seed(0)
+        p = torch.nn.Parameter(torch.randn(8, 4, 3, 3).contiguous(memory_format=torch.channels_last))
+        return p, adam([p], 0.1, "cpu")
+
+    p, opt = fresh()
+    for _ in range(2):
+        p.grad = torch.randn(8, 4, 3, 3).contiguous(memory_format=torch.channels_last)
+        opt.step()
+    saved = {f"optim.0.{k}": v.contiguous().clone() for k, v in opt.state[p].items()}  # as a file holds them
+    saved.update({"rng.torch": torch.get_rng_state(), "epoch": torch.tensor(2)})
+    q, restored = fresh()
+    q.data.copy_(p.data)
+    restore_training_state(restored, saved)
+    assert restored.state[q]["exp_avg"].stride() == q.stride()
+    p.grad = q.grad = torch.randn(8, 4, 3, 3).contiguous(memory_format=torch.channels_last)
+    opt.step()
+    restored.step()
+    assert torch.equal(p.data, q.data)

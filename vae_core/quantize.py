@@ -53,10 +53,10 @@ class VectorQuantizer(nn.Module):
         self.restarts = 0  # codes restarted since the last pop_restarts() (for the training log)
 
     def nearest(self, z: torch.Tensor) -> torch.Tensor:
-        """Index of the nearest code for each row of z (N, D): argmin ||z||^2 - 2 z.e + ||e||^2."""
+        """Index of the nearest code for each row of z (N, D): argmin_j ||e_j||^2 - 2 z.e_j (||z||^2 is the same for
+        every j, so it is left out), as one fused matrix multiply-add."""
         e = self.embedding
-        d = z.pow(2).sum(1, keepdim=True) - 2 * z @ e.T + e.pow(2).sum(1)
-        return d.argmin(1)
+        return torch.addmm(e.pow(2).sum(1), z, e.T, alpha=-2).argmin(1)
 
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """z: (B, N, D) -> (z_q with straight-through gradient, indices (B, N), VQ loss per image (B,))."""
@@ -84,8 +84,8 @@ class VectorQuantizer(nn.Module):
     @torch.no_grad()
     def _update_codes(self, z: torch.Tensor, idx: torch.Tensor) -> None:
         """EMA of the counts (both modes) and, in "ema" mode, of the sums and the codes; then dead-code restarts."""
-        onehot = F.one_hot(idx, self.num_codes).type(z.dtype)  # (N, K)
-        counts, sums = onehot.sum(0), onehot.T @ z
+        counts = torch.bincount(idx, minlength=self.num_codes).to(z.dtype)  # n_k
+        sums = torch.zeros_like(self.embedding).index_add_(0, idx, z)  # sum of the z with k_i = k
         if _distributed():
             dist.all_reduce(counts)
             dist.all_reduce(sums)

@@ -37,7 +37,7 @@ from .compiled import (
 )
 from .config import COMPILE_MODES, Config
 from .data import DataError, load_dataset, to_float
-from .device import TRAINING_DEFAULTS, pick_device, training_defaults
+from .device import TRAINING_DEFAULTS, adam, pick_device, training_defaults
 from .evaluate import evaluate
 from .images import save_grid
 from .models import build_model
@@ -116,9 +116,13 @@ def training_state(opt: torch.optim.Optimizer, epoch: int) -> dict[str, torch.Te
 def restore_training_state(opt: torch.optim.Optimizer, t: dict[str, torch.Tensor]) -> int:
     sd = opt.state_dict()
     sd["state"] = {}
+    params = [p for group in opt.param_groups for p in group["params"]]
     for key, v in t.items():
         if key.startswith("optim."):
             _, i, name = key.split(".", 2)
+            p = params[int(i)]
+            if v.shape == p.shape:  # in the parameter's layout: fused Adam walks memory, and a channels_last weight
+                v = torch.empty_like(p, dtype=v.dtype).copy_(v)  # with contiguous moments would mix up elements
             sd["state"].setdefault(int(i), {})[name] = v
     opt.load_state_dict(sd)
     torch.set_rng_state(t["rng.torch"])
@@ -192,8 +196,8 @@ def _train(cfg, out, resume, dev, rank, world, main, log, clock):
     log(ds.describe())
     cfg.label_names = ds.label_names
     torch.manual_seed(cfg.seed)
-    model = training_model(build_model(cfg), cfg, dev)  # channels_last when training in bf16
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    model = training_model(build_model(cfg), cfg, dev)  # conv weights channels_last where that is faster
+    opt = adam(model.parameters(), cfg.lr, dev)
     start = 0
     if resume:
         start = resume_from(out, model, opt, log)
