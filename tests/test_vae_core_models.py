@@ -115,6 +115,18 @@ def test_vqvae_code_grid_round_trip(tiny_cfg, size, grid):
     torch.testing.assert_close(out["loss"], out["recon"] + out["vq"])
 
 
+def test_vqvae_res_blocks_sets_the_residual_blocks_each_side(tiny_cfg):
+    from vae_core.models.nets import ResidualBlock
+
+    def blocks(net):
+        return sum(isinstance(m, ResidualBlock) for m in net.modules())
+
+    for n in (0, 1, 2):
+        model = build_model(tiny_cfg(model="vqvae", res_blocks=n))
+        assert blocks(model.encoder) == blocks(model.decoder) == n
+        assert model(torch.rand(2, 1, 8, 8))["loss"].isfinite()
+
+
 @pytest.mark.parametrize("bad,words", [
     ({"model": "gan"}, "model must be one of"),
     ({"arch": "resnet"}, "arch must be one of"),
@@ -126,6 +138,7 @@ def test_vqvae_code_grid_round_trip(tiny_cfg, size, grid):
     ({"image_size": 30}, "multiple of 4"),
     ({"latent_dim": 0}, "latent_dim"),
     ({"num_codes": 1}, "num_codes"),
+    ({"res_blocks": -1}, "res_blocks must be 0 or more"),
     ({"mc_samples": 0}, "mc_samples"),
     ({"width": 1}, "width must be at least 2"),
     ({"batch_size": 0}, "batch_size"),

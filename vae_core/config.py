@@ -36,6 +36,7 @@ class Config:
     mc_samples: int = 1  # L, Monte Carlo samples of z per image
     num_codes: int = 512  # K, VQ-VAE codebook size
     code_dim: int = 64  # D, VQ-VAE code vector size
+    res_blocks: int = 2  # VQ-VAE residual blocks at H/4, in the encoder and in the decoder each
     commitment: float = 0.25  # beta of the commitment term ||z_e - sg[e]||^2
     codebook: str = "ema"  # ema | loss
     codebook_weight: float = 1.0  # weight of the codebook term ||sg[z_e] - e||^2 (codebook="loss" only)
@@ -86,6 +87,7 @@ class Config:
             (0 <= self.warmdown <= 1, f"warmdown must be in 0..1, got {self.warmdown}"),
             (1 <= self.latent_dim <= 1024, f"latent_dim must be in 1..1024, got {self.latent_dim}"),
             (self.num_codes >= 2, f"num_codes must be at least 2, got {self.num_codes}"),
+            (self.res_blocks >= 0, f"res_blocks must be 0 or more, got {self.res_blocks}"),
             (0 <= self.dead_threshold < 1, f"dead_threshold must be in [0, 1), got {self.dead_threshold}"),
             (self.mc_samples >= 1, f"mc_samples must be at least 1, got {self.mc_samples}"),
             (not (self.model == "vqvae" and self.arch == "mlp"), "the VQ-VAE has no MLP preset: use arch=conv"),

@@ -321,6 +321,7 @@ HELP = {
     "fixed_scale": "the scale when --scale fixed", "beta": "weight on the KL term",
     "mc_samples": "Monte Carlo samples L of z per image", "num_codes": "VQ-VAE codebook size K",
     "code_dim": "VQ-VAE code vector size D",
+    "res_blocks": "VQ-VAE residual blocks at a quarter of the image size, in the encoder and the decoder each",
     "commitment": "weight of the commitment term ||z_e - sg[e]||^2 (beta of the VQ-VAE paper)",
     "codebook": "ema (EMA updates) or loss (codebook loss term)", "ema_decay": "decay of the EMA codebook",
     "codebook_weight": "weight of the codebook term ||sg[z_e] - e||^2 (--codebook loss)",

@@ -31,10 +31,10 @@ class VQVAE(nn.Module):
         super().__init__()
         self.cfg = cfg
         c, width, d = cfg.channels, cfg.width, cfg.code_dim
-        self.encoder = conv_encoder(c, width, d, res_blocks=2)
+        self.encoder = conv_encoder(c, width, d, cfg.res_blocks)
         self.quantizer = VectorQuantizer(cfg.num_codes, d, cfg.commitment, cfg.codebook, cfg.ema_decay,
                                          cfg.dead_threshold, cfg.kmeans_init, cfg.codebook_weight)
-        self.decoder = conv_decoder(d, width, c, res_blocks=2)
+        self.decoder = conv_decoder(d, width, c, cfg.res_blocks)
 
     @property
     def grid_size(self) -> int:

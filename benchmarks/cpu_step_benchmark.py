@@ -1,0 +1,143 @@
+"""What each CPU change bought: images/s of training steps, each change on and off, against the PyTorch example.
+
+    python benchmarks/cpu_step_benchmark.py                 # float32, as on a CPU without native bf16
+    python benchmarks/cpu_step_benchmark.py --seconds 2 --rounds 15 --json benchmarks/results_cpu_step.json
+
+Every variant trains on the same random binary 28x28 images (the step's cost does not depend on their content) with
+its own model and optimizer. The variants take turns: each round gives each of them --seconds of steps, so that a
+noisy neighbour on a shared machine slows them all alike; the table shows each one's median over the rounds and its
+ratio to the example's median. Variants, in float32 with vae_core's CPU defaults (batch 64) unless named:
+    example                  the PyTorch example VAE (784-400-20), batch 128, Adam, as in train_benchmark.py;
+    <model> before           NCHW tensors, Adam's per-tensor loop, and for the VQ-VAE the one-hot quantizer:
+                             the trainer before issue 12's CPU changes;
+    + quantizer              bincount/index_add counts and sums, distances by one addmm (vae_core/quantize.py);
+    + channels-last          conv weights and images NHWC (vae_core/precision.py);
+    + fused Adam             = vae_core's trainer now (vae_core/device.py);
+    res_blocks=N             the VQ-VAE with N residual blocks instead of 2, everything else as now.
+A benchmark, not a test: nothing here asserts timings.
+"""
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from train_benchmark import BATCH, LR, ReferenceVAE, machine, reference_loss
+
+from vae_core.config import Config
+from vae_core.device import adam
+from vae_core.models import build_model
+from vae_core.precision import cpu_has_bf16
+from vae_core.quantize import VectorQuantizer
+
+
+def one_hot_counts_and_sums(self, z, idx):
+    """The quantizer's counts and sums before this change: a one-hot (N, K) matrix and its matmul."""
+    onehot = F.one_hot(idx, self.num_codes).type(z.dtype)
+    return onehot.sum(0), onehot.T @ z
+
+
+def full_distance_nearest(self, z):
+    """The quantizer's nearest code before this change: ||z||^2 - 2 z.e + ||e||^2 in three ops."""
+    e = self.embedding
+    return (z.pow(2).sum(1, keepdim=True) - 2 * z @ e.T + e.pow(2).sum(1)).argmin(1)
+
+
+class OldQuantizer(VectorQuantizer):
+    counts_and_sums = one_hot_counts_and_sums
+    nearest = full_distance_nearest
+
+
+def example_step():
+    model = ReferenceVAE()
+    opt = torch.optim.Adam(model.parameters(), lr=LR)
+
+    def step(x):
+        loss = reference_loss(model, x)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return step, BATCH
+
+
+def vae_core_step(model_name: str, old_quantizer=False, channels_last=True, fused=True, **overrides):
+    cfg = Config(model=model_name, likelihood="bernoulli", amp=False, **overrides)
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    if old_quantizer:
+        model.quantizer.__class__ = OldQuantizer
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.to(memory_format=layout)
+    opt = adam(model.parameters(), cfg.lr, "cpu") if fused else torch.optim.Adam(model.parameters(), lr=cfg.lr)
+
+    def step(x):
+        loss = model(x.contiguous(memory_format=layout))["loss"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return step, cfg.batch_size
+
+
+def variants(res_blocks: list[int]) -> dict:
+    v = {"example": example_step,
+         "conv VAE before": lambda: vae_core_step("vae", channels_last=False, fused=False),
+         "conv VAE + channels-last": lambda: vae_core_step("vae", fused=False),
+         "conv VAE + fused Adam (now)": lambda: vae_core_step("vae"),
+         "VQ-VAE before": lambda: vae_core_step("vqvae", old_quantizer=True, channels_last=False, fused=False),
+         "VQ-VAE + quantizer": lambda: vae_core_step("vqvae", channels_last=False, fused=False),
+         "VQ-VAE + channels-last": lambda: vae_core_step("vqvae", fused=False),
+         "VQ-VAE + fused Adam (now)": lambda: vae_core_step("vqvae")}
+    for n in res_blocks:
+        v[f"VQ-VAE res_blocks={n}"] = lambda n=n: vae_core_step("vqvae", res_blocks=n)
+    return v
+
+
+def measure(seconds: float, rounds: int, res_blocks: list[int]) -> dict[str, list[float]]:
+    images = torch.randint(0, 2, (8192, 1, 28, 28)).float()
+    steps = {name: build() for name, build in variants(res_blocks).items()}
+    for step, batch in steps.values():  # first-call costs (oneDNN primitive creation) are not timed
+        for _ in range(3):
+            step(images[:batch])
+    rates = {name: [] for name in steps}
+    for _ in range(rounds):
+        for name, (step, batch) in steps.items():
+            n, t0 = 0, time.perf_counter()
+            while time.perf_counter() - t0 < seconds:
+                i = (n * batch) % (len(images) - batch)
+                step(images[i:i + batch])
+                n += 1
+            rates[name].append(n * batch / (time.perf_counter() - t0))
+    return rates
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seconds", type=float, default=1.5, help="seconds of steps per variant per round")
+    p.add_argument("--rounds", type=int, default=9)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--res-blocks", type=int, nargs="*", default=[0, 1], help="VQ-VAE shapes to add")
+    p.add_argument("--json", help="write the rates here")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    rates = measure(args.seconds, args.rounds, args.res_blocks)
+    # each round's ratio to the example's rate in the same round: the machine's noise mostly cancels
+    ratios = {name: [a / b for a, b in zip(r, rates["example"])] for name, r in rates.items()}
+    m = machine()
+    print(f"CPU: {m['cpu']}, {args.threads} threads, native bf16: {cpu_has_bf16()} (all variants float32); "
+          f"torch {torch.__version__}; {args.rounds} rounds of {args.seconds:g} s each")
+    print("| variant | images/s (median) | vs example (median of rounds) | range over rounds |\n|---|---:|---:|---:|")
+    for name, r in rates.items():
+        q = ratios[name]
+        print(f"| {name} | {statistics.median(r):,.0f} | {statistics.median(q):.3f}x | {min(q):.3f}-{max(q):.3f}x |")
+    if args.json:
+        Path(args.json).write_text(json.dumps({**m, "threads": args.threads, "rates": rates, "ratios": ratios},
+                                              indent=1))
+
+
+if __name__ == "__main__":
+    main()
