@@ -14,6 +14,10 @@ ratio to the example's median. Variants, in float32 with vae_core's CPU defaults
     + channels-last          conv weights and images NHWC (vae_core/precision.py);
     + fused Adam             = vae_core's trainer now (vae_core/device.py);
     res_blocks=N             the VQ-VAE with N residual blocks instead of 2, everything else as now.
+Each variant's FLOPs per training image (forward and backward, 2 per multiply-add, torch's FlopCounterMode) times
+its images/s gives the rate its step sustains; beside it, the rate of a large float32 matmul on the same CPU (a
+practical peak), and the rate that issue 12's goals (0.5x the example's images/s for the conv VAE, 0.25x for the
+VQ-VAE) would need at these FLOPs per image.
 A benchmark, not a test: nothing here asserts timings.
 """
 import argparse
@@ -25,8 +29,9 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]  # vae_core, benchmarks
 from train_benchmark import BATCH, LR, ReferenceVAE, machine, reference_loss
 
 from vae_core.config import Config
@@ -97,6 +102,23 @@ def variants(res_blocks: list[int]) -> dict:
     return v
 
 
+def flops_per_image(step, batch: int) -> float:
+    """FLOPs of one training step (forward and backward) per image."""
+    with FlopCounterMode(display=False) as counter:
+        step(torch.rand(batch, 1, 28, 28).round())
+    return counter.get_total_flops() / batch
+
+
+def matmul_flops_per_second(n: int = 2048, repeats: int = 10) -> float:
+    """A large float32 matmul's FLOP/s: about the most a step of convolutions and matmuls can sustain here."""
+    a = torch.randn(n, n)
+    a @ a
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        a @ a
+    return 2 * n ** 3 * repeats / (time.perf_counter() - t0)
+
+
 def measure(seconds: float, rounds: int, res_blocks: list[int]) -> dict[str, list[float]]:
     images = torch.randint(0, 2, (8192, 1, 28, 28)).float()
     steps = {name: build() for name, build in variants(res_blocks).items()}
@@ -115,28 +137,38 @@ def measure(seconds: float, rounds: int, res_blocks: list[int]) -> dict[str, lis
     return rates
 
 
-def main():
+def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, default=1.5, help="seconds of steps per variant per round")
     p.add_argument("--rounds", type=int, default=9)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--res-blocks", type=int, nargs="*", default=[0, 1], help="VQ-VAE shapes to add")
     p.add_argument("--json", help="write the rates here")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     rates = measure(args.seconds, args.rounds, args.res_blocks)
+    flops = {name: flops_per_image(*build()) for name, build in variants(args.res_blocks).items()}
+    peak = statistics.median(matmul_flops_per_second() for _ in range(3))
     # each round's ratio to the example's rate in the same round: the machine's noise mostly cancels
     ratios = {name: [a / b for a, b in zip(r, rates["example"])] for name, r in rates.items()}
     m = machine()
     print(f"CPU: {m['cpu']}, {args.threads} threads, native bf16: {cpu_has_bf16()} (all variants float32); "
           f"torch {torch.__version__}; {args.rounds} rounds of {args.seconds:g} s each")
-    print("| variant | images/s (median) | vs example (median of rounds) | range over rounds |\n|---|---:|---:|---:|")
+    print("| variant | images/s (median) | vs example (median of rounds) | range over rounds | MFLOP per image "
+          "| GFLOP/s |\n|---|---:|---:|---:|---:|---:|")
     for name, r in rates.items():
         q = ratios[name]
-        print(f"| {name} | {statistics.median(r):,.0f} | {statistics.median(q):.3f}x | {min(q):.3f}-{max(q):.3f}x |")
+        print(f"| {name} | {statistics.median(r):,.0f} | {statistics.median(q):.3f}x | {min(q):.3f}-{max(q):.3f}x "
+              f"| {flops[name] / 1e6:.1f} | {statistics.median(r) * flops[name] / 1e9:.0f} |")
+    example = statistics.median(rates["example"])
+    needed = {"conv VAE (0.5x)": 0.5 * example * flops["conv VAE + fused Adam (now)"],
+              "VQ-VAE (0.25x)": 0.25 * example * flops["VQ-VAE + fused Adam (now)"]}
+    print(f"\nA {2048}x{2048} float32 matmul: {peak / 1e9:.0f} GFLOP/s. The goals would need, at these FLOPs per "
+          "image: " + ", ".join(f"{k} {v / 1e9:.0f} GFLOP/s" for k, v in needed.items()))
     if args.json:
-        Path(args.json).write_text(json.dumps({**m, "threads": args.threads, "rates": rates, "ratios": ratios},
-                                              indent=1))
+        Path(args.json).write_text(json.dumps({**m, "threads": args.threads, "rates": rates, "ratios": ratios,
+                                               "flops_per_image": flops, "matmul_flops_per_second": peak,
+                                               "goal_flops_per_second": needed}, indent=1))
 
 
 if __name__ == "__main__":
