@@ -24,7 +24,7 @@ from tqdm import tqdm
 from .checkpoint import PRIOR, STATE, WEIGHTS, CheckpointError, load, save_checkpoint
 from .config import Config
 from .data import DataError, load_dataset, to_float
-from .device import pick_device
+from .device import adam, pick_device
 from .evaluate import likelihood_bound
 from .images import save_grid
 from .likelihood import DISCRETIZED, LOG_SCALE_FLOOR, soft_clamp
@@ -128,7 +128,7 @@ def train_prior(checkpoint: str | Path, cfg: Config | None = None, resume: bool 
         f"code grids in {time.time() - t0:.1f} s")
     torch.manual_seed(cfg.seed)
     prior = CodePrior(cfg).to(dev)
-    opt = torch.optim.Adam(prior.parameters(), lr=cfg.lr)  # the decoder's scale is a buffer: not trained here
+    opt = adam(prior.parameters(), cfg.lr, dev)  # the decoder's scale is a buffer: not trained here
     start = resume_from(out, prior, opt, log) if resume else 0
     x_test = torch.from_numpy(ds.x_test).to(dev)
     if not resume:
