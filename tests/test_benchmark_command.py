@@ -3,23 +3,14 @@ settings of benchmarks/train_benchmark.py: the commands each device gets, and a 
 import importlib.util
 import json
 import math
-import sys
 from argparse import Namespace
-from pathlib import Path
 
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.benchmark_module import load_benchmark
+
 pytestmark = pytest.mark.usefixtures("vc_one_thread")
-
-
-def _load(name: str):
-    sys.path.insert(0, str(ROOT / "benchmarks"))  # command_benchmark imports train_benchmark
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _args(**kw) -> Namespace:
@@ -27,7 +18,7 @@ def _args(**kw) -> Namespace:
 
 
 def test_each_device_gets_its_commands(tmp_path):
-    bench = _load("command_benchmark")
+    bench = load_benchmark("command_benchmark")
     data = tmp_path / "images.npz"
     cpu = bench.commands(_args(), data, tmp_path)
     assert cpu[bench.EXAMPLE][-1] == "--no-accel"  # the example would take a GPU if it found one
@@ -44,7 +35,7 @@ def test_each_device_gets_its_commands(tmp_path):
 
 
 def test_throughput_from_the_history(tmp_path):
-    bench = _load("command_benchmark")
+    bench = load_benchmark("command_benchmark")
     rows = [{"epoch": 1, "seconds": 2.0, "images_per_sec": 3000.0}, {"epoch": 2, "seconds": 1.0, "images_per_sec": 6000.0}]
     (tmp_path / "history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     t = bench.history_throughput(tmp_path)
@@ -52,7 +43,7 @@ def test_throughput_from_the_history(tmp_path):
 
 
 def test_train_benchmark_uses_the_device_defaults():
-    tb = _load("train_benchmark")
+    tb = load_benchmark("train_benchmark")
     cuda, cpu = tb.models(torch.device("cuda")), tb.models("cpu")  # nothing is built: no GPU needed
     assert cuda[tb.CONV][2]["batch"] == cuda[tb.VQ][2]["batch"] == 512
     assert cpu[tb.CONV][2]["batch"] == cpu[tb.VQ][2]["batch"] == 64
@@ -62,7 +53,7 @@ def test_train_benchmark_uses_the_device_defaults():
 def test_command_benchmark_smoke(tmp_path, capsys):
     if importlib.util.find_spec("sklearn") is None:
         pytest.skip("needs scikit-learn's digits")
-    bench = _load("command_benchmark")
+    bench = load_benchmark("command_benchmark")
     out = bench.main(["--seconds", "3", "--data", "digits", "--train-subset", "500", "--test-subset", "200",
                       "--threads", "1", "--workdir", str(tmp_path / "work"), "--json", str(tmp_path / "r.json")])
     printed = capsys.readouterr().out

@@ -1,25 +1,15 @@
 """benchmarks/cpu_step_benchmark.py: its "before" quantizer is the same maths as vae_core's, and a short run prints
 every variant with finite rates and FLOPs."""
-import importlib.util
 import json
-from pathlib import Path
 
 import torch
 
+from tests.benchmark_module import load_benchmark
 from vae_core.quantize import VectorQuantizer
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("cpu_step_benchmark", ROOT / "benchmarks" / "cpu_step_benchmark.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_old_quantizer_picks_the_same_codes_counts_and_sums():
-    bench = _load()
+    bench = load_benchmark("cpu_step_benchmark")
     torch.manual_seed(0)
     new, old = VectorQuantizer(64, 8), bench.OldQuantizer(64, 8)
     old.embedding.copy_(new.embedding)
@@ -32,7 +22,7 @@ def test_the_old_quantizer_picks_the_same_codes_counts_and_sums():
 
 
 def test_a_short_run_prints_every_variant(tmp_path, capsys):
-    bench = _load()
+    bench = load_benchmark("cpu_step_benchmark")
     bench.main(["--seconds", "0.05", "--rounds", "1", "--res-blocks", "0", "--json", str(tmp_path / "r.json")])
     printed = capsys.readouterr().out
     rows = [ln for ln in printed.splitlines() if ln.startswith("| ") and not ln.startswith("| variant")]

@@ -1,5 +1,4 @@
 """benchmarks/quantizer_benchmark.py: the library adapter's loss has vae_core's reduction, and a short run gives a table."""
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -7,21 +6,15 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.benchmark_module import load_benchmark
+
 pytest.importorskip("vector_quantize_pytorch")
 pytestmark = pytest.mark.usefixtures("vc_one_thread")
-ROOT = Path(__file__).resolve().parents[1]
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
-def _load_benchmark():
-    spec = importlib.util.spec_from_file_location("quantizer_benchmark", ROOT / "benchmarks" / "quantizer_benchmark.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_library_loss_is_summed_per_image_like_vae_cores():
-    bench = _load_benchmark()
+    bench = load_benchmark("quantizer_benchmark")
     torch.manual_seed(0)
     vq = bench.LibraryQuantizer(16, 8, rotation_trick=False).train()
     z = torch.randn(3, 5, 8, requires_grad=True)
@@ -36,7 +29,7 @@ def test_library_loss_is_summed_per_image_like_vae_cores():
 
 def test_quantizer_benchmark_smoke(tmp_path, capsys):
     data = "fashion-mnist" if FASHION.is_dir() else "digits"
-    bench = _load_benchmark()
+    bench = load_benchmark("quantizer_benchmark")
     out_json = tmp_path / "results.json"
     out = bench.main(["--steps", "3", "--data", data, "--train-subset", "640", "--test-subset", "100",
                       "--threads", "1", "--json", str(out_json)])

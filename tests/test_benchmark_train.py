@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.benchmark_module import load_benchmark
+
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
@@ -18,15 +19,8 @@ def _data() -> str:
     pytest.skip("needs /usr/share/datasets/fashion-mnist or scikit-learn's digits")
 
 
-def _load_benchmark():
-    spec = importlib.util.spec_from_file_location("train_benchmark", ROOT / "benchmarks" / "train_benchmark.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_train_benchmark_smoke(tmp_path, capsys):
-    bench = _load_benchmark()
+    bench = load_benchmark("train_benchmark")
     out_json = tmp_path / "results.json"
     out = bench.main(["--seconds", "2", "--threads", "2", "--data", _data(), "--train-subset", "2000",
                       "--test-subset", "500", "--json", str(out_json)])
@@ -54,9 +48,7 @@ def test_train_benchmark_smoke(tmp_path, capsys):
 
 
 def test_conv_vae_sweep_smoke(capsys):
-    spec = importlib.util.spec_from_file_location("conv_vae_sweep", ROOT / "benchmarks" / "conv_vae_sweep.py")
-    sweep = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(sweep)
+    sweep = load_benchmark("conv_vae_sweep")
     rows = sweep.main(["--seconds", "1", "--data", _data(), "--train-subset", "1000", "--test-subset", "200"])
     printed = capsys.readouterr().out
     assert [r["name"] for r in rows] == ["reference (pytorch/examples VAE)", *sweep.CANDIDATES]

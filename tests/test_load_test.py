@@ -1,25 +1,17 @@
 """Smoke test of benchmarks/load_test.py: a tiny run against `python app.py` (the tiny checkpoints of the
 `app_checkpoints` fixture) makes every call without an error and prints the table with its goal lines."""
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
+from tests.benchmark_module import load_benchmark
+
 pytest.importorskip("gradio_client")
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load_test():
-    spec = importlib.util.spec_from_file_location("load_test", ROOT / "benchmarks" / "load_test.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_load_test_smoke(app_checkpoints, tmp_path, capsys):
     out_json = tmp_path / "results.json"
-    r = _load_test().main(["--checkpoints", str(app_checkpoints), "--clients", "2", "--requests", "2",
+    r = load_benchmark("load_test").main(["--checkpoints", str(app_checkpoints), "--clients", "2", "--requests", "2",
                            "--idle", "3", "--soak", "20", "--soak-warmup", "10", "--sessions", "2",
                            "--max-seconds", "120", "--json", str(out_json)])
     printed = capsys.readouterr().out
