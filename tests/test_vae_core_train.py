@@ -472,3 +472,31 @@ def test_restored_adam_moments_take_their_parameters_layout():
     opt.step()
     restored.step()
     assert torch.equal(p.data, q.data)
+
+
+@pytest.mark.parametrize("model_name", ["vae", "vqvae"])
+def test_fused_adam_step_equals_the_plain_one_on_a_channels_last_model(tiny_cfg, digits, model_name):
+    """Fused Adam walks raw memory: it is right only while every gradient has its parameter's strides (autograd's
+    layout contract). One training step of a channels-last conv model, fused and plain, must agree."""
+    import copy
+
+    from vae_core.device import adam
+    from vae_core.precision import training_losses, training_model
+
+    cfg = tiny_cfg(model=model_name, amp=False)
+    torch.manual_seed(0)
+    fused = training_model(build_model(cfg), cfg, torch.device("cpu"))
+    assert any(p.dim() == 4 and not p.is_contiguous() for p in fused.parameters())  # some weights are NHWC
+    plain = copy.deepcopy(fused)
+    x = to_float(digits.x_train[:32])
+    for model, opt in ((fused, adam(fused.parameters(), 1e-2, "cpu")),
+                       (plain, torch.optim.Adam(plain.parameters(), lr=1e-2))):
+        for _ in range(2):
+            torch.manual_seed(1)
+            loss = training_losses(model, x, cfg, torch.device("cpu"))["loss"]
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            assert all(p.grad.stride() == p.stride() for p in model.parameters() if p.grad is not None)
+            opt.step()
+    for (name, a), b in zip(fused.named_parameters(), plain.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
