@@ -27,5 +27,7 @@ def training_defaults(device: torch.device | str) -> tuple[int, float]:
 def adam(params, lr: float, device: torch.device | str) -> torch.optim.Adam:
     """Adam; on a CPU or CUDA its fused kernel, one pass over all the parameters per step instead of a dozen small
     ops per tensor (the same update up to float rounding; 1.09x the images/s of the float32 conv VAE on a 2-core
-    CPU, within the noise for the VQ-VAE, benchmarks/cpu_step_benchmark.py)."""
+    CPU, within the noise for the VQ-VAE, benchmarks/cpu_step_benchmark.py). The fused kernel walks raw memory: a
+    parameter, its gradient and its moments must share strides. Autograd gives gradients their parameter's strides;
+    moments restored from a checkpoint are put in them by vae_core.train.restore_training_state."""
     return torch.optim.Adam(params, lr=lr, fused=torch.device(device).type in ("cpu", "cuda"))
