@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from explorer.service import Explorer
+from explorer.service.explorer import Explorer
 from tests.launch import (
     CHROMIUM,
     CHROMIUM_ARGS,

@@ -235,7 +235,7 @@ def main(argv=None) -> dict:
     p.add_argument("--max-seconds", type=float, default=3600, help="stop all calls after this long")
     p.add_argument("--json", type=Path, help="also write the results here")
     args = p.parse_args(argv)
-    from explorer.checkpoints import Registry
+    from explorer.service.registry import Registry
 
     folders = [str(Path(f).resolve()) for f in args.checkpoints]
     reg = Registry(folders, log=lambda *a: None)

@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python benchmarks/teach_benchmark.py [--checkpoints checkpoints/] [--calls 100] [--json out.json]
 
-Each Explorer method the views call (explorer/teaching.py), timed in this process on the 10,000 test images, next
+Each Explorer method the views call (explorer/service/explorer.py), timed in this process on the 10,000 test images, next
 to a reference measured in the same run: the bare VAE decoder forward of one latent (and the VQ-VAE's of one grid).
 Inputs vary from call to call (random test images, latents and dimensions, seeded). One-off costs (loading the data
 and projection, encoding the posteriors' sigmas) are measured once, before, and shown apart.
@@ -22,9 +22,9 @@ import numpy as np
 import torch
 
 from benchmarks.app_benchmark import cpu_name, native_bf16, stats, timed
-from explorer.montecarlo import IWAE_K
-from explorer.service import Explorer
-from explorer.url_state import ViewState, from_query, to_query
+from explorer.compute.montecarlo import IWAE_K
+from explorer.service.explorer import Explorer
+from explorer.service.url_state import ViewState, from_query, to_query
 
 GOAL_P95_MS = 150.0
 

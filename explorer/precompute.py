@@ -5,7 +5,7 @@
 """
 import sys
 
-from .service import Explorer
+from explorer.service.explorer import Explorer
 
 
 def main(argv=None):

@@ -121,7 +121,7 @@ def maths_samples(app, n: int) -> dict:
     """Wait until the Maths axes draw `n` Monte Carlo samples; what they draw."""
     app.page.wait_for_function("(n) => document.querySelector('#maths-axes .vx-plot').dataset.points === n",
                                arg=str(n))
-    from explorer.plots_maths import SAMPLES_NAME
+    from explorer.figures.maths import SAMPLES_NAME
 
     return app.page.evaluate(SAMPLES_JS, SAMPLES_NAME)
 

@@ -54,7 +54,7 @@ NO_UMAP = "raise ImportError('tests must not import umap (slow numba compile): a
 def app_checkpoints(tmp_path_factory) -> Path:
     if os.environ.get(CKPTS_ENV):
         return Path(os.environ[CKPTS_ENV]).resolve()
-    from explorer.service import Explorer
+    from explorer.service.explorer import Explorer
     from vae_core import Config, load
     from vae_core.train import train
     from vae_core.train_prior import prior_config, train_prior
@@ -94,7 +94,7 @@ class AppModels:
 
 @pytest.fixture(scope="session")
 def app_models(app_checkpoints) -> AppModels:
-    from explorer.checkpoints import Registry
+    from explorer.service.registry import Registry
 
     reg = Registry([app_checkpoints], log=lambda *a: None)
     vaes, vqs = reg.names("vae"), reg.names("vqvae")
@@ -162,8 +162,8 @@ def open_app(browser, app_url):
 def teach_ckpts(tmp_path_factory) -> Path:
     """Tiny digits checkpoints: a VAE with a 4-D latent (its map is a PCA here: no UMAP in tests), a 2-D VAE and a
     16-code VQ-VAE, projections cached."""
-    from explorer import projection
-    from explorer.service import Explorer
+    from explorer.service import projection
+    from explorer.service.explorer import Explorer
     from vae_core import Config
     from vae_core.train import train
 
@@ -190,6 +190,6 @@ def teach_ckpts(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def teach_ex(teach_ckpts):
-    from explorer.service import Explorer
+    from explorer.service.explorer import Explorer
 
     return Explorer([teach_ckpts], log=lambda *a: None)

@@ -160,7 +160,7 @@ def test_reconstruct_refuses_unknown_checkpoints(client, app_models, tmp_path):
 
 # --- files the server hands out ---------------------------------------------------------------------------------
 def test_plotly_js_is_served(app_url):
-    from explorer.components.plot import PLOTLY_JS
+    from explorer.web.components.plot import PLOTLY_JS
 
     with urllib.request.urlopen(f"{app_url}gradio_api/file={PLOTLY_JS}", timeout=30) as r:
         assert r.status == 200

@@ -11,7 +11,7 @@ pytestmark = needs_chromium
 
 
 def test_maths_tab_draws_the_latent_axes_decodes_a_click_and_follows_l(open_app, app_models, app_checkpoints):
-    from explorer.service import Explorer
+    from explorer.service.explorer import Explorer
 
     ex = Explorer([app_checkpoints], log=lambda *a: None)
     app = open_app()

@@ -1,11 +1,11 @@
-"""explorer.cache.sweep: deletes old cached files, their folders and gr.File's stray empty temp files, keeps new and
+"""explorer.web.cache_sweeper.sweep: deletes old cached files, their folders and gr.File's stray empty temp files, keeps new and
 protected ones, and survives requests adding files while it runs (Gradio's own delete_cache dies there)."""
 import threading
 import time
 
 import gradio as gr
 
-from explorer.cache import start_sweeper, sweep
+from explorer.web.cache_sweeper import start_sweeper, sweep
 
 
 def cached(root, name: str) -> str:

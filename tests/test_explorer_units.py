@@ -8,13 +8,14 @@ import pytest
 import torch
 from PIL import Image
 
-from explorer import plots, projection
-from explorer.checkpoints import UnknownCheckpoint
-from explorer.codes import GridError, paint, set_cell, validate_grid
-from explorer.components.sliders import SliderError, slider_event, sliders_value
-from explorer.images import ImageInputError, load_upload
-from explorer.inverse import LatentMap
-from explorer.service import Explorer, LatentError
+from explorer.figures import maps as plots
+from explorer.service import projection
+from explorer.service.registry import UnknownCheckpoint
+from explorer.compute.code_grid import GridError, paint, set_cell, validate_grid
+from explorer.web.components.sliders import SliderError, slider_event, sliders_value
+from explorer.figures.pictures import ImageInputError, load_upload
+from explorer.compute.inverse import LatentMap
+from explorer.service.explorer import Explorer, LatentError
 from vae_core import Config
 from vae_core.train import train
 
@@ -249,10 +250,10 @@ def test_a_tab_whose_session_was_evicted_gets_a_reload_message(ex):
     import gradio as gr
 
     from explorer.errors import SessionExpired
-    from explorer.session import CodesSession, LatentSession
-    from explorer.views import expiring
-    from explorer.views.codes import CodesView
-    from explorer.views.map import MapView
+    from explorer.web.session import CodesSession, LatentSession
+    from explorer.web.views import expiring
+    from explorer.web.views.codes import CodesView
+    from explorer.web.views.map import MapView
 
     evt = gr.EventData(None, {"kind": "space", "x": 0.0, "y": 0.0, "dim": 0, "value": 1.0, "row": 0, "col": 0})
     m, c = MapView(ex), CodesView(ex)
@@ -270,9 +271,9 @@ def test_a_tab_whose_session_was_evicted_gets_a_reload_message(ex):
 
 
 def test_user_errors_share_one_base_class():
-    from explorer.checkpoints import UnknownCheckpoint, UnreadableCheckpoint
+    from explorer.service.registry import UnknownCheckpoint, UnreadableCheckpoint
     from explorer.errors import IndexRangeError, SessionExpired, UserError
-    from explorer.service import DataUnavailable
+    from explorer.service.explorer import DataUnavailable
 
     for cls in (UnknownCheckpoint, UnreadableCheckpoint, GridError, ImageInputError, LatentError, SliderError,
                 IndexRangeError, SessionExpired, DataUnavailable):
@@ -318,14 +319,14 @@ def test_project_latents_reports_every_batch(ckpts, ex):
 
 
 def test_each_view_opens_in_its_own_event_with_one_progress_indicator(ex):
-    from explorer.ui import build
+    from explorer.web.page import build
 
     demo = build(ex)
     opens = [f for f in demo.fns.values() if f.concurrency_id and str(f.concurrency_id).startswith("open-")]
     by_view = {}
     for f in opens:
         by_view.setdefault(f.concurrency_id, set()).add(tuple(c._id for c in f.show_progress_on))
-    from explorer.ui import VIEWS
+    from explorer.web.page import VIEWS
 
     assert set(by_view) == {f"open-{v.key}" for v in VIEWS}  # every view shows a result when the page opens
     for shown in by_view.values():

@@ -1,4 +1,4 @@
-"""Generation in the explorer (explorer/generate.py) on the tiny app checkpoints: samples of both model kinds, the
+"""Generation in the explorer (explorer/service/sampling.py) on the tiny app checkpoints: samples of both model kinds, the
 prior's suggestions for a cell, resampling from a cell, and the messages for bad settings or a missing prior."""
 import shutil
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.generate import (
+from explorer.service.sampling import (
     MAX_SAMPLES,
     SampleError,
     SampleSettings,
@@ -14,7 +14,7 @@ from explorer.generate import (
     sample,
     suggestions,
 )
-from explorer.service import Explorer
+from explorer.service.explorer import Explorer
 
 
 @pytest.fixture(scope="module")

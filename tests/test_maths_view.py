@@ -1,4 +1,4 @@
-"""The Maths tab: its figure builder and key (explorer/plots_maths.py) and its view's handlers (explorer/views/maths.py)
+"""The Maths tab: its figure builder and key (explorer/figures/maths.py) and its view's handlers (explorer/web/views/maths.py)
 on the tiny digits checkpoints of conftest.py's teach_ckpts (no browser: tests/test_browser_maths.py drives the page)."""
 import json
 from pathlib import Path
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from explorer.errors import SessionExpired
-from explorer.montecarlo import MonteCarloError
-from explorer.plots_maths import (
+from explorer.compute.montecarlo import MonteCarloError
+from explorer.figures.maths import (
     SAMPLES_COLOR,
     SAMPLES_NAME,
     axes_key,
@@ -17,8 +17,8 @@ from explorer.plots_maths import (
     parse_axes_key,
     sample_positions,
 )
-from explorer.posterior import ELLIPSE_POINTS, PRIOR_RADII, AxesError
-from explorer.session import LatentSession, MathsSession
+from explorer.compute.posterior import ELLIPSE_POINTS, PRIOR_RADII, AxesError
+from explorer.web.session import LatentSession, MathsSession
 
 
 # --- keys ------------------------------------------------------------------------------------------------------------
@@ -87,7 +87,7 @@ class NoProgress:
 
 @pytest.fixture(scope="module")
 def view(teach_ex):
-    from explorer.views.maths import MathsView
+    from explorer.web.views.maths import MathsView
 
     with gr.Blocks():
         v = MathsView(teach_ex)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from explorer.cache import sweep
+from explorer.web.cache_sweeper import sweep
 
 THREADS, CALLS = 8, 60
 AGE = 2.0  # the sweeper's age in this test: files younger than this must stay
@@ -16,8 +16,8 @@ AGE = 2.0  # the sweeper's age in this test: files younger than this must stay
 
 @pytest.fixture(scope="module")
 def demo(app_checkpoints, tmp_path_factory):
-    from explorer.service import Explorer
-    from explorer.ui import build
+    from explorer.service.explorer import Explorer
+    from explorer.web.page import build
 
     with pytest.MonkeyPatch.context() as m:  # the components cache their outputs here, not in the shared /tmp/gradio
         m.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio-cache")))

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.colormap import VIRIDIS, enlarge, heat_map
-from explorer.decoder import decoder_output
+from explorer.compute.colormap import VIRIDIS, enlarge, heat_map
+from explorer.compute.decoder import decoder_output
 from vae_core.likelihood import LEVELS, Likelihood
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.export import (
+from explorer.service.export import (
     SelectionError,
     export_table,
     selection_summary,
@@ -15,7 +15,7 @@ from explorer.export import (
     to_npz,
     validate_indices,
 )
-from explorer.outputs import data_file
+from explorer.web.files import data_file
 
 NAMES = ["T-shirt/top", 'Trouser, "long"', "Bag"]
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.montecarlo import (
+from explorer.compute.montecarlo import (
     MonteCarloError,
     check_samples,
     monte_carlo,

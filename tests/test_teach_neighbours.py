@@ -1,8 +1,8 @@
-"""Nearest test images in latent space (explorer/neighbours.py)."""
+"""Nearest test images in latent space (explorer/compute/neighbours.py)."""
 import numpy as np
 import pytest
 
-from explorer.neighbours import NeighbourError, NeighbourIndex
+from explorer.compute.neighbours import NeighbourError, NeighbourIndex
 
 
 def test_neighbours_equal_a_brute_force_sort():

@@ -1,8 +1,8 @@
-"""Latent axes: posterior ellipses, prior contours, the aggregate posterior's density, clicks (explorer/posterior.py)."""
+"""Latent axes: posterior ellipses, prior contours, the aggregate posterior's density, clicks (explorer/compute/posterior.py)."""
 import numpy as np
 import pytest
 
-from explorer.posterior import (
+from explorer.compute.posterior import (
     AxesError,
     aggregate_density,
     cell_edges,

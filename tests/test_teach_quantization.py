@@ -2,7 +2,7 @@
 import numpy as np
 import torch
 
-from explorer.quantization import code_distances, margins, nearest_codes, quantization
+from explorer.compute.quantization import code_distances, margins, nearest_codes, quantization
 
 
 def test_margin_is_zero_exactly_where_two_codes_tie_and_positive_elsewhere():

@@ -1,4 +1,4 @@
-"""The Explorer's methods for the teaching and projector-like views (explorer/teaching.py), on tiny checkpoints."""
+"""The Explorer's methods for the teaching and projector-like views (explorer/service/explorer.py), on tiny checkpoints."""
 from pathlib import Path
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from explorer.errors import UserError
-from explorer.service import LatentError
+from explorer.service.explorer import LatentError
 
 
 def test_posteriors_are_the_projection_means_and_the_encoder_sigmas(teach_ex):
@@ -79,7 +79,7 @@ def test_restore_state_drops_what_does_not_fit_the_models(teach_ex):
 
 
 def test_the_iwae_bound_is_kept_per_image_and_seed_so_changing_L_does_not_recompute_it(teach_ex, monkeypatch):
-    from explorer import teaching
+    from explorer.service import teaching
 
     first = teach_ex.monte_carlo("vae4", 9, 4, seed=5)
     calls = []

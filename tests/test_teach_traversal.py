@@ -6,7 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
-from explorer.traversal import TraversalError, traversal, traversal_latents
+from explorer.compute.traversal import TraversalError, traversal, traversal_latents
 
 
 def test_each_row_sets_its_own_dimension_and_keeps_the_others():

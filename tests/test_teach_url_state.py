@@ -4,7 +4,7 @@ import string
 
 import pytest
 
-from explorer.url_state import (
+from explorer.service.url_state import (
     DEFAULT,
     KEYS,
     UrlStateError,

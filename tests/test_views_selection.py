@@ -4,8 +4,8 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-from explorer.export import SelectionError
-from explorer.views.selection import selected_indices
+from explorer.service.export import SelectionError
+from explorer.web.views.selection import selected_indices
 
 
 def test_a_selection_of_ten_thousand_points_is_read_whole():
@@ -26,7 +26,7 @@ def test_a_bad_selection_is_a_user_error(data):
 
 @pytest.fixture(scope="module")
 def panel(teach_ex):
-    from explorer.views.selection import SelectionPanel
+    from explorer.web.views.selection import SelectionPanel
 
     with gr.Blocks():
         p = SelectionPanel(teach_ex)
@@ -35,7 +35,7 @@ def panel(teach_ex):
 
 
 def test_a_selection_shows_its_gallery_first_and_its_downloads_next(panel, teach_ex):
-    from explorer.session import LatentSession
+    from explorer.web.session import LatentSession
 
     st = LatentSession(loaded=True, vae="vae4", index=0)
     out = panel.on_select(st, gr.EventData(None, {"indices": [9, 3, 3, 40]}))

@@ -1,9 +1,9 @@
 """Views that need a model the checkpoints folder lacks leave their outputs alone (a skip update, one for all)."""
 import gradio as gr
 
-from explorer.session import GenerateSession
-from explorer.views.generate import GenerateView
-from explorer.views.interpolate import InterpolateView
+from explorer.web.session import GenerateSession
+from explorer.web.views.generate import GenerateView
+from explorer.web.views.interpolate import InterpolateView
 
 
 def test_interpolate_without_both_models_skips_its_outputs():

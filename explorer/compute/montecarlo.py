@@ -1,0 +1,96 @@
+"""Reparameterisation and the Monte Carlo estimate of the ELBO, for one image, as the VAE's loss computes it.
+
+    z_l = mu + sigma * eps_l,  eps_l ~ N(0, I),  l = 1..L                     (vae_core VAE.reparameterize)
+    -E_q[log p(x|z)] ~ R_L = -1/L sum_l log p(x|z_l),  SE = sd(-log p(x|z_l)) / sqrt(L)
+    KL(q(z|x) || N(0, I)) in closed form                                       (vae_core VAE.kl)
+    -ELBO ~ R_L + KL, beside the IWAE bound -log 1/k sum_i w_i >= -log p(x) (vae_core.evaluate.iwae_nll)
+The IWAE bound is computed with its own k samples (seeded with the same seed), never from the L shown.
+"""
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from vae_core.data import to_float
+from vae_core.evaluate import iwae_nll
+
+from explorer.errors import UserError
+
+MAX_SAMPLES = 64  # the view's slider: L in 1..64
+IWAE_K = 256  # importance samples of the IWAE bound shown beside: 50 ms on 1 thread (benchmarks/teach_benchmark.py)
+CHUNK = 1024  # decodes per forward pass when L is large (tests use L = 10,000)
+
+
+class MonteCarloError(UserError):
+    pass
+
+
+@dataclass
+class MonteCarlo:
+    """L reparameterised samples for one image and the estimates made from them (nats per image)."""
+
+    eps: np.ndarray  # (L, d) the standard normal draws
+    z: np.ndarray  # (L, d) z_l = mu + sigma * eps_l
+    decodes: np.ndarray  # (L, C, H, W) the decoder's location of each z_l, in [0, 1] (as the map shows decodes)
+    neg_log_px: np.ndarray  # (L,) -log p(x|z_l) of each sample
+    recon: float  # R_L: the L-sample estimate of -E_q[log p(x|z)]
+    recon_se: float  # its standard error sd / sqrt(L) (nan for L = 1)
+    kl: float  # KL(q(z|x) || N(0, I)), closed form
+    neg_elbo: float  # recon + kl, an estimate of -ELBO (its standard error is recon_se: KL is exact)
+    iwae: float  # the IWAE bound on -log p(x) with iwae_k samples (<= -ELBO on average; nan when iwae_k = 0)
+    iwae_k: int
+    mu: np.ndarray  # (d,) the posterior's mean and standard deviation
+    sigma: np.ndarray
+    seed: int
+
+
+def check_samples(samples, limit: int = MAX_SAMPLES) -> int:
+    """L as an int in 1..limit, or MonteCarloError."""
+    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer, float)) or samples != int(samples):
+        raise MonteCarloError(f"the number of samples L must be an integer in 1..{limit}, got {samples!r}")
+    if not 1 <= int(samples) <= limit:
+        raise MonteCarloError(f"the number of samples L must be in 1..{limit}, got {int(samples)}")
+    return int(samples)
+
+
+def check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**63:
+        raise MonteCarloError(f"the seed must be a whole number >= 0, got {seed!r}")
+    return int(seed)
+
+
+def standard_error(values: np.ndarray) -> float:
+    """sd(values) / sqrt(n), with the n - 1 (unbiased) variance; nan for a single value."""
+    n = len(values)
+    return float(np.std(values, ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
+
+
+@torch.no_grad()
+def iwae_bound(model, x: np.ndarray, k: int = IWAE_K, seed: int = 0) -> float:
+    """-log 1/k sum_i w_i for one uint8 image x (C, H, W), by vae_core.evaluate's code path, seeded."""
+    device = next(model.parameters()).device
+    generator = torch.Generator(device).manual_seed(check_seed(seed))
+    return iwae_nll(model, np.asarray(x)[None], k, device, generator=generator)
+
+
+@torch.no_grad()
+def monte_carlo(model, x: np.ndarray, samples: int, seed: int = 0, iwae_k: int = IWAE_K,
+                limit: int = MAX_SAMPLES) -> MonteCarlo:
+    """The L-sample estimate for one uint8 image x (C, H, W) under a VAE; seeded, so repeatable."""
+    L = check_samples(samples, limit)
+    seed = check_seed(seed)
+    xf = to_float(np.asarray(x)[None], next(model.parameters()).device)
+    mu, log_sigma = model.encode(xf)
+    g = torch.Generator(xf.device).manual_seed(seed)
+    z = model.reparameterize(mu, log_sigma, L, g)[:, 0]  # (L, d): z = mu + sigma * eps
+    params = torch.cat([model.decode(z[a:a + CHUNK]) for a in range(0, L, CHUNK)])
+    neg_log_px = -model.likelihood.log_prob(params, xf.expand(L, *xf.shape[1:])).double().cpu().numpy()
+    recon = float(neg_log_px.mean())  # R_L = -1/L sum_l log p(x|z_l)
+    kl = float(type(model).kl(mu, log_sigma)[0])
+    iwae = iwae_bound(model, x, iwae_k, seed) if iwae_k > 0 else float("nan")
+    sigma = torch.exp(log_sigma)[0]
+    eps = (z - mu) / sigma  # the draws back from z (reparameterize keeps them to itself)
+    a = lambda t: t.cpu().numpy()
+    return MonteCarlo(a(eps), a(z), a(model.likelihood.mean(params)), neg_log_px, recon, standard_error(neg_log_px),
+                      kl, recon + kl, iwae, iwae_k, a(mu[0]), a(sigma), seed)

@@ -1,0 +1,61 @@
+"""Latent traversals: decode z with one dimension at a time set to values across the prior, -3..3 (its sigma is 1).
+
+Row r varies dimension dims[r] (the top-k by KL: the dimensions the model uses), column c sets it to values[c];
+every other dimension keeps its value in z:  z^(r, c) = z with z[dims[r]] = values[c].
+"""
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from vae_core.images import make_grid, to_uint8
+
+from explorer.errors import UserError
+
+SPAN = 3.0  # +- this many prior standard deviations
+MAX_ROWS, MAX_STEPS = 16, 15
+
+
+class TraversalError(UserError):
+    pass
+
+
+@dataclass
+class Traversal:
+    dims: np.ndarray  # (k,) the dimension varied in each row
+    values: np.ndarray  # (n,) the values it is set to, -SPAN..SPAN
+    images: np.ndarray  # (k, n, C, H, W) decodes in [0, 1]
+    grid: np.ndarray  # (H', W', C) uint8: the decodes in k rows of n on a white background (2 px gaps)
+    png: bytes  # the grid as a PNG file, for download
+
+
+def check_count(value, limit: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= limit:
+        raise TraversalError(f"{what} must be a whole number in 1..{limit}, got {value!r}")
+    return int(value)
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb[..., 0] if rgb.shape[-1] == 1 else rgb).save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def traversal_latents(z: np.ndarray, dims: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """(k * n, d): z^(r, c) = z with z[dims[r]] = values[c], row-major."""
+    out = np.repeat(np.asarray(z, np.float32)[None], len(dims) * len(values), 0).reshape(len(dims), len(values), -1)
+    out[np.arange(len(dims)), :, dims] = values  # each row r: its own dimension dims[r] across the columns
+    return out.reshape(len(dims) * len(values), -1)
+
+
+@torch.no_grad()
+def traversal(model, z, dims_by_kl: np.ndarray, k: int = 4, steps: int = 7, span: float = SPAN) -> Traversal:
+    """The top-k dimensions of `dims_by_kl` each set to `steps` values in -span..span, decoded."""
+    k = check_count(k, min(MAX_ROWS, len(dims_by_kl)), "the number of dimensions")
+    steps = check_count(steps, MAX_STEPS, "the number of steps")
+    dims, values = np.asarray(dims_by_kl[:k]), np.linspace(-span, span, steps)
+    x = model.decode_mean(torch.from_numpy(traversal_latents(z, dims, values)))
+    grid = to_uint8(make_grid(x, nrow=steps))
+    return Traversal(dims, values, x.numpy().reshape(k, steps, *x.shape[1:]), grid, png_bytes(grid))

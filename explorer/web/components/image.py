@@ -1,0 +1,59 @@
+"""Images in gr.HTML: `figure_html` inlines an image as a data URI (no file written, no second request), and
+`latent_image` is the one image that follows the pointer.
+
+The latent image is a <canvas> drawn from the image's raw 8-bit pixels ({width, height, channels, data: base64}):
+no PNG to encode on the server or to decode in the browser, whose asynchronous image loading waits behind whatever
+else the page is doing (Plotly's hover work after a map click). It decodes what the map and the sliders send it as
+'vx-decode' DOM events (those whose detail.target is its elem_id) through its server function `decode`, and draws each result as soon as it arrives (the newest
+request wins; one in flight at a time). Gradio events still set its value as usual (`latent_value`); a direct decode
+that was under way when a new value came is dropped. Each drawing bumps the canvas's `data-frame` attribute, which
+tests and benchmarks watch.
+"""
+import base64
+import json
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+from explorer.figures.pictures import data_uri
+from explorer.web.components import asset
+
+JS = asset("image.js")
+
+
+def figure_html(image, caption: str) -> str:
+    """An image inlined as a data URI with its caption.
+
+    Pass the model's own pixels (side=0): CSS enlarges them sharply, and a 28x28 PNG is a tenth of the bytes to
+    encode, send and decode of a 224x224 one."""
+    return (f'<figure class="vx-img"><img src="{data_uri(image)}" alt="{caption}">'
+            f"<figcaption>{caption}</figcaption></figure>")
+
+
+def inline_image(elem_id: str) -> gr.HTML:
+    return gr.HTML("", elem_id=elem_id, min_height=250)
+
+
+def pixels(image: Image.Image) -> dict:
+    """An 8-bit grey or RGB image as {width, height, channels, data}: its bytes, row by row, base64-encoded."""
+    a = np.asarray(image.convert("RGB") if image.mode not in ("L", "RGB") else image, dtype=np.uint8)
+    return {"width": int(a.shape[1]), "height": int(a.shape[0]), "channels": 1 if a.ndim == 2 else int(a.shape[2]),
+            "data": base64.b64encode(np.ascontiguousarray(a).tobytes()).decode("ascii")}
+
+
+def latent_value(image: Image.Image, caption: str) -> str:
+    """The latent image's value: its pixels and caption."""
+    return json.dumps({**pixels(image), "caption": caption})
+
+
+def latent_image(elem_id: str, decode) -> gr.HTML:
+    """`decode(request) -> Image`: the decode for a request {key, kind, index | x, y} (a map click) or
+    {checkpoint, latent} (a slider drag)."""
+    async def decode_request(request):  # async: called on the server's event loop, no hop to a worker thread
+        return pixels(decode(request))
+    decode_request.__name__ = "decode"  # the JavaScript calls server.decode
+    template = (f'<figure class="vx-img"><canvas role="img" data-target="{elem_id}"></canvas>'
+                '<figcaption></figcaption></figure>')
+    return gr.HTML("", html_template=template, elem_id=elem_id, min_height=250, js_on_load=JS,
+                   server_functions=[decode_request])

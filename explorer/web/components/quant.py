@@ -1,0 +1,43 @@
+"""The quantisation of a test image by a VQ-VAE, cell by cell (explorer/compute/quantization.py), as HTML for the codes
+view: heat maps over the code grid of the quantisation error ||z_e - e_q||^2 and of the margin to the second-nearest
+code (viridis, each with its range), the decodes of z_e (before quantisation) and of z_q side by side, and the
+selected cell's nearest codes as clickable choices (choices.js: a click triggers `click` with {code})."""
+import html
+
+import torch
+from PIL import Image
+
+from vae_core.images import to_pil
+
+from explorer.compute.colormap import heat_map
+from explorer.web.components.image import figure_html
+
+
+def quantization_html(q) -> str:
+    """Error and margin heat maps, then the decodes of z_e and z_q; `q` None (a grid sampled from the prior, made
+    by no encoder) says so instead."""
+    if q is None:
+        return "<p>Quantisation: this grid was sampled from the prior, not encoded from a test image.</p>"
+    figures = [figure_html(Image.fromarray(heat_map(q.error)),
+                           f"error ||z_e - e_q||² ({q.error.min():.3g}..{q.error.max():.3g})"),
+               figure_html(Image.fromarray(heat_map(q.margin)),
+                           f"margin to 2nd code ({q.margin.min():.3g}..{q.margin.max():.3g})"),
+               figure_html(to_pil(torch.from_numpy(q.decode_e)), "decode of z_e (not quantised)"),
+               figure_html(to_pil(torch.from_numpy(q.decode_q)), "decode of z_q")]
+    return f'<div class="vx-quant">{"".join(figures)}</div>'
+
+
+def nearest_html(q, cell) -> str:
+    """The selected cell's nearest codes (nearest first) with their squared distances; a click uses one."""
+    if q is None:
+        return ""
+    r, c = cell
+    codes, dist = q.top_codes[r, c], q.top_distances[r, c]
+    buttons = "".join(
+        f'<button class="vx-choice" data-code="{int(k)}" title="code {int(k)}: ||z_e - e||² = {d:.4g}">'
+        f'<span class="vx-code">{int(k)}</span><span class="vx-p">d² {d:.3g}</span></button>'
+        for k, d in zip(codes.tolist(), dist.tolist()))
+    title = (f"Nearest codes to z_e at cell ({r}, {c}), margin {float(q.margin[r, c]):.3g} "
+             "(click one to use it):")
+    return f'<div class="vx-choices"><div class="vx-choices-title">{html.escape(title)}</div>{buttons}</div>'
+

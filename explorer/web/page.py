@@ -1,0 +1,50 @@
+"""The Gradio page: the model pickers, one tab per view (explorer/views/), the named API endpoints (api.py).
+
+Each view builds its own components and wires its own events; this module only lays them out. The `Explorer` is
+shared and read-only; what a tab has selected lives in its session (session.py).
+"""
+import gradio as gr
+
+from explorer.web.api import add_endpoints
+from explorer.web.components import page_css
+from explorer.web.views import Page
+from explorer.web.views.codes import CodesView
+from explorer.web.views.compare import CompareView
+from explorer.web.views.generate import GenerateView
+from explorer.web.views.interpolate import InterpolateView
+from explorer.web.views.map import MapView
+from explorer.web.views.maths import MathsView
+from explorer.web.views.models import ModelsView
+from explorer.web.views.url import UrlSync
+
+CSS = page_css()
+# in tab order; maths and codes read the map's session, generate opens grids in codes
+VIEWS = (MapView, MathsView, CodesView, GenerateView, CompareView, InterpolateView, ModelsView)
+
+
+def build(ex) -> gr.Blocks:
+    vaes, vqs = ex.registry.names("vae"), ex.registry.names("vqvae")
+    # old cached files are deleted by explorer.web.cache_sweeper.start_sweeper (app.py): Gradio's own delete_cache stops for good
+    # at the first request that lands during one of its passes
+    with gr.Blocks(title="vae-explorer") as demo:
+        gr.Markdown("# vae-explorer\nClick the latent map, move the sliders, edit VQ codes, generate, compare models.")
+        with gr.Row():
+            vae = gr.Dropdown(vaes, value=vaes[0] if vaes else None, label="VAE checkpoint")
+            vq = gr.Dropdown(vqs, value=vqs[0] if vqs else None, label="VQ-VAE checkpoint")
+        gr.Markdown("" if vaes and vqs else "Train a VAE and a VQ-VAE (see README) to use every view.")
+        notice = gr.HTML("", html_template='<div class="vx-notice">${value}</div>', elem_id="notice")
+        url = UrlSync(ex)
+        url.build()  # the address bar's query (shareable state)
+        views = []
+        with gr.Tabs() as tabs:
+            for View in VIEWS:
+                view = View(ex)
+                with gr.Tab(view.title, id=view.key) as tab:
+                    view.build()
+                views.append((view, tab))
+        page = Page(demo, vae, vq, notice, tabs)
+        add_endpoints(ex, vaes[0] if vaes else "", vqs[0] if vqs else "")
+        for view, tab in views:
+            view.wire(page, tab)
+        url.wire(page, [view.key for view, _ in views])
+    return demo

@@ -1,0 +1,76 @@
+"""The app's views, one module each: it builds its own components and wires its own events. ui.py lays them out in
+tabs and shares the model pickers (and the map's session, which the codes view reads) through a `Page`.
+
+Every handler is wrapped by `handled`: a UserError (bad input) becomes a message in the page; anything else is a bug
+and keeps its traceback. Live handlers (`Page.live`) that find their session expired show the page's notice, with a
+link that reloads the page, instead.
+"""
+import functools
+from dataclasses import dataclass
+
+import gradio as gr
+
+from explorer.errors import SessionExpired, UserError
+from explorer.web.files import png_file
+
+# live edits (clicks, sliders, code edits) answer in milliseconds: one HTTP request each (no queue), and no loading
+# overlay on their outputs, whose show-and-hide costs the browser more layout work than the decode itself
+LIVE = {"api_visibility": "private", "show_progress": "hidden", "queue": False}
+
+
+@dataclass
+class Page:
+    """What the views share: the Blocks, the model pickers, the map's session."""
+
+    demo: gr.Blocks
+    vae: gr.Dropdown  # the VAE checkpoint to show (its name)
+    vq: gr.Dropdown  # the VQ-VAE checkpoint to show
+    notice: gr.HTML  # a banner at the top of the page, for what must not be missed (an expired session)
+    tabs: gr.Tabs  # the views' tabs, each with the id of its view's `key` (to switch tabs from a handler)
+    latent: gr.State | None = None  # the map view's LatentSession, once the map view has made it
+    codes: object = None  # the codes view, once it is wired (the generate view opens sampled grids in it)
+    map_plot: gr.HTML | None = None  # the latent map, whose value changes with the map's latent (url.py watches it)
+    maths: object = None  # the Maths view, once wired (url.py reads its session and watches its axes)
+
+    def live(self, event, fn, inputs, outputs, **kwargs):
+        """A live edit: fn on `event`, outside the queue; an expired session shows the notice. Returns Gradio's
+        dependency (for `.then`)."""
+        return event(expiring(fn, self.notice), inputs, set(outputs) | {self.notice}, **LIVE, **kwargs)
+
+    def on_open(self, pickers: list, fn, inputs, outputs, progress_on, name: str):
+        """Run fn when the page opens and when one of `pickers` changes, with one progress indicator (on
+        `progress_on`); each view loads in its own event, so the others stay usable meanwhile."""
+        for trigger in (self.demo.load, *(p.change for p in pickers)):
+            trigger(handled(fn), inputs, outputs, show_progress_on=progress_on, concurrency_id=f"open-{name}",
+                    concurrency_limit=2, api_visibility="private")
+
+
+def handled(fn):
+    """Turn a UserError into a message in the page (gr.Error) instead of a crash."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except SessionExpired as e:
+            raise gr.Error(str(e), duration=None, title="Session expired", print_exception=False) from e
+        except UserError as e:
+            raise gr.Error(str(e), print_exception=False) from e
+    return wrapper
+
+
+def expiring(fn, notice: gr.HTML):
+    """handled(fn), but a SessionExpired fills `notice` (its message holds a reload link) instead of raising."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except SessionExpired as e:
+            return {notice: str(e)}
+        except UserError as e:
+            raise gr.Error(str(e), print_exception=False) from e
+    return wrapper
+
+
+def image_file(image, component: gr.components.Component) -> str | None:
+    """An image for a gr.Image output, as a file written once (outputs.png_file), never rewritten in place."""
+    return None if image is None else png_file(image, component.GRADIO_CACHE)

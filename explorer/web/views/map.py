@@ -1,0 +1,193 @@
+"""The latent map view: a VAE's test images on a 2-D map (UMAP, or the latent itself when it is 2-D); a click
+selects a point or decodes empty space, sliders edit the latent, and a marker follows it. Beside it, the nearest test
+images of the current latent (updated on clicks, not on slider moves), and a box/lasso selection panel (selection.py).
+"""
+from dataclasses import replace
+
+import gradio as gr
+import numpy as np
+
+from explorer.figures import maps as plots
+from explorer.web.components.image import figure_html, inline_image, latent_image, latent_value
+from explorer.web.components.plot import clickable_plot, figure_json, plot_value
+from explorer.web.components.sliders import latent_sliders, slider_event, sliders_value
+from explorer.web.components.strip import strip_html, thumbnail_strip
+from explorer.figures.pictures import data_uri, show
+from explorer.web.session import LatentSession
+from explorer.web.views import Page, handled, image_file
+from explorer.web.views.selection import SelectionPanel
+from explorer.web.views.url import wanted
+
+MAX_SLIDERS = 16
+NEIGHBOURS = 8  # nearest test images shown
+
+
+class MapView:
+    title = "Latent map"
+    key = "map"  # its tab's id
+
+    def __init__(self, ex):
+        self.ex = ex
+        self.figures: dict[str, str] = {}  # figure JSON by checkpoint, shared by all sessions
+        self.selection = SelectionPanel(ex)
+
+    # --- server functions (called by the components' JavaScript) -----------------------------------------------
+    @handled
+    def figure(self, name: str) -> str:
+        """The map of checkpoint `name` as Plotly figure JSON."""
+        if name not in self.figures:
+            view = self.ex.latent_view(name)
+            method = "the 2-D latent itself" if view.proj.method == "identity" else "UMAP of the posterior means"
+            self.figures[name] = figure_json(plots.latent_map(
+                view.proj.coords, view.proj.labels, view.data.label_names,
+                f"{name}: {len(view.proj.coords)} test images, {method}; click a point or anywhere"))
+        return self.figures[name]
+
+    @handled
+    def thumbnail(self, point: dict) -> str:
+        """Test image point["index"] of checkpoint point["key"], as a data URI."""
+        return data_uri(show(self.ex.image(str(point.get("key")), point.get("index"))[0], side=0))
+
+    @handled
+    def decode(self, request: dict):
+        """The decode (a PIL image) the map or the sliders ask for: {key, kind, index | x, y} or {checkpoint,
+        latent}."""
+        if "latent" in request:
+            name, z = str(request.get("checkpoint")), request["latent"]
+        else:
+            name = str(request.get("key"))
+            z = self.latent_at(name, request)
+        return self.ex.decode_latent(name, list(z), side=0)
+
+    def latent_at(self, name: str, click: dict) -> np.ndarray:
+        if click.get("kind") == "point":
+            return self.ex.map_latent(name, index=click.get("index"))
+        return self.ex.map_latent(name, x=click.get("x"), y=click.get("y"))
+
+    # --- layout ---------------------------------------------------------------------------------------------------
+    def build(self):
+        with gr.Row():
+            with gr.Column(scale=3):
+                self.plot = clickable_plot("latent-map", self.figure, self.thumbnail, 560, decode="decoded-image")
+            with gr.Column(scale=2):
+                with gr.Row():
+                    self.original = inline_image("selected-image")
+                    self.recon = inline_image("reconstruction")
+                self.decoded = latent_image("decoded-image", self.decode)
+                self.info = gr.Markdown(elem_id="selection-info")
+                self.neighbours = thumbnail_strip("neighbours")
+        with gr.Accordion("Latent sliders", open=True):
+            self.dims = gr.Dropdown([], multiselect=True, max_choices=MAX_SLIDERS,
+                                    label="dimensions on sliders (most active by KL first)")
+            with gr.Row():
+                self.reset = gr.Button("reset to selected point")
+                self.prior = gr.Button("draw z from the prior N(0, I)")
+            self.sliders = latent_sliders("latent-sliders", target="decoded-image")
+        self.selection.build()
+        self.manifold = gr.Image(label="2-D latent manifold (decodes over the map)", visible=False, format="png")
+
+    # --- outputs for a session ------------------------------------------------------------------------------------
+    def latent_outputs(self, st: LatentSession, xy=None, image=None) -> dict:
+        """The decoded image (`image`, when it is decoded already) and the map marker for the current latent."""
+        x, y = xy if xy is not None else self.ex.latent_view(st.vae).mapping.to_map(np.array(st.latent))
+        image = image or self.ex.decode_latent(st.vae, list(st.latent), side=0)
+        return {self.decoded: latent_value(image, "decoded current latent"), self.state: st,
+                self.plot: plot_value(st.vae, (x, y))}
+
+    def slider_outputs(self, st: LatentSession) -> dict:
+        """The sliders: the chosen dimensions, labelled with their KL, set to the current latent."""
+        kl = self.ex.latent_view(st.vae).proj.kl_per_dim
+        return {self.sliders: sliders_value(st.dims, [f"z{d} (KL {kl[d]:.2f})" for d in st.dims],
+                                            [st.latent[d] for d in st.dims], st.vae, st.latent)}
+
+    def neighbour_outputs(self, st: LatentSession, exclude: int | None = None) -> dict:
+        """The NEIGHBOURS test images nearest to the current latent (in latent space), clickable."""
+        near = self.ex.neighbours(st.vae, list(st.latent), NEIGHBOURS, exclude=exclude)
+        items = [(i, show(self.ex.image(st.vae, i)[0], side=0), f"#{i} d={d:.2f}")
+                 for i, d in zip(near.indices.tolist(), near.distances.tolist())]
+        return {self.neighbours: strip_html(f"The {len(items)} test images nearest to this latent (latent space, "
+                                            "Euclidean; click one to select it):", items)}
+
+    def select(self, st: LatentSession, index: int) -> dict:
+        """Select test image `index`: its latent mu(x), its image, its reconstruction."""
+        view = self.ex.latent_view(st.vae)
+        index = int(np.clip(index, 0, len(view.proj.latents) - 1))
+        st = replace(st, index=index).with_latent(view.proj.latents[index])
+        label = view.proj.labels[index]
+        name = view.data.label_names[label] if 0 <= label < len(view.data.label_names) else "unlabelled"
+        recon = self.ex.decode_latent(st.vae, list(st.latent), side=0)
+        out = {**self.latent_outputs(st, view.proj.coords[index], recon), **self.slider_outputs(st)}
+        out[self.original] = figure_html(show(self.ex.image(st.vae, index)[0], side=0), "selected image")
+        out[self.recon] = figure_html(recon, "its reconstruction")
+        out[self.info] = f"Selected test image **#{index}**: {name}"
+        return {**out, **self.neighbour_outputs(st, exclude=index)}
+
+    # --- events ---------------------------------------------------------------------------------------------------
+    def open(self, vae: str, request: gr.Request, progress=gr.Progress(track_tqdm=True)) -> dict:  # noqa: B008
+        """Open a VAE in this tab (first time per checkpoint: its projection is computed, with progress), with the
+        selection the page's URL asks for (url.py), else test image 0."""
+        if not vae:
+            return {self.state: LatentSession()}
+        progress(0, desc=f"opening {vae}")
+        view = self.ex.latent_view(vae, progress=lambda f, what: progress(f, desc=what))
+        kl = view.proj.kl_per_dim
+        st = LatentSession(loaded=True, vae=vae, dims=tuple(int(d) for d in np.argsort(-kl)[:MAX_SLIDERS]))
+        self.figure(vae)  # computed now, while this view shows progress
+        want = wanted(self.ex, request, "vae", vae)
+        out = self.select(st, want.index if want and want.index is not None else 0)
+        if want and want.z is not None:
+            st = out[self.state].with_latent(want.z)
+            out.update({**self.latent_outputs(st), **self.slider_outputs(st), **self.neighbour_outputs(st)})
+        out[self.dims] = gr.update(choices=list(range(len(kl))), value=list(st.dims))
+        m = self.ex.manifold(vae)
+        out[self.manifold] = gr.update(value=image_file(m, self.manifold), visible=m is not None)
+        return out
+
+    def on_click(self, st: LatentSession, evt: gr.EventData) -> dict:
+        st = st.checked()
+        click = {k: getattr(evt, k, None) for k in ("kind", "index", "x", "y")}
+        if click["kind"] == "point":
+            return self.select(st, int(click["index"]))
+        st = st.with_latent(self.latent_at(st.vae, click))
+        return {**self.latent_outputs(st, (float(click["x"]), float(click["y"]))), **self.slider_outputs(st),
+                **self.neighbour_outputs(st)}
+
+    def on_neighbour(self, st: LatentSession, evt: gr.EventData) -> dict:
+        try:
+            return self.select(st.checked(), int(getattr(evt, "index", None)))
+        except (TypeError, ValueError):
+            return {self.state: st}
+
+    def on_slide(self, st: LatentSession, evt: gr.EventData) -> dict:
+        st = st.checked()
+        d, v = slider_event({"dim": getattr(evt, "dim", None), "value": getattr(evt, "value", None)}, len(st.latent))
+        z = list(st.latent)
+        z[d] = v
+        return self.latent_outputs(st.with_latent(z))  # not the sliders: the page shows the value already
+
+    def on_dims(self, st: LatentSession, dims: list) -> dict:
+        st = st.checked()
+        st = replace(st, dims=tuple(int(d) for d in dims) or st.dims)
+        return {**self.latent_outputs(st), **self.slider_outputs(st)}
+
+    def on_reset(self, st: LatentSession) -> dict:
+        return self.select(st.checked(), st.index)
+
+    def on_prior(self, st: LatentSession) -> dict:
+        st = st.checked().with_latent(np.random.default_rng().standard_normal(len(st.latent)))
+        return {**self.latent_outputs(st), **self.slider_outputs(st), **self.neighbour_outputs(st)}
+
+    def wire(self, page: Page, tab: gr.Tab):
+        self.state = page.latent = gr.State(LatentSession())
+        page.map_plot = self.plot
+        s = self.state
+        selection = {self.decoded, self.plot, s, self.original, self.recon, self.info, self.sliders, self.neighbours}
+        latent_and_sliders = {self.decoded, self.plot, s, self.sliders}
+        page.on_open([page.vae], self.open, page.vae, selection | {self.dims, self.manifold}, self.plot, "map")
+        page.live(self.plot.click, self.on_click, s, selection, trigger_mode="always_last")
+        page.live(self.sliders.input, self.on_slide, s, {self.decoded, self.plot, s}, trigger_mode="always_last")
+        page.live(self.dims.input, self.on_dims, [s, self.dims], latent_and_sliders)
+        page.live(self.reset.click, self.on_reset, s, selection)
+        page.live(self.prior.click, self.on_prior, s, latent_and_sliders | {self.neighbours})
+        page.live(self.neighbours.click, self.on_neighbour, s, selection)
+        self.selection.wire(page, self.plot, s)

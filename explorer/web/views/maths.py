@@ -1,0 +1,238 @@
+"""The Maths view (issue #14): a VAE's latent space on two of its own axes, with the selected image's posterior, the
+prior and the aggregate posterior; a click decodes there. Below: the reparameterisation trick as a Monte Carlo
+estimate of the ELBO beside the IWAE bound (its samples drawn on the axes too), what the decoder says about the
+current latent (mean, per-pixel scale, a sample) and traversals of the most active dimensions. It follows the latent
+map's selection when its tab opens; its axes, L and seed come from the page's URL when it names them (url.py)."""
+import re
+import threading
+from dataclasses import replace
+
+import gradio as gr
+import numpy as np
+import torch
+from PIL import Image
+
+from vae_core.images import make_grid, to_pil
+
+from explorer.compute.colormap import enlarge
+from explorer.web.components.figures import figure_row, wide_figure_html
+from explorer.web.components.image import latent_image, latent_value
+from explorer.web.components.plot import clickable_plot, figure_json, plot_value
+from explorer.figures.pictures import data_uri, show
+from explorer.web.files import data_file
+from explorer.figures.maths import (
+    SAMPLES_COLOR,
+    SAMPLES_NAME,
+    axes_key,
+    latent_axes_figure,
+    parse_axes_key,
+    sample_positions,
+)
+from explorer.compute.posterior import AxesError, check_dims
+from explorer.web.session import LatentSession, MathsSession
+from explorer.web.views import Page, handled
+from explorer.web.views.url import wanted
+
+MAX_FIGURES = 32  # axes figures kept (each ~0.5 MB of JSON for 10,000 test images), the oldest dropped first
+TRAVERSAL_ROWS, TRAVERSAL_STEPS = 4, 7
+MC_COLUMNS = 16  # decodes per row of the Monte Carlo strip
+
+
+def image_of(x: np.ndarray, scale: int = 1) -> Image.Image:
+    """(C, H, W) in [0, 1] -> PIL, enlarged `scale` times."""
+    return to_pil(torch.from_numpy(np.asarray(x, dtype=np.float32)), scale)
+
+
+def monte_carlo_text(r, index: int) -> str:
+    se = "n/a (one sample)" if not np.isfinite(r.recon_se) else f"{r.recon_se:.2f}"
+    L = len(r.z)
+    return (f"**Monte Carlo with L = {L}** (test image #{index}, seed {r.seed}), in nats:  \n"
+            f"−E<sub>q</sub>[log p(x|z)] ≈ −1/L Σ log p(x|z<sub>l</sub>) = **{r.recon:.2f}** ± {se} (SE)  \n"
+            f"KL(q(z|x) ‖ N(0, I)) = **{r.kl:.2f}** (closed form, no sampling)  \n"
+            f"−ELBO ≈ {r.recon:.2f} + {r.kl:.2f} = **{r.neg_elbo:.2f}** ± {se}  \n"
+            f"IWAE bound, k = {r.iwae_k}: −log p(x) ≤ **{r.iwae:.2f}** ({r.neg_elbo - r.iwae:+.2f} below −ELBO)")
+
+
+class MathsView:
+    title = "Maths"
+    key = "maths"  # its tab's id
+
+    def __init__(self, ex):
+        self.ex = ex
+        self.figures: dict[str, str] = {}  # figure JSON by key "name|i|j|index", shared by all sessions
+        self._lock = threading.Lock()
+
+    # --- server functions (called by the components' JavaScript) -----------------------------------------------
+    @handled
+    def figure(self, key: str) -> str:
+        """The latent axes figure named by `key` ("name|i|j|index") as Plotly figure JSON."""
+        with self._lock:
+            known = self.figures.get(key)
+        if known is None:
+            name, i, j, index = parse_axes_key(key)
+            axes = self.ex.latent_axes(name, i, j, [index])
+            title = f"{name}: every test image's mu on z{i}, z{j}; q(z|x) of #{index}; click anywhere to decode"
+            known = figure_json(latent_axes_figure(axes, self.ex.latent_view(name).data.label_names, title))
+            with self._lock:
+                if len(self.figures) >= MAX_FIGURES:
+                    self.figures.pop(next(iter(self.figures)))
+                self.figures[key] = known
+        return known
+
+    @handled
+    def thumbnail(self, point: dict) -> str:
+        name = parse_axes_key(point.get("key"))[0]
+        return data_uri(show(self.ex.image(name, point.get("index"))[0], side=0))
+
+    @handled
+    def decode(self, request: dict):
+        """The decode of a click {key, kind, index, x, y} on the axes: (z_i, z_j) = (x, y), the other dims at the
+        mu of the image the key names."""
+        name, i, j, index = parse_axes_key(request.get("key"))
+        z = self.ex.axes_latent(name, i, j, request.get("x"), request.get("y"), index=index)
+        return self.ex.decode_latent(name, list(z), side=0)
+
+    # --- layout ---------------------------------------------------------------------------------------------------
+    def build(self):
+        with gr.Row():
+            self.dim_i = gr.Dropdown([], label="horizontal axis (latent dimensions, most active by KL first)",
+                                     elem_id="maths-dim-i")
+            self.dim_j = gr.Dropdown([], label="vertical axis", elem_id="maths-dim-j")
+        with gr.Row():
+            with gr.Column(scale=3):
+                self.plot = clickable_plot("maths-axes", self.figure, self.thumbnail, 520, decode="maths-decoded")
+            with gr.Column(scale=2):
+                self.decoded = latent_image("maths-decoded", self.decode)
+                self.info = gr.Markdown(elem_id="maths-info")
+        gr.Markdown("### Reparameterisation: z<sub>l</sub> = mu + sigma · eps<sub>l</sub>, eps<sub>l</sub> ~ N(0, I)")
+        with gr.Row():
+            self.samples = gr.Slider(1, 64, value=8, step=1, label="L samples", elem_id="maths-samples")
+            self.seed = gr.Number(0, precision=0, minimum=0, label="seed", elem_id="maths-seed")
+        self.mc_text = gr.Markdown(elem_id="maths-mc")
+        self.mc_strip = gr.HTML("", elem_id="maths-mc-strip")
+        gr.Markdown("### What the decoder says about the current latent z: p(x|z)")
+        self.decoder = gr.HTML("", elem_id="maths-decoder")
+        gr.Markdown("### Traversals: one dimension at a time across the prior, −3..3")
+        self.traversal = gr.HTML("", elem_id="maths-traversal")
+        self.download = gr.DownloadButton("download the traversal (PNG)", elem_id="maths-download")
+
+    # --- outputs --------------------------------------------------------------------------------------------------
+    @staticmethod
+    def plot_of(st: MathsSession) -> str:
+        """The axes' value: the figure of (i, j, index), the current latent as the marker, the Monte Carlo samples."""
+        z = st.latent
+        return plot_value(axes_key(st.vae, st.i, st.j, st.index), (z[st.i], z[st.j]),
+                          sample_positions(st.mc_z, st.i, st.j), SAMPLES_NAME, SAMPLES_COLOR)
+
+    def latent_outputs(self, st: MathsSession, how: str) -> dict:
+        """The decode, the marker, the decoder's view and the traversal of the current latent."""
+        name, z = st.vae, np.array(st.latent)
+        image = self.ex.decode_latent(name, list(z), side=0)
+        out = {self.state: st, self.decoded: latent_value(image, f"decoded: {how}"), self.plot: self.plot_of(st),
+               self.info: f"Posterior of test image **#{st.index}**; current latent: {how}, "
+                          f"z{st.i} = {z[st.i]:.2f}, z{st.j} = {z[st.j]:.2f}"}
+        d = self.ex.decoder_output(name, z)
+        lo, hi = d.scale_range
+        out[self.decoder] = figure_row([
+            (image_of(d.mean), "E[x|z]"),
+            (Image.fromarray(d.scale_map), f"per-pixel scale: log10 from {lo:.2f} (dark) to {hi:.2f} (yellow)"),
+            (image_of(d.sample), "a sample x ~ p(x|z)")])
+        tr = self.ex.traversal(name, z, min(TRAVERSAL_ROWS, len(z)), TRAVERSAL_STEPS)
+        rows = ", ".join(f"z{int(k)}" for k in tr.dims)
+        grid = enlarge(tr.grid, 2)
+        out[self.traversal] = wide_figure_html(
+            Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid),
+            f"rows: {rows} (by KL); columns: {', '.join(f'{v:g}' for v in tr.values)}; the others as in z")
+        stem = re.sub(r"[^\w.-]", "-", name)
+        out[self.download] = data_file(tr.png, f"{stem}-traversal.png", self.download.GRADIO_CACHE)
+        return out
+
+    def mc_outputs(self, st: MathsSession, samples, seed) -> dict:
+        """The Monte Carlo text and strip for L = `samples`, and the samples on the axes (in the session and the
+        plot's value)."""
+        r = self.ex.monte_carlo(st.vae, st.index, 1 if samples is None else samples, int(seed or 0))  # L checked there
+        st = replace(st, mc_z=tuple(tuple(float(v) for v in z) for z in r.z), samples=len(r.z), seed=r.seed)
+        strip = to_pil(make_grid(torch.from_numpy(r.decodes), nrow=min(MC_COLUMNS, len(r.z))), 2)
+        return {self.state: st, self.plot: self.plot_of(st), self.mc_text: monte_carlo_text(r, st.index),
+                self.mc_strip: wide_figure_html(strip, f"the {len(r.z)} decodes E[x|z_l], drawn on the axes as dots")}
+
+    def select(self, st: MathsSession, index: int, latent, samples, seed, how: str) -> dict:
+        """Show test image `index`'s posterior, with `latent` (None: its mu) as the current latent."""
+        mu = self.ex.posteriors(st.vae).mu
+        index = int(np.clip(index, 0, len(mu) - 1))
+        z = mu[index] if latent is None or len(latent) == 0 else latent
+        mc = self.mc_outputs(replace(st, index=index).with_latent(z), samples, seed)
+        return {**mc, **self.latent_outputs(mc[self.state], how)}
+
+    # --- events ---------------------------------------------------------------------------------------------------
+    def open(self, vae: str, latent: LatentSession, samples, seed, request: gr.Request = None,
+             progress=gr.Progress(track_tqdm=True)) -> dict:  # noqa: B008 - how Gradio passes progress
+        """Open a VAE in this tab on the axes, L and seed the page's URL asks for (url.py; else the two most active
+        dimensions and the sliders' values), on the map's selection, else the URL's, else test image 0."""
+        if not vae:
+            return {self.state: MathsSession()}
+        progress(0, desc=f"opening {vae}")
+        self.ex.latent_view(vae, progress=lambda f, what: progress(f, desc=what))
+        order = [int(d) for d in self.ex.dims_by_kl(vae)]
+        if len(order) < 2:
+            raise AxesError(f"{vae} has a {len(order)}-D latent: the latent axes need two dimensions")
+        kl = self.ex.latent_view(vae).proj.kl_per_dim
+        choices = [(f"z{d} (KL {kl[d]:.2f})", d) for d in order]
+        want = wanted(self.ex, request, "vae", vae)  # restore_state checked its axes against this VAE
+        i, j = want.axes if want and want.axes else order[:2]
+        st = MathsSession(loaded=True, vae=vae, i=int(i), j=int(j))
+        follow = latent.loaded and latent.vae == vae
+        if follow:
+            index, z = latent.index, latent.latent
+        else:
+            index = want.index if want and want.index is not None else 0
+            z = want.z if want else None
+        if want:
+            samples, seed = want.samples, want.seed
+        how = "the map's latent" if follow else "the URL's latent" if z else f"mu of #{index}"
+        out = self.select(st, index, z, samples, seed, how)
+        # followed: what the map shows once it has opened too (the same image and latent), so that opening this tab
+        # then keeps the view, and the URL's settings, instead of reselecting
+        out[self.state] = st = replace(out[self.state], followed=(out[self.state].index, out[self.state].latent))
+        self.figure(axes_key(vae, st.i, st.j, st.index))  # computed now, while this view shows progress
+        out[self.dim_i] = gr.update(choices=choices, value=st.i)
+        out[self.dim_j] = gr.update(choices=choices, value=st.j)
+        out[self.samples], out[self.seed] = st.samples, st.seed
+        return out
+
+    def on_tab(self, st: MathsSession, latent: LatentSession) -> dict:
+        """Opening the tab follows the map's selection (its image and its current latent), if it is new, with the
+        L and seed shown (the session's: the sliders' values may not have arrived from a restored URL yet)."""
+        if st.loaded and latent.loaded and latent.vae == st.vae and (latent.index, latent.latent) != st.followed:
+            st = replace(st, followed=(latent.index, latent.latent))
+            return self.select(st, latent.index, latent.latent, st.samples, st.seed, "the map's latent")
+        return {self.state: st}
+
+    def on_dims(self, st: MathsSession, i, j) -> dict:
+        st = st.checked()
+        i, j = check_dims(i, j, len(st.latent))
+        st = replace(st, i=i, j=j)
+        return {self.state: st, self.plot: self.plot_of(st)}
+
+    def on_click(self, st: MathsSession, evt: gr.EventData) -> dict:
+        st = st.checked()
+        x, y = getattr(evt, "x", None), getattr(evt, "y", None)
+        z = self.ex.axes_latent(st.vae, st.i, st.j, x, y, index=st.index)
+        return self.latent_outputs(st.with_latent(z), f"a click on z{st.i}, z{st.j}")
+
+    def on_mc(self, st: MathsSession, samples, seed) -> dict:
+        return self.mc_outputs(st.checked(), samples, seed)
+
+    def wire(self, page: Page, tab: gr.Tab):
+        self.state = s = gr.State(MathsSession())
+        mc, settings = {s, self.plot, self.mc_text, self.mc_strip}, [self.samples, self.seed]
+        latent = {s, self.decoded, self.plot, self.info, self.decoder, self.traversal, self.download}
+        page.maths = self
+        page.on_open([page.vae], self.open, [page.vae, page.latent, *settings],
+                     latent | mc | {self.dim_i, self.dim_j, *settings}, self.plot, "maths")
+        page.live(tab.select, self.on_tab, [s, page.latent], latent | mc)
+        page.live(self.plot.click, self.on_click, s, latent, trigger_mode="always_last")
+        for dim in (self.dim_i, self.dim_j):
+            page.live(dim.input, self.on_dims, [s, self.dim_i, self.dim_j], {s, self.plot})
+        page.live(self.samples.input, self.on_mc, [s, *settings], mc, trigger_mode="always_last")
+        page.live(self.seed.submit, self.on_mc, [s, *settings], mc)

@@ -1,0 +1,36 @@
+"""The models view: the summary, test metrics and training curves of the chosen checkpoints."""
+import gradio as gr
+import plotly.graph_objects as go
+
+from explorer.figures import maps as plots
+from explorer.web.views import Page
+
+
+class ModelsView:
+    title = "Models"
+    key = "models"  # its tab's id
+
+    def __init__(self, ex):
+        self.ex = ex
+
+    def build(self):
+        with gr.Row():
+            with gr.Column():
+                self.vae_summary = gr.Markdown()
+                self.vae_curves = gr.Plot(label="VAE training")
+            with gr.Column():
+                self.vq_summary = gr.Markdown()
+                self.vq_curves = gr.Plot(label="VQ-VAE training")
+
+    def describe(self, name: str, kind: str):
+        if not name:
+            return "", None
+        ck = self.ex.registry.get(name)
+        return ck.summary(), go.Figure(plots.training_curves(ck.history(), kind))
+
+    def open(self, vae: str, vq: str):
+        return (*self.describe(vae, "vae"), *self.describe(vq, "vqvae"))
+
+    def wire(self, page: Page, tab: gr.Tab):
+        outputs = [self.vae_summary, self.vae_curves, self.vq_summary, self.vq_curves]
+        page.on_open([page.vae, page.vq], self.open, [page.vae, page.vq], outputs, self.vae_summary, "models")
