@@ -24,6 +24,7 @@ import torch
 from benchmarks.app_benchmark import cpu_name, native_bf16, stats, timed
 from explorer.compute.montecarlo import IWAE_K
 from explorer.service.explorer import Explorer
+from explorer.web.files import export_files
 from explorer.service.url_state import ViewState, from_query, to_query
 
 GOAL_P95_MS = 150.0
@@ -53,8 +54,8 @@ def cases(ex: Explorer, vae: str, vq: str | None, rng, tmp: str) -> dict:
         "traversal top-4 x 7 steps (+ PNG)": lambda: ex.traversal(vae, z(), 4, 7),
         f"traversal top-{min(d, 16)} x 15 steps (+ PNG)": lambda: ex.traversal(vae, z(), min(d, 16), 15),
         "neighbours k=10 (10,000 x d brute force)": lambda: ex.neighbours(vae, z(), 10, None),
-        "export_files: CSV + NPZ of all 10,000": lambda: ex.export_files(vae, np.arange(n), tmp),
-        "export_files: CSV + NPZ of 100": lambda: ex.export_files(vae, rng.integers(n, size=100), tmp),
+        "export_files: CSV + NPZ of all 10,000": lambda: export_files(ex.export_selection(vae, np.arange(n)), vae, tmp),
+        "export_files: CSV + NPZ of 100": lambda: export_files(ex.export_selection(vae, rng.integers(n, size=100)), vae, tmp),
         "selection_summary of all 10,000 (gallery, means)": lambda: ex.selection_summary(vae, np.arange(n)),
         "selection_summary of 50": lambda: ex.selection_summary(vae, rng.integers(n, size=50)),
         "restore_state (parse + check a full URL)": lambda: ex.restore_state(to_query(ViewState(

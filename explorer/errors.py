@@ -15,6 +15,14 @@ class IndexRangeError(UserError, IndexError):
     """A test image index outside the data set."""
 
 
+class LatentError(UserError):
+    """A latent, map position or checkpoint kind that does not fit the model asked for."""
+
+
+class DataUnavailable(UserError):
+    """The data set a checkpoint was trained on cannot be found or read."""
+
+
 class SessionExpired(UserError):
     """The server no longer holds this browser tab's state (evicted after `state_session_capacity` newer sessions)."""
 

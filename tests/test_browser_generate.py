@@ -6,7 +6,7 @@ pytestmark = needs_chromium
 
 def test_generate_shows_samples_of_both_models_and_opens_a_vq_sample_in_the_codes_view(open_app, app_models,
                                                                                        app_checkpoints):
-    from explorer.service.sampling import SampleSettings, sample
+    from explorer.service.sampling import SampleSettings
     from explorer.service.explorer import Explorer
 
     app = open_app()
@@ -17,7 +17,7 @@ def test_generate_shows_samples_of_both_models_and_opens_a_vq_sample_in_the_code
     assert "ms each" in page.locator("#gen-info").inner_text()
     page.locator("#gen-vq img").nth(2).click()
     page.wait_for_selector("#code-grid td[data-row]", state="visible")  # the codes tab, with sample 2's grid
-    want = sample(Explorer([app_checkpoints], log=lambda *a: None), app_models.vq, SampleSettings(n=16)).grids[2]
+    want = Explorer([app_checkpoints], log=lambda *a: None).sample(app_models.vq, SampleSettings(n=16)).grids[2]
     page.wait_for_function("(v) => Array.from(document.querySelectorAll('#code-grid td')).map(t => t.innerText.trim())"
                            ".join(',') === v", arg=",".join(str(v) for v in want.reshape(-1)))
     assert app.errors == []

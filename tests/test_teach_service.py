@@ -7,6 +7,7 @@ import torch
 
 from explorer.errors import UserError
 from explorer.service.explorer import LatentError
+from explorer.web.files import export_files
 
 
 def test_posteriors_are_the_projection_means_and_the_encoder_sigmas(teach_ex):
@@ -50,7 +51,7 @@ def test_views_get_dataclasses_for_a_test_image(teach_ex):
 
 
 def test_exports_and_summary_of_a_selection(teach_ex, tmp_path):
-    f = teach_ex.export_files("vae2", [3, 1, 2], tmp_path)
+    f = export_files(teach_ex.export_selection("vae2", [3, 1, 2]), "vae2", tmp_path)
     assert f.rows == 3 and Path(f.csv).read_text().count("\n") == 4 and f.npz.endswith("vae2-selection-3.npz")
     t = teach_ex.export_selection("vae2", [3])
     assert t.label_names[0] == str(t.labels[0])  # the digits' names are their digits
@@ -79,7 +80,7 @@ def test_restore_state_drops_what_does_not_fit_the_models(teach_ex):
 
 
 def test_the_iwae_bound_is_kept_per_image_and_seed_so_changing_L_does_not_recompute_it(teach_ex, monkeypatch):
-    from explorer.service import teaching
+    from explorer.service import explorer as teaching
 
     first = teach_ex.monte_carlo("vae4", 9, 4, seed=5)
     calls = []

@@ -1,11 +1,13 @@
-"""Everything the app's views and API endpoints do, as plain functions over an `Explorer` (no Gradio here).
+"""Everything the app's views and API endpoints ask of the models, as methods of one `Explorer` (no Gradio here).
 
-One `Explorer` serves all browser sessions: it holds read-only things (checkpoints, data sets, projections);
-what a person has selected lives in their session's state, never here.
+One `Explorer` serves all browser sessions: it holds read-only things (checkpoints, data sets, projections, and
+bounded caches of what it computed); what a person has selected lives in their session's state, never here.
+Every method follows one pattern: check what the user sent, then call one function of explorer/compute/ (or of
+sampling.py, projection.py, export.py) with the model and the data. The maths lives there, not here.
 """
 import threading
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,28 +19,31 @@ from vae_core.data.idx import DataError
 from vae_core.evaluate import psnr
 from vae_core.images import make_grid, to_pil
 
-from explorer.service.registry import Registry
+from explorer.compute.bounded_cache import BoundedCache
 from explorer.compute.code_grid import validate_grid
-from explorer.errors import IndexRangeError, UserError, finite_position
-from explorer.figures.pictures import DISPLAY, error_map, load_upload, show, strip
+from explorer.compute.decoder import DecoderOutput, decoder_output
+from explorer.compute.interpolation import linear_path, slerp_path
 from explorer.compute.inverse import LatentMap
-from explorer.service.projection import (
-    CodebookProjection,
-    LatentProjection,
-    load_or_compute,
-    no_progress,
-)
-from explorer.service.teaching import Teaching
+from explorer.compute.montecarlo import IWAE_K, MonteCarlo, check_samples, iwae_bound, monte_carlo
+from explorer.compute.neighbours import NeighbourIndex, Neighbours
+from explorer.compute.posterior import LatentAxes, click_latent, dims_by_kl, latent_axes
+from explorer.compute.quantization import Quantization, quantization
+from explorer.compute.traversal import Traversal, traversal
+from explorer.errors import DataUnavailable, IndexRangeError, LatentError, UserError, finite_position
+from explorer.figures.pictures import DISPLAY, error_map, load_upload, show, strip
+from explorer.service import sampling
+from explorer.service.export import ExportTable, SelectionSummary, export_table, selection_summary, validate_indices
+from explorer.service.projection import CodebookProjection, LatentProjection, batches, load_or_compute, no_progress
+from explorer.service.registry import Registry
+from explorer.service.sampling import SampleSettings, Samples
+from explorer.service.url_state import ViewState, from_query_lenient
 
 MAX_ABS_LATENT = 50.0  # |z| beyond this is far outside N(0, I): refused as a likely mistake
-
-
-class LatentError(UserError):
-    pass
-
-
-class DataUnavailable(UserError):
-    """The data set a checkpoint was trained on cannot be found or read."""
+MAX_ELLIPSES = 100  # selected posteriors drawn as ellipses (the first ones of a larger selection)
+IWAE_CACHE = 4096  # IWAE bounds kept, per (checkpoint, image, seed)
+POSTERIOR_CACHE = 16  # checkpoints whose test-set posteriors are kept in memory
+QUANTIZATION_CACHE = 64  # quantisations kept, per (checkpoint, test image)
+KIND_NAMES = {"vae": "VAE", "vqvae": "VQ-VAE", "prior": "prior"}
 
 
 @dataclass
@@ -49,8 +54,16 @@ class LatentView:
 
 
 @dataclass
+class Posteriors:
+    mu: np.ndarray  # (N, d) float32 posterior means of the test images (= the projection's latents)
+    sigma: np.ndarray  # (N, d) float32 posterior standard deviations
+    neighbours: NeighbourIndex  # over mu
+
+
+@dataclass
 class Reconstruction:
-    """One image reconstructed by a VAE and a VQ-VAE: the images shown, |error| maps, MSE and PSNR (dB)."""
+    """One image reconstructed by a VAE and a VQ-VAE: the images shown, |error| maps, MSE and PSNR (dB). The VAE's
+    reconstruction is the decoder's location at z = mu(x) (not E[x|z]); MSE and PSNR are measured on it."""
 
     original: Image.Image
     vae: Image.Image
@@ -72,6 +85,12 @@ class Interpolation:
     vq: Image.Image  # VQ-VAE: quantise((1 - t) z_e(a) + t z_e(b))
 
 
+@dataclass
+class RestoredState:
+    state: ViewState  # what the URL asked for, with what does not fit the models dropped
+    messages: list[str]  # one line per value dropped, for the page to show
+
+
 def validate_latent(values, dim: int) -> np.ndarray:
     try:
         z = np.asarray(values, dtype=np.float64)
@@ -86,7 +105,7 @@ def validate_latent(values, dim: int) -> np.ndarray:
     return z
 
 
-class Explorer(Teaching):  # teaching.py: the methods of the teaching and projector-like views
+class Explorer:
     def __init__(self, folders: list[str | Path], log=print):
         self.registry = Registry(folders, log)
         self.log = log
@@ -94,8 +113,20 @@ class Explorer(Teaching):  # teaching.py: the methods of the teaching and projec
         self._views: dict[str, object] = {}
         self._lock = threading.Lock()
         self._computing = defaultdict(threading.Lock)  # one projection computed once, even if asked for twice
+        self._posteriors = BoundedCache(POSTERIOR_CACHE)
+        self._iwae = BoundedCache(IWAE_CACHE)
+        self._quantizations = BoundedCache(QUANTIZATION_CACHE)
 
-    # --- cached, read-only resources ---------------------------------------------------------------
+    # --- the models, by kind: the one place that checks what kind a checkpoint is ----------------------------------
+    def model(self, name: str, kind: str, what: str = "this view"):
+        """The model of checkpoint `name`, which must be a `kind` ("vae" or "vqvae"); else a LatentError naming
+        what needs which kind."""
+        model = self.registry.model(name)
+        if model.cfg.model != kind:
+            raise LatentError(f"{name} is a {KIND_NAMES[model.cfg.model]}: {what} takes a {KIND_NAMES[kind]} checkpoint")
+        return model
+
+    # --- cached, read-only resources ---------------------------------------------------------------------------
     def data(self, name: str) -> Dataset:
         cfg = self.registry.get(name).cfg
         key = (cfg.data, cfg.data_dir, cfg.channels, cfg.image_size, cfg.seed)
@@ -126,6 +157,36 @@ class Explorer(Teaching):  # teaching.py: the methods of the teaching and projec
     def codebook_view(self, name: str, progress=no_progress) -> CodebookProjection:
         return self._projection(name, progress)
 
+    @torch.no_grad()
+    def posteriors(self, name: str) -> Posteriors:
+        """mu and sigma of every test image's q(z|x), encoded once per checkpoint (the projection keeps mu only)."""
+        def encode():
+            model, proj = self.model(name, "vae"), self.latent_view(name).proj
+            sig = [torch.exp(model.encode(xb)[1]) for xb in batches(self.data(name).x_test, 1000, "", no_progress)]
+            return Posteriors(proj.latents, torch.cat(sig).numpy(), NeighbourIndex(proj.latents))
+        return self._posteriors.get(name, encode)
+
+    # --- test images and latents the user sends ----------------------------------------------------------------
+    def image(self, name: str, index: int) -> torch.Tensor:
+        x = self.data(name).x_test
+        if not isinstance(index, (int, np.integer, float)) or index != int(index) or not 0 <= int(index) < len(x):
+            raise IndexRangeError(f"image index must be an integer in 0..{len(x) - 1}, got {index!r}")
+        return to_float(x[int(index):int(index) + 1])
+
+    def _x(self, name: str, index) -> np.ndarray:
+        """Test image `index` as stored (uint8, C x H x W), after checking the range."""
+        self.image(name, index)
+        return self.data(name).x_test[int(index)]
+
+    def _z(self, name: str, latent) -> np.ndarray:
+        return validate_latent(latent, self.model(name, "vae").cfg.latent_dim)
+
+    def load_upload(self, name: str, source) -> tuple[torch.Tensor, str]:
+        cfg = self.registry.get(name).cfg
+        a, note = load_upload(source, cfg.channels, cfg.image_size)
+        return to_float(a[None]), note
+
+    # --- the latent map ------------------------------------------------------------------------------------------
     def map_latent(self, name: str, index=None, x=None, y=None) -> np.ndarray:
         """The latent for a click on the map: test image `index`'s mu(x), or the inverse map at (x, y)."""
         view = self.latent_view(name)
@@ -134,71 +195,157 @@ class Explorer(Teaching):  # teaching.py: the methods of the teaching and projec
             return view.proj.latents[int(index)]
         return view.mapping.to_latent(*finite_position(x, y, LatentError, "a map position"))
 
-    # --- VAE ----------------------------------------------------------------------------------------
-    def image(self, name: str, index: int) -> torch.Tensor:
-        x = self.data(name).x_test
-        if not isinstance(index, (int, np.integer, float)) or index != int(index) or not 0 <= int(index) < len(x):
-            raise IndexRangeError(f"image index must be an integer in 0..{len(x) - 1}, got {index!r}")
-        return to_float(x[int(index):int(index) + 1])
-
     @torch.no_grad()
     def decode_latent(self, name: str, latent, side: int = DISPLAY) -> Image.Image:
-        model = self.registry.model(name)
-        if model.cfg.model != "vae":
-            raise LatentError(f"{name} is a {model.cfg.model.upper()}: decode_latent takes a VAE checkpoint")
-        z = validate_latent(latent, model.cfg.latent_dim)
-        return show(model.decode_mean(torch.tensor(z, dtype=torch.float32)[None])[0], side)
+        """The decoder's location at z (clamped to [0, 1]), as an image."""
+        model = self.model(name, "vae", "decode_latent")
+        z = torch.tensor(self._z(name, latent), dtype=torch.float32)[None]
+        return show(model.decode_location(z)[0], side)
 
     @torch.no_grad()
     def manifold(self, name: str, n: int = 15) -> Image.Image | None:
         """For a 2-D latent: decodes over an n x n grid spanning the data's latent range."""
-        view = self.latent_view(name)
-        model = self.registry.model(name)
+        view, model = self.latent_view(name), self.model(name, "vae")
         if model.cfg.latent_dim != 2:
             return None
         lo, hi = np.percentile(view.proj.latents, [1, 99], axis=0)
         xs, ys = np.linspace(lo[0], hi[0], n), np.linspace(hi[1], lo[1], n)  # top row = high y, as on the map
         z = torch.tensor([[x, y] for y in ys for x in xs], dtype=torch.float32)
-        return to_pil(make_grid(model.decode_mean(z), nrow=n, pad=0), 2)
+        return to_pil(make_grid(model.decode_location(z), nrow=n, pad=0), 2)
 
-    # --- VQ-VAE -------------------------------------------------------------------------------------
+    def neighbours(self, name: str, latent, k: int = 10, exclude: int | None = None) -> Neighbours:
+        """The k test images nearest to `latent` in latent space (without image `exclude`)."""
+        if exclude is not None:
+            self.image(name, exclude)
+        return self.posteriors(name).neighbours.query(self._z(name, latent), k, exclude)
+
+    def export_selection(self, name: str, indices) -> ExportTable:
+        view = self.latent_view(name)
+        return export_table(view.proj.latents, view.proj.coords, view.proj.labels, view.data.label_names, indices)
+
+    def selection_summary(self, name: str, indices) -> SelectionSummary:
+        view = self.latent_view(name)
+        return selection_summary(self.model(name, "vae"), view.data.x_test, view.proj.latents, indices)
+
+    # --- the maths of a VAE --------------------------------------------------------------------------------------
+    def dims_by_kl(self, name: str) -> np.ndarray:
+        """Latent dimensions, the most active (mean KL over the test set) first: the order of the axis pickers."""
+        return dims_by_kl(self.latent_view(name).proj.kl_per_dim)
+
+    def latent_axes(self, name: str, i: int, j: int, selected=()) -> LatentAxes:
+        """Dims (i, j) of every test image's mu, the first MAX_ELLIPSES selected posteriors' ellipses, the prior's
+        contours and the aggregate posterior's density."""
+        post, proj = self.posteriors(name), self.latent_view(name).proj
+        sel = validate_indices(selected, len(post.mu))[:MAX_ELLIPSES] if len(selected) else ()
+        return latent_axes(post.mu, post.sigma, proj.labels, proj.kl_per_dim, i, j, sel)
+
+    def axes_latent(self, name: str, i: int, j: int, x: float, y: float, index=None, base=None) -> np.ndarray:
+        """The latent of a click at (x, y) on axes (i, j): the other dims held at image `index`'s mu (or `base`)."""
+        if index is not None:
+            self.image(name, index)  # checks the range
+            base = self.posteriors(name).mu[int(index)]
+        return self._z(name, click_latent(base, i, j, x, y))
+
+    def monte_carlo(self, name: str, index: int, samples: int, seed: int = 0) -> MonteCarlo:
+        """L reparameterised samples of test image `index`, their decodes and the MC estimate vs the IWAE bound.
+        The bound does not depend on L: it is kept per (image, seed), so moving the L slider costs only the L decodes."""
+        model, x = self.model(name, "vae"), self._x(name, index)
+        r = monte_carlo(model, x, check_samples(samples), seed, iwae_k=0)
+        iwae = self._iwae.get((name, int(index), r.seed, IWAE_K), lambda: iwae_bound(model, x, IWAE_K, r.seed))
+        return replace(r, iwae=iwae, iwae_k=IWAE_K)
+
+    def decoder_output(self, name: str, latent, seed: int = 0) -> DecoderOutput:
+        """E[x|z], the decoder's location, the per-pixel scale (and its heat map) and a sample from p(x|z)."""
+        return decoder_output(self.model(name, "vae"), self._z(name, latent), seed)
+
+    def traversal(self, name: str, latent, k: int = 4, steps: int = 7) -> Traversal:
+        """Decodes of `latent` with each of the top-k dimensions by KL set to `steps` values in -3..3."""
+        return traversal(self.model(name, "vae"), self._z(name, latent), self.dims_by_kl(name), k, steps)
+
+    # --- VQ-VAE codes ----------------------------------------------------------------------------------------------
     @torch.no_grad()
     def decode_codes(self, name: str, grid, side: int = DISPLAY) -> Image.Image:
-        model = self.registry.model(name)
-        if model.cfg.model != "vqvae":
-            raise LatentError(f"{name} is a {model.cfg.model.upper()}: decode_codes takes a VQ-VAE checkpoint")
+        model = self.model(name, "vqvae", "decode_codes")
         g = validate_grid(grid, model.grid_size, model.cfg.num_codes)
         return show(model.decode_indices(torch.from_numpy(g)[None])[0], side)
 
-    # --- both ---------------------------------------------------------------------------------------
+    def quantization(self, vq: str, index: int) -> Quantization:
+        """Cell-by-cell quantisation error, flip distance, top-3 codes and the decodes of z_q and z_e of image
+        `index`; kept for the latest QUANTIZATION_CACHE images."""
+        model, x = self.model(vq, "vqvae", "quantisation"), self._x(vq, index)
+        return self._quantizations.get((vq, int(index)), lambda: quantization(model, x))
+
+    # --- generation --------------------------------------------------------------------------------------------------
+    def can_sample(self, name: str) -> bool:
+        return sampling.has_prior(self.registry.model(name))
+
+    def sample(self, name: str, settings: SampleSettings) -> Samples:
+        """settings.n samples of checkpoint `name`, reproducible from settings.seed."""
+        return sampling.sample(self.registry.model(name), name, settings)
+
+    def suggestions(self, name: str, grid, row: int, col: int, k: int = 8) -> list[tuple[int, float]]:
+        """The prior's k most likely codes for cell (row, col) given the cells before it, most likely first."""
+        return sampling.suggestions(self.model(name, "vqvae", "the prior's suggestions"), name, grid, row, col, k)
+
+    def resample_from(self, name: str, grid, row: int, col: int, settings: SampleSettings) -> np.ndarray:
+        """The grid with (row, col) and every cell after it drawn from the prior."""
+        return sampling.resample_from(self.model(name, "vqvae", "resampling"), name, grid, row, col, settings)
+
+    # --- both kinds ----------------------------------------------------------------------------------------------------
     @torch.no_grad()
     def reconstruct(self, vae: str, vq: str, x: torch.Tensor) -> Reconstruction:
         """Reconstructions of x (1, C, H, W) by both models, their error maps, MSE and PSNR."""
         out = {"original": show(x[0])}
-        for key, name in (("vae", vae), ("vqvae", vq)):
-            x_hat = self.registry.model(name).reconstruct(x)
+        for key, name, kind in (("vae", vae, "vae"), ("vqvae", vq, "vqvae")):
+            x_hat = self.model(name, kind, "reconstruct").reconstruct(x)
             mse = float((x_hat - x).pow(2).mean())  # MSE = mean (x_hat - x)^2
             out[key] = show(x_hat[0])
             out[f"{key}_error"] = error_map(x[0], x_hat[0])
             out[f"{key}_mse"], out[f"{key}_psnr"] = mse, psnr(mse)
         return Reconstruction(**out)
 
-    def load_upload(self, name: str, source) -> tuple[torch.Tensor, str]:
-        cfg = self.registry.get(name).cfg
-        a, note = load_upload(source, cfg.channels, cfg.image_size)
-        return to_float(a[None]), note
-
     @torch.no_grad()
     def interpolate(self, vae: str, vq: str, i: int, j: int, steps: int = 10) -> Interpolation:
         """Decodes along the paths from image i to image j: VAE linear and spherical, VQ-VAE pre-quantisation."""
-        xa, xb = self.image(vae, i), self.image(vae, j)
-        t = torch.linspace(0, 1, steps)[:, None]
-        m = self.registry.model(vae)
-        za, zb = m.encode(xa)[0], m.encode(xb)[0]
-        linear = m.decode_mean((1 - t) * za + t * zb)  # z(t) = (1 - t) z_a + t z_b
-        omega = torch.arccos((za / za.norm() * zb / zb.norm()).sum().clamp(-1 + 1e-6, 1 - 1e-6))
-        slerp = (torch.sin((1 - t) * omega) * za + torch.sin(t * omega) * zb) / torch.sin(omega)  # spherical
-        q = self.registry.model(vq)
+        m, q = self.model(vae, "vae", "interpolate"), self.model(vq, "vqvae", "interpolate")
+        za, zb = m.encode(self.image(vae, i))[0][0], m.encode(self.image(vae, j))[0][0]  # mu(x), (d,)
         ea, eb = q.encode(self.image(vq, i)), q.encode(self.image(vq, j))
-        path = torch.cat([q.decode(q.quantize((1 - s) * ea + s * eb)[0]) for s in t.flatten().tolist()]).clamp(0, 1)
-        return Interpolation(strip(linear), strip(m.decode_mean(slerp)), strip(path))
+        vq_path = torch.cat([q.decode(q.quantize(e)[0]) for e in linear_path(ea, eb, steps)]).clamp(0, 1)
+        return Interpolation(strip(m.decode_location(linear_path(za, zb, steps))),
+                             strip(m.decode_location(slerp_path(za, zb, steps))), strip(vq_path))
+
+    # --- the page's URL ------------------------------------------------------------------------------------------------
+    def restore_state(self, query) -> RestoredState:
+        """The view a URL asks for, checked against the checkpoints here; what does not fit is dropped, with a
+        message each (never raises: a damaged link still opens the page)."""
+        state, messages = from_query_lenient(query)
+        drop = {}
+
+        def check(key, fits, message):
+            if getattr(state, key) is not None and key not in drop and not fits(getattr(state, key)):
+                messages.append(message)
+                drop[key] = None
+
+        for key, kind in (("vae", "vae"), ("vq", "vqvae")):
+            check(key, lambda v, kind=kind: v in self.registry.names(kind),
+                  f"no {kind.upper()} checkpoint {getattr(state, key)!r} here: showing the default instead")
+        vae = drop.get("vae", state.vae) or next(iter(self.registry.names("vae")), None)
+        vq = drop.get("vq", state.vq) or next(iter(self.registry.names("vqvae")), None)
+        if vae is not None:
+            d = self.registry.get(vae).cfg.latent_dim
+            check("z", lambda z: len(z) == d, f"the URL's latent does not have the {d} numbers {vae} takes: dropped")
+            check("axes", lambda a: max(a) < d and a[0] != a[1],
+                  f"latent axes {state.axes} do not fit {vae}: pick two different dimensions in 0..{d - 1}")
+        for key, name in (("index", vae), ("code_index", vq)):
+            if name is not None and getattr(state, key) is not None:
+                try:
+                    n = len(self.data(name).x_test)
+                except UserError as e:  # the data set is missing: the view will say so when it opens
+                    messages.append(str(e))
+                    continue
+                check(key, lambda i, n=n: i < n, f"test image {getattr(state, key)} is beyond the {n} test images "
+                      f"of {name}: dropped")
+        if vq is not None:
+            g = self.registry.get(vq).cfg.image_size // 4
+            check("cell", lambda c: max(c) < g, f"code grid cell {state.cell} is outside the {g}x{g} grid of {vq}")
+        return RestoredState(replace(state, **drop), messages)

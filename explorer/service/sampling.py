@@ -1,6 +1,6 @@
 """Generation: samples from a model's prior (a VAE's z ~ N(0, I), decoded; a VQ-VAE's code grids drawn from its
 learned prior over codes, decoded), and the prior's view of one cell of a code grid (its most likely codes given the
-cells before it; the rest of the grid resampled from there). Plain functions over an Explorer, no Gradio.
+cells before it; the rest of the grid resampled from there). Plain functions over a model, no Gradio; the Explorer's methods call them.
 """
 import time
 from dataclasses import dataclass
@@ -68,10 +68,9 @@ def has_prior(model) -> bool:
 
 
 @torch.no_grad()
-def sample(ex, name: str, settings: SampleSettings) -> Samples:
+def sample(model, name: str, settings: SampleSettings) -> Samples:
     """settings.n samples of checkpoint `name`, reproducible from settings.seed."""
     s = settings.checked()
-    model = ex.registry.model(name)
     generator = torch.Generator().manual_seed(s.seed)
     t = time.perf_counter()
     if model.cfg.model == "vae":
@@ -98,10 +97,9 @@ def _grid_and_cell(model, grid, row: int, col: int) -> tuple[torch.Tensor, int, 
 
 
 @torch.no_grad()
-def suggestions(ex, name: str, grid, row: int, col: int, k: int = 8) -> list[tuple[int, float]]:
+def suggestions(model, name: str, grid, row: int, col: int, k: int = 8) -> list[tuple[int, float]]:
     """The prior's k most likely codes for cell (row, col) given the cells before it (raster order), with their
     probabilities p(c_rc | c_<rc), most likely first."""
-    model = ex.registry.model(name)
     g, row, col = _grid_and_cell(model, grid, row, col)
     p = prior_of(model, name).conditional(g, row, col).reshape(-1)
     top = torch.topk(p, min(k, len(p)))
@@ -109,10 +107,9 @@ def suggestions(ex, name: str, grid, row: int, col: int, k: int = 8) -> list[tup
 
 
 @torch.no_grad()
-def resample_from(ex, name: str, grid, row: int, col: int, settings: SampleSettings) -> np.ndarray:
+def resample_from(model, name: str, grid, row: int, col: int, settings: SampleSettings) -> np.ndarray:
     """The grid with the cells before (row, col) kept and (row, col) and every cell after it drawn from the prior."""
     s = settings.checked()
-    model = ex.registry.model(name)
     g, row, col = _grid_and_cell(model, grid, row, col)
     generator = torch.Generator().manual_seed(s.seed)
     out = prior_of(model, name).sample(1, generator=generator, temperature=s.temperature, top_k=_top_k(s, model),

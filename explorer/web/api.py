@@ -6,7 +6,7 @@ while another response streams them.
 """
 import gradio as gr
 
-from explorer.service.sampling import SampleSettings, sample
+from explorer.service.sampling import SampleSettings
 from explorer.web.files import png_file
 from explorer.web.views import handled
 
@@ -42,7 +42,7 @@ def add_endpoints(ex, vae: str, vq: str) -> None:
 
     def sample_images(name: str, n, seed):
         """n (1..64) samples of a VAE (z ~ N(0, I)) or a VQ-VAE with a prior, reproducible from the seed."""
-        return [file(im) for im in sample(ex, name, SampleSettings(n, seed)).images]
+        return [file(im) for im in ex.sample(name, SampleSettings(n, seed)).images]
 
     api = {"concurrency_limit": 8, "concurrency_id": "api"}
     buttons[0].click(handled(reconstruct), [image, vae_name, vq_name], [out1, out2, metrics], api_name="reconstruct",

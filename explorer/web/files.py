@@ -9,9 +9,12 @@ file that has been handed out never changes size; Gradio serves a path inside it
 """
 import os
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
+
+from explorer.service.export import ExportTable, to_csv, to_npz
 
 
 def png_file(image: Image.Image, cache_dir: str | Path) -> str:
@@ -35,3 +38,17 @@ def data_file(data: bytes, filename: str, cache_dir: str | Path) -> str:
     tmp.write_bytes(data)
     os.replace(tmp, path)  # atomic: a reader sees no file or the whole file
     return str(path)
+
+
+@dataclass
+class ExportFiles:
+    csv: str  # paths of files written once (data_file)
+    npz: str
+    rows: int
+
+
+def export_files(table: ExportTable, name: str, cache_dir) -> ExportFiles:
+    """A selection of checkpoint `name` as CSV and NPZ files, each written once under cache_dir (for downloads)."""
+    stem = f"{name.replace('/', '-')}-selection-{len(table.indices)}"
+    return ExportFiles(data_file(to_csv(table), f"{stem}.csv", cache_dir),
+                       data_file(to_npz(table), f"{stem}.npz", cache_dir), len(table.indices))

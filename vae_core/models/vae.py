@@ -52,9 +52,11 @@ class VAE(nn.Module):
         """Parameters of p(x|z), in float32: logits (bernoulli), or location (and log scale) of each pixel."""
         return run_float32_head(self.decoder, z)
 
-    def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
-        """E[x|z] as an image in [0, 1]."""
+    def decode_location(self, z: torch.Tensor) -> torch.Tensor:
+        """The decoder's location as an image, clamped to [0, 1] (for Bernoulli: sigmoid(logits), which is E[x|z])."""
         return self.likelihood.mean(self.decode(z))
+
+    decode_mean = decode_location  # old name, kept until every caller is renamed
 
     @staticmethod
     def kl(mu: torch.Tensor, log_sigma: torch.Tensor) -> torch.Tensor:

@@ -2,7 +2,6 @@
 codebook: a map of the code vectors by usage (click a code to use it) and the sorted usage histogram. With a prior
 over codes: its most likely codes for the selected cell (click one to use it), and "resample from here". For a test
 image's grid, its quantisation cell by cell (error and margin heat maps, z_e's decode, the cell's nearest codes)."""
-import threading
 from dataclasses import replace
 
 import gradio as gr
@@ -16,14 +15,11 @@ from explorer.web.components.grid import code_grid, grid_html
 from explorer.web.components.image import figure_html, inline_image
 from explorer.web.components.plot import clickable_plot, figure_json, plot_value
 from explorer.web.components.quant import nearest_html, quantization_html
-from explorer.service.sampling import SampleSettings, has_prior, resample_from, suggestions
+from explorer.service.sampling import SampleSettings
 from explorer.figures.pictures import data_uri, show
 from explorer.web.session import CodesSession, LatentSession
 from explorer.web.views import Page, handled, image_file
 from explorer.web.views.url import wanted
-
-QUANTS = 64
-
 
 class CodesView:
     title = "VQ-VAE codes"
@@ -32,8 +28,6 @@ class CodesView:
     def __init__(self, ex):
         self.ex = ex
         self.figures: dict[str, str] = {}  # codebook figure JSON by checkpoint, shared by all sessions
-        self.quants: dict = {}  # Quantization by (checkpoint, test image), the latest QUANTS, shared
-        self.quants_lock = threading.Lock()
 
     # --- server functions -----------------------------------------------------------------------------------------
     @handled
@@ -84,22 +78,13 @@ class CodesView:
         """The quantisation of the test image whose grid is loaded (None for a grid sampled from the prior)."""
         if st.index is None:
             return None
-        key = (st.vq, st.index)
-        with self.quants_lock:
-            q = self.quants.get(key)
-        if q is None:
-            q = self.ex.quantization(st.vq, st.index)  # one encode and two decodes: milliseconds
-            with self.quants_lock:
-                if len(self.quants) >= QUANTS:
-                    self.quants.pop(next(iter(self.quants)))
-                self.quants[key] = q
-        return q
+        return self.ex.quantization(st.vq, st.index)  # kept by the Explorer for the latest images
 
     def suggestions(self, st: CodesSession) -> str:
         r, c = st.cell
-        if not has_prior(self.ex.registry.model(st.vq)):
+        if not self.ex.can_sample(st.vq):
             return choices_html(f"No prior over codes: `python -m vae_core.train_prior` trains one for {st.vq}.", [])
-        top = suggestions(self.ex, st.vq, st.grid, r, c)
+        top = self.ex.suggestions(st.vq, st.grid, r, c)
         return choices_html(f"The prior's most likely codes for cell ({r}, {c}) given the cells above and to its "
                             "left (click one to use it):", top)
 
@@ -189,7 +174,7 @@ class CodesView:
     def on_resample(self, st: CodesSession) -> dict:
         st = st.checked()
         seed = int(np.random.default_rng().integers(2**31))
-        return self.grid_outputs(st.with_grid(resample_from(self.ex, st.vq, st.grid, *st.cell, SampleSettings(seed=seed))))
+        return self.grid_outputs(st.with_grid(self.ex.resample_from(st.vq, st.grid, *st.cell, SampleSettings(seed=seed))))
 
     def on_paint(self, st: CodesSession, code) -> dict:
         st = st.checked()

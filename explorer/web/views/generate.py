@@ -3,7 +3,7 @@ over codes, with a seed, a count, the prior's temperature and top-k, and the tim
 sample opens its code grid in the codes view."""
 import gradio as gr
 
-from explorer.service.sampling import SampleSettings, has_prior, sample
+from explorer.service.sampling import SampleSettings
 from explorer.web.session import CodesSession, GenerateSession
 from explorer.web.views import Page, image_file
 
@@ -34,10 +34,10 @@ class GenerateView:
         """(gallery files, a line of text, the samples) for one model; no samples when it cannot generate."""
         if not name:
             return [], "", None
-        if not has_prior(self.ex.registry.model(name)):
+        if not self.ex.can_sample(name):
             return [], (f"**{name}** has no prior over its codes: train one with "
                         f"`python -m vae_core.train_prior <path to {name}>`."), None
-        s = sample(self.ex, name, settings)
+        s = self.ex.sample(name, settings)
         return ([image_file(im, gallery) for im in s.images],
                 f"**{name}**: {len(s.images)} samples, {s.ms_per_sample:.2f} ms each to sample and decode.", s)
 

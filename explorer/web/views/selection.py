@@ -12,6 +12,7 @@ from vae_core.images import to_pil
 from explorer.web.components.image import figure_html
 from explorer.service.export import SelectionError
 from explorer.web.session import LatentSession
+from explorer.web.files import export_files
 from explorer.web.views import LIVE, Page, expiring
 
 HINT = "Pick the box or lasso tool in the map's toolbar and drag over points to select them."
@@ -70,7 +71,8 @@ class SelectionPanel:
         """The selection as CSV and NPZ downloads (none selected: none)."""
         if idx is None or len(idx) == 0:
             return {self.csv: gr.update(visible=False), self.npz: gr.update(visible=False)}
-        files = self.ex.export_files(st.checked().vae, idx, self.csv.GRADIO_CACHE)
+        name = st.checked().vae
+        files = export_files(self.ex.export_selection(name, idx), name, self.csv.GRADIO_CACHE)
         return {self.csv: gr.update(value=files.csv, visible=True), self.npz: gr.update(value=files.npz, visible=True)}
 
     def wire(self, page: Page, plot: gr.HTML, state: gr.State):
