@@ -18,7 +18,7 @@ from explorer.web.views.models import ModelsView
 from explorer.web.views.url import UrlSync
 
 CSS = page_css()
-# in tab order; maths and codes read the map's session, generate opens grids in codes
+# in tab order; maths and codes follow the map's selection, generate opens grids in codes
 VIEWS = (MapView, MathsView, CodesView, GenerateView, CompareView, InterpolateView, ModelsView)
 
 
@@ -35,16 +35,16 @@ def build(ex) -> gr.Blocks:
         notice = gr.HTML("", html_template='<div class="vx-notice">${value}</div>', elem_id="notice")
         url = UrlSync(ex)
         url.build()  # the address bar's query (shareable state)
-        views = []
+        views, tab_of = {}, {}
         with gr.Tabs() as tabs:
             for View in VIEWS:
                 view = View(ex)
                 with gr.Tab(view.title, id=view.key) as tab:
-                    view.build()
-                views.append((view, tab))
-        page = Page(demo, vae, vq, notice, tabs)
+                    view.build()  # its components and its session state
+                views[view.key], tab_of[view.key] = view, tab
+        page = Page(demo, vae, vq, notice, tabs, views)
         add_endpoints(ex, vaes[0] if vaes else "", vqs[0] if vqs else "")
-        for view, tab in views:
-            view.wire(page, tab)
-        url.wire(page, [view.key for view, _ in views])
+        for key, view in views.items():  # every view is built: any order of wiring works
+            view.wire(page, tab_of[key])
+        url.wire(page, list(views))
     return demo

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from explorer.errors import SessionExpired, UserError
+from explorer.figures.pictures import data_uri, show
 from explorer.web.files import png_file
 
 # live edits (clicks, sliders, code edits) answer in milliseconds: one HTTP request each (no queue), and no loading
@@ -18,19 +19,34 @@ from explorer.web.files import png_file
 LIVE = {"api_visibility": "private", "show_progress": "hidden", "queue": False}
 
 
+FIGURES = 32  # figure JSON kept per view (each up to ~0.5 MB for 10,000 test images), least recently used dropped
+
+
 @dataclass
 class Page:
-    """What the views share: the Blocks, the model pickers, the map's session."""
+    """What the views share: the Blocks, the model pickers and every view, built (components and session state)
+    before any view is wired, so the order of wiring does not matter."""
 
     demo: gr.Blocks
     vae: gr.Dropdown  # the VAE checkpoint to show (its name)
     vq: gr.Dropdown  # the VQ-VAE checkpoint to show
     notice: gr.HTML  # a banner at the top of the page, for what must not be missed (an expired session)
     tabs: gr.Tabs  # the views' tabs, each with the id of its view's `key` (to switch tabs from a handler)
-    latent: gr.State | None = None  # the map view's LatentSession, once the map view has made it
-    codes: object = None  # the codes view, once it is wired (the generate view opens sampled grids in it)
-    map_plot: gr.HTML | None = None  # the latent map, whose value changes with the map's latent (url.py watches it)
-    maths: object = None  # the Maths view, once wired (url.py reads its session and watches its axes)
+    views: dict  # every view by its key ("map", "maths", "codes", ...)
+
+    @property
+    def latent(self) -> gr.State:
+        """The map view's LatentSession: the selection the other views follow."""
+        return self.views["map"].state
+
+    @property
+    def codes(self):
+        """The codes view (the generate view opens sampled grids in it)."""
+        return self.views["codes"]
+
+    @property
+    def maths(self):
+        return self.views["maths"]
 
     def live(self, event, fn, inputs, outputs, **kwargs):
         """A live edit: fn on `event`, outside the queue; an expired session shows the notice. Returns Gradio's
@@ -43,6 +59,25 @@ class Page:
         for trigger in (self.demo.load, *(p.change for p in pickers)):
             trigger(handled(fn), inputs, outputs, show_progress_on=progress_on, concurrency_id=f"open-{name}",
                     concurrency_limit=2, api_visibility="private")
+
+
+def reporter(progress):
+    """A progress(fraction, what) callback for the service, shown by Gradio's progress indicator."""
+    return lambda fraction, what: progress(fraction, desc=what)
+
+
+def test_image_uri(ex, name: str, index) -> str:
+    """Test image `index` of checkpoint `name` at its own size, as a data URI (a map point's hover thumbnail)."""
+    return data_uri(show(ex.image(str(name), index)[0], side=0))
+
+
+def new_map_selection(latent, followed):
+    """The map's selection (index, latent) when it is loaded and differs from `followed` (what a view showed
+    last), else None: a view that follows the map shows it when its tab opens."""
+    if not latent.loaded:
+        return None
+    selection = (latent.index, latent.latent)
+    return None if selection == followed else selection
 
 
 def handled(fn):

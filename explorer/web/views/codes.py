@@ -18,7 +18,8 @@ from explorer.web.components.quant import nearest_html, quantization_html
 from explorer.service.sampling import SampleSettings
 from explorer.figures.pictures import data_uri, show
 from explorer.web.session import CodesSession, LatentSession
-from explorer.web.views import Page, handled, image_file
+from explorer.compute.bounded_cache import BoundedCache
+from explorer.web.views import FIGURES, Page, handled, image_file, new_map_selection, reporter
 from explorer.web.views.url import wanted
 
 class CodesView:
@@ -27,16 +28,16 @@ class CodesView:
 
     def __init__(self, ex):
         self.ex = ex
-        self.figures: dict[str, str] = {}  # codebook figure JSON by checkpoint, shared by all sessions
+        self.figures = BoundedCache(FIGURES)  # codebook figure JSON by checkpoint, shared by all sessions
 
     # --- server functions -----------------------------------------------------------------------------------------
     @handled
     def figure(self, name: str) -> str:
         """The codebook map of checkpoint `name` as Plotly figure JSON."""
-        if name not in self.figures:
+        def draw():
             cb = self.ex.codebook_view(name)
-            self.figures[name] = figure_json(plots.codebook_map(cb.coords, cb.counts, cb.method))
-        return self.figures[name]
+            return figure_json(plots.codebook_map(cb.coords, cb.counts, cb.method))
+        return self.figures.get(name, draw)
 
     @handled
     def thumbnail(self, point: dict) -> str:
@@ -66,6 +67,7 @@ class CodesView:
                 self.plot = clickable_plot("codebook-map", self.figure, self.thumbnail, 380)
                 self.usage = gr.Plot(label="usage")
         self.quant = gr.HTML("", elem_id="quantization")
+        self.state = gr.State(CodesSession())
 
     # --- outputs --------------------------------------------------------------------------------------------------
     def grid_outputs(self, st: CodesSession) -> dict:
@@ -121,7 +123,7 @@ class CodesView:
         if not vq:
             return {self.state: CodesSession()}
         progress(0, desc=f"opening {vq}")
-        cb = self.ex.codebook_view(vq, progress=lambda f, what: progress(f, desc=what))
+        cb = self.ex.codebook_view(vq, progress=reporter(progress))
         self.figure(vq)
         index = latent.index if latent.loaded else 0
         want = wanted(self.ex, request, "vq", vq)  # the URL's image and cell (url.py)
@@ -140,7 +142,8 @@ class CodesView:
 
     def on_tab(self, st: CodesSession, latent: LatentSession) -> dict:
         """Opening the tab shows the code grid of the image selected on the map, if that selection is new."""
-        if st.loaded and latent.loaded and latent.index != st.map_index:
+        selection = new_map_selection(latent, (st.map_index, latent.latent))
+        if st.loaded and selection is not None:
             return self.select(replace(st, map_index=latent.index), latent.index)
         return {self.state: st}
 
@@ -185,8 +188,7 @@ class CodesView:
         return self.grid_outputs(replace(st, grid=st.original))
 
     def wire(self, page: Page, tab: gr.Tab):
-        self.state = s = gr.State(CodesSession())
-        page.codes = self
+        s = self.state
         everything = {s, self.grid, self.decoded, self.suggest, self.nearest, self.quant, self.original, self.code,
                       self.index, self.plot, self.usage}
         edit = {s, self.grid, self.decoded, self.suggest, self.nearest}

@@ -29,6 +29,7 @@ class GenerateView:
             self.vq_samples = gr.Gallery(label="VQ-VAE: code grids from the prior, decoded (click one to edit it)",
                                          elem_id="gen-vq", **GALLERY)
         self.info = gr.Markdown(elem_id="gen-info")
+        self.state = gr.State(GenerateSession())
 
     def column(self, name: str, settings: SampleSettings, gallery: gr.Gallery) -> tuple[list, str, object]:
         """(gallery files, a line of text, the samples) for one model; no samples when it cannot generate."""
@@ -62,7 +63,7 @@ class GenerateView:
 
     def wire(self, page: Page, tab: gr.Tab):
         self.page, self.codes = page, page.codes
-        self.state = s = gr.State(GenerateSession())
+        s = self.state
         settings = [self.seed, self.n, self.temperature, self.top_k]
         inputs, outputs = [page.vae, page.vq, *settings], {self.vae_samples, self.vq_samples, self.info, s}
         page.on_open([page.vae, page.vq], self.generate, inputs, outputs, self.vq_samples, "generate")

@@ -12,9 +12,10 @@ from explorer.web.components.image import figure_html, inline_image, latent_imag
 from explorer.web.components.plot import clickable_plot, figure_json, plot_value
 from explorer.web.components.sliders import latent_sliders, slider_event, sliders_value
 from explorer.web.components.strip import strip_html, thumbnail_strip
-from explorer.figures.pictures import data_uri, show
+from explorer.figures.pictures import show
 from explorer.web.session import LatentSession
-from explorer.web.views import Page, handled, image_file
+from explorer.compute.bounded_cache import BoundedCache
+from explorer.web.views import FIGURES, Page, handled, image_file, reporter, test_image_uri
 from explorer.web.views.selection import SelectionPanel
 from explorer.web.views.url import wanted
 
@@ -28,25 +29,25 @@ class MapView:
 
     def __init__(self, ex):
         self.ex = ex
-        self.figures: dict[str, str] = {}  # figure JSON by checkpoint, shared by all sessions
+        self.figures = BoundedCache(FIGURES)  # figure JSON by checkpoint, shared by all sessions
         self.selection = SelectionPanel(ex)
 
     # --- server functions (called by the components' JavaScript) -----------------------------------------------
     @handled
     def figure(self, name: str) -> str:
         """The map of checkpoint `name` as Plotly figure JSON."""
-        if name not in self.figures:
+        def draw():
             view = self.ex.latent_view(name)
             method = "the 2-D latent itself" if view.proj.method == "identity" else "UMAP of the posterior means"
-            self.figures[name] = figure_json(plots.latent_map(
-                view.proj.coords, view.proj.labels, view.data.label_names,
-                f"{name}: {len(view.proj.coords)} test images, {method}; click a point or anywhere"))
-        return self.figures[name]
+            return figure_json(plots.latent_map(view.proj.coords, view.proj.labels, view.data.label_names,
+                                                f"{name}: {len(view.proj.coords)} test images, {method}; click a "
+                                                "point or anywhere"))
+        return self.figures.get(name, draw)
 
     @handled
     def thumbnail(self, point: dict) -> str:
         """Test image point["index"] of checkpoint point["key"], as a data URI."""
-        return data_uri(show(self.ex.image(str(point.get("key")), point.get("index"))[0], side=0))
+        return test_image_uri(self.ex, point.get("key"), point.get("index"))
 
     @handled
     def decode(self, request: dict):
@@ -85,6 +86,7 @@ class MapView:
             self.sliders = latent_sliders("latent-sliders", target="decoded-image")
         self.selection.build()
         self.manifold = gr.Image(label="2-D latent manifold (decodes over the map)", visible=False, format="png")
+        self.state = gr.State(LatentSession())
 
     # --- outputs for a session ------------------------------------------------------------------------------------
     def latent_outputs(self, st: LatentSession, xy=None, image=None) -> dict:
@@ -129,7 +131,7 @@ class MapView:
         if not vae:
             return {self.state: LatentSession()}
         progress(0, desc=f"opening {vae}")
-        view = self.ex.latent_view(vae, progress=lambda f, what: progress(f, desc=what))
+        view = self.ex.latent_view(vae, progress=reporter(progress))
         kl = view.proj.kl_per_dim
         st = LatentSession(loaded=True, vae=vae, dims=tuple(int(d) for d in np.argsort(-kl)[:MAX_SLIDERS]))
         self.figure(vae)  # computed now, while this view shows progress
@@ -178,8 +180,6 @@ class MapView:
         return {**self.latent_outputs(st), **self.slider_outputs(st), **self.neighbour_outputs(st)}
 
     def wire(self, page: Page, tab: gr.Tab):
-        self.state = page.latent = gr.State(LatentSession())
-        page.map_plot = self.plot
         s = self.state
         selection = {self.decoded, self.plot, s, self.original, self.recon, self.info, self.sliders, self.neighbours}
         latent_and_sliders = {self.decoded, self.plot, s, self.sliders}

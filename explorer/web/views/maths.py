@@ -4,7 +4,6 @@ estimate of the ELBO beside the IWAE bound (its samples drawn on the axes too), 
 current latent (mean, per-pixel scale, a sample) and traversals of the most active dimensions. It follows the latent
 map's selection when its tab opens; its axes, L and seed come from the page's URL when it names them (url.py)."""
 import re
-import threading
 from dataclasses import replace
 
 import gradio as gr
@@ -18,7 +17,6 @@ from explorer.compute.colormap import enlarge
 from explorer.web.components.figures import figure_row, wide_figure_html
 from explorer.web.components.image import latent_image, latent_value
 from explorer.web.components.plot import clickable_plot, figure_json, plot_value
-from explorer.figures.pictures import data_uri, show
 from explorer.web.files import data_file
 from explorer.figures.maths import (
     SAMPLES_COLOR,
@@ -30,10 +28,10 @@ from explorer.figures.maths import (
 )
 from explorer.compute.posterior import AxesError, check_dims
 from explorer.web.session import LatentSession, MathsSession
-from explorer.web.views import Page, handled
+from explorer.compute.bounded_cache import BoundedCache
+from explorer.web.views import FIGURES, Page, handled, new_map_selection, reporter, test_image_uri
 from explorer.web.views.url import wanted
 
-MAX_FIGURES = 32  # axes figures kept (each ~0.5 MB of JSON for 10,000 test images), the oldest dropped first
 TRAVERSAL_ROWS, TRAVERSAL_STEPS = 4, 7
 MC_COLUMNS = 16  # decodes per row of the Monte Carlo strip
 
@@ -59,30 +57,23 @@ class MathsView:
 
     def __init__(self, ex):
         self.ex = ex
-        self.figures: dict[str, str] = {}  # figure JSON by key "name|i|j|index", shared by all sessions
-        self._lock = threading.Lock()
+        self.figures = BoundedCache(FIGURES)  # figure JSON by key "name|i|j|index", shared by all sessions
 
     # --- server functions (called by the components' JavaScript) -----------------------------------------------
     @handled
     def figure(self, key: str) -> str:
         """The latent axes figure named by `key` ("name|i|j|index") as Plotly figure JSON."""
-        with self._lock:
-            known = self.figures.get(key)
-        if known is None:
-            name, i, j, index = parse_axes_key(key)
+        name, i, j, index = parse_axes_key(key)
+
+        def draw():
             axes = self.ex.latent_axes(name, i, j, [index])
             title = f"{name}: every test image's mu on z{i}, z{j}; q(z|x) of #{index}; click anywhere to decode"
-            known = figure_json(latent_axes_figure(axes, self.ex.latent_view(name).data.label_names, title))
-            with self._lock:
-                if len(self.figures) >= MAX_FIGURES:
-                    self.figures.pop(next(iter(self.figures)))
-                self.figures[key] = known
-        return known
+            return figure_json(latent_axes_figure(axes, self.ex.latent_view(name).data.label_names, title))
+        return self.figures.get((name, i, j, index), draw)
 
     @handled
     def thumbnail(self, point: dict) -> str:
-        name = parse_axes_key(point.get("key"))[0]
-        return data_uri(show(self.ex.image(name, point.get("index"))[0], side=0))
+        return test_image_uri(self.ex, parse_axes_key(point.get("key"))[0], point.get("index"))
 
     @handled
     def decode(self, request: dict):
@@ -115,6 +106,7 @@ class MathsView:
         gr.Markdown("### Traversals: one dimension at a time across the prior, −3..3")
         self.traversal = gr.HTML("", elem_id="maths-traversal")
         self.download = gr.DownloadButton("download the traversal (PNG)", elem_id="maths-download")
+        self.state = gr.State(MathsSession())
 
     # --- outputs --------------------------------------------------------------------------------------------------
     @staticmethod
@@ -172,7 +164,7 @@ class MathsView:
         if not vae:
             return {self.state: MathsSession()}
         progress(0, desc=f"opening {vae}")
-        self.ex.latent_view(vae, progress=lambda f, what: progress(f, desc=what))
+        self.ex.latent_view(vae, progress=reporter(progress))
         order = [int(d) for d in self.ex.dims_by_kl(vae)]
         if len(order) < 2:
             raise AxesError(f"{vae} has a {len(order)}-D latent: the latent axes need two dimensions")
@@ -203,8 +195,9 @@ class MathsView:
     def on_tab(self, st: MathsSession, latent: LatentSession) -> dict:
         """Opening the tab follows the map's selection (its image and its current latent), if it is new, with the
         L and seed shown (the session's: the sliders' values may not have arrived from a restored URL yet)."""
-        if st.loaded and latent.loaded and latent.vae == st.vae and (latent.index, latent.latent) != st.followed:
-            st = replace(st, followed=(latent.index, latent.latent))
+        selection = new_map_selection(latent, st.followed)
+        if st.loaded and latent.vae == st.vae and selection is not None:
+            st = replace(st, followed=selection)
             return self.select(st, latent.index, latent.latent, st.samples, st.seed, "the map's latent")
         return {self.state: st}
 
@@ -224,10 +217,9 @@ class MathsView:
         return self.mc_outputs(st.checked(), samples, seed)
 
     def wire(self, page: Page, tab: gr.Tab):
-        self.state = s = gr.State(MathsSession())
+        s = self.state
         mc, settings = {s, self.plot, self.mc_text, self.mc_strip}, [self.samples, self.seed]
         latent = {s, self.decoded, self.plot, self.info, self.decoder, self.traversal, self.download}
-        page.maths = self
         page.on_open([page.vae], self.open, [page.vae, page.latent, *settings],
                      latent | mc | {self.dim_i, self.dim_j, *settings}, self.plot, "maths")
         page.live(tab.select, self.on_tab, [s, page.latent], latent | mc)

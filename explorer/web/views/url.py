@@ -93,5 +93,5 @@ class UrlSync:
         # the sessions' gr.State fire no change after live (unqueued) events: watch what the page shows of them, the
         # map's value (its marker follows the latent), the Maths axes' value (their dims, marker and Monte Carlo
         # samples: L and the seed) and the code grid (its selected cell)
-        for shown in (page.map_plot, page.maths.plot, page.codes.grid):
+        for shown in (page.views["map"].plot, page.maths.plot, page.codes.grid):
             shown.change(self.write, [*sessions, self.tab, page.vq], self.query, **LIVE)
