@@ -2,5 +2,5 @@
 
 A package so that the benchmarks share their modules by plain imports (`from benchmarks.machine import machine`):
 run them from the repository root as `python -m benchmarks.<name>`, or as `python benchmarks/<name>.py` once
-`pip install -e .` has put the repository on sys.path.
+`pip install -e .` has made the repository importable.
 """
