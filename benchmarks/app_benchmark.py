@@ -1,6 +1,6 @@
 """How fast the app starts and answers, each number next to a reference.
 
-    python benchmarks/app_benchmark.py [--checkpoints checkpoints/] [--interactions 50] [--reference DIR]
+    python -m benchmarks.app_benchmark [--checkpoints checkpoints/] [--interactions 50] [--reference DIR]
                                        [--json out.json]
 
 1. start to serving: `python app.py` from process start to its first HTTP 200 (projection caches warm), next to
@@ -14,7 +14,7 @@
    moves, DRAG_MS apart: the decoded images shown while dragging, per second. With --reference DIR (a checkout of
    another version, e.g. `git worktree add ../before b611008`), its app is measured in the same run, in alternating
    rounds with this one, and shown beside it (with its own checkpoints/ unless --reference-checkpoints is given).
-4. issue #14's views in Chromium (this version only), each from the user's action to the page showing all of its
+4. the teaching and selection views' updates in Chromium (this version only), each from the user's action to the page showing all of its
    update (the watched elements changed): a click on the Maths tab's latent axes -> its decoded image; the Maths L
    slider -> the Monte Carlo text, the strip of decodes and the samples on the axes; a box selection on the map
    (from the mouse release) -> the gallery; a click on a nearest neighbour -> the selection text, the decoded image
@@ -22,7 +22,7 @@
    grid cell -> its nearest codes.
 
 Goals: start to serving < 10 s; click -> image p95 <= 40 ms; slider -> image p95 <= 30 ms; sampling and decoding
-16 images from the VQ-VAE's prior p95 < 100 ms; every issue #14 update p95 < 150 ms (on the 2-core EPYC).
+16 images from the VQ-VAE's prior p95 < 100 ms; every update of part 4 p95 < 150 ms (on the 2-core EPYC).
 """
 import argparse
 import json
@@ -37,6 +37,7 @@ import numpy as np
 import torch
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from benchmarks.machine import cpu_name, native_bf16
 from explorer.service.explorer import Explorer
 from tests.launch import (
     CHROMIUM,
@@ -51,7 +52,7 @@ GOAL_START_S = 10.0
 GOAL_CLICK_P95_MS = 40.0
 GOAL_SLIDER_P95_MS = 30.0
 GOAL_SAMPLE_P95_MS = 100.0  # 16 VQ-VAE samples (prior + decoder), server side
-GOAL_TEACH_P95_MS = 150.0  # each of issue #14's updates (TEACH below)
+GOAL_TEACH_P95_MS = 150.0  # each of the views' updates (TEACH below)
 SAMPLES = 16
 ROUNDS = 2  # with --reference: this many alternating rounds per app, each with interactions / ROUNDS of each kind
 DRAG_MOVES, DRAG_MS = 30, 16  # a slider drag: mouse moves, and the pause between them (about 60 per second)
@@ -128,17 +129,6 @@ COUNT_JS = """() => {
     if (s !== w.last) { w.last = s; w.n += 1; }
   }).observe(box, {subtree: true, childList: true, attributes: true});
 }"""
-
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
-
-
-def native_bf16() -> bool:
-    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def timed(fn, n: int) -> list[float]:
@@ -303,7 +293,7 @@ def drag(page) -> float:
 
 
 def maths_clicks(page, n: int, rng) -> tuple[list[float], int]:
-    """Clicks at random spots of the Maths tab's latent axes (issue #14's goal: every update p95 < 150 ms)."""
+    """Clicks at random spots of the Maths tab's latent axes (the goal: every such update p95 < 150 ms)."""
     page.get_by_role("tab", name="Maths").click()
     page.wait_for_selector("#maths-axes .vx-plot[data-ready]", timeout=120_000)
     page.wait_for_selector("#maths-decoded canvas[data-frame]", timeout=60_000)
@@ -395,7 +385,7 @@ def codes_updates(page, n: int, rng, images: int) -> tuple[tuple[list[float], in
     return by_index, timed_actions(page, acts, "#code-grid", "pointerdown", watch=[["#code-nearest", "text"]])
 
 
-# issue #14's updates (this version only): result key -> what the report calls it
+# the teaching and selection views' updates (this version only): result key -> what the report calls it
 TEACH = {"maths_click": "Maths tab: click on the latent axes -> new image",
          "maths_l": "Maths tab: L slider -> Monte Carlo text, strip and samples on the axes",
          "box_select": "map: box selection (mouse release) -> gallery of the selected images",
@@ -439,7 +429,7 @@ def bench_browser(apps: dict[str, str], n: int, vq_images: int = 0) -> dict:
                 o["slider"] += sl
                 o["slider_misses"] += m
                 o["drag_fps"].append(drag(page))
-                if label == "this":  # versions before 0.4 have none of issue #14's views
+                if label == "this":  # versions before 0.4 have none of these views
                     for k, (ms, m) in bench_teach(page, n // rounds, rng, vq_images).items():
                         o[k] += ms
                         o[f"{k}_misses"] += m

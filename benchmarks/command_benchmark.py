@@ -1,7 +1,7 @@
 """`python -m vae_core.train` itself against the PyTorch example with its DataLoader, each given the same wall-clock.
 
-    python benchmarks/command_benchmark.py --seconds 30 --train-subset 8000             # the issue's small-data case
-    python benchmarks/command_benchmark.py --seconds 20 --device cuda --data /data/fashion-mnist --threads 16
+    python -m benchmarks.command_benchmark --seconds 30 --train-subset 8000             # the small-data case
+    python -m benchmarks.command_benchmark --seconds 20 --device cuda --data /data/fashion-mnist --threads 16
 
 Each run is its own process, timed from that process's start (interpreter start-up, imports and data loading
 included), on the same images (written once to an .npz that both read):
@@ -29,23 +29,22 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from train_benchmark import ReferenceVAE, describe, evaluate_reference, machine
-
+from benchmarks.machine import describe, machine
+from benchmarks.pytorch_example_vae import VAE as ReferenceVAE
+from benchmarks.train_benchmark import evaluate_reference
 from vae_core import load
 from vae_core.data import load_dataset
 from vae_core.evaluate import evaluate
 
+ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE, CONV, VQ = "example (pytorch/examples VAE, DataLoader)", "vae_core conv VAE, Bernoulli", "vae_core VQ-VAE"
-GOALS = {"cuda": {CONV: 5.0, VQ: 2.0}, "cpu": {CONV: 0.5, VQ: 0.25}}  # images/s vs the example (issue 12)
+GOALS = {"cuda": {CONV: 5.0, VQ: 2.0}, "cpu": {CONV: 0.5, VQ: 0.25}}  # images/s vs the example: the speed goals
 
 
 def commands(args, data: Path, work: Path) -> dict[str, list[str]]:
     """The command line of each run (run from the repository root)."""
     py, s = sys.executable, f"{args.seconds:g}"
-    example = [py, "benchmarks/pytorch_example_vae.py", "--data", str(data), "--seconds", s, "--out", str(work / "ex")]
+    example = [py, "-m", "benchmarks.pytorch_example_vae", "--data", str(data), "--seconds", s, "--out", str(work / "ex")]
     if args.device == "cpu":
         example.append("--no-accel")
     vae_core = ["--data", str(data), "--time-budget", s, "--device", args.device]
@@ -59,8 +58,7 @@ def commands(args, data: Path, work: Path) -> dict[str, list[str]]:
 
 def run_process(cmd: list[str], threads: int, log_file: Path) -> float:
     """Run cmd from the repository root with `threads` intra-op threads; returns its wall-clock seconds."""
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     t0 = time.time()
     with open(log_file, "w") as f:
         r = subprocess.run(cmd, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT, check=False)

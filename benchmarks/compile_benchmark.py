@@ -1,6 +1,6 @@
 """Does `--compile` (torch.compile of the training forward pass) pay? Eager against compiled, per model.
 
-    python benchmarks/compile_benchmark.py --seconds 20 --threads 2 [--no-amp] [--device cuda] [--mode reduce-overhead]
+    python -m benchmarks.compile_benchmark --seconds 20 --threads 2 [--no-amp] [--device cuda] [--mode reduce-overhead]
 
 For the default conv VAE (Bernoulli loss) and the default VQ-VAE, as vae_core.train trains them on the device
 (its batch size, lr and warm-down, bf16 where vae_core.precision uses it unless --no-amp): the seconds the first
@@ -9,13 +9,11 @@ train_benchmark.py's loop once compiled. A benchmark, not a test: nothing here a
 """
 import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import train_benchmark as tb
-
+from benchmarks import train_benchmark as tb
+from benchmarks.machine import describe, machine
 from vae_core.config import Config
 from vae_core.data import load_dataset
 from vae_core.device import training_defaults
@@ -48,7 +46,7 @@ def main(argv=None) -> list[dict]:
     batch, lr = training_defaults(device)
     common = {"batch_size": batch, "lr": lr, "amp": not args.no_amp}
     print(f"{ds.name}: {len(x_train)} train images; {args.seconds:g} s per run on {args.device}, {args.threads} "
-          f"threads, {'float32' if args.no_amp else 'default precision'}; {tb.describe(tb.machine(device))}", flush=True)
+          f"threads, {'float32' if args.no_amp else 'default precision'}; {describe(machine(device))}", flush=True)
     rows = []
     for name, cfg in {"conv VAE, Bernoulli": Config(likelihood="bernoulli", **common),
                       "VQ-VAE": Config(model="vqvae", **common)}.items():

@@ -9,15 +9,11 @@ All conv VAEs: latent 16, Bernoulli likelihood, trained as train_benchmark.as_va
 """
 import math
 import sys
-from pathlib import Path
 
 import torch
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import train_benchmark as tb
-
+from benchmarks import train_benchmark as tb
 from vae_core.config import Config
 from vae_core.data import load_dataset
 from vae_core.evaluate import evaluate

@@ -1,7 +1,7 @@
 """What each CPU change bought: images/s of training steps, each change on and off, against the PyTorch example.
 
-    python benchmarks/cpu_step_benchmark.py                 # float32, as on a CPU without native bf16
-    python benchmarks/cpu_step_benchmark.py --seconds 2 --rounds 15 --json benchmarks/results_cpu_step.json
+    python -m benchmarks.cpu_step_benchmark                 # float32, as on a CPU without native bf16
+    python -m benchmarks.cpu_step_benchmark --seconds 2 --rounds 15 --json benchmarks/results_cpu_step.json
 
 Every variant trains on the same random binary 28x28 images (the step's cost does not depend on their content) with
 its own model and optimizer. The variants take turns: each round gives each of them --seconds of steps, so that a
@@ -9,21 +9,20 @@ noisy neighbour on a shared machine slows them all alike; the table shows each o
 ratio to the example's median. Variants, in float32 with vae_core's CPU defaults (batch 64) unless named:
     example                  the PyTorch example VAE (784-400-20), batch 128, Adam, as in train_benchmark.py;
     <model> before           NCHW tensors, Adam's per-tensor loop, and for the VQ-VAE the one-hot quantizer:
-                             the trainer before issue 12's CPU changes;
+                             the trainer before these three changes;
     + quantizer              bincount/index_add counts and sums, distances by one addmm (vae_core/quantize.py);
     + channels-last          conv weights and images NHWC (vae_core/precision.py);
     + fused Adam             = vae_core's trainer now (vae_core/device.py);
     res_blocks=N             the VQ-VAE with N residual blocks instead of 2, everything else as now.
 Each variant's FLOPs per training image (forward and backward, 2 per multiply-add, torch's FlopCounterMode) times
 its images/s gives the rate its step sustains; beside it, the rate of a large float32 matmul on the same CPU (a
-practical peak), and the rate that issue 12's goals (0.5x the example's images/s for the conv VAE, 0.25x for the
+practical peak), and the rate that the speed goals (0.5x the example's images/s for the conv VAE, 0.25x for the
 VQ-VAE) would need at these FLOPs per image.
 A benchmark, not a test: nothing here asserts timings.
 """
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -31,13 +30,12 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]  # vae_core, benchmarks
-from train_benchmark import BATCH, LR, ReferenceVAE, machine, reference_loss
-
+from benchmarks.machine import describe, machine
+from benchmarks.pytorch_example_vae import VAE as ReferenceVAE
+from benchmarks.train_benchmark import BATCH, LR, reference_loss
 from vae_core.config import Config
 from vae_core.device import adam
 from vae_core.models import build_model
-from vae_core.precision import cpu_has_bf16
 from vae_core.quantize import VectorQuantizer
 
 
@@ -152,8 +150,8 @@ def main(argv=None):
     # each round's ratio to the example's rate in the same round: the machine's noise mostly cancels
     ratios = {name: [a / b for a, b in zip(r, rates["example"])] for name, r in rates.items()}
     m = machine()
-    print(f"CPU: {m['cpu']}, {args.threads} threads, native bf16: {cpu_has_bf16()} (all variants float32); "
-          f"torch {torch.__version__}; {args.rounds} rounds of {args.seconds:g} s each")
+    print(f"{describe(m)}; {args.threads} threads, all variants float32; {args.rounds} rounds of {args.seconds:g} s "
+          "each")
     print("| variant | images/s (median) | vs example (median of rounds) | range over rounds | MFLOP per image "
           "| GFLOP/s |\n|---|---:|---:|---:|---:|---:|")
     for name, r in rates.items():

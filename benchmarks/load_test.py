@@ -1,6 +1,6 @@
 """Load and memory soak of the app's named API endpoints, through gradio_client.
 
-    python benchmarks/load_test.py [--clients 16 32] [--calls 5000] [--soak 2000] [--json out.json]
+    python -m benchmarks.load_test [--clients 16 32] [--calls 5000] [--soak 2000] [--json out.json]
 
 Starts `python app.py` on a free loopback port (127.0.0.1 only) with its own GRADIO_TEMP_DIR, then
 1. idle: one client, sequential: --idle calls of each endpoint -> median and p95;
@@ -37,6 +37,8 @@ import certifi
 import numpy as np
 from gradio_client import Client, handle_file
 from PIL import Image
+
+from benchmarks.machine import describe, machine
 
 ROOT = Path(__file__).resolve().parents[1]
 ENDPOINTS = ("decode_latent", "decode_codes", "reconstruct")
@@ -244,7 +246,7 @@ def main(argv=None) -> dict:
               "grid": reg.get(vq).cfg.image_size // 4, "num_codes": reg.get(vq).cfg.num_codes}
     deadline = time.monotonic() + args.max_seconds
     r = {"clients": args.clients, "calls": args.calls, "requests": args.requests, "models": models,
-         "cpus": os.cpu_count(), "cache_sweep": args.cache_sweep or "600,1800 (app default)"}
+         "cpus": os.cpu_count(), "machine": machine(), "cache_sweep": args.cache_sweep or "600,1800 (app default)"}
     runs = []
     with tempfile.TemporaryDirectory(prefix="load-test-") as tmp:
         tmp = Path(tmp)
@@ -324,7 +326,7 @@ def main(argv=None) -> dict:
     r["stopped_early"] = ", ".join(name for name, x in (("idle", idle), *((f"{x['mix']} {x['clients']}", x)
                                                                           for x in runs), ("soak", second))
                                    if x["stopped_by_deadline"])
-    r["table"] = table(r)
+    r["table"] = f"{describe(r['machine'])}\n\n{table(r)}"
     print(r["table"])
     if args.json:
         args.json.write_text(json.dumps(r, indent=2))

@@ -1,7 +1,11 @@
-"""The PyTorch example VAE (github.com/pytorch/examples, vae/main.py) trained as that script trains it, for
+"""The PyTorch example VAE (github.com/pytorch/examples, vae/main.py): the one copy of its model and loss that every
+benchmark compares with, and, run as a script, that example trained as its script trains it, for
 benchmarks/command_benchmark.py to run beside `python -m vae_core.train`:
 
-    python benchmarks/pytorch_example_vae.py --data images.npz --seconds 30 --out run/ [--no-accel]
+    python -m benchmarks.pytorch_example_vae --data images.npz --seconds 30 --out run/ [--no-accel]
+
+Imported (`from benchmarks.pytorch_example_vae import VAE, loss_function`), it gives the model and the loss alone:
+train_benchmark.py and cpu_step_benchmark.py train them in their own loops.
 
 Kept from the example: the MLP 784-400-20 with a sigmoid decoder, the summed BCE + KL loss, Adam lr 1e-3, batch
 128, seed 1, a torch DataLoader with shuffle=True (one worker process and pinned memory on an accelerator), the
@@ -37,35 +41,6 @@ def process_start_time() -> float:
     return time.time() - age if 0 <= age <= time.time() - IMPORTED + 60 else IMPORTED
 
 
-STARTED = process_start_time()
-
-parser = argparse.ArgumentParser(description="VAE MNIST Example (timed; see the module docstring)")
-parser.add_argument("--data", required=True, help=".npz with uint8 x and x_test (N, 1, 28, 28) or (N, 28, 28)")
-parser.add_argument("--seconds", type=float, required=True, help="stop this long after the process started")
-parser.add_argument("--out", required=True, help="folder for model.safetensors and train.json")
-parser.add_argument("--batch-size", type=int, default=128)
-parser.add_argument("--no-accel", action="store_true", help="train on the CPU even where an accelerator is")
-parser.add_argument("--seed", type=int, default=1)
-parser.add_argument("--log-interval", type=int, default=10)
-args = parser.parse_args()
-
-use_accel = not args.no_accel and torch.accelerator.is_available()
-torch.manual_seed(args.seed)
-device = torch.accelerator.current_accelerator() if use_accel else torch.device("cpu")
-kwargs = {"num_workers": 1, "pin_memory": True} if use_accel else {}
-
-
-def images(a: np.ndarray) -> torch.utils.data.TensorDataset:
-    x = torch.from_numpy(a.reshape(len(a), 1, 28, 28)).float().div_(255.0)  # as transforms.ToTensor()
-    return torch.utils.data.TensorDataset(x, torch.zeros(len(a), dtype=torch.long))
-
-
-with np.load(args.data) as f:
-    train_set, test_set = images(f["x"]), images(f["x_test"])
-train_loader = torch.utils.data.DataLoader(train_set, batch_size=args.batch_size, shuffle=True, **kwargs)
-test_loader = torch.utils.data.DataLoader(test_set, batch_size=args.batch_size, shuffle=True, **kwargs)
-
-
 class VAE(nn.Module):
     def __init__(self):
         super().__init__()
@@ -94,10 +69,6 @@ class VAE(nn.Module):
         return self.decode(z), mu, logvar
 
 
-model = VAE().to(device)
-optimizer = optim.Adam(model.parameters(), lr=1e-3)
-
-
 def loss_function(recon_x, x, mu, logvar):
     """Reconstruction + KL divergence losses summed over all elements and batch."""
     BCE = F.binary_cross_entropy(recon_x, x.view(-1, 784), reduction="sum")
@@ -105,45 +76,75 @@ def loss_function(recon_x, x, mu, logvar):
     return BCE + KLD
 
 
-def out_of_time(trained: int) -> bool:
-    """Past the budget, once something was trained (one step at least, as vae_core.train takes)."""
-    return trained > 0 and time.time() - STARTED >= args.seconds
+def images(a: np.ndarray) -> torch.utils.data.TensorDataset:
+    x = torch.from_numpy(a.reshape(len(a), 1, 28, 28)).float().div_(255.0)  # as transforms.ToTensor()
+    return torch.utils.data.TensorDataset(x, torch.zeros(len(a), dtype=torch.long))
 
 
-def train(epoch, before: int) -> tuple[int, bool]:
-    """One epoch, or what is left of the budget; returns (images trained on, whether the budget ran out)."""
-    model.train()
-    train_loss, seen = 0, 0
-    for batch_idx, (data, _) in enumerate(train_loader):
-        if out_of_time(before + seen):
-            return seen, True
-        data = data.to(device)
-        optimizer.zero_grad()
-        recon_batch, mu, logvar = model(data)
-        loss = loss_function(recon_batch, data, mu, logvar)
-        loss.backward()
-        train_loss += loss.item()
-        optimizer.step()
-        seen += len(data)
-        if batch_idx % args.log_interval == 0:
-            print(f"Train Epoch: {epoch} [{batch_idx * len(data)}/{len(train_loader.dataset)} "
-                  f"({100.0 * batch_idx / len(train_loader):.0f}%)]\tLoss: {loss.item() / len(data):.6f}")
-    print(f"====> Epoch: {epoch} Average loss: {train_loss / len(train_loader.dataset):.4f}")
-    return seen, False
+def arguments(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="VAE MNIST Example (timed; see the module docstring)")
+    parser.add_argument("--data", required=True, help=".npz with uint8 x and x_test (N, 1, 28, 28) or (N, 28, 28)")
+    parser.add_argument("--seconds", type=float, required=True, help="stop this long after the process started")
+    parser.add_argument("--out", required=True, help="folder for model.safetensors and train.json")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--no-accel", action="store_true", help="train on the CPU even where an accelerator is")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--log-interval", type=int, default=10)
+    return parser.parse_args(argv)
 
 
-def test(epoch):
-    model.eval()
-    test_loss = 0
-    with torch.no_grad():
-        for data, _ in test_loader:
+def main(argv=None) -> None:
+    """The example's script, timed: train until --seconds have passed since the process started, then save."""
+    started = process_start_time()
+    args = arguments(argv)
+    use_accel = not args.no_accel and torch.accelerator.is_available()
+    torch.manual_seed(args.seed)
+    device = torch.accelerator.current_accelerator() if use_accel else torch.device("cpu")
+    kwargs = {"num_workers": 1, "pin_memory": True} if use_accel else {}
+
+    with np.load(args.data) as f:
+        train_set, test_set = images(f["x"]), images(f["x_test"])
+    train_loader = torch.utils.data.DataLoader(train_set, batch_size=args.batch_size, shuffle=True, **kwargs)
+    test_loader = torch.utils.data.DataLoader(test_set, batch_size=args.batch_size, shuffle=True, **kwargs)
+
+    model = VAE().to(device)
+    optimizer = optim.Adam(model.parameters(), lr=1e-3)
+
+    def out_of_time(trained: int) -> bool:
+        """Past the budget, once something was trained (one step at least, as vae_core.train takes)."""
+        return trained > 0 and time.time() - started >= args.seconds
+
+    def train(epoch, before: int) -> tuple[int, bool]:
+        """One epoch, or what is left of the budget; returns (images trained on, whether the budget ran out)."""
+        model.train()
+        train_loss, seen = 0, 0
+        for batch_idx, (data, _) in enumerate(train_loader):
+            if out_of_time(before + seen):
+                return seen, True
             data = data.to(device)
+            optimizer.zero_grad()
             recon_batch, mu, logvar = model(data)
-            test_loss += loss_function(recon_batch, data, mu, logvar).item()
-    print(f"====> Test set loss: {test_loss / len(test_loader.dataset):.4f}")
+            loss = loss_function(recon_batch, data, mu, logvar)
+            loss.backward()
+            train_loss += loss.item()
+            optimizer.step()
+            seen += len(data)
+            if batch_idx % args.log_interval == 0:
+                print(f"Train Epoch: {epoch} [{batch_idx * len(data)}/{len(train_loader.dataset)} "
+                      f"({100.0 * batch_idx / len(train_loader):.0f}%)]\tLoss: {loss.item() / len(data):.6f}")
+        print(f"====> Epoch: {epoch} Average loss: {train_loss / len(train_loader.dataset):.4f}")
+        return seen, False
 
+    def test(epoch):
+        model.eval()
+        test_loss = 0
+        with torch.no_grad():
+            for data, _ in test_loader:
+                data = data.to(device)
+                recon_batch, mu, logvar = model(data)
+                test_loss += loss_function(recon_batch, data, mu, logvar).item()
+        print(f"====> Test set loss: {test_loss / len(test_loader.dataset):.4f}")
 
-if __name__ == "__main__":
     trained, train_seconds, epoch, spent = 0, 0.0, 0, False
     while not spent:
         epoch += 1
@@ -157,4 +158,8 @@ if __name__ == "__main__":
     save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(out / "model.safetensors"))
     (out / "train.json").write_text(json.dumps({
         "train_images": trained, "train_seconds": train_seconds, "epochs": epoch, "device": str(device),
-        "batch_size": args.batch_size, "seconds_since_start": time.time() - STARTED}))
+        "batch_size": args.batch_size, "seconds_since_start": time.time() - started}))
+
+
+if __name__ == "__main__":
+    main()

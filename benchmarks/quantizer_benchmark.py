@@ -21,8 +21,6 @@ codes used in the batch at a few steps, the fewest used in any batch after step 
 """
 import argparse
 import json
-import platform
-import sys
 import time
 from pathlib import Path
 
@@ -30,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.machine import cpu_name
 from vae_core.config import Config
 from vae_core.data import load_dataset, to_float
 from vae_core.evaluate import evaluate
@@ -133,16 +131,6 @@ def train_variant(make_quantizer, x_train: np.ndarray, x_test: np.ndarray, steps
     m = evaluate(model, x_test, device=cpu)
     return {"mse": m["mse"], "perplexity": m["perplexity"], "used_per_batch": trace, "fewest_after_50": fewest,
             "restarts": model.quantizer.restarts, "train_seconds": seconds, "last_train_loss": loss.item()}
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def table(results: dict, steps: int) -> str:

@@ -1,12 +1,12 @@
-"""How fast the teaching and projector-like views' logic answers, server-side, on the shipped checkpoints (#14).
+"""How fast the teaching and projector-like views' logic answers, server-side, on the shipped checkpoints.
 
-    PYTHONPATH=. python benchmarks/teach_benchmark.py [--checkpoints checkpoints/] [--calls 100] [--json out.json]
+    python -m benchmarks.teach_benchmark [--checkpoints checkpoints/] [--calls 100] [--json out.json]
 
 Each Explorer method the views call (explorer/service/explorer.py), timed in this process on the 10,000 test images, next
 to a reference measured in the same run: the bare VAE decoder forward of one latent (and the VQ-VAE's of one grid).
 Inputs vary from call to call (random test images, latents and dimensions, seeded). One-off costs (loading the data
 and projection, encoding the posteriors' sigmas) are measured once, before, and shown apart.
-Goal (issue #14): every update < 150 ms p95 on the 2-core CPU, with 2 torch threads and with 1.
+Goal: every update < 150 ms p95 on the 2-core CPU, with 2 torch threads and with 1.
 """
 import argparse
 import itertools
@@ -21,11 +21,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.app_benchmark import cpu_name, native_bf16, stats, timed
+from benchmarks.app_benchmark import stats, timed
+from benchmarks.machine import cpu_name, native_bf16
 from explorer.compute.montecarlo import IWAE_K
 from explorer.service.explorer import Explorer
-from explorer.web.files import export_files
 from explorer.service.url_state import ViewState, from_query, to_query
+from explorer.web.files import export_files
 
 GOAL_P95_MS = 150.0
 

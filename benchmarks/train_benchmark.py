@@ -1,10 +1,10 @@
 """Train five models for the same wall-clock budget on the same data, then compare them on the test set.
 
-    python benchmarks/train_benchmark.py --seconds 60 --threads 2 --json benchmarks/results_train.json
-    python benchmarks/train_benchmark.py --seconds 20 --device cuda --data /data/fashion-mnist   # IDX folder
+    python -m benchmarks.train_benchmark --seconds 60 --threads 2 --json benchmarks/results_train.json
+    python -m benchmarks.train_benchmark --seconds 20 --device cuda --data /data/fashion-mnist   # IDX folder
 
-(a) reference: the PyTorch example VAE (github.com/pytorch/examples, vae/main.py), written out below, trained
-    as the example trains it: float32, Adam lr 1e-3, batch 128;
+(a) reference: the PyTorch example VAE (github.com/pytorch/examples, vae/main.py; benchmarks/pytorch_example_vae.py),
+    trained as the example trains it: float32, Adam lr 1e-3, batch 128;
 (b) vae_core's MLP preset  VAE(Config(arch="mlp", latent_dim=20, likelihood="bernoulli")) with the example's
     batch 128 and constant lr 1e-3, so that its throughput compares like for like;
 (c) vae_core's conv VAE    VAE(Config(arch="conv", latent_dim=16, likelihood="bernoulli")): the defaults with the
@@ -25,64 +25,28 @@ import argparse
 import json
 import math
 import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.machine import describe, machine
+from benchmarks.pytorch_example_vae import VAE as ReferenceVAE
+from benchmarks.pytorch_example_vae import loss_function
 from vae_core.config import Config
 from vae_core.data import load_dataset, to_float
 from vae_core.device import adam, training_defaults
 from vae_core.evaluate import evaluate
 from vae_core.models import build_model
-from vae_core.precision import cpu_has_bf16, training_losses, training_model
+from vae_core.precision import training_losses, training_model
 from vae_core.train import lr_at
 
 SEED, BATCH, LR, EVAL_BATCH = 0, 128, 1e-3, 500
 
 
-# --- (a) the reference: pytorch/examples vae/main.py, unchanged in substance --------------------------
-class ReferenceVAE(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc1 = nn.Linear(784, 400)
-        self.fc21 = nn.Linear(400, 20)
-        self.fc22 = nn.Linear(400, 20)
-        self.fc3 = nn.Linear(20, 400)
-        self.fc4 = nn.Linear(400, 784)
-
-    def encode(self, x):
-        h1 = F.relu(self.fc1(x))
-        return self.fc21(h1), self.fc22(h1)
-
-    def reparameterize(self, mu, logvar):
-        std = torch.exp(0.5 * logvar)
-        eps = torch.randn_like(std)
-        return mu + eps * std
-
-    def decode(self, z):
-        h3 = F.relu(self.fc3(z))
-        return torch.sigmoid(self.fc4(h3))
-
-    def forward(self, x):
-        mu, logvar = self.encode(x.view(-1, 784))
-        z = self.reparameterize(mu, logvar)
-        return self.decode(z), mu, logvar
-
-
-def loss_function(recon_x, x, mu, logvar):
-    """Reconstruction + KL divergence losses summed over all elements and batch (as in the example)."""
-    BCE = F.binary_cross_entropy(recon_x, x.view(-1, 784), reduction="sum")
-    KLD = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
-    return BCE + KLD
-
-
+# --- (a) the reference: the example's model and loss (benchmarks/pytorch_example_vae.py) ------------------
 def reference_loss(model, x):
     recon, mu, logvar = model(x)
     return loss_function(recon, x, mu, logvar)
@@ -182,25 +146,6 @@ def models(device="cpu") -> dict:
 
 
 MODELS = models()  # on the CPU
-
-
-def machine(device="cpu") -> dict:
-    """The CPU's model name, cores, whether it has native bf16, torch, and the GPU's name on CUDA."""
-    cpu = platform.processor() or platform.machine()
-    if Path("/proc/cpuinfo").exists():
-        names = [ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                 if ln.startswith("model name")]
-        cpu = names[0] if names else cpu
-    m = {"cpu": cpu, "cores": os.cpu_count(), "cpu_native_bf16": cpu_has_bf16(), "torch": torch.__version__}
-    if torch.device(device).type == "cuda":
-        m["gpu"] = torch.cuda.get_device_name(torch.device(device))
-    return m
-
-
-def describe(m: dict) -> str:
-    gpu = f", GPU {m['gpu']}" if "gpu" in m else ""
-    return (f"CPU {m['cpu']} ({m['cores']} cores), native bf16: {'yes' if m['cpu_native_bf16'] else 'no'}{gpu}; "
-            f"torch {m['torch']}")
 
 
 def run(x_train, x_test, seconds: float, log=print, device="cpu") -> dict:

@@ -1,15 +1,11 @@
-"""load_benchmark(name): benchmarks/<name>.py imported as a module, for the benchmarks' smoke tests."""
-import importlib.util
-import sys
-from pathlib import Path
+"""load_benchmark(name): benchmarks/<name>.py imported as benchmarks.<name>, for the benchmarks' smoke tests.
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+benchmarks/ is a package and the repository root is on sys.path (pytest.ini's pythonpath), so this is a plain
+import: the benchmarks share their modules (the PyTorch example, the machine description) the same way here as
+when they run as `python -m benchmarks.<name>`.
+"""
+import importlib
 
 
 def load_benchmark(name: str):
-    if str(BENCHMARKS) not in sys.path:
-        sys.path.insert(0, str(BENCHMARKS))  # some benchmarks import train_benchmark
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module(f"benchmarks.{name}")

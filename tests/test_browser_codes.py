@@ -73,7 +73,7 @@ def test_the_priors_suggestion_for_a_cell_can_be_clicked(open_app, app_models):
 
 
 def test_quantisation_maps_and_a_cells_nearest_codes(open_app, app_models):
-    """Issue #14: error and margin heat maps, z_e's decode beside z_q's, the selected cell's nearest codes (click)."""
+    """Error and margin heat maps, z_e's decode beside z_q's, the selected cell's nearest codes (click)."""
     app = open_app()
     page = app.page
     page.get_by_role("tab", name="VQ-VAE codes").click()

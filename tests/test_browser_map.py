@@ -119,7 +119,7 @@ def strip_indices(app) -> list[int]:
 
 
 def test_nearest_neighbours_strip_selects_on_click_and_stays_off_the_slider_path(open_app):
-    """Issue #14: the 8 test images nearest to the current latent, clickable; slider moves do not recompute them."""
+    """The 8 test images nearest to the current latent, clickable; slider moves do not recompute them."""
     app = open_app()
     page = app.page
     page.wait_for_function("() => document.querySelectorAll('#neighbours button[data-index]').length === 8")
@@ -144,7 +144,7 @@ def test_nearest_neighbours_strip_selects_on_click_and_stays_off_the_slider_path
 
 
 def test_box_selection_shows_the_selection_and_downloads_it(open_app, tmp_path):
-    """Issue #14: box select on the map -> gallery and means of the selected images, CSV and NPZ downloads."""
+    """Box select on the map -> gallery and means of the selected images, CSV and NPZ downloads."""
     app = open_app()
     page = app.page
     g = app.geometry()

@@ -8,7 +8,7 @@ pytestmark = needs_chromium
 
 
 def test_the_url_follows_the_view_and_restores_it(open_app, browser, app_url):
-    """Issue #14: the address bar's query holds the selection and the tab; opening it restores them."""
+    """The address bar's query holds the selection and the tab; opening it restores them."""
     app = open_app()
     page = app.page
     page.wait_for_function("() => location.search.includes('vae=')")
@@ -56,7 +56,7 @@ def test_a_url_with_bad_values_warns_and_opens_the_page(browser, app_url):
 
 
 def test_the_url_holds_the_maths_settings_and_restores_them(open_app, browser, app_url, app_models, app_checkpoints):
-    """Issue #14: the Maths tab's axes, L and seed go in the URL; opening it restores them; bad ones only warn."""
+    """The Maths tab's axes, L and seed go in the URL; opening it restores them; bad ones only warn."""
     from explorer.service.explorer import Explorer
 
     order = [int(d) for d in Explorer([app_checkpoints], log=lambda *a: None).dims_by_kl(app_models.vae)]

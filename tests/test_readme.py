@@ -1,4 +1,5 @@
-"""README.md stays true: its two commands are what CI runs, and its Python examples run."""
+"""README.md and the docs stay true: the two commands are what CI runs, every Python example runs, every file and
+benchmark they name exists, and they cite no issue numbers."""
 import re
 import subprocess
 import sys
@@ -8,6 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
+DOCS = {path: path.read_text() for path in [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md"))]}
 PY_BLOCKS = re.findall(r"```python\n(.*?)```", README, re.DOTALL)
 needs_defaults = pytest.mark.skipif(not (ROOT / "checkpoints" / "fashion-vae").exists()
                                     or not Path("/usr/share/datasets/fashion-mnist").exists(),
@@ -44,6 +46,36 @@ def test_front_matter_python_is_the_tested_python_and_the_pins_exist_for_it():
             assert installed == pin, f"{name}=={pin} pinned, {installed} installed on this Python"
         except PackageNotFoundError:
             pytest.fail(f"{name}=={pin} is pinned but not installed on Python {python.group(1)}")
+
+
+def test_every_python_example_is_run_by_a_test():
+    """The two tests below pick their block by what it uses; no other Python block may sit in the README untested."""
+    loads = [b for b in PY_BLOCKS if "vae_core.load" in b]
+    clients = [b for b in PY_BLOCKS if "gradio_client" in b]
+    assert len(loads) == len(clients) == 1 and loads != clients
+    assert sorted(PY_BLOCKS) == sorted(loads + clients)
+
+
+def test_the_docs_link_files_that_exist():
+    for path, text in DOCS.items():
+        for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text):  # markdown links and images, not URLs
+            assert (path.parent / target).exists(), f"{path.name} links {target}"
+    assert "(docs/benchmarks.md)" in README and "(CHANGELOG.md)" in README
+
+
+def test_the_docs_name_benchmarks_and_results_that_exist():
+    named = set()
+    for text in DOCS.values():
+        named |= {f"benchmarks/{m}.py" for m in re.findall(r"python -m benchmarks\.(\w+)", text)}
+        named |= set(re.findall(r"benchmarks/[\w.]+\.(?:py|json)", text))
+    assert "benchmarks/train_benchmark.py" in named and "benchmarks/results_app_views.json" in named
+    assert [n for n in sorted(named) if not (ROOT / n).exists()] == []
+
+
+def test_no_issue_numbers_in_docs_benchmarks_or_tests():
+    pattern = re.compile(r"issue ?#?[0-9]|#1[0-9]\b", re.IGNORECASE)
+    sources = {**DOCS, **{p: p.read_text() for d in ("benchmarks", "tests") for p in sorted((ROOT / d).glob("*.py"))}}
+    assert [p.name for p, text in sources.items() if pattern.search(text) and p != Path(__file__).resolve()] == []
 
 
 @needs_defaults

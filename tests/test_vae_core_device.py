@@ -28,7 +28,7 @@ def quiet(*args):
 
 
 @pytest.mark.parametrize("device,expected", [
-    (torch.device("cuda"), (512, 3e-3)),  # the issue-12 sweep on an H200: batch 512 beat 64 at equal time
+    (torch.device("cuda"), (512, 3e-3)),  # the sweep on an H200: batch 512 beat 64 at equal time
     (torch.device("cuda", 1), (512, 3e-3)),
     ("cuda:0", (512, 3e-3)),
     (torch.device("cpu"), (64, 3e-3)),  # the CPU keeps what was measured best there
