@@ -89,7 +89,7 @@ class AppModels:
     latent_dim: int
     grid: int  # side of the VQ-VAE code grid
     num_codes: int
-    registry: object  # explorer.checkpoints.Registry over app_checkpoints (models load on demand)
+    registry: object  # explorer.service.registry.Registry over app_checkpoints (models load on demand)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""The Gradio page: the model pickers, one tab per view (explorer/views/), the named API endpoints (api.py).
+"""The Gradio page: the model pickers, one tab per view (explorer/web/views/), the named API endpoints (api.py).
 
 Each view builds its own components and wires its own events; this module only lays them out. The `Explorer` is
 shared and read-only; what a tab has selected lives in its session (session.py).
