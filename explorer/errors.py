@@ -31,6 +31,54 @@ class SessionExpired(UserError):
                          '<a href="">Reload the page</a> to continue.')
 
 
+class TraversalError(UserError):
+    """Traversal settings out of range (dimensions, steps)."""
+
+
+class NeighbourError(UserError):
+    """A neighbour query that does not fit the data (k, the latent's size)."""
+
+
+class AxesError(UserError):
+    """Latent axes that the VAE does not have, or a bad click on them."""
+
+
+class MonteCarloError(UserError):
+    """Monte Carlo settings out of range (L, the seed)."""
+
+
+class GridError(UserError):
+    """A code grid or code index that does not fit the VQ-VAE."""
+
+
+class SliderError(UserError):
+    """A slider event that does not name a dimension and a value."""
+
+
+class ImageInputError(UserError):
+    """An upload that is not a readable image, or is too large."""
+
+
+class SampleError(UserError):
+    """Sample settings out of range, or a model that cannot sample."""
+
+
+class UrlStateError(UserError):
+    """A URL query value of the wrong form."""
+
+
+class SelectionError(UserError):
+    """A selection of test images that does not fit the data set."""
+
+
+class UnknownCheckpoint(UserError):
+    """A checkpoint name that is not in the registry."""
+
+
+class UnreadableCheckpoint(UserError):
+    """vae_core could not load a checkpoint found at start (changed or damaged since)."""
+
+
 def finite_position(x, y, error: type[UserError], what: str) -> tuple[float, float]:
     """(x, y) of a click as floats, or `error` saying that `what` needs finite numbers."""
     try:

@@ -1,11 +1,7 @@
 """VQ-VAE code grids: validate what users send, and edit grids without touching the original."""
 import numpy as np
 
-from explorer.errors import UserError
-
-
-class GridError(UserError):
-    pass
+from explorer.errors import GridError
 
 
 def _is_integer(v) -> bool:

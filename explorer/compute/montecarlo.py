@@ -15,15 +15,11 @@ import torch
 from vae_core.data import to_float
 from vae_core.evaluate import iwae_nll
 
-from explorer.errors import UserError
+from explorer.errors import MonteCarloError
 
 MAX_SAMPLES = 64  # the view's slider: L in 1..64
 IWAE_K = 256  # importance samples of the IWAE bound shown beside: 50 ms on 1 thread (benchmarks/teach_benchmark.py)
 CHUNK = 1024  # decodes per forward pass when L is large (tests use L = 10,000)
-
-
-class MonteCarloError(UserError):
-    pass
 
 
 @dataclass

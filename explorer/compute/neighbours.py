@@ -7,13 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from explorer.errors import UserError
+from explorer.errors import NeighbourError
 
 MAX_K = 100
-
-
-class NeighbourError(UserError):
-    pass
 
 
 @dataclass

@@ -15,16 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from explorer.errors import UserError, finite_position
+from explorer.errors import AxesError, finite_position
 
 GRID = 64  # cells per side of the density grid
 ELLIPSE_POINTS = 65  # polyline vertices (the first repeated at the end: a closed outline)
 PRIOR_RADII = (1.0, 2.0, 3.0)  # prior contours: circles of radius r, density exp(-r^2 / 2) / 2 pi
 LOG_2PI = float(np.log(2 * np.pi))
-
-
-class AxesError(UserError):
-    pass
 
 
 @dataclass

@@ -12,14 +12,10 @@ from PIL import Image
 
 from vae_core.images import make_grid, to_uint8
 
-from explorer.errors import UserError
+from explorer.errors import TraversalError
 
 SPAN = 3.0  # +- this many prior standard deviations
 MAX_ROWS, MAX_STEPS = 16, 15
-
-
-class TraversalError(UserError):
-    pass
 
 
 @dataclass

@@ -8,14 +8,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from vae_core.images import make_grid, to_pil
 
-from explorer.errors import UserError
+from explorer.errors import ImageInputError
 
 MAX_PIXELS = 40_000_000  # uploads larger than this are refused (JPEGs are first decoded at reduced size)
 DISPLAY = 224  # side in pixels of the images the app shows
-
-
-class ImageInputError(UserError):
-    pass
 
 
 def _to_8bit(im: Image.Image) -> Image.Image:

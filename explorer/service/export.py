@@ -16,14 +16,10 @@ import torch
 
 from vae_core.images import make_grid, to_uint8
 
-from explorer.errors import UserError
+from explorer.errors import SelectionError
 
 MAX_GALLERY = 100
 MAX_MEAN_DECODES = 256  # the mean of decodes over more would cost more than the view's time budget
-
-
-class SelectionError(UserError):
-    pass
 
 
 @dataclass

@@ -13,18 +13,10 @@ from vae_core.checkpoint import CONFIG, WEIGHTS, CheckpointError, read_config
 from vae_core.config import Config
 from vae_core.train import HISTORY
 
-from explorer.errors import UserError
+from explorer.errors import UnknownCheckpoint, UnreadableCheckpoint
 
 SUMMARY_FIRST = ["neg_elbo", "kl", "bits_per_dim", "iwae_nll", "mse", "psnr", "perplexity", "codes_used", "dead_codes"]
 NOT_METRICS = {"epoch", "iwae_k"}
-
-
-class UnknownCheckpoint(UserError):
-    pass
-
-
-class UnreadableCheckpoint(UserError):
-    """vae_core could not load a checkpoint found at start (changed or damaged since)."""
 
 
 @dataclass

@@ -10,15 +10,11 @@ import torch
 from PIL import Image
 
 from explorer.compute.code_grid import validate_grid
-from explorer.errors import UserError
+from explorer.errors import SampleError
 from explorer.figures.pictures import show
 
 MAX_SAMPLES = 64  # per request: a page of samples, and a bound on what one API call may cost
 MAX_SEED = 2**63 - 1
-
-
-class SampleError(UserError):
-    pass
 
 
 @dataclass

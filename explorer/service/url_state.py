@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from explorer.errors import UserError
+from explorer.errors import UrlStateError
 
 # the tabs' ids (each view's `key`: map, maths, codes, generate, compare, interpolate, models) and names once planned
 # for the Maths tab's parts (a page without such a tab warns and shows the map)
@@ -26,10 +26,6 @@ MAX_DIMS = 512  # numbers in a latent
 MAX_ABS = 50.0  # |z| beyond this is refused (as service.MAX_ABS_LATENT)
 MAX_INT = 10**9
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/+-]{0,199}")  # a checkpoint name: a folder name, maybe parent/name
-
-
-class UrlStateError(UserError):
-    pass
 
 
 @dataclass(frozen=True)

@@ -13,16 +13,12 @@ import json
 
 import gradio as gr
 
-from explorer.errors import UserError
+from explorer.errors import SliderError
 from explorer.web.components import asset
 
 LIMIT = 4.0  # slider range: +-4 standard deviations of the prior N(0, I)
 JS = asset("sliders.js")
 _revisions = itertools.count()
-
-
-class SliderError(UserError):
-    pass
 
 
 def latent_sliders(elem_id: str, target: str) -> gr.HTML:
