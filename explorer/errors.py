@@ -1,4 +1,4 @@
-"""The one base class of every error a user can cause (bad input, an unknown checkpoint, an expired session).
+"""Every error a user can cause (bad input, an unknown checkpoint, an expired session), under one base class.
 
 The page turns a UserError into a message (gr.Error) and the API into an error response; anything else is a bug and
 keeps its traceback. vae_core's own input errors (CheckpointError, DataError) are re-raised as subclasses where the
