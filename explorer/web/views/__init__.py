@@ -53,6 +53,11 @@ class Page:
         dependency (for `.then`)."""
         return event(expiring(fn, self.notice), inputs, set(outputs) | {self.notice}, **LIVE, **kwargs)
 
+    def on_edit(self, events: list, fn, inputs, outputs, **kwargs):
+        """fn on each of `events` (a control's change), queued, errors as messages: the slower views' edits."""
+        for event in events:
+            event(handled(fn), inputs, outputs, api_visibility="private", **kwargs)
+
     def on_open(self, pickers: list, fn, inputs, outputs, progress_on, name: str):
         """Run fn when the page opens and when one of `pickers` changes, with one progress indicator (on
         `progress_on`); each view loads in its own event, so the others stay usable meanwhile."""

@@ -2,7 +2,7 @@
 per-pixel error maps."""
 import gradio as gr
 
-from explorer.web.views import Page, handled, image_file
+from explorer.web.views import Page, image_file
 
 
 class CompareView:
@@ -46,6 +46,4 @@ class CompareView:
         outputs = [self.original, self.vae, self.vq, self.vae_error, self.vq_error, self.note]
         inputs = [page.vae, page.vq, self.index, self.upload]
         page.on_open([page.vae, page.vq], self.compare, inputs, outputs, self.vae, "compare")  # test image 0 at first
-        for trigger in (self.index.submit, self.upload.upload):
-            trigger(handled(self.compare), inputs, outputs,
-                    api_visibility="private")
+        page.on_edit([self.index.submit, self.upload.upload], self.compare, inputs, outputs)

@@ -2,7 +2,7 @@
 pre-quantisation). It shows a default pair when the page opens and follows every change of the indices or steps."""
 import gradio as gr
 
-from explorer.web.views import Page, handled, image_file
+from explorer.web.views import Page, image_file
 
 
 class InterpolateView:
@@ -31,5 +31,5 @@ class InterpolateView:
     def wire(self, page: Page, tab: gr.Tab):
         inputs, outputs = [page.vae, page.vq, self.a, self.b, self.steps], [self.linear, self.spherical, self.vq]
         page.on_open([page.vae, page.vq], self.interpolate, inputs, outputs, self.linear, "interpolate")
-        for edit in (self.a.change, self.b.change, self.steps.release):
-            edit(handled(self.interpolate), inputs, outputs, api_visibility="private", trigger_mode="always_last")
+        page.on_edit([self.a.change, self.b.change, self.steps.release], self.interpolate, inputs, outputs,
+                     trigger_mode="always_last")
