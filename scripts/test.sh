@@ -8,4 +8,5 @@ if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     || (apt-get update && apt-get install -y --no-install-recommends chromium dataset-fashion-mnist)) >/dev/null
 fi
 python -m pip install -q -r requirements-dev.txt
+python -m ruff check .  # lint first: the settings are in pyproject.toml
 python -m pytest -q "$@"
