@@ -10,6 +10,7 @@ from safetensors.torch import load_file
 
 import vae_core
 from vae_core import VAE, CheckpointError, Config, build_model, load, save_checkpoint
+from vae_core.config import Record
 from vae_core.data import to_float
 
 pytestmark = pytest.mark.usefixtures("vc_one_thread")
@@ -44,13 +45,15 @@ def vae_folder(tmp_path, tiny_cfg, digits):
     {"model": "vqvae", "codebook": "loss", "kmeans_init": True},
 ])
 def test_round_trip_is_exact(tmp_path, tiny_cfg, digits, overrides):
-    cfg = tiny_cfg(label_names=list("0123456789"), metrics={"mse": 0.25}, **overrides)
+    cfg = tiny_cfg(**overrides)
     model = _trained(cfg, digits)
-    save_checkpoint(tmp_path / "ckpt", model, cfg, epoch=3)
+    save_checkpoint(tmp_path / "ckpt", model, cfg, epoch=3, record=Record(list("0123456789"), metrics={"mse": 0.25}))
     assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["config.json", "model.safetensors"]
     loaded = load(tmp_path / "ckpt")
     assert type(loaded) is type(model) and not loaded.training
     assert loaded.cfg == cfg and loaded.cfg.version == vae_core.__version__
+    assert loaded.cfg.metrics == {"mse": 0.25} and loaded.cfg.label_names == list("0123456789")
+    assert cfg.version == "" and cfg.metrics == {}  # saving records into the file, not into the caller's Config
     a, b = model.state_dict(), loaded.state_dict()
     assert a.keys() == b.keys()
     for k in a:
