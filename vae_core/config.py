@@ -74,8 +74,8 @@ class Config:
     commitment: float = setting(0.25, "weight of the commitment term ||z_e - sg[e]||^2 (beta of the VQ-VAE paper)")
     codebook: str = setting("ema", "ema (EMA updates) or loss (codebook loss term)")
     codebook_weight: float = setting(1.0, "weight of the codebook term ||sg[z_e] - e||^2 (--codebook loss)")
-    ema_decay: float = setting(0.9, "decay of the EMA codebook and code counts (chosen on the validation split: "
-                                    "benchmarks/quantizer_benchmark.py)")
+    ema_decay: float = setting(0.9, "decay of the EMA codebook and code counts (benchmarks/quantizer_benchmark.py "
+                                    "compares decays on the validation split)")
     dead_threshold: float = setting(0.33, "restart a code whose EMA count of vectors per batch falls under this "
                                           "share of an equal split (0: never)")
     kmeans_init: bool = setting(True, "start the codes at k-means centroids of the first batch (--no-kmeans-init: "
