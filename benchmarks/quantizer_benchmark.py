@@ -15,7 +15,8 @@ vae_core's decay of 0.9. vae_core: its defaults, and one change each (decay 0.99
 Its commitment loss is a mean over all B x N x D elements; vae_core's loss (and its
 reconstruction term) is a sum over an image's elements averaged over the batch, so the library's loss is multiplied
 by N x D here: both send the encoder the same commitment gradient.
-Reported on the test split, in float32: MSE per pixel, perplexity of the codes (of 512), and from training: the
+Reported on the validation split (held out of the training images as vae_core.train holds it out; the EMA decay
+and the other defaults are chosen on it, the test split is left for the reported figures), in float32: MSE per pixel, perplexity of the codes (of 512), and from training: the
 codes used in the batch at a few steps, the fewest used in any batch after step 50, and the codes restarted
 (the library's are counted by wrapping its Codebook.replace). A benchmark, not a test: nothing asserts timings.
 """
@@ -30,12 +31,12 @@ from torch import nn
 
 from benchmarks.machine import cpu_name
 from vae_core.config import Config
-from vae_core.data import load_dataset, to_float
+from vae_core.data import hold_out, load_dataset, to_float, validation_size
 from vae_core.evaluate import evaluate
+from vae_core.loop import lr_at
 from vae_core.models import build_model
 from vae_core.precision import cpu_has_bf16, training_losses, training_model
 from vae_core.quantize import VectorQuantizer
-from vae_core.train import lr_at
 
 TRACE_STEPS = (0, 1, 10, 50, 100, 200, 500, 1000)
 
@@ -91,7 +92,7 @@ VARIANTS = {DEFAULT: vae_core_quantizer(),
             "library, plain straight-through, decay 0.9": library_quantizer(rotation_trick=False, decay=0.9)}
 
 
-def train_variant(make_quantizer, x_train: np.ndarray, x_test: np.ndarray, steps: int, seed: int) -> dict:
+def train_variant(make_quantizer, x_train: np.ndarray, x_val: np.ndarray, steps: int, seed: int) -> dict:
     cfg, cpu = Config(model="vqvae", seed=seed), torch.device("cpu")
     torch.manual_seed(seed)
     model = build_model(cfg)
@@ -128,14 +129,14 @@ def train_variant(make_quantizer, x_train: np.ndarray, x_test: np.ndarray, steps
                 fewest = min(fewest, n_used)
             step += 1
     seconds = time.perf_counter() - t0
-    m = evaluate(model, x_test, device=cpu)
+    m = evaluate(model, x_val, device=cpu)
     return {"mse": m["mse"], "perplexity": m["perplexity"], "used_per_batch": trace, "fewest_after_50": fewest,
             "restarts": model.quantizer.restarts, "train_seconds": seconds, "last_train_loss": loss.item()}
 
 
 def table(results: dict, steps: int) -> str:
     shown = [s for s in TRACE_STEPS if s < steps]
-    head = ["quantizer", "seed", "test MSE", "perplexity (of 512)",
+    head = ["quantizer", "seed", "validation MSE", "perplexity (of 512)",
             "codes used per batch at steps " + ", ".join(map(str, shown)), "fewest after step 50", "restarts", "s"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (name, seed), r in results.items():
@@ -170,25 +171,27 @@ def main(argv=None) -> dict:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--data", default="fashion-mnist")
     p.add_argument("--train-subset", type=int, default=0, help="use only the first N training images (0: all)")
-    p.add_argument("--test-subset", type=int, default=0, help="evaluate on the first N test images (0: all)")
+    p.add_argument("--val-subset", "--test-subset", dest="val_subset", type=int, default=0,
+                   help="evaluate on the first N validation images (0: all)")
     p.add_argument("--json", help="write the results here")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     ds = load_dataset(args.data, channels=1, image_size=28, log=lambda *a: None)
+    ds = hold_out(ds, validation_size(len(ds.x_train)), Config().seed)  # vae_core.train's validation split
     x_train = ds.x_train[:args.train_subset or None]
-    x_test = ds.x_test[:args.test_subset or None]
+    x_val = ds.x_val[:args.val_subset or None]
     from importlib.metadata import version
 
     import vector_quantize_pytorch  # noqa: F401  (fail before training if the library is missing)
 
     header = (f"CPU: {cpu_name()}, {args.threads} threads, native bf16: {cpu_has_bf16()}; torch {torch.__version__}, "
               f"vector-quantize-pytorch {version('vector-quantize-pytorch')}; {args.data}: {len(x_train)} train / "
-              f"{len(x_test)} test images; {args.steps} steps of batch 64")
+              f"{len(x_val)} validation images; {args.steps} steps of batch 64")
     print(header, flush=True)
     results = {}
     for seed in args.seeds:
         for name in args.variants:
-            results[(name, seed)] = train_variant(VARIANTS[name], x_train, x_test, args.steps, seed)
+            results[(name, seed)] = train_variant(VARIANTS[name], x_train, x_val, args.steps, seed)
             r = results[(name, seed)]
             print(f"  {name}, seed {seed}: MSE {r['mse']:.5f}, perplexity {r['perplexity']:.0f}, "
                   f"{r['train_seconds']:.0f} s", flush=True)

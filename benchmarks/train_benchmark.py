@@ -39,9 +39,9 @@ from vae_core.config import Config
 from vae_core.data import load_dataset, to_float
 from vae_core.device import adam, training_defaults
 from vae_core.evaluate import evaluate
+from vae_core.loop import lr_at
 from vae_core.models import build_model
 from vae_core.precision import training_losses, training_model
-from vae_core.train import lr_at
 
 SEED, BATCH, LR, EVAL_BATCH = 0, 128, 1e-3, 500
 

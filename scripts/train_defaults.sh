@@ -11,6 +11,7 @@ train() {  # name, then flags
   local name=$1; shift
   python -m vae_core.train --data fashion-mnist --seed 0 --out "$OUT/$name" "$@"
 }
+# Each run holds out 5,000 training images (--validation) for its per-epoch figures; eval.json is the test split.
 finish() {  # drop the resume state (not shipped: keeps the folder small), record test metrics
   rm -f "$OUT/$1/training_state.safetensors" "$OUT/$1/prior/training_state.safetensors"
   python -m vae_core.evaluate "$OUT/$1" --json > "$OUT/$1/eval.json"

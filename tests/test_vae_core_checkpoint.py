@@ -10,6 +10,7 @@ from safetensors.torch import load_file
 
 import vae_core
 from vae_core import VAE, CheckpointError, Config, build_model, load, save_checkpoint
+from vae_core.config import Record
 from vae_core.data import to_float
 
 pytestmark = pytest.mark.usefixtures("vc_one_thread")
@@ -44,13 +45,15 @@ def vae_folder(tmp_path, tiny_cfg, digits):
     {"model": "vqvae", "codebook": "loss", "kmeans_init": True},
 ])
 def test_round_trip_is_exact(tmp_path, tiny_cfg, digits, overrides):
-    cfg = tiny_cfg(label_names=list("0123456789"), metrics={"mse": 0.25}, **overrides)
+    cfg = tiny_cfg(**overrides)
     model = _trained(cfg, digits)
-    save_checkpoint(tmp_path / "ckpt", model, cfg, epoch=3)
+    save_checkpoint(tmp_path / "ckpt", model, cfg, epoch=3, record=Record(list("0123456789"), metrics={"mse": 0.25}))
     assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["config.json", "model.safetensors"]
     loaded = load(tmp_path / "ckpt")
     assert type(loaded) is type(model) and not loaded.training
     assert loaded.cfg == cfg and loaded.cfg.version == vae_core.__version__
+    assert loaded.cfg.metrics == {"mse": 0.25} and loaded.cfg.label_names == list("0123456789")
+    assert cfg.version == "" and cfg.metrics == {}  # saving records into the file, not into the caller's Config
     a, b = model.state_dict(), loaded.state_dict()
     assert a.keys() == b.keys()
     for k in a:
@@ -232,3 +235,17 @@ def test_continuous_gaussian_checkpoints_load_as_discretised(tmp_path, tiny_cfg,
     d["likelihood"] = "gaussian_fixed"
     (tmp_path / "old" / "config.json").write_text(json.dumps(d))
     assert Config.load(tmp_path / "old" / "config.json").scale == "fixed"
+
+
+def test_the_run_folder_module_imports_no_training_machinery():
+    """The explorer reads HISTORY from vae_core.run_folder: importing it must not pull in torch.distributed or tqdm
+    (nor torch itself: its functions that need torch import it)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, vae_core.run_folder as r; print(r.HISTORY, *(m in sys.modules for m in "
+            "('torch.distributed', 'tqdm', 'torch')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1], check=False,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["history.jsonl", "False", "False", "False"]

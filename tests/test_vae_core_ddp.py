@@ -36,7 +36,7 @@ def test_ddp_vae(tmp_path):
     assert isinstance(model, VAE) and model.cfg.latent_dim == 4
     h = _history(out)
     assert [row["epoch"] for row in h] == [1]  # written once, by rank 0
-    assert h[0]["n_images"] == 359 and h[0]["train_loss"] > 0
+    assert h[0]["n_images"] == 144 and h[0]["split"] == "validation" and h[0]["train_loss"] > 0
 
 
 def test_ddp_vqvae_all_reduces_the_ema_counts(tmp_path):

@@ -4,7 +4,9 @@ import torch
 from torch.distributions import Independent, Normal, kl_divergence
 
 from vae_core import VAE, VQVAE, Config, build_model
+from vae_core.config import Record
 from vae_core.data import to_float
+from vae_core.gaussian import DiagonalGaussian
 
 pytestmark = pytest.mark.usefixtures("vc_one_thread")
 
@@ -22,6 +24,32 @@ def test_closed_form_kl_matches_monte_carlo():
     z = q.sample((200_000,))
     kl_mc = (q.log_prob(z) - p.log_prob(z)).mean(0)
     torch.testing.assert_close(kl, kl_mc, rtol=0.03, atol=0.03)
+
+
+def test_diagonal_gaussian_samples_and_kl():
+    mu, log_sigma = torch.tensor([[1.0, -2.0]]), torch.tensor([[0.0, -1.0]])
+    q = DiagonalGaussian(mu, log_sigma)
+    z, eps = q.sample(torch.Generator().manual_seed(0), n=40_000)
+    assert z.shape == eps.shape == (40_000, 1, 2)
+    torch.testing.assert_close(z, mu + log_sigma.exp() * eps)  # z = mu + sigma * eps, with the eps returned
+    torch.testing.assert_close(z.mean(0), mu, atol=0.03, rtol=0)
+    torch.testing.assert_close(z.std(0), log_sigma.exp(), atol=0.03, rtol=0)
+    torch.testing.assert_close(q.kl_per_dim().sum(-1), q.kl())
+    torch.testing.assert_close(q.kl(), VAE.kl(mu, log_sigma))
+    assert torch.equal(q.kl_per_dim()[0, 0], torch.tensor(0.5))  # mu = 1, sigma = 1: 1/2 mu^2
+    z1, _ = q.sample()  # n = 1 from the global RNG
+    assert z1.shape == (1, 1, 2)
+
+
+def test_vae_posterior_is_the_encoders_gaussian(tiny_cfg, digits):
+    torch.manual_seed(0)
+    model = VAE(tiny_cfg()).eval()
+    x = to_float(digits.x_train[:4])
+    q = model.posterior(x)
+    mu, log_sigma = model.encode(x)
+    assert torch.equal(q.mean, mu) and torch.equal(q.log_sigma, log_sigma)
+    g = torch.Generator().manual_seed(3)
+    torch.testing.assert_close(model.loss(x, g)["kl"], q.kl().mean())
 
 
 def test_kl_is_zero_for_the_prior():
@@ -152,9 +180,10 @@ def test_config_rejects_bad_values(bad, words):
 
 
 def test_config_round_trips_through_json(tmp_path, tiny_cfg):
-    cfg = tiny_cfg(model="vqvae", label_names=["a", "b"], metrics={"mse": 0.5})
+    cfg = tiny_cfg(model="vqvae").with_record(Record(label_names=["a", "b"], metrics={"mse": 0.5}))
     cfg.save(tmp_path / "c.json")
     assert Config.load(tmp_path / "c.json") == cfg
+    assert Config.load(tmp_path / "c.json").record == cfg.record  # the record too (not compared by ==)
     with pytest.raises(ValueError, match="unknown keys"):
         Config.from_dict({**cfg.to_dict(), "colour": "red"})
 

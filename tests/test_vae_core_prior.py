@@ -14,6 +14,8 @@ from safetensors.torch import load_file
 
 import vae_core.train_prior
 from vae_core import CodePrior, Config, NoPriorError, build_model, load
+from vae_core.checkpoint import StalePriorError, load_prior, save_checkpoint
+from vae_core.data import hold_out
 from vae_core.evaluate import evaluate
 from vae_core.train import train
 from vae_core.train_prior import prior_config, train_prior
@@ -152,8 +154,10 @@ def test_train_prior_writes_a_checkpoint_that_load_attaches(tiny_vq, tmp_path, d
     grid = vq.prior.sample(5, torch.Generator().manual_seed(1))
     torch.testing.assert_close(images, vq.decode_indices(grid))
     assert images.shape == (5, 1, 8, 8) and 0 <= images.min() and images.max() <= 1
-    # the bound: -log p(x) <= recon + prior_nll, with the decoder scale fitted on the training split
-    m = evaluate(vq, digits.x_test)
+    # the bound: -log p(x) <= recon + prior_nll, with the decoder scale fitted on the training split; trained on
+    # the images the VQ-VAE trained on, evaluated each epoch on the images it held out
+    assert metrics["split"] == "validation" and vq.prior.cfg.validation == vq.cfg.validation > 0
+    m = evaluate(vq, hold_out(digits, vq.cfg.validation, vq.cfg.seed).x_val)
     assert m["prior_nll"] == pytest.approx(metrics["prior_nll"], rel=1e-5)
     assert m["recon"] == pytest.approx(metrics["recon"], rel=1e-5)
     assert m["neg_elbo"] == pytest.approx(m["recon"] + m["prior_nll"]) and m["neg_elbo"] >= m["recon"]
@@ -166,16 +170,16 @@ def test_train_prior_writes_a_checkpoint_that_load_attaches(tiny_vq, tmp_path, d
 def test_resuming_the_prior_reproduces_an_uninterrupted_run(tiny_vq, tmp_path, monkeypatch):
     whole, split = copy_of(tiny_vq, tmp_path, "whole"), copy_of(tiny_vq, tmp_path, "split")
     train_prior(whole, tiny_prior_cfg(whole, prior_dropout=0.1), device="cpu", log=quiet)
-    save = vae_core.train_prior._save
+    save = vae_core.train_prior.save_epoch
 
-    def save_then_stop(*args):  # Ctrl-C right after epoch 1 is saved
-        save(*args)
+    def save_then_stop(*args, **kwargs):  # Ctrl-C right after epoch 1 is saved
+        save(*args, **kwargs)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(vae_core.train_prior, "_save", save_then_stop)
+    monkeypatch.setattr(vae_core.train_prior, "save_epoch", save_then_stop)
     with pytest.raises(KeyboardInterrupt):
         train_prior(split, tiny_prior_cfg(split, prior_dropout=0.1), device="cpu", log=quiet)
-    monkeypatch.setattr(vae_core.train_prior, "_save", save)
+    monkeypatch.setattr(vae_core.train_prior, "save_epoch", save)
     logs = []
     train_prior(split, resume=True, device="cpu", log=logs.append)  # the settings saved with the prior
     assert any("resuming" in m and "after epoch 1" in m for m in logs)
@@ -186,6 +190,46 @@ def test_resuming_the_prior_reproduces_an_uninterrupted_run(tiny_vq, tmp_path, m
     h = [[{k: v for k, v in json.loads(ln).items() if k not in TIMING}
           for ln in (f / "prior" / "history.jsonl").read_text().splitlines()] for f in (whole, split)]
     assert h[0] == h[1] and len(h[0]) == 2
+
+
+def test_resaving_the_vq_vaes_weights_changed_makes_load_refuse_the_prior(tiny_vq, tmp_path, digits):
+    ckpt = copy_of(tiny_vq, tmp_path, "vq")
+    train_prior(ckpt, tiny_prior_cfg(ckpt, epochs=1), device="cpu", log=quiet)
+    vq = load(ckpt)
+    assert vq.prior is not None and "prior_nll" in evaluate(vq, digits.x_test[:50])
+    with torch.no_grad():
+        vq.decoder[0].weight.add_(0.01)  # as retraining or resuming the VQ-VAE would change them
+    save_checkpoint(ckpt, vq, vq.cfg)
+    stale = load(ckpt)  # the VQ-VAE still loads, without the prior
+    assert stale.prior is None and f"python -m vae_core.train_prior {ckpt}" in stale.prior_problem
+    with pytest.raises(NoPriorError, match="other VQ-VAE weights"):  # no sampling
+        stale.sample(2)
+    assert "prior_nll" not in evaluate(stale, digits.x_test[:50])  # and no bound
+    with pytest.raises(StalePriorError, match=f"python -m vae_core.train_prior {ckpt}"):
+        load_prior(ckpt, stale)
+    with pytest.raises(vae_core.train_prior.TrainingError, match="other weights"):  # resuming would mix the two
+        train_prior(ckpt, resume=True, device="cpu", log=quiet)
+
+
+def test_a_prior_that_records_no_weights_is_stale(tiny_vq, tmp_path):
+    ckpt = copy_of(tiny_vq, tmp_path, "vq")
+    train_prior(ckpt, tiny_prior_cfg(ckpt, epochs=1), device="cpu", log=quiet)
+    cfg = json.loads((ckpt / "prior" / "config.json").read_text())
+    del cfg["record"]["trained_on"]  # as priors saved before they recorded it
+    (ckpt / "prior" / "config.json").write_text(json.dumps(cfg))
+    vq = load(ckpt)
+    assert vq.prior is None and "records no VQ-VAE weights" in vq.prior_problem
+    assert f"python -m vae_core.train_prior {ckpt}" in vq.prior_problem
+
+
+def test_the_shipped_prior_records_the_weights_beside_it():
+    shipped = ROOT / "checkpoints" / "fashion-vqvae"
+    if not (shipped / "prior").exists():
+        pytest.skip("no shipped VQ-VAE prior")
+    from vae_core.checkpoint import weights_sha256
+
+    recorded = json.loads((shipped / "prior" / "config.json").read_text())["record"]["trained_on"]
+    assert recorded == weights_sha256(shipped / "model.safetensors")
 
 
 def test_the_prior_budget_counts_from_the_start_not_from_after_the_encoding(tiny_vq, tmp_path):

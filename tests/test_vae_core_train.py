@@ -12,10 +12,13 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
+import vae_core
 import vae_core.checkpoint
+import vae_core.loop
+import vae_core.run_folder
 import vae_core.train
 from vae_core import VAE, CheckpointError, Config, build_model, load
-from vae_core.data import load_dataset, to_float
+from vae_core.data import hold_out, load_dataset, to_float, validation_size
 from vae_core.train import TrainingError, train
 
 pytestmark = pytest.mark.usefixtures("vc_one_thread")
@@ -87,10 +90,13 @@ def test_train_writes_a_checkpoint_and_history(tmp_path, tiny_cfg):
             "reconstructions.png", "samples.png"} <= names
     h = history(out)
     assert [r["epoch"] for r in h] == [1, 2]
-    assert h[-1] == metrics and metrics["n_images"] == 359
+    # evaluated on the validation split: a tenth of the 1438 training digits, held out of training
+    assert h[-1] == metrics and metrics["n_images"] == 144 and metrics["split"] == "validation"
     assert h[1]["train_loss"] < h[0]["train_loss"]  # it learns
     model = load(out)
     assert model.cfg.metrics == metrics and model.cfg.label_names == [str(i) for i in range(10)]
+    assert model.cfg.validation == 144  # the resolved size is recorded
+    assert json.loads((out / "config.json").read_text())["record"]["metrics"] == metrics
     assert saved_epoch(out) == 2 and saved_epoch(out, "training_state.safetensors") == 2
     assert any("epoch 2:" in m for m in logs)
 
@@ -107,14 +113,14 @@ def test_each_epoch_draws_new_noise(tmp_path, tiny_cfg, monkeypatch):
         return z
 
     epoch_of = [0]
-    steps = vae_core.train.tqdm
+    steps = vae_core.loop.tqdm
 
     def counting_tqdm(*args, **kwargs):  # each epoch opens one progress bar: count epochs by it
         epoch_of[0] += 1
         return steps(*args, **kwargs)
 
     monkeypatch.setattr(VAE, "reparameterize", spy)
-    monkeypatch.setattr(vae_core.train, "tqdm", counting_tqdm)
+    monkeypatch.setattr(vae_core.loop, "tqdm", counting_tqdm)
     train(tiny_cfg(epochs=3), tmp_path / "run", log=quiet)
     assert len(first_eps) == 3
     assert not torch.allclose(first_eps[1], first_eps[2])  # epochs 2 and 3 replayed the same noise before
@@ -140,16 +146,16 @@ def _same_run(a: Path, b: Path, epoch: int):
 def test_resume_equals_an_uninterrupted_run(tmp_path, tiny_cfg, overrides, monkeypatch):
     whole, split = tmp_path / "whole", tmp_path / "split"
     train(tiny_cfg(epochs=2, **overrides), whole, log=quiet)
-    save = vae_core.train._save
+    save = vae_core.train.save_epoch
 
-    def save_then_stop(out, model, cfg, opt, epoch, *args):  # Ctrl-C right after epoch 1 is saved
-        save(out, model, cfg, opt, epoch, *args)
+    def save_then_stop(*args, **kwargs):  # Ctrl-C right after epoch 1 is saved
+        save(*args, **kwargs)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(vae_core.train, "_save", save_then_stop)
+    monkeypatch.setattr(vae_core.train, "save_epoch", save_then_stop)
     with pytest.raises(KeyboardInterrupt):
         train(tiny_cfg(epochs=2, **overrides), split, log=quiet)
-    monkeypatch.setattr(vae_core.train, "_save", save)
+    monkeypatch.setattr(vae_core.train, "save_epoch", save)
     assert [r["epoch"] for r in history(split)] == [1]
     logs = []
     train(tiny_cfg(epochs=2, **overrides), split, resume=True, log=logs.append)
@@ -172,7 +178,7 @@ def test_resume_refuses_mismatched_weights_and_state(tmp_path, tiny_cfg):
 # --- failures --------------------------------------------------------------------------------------
 def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, tiny_cfg, digits, monkeypatch):
     cfg = tiny_cfg(epochs=3)
-    steps = len(digits.x_train) // cfg.batch_size
+    steps = (len(digits.x_train) - validation_size(len(digits.x_train))) // cfg.batch_size
     calls = {"n": 0}
     original = VAE.forward
 
@@ -210,8 +216,8 @@ def _fail_on_call(n, exc, real):
 
 def test_failing_save_raises_training_error_and_keeps_the_previous_checkpoint(tmp_path, tiny_cfg, monkeypatch):
     out = tmp_path / "run"
-    monkeypatch.setattr(vae_core.train, "save_checkpoint",
-                        _fail_on_call(2, OSError(28, "No space left on device"), vae_core.train.save_checkpoint))
+    monkeypatch.setattr(vae_core.checkpoint, "save_checkpoint",
+                        _fail_on_call(2, OSError(28, "No space left on device"), vae_core.checkpoint.save_checkpoint))
     with pytest.raises(TrainingError) as e:
         train(tiny_cfg(epochs=2), out, log=quiet)
     msg = str(e.value)
@@ -231,7 +237,7 @@ def test_read_only_output_folder(tmp_path, tiny_cfg, monkeypatch):
         def read_only(*args, **kwargs):
             raise OSError(errno.EROFS, "Read-only file system")
 
-        monkeypatch.setattr(vae_core.train, "open", read_only, raising=False)
+        monkeypatch.setattr(vae_core.run_folder, "open", read_only, raising=False)
         monkeypatch.setattr(vae_core.checkpoint, "save_file", read_only)
     try:
         with pytest.raises(TrainingError, match="Read-only file system|Permission denied") as e:
@@ -340,36 +346,84 @@ def test_cli_help_mentions_every_flag():
     r = subprocess.run([sys.executable, "-m", "vae_core.train", "--help"], check=False, capture_output=True, text=True,
                        timeout=120, cwd=ROOT, env=env)
     assert r.returncode == 0, r.stderr
-    recorded = {"label_names", "version", "metrics"}  # written by the trainer, not set by hand
     # the prior's settings are vae_core.train_prior's flags (--layers, --heads, --dim, --dropout)
-    recorded |= {f.name for f in dataclasses.fields(Config) if f.name.startswith("prior_")}
+    not_flags = {"record"} | {f.name for f in dataclasses.fields(Config) if f.name.startswith("prior_")}
     flags = ["--out", "--resume", "--device"]
     for f in dataclasses.fields(Config):
-        if f.name not in recorded:
+        if f.name not in not_flags:
             flags.append("--" + f.name.replace("_", "-"))
     for flag in flags:
         assert flag in r.stdout, flag
     assert "--no-amp" in r.stdout and "--kmeans-init" in r.stdout
-    assert set(vae_core.train.HELP) == {f.name for f in dataclasses.fields(Config)} - recorded
+    assert set(vae_core.train.train_settings()) == {f.name for f in dataclasses.fields(Config)} - not_flags
+
+
+def test_every_setting_is_documented_once_in_config():
+    """Each setting's help is its field's metadata, and the flags' help is that text (no second copy)."""
+    import argparse
+
+    from vae_core.flags import add_setting_flags
+
+    settings = [f for f in dataclasses.fields(Config) if f.name != "record"]
+    assert all(len(f.metadata.get("help", "")) > 5 for f in settings)
+    p = argparse.ArgumentParser()
+    add_setting_flags(p, ["latent_dim"], {"latent_dim": 16})
+    (action,) = [a for a in p._actions if a.dest == "latent_dim"]
+    field = next(f for f in settings if f.name == "latent_dim")
+    assert action.help == field.metadata["help"] + " (default: 16)"
+    assert not any(word in f.metadata["help"].lower() for f in settings for word in ("issue ", "#1"))
+
+
+def test_training_leaves_the_callers_config_as_it_was(tmp_path, tiny_cfg):
+    cfg = tiny_cfg(epochs=1)
+    before = cfg.to_dict()
+    train(cfg, tmp_path / "run", log=quiet)
+    assert cfg.to_dict() == before and cfg.metrics == {} and cfg.validation == -1
+    saved = load(tmp_path / "run").cfg
+    assert saved.metrics["epoch"] == 1 and saved.version == vae_core.__version__
+
+
+def test_the_validation_split_is_held_out_of_training_and_seeded(tiny_cfg, digits):
+    n = len(digits.x_train)
+    a, b, c = (hold_out(digits, 144, seed) for seed in (0, 0, 1))
+    assert len(a.x_val) == 144 and len(a.x_train) == n - 144 and len(a.x_test) == len(digits.x_test)
+    assert (a.x_val == b.x_val).all() and not (a.x_val == c.x_val).all()  # seeded
+    seen = {x.tobytes() for x in a.x_train}
+    assert sum(x.tobytes() in seen for x in a.x_val) < 5  # (the digits hold a few duplicate images)
+    assert validation_size(60_000) == 5000 and validation_size(1438) == 144 and validation_size(1) == 0
+    assert hold_out(digits, 0, 0) is digits
+
+
+def test_a_run_without_a_validation_split_is_evaluated_on_the_test_split(tmp_path, tiny_cfg):
+    metrics = train(tiny_cfg(epochs=1, validation=0), tmp_path / "run", log=quiet)
+    assert metrics["split"] == "test" and metrics["n_images"] == 359
+
+
+def test_old_configs_load_as_without_a_validation_split(tmp_path, tiny_cfg):
+    d = tiny_cfg().to_dict()
+    del d["validation"]
+    record = d.pop("record")
+    old = Config.from_dict({**d, **record, "metrics": {"mse": 0.5}, "label_names": ["a"]})  # before Record
+    assert old.validation == 0 and old.metrics == {"mse": 0.5} and old.label_names == ["a"]
 
 
 def test_trainer_applies_the_lr_warm_down_over_all_epochs(tmp_path, tiny_cfg, monkeypatch):
     seen = []
-    real = vae_core.train.lr_at
+    real = vae_core.loop.lr_at
 
     def recording(cfg, progress):
         seen.append(progress)
         return real(cfg, progress)
 
-    monkeypatch.setattr(vae_core.train, "lr_at", recording)
-    cfg = tiny_cfg(epochs=2, batch_size=100)  # 1437 training digits: 14 steps an epoch
+    monkeypatch.setattr(vae_core.loop, "lr_at", recording)
+    cfg = tiny_cfg(epochs=2, batch_size=100)  # 1438 training digits, 144 held out for validation: 12 steps an epoch
     train(cfg, tmp_path / "run", log=quiet)
-    assert len(seen) == 28 and seen[0] == 0.0 and seen == sorted(seen) and seen[-1] == pytest.approx(27 / 28)
+    assert len(seen) == 24 and seen[0] == 0.0 and seen == sorted(seen) and seen[-1] == pytest.approx(23 / 24)
 
 
 # --- the time budget (a fake clock: the tests assert what the trainer does, never how long it took) ----------
 class FakeClock:
-    """time.time() for vae_core.train that moves `per_call` seconds each time it is read."""
+    """time.time() for vae_core.train and vae_core.loop that moves `per_call` seconds each time it is read."""
 
     def __init__(self, per_call: float):
         self.now, self.per_call = 1000.0, per_call
@@ -382,9 +436,10 @@ class FakeClock:
 def test_time_budget_stops_the_run_and_spreads_the_warm_down_over_it(tmp_path, tiny_cfg, monkeypatch):
     fake = FakeClock(per_call=0.01)
     monkeypatch.setattr(vae_core.train, "time", fake)
+    monkeypatch.setattr(vae_core.loop, "time", fake)
     lrs = []
-    lr_at = vae_core.train.lr_at
-    monkeypatch.setattr(vae_core.train, "lr_at", lambda cfg, p: lrs.append(lr_at(cfg, p)) or lrs[-1])
+    lr_at = vae_core.loop.lr_at
+    monkeypatch.setattr(vae_core.loop, "lr_at", lambda cfg, p: lrs.append(lr_at(cfg, p)) or lrs[-1])
     cfg = tiny_cfg(epochs=1000, time_budget=5.0, lr=1e-3)  # a cap far beyond what the budget allows
     metrics = train(cfg, tmp_path / "run", log=quiet)
     epochs = [r["epoch"] for r in history(tmp_path / "run")]
@@ -397,8 +452,8 @@ def test_time_budget_stops_the_run_and_spreads_the_warm_down_over_it(tmp_path, t
 def test_short_epochs_under_a_budget_are_evaluated_less_often(monkeypatch):
     """At most EVALUATION_SHARE of the time goes to evaluating: with 1 s epochs and a 2 s evaluation, every 8th."""
     fake = FakeClock(per_call=0.0)
-    monkeypatch.setattr(vae_core.train, "time", fake)
-    clock = vae_core.train.Clock(Config(time_budget=1000.0), started=fake.now)
+    monkeypatch.setattr(vae_core.loop, "time", fake)
+    clock = vae_core.loop.Clock(Config(time_budget=1000.0), started=fake.now)
     evaluated = []
     for epoch in range(1, 41):
         fake.now += 1.0  # an epoch of training
@@ -408,7 +463,7 @@ def test_short_epochs_under_a_budget_are_evaluated_less_often(monkeypatch):
             clock.evaluated_and_saved(2.0)
     assert evaluated[0] == 1 and evaluated[-1] == 40  # the first epoch and the last one
     assert evaluated[1:4] == [9, 17, 25]  # 8 s of training for each 2 s of evaluating: 20%
-    no_budget = vae_core.train.Clock(Config(), started=fake.now)
+    no_budget = vae_core.loop.Clock(Config(), started=fake.now)
     no_budget.evaluated_and_saved(2.0)
     assert no_budget.evaluate_now(last_epoch=False)  # without a budget every epoch is evaluated
 
@@ -416,6 +471,7 @@ def test_short_epochs_under_a_budget_are_evaluated_less_often(monkeypatch):
 def test_a_budgeted_run_ends_with_an_evaluated_checkpoint_of_its_last_epoch(tmp_path, tiny_cfg, monkeypatch):
     fake = FakeClock(per_call=0.01)
     monkeypatch.setattr(vae_core.train, "time", fake)
+    monkeypatch.setattr(vae_core.loop, "time", fake)
     real_evaluate = vae_core.train.evaluate
 
     def slow_evaluate(*args, **kwargs):  # each evaluation costs 5 s of the 20 s budget
@@ -429,21 +485,22 @@ def test_a_budgeted_run_ends_with_an_evaluated_checkpoint_of_its_last_epoch(tmp_
     assert epochs[0] == 1 and epochs == sorted(epochs) and epochs[-1] > len(epochs)  # some epochs not evaluated
     assert metrics["epoch"] == epochs[-1] == load(tmp_path / "run").cfg.metrics["epoch"]  # saved after the last
     # each row counts all the training since the row before: every full epoch's steps appear once
-    steps_per_epoch = len(load_dataset(cfg.data, seed=cfg.seed, log=quiet).x_train) // cfg.batch_size
+    ds = load_dataset(cfg.data, seed=cfg.seed, log=quiet)
+    steps_per_epoch = len(hold_out(ds, validation_size(len(ds.x_train)), cfg.seed).x_train) // cfg.batch_size
     trained = sum(r["images_per_sec"] * r["seconds"] for r in rows) / cfg.batch_size
     assert (epochs[-1] - 1) * steps_per_epoch < round(trained) <= epochs[-1] * steps_per_epoch
 
 
 def test_clock_progress_and_stop():
     cfg = Config(time_budget=100.0)
-    clock = vae_core.train.Clock(cfg)
+    clock = vae_core.loop.Clock(cfg)
     clock.elapsed = lambda: 50.0
     assert clock.progress(0.1) == pytest.approx(50 / 95)  # 5% kept for the last evaluation until one is timed
     assert clock.progress(0.9) == 0.9  # the epoch cap can be the nearer end
     assert not clock.must_stop()
     clock.evaluated_and_saved(45.0)  # evaluating and saving took 45 s: 54 s are kept, and 50 + 54 > 100
     assert clock.must_stop()
-    no_budget = vae_core.train.Clock(Config())
+    no_budget = vae_core.loop.Clock(Config())
     assert no_budget.progress(0.3) == 0.3 and not no_budget.must_stop()
 
 
@@ -451,7 +508,7 @@ def test_restored_adam_moments_take_their_parameters_layout():
     """Saved moments are contiguous; a channels_last conv weight with contiguous moments makes fused Adam (which
     walks memory) update the wrong elements. Restored, the next step equals the step of an optimizer never saved."""
     from vae_core.device import adam
-    from vae_core.train import restore_training_state
+    from vae_core.run_folder import restore_training_state
 
     def fresh():
         torch.manual_seed(0)

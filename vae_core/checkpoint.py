@@ -1,12 +1,18 @@
 """A checkpoint is a folder: `config.json` + `model.safetensors` (+ `training_state.safetensors` to resume).
 A VQ-VAE's prior over its code grids is a checkpoint folder of its own inside it, `prior/` (vae_core.train_prior).
 
+A prior records the SHA-256 of the VQ-VAE weights file it was trained on (its Record's `trained_on`); one
+trained on other weights (the VQ-VAE retrained or resumed since) is stale: `load` leaves it off the VQ-VAE, so it
+is used neither for sampling nor for the likelihood bound, and says how to retrain it.
+
 Nothing here unpickles: safetensors holds tensors only, JSON holds the rest.
 
 Saving is journalled, so a crash (kill -9, full disk) at any moment leaves one whole checkpoint: the new files
 are written and fsynced into `<folder>/.saving/`, then a `COMPLETE` marker is written, then the files are renamed
 into place. On the next read, a complete `.saving/` is rolled forward and an incomplete one is deleted.
 """
+import dataclasses
+import hashlib
 import json
 import os
 import shutil
@@ -17,7 +23,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from . import __version__
-from .config import Config
+from .config import Config, Record
 
 CONFIG, WEIGHTS, STATE = "config.json", "model.safetensors", "training_state.safetensors"
 STAGING, COMPLETE = ".saving", "COMPLETE"
@@ -27,6 +33,20 @@ PICKLE_SUFFIXES = {".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle"}
 
 class CheckpointError(ValueError):
     """A checkpoint folder that cannot be loaded; the message says what is wrong and what to do."""
+
+
+class StalePriorError(CheckpointError):
+    """A prior that was not trained on the weights of the VQ-VAE beside it; the message names the command that
+    retrains it."""
+
+
+def weights_sha256(path: str | Path) -> str:
+    """SHA-256 of a weights file, hex: what a prior records of the VQ-VAE weights it was trained on."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _fsynced(path: Path) -> None:
@@ -50,8 +70,10 @@ def recover(folder: Path) -> None:
 
 
 def save_checkpoint(folder: str | Path, model: torch.nn.Module, cfg: Config, training_state: dict | None = None,
-                    epoch: int = 0) -> None:
-    """Write the checkpoint through the `.saving/` journal (see the module docstring)."""
+                    epoch: int = 0, record: Record | None = None) -> None:
+    """Write the checkpoint through the `.saving/` journal (see the module docstring): cfg's settings, and `record`
+    (default: cfg's) stamped with this version of vae_core. cfg itself is not changed."""
+    record = dataclasses.replace(record or cfg.record, version=__version__)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     recover(folder)
@@ -63,8 +85,7 @@ def save_checkpoint(folder: str | Path, model: torch.nn.Module, cfg: Config, tra
             save_file(training_state, str(staging / STATE), metadata=meta)
         weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(weights, str(staging / WEIGHTS), metadata=meta)
-        cfg.version = __version__
-        (staging / CONFIG).write_text(json.dumps(cfg.to_dict(), indent=2))
+        (staging / CONFIG).write_text(json.dumps(cfg.with_record(record).to_dict(), indent=2))
         for name in (STATE, WEIGHTS, CONFIG):
             if (staging / name).exists():
                 _fsynced(staging / name)
@@ -114,16 +135,22 @@ def _older_than(version: str, than: tuple[int, ...]) -> bool:
 
 def load(folder: str | Path, device: str | torch.device = "cpu"):
     """A ready model (eval mode) from a checkpoint folder; raises CheckpointError with a clear message.
-    A VQ-VAE comes with its prior (`model.prior`) when `<folder>/prior/` holds one, else `model.prior` is None."""
+    A VQ-VAE comes with its prior (`model.prior`) when `<folder>/prior/` holds one trained on its weights, else
+    `model.prior` is None; a stale prior's message (what is wrong, the command to retrain it) is then
+    `model.prior_problem`."""
     model = _load_one(folder, device)
     if model.cfg.model == "vqvae":
         model.folder = str(folder)
-        model.prior = load_prior(folder, model, device)
+        try:
+            model.prior = load_prior(folder, model, device)
+        except StalePriorError as e:
+            model.prior, model.prior_problem = None, str(e)
     return model
 
 
 def load_prior(folder: str | Path, vq, device: str | torch.device = "cpu"):
-    """The prior in `<folder>/prior/` for the VQ-VAE `vq`, or None when there is none."""
+    """The prior in `<folder>/prior/` for the VQ-VAE `vq`, or None when there is none. Raises StalePriorError
+    when it was trained on other weights than `<folder>/model.safetensors`, or records none."""
     path = Path(folder) / PRIOR
     if path.is_dir():
         recover(path)  # a save that a crash interrupted: finish it or drop it
@@ -131,10 +158,19 @@ def load_prior(folder: str | Path, vq, device: str | torch.device = "cpu"):
         return None
     prior = _load_one(path, device)
     c = prior.cfg
+    retrain = f"retrain it with python -m vae_core.train_prior {folder}"
     if (c.model, c.num_codes, c.image_size) != ("prior", vq.cfg.num_codes, vq.cfg.image_size):
         raise CheckpointError(f"{path}: not a prior for this VQ-VAE ({c.model} over K={c.num_codes} codes, images of "
                               f"{c.image_size}, the VQ-VAE has K={vq.cfg.num_codes}, {vq.cfg.image_size}); delete "
-                              f"it, or retrain it with python -m vae_core.train_prior {folder}")
+                              f"it, or {retrain}")
+    trained_on = c.record.trained_on
+    if not trained_on:
+        raise StalePriorError(f"{path}: the prior records no VQ-VAE weights it was trained on, so it may belong to "
+                              f"other weights; it is not used for sampling or the likelihood bound: {retrain}")
+    if trained_on != weights_sha256(Path(folder) / WEIGHTS):
+        raise StalePriorError(f"{path}: the prior was trained on other VQ-VAE weights than {Path(folder) / WEIGHTS} "
+                              f"(retrained or resumed since); it is not used for sampling or the likelihood bound: "
+                              f"{retrain}")
     return prior
 
 

@@ -1,6 +1,9 @@
 """One configuration dataclass for models and training; it round-trips to JSON.
 
-A checkpoint's `config.json` is `Config.to_dict()` plus the metrics measured for it.
+Each setting is documented once, here, in its field's metadata: the commands' --help is generated from it
+(`python -m vae_core.train`, `python -m vae_core.train_prior`). A checkpoint's `config.json` is
+`Config.to_dict()`: the settings, and under "record" what the run recorded (`Record`: metrics, label names,
+version), which training never writes into the caller's Config.
 """
 from __future__ import annotations
 
@@ -19,50 +22,111 @@ CODEBOOKS = ("ema", "loss")
 COMPILE_MODES = ("", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")  # "": eager
 
 
+NOT_FOR_PRIOR = object()  # metadata "prior": a setting the prior's command does not take
+
+
+def setting(default, help: str, prior=NOT_FOR_PRIOR):
+    """A Config field with its help text (the commands' --help is generated from it) and, where
+    `python -m vae_core.train_prior` takes it too, the prior's default (`prior`)."""
+    return field(default=default, metadata={"help": help, "prior": prior})
+
+
+@dataclass
+class Record:
+    """What a run recorded about itself, apart from the settings that made it: config.json's "record"."""
+
+    label_names: list[str] = field(default_factory=list)  # the data set's class names
+    version: str = ""  # of vae_core, when the checkpoint was saved
+    metrics: dict = field(default_factory=dict)  # the last evaluation (the split it ran on: metrics["split"])
+    trained_on: str = ""  # a prior: SHA-256 of the VQ-VAE weights file whose codes it was trained on
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+RECORDED = tuple(f.name for f in dataclasses.fields(Record))  # the top-level keys of configs before Record
+
+
 @dataclass
 class Config:
     # --- model ---
-    model: str = "vae"  # vae | vqvae | prior
-    arch: str = "conv"  # conv | mlp (the MLP is the classic 784-400-latent VAE)
-    channels: int = 1  # image channels (1 or 3)
-    image_size: int = 28  # height = width, divisible by 4
-    width: int = 32  # conv channels at H/2 (2 width at H/4); the VAE's encoder has half as many
-    hidden: int = 400  # MLP hidden units
-    latent_dim: int = 16  # VAE latent size
-    likelihood: str = "discretized_logistic"  # bernoulli | discretized_logistic | discretized_gaussian
-    scale: str = "decoder"  # scale of a discretised likelihood: decoder (output per pixel) | shared | fixed
-    fixed_scale: float = 0.1  # the scale when scale = fixed
-    beta: float = 1.0  # weight on KL(q(z|x) || N(0, I))
-    mc_samples: int = 1  # L, Monte Carlo samples of z per image
-    num_codes: int = 512  # K, VQ-VAE codebook size
-    code_dim: int = 64  # D, VQ-VAE code vector size
-    res_blocks: int = 2  # VQ-VAE residual blocks at H/4, in the encoder and in the decoder each
-    commitment: float = 0.25  # beta of the commitment term ||z_e - sg[e]||^2
-    codebook: str = "ema"  # ema | loss
-    codebook_weight: float = 1.0  # weight of the codebook term ||sg[z_e] - e||^2 (codebook="loss" only)
-    ema_decay: float = 0.9  # of the EMA codebook and code counts (0.9 beat 0.99 in benchmarks/quantizer_benchmark.py)
-    dead_threshold: float = 0.33  # a code whose EMA count falls under this share of an equal split is restarted
-    kmeans_init: bool = True  # codes start at k-means centroids of the first batch (else at random vectors of it)
+    model: str = setting("vae", "vae or vqvae")
+    arch: str = setting("conv", "conv, or mlp for the classic 784-400-latent VAE")
+    channels: int = setting(1, "image channels, 1 or 3 (default: the data set's)")
+    image_size: int = setting(28, "image side, divisible by 4 (default: the data set's)")
+    width: int = setting(32, "conv channels at half the image size (twice as many at a quarter); the VAE encoder "
+                             "has half as many")
+    hidden: int = setting(400, "hidden units of the MLP preset")
+    latent_dim: int = setting(16, "VAE latent size")
+    likelihood: str = setting("discretized_logistic",
+                              "p(x|z): discretized_logistic or discretized_gaussian (normalised over the 256 grey "
+                              "levels, so -log p is a code length), or bernoulli (for binary images; on grey ones a "
+                              "loss, not a likelihood)")
+    scale: str = setting("decoder", "scale of a discretised likelihood: decoder (the decoder outputs it per pixel), "
+                                    "shared (one learned value per pixel) or fixed")
+    fixed_scale: float = setting(0.1, "the scale when --scale fixed")
+    beta: float = setting(1.0, "weight on the KL term KL(q(z|x) || N(0, I))")
+    mc_samples: int = setting(1, "Monte Carlo samples L of z per image")
+    num_codes: int = setting(512, "VQ-VAE codebook size K")
+    code_dim: int = setting(64, "VQ-VAE code vector size D")
+    res_blocks: int = setting(2, "VQ-VAE residual blocks at a quarter of the image size, in the encoder and the "
+                                 "decoder each")
+    commitment: float = setting(0.25, "weight of the commitment term ||z_e - sg[e]||^2 (beta of the VQ-VAE paper)")
+    codebook: str = setting("ema", "ema (EMA updates) or loss (codebook loss term)")
+    codebook_weight: float = setting(1.0, "weight of the codebook term ||sg[z_e] - e||^2 (--codebook loss)")
+    ema_decay: float = setting(0.9, "decay of the EMA codebook and code counts (benchmarks/quantizer_benchmark.py "
+                                    "compares decays on the validation split)")
+    dead_threshold: float = setting(0.33, "restart a code whose EMA count of vectors per batch falls under this "
+                                          "share of an equal split (0: never)")
+    kmeans_init: bool = setting(True, "start the codes at k-means centroids of the first batch (--no-kmeans-init: "
+                                      "at random vectors of it)")
     # --- prior over a VQ-VAE's code grids (model = prior: num_codes and image_size are the VQ-VAE's) ---
-    prior_layers: int = 2  # transformer blocks
-    prior_heads: int = 4  # attention heads per block
-    prior_dim: int = 128  # embedding width (a multiple of prior_heads)
-    prior_dropout: float = 0.0  # on attention weights and block outputs, in training
+    # vae_core.train_prior takes them without the prefix: --layers, --heads, --dim, --dropout
+    prior_layers: int = setting(2, "transformer blocks", prior=2)
+    prior_heads: int = setting(4, "attention heads per block", prior=4)
+    prior_dim: int = setting(128, "embedding width (a multiple of the heads)", prior=128)
+    prior_dropout: float = setting(0.0, "dropout on attention weights and block outputs, in training", prior=0.0)
     # --- data and training ---
-    data: str = "fashion-mnist"
-    data_dir: str = ""
-    epochs: int = 20
-    batch_size: int = 64
-    lr: float = 3e-3  # Adam
-    warmdown: float = 0.5  # the last share of training, over which the lr falls linearly to 0 (0: constant lr)
-    seed: int = 0
-    time_budget: float = 0.0  # seconds of wall-clock for the whole run, evaluation included (0: none)
-    amp: bool = True  # bf16 autocast on CUDA, and for conv models on CPUs with native bf16 (precision.py)
-    compile: str = ""  # torch.compile mode of the training forward pass ("": none; vae_core/compiled.py)
-    # --- recorded, not set by hand ---
-    label_names: list[str] = field(default_factory=list)
-    version: str = ""
-    metrics: dict = field(default_factory=dict)
+    data: str = setting("fashion-mnist", "fashion-mnist, mnist, digits, a folder of IDX files or images, or an .npz")
+    data_dir: str = setting("", "folder to look for named data sets in before /usr/share/datasets and downloading",
+                            prior="")
+    validation: int = setting(-1, "training images held out (seeded) as the validation split, on which each "
+                                  "epoch is evaluated and settings are chosen: -1 picks min(5000, a tenth of the "
+                                  "training split); 0: none (each epoch is evaluated on the test split). A prior "
+                                  "holds out its VQ-VAE's")
+    epochs: int = setting(20, "total epochs (with --resume: train until this many; the lr decay spans all of them, "
+                              "so extending a finished run raises the lr again)", prior=5)
+    batch_size: int = setting(64, "images (code grids, for the prior) per step", prior=128)
+    lr: float = setting(3e-3, "Adam learning rate", prior=2e-3)
+    warmdown: float = setting(0.5, "share of training at its end over which the lr falls linearly to 0 "
+                                   "(0: constant)", prior=0.5)
+    seed: int = setting(0, "seed for initialisation, shuffling and sampling, and of the validation split (a prior holds out "
+                                  "its VQ-VAE's)", prior=0)
+    time_budget: float = setting(0.0, "stop after this many seconds of wall-clock time since the command started "
+                                      "(Python's start and imports included), evaluation and saving included, with "
+                                      "the lr warm-down spread over them; --epochs becomes a cap (0: none); at most "
+                                      "a fifth of it goes to evaluating and saving (short epochs are not each "
+                                      "evaluated). Where the clock stops a run depends on the machine, so such "
+                                      "runs are not bit-reproducible", prior=0.0)
+    amp: bool = setting(True, "bf16 mixed precision on CUDA, and for conv models on CPUs with native bf16 (AMX, "
+                              "AVX512-BF16)")
+    compile: str = setting("", "torch.compile the training forward pass, in a mode: default (plain --compile), "
+                               "reduce-overhead (CUDA graphs), max-autotune, max-autotune-no-cudagraphs. Compiling "
+                               "takes seconds to minutes; it did not pay on the 2-core CPU (README, Benchmarks)")
+    # --- what the run recorded (not a setting: config.json's "record"; see Record) ---
+    record: Record = field(default_factory=Record, compare=False, repr=False)
+
+    @property
+    def metrics(self) -> dict:
+        return self.record.metrics
+
+    @property
+    def label_names(self) -> list[str]:
+        return self.record.label_names
+
+    @property
+    def version(self) -> str:
+        return self.record.version
 
     def __post_init__(self):
         self.validate()
@@ -89,6 +153,7 @@ class Config:
             (self.num_codes >= 2, f"num_codes must be at least 2, got {self.num_codes}"),
             (self.res_blocks >= 0, f"res_blocks must be 0 or more, got {self.res_blocks}"),
             (0 <= self.dead_threshold < 1, f"dead_threshold must be in [0, 1), got {self.dead_threshold}"),
+            (self.validation >= -1, f"validation must be -1 (auto), 0 (none) or an image count, got {self.validation}"),
             (self.mc_samples >= 1, f"mc_samples must be at least 1, got {self.mc_samples}"),
             (not (self.model == "vqvae" and self.arch == "mlp"), "the VQ-VAE has no MLP preset: use arch=conv"),
             (self.prior_layers >= 1 and self.prior_heads >= 1, "prior_layers and prior_heads must be at least 1"),
@@ -106,19 +171,30 @@ class Config:
     def image_shape(self) -> tuple[int, int, int]:
         return (self.channels, self.image_size, self.image_size)
 
+    def settings(self) -> dict:
+        """The settings alone, without the record."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "record"}
+
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        return {**dataclasses.asdict(self), "record": self.record.to_dict()}
+
+    def with_record(self, record: Record) -> Config:
+        """A copy of these settings carrying `record`; this Config is left as it is."""
+        return dataclasses.replace(self, record=record)
 
     @classmethod
     def from_dict(cls, d: dict) -> Config:
-        known = {f.name for f in dataclasses.fields(cls)}
+        known = {f.name for f in dataclasses.fields(cls)} | set(RECORDED)
         unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"config.json has unknown keys {unknown}; was it written by another program?")
         d = dict(d)
         if d.get("likelihood") in LEGACY_LIKELIHOODS:  # continuous Gaussians now load as discretised ones
             d["likelihood"], d["scale"] = LEGACY_LIKELIHOODS[d["likelihood"]]
-        return cls(**d)
+        d.setdefault("validation", 0)  # written before the validation split: evaluated on the test split
+        record = dict(d.pop("record", {}) or {})
+        record.update({k: d.pop(k) for k in RECORDED if k in d})  # written before Record: at the top level
+        return cls(**d, record=Record(**record))
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2))

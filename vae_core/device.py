@@ -1,7 +1,7 @@
 """Which device to train on, and the batch size and learning rate that fit it."""
 import torch
 
-# (batch size, Adam lr) by device type, from the issue-12 sweep at equal wall-clock (20 s, Fashion-MNIST, Bernoulli
+# (batch size, Adam lr) by device type, from a sweep at equal wall-clock (20 s, Fashion-MNIST, Bernoulli
 # test -ELBO): on an H200 batch 512 / lr 3e-3 gave 239.81 against 241.97 at batch 64 (1024 / 6e-3: 240.11); on the
 # 2-core CPU batch 64 / lr 3e-3 is the best measured (benchmarks/conv_vae_sweep.py). Other devices (MPS) are
 # unmeasured and keep the CPU's values.

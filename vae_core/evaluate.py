@@ -157,6 +157,8 @@ def main(argv=None) -> dict:
     if cfg.model == "prior":
         print(f"error: {args.checkpoint} is a prior: evaluate the VQ-VAE folder that holds it", file=sys.stderr)
         sys.exit(1)
+    if getattr(model, "prior_problem", None):  # a stale prior: no bound until it is retrained
+        print(f"note: {model.prior_problem}", file=sys.stderr)
     if cfg.arch == "conv":  # oneDNN's and cuDNN's fast float32 conv kernels are NHWC: 1.6x faster IWAE on a CPU
         model = model.to(memory_format=torch.channels_last)
     metrics = evaluate(model, ds.x_test, args.batch_size, args.iwae_k, args.iwae_n, device=device, progress=True)

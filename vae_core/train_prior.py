@@ -4,14 +4,17 @@
     python -m vae_core.train_prior checkpoints/fashion-vqvae --resume --epochs 4      # continue
     python -m vae_core.train_prior checkpoints/my-vqvae --time-budget 300             # 5 minutes, all in
 
-Once per run, the frozen VQ-VAE encodes the training and test splits to code grids. A new run first fits the
-decoder's scale for the likelihood bound: one log scale per pixel of a discretised logistic around the decoder's
-mean, maximising log p(x|z_q) over the training split with the decoder frozen. Each epoch: one pass over the
-shuffled training grids minimising -log p(c) (nats per grid), the test prior NLL and bound, a line in
-history.jsonl, samples.png (64 grids from the prior, decoded) and the checkpoint (journalled, resumable).
+Once per run, the frozen VQ-VAE encodes the training and validation splits to code grids (the validation split is
+the VQ-VAE's own, held out of the same training images; a VQ-VAE trained without one is evaluated on the test
+split). A new run first fits the decoder's scale for the likelihood bound: one log scale per pixel of a
+discretised logistic around the decoder's mean, maximising log p(x|z_q) over the training split with the decoder
+frozen. Each epoch: one pass over the shuffled training grids minimising -log p(c) (nats per grid), the
+validation prior NLL and bound, a line in history.jsonl, samples.png (64 grids from the prior, decoded) and the
+checkpoint (journalled, resumable). The prior records the SHA-256 of the VQ-VAE weights it was trained on: after
+the VQ-VAE is retrained or resumed, vae_core.load refuses it until it is trained again.
 """
 import argparse
-import json
+import dataclasses
 import math
 import sys
 import time
@@ -19,30 +22,23 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
-from .checkpoint import PRIOR, STATE, WEIGHTS, CheckpointError, load, save_checkpoint
-from .config import Config
-from .data import DataError, load_dataset, to_float
+from .checkpoint import PRIOR, STATE, WEIGHTS, CheckpointError, load, weights_sha256
+from .config import NOT_FOR_PRIOR, Config, Record
+from .data import DataError, hold_out, load_dataset, to_float
 from .device import adam, pick_device
 from .evaluate import likelihood_bound
+from .flags import add_setting_flags
 from .images import save_grid
 from .likelihood import DISCRETIZED, LOG_SCALE_FLOOR, soft_clamp
+from .loop import Clock, process_start_time, train_epoch
 from .models import CodePrior
-from .train import (
-    HISTORY,
-    SYNC_EVERY,
-    Clock,
-    TrainingError,
-    epoch_order,
-    lr_at,
-    process_start_time,
-    resume_from,
-    training_state,
-)
+from .run_folder import TrainingError, resume_from, resumed_config, save_epoch
 
-DEFAULTS = {"epochs": 5, "batch_size": 128, "lr": 2e-3, "warmdown": 0.5, "seed": 0, "time_budget": 0.0,
-            "prior_layers": 2, "prior_heads": 4, "prior_dim": 128, "prior_dropout": 0.0}
+# the prior's own settings and their defaults: the Config fields whose metadata names a "prior" default
+DEFAULTS = {f.name: f.metadata["prior"] for f in dataclasses.fields(Config)
+            if f.metadata.get("prior", NOT_FOR_PRIOR) is not NOT_FOR_PRIOR}
+RESUME_MAY_CHANGE = ("epochs", "time_budget", "data_dir")  # how long and where the data is: not what is computed
 
 
 @torch.no_grad()
@@ -96,9 +92,9 @@ def prior_nll(prior: CodePrior, grids: torch.Tensor, batch_size: int = 1000) -> 
 
 def prior_config(vq_cfg: Config, **settings) -> Config:
     """The prior's Config: the VQ-VAE's codes and images, the prior's own training settings."""
-    keep = ("channels", "image_size", "num_codes", "data", "data_dir", "label_names")
+    keep = ("channels", "image_size", "num_codes", "data", "validation")  # validation: the VQ-VAE's split
     return Config(model="prior", scale="shared", amp=False, **{k: getattr(vq_cfg, k) for k in keep},
-                  **{**DEFAULTS, **settings})
+                  **{**DEFAULTS, "data_dir": vq_cfg.data_dir, **settings})
 
 
 def train_prior(checkpoint: str | Path, cfg: Config | None = None, resume: bool = False, device: str = "auto",
@@ -121,16 +117,25 @@ def train_prior(checkpoint: str | Path, cfg: Config | None = None, resume: bool 
     elif (out / WEIGHTS).exists():
         raise TrainingError(f"{out} already holds a prior; pass --resume to continue it, or delete the folder")
     cfg = cfg or prior_config(vq.cfg)
+    if cfg.validation != vq.cfg.validation:
+        raise TrainingError(f"the prior must hold out its VQ-VAE's validation split ({vq.cfg.validation} images), "
+                            f"not {cfg.validation}: build its settings with prior_config")
+    trained_on = weights_sha256(checkpoint / WEIGHTS)
+    if resume and cfg.record.trained_on != trained_on:
+        raise TrainingError(f"--resume: {out} was trained on other weights than {checkpoint / WEIGHTS}; train it "
+                            f"anew: delete {out}, then python -m vae_core.train_prior {checkpoint}")
     ds = load_dataset(vq.cfg.data, cfg.data_dir, vq.cfg.channels, vq.cfg.image_size, seed=vq.cfg.seed, log=log)
+    ds = hold_out(ds, vq.cfg.validation, vq.cfg.seed)  # the images the VQ-VAE held out, held out here too
+    x_eval, split = (ds.x_val, "validation") if ds.x_val is not None else (ds.x_test, "test")
     t0 = time.time()
-    train_grids, test_grids = encode_grids(vq, ds.x_train, dev), encode_grids(vq, ds.x_test, dev)
-    log(f"encoded {len(train_grids)} training and {len(test_grids)} test images to {tuple(train_grids.shape[1:])} "
-        f"code grids in {time.time() - t0:.1f} s")
+    train_grids, eval_grids = encode_grids(vq, ds.x_train, dev), encode_grids(vq, x_eval, dev)
+    log(f"encoded {len(train_grids)} training and {len(eval_grids)} {split} images to "
+        f"{tuple(train_grids.shape[1:])} code grids in {time.time() - t0:.1f} s")
     torch.manual_seed(cfg.seed)
     prior = CodePrior(cfg).to(dev)
     opt = adam(prior.parameters(), cfg.lr, dev)  # the decoder's scale is a buffer: not trained here
     start = resume_from(out, prior, opt, log) if resume else 0
-    x_test = torch.from_numpy(ds.x_test).to(dev)
+    x_eval = torch.from_numpy(x_eval).to(dev)
     if not resume:
         t0 = time.time()
         x_train = torch.from_numpy(ds.x_train).to(dev)
@@ -139,44 +144,27 @@ def train_prior(checkpoint: str | Path, cfg: Config | None = None, resume: bool 
         del x_train
         log(f"fitted the decoder's per-pixel scale on the training split in {time.time() - t0:.1f} s: "
             f"-log p(x|z_q) = {train_recon:.1f} nats per training image")
-    test_recon = recon_nll(prior.decoder_likelihood, decoder_means(vq, test_grids), x_test)
+    eval_recon = recon_nll(prior.decoder_likelihood, decoder_means(vq, eval_grids), x_eval)
     dims = int(np.prod(ds.x_test.shape[1:]))
     metrics, clock = dict(cfg.metrics), Clock(cfg, started)
+
+    def loss_of(idx: torch.Tensor) -> torch.Tensor:
+        return prior(train_grids[idx])["loss"]
+
     for epoch in range(start + 1, cfg.epochs + 1):
         prior.train()
-        perm = epoch_order(len(train_grids), cfg, epoch, dev)
-        steps = len(perm) // cfg.batch_size  # drop the last partial batch
         t0 = time.time()
-        running = torch.zeros((), device=dev)
-        bar = tqdm(range(steps), desc=f"prior epoch {epoch}/{cfg.epochs}", mininterval=1, file=sys.stderr,
-                   leave=False)
-        for step in bar:
-            for group in opt.param_groups:
-                group["lr"] = lr_at(cfg, clock.progress(((epoch - 1) * steps + step) / (cfg.epochs * steps)))
-            loss = prior(train_grids[perm[step * cfg.batch_size:(step + 1) * cfg.batch_size]])["loss"]
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            running += loss.detach()
-            last = step == steps - 1 or clock.must_stop()
-            if step % SYNC_EVERY == 0 or last:
-                if not math.isfinite(running.item()):
-                    raise TrainingError(f"loss became nan or inf in epoch {epoch}. The last good prior (epoch "
-                                        f"{epoch - 1}) in {out} is kept. Lower --lr, then --resume.")
-                bar.set_postfix(nll=f"{running.item() / (step + 1):.2f}")
-            if last:
-                break
-        steps = step + 1
-        bar.close()
+        steps, loss_sum = train_epoch(loss_of, opt, len(train_grids), cfg, epoch, clock, dev, out,
+                                      desc="prior epoch", what="prior")
         seconds = time.time() - t0
-        metrics = {"model": "prior", "n_grids": len(test_grids),
-                   **likelihood_bound(test_recon, prior_nll(prior, test_grids), dims),
-                   "epoch": epoch, "train_loss": running.item() / steps, "seconds": seconds,
+        metrics = {"model": "prior", "n_grids": len(eval_grids),
+                   **likelihood_bound(eval_recon, prior_nll(prior, eval_grids), dims), "split": split,
+                   "epoch": epoch, "train_loss": loss_sum / steps, "seconds": seconds,
                    "grids_per_sec": steps * cfg.batch_size / max(seconds, 1e-9)}
-        cfg.metrics = metrics
-        log(f"prior epoch {epoch}: test prior_nll={metrics['prior_nll']:.2f} nats, bound "
+        log(f"prior epoch {epoch}: {split} prior_nll={metrics['prior_nll']:.2f} nats, bound "
             f"{metrics['neg_elbo']:.1f} nats = {metrics['bits_per_dim']:.4f} bits/dim, train {metrics['train_loss']:.2f}")
-        _save(out, prior, vq, cfg, opt, epoch)
+        record = Record(label_names=vq.cfg.label_names, metrics=metrics, trained_on=trained_on)
+        save_epoch(out, prior, cfg, record, opt, epoch, lambda folder: _write_samples(folder, prior, vq), "the prior")
         clock.evaluated_and_saved(time.time() - t0 - seconds)
         if clock.must_stop():
             log(f"time budget of {cfg.time_budget:g} s spent after epoch {epoch}")
@@ -184,17 +172,14 @@ def train_prior(checkpoint: str | Path, cfg: Config | None = None, resume: bool 
     return metrics
 
 
-def _save(out: Path, prior: CodePrior, vq, cfg: Config, opt, epoch: int) -> None:
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with open(out / HISTORY, "a") as f:
-            f.write(json.dumps(cfg.metrics) + "\n")
-        save_checkpoint(out, prior, cfg, training_state(opt, epoch), epoch)
-        prior.eval()
-        save_grid(vq.decode_indices(prior.sample(64, torch.Generator().manual_seed(0))), out / "samples.png", nrow=8)
-    except OSError as e:
-        raise TrainingError(f"could not save the prior for epoch {epoch} to {out} ({e}). The previous one there is "
-                            "intact; free space or fix permissions, then --resume.") from e
+def _write_samples(out: Path, prior: CodePrior, vq) -> None:
+    prior.eval()
+    save_grid(vq.decode_indices(prior.sample(64, torch.Generator().manual_seed(0))), out / "samples.png", nrow=8)
+
+
+def prior_flag(name: str) -> str:
+    """The prior command's flag of a setting: the prior's own without their prefix (prior_layers: --layers)."""
+    return "--" + name.removeprefix("prior_").replace("_", "-")
 
 
 def main(argv=None, started: float | None = None) -> dict:
@@ -204,18 +189,7 @@ def main(argv=None, started: float | None = None) -> dict:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", help="a VQ-VAE checkpoint folder; the prior goes to <checkpoint>/prior/")
     p.add_argument("--resume", action="store_true", help="continue the prior in <checkpoint>/prior/")
-    p.add_argument("--epochs", type=int, help=f"total epochs (default: {DEFAULTS['epochs']})")
-    p.add_argument("--time-budget", type=float, help="stop after this many seconds since the command started, "
-                   "evaluation and saving included; --epochs becomes a cap (default: none)")
-    p.add_argument("--batch-size", type=int, help=f"grids per step (default: {DEFAULTS['batch_size']})")
-    p.add_argument("--lr", type=float, help=f"Adam learning rate (default: {DEFAULTS['lr']})")
-    p.add_argument("--warmdown", type=float, help="share of training at its end over which the lr falls to 0")
-    p.add_argument("--layers", dest="prior_layers", type=int, help="transformer blocks (default: 2)")
-    p.add_argument("--heads", dest="prior_heads", type=int, help="attention heads (default: 4)")
-    p.add_argument("--dim", dest="prior_dim", type=int, help="embedding width (default: 128)")
-    p.add_argument("--dropout", dest="prior_dropout", type=float, help="dropout in training (default: 0)")
-    p.add_argument("--seed", type=int, help="seed for initialisation, shuffling and sampling (default: 0)")
-    p.add_argument("--data-dir", default="", help="folder to look for the VQ-VAE's data set in first")
+    add_setting_flags(p, list(DEFAULTS), DEFAULTS, prior_flag)
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
     args = p.parse_args(argv)
     given = {k: v for k, v in vars(args).items() if k in DEFAULTS and v is not None}
@@ -223,15 +197,9 @@ def main(argv=None, started: float | None = None) -> dict:
         if args.resume:
             if not (Path(args.checkpoint) / PRIOR / STATE).exists():
                 raise TrainingError(f"--resume: {Path(args.checkpoint) / PRIOR} holds no prior with training state")
-            cfg = load(Path(args.checkpoint) / PRIOR).cfg
-            ignored = sorted(set(given) - {"epochs", "time_budget"})
-            if ignored:
-                print(f"--resume keeps the prior's settings; ignoring {ignored}", file=sys.stderr)
-            cfg.epochs = given.get("epochs", cfg.epochs)
-            cfg.time_budget = given.get("time_budget", cfg.time_budget)
+            cfg = resumed_config(load(Path(args.checkpoint) / PRIOR).cfg, given, RESUME_MAY_CHANGE, "the prior")
         else:
             cfg = prior_config(load(args.checkpoint).cfg, **given)
-        cfg.data_dir = args.data_dir or cfg.data_dir
         return train_prior(args.checkpoint, cfg, resume=args.resume, device=args.device, started=started)
     except (TrainingError, CheckpointError, DataError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -11,7 +11,7 @@ from pathlib import Path
 from vae_core import load
 from vae_core.checkpoint import CONFIG, WEIGHTS, CheckpointError, read_config
 from vae_core.config import Config
-from vae_core.train import HISTORY
+from vae_core.run_folder import HISTORY
 
 from explorer.errors import UnknownCheckpoint, UnreadableCheckpoint
 

@@ -1,8 +1,10 @@
 """One loader for every data set the trainer and the explorer take.
 
 `load_dataset(spec)` accepts a name (`fashion-mnist`, `mnist`, `digits`) or a path (a folder of IDX files,
-a folder of images, an `.npz`) and returns a `Dataset` of uint8 images shaped (N, C, H, W).
+a folder of images, an `.npz`) and returns a `Dataset` of uint8 images shaped (N, C, H, W). `hold_out` takes a
+seeded validation split out of its training split (data/validation.py).
 """
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import torch.nn.functional as F
 from .download import cache_dir, download
 from .folders import read_image_folder, read_npz, stack_images, to_nchw_uint8
 from .idx import DataError, find_idx_pair, read_idx
+from .validation import VALIDATION_STREAM, validation_size
 
 FASHION_LABELS = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -29,18 +32,26 @@ class Dataset:
     y_test: np.ndarray | None
     label_names: list[str] = field(default_factory=list)
     source: str = ""  # where it was found, for humans
+    x_val: np.ndarray | None = None  # held out of the training split by hold_out (None: no validation split)
+    y_val: np.ndarray | None = None
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
         return tuple(self.x_train.shape[1:])
 
     def split(self, which: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """(images, labels) of "train", "validation" or "test"."""
+        if which == "validation":
+            if self.x_val is None:
+                raise DataError(f"{self.name} has no validation split: hold one out with vae_core.data.hold_out")
+            return self.x_val, self.y_val
         return (self.x_train, self.y_train) if which == "train" else (self.x_test, self.y_test)
 
     def describe(self) -> str:
         c, h, w = self.image_shape
         labels = f", {len(self.label_names)} classes" if self.label_names else ", no labels"
-        return (f"{self.name}: {len(self.x_train)} train / {len(self.x_test)} test images of {c}x{h}x{w}"
+        val = f" / {len(self.x_val)} validation" if self.x_val is not None else ""
+        return (f"{self.name}: {len(self.x_train)} train{val} / {len(self.x_test)} test images of {c}x{h}x{w}"
                 f"{labels}, from {self.source}")
 
 
@@ -161,4 +172,21 @@ def load_dataset(spec: str, data_dir: str = "", channels: int | None = None, ima
     return ds
 
 
-__all__ = ["DataError", "Dataset", "conform", "download", "load_dataset", "read_idx", "to_float"]
+def hold_out(ds: Dataset, size: int, seed: int) -> Dataset:
+    """A copy of `ds` whose training split lacks `size` images, seeded by `seed`: they are its validation split
+    (x_val, y_val). Both keep the images' order; size 0 leaves the training split whole, with no validation split."""
+    if size <= 0:
+        return ds
+    n = len(ds.x_train)
+    if size >= n:
+        raise DataError(f"cannot hold out {size} of {n} training images for validation: pass a smaller "
+                        "--validation (0: none)")
+    perm = np.random.default_rng([seed, VALIDATION_STREAM]).permutation(n)
+    val, train = np.sort(perm[:size]), np.sort(perm[size:])
+    y = ds.y_train
+    return dataclasses.replace(ds, x_train=ds.x_train[train], y_train=None if y is None else y[train],
+                               x_val=ds.x_train[val], y_val=None if y is None else y[val])
+
+
+__all__ = ["DataError", "Dataset", "conform", "download", "hold_out", "load_dataset", "read_idx", "to_float",
+           "validation_size"]

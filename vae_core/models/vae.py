@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ..config import Config
+from ..gaussian import DiagonalGaussian
 from ..likelihood import Likelihood, soft_clamp
 from .nets import down4, mlp_decoder, mlp_encoder, run_float32_head, up4
 
@@ -42,11 +43,14 @@ class VAE(nn.Module):
         mu, log_sigma = self.encoder(x).float().chunk(2, dim=1)  # float32 even under bf16 autocast
         return mu, soft_clamp(log_sigma, *LOG_SIGMA_RANGE)
 
+    def posterior(self, x: torch.Tensor) -> DiagonalGaussian:
+        """q(z|x) = N(mu(x), diag(sigma(x)^2))."""
+        return DiagonalGaussian(*self.encode(x))
+
     def reparameterize(self, mu: torch.Tensor, log_sigma: torch.Tensor, n: int = 1,
                        generator: torch.Generator | None = None) -> torch.Tensor:
         """z = mu + sigma * eps, eps ~ N(0, I); n samples -> shape (n, batch, latent)."""
-        eps = torch.randn((n, *mu.shape), device=mu.device, dtype=mu.dtype, generator=generator)
-        return mu + torch.exp(log_sigma) * eps
+        return DiagonalGaussian(mu, log_sigma).sample(generator, n)[0]
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Parameters of p(x|z), in float32: logits (bernoulli), or location (and log scale) of each pixel."""
@@ -61,17 +65,17 @@ class VAE(nn.Module):
     @staticmethod
     def kl(mu: torch.Tensor, log_sigma: torch.Tensor) -> torch.Tensor:
         """KL(N(mu, sigma^2) || N(0, 1)) = 1/2 sum(mu^2 + sigma^2 - 1 - 2 log sigma), per image."""
-        return 0.5 * (mu.pow(2) + torch.exp(2 * log_sigma) - 1.0 - 2 * log_sigma).sum(1)
+        return DiagonalGaussian(mu, log_sigma).kl()
 
     def loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """-ELBO with L = cfg.mc_samples samples; every term in nats per image, averaged over the batch."""
-        mu, log_sigma = self.encode(x)
+        q = self.posterior(x)
         L = self.cfg.mc_samples
-        z = self.reparameterize(mu, log_sigma, L, generator)  # (L, B, k)
+        z = self.reparameterize(q.mean, q.log_sigma, L, generator)  # (L, B, k), drawn by q.sample
         params = self.decode(z.flatten(0, 1))
         x_rep = x.expand(L, *x.shape).flatten(0, 1)
         recon = -self.likelihood.log_prob(params, x_rep).view(L, -1).mean(0)  # -E_q[log p(x|z)] by Monte Carlo
-        kl = self.kl(mu, log_sigma)
+        kl = q.kl()
         total = recon + self.cfg.beta * kl
         return {"loss": total.mean(), "recon": recon.mean(), "kl": kl.mean()}
 

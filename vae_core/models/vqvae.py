@@ -20,9 +20,10 @@ class VQVAE(nn.Module):
     # the module tree (see __setattr__), so the VQ-VAE's own weights are the same with or without it.
     prior = None
     folder = None  # the checkpoint folder it was loaded from, for messages
+    prior_problem = None  # why the prior in <folder>/prior/ was left off (stale), and how to retrain it
 
     def __setattr__(self, name, value):
-        if name in ("prior", "folder"):
+        if name in ("prior", "folder", "prior_problem"):
             object.__setattr__(self, name, value)
         else:
             super().__setattr__(name, value)
@@ -83,6 +84,8 @@ class VQVAE(nn.Module):
                top_k: int | None = None) -> torch.Tensor:
         """n images in [0, 1]: a code grid c ~ p(c) from the prior (softmax temperature, top_k codes), decoded."""
         if self.prior is None:
+            if self.prior_problem:
+                raise NoPriorError(f"this VQ-VAE cannot sample: {self.prior_problem}, then load again")
             where = self.folder or "CKPT"
             raise NoPriorError(f"this VQ-VAE has no prior over its code grids, so it cannot sample: train one with "
                                f"python -m vae_core.train_prior {where} (it writes {where}/prior/), then load again")
