@@ -60,8 +60,10 @@ def training_curves(history: list[dict], kind: str) -> dict:
             for k in left]
     data += [{"type": "scatter", "mode": "lines+markers", "name": k, "x": epochs, "y": [h.get(k) for h in history],
               "yaxis": "y2", "line": {"dash": "dot"}} for k in right]
+    splits = sorted({h.get("split", "test") for h in history}) or ["test"]  # runs with a validation split say so
+    title = f"training curves ({' and '.join(splits)} split{'s' if len(splits) > 1 else ''})"
     # the legend in a row under the plot: at Plotly's default place (right) it covers the secondary axis' ticks
-    return {"data": data, "layout": {**LAYOUT, "title": {"text": "training curves (test split)", "font": {"size": 13}},
+    return {"data": data, "layout": {**LAYOUT, "title": {"text": title, "font": {"size": 13}},
                                      "xaxis": {"title": {"text": "epoch"}},
                                      "yaxis2": {"overlaying": "y", "side": "right"},
                                      "legend": {"orientation": "h", "x": 0, "y": -0.25, "yanchor": "top"},

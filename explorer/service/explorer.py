@@ -276,8 +276,9 @@ class Explorer:
         return self._quantizations.get((vq, int(index)), lambda: quantization(model, x))
 
     # --- generation --------------------------------------------------------------------------------------------------
-    def can_sample(self, name: str) -> bool:
-        return sampling.has_prior(self.registry.model(name))
+    def no_prior(self, name: str) -> str | None:
+        """Why checkpoint `name` cannot sample, with the command that fixes it; None when it can."""
+        return sampling.no_prior(self.registry.model(name), name)
 
     def sample(self, name: str, settings: SampleSettings) -> Samples:
         """settings.n samples of checkpoint `name`, reproducible from settings.seed."""

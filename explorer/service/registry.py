@@ -40,7 +40,8 @@ class Checkpoint:
         metrics = ", ".join(f"{k} {m[k]:.4g}" for k in keys
                             if k not in NOT_METRICS and isinstance(m[k], (int, float)) and not isinstance(m[k], bool))
         return (f"**{self.name}**: {c.model.upper()} on {c.data} ({c.channels}x{c.image_size}x{c.image_size}), "
-                f"{size}; {m.get('epoch', '?')} epochs.  \nTest: {metrics or 'no metrics recorded'}")
+                f"{size}; {m.get('epoch', '?')} epochs.  \n{m.get('split', 'test').capitalize()} split: "
+                f"{metrics or 'no metrics recorded'}")
 
     def history(self) -> list[dict]:
         p = self.path / HISTORY

@@ -50,17 +50,24 @@ class Samples:
     ms_per_sample: float  # wall-clock time to sample and decode, per image
 
 
+def no_prior(model, name: str) -> str | None:
+    """Why checkpoint `name` cannot sample (a VQ-VAE without a prior, or with one trained on other weights, which
+    vae_core refuses to pair with it), with the command that fixes it; None when it can."""
+    if model.cfg.model == "vae" or getattr(model, "prior", None) is not None:
+        return None
+    why = getattr(model, "prior_problem", None) or "it has no prior over its codes"
+    return (f"{name} cannot generate: {why}. Train its prior with "
+            f"`python -m vae_core.train_prior <path to {name}>`")
+
+
 def prior_of(model, name: str):
     """A VQ-VAE's prior over code grids, or a SampleError saying how to train one."""
-    prior = getattr(model, "prior", None)
-    if prior is None:
-        raise SampleError(f"{name} has no prior over its codes, so it cannot generate: train one with "
-                          f"`python -m vae_core.train_prior <path to {name}>`")
-    return prior
+    problem = no_prior(model, name)
+    if problem:
+        raise SampleError(problem)
+    return model.prior
 
 
-def has_prior(model) -> bool:
-    return model.cfg.model == "vae" or getattr(model, "prior", None) is not None
 
 
 @torch.no_grad()

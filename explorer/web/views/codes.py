@@ -84,8 +84,9 @@ class CodesView:
 
     def suggestions(self, st: CodesSession) -> str:
         r, c = st.cell
-        if not self.ex.can_sample(st.vq):
-            return choices_html(f"No prior over codes: `python -m vae_core.train_prior` trains one for {st.vq}.", [])
+        problem = self.ex.no_prior(st.vq)
+        if problem:
+            return choices_html(problem, [])
         top = self.ex.suggestions(st.vq, st.grid, r, c)
         return choices_html(f"The prior's most likely codes for cell ({r}, {c}) given the cells above and to its "
                             "left (click one to use it):", top)

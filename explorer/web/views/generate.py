@@ -35,9 +35,9 @@ class GenerateView:
         """(gallery files, a line of text, the samples) for one model; no samples when it cannot generate."""
         if not name:
             return [], "", None
-        if not self.ex.can_sample(name):
-            return [], (f"**{name}** has no prior over its codes: train one with "
-                        f"`python -m vae_core.train_prior <path to {name}>`."), None
+        problem = self.ex.no_prior(name)
+        if problem:
+            return [], problem, None
         s = self.ex.sample(name, settings)
         return ([image_file(im, gallery) for im in s.images],
                 f"**{name}**: {len(s.images)} samples, {s.ms_per_sample:.2f} ms each to sample and decode.", s)
