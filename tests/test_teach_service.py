@@ -18,7 +18,22 @@ def test_posteriors_are_the_projection_means_and_the_encoder_sigmas(teach_ex):
         mu, log_sigma = model.encode(teach_ex.image("vae4", 11))
     np.testing.assert_allclose(post.sigma[11], log_sigma.exp()[0].numpy(), rtol=1e-5)
     np.testing.assert_allclose(post.mu[11], mu[0].numpy(), rtol=1e-4, atol=1e-5)
-    assert teach_ex.posteriors("vae4") is post  # encoded once
+    assert teach_ex.posteriors("vae4") is post  # gathered once
+    assert teach_ex.latent_view("vae4").proj.log_sigma is not None  # from the projection: no second encoding
+
+
+def test_a_projection_cached_without_sigmas_gets_them_by_encoding_the_test_set(teach_ex, monkeypatch):
+    from dataclasses import replace
+
+    from explorer.service.explorer import Explorer
+
+    view = teach_ex.latent_view("vae4")
+    old = Explorer.__new__(Explorer)
+    old.__dict__.update(teach_ex.__dict__)
+    old._posteriors = type(teach_ex._posteriors)(4)
+    monkeypatch.setattr(old, "latent_view", lambda name, progress=None: replace(view, proj=replace(view.proj,
+                                                                                                    log_sigma=None)))
+    np.testing.assert_allclose(old.posteriors("vae4").sigma, teach_ex.posteriors("vae4").sigma, rtol=1e-6)
 
 
 def test_latent_axes_and_clicks(teach_ex):

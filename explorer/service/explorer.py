@@ -159,12 +159,16 @@ class Explorer:
 
     @torch.no_grad()
     def posteriors(self, name: str) -> Posteriors:
-        """mu and sigma of every test image's q(z|x), encoded once per checkpoint (the projection keeps mu only)."""
-        def encode():
+        """mu and sigma of every test image's q(z|x), as the projection recorded them (projections cached by an
+        older version hold mu only: the test set is then encoded once more for sigma)."""
+        def gather():
             model, proj = self.model(name, "vae"), self.latent_view(name).proj
-            sig = [torch.exp(model.encode(xb)[1]) for xb in batches(self.data(name).x_test, 1000, "", no_progress)]
-            return Posteriors(proj.latents, torch.cat(sig).numpy(), NeighbourIndex(proj.latents))
-        return self._posteriors.get(name, encode)
+            log_sigma = proj.log_sigma
+            if log_sigma is None:
+                xs = batches(self.data(name).x_test, 1000, "", no_progress)
+                log_sigma = torch.cat([model.posterior(xb).log_sigma for xb in xs]).numpy()
+            return Posteriors(proj.latents, np.exp(log_sigma), NeighbourIndex(proj.latents))
+        return self._posteriors.get(name, gather)
 
     # --- test images and latents the user sends ----------------------------------------------------------------
     def image(self, name: str, index: int) -> torch.Tensor:

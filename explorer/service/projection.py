@@ -17,7 +17,6 @@ import torch
 
 from vae_core.checkpoint import WEIGHTS
 from vae_core.data import to_float
-from vae_core.models.vae import VAE
 from vae_core.quantize import codebook_usage
 
 PROJECTIONS = "projections"  # the cache folder inside a checkpoint (or inside $VAE_EXPLORER_CACHE)
@@ -38,6 +37,7 @@ class LatentProjection:
     labels: np.ndarray  # (N,) class per point, -1 when unlabelled
     kl_per_dim: np.ndarray  # (d,) mean KL of each latent dimension over the data
     method: str  # "umap" or "identity" (2-D latents are their own map)
+    log_sigma: np.ndarray | None = None  # (N, d) posterior log standard deviations (None in caches made before)
 
 
 @dataclass
@@ -95,18 +95,14 @@ def batches(x: np.ndarray, batch_size: int, what: str, progress):
 @torch.no_grad()
 def project_latents(model, x: np.ndarray, y: np.ndarray | None, batch_size: int = 1000,
                     progress=no_progress) -> LatentProjection:
-    mus, kls = [], []
-    for xb in batches(x, batch_size, "encoding", progress):
-        mu, log_sigma = model.encode(xb)
-        mus.append(mu)
-        d = mu.shape[1]  # KL of each dimension: vae_core's KL of the 1-D Gaussians, one per (image, dimension)
-        kls.append(VAE.kl(mu.reshape(-1, 1), log_sigma.reshape(-1, 1)).view(-1, d))
-    latents = torch.cat(mus).numpy().astype(np.float32)
-    kl = torch.cat(kls).mean(0).numpy()
+    posteriors = [model.posterior(xb) for xb in batches(x, batch_size, "encoding", progress)]  # q(z|x)
+    latents = torch.cat([q.mean for q in posteriors]).numpy().astype(np.float32)
+    log_sigma = torch.cat([q.log_sigma for q in posteriors]).numpy().astype(np.float32)
+    kl = torch.cat([q.kl_per_dim() for q in posteriors]).mean(0).numpy()  # mean KL of each dimension
     identity = latents.shape[1] == 2
     coords = latents.copy() if identity else umap_2d(latents, progress)
     labels = y.astype(np.int64) if y is not None else np.full(len(x), -1)
-    return LatentProjection(latents, coords, labels, kl, "identity" if identity else "umap")
+    return LatentProjection(latents, coords, labels, kl, "identity" if identity else "umap", log_sigma)
 
 
 @torch.no_grad()
