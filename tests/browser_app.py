@@ -27,7 +27,8 @@ class AppPage:
     """One browser session of the app, with helpers to find, click and read what the tests need.
 
     It opens `url` once and waits for the view the test starts on: the latent map (its plot, marker and decode), or
-    the element `ready` names for a URL that opens on another tab (the map is hidden there). Open another URL in a
+    for what the selector `ready` names, for a URL that opens on another tab (the map is hidden there): that tab's
+    view, or a warning the URL raises (a toast that goes away: wait for it first). Open another URL in a
     new AppPage, not with page.goto: a page left while its views still open (each tab loads in its own queued event)
     logs errors of its own, which land in `errors`. Gradio's page closes its client on `beforeunload`, which aborts
     the event stream under the events still running ("AbortError: BodyStreamBuffer was aborted", then "Connection

@@ -7,7 +7,6 @@ import pytest
 from tests.browser_app import AppPage, maths_samples, needs_chromium, search
 
 pytestmark = needs_chromium
-MATHS_READY = "#maths-axes .vx-plot[data-ready]"  # a page opened on the Maths tab has drawn its axes
 
 
 def test_the_url_follows_the_view_and_restores_it(open_app, browser, app_url):
@@ -45,11 +44,11 @@ def test_the_url_follows_the_view_and_restores_it(open_app, browser, app_url):
 
 
 def test_a_url_with_bad_values_warns_and_opens_the_page(browser, app_url):
-    # opens on the codes tab (the good value is kept): the map is hidden
-    app = AppPage(browser, app_url + "?index=abc&vae=nope&tab=codes", ready="#code-grid td[data-row]")
+    # the warnings first: they go before the views have opened
+    app = AppPage(browser, app_url + "?index=abc&vae=nope&tab=codes", ready="text=not a whole number")
     try:
-        app.page.get_by_text("not a whole number").first.wait_for()
         app.page.get_by_text("no VAE checkpoint 'nope'").first.wait_for()
+        app.page.wait_for_selector("#code-grid td[data-row]", state="visible")  # opens on the codes tab (kept)
         app.page.get_by_role("tab", name="Latent map").click()
         assert app.info().startswith("Selected test image #0")
         app.errors.clear()  # Gradio logs its warnings in the console too
@@ -78,7 +77,7 @@ def test_the_url_holds_the_maths_settings_and_restores_them(open_app, browser, a
     assert "axes=" not in search(app)  # the default axes are not written
 
     query = f"?vae={app_models.vae}&tab=maths&axes={order[1]},{order[0]}&L=20&seed=3"
-    again = AppPage(browser, app_url + query, ready=MATHS_READY)  # opens on the Maths tab
+    again = AppPage(browser, app_url + query, ready="#maths-axes .vx-plot[data-ready]")  # on the Maths tab
     try:
         drawn = maths_samples(again, 20)
         assert (drawn["i"], drawn["j"]) == (f"z{order[1]}", f"z{order[0]}")
@@ -90,9 +89,8 @@ def test_the_url_holds_the_maths_settings_and_restores_them(open_app, browser, a
     finally:
         again.close()
 
-    bad = AppPage(browser, app_url + f"?tab=maths&axes={order[0]},{order[0]}&L=99", ready=MATHS_READY)
+    bad = AppPage(browser, app_url + f"?tab=maths&axes={order[0]},{order[0]}&L=99", ready="text=out of range")  # L=99
     try:
-        bad.page.get_by_text("out of range").first.wait_for()  # L=99
         bad.page.get_by_text("latent axes").first.wait_for()  # the same dimension twice
         drawn = maths_samples(bad, 8)  # the defaults instead
         assert (drawn["i"], drawn["j"]) == (f"z{order[0]}", f"z{order[1]}")
