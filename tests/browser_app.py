@@ -24,9 +24,17 @@ NEW_SRC_JS = f"([sel, old]) => {{ const s = ({SRC_JS})(sel); return s && s !== o
 
 
 class AppPage:
-    """One browser session of the app, with helpers to find, click and read what the tests need."""
+    """One browser session of the app, with helpers to find, click and read what the tests need.
 
-    def __init__(self, browser, url: str):
+    It opens `url` once and waits for the view the test starts on: the latent map (its plot, marker and decode), or
+    for what the selector `ready` names, for a URL that opens on another tab (the map is hidden there): that tab's
+    view, or a warning the URL raises (a toast that goes away: wait for it first). Open another URL in a
+    new AppPage, not with page.goto: a page left while its views still open (each tab loads in its own queued event)
+    logs errors of its own, which land in `errors`. Gradio's page closes its client on `beforeunload`, which aborts
+    the event stream under the events still running ("AbortError: BodyStreamBuffer was aborted", then "Connection
+    errored out." for each of them); test_browser_url.py shows it."""
+
+    def __init__(self, browser, url: str, ready: str | None = None):
         self.context = browser.new_context(viewport={"width": 1400, "height": 1000})
         self.page = self.context.new_page()
         self.errors: list[str] = []  # console errors and uncaught exceptions (WebGL driver warnings are warnings)
@@ -34,6 +42,9 @@ class AppPage:
         self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
         self.page.set_default_timeout(WAIT_MS)
         self.page.goto(url)
+        if ready is not None:
+            self.page.wait_for_selector(ready)
+            return
         self.page.wait_for_selector("#latent-map .vx-plot[data-ready]")
         self.page.wait_for_function("() => document.querySelector('#latent-map .vx-plot').dataset.marker")
         self.page.wait_for_selector("#decoded-image canvas[data-frame]")

@@ -1,5 +1,7 @@
 """The shareable URL in Chromium (views/url.py): the address bar follows the view (map selection, tab, codes cell, the
 Maths tab's axes, L and seed); opening it restores the view; bad values only warn."""
+import re
+
 import pytest
 
 from tests.browser_app import AppPage, maths_samples, needs_chromium, search
@@ -42,12 +44,11 @@ def test_the_url_follows_the_view_and_restores_it(open_app, browser, app_url):
 
 
 def test_a_url_with_bad_values_warns_and_opens_the_page(browser, app_url):
-    app = AppPage(browser, app_url)
+    # the warnings first: they go before the views have opened
+    app = AppPage(browser, app_url + "?index=abc&vae=nope&tab=codes", ready="text=not a whole number")
     try:
-        app.page.goto(app_url + "?index=abc&vae=nope&tab=codes")  # opens on the codes tab: the map is hidden
-        app.page.get_by_text("not a whole number").first.wait_for()
         app.page.get_by_text("no VAE checkpoint 'nope'").first.wait_for()
-        app.page.wait_for_selector("#code-grid td[data-row]", state="visible")  # the good value (tab) is kept
+        app.page.wait_for_selector("#code-grid td[data-row]", state="visible")  # opens on the codes tab (kept)
         app.page.get_by_role("tab", name="Latent map").click()
         assert app.info().startswith("Selected test image #0")
         app.errors.clear()  # Gradio logs its warnings in the console too
@@ -76,10 +77,8 @@ def test_the_url_holds_the_maths_settings_and_restores_them(open_app, browser, a
     assert "axes=" not in search(app)  # the default axes are not written
 
     query = f"?vae={app_models.vae}&tab=maths&axes={order[1]},{order[0]}&L=20&seed=3"
-    again = AppPage(browser, app_url)
+    again = AppPage(browser, app_url + query, ready="#maths-axes .vx-plot[data-ready]")  # on the Maths tab
     try:
-        again.page.goto(app_url + query)  # opens on the Maths tab (AppPage waits for the map: opened on it first)
-        again.page.wait_for_selector("#maths-axes .vx-plot[data-ready]")
         drawn = maths_samples(again, 20)
         assert (drawn["i"], drawn["j"]) == (f"z{order[1]}", f"z{order[0]}")
         assert float(again.page.locator("#maths-samples input[type=number]").input_value()) == 20
@@ -90,10 +89,8 @@ def test_the_url_holds_the_maths_settings_and_restores_them(open_app, browser, a
     finally:
         again.close()
 
-    bad = AppPage(browser, app_url)
+    bad = AppPage(browser, app_url + f"?tab=maths&axes={order[0]},{order[0]}&L=99", ready="text=out of range")  # L=99
     try:
-        bad.page.goto(app_url + f"?tab=maths&axes={order[0]},{order[0]}&L=99")
-        bad.page.get_by_text("out of range").first.wait_for()  # L=99
         bad.page.get_by_text("latent axes").first.wait_for()  # the same dimension twice
         drawn = maths_samples(bad, 8)  # the defaults instead
         assert (drawn["i"], drawn["j"]) == (f"z{order[0]}", f"z{order[1]}")
@@ -101,3 +98,23 @@ def test_the_url_holds_the_maths_settings_and_restores_them(open_app, browser, a
     finally:
         bad.close()
     assert app.errors == []
+
+
+def test_a_page_left_while_its_views_open_logs_errors_in_it(browser, app_url):
+    """Why AppPage opens each URL in a page of its own instead of navigating one: Gradio's page closes its client on
+    `beforeunload`, which aborts the event stream of the views still opening (their events held here, so that some
+    surely are), and the page being left logs the abort and a broken connection for each of them."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        errors = []
+        page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+        stream = re.compile(r"/queue/data\?")
+        page.route(stream, lambda route: None)  # the events' stream never answers: they stay open
+        with page.expect_request(stream):  # asked for once the first event has joined the queue
+            page.goto(app_url)
+        page.goto(app_url + "?tab=maths")
+        assert any("AbortError" in e for e in errors), errors
+        assert any("Connection errored out" in e for e in errors), errors
+    finally:
+        context.close()
