@@ -67,7 +67,10 @@ CANDIDATES = {  # name -> (build, loss on a batch, train_for settings)
 
 
 def main(argv=None) -> list[dict]:
-    args = tb.budget_arguments(__doc__).parse_args(argv)
+    parser = tb.budget_arguments(__doc__)
+    parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES), metavar="NAME",
+                        help="train only these candidates (beside the reference); default: all")
+    args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     ds = load_dataset(args.data, channels=1, image_size=28, seed=tb.SEED, log=lambda m: None)
     ds = hold_out(ds, validation_size(len(ds.x_train)), Config().seed)  # vae_core.train's validation split
@@ -75,7 +78,7 @@ def main(argv=None) -> list[dict]:
     x_train, x_val = ds.x_train[:args.train_subset or None], ds.x_val[:args.test_subset or None]
     rows = []
     for name, (build, loss_fn, settings) in {"reference (pytorch/examples VAE)": tb.as_the_example_trains(),
-                                             **CANDIDATES}.items():
+                                             **{c: CANDIDATES[c] for c in args.candidates}}.items():
         ref = not rows
         tb.warm_up(build, loss_fn, x_train, batch=settings["batch"])
         torch.manual_seed(tb.SEED)
