@@ -39,7 +39,7 @@ def cases(ex: Explorer, vae: str, vq: str | None, rng, tmp: str) -> dict:
     model = ex.registry.model(vae)
     fresh = itertools.count(int(rng.integers(10**9)))  # seeds never seen: the IWAE bound is never cached
     out = {
-        "reference: bare VAE decoder forward (1 latent)": lambda: model.decode_mean(torch.from_numpy(z())[None]),
+        "reference: bare VAE decoder forward (1 latent)": lambda: model.decode_location(torch.from_numpy(z())[None]),
         "latent_axes (10,000 points, density 64x64, 1 ellipse pair)": lambda: ex.latent_axes(vae, *dims(), [img()]),
         "latent_axes (100 selected: 200 ellipses)": lambda: ex.latent_axes(vae, *dims(), rng.integers(n, size=100)),
         "axes_latent + decode_latent (a click on the axes)": lambda: ex.decode_latent(
