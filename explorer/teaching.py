@@ -120,7 +120,7 @@ class Teaching:
                 if len(cache) >= IWAE_CACHE:
                     cache.pop(next(iter(cache)))  # the oldest first
                 cache[key] = known
-        return replace(r, iwae=known, iwae_k=IWAE_K)
+        return replace(r, iwae=known)
 
     def decoder_output(self, name: str, latent, seed: int = 0) -> DecoderOutput:
         """E[x|z], the per-pixel scale (and its heat map) and a sample from p(x|z) for a latent."""
