@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from benchmarks.app_benchmark import cpu_name, native_bf16, stats, timed
-from explorer.montecarlo import IWAE_K
+from explorer.montecarlo import IWAE_K, IWAE_REPEATS
 from explorer.service import Explorer
 from explorer.url_state import ViewState, from_query, to_query
 
@@ -44,9 +44,9 @@ def cases(ex: Explorer, vae: str, vq: str | None, rng, tmp: str) -> dict:
         "latent_axes (100 selected: 200 ellipses)": lambda: ex.latent_axes(vae, *dims(), rng.integers(n, size=100)),
         "axes_latent + decode_latent (a click on the axes)": lambda: ex.decode_latent(
             vae, ex.axes_latent(vae, 0, 1, *rng.normal(size=2), index=img())),
-        f"monte_carlo L=64, a new image or seed (IWAE k={IWAE_K} computed)": lambda: ex.monte_carlo(
+        f"monte_carlo L=64, a new image or seed (IWAE {IWAE_REPEATS} x k={IWAE_K} computed)": lambda: ex.monte_carlo(
             vae, img(), 64, next(fresh)),
-        f"monte_carlo L=1, a new image or seed (IWAE k={IWAE_K} computed)": lambda: ex.monte_carlo(
+        f"monte_carlo L=1, a new image or seed (IWAE {IWAE_REPEATS} x k={IWAE_K} computed)": lambda: ex.monte_carlo(
             vae, img(), 1, next(fresh)),
         "monte_carlo, L slider moved (1..64; IWAE kept)": lambda: ex.monte_carlo(vae, 0, int(rng.integers(1, 65)), 0),
         "decoder_output (E[x|z] over 256 levels, scale map, sample)": lambda: ex.decoder_output(vae, z()),
