@@ -38,7 +38,7 @@ from .data import DataError, load_dataset, to_float
 from .device import pick_device
 from .quantize import codebook_usage
 
-EXPECTATION_CHUNK = 8  # images per exact E[x|z]: 256 levels x 8 x 784 pixels = 6.4 MB per tensor, (fits in the caches)
+EXPECTATION_CHUNK = 8  # images per exact E[x|z]: 256 levels x 8 x 784 pixels = 6.4 MB per tensor
 
 
 def _batches(x: np.ndarray, batch_size: int, device):
@@ -113,8 +113,8 @@ def evaluate(model, x: np.ndarray, batch_size: int = 500, iwae_k: int = 0, iwae_
     """Flat dict of test metrics for images x (uint8, N x C x H x W). Seeded, so repeatable.
 
     With iwae_k > 0 the first iwae_n images are batched apart from the rest, so that the -ELBO over exactly them
-    (neg_elbo_iwae_subset) is the one the whole set's -ELBO sums; mse is on the decoder's location, mse_expectation
-    on E[x|z] (see the module docstring).
+    (neg_elbo_iwae_subset, beside the IWAE bound on them) is made of the same draws as their share of the whole
+    set's -ELBO. mse is on the decoder's location, mse_expectation on E[x|z] (see the module docstring).
     """
     if iwae_k > 0 and iwae_n < 1:
         raise ValueError(f"iwae_n must be >= 1 to compute the IWAE bound on the first iwae_n images, got {iwae_n}; "
