@@ -30,7 +30,7 @@ def quantization_html(q) -> str:
     figures = [figure_html(Image.fromarray(heat_map(q.error)),
                            f"error ||z_e - e_q||² ({q.error.min():.3g}..{q.error.max():.3g})"),
                figure_html(Image.fromarray(heat_map(finite(q.flip_distance))),
-                           "distance z_e must move to flip code, to its cell's nearest face "
+                           "how far z_e must move to flip its code: to its cell's nearest face "
                            f"({q.flip_distance.min():.3g}..{q.flip_distance.max():.3g})"),
                figure_html(to_pil(torch.from_numpy(q.decode_e)), "decode of z_e (not quantised)"),
                figure_html(to_pil(torch.from_numpy(q.decode_q)), "decode of z_q")]
