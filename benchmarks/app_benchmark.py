@@ -169,7 +169,7 @@ def bench_server(ex: Explorer, vae: str, vq: str, calls: int) -> dict:
         ex.decode_latent(vae, zs[0])
         out["decode_latent_ms"] = stats(timed(lambda: ex.decode_latent(vae, next(it)), calls))
         tz = iter([torch.tensor(z, dtype=torch.float32)[None] for z in zs])
-        out["vae_forward_ms"] = stats(timed(lambda: model.decode_mean(next(tz)), calls))
+        out["vae_forward_ms"] = stats(timed(lambda: model.decode_location(next(tz)), calls))
         out["vae_sample_ms"] = bench_sample(model, calls)
     if vq:
         grids = ex.codebook_view(vq).grids

@@ -23,7 +23,7 @@ import torch
 
 from benchmarks.app_benchmark import stats, timed
 from benchmarks.machine import cpu_name, native_bf16
-from explorer.compute.montecarlo import IWAE_K
+from explorer.compute.montecarlo import IWAE_K, IWAE_REPEATS
 from explorer.service.explorer import Explorer
 from explorer.service.url_state import ViewState, from_query, to_query
 from explorer.web.files import export_files
@@ -41,14 +41,14 @@ def cases(ex: Explorer, vae: str, vq: str | None, rng, tmp: str) -> dict:
     model = ex.registry.model(vae)
     fresh = itertools.count(int(rng.integers(10**9)))  # seeds never seen: the IWAE bound is never cached
     out = {
-        "reference: bare VAE decoder forward (1 latent)": lambda: model.decode_mean(torch.from_numpy(z())[None]),
+        "reference: bare VAE decoder forward (1 latent)": lambda: model.decode_location(torch.from_numpy(z())[None]),
         "latent_axes (10,000 points, density 64x64, 1 ellipse pair)": lambda: ex.latent_axes(vae, *dims(), [img()]),
         "latent_axes (100 selected: 200 ellipses)": lambda: ex.latent_axes(vae, *dims(), rng.integers(n, size=100)),
         "axes_latent + decode_latent (a click on the axes)": lambda: ex.decode_latent(
             vae, ex.axes_latent(vae, 0, 1, *rng.normal(size=2), index=img())),
-        f"monte_carlo L=64, a new image or seed (IWAE k={IWAE_K} computed)": lambda: ex.monte_carlo(
+        f"monte_carlo L=64, a new image or seed (IWAE {IWAE_REPEATS} x k={IWAE_K} computed)": lambda: ex.monte_carlo(
             vae, img(), 64, next(fresh)),
-        f"monte_carlo L=1, a new image or seed (IWAE k={IWAE_K} computed)": lambda: ex.monte_carlo(
+        f"monte_carlo L=1, a new image or seed (IWAE {IWAE_REPEATS} x k={IWAE_K} computed)": lambda: ex.monte_carlo(
             vae, img(), 1, next(fresh)),
         "monte_carlo, L slider moved (1..64; IWAE kept)": lambda: ex.monte_carlo(vae, 0, int(rng.integers(1, 65)), 0),
         "decoder_output (E[x|z] over 256 levels, scale map, sample)": lambda: ex.decoder_output(vae, z()),

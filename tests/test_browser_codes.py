@@ -73,13 +73,13 @@ def test_the_priors_suggestion_for_a_cell_can_be_clicked(open_app, app_models):
 
 
 def test_quantisation_maps_and_a_cells_nearest_codes(open_app, app_models):
-    """Error and margin heat maps, z_e's decode beside z_q's, the selected cell's nearest codes (click)."""
+    """Error and flip distance heat maps, z_e's decode beside z_q's, the selected cell's nearest codes (click)."""
     app = open_app()
     page = app.page
     page.get_by_role("tab", name="VQ-VAE codes").click()
     page.wait_for_function("() => document.querySelectorAll('#quantization img').length === 4")
     text = page.locator("#quantization").inner_text()
-    assert "error" in text and "margin" in text and "decode of z_e" in text and "decode of z_q" in text
+    assert "error" in text and "to flip" in text and "decode of z_e" in text and "decode of z_q" in text
     r, c = app_models.grid - 1, 0
     cell = page.locator(f'#code-grid td[data-row="{r}"][data-col="{c}"]')
     cell.click()

@@ -1,6 +1,7 @@
-"""The Maths tab: its figure builder and key (explorer/figures/maths.py) and its view's handlers (explorer/web/views/maths.py)
+"""The Maths tab: its figure builder and key (explorer/plots_maths.py) and its view's handlers (explorer/views/maths.py)
 on the tiny digits checkpoints of conftest.py's teach_ckpts (no browser: tests/test_browser_maths.py drives the page)."""
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import gradio as gr
@@ -19,6 +20,7 @@ from explorer.figures.maths import (
 )
 from explorer.compute.posterior import ELLIPSE_POINTS, PRIOR_RADII, AxesError
 from explorer.web.session import LatentSession, MathsSession
+from explorer.web.views.maths import monte_carlo_text
 
 
 # --- keys ------------------------------------------------------------------------------------------------------------
@@ -133,6 +135,24 @@ def test_the_monte_carlo_text_follows_l(view, opened):
     a, b = view.on_mc(st, 1, 0), view.on_mc(st, 64, 0)
     assert "L = 1" in a[view.mc_text] and "n/a" in a[view.mc_text]
     assert "L = 64" in b[view.mc_text] and a[view.mc_text] != b[view.mc_text]
+
+
+def test_the_iwae_figure_is_an_estimate_with_its_standard_error(view, opened, teach_ex):
+    st = opened[view.state]
+    r = teach_ex.monte_carlo("vae4", st.index, st.samples, st.seed)
+    text = opened[view.mc_text]
+    assert f"−log p(x) ≈ **{r.iwae.nll:.2f}** ± {r.iwae.se:.2f} (SE)" in text
+    assert f"k = {r.iwae.k}, mean of R = {r.iwae.repeats} independent estimates" in text
+    assert "estimate of an upper bound" in text and "≤" not in text  # not printed as a bound that holds surely
+    assert "not computed" in monte_carlo_text(replace(r, iwae=None), st.index)
+
+
+def test_the_decoder_panel_says_which_image_is_e_x_z_and_which_the_location(view, opened, teach_ex):
+    st = opened[view.state]
+    d = teach_ex.decoder_output("vae4", np.array(st.latent))
+    gap = 255 * np.abs(d.mean - d.location).mean()
+    assert f"E[x|z] = Σ_k (k/255) P(k|z), exact: {gap:.1f} grey levels from the location" in opened[view.decoder]
+    assert "location" in opened[view.mc_strip] and "not E[x|z_l]" in opened[view.mc_strip]
 
 
 def test_bad_requests_are_messages_not_crashes(view, opened):

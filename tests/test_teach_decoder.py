@@ -36,7 +36,7 @@ def test_expectation_is_the_mean_of_samples_and_feels_the_edge_bins(kind):
     np.testing.assert_allclose(mean.numpy(), samples.mean(0).numpy(), atol=0.01)
     assert mean[0] > 0.05  # location 0, wide scale: half the mass lands on level 0, the rest above it
     assert mean[1] == pytest.approx(0.5, abs=1e-3)  # a narrow scale in the middle: the mean is the location
-    assert lik.mean(params)[0, 0, 0, 0] == 0.0  # what decode_mean shows: the clamped location
+    assert lik.mean(params)[0, 0, 0, 0] == 0.0  # what decode_location shows: the clamped location
 
 
 def test_bernoulli_has_no_levels_but_a_mean():

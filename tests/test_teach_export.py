@@ -86,7 +86,7 @@ def test_selection_summary_gallery_and_mean_decodes(teach_ex):
     np.testing.assert_allclose(s.mean_image, x[idx].mean(0) / 255, rtol=1e-6)
     with torch.no_grad():
         z = torch.from_numpy(mu[idx])
-        np.testing.assert_allclose(s.mean_latent_decode, model.decode_mean(z.mean(0, keepdim=True))[0].numpy())
-        np.testing.assert_allclose(s.mean_of_decodes, model.decode_mean(z).mean(0).numpy(), rtol=1e-6)
+        np.testing.assert_allclose(s.mean_latent_decode, model.decode_location(z.mean(0, keepdim=True))[0].numpy())
+        np.testing.assert_allclose(s.mean_of_decodes, model.decode_location(z).mean(0).numpy(), rtol=1e-6)
     big = selection_summary(model, x, mu, range(len(x)))
     assert big.shown == 100 and big.total == len(x) and big.averaged == min(256, len(x))

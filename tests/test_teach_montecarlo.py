@@ -4,11 +4,16 @@ import pytest
 import torch
 
 from explorer.compute.montecarlo import (
+    IWAE_REPEATS,
+    IwaeEstimate,
     MonteCarloError,
     check_samples,
+    iwae_bound,
+    iwae_generator,
     monte_carlo,
     standard_error,
 )
+from vae_core.evaluate import iwae_per_image
 from vae_core.models.vae import VAE
 
 
@@ -46,13 +51,13 @@ def test_samples_are_mu_plus_sigma_eps_and_the_terms_add_up(model_and_x):
     assert r.recon == pytest.approx(r.neg_log_px.mean()) and r.neg_elbo == pytest.approx(r.recon + r.kl)
     assert r.recon_se == pytest.approx(np.std(r.neg_log_px, ddof=1) / 4)
     assert r.decodes.shape == (16, 1, 8, 8) and 0 <= r.decodes.min() and r.decodes.max() <= 1
-    assert np.isfinite(r.iwae) and r.iwae_k == 64
+    assert r.iwae.k == 64 and r.iwae.repeats == IWAE_REPEATS and np.isfinite(r.iwae.nll) and r.iwae.se > 0
 
 
 def test_iwae_bound_lies_below_the_elbo(model_and_x):
     model, x = model_and_x
     r = monte_carlo(model, x, 10_000, seed=4, iwae_k=512, limit=10_000)
-    assert r.iwae < r.neg_elbo + 3 * r.recon_se
+    assert r.iwae.nll < r.neg_elbo + 3 * r.recon_se
 
 
 def test_seeded_repeatable_and_seeds_differ(model_and_x):
@@ -77,3 +82,36 @@ def test_bad_seeds_are_refused(model_and_x, bad):
 
 def test_standard_error_formula():
     assert standard_error(np.array([1.0, 3.0])) == pytest.approx(np.sqrt(2.0) / np.sqrt(2.0))
+
+
+def test_iwae_estimate_is_the_mean_of_its_repeats_with_numpys_standard_error():
+    b = IwaeEstimate(k=8, estimates=(101.0, 103.5, 99.0, 100.5))
+    assert b.repeats == 4 and b.nll == pytest.approx(101.0)
+    assert b.se == pytest.approx(np.std([101.0, 103.5, 99.0, 100.5], ddof=1) / 2)
+    assert np.isnan(IwaeEstimate(8, (5.0,)).se)
+
+
+def test_iwae_repeats_are_independent_estimates_of_the_same_bound(model_and_x):
+    model, x = model_and_x
+    b = iwae_bound(model, x, k=16, seed=3, repeats=6)
+    assert b.repeats == 6 and len(set(b.estimates)) == 6  # each repeat its own draws
+    # the same numbers as vae_core.evaluate's IWAE of the image repeated, drawn from the IWAE generator
+    want = iwae_per_image(model, np.repeat(x[None], 6, 0), 16, "cpu", generator=iwae_generator(3))
+    np.testing.assert_array_equal(b.estimates, want.numpy())
+    # the printed SE is the spread of the estimate over seeds
+    runs = [iwae_bound(model, x, k=16, seed=s, repeats=6) for s in range(30)]
+    spread = np.std([r.nll for r in runs], ddof=1)
+    assert 0.5 < np.mean([r.se for r in runs]) / spread < 2.0
+
+
+def test_iwae_draws_do_not_depend_on_L_and_are_not_the_L_draws(model_and_x):
+    model, x = model_and_x
+    a, b = (monte_carlo(model, x, L, seed=9, iwae_k=32) for L in (1, 64))
+    assert a.iwae == b.iwae
+    assert monte_carlo(model, x, 1, seed=10, iwae_k=32).iwae != a.iwae  # but they follow the seed
+    d = a.eps.shape[1]
+    # the L draws come from the seed itself (one randn of shape (L, 1, d)); the IWAE's first k x R draws do not
+    np.testing.assert_allclose(b.eps, torch.randn((64, 1, d), generator=torch.Generator().manual_seed(9))[:, 0],
+                               rtol=1e-4, atol=1e-4)
+    iwae_draws = torch.randn((32, IWAE_REPEATS, d), generator=iwae_generator(9)).reshape(-1, d).numpy()
+    assert not np.isclose(iwae_draws[:, None, :], b.eps[None], atol=1e-3).all(-1).any()

@@ -26,7 +26,7 @@ def test_traversal_decodes_the_grid_and_its_png(teach_ex):
     t = traversal(model, z, dims, k=3, steps=5)
     assert t.dims.tolist() == dims[:3].tolist() and t.values.tolist() == [-3.0, -1.5, 0.0, 1.5, 3.0]
     with torch.no_grad():
-        want = model.decode_mean(torch.from_numpy(traversal_latents(z, t.dims, t.values))).numpy()
+        want = model.decode_location(torch.from_numpy(traversal_latents(z, t.dims, t.values))).numpy()
     np.testing.assert_allclose(t.images.reshape(want.shape), want)
     assert t.grid.shape == (3 * 10 + 2, 5 * 10 + 2, 1) and t.grid.dtype == np.uint8  # 8 px images, 2 px gaps
     np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(t.png))), t.grid[..., 0])

@@ -119,11 +119,32 @@ def test_evaluate_vae_metrics_are_consistent_and_seeded(fitted_vae, digits):
     assert m["bits_per_dim"] == pytest.approx(m["neg_elbo"] / (64 * math.log(2)))
     assert m["psnr"] == pytest.approx(10 * math.log10(1 / m["mse"]))
     assert m["iwae_k"] == 4 and m["iwae_n"] == 50 and math.isfinite(m["iwae_nll"])
-    # the reconstruction error is the mean over pixels of (E[x|mu(x)] - x)^2
+    # mse is the mean over pixels of (location at mu(x) - x)^2; mse_expectation that of (E[x|mu(x)] - x)^2
     x = to_float(digits.x_test)
     assert m["mse"] == pytest.approx((model.reconstruct(x) - x).pow(2).mean().item(), rel=1e-5)
+    with torch.no_grad():
+        expectation = model.likelihood.expectation(model.decode(model.encode(x)[0]))
+    assert m["mse_expectation"] == pytest.approx((expectation - x).pow(2).mean().item(), rel=1e-5)
+    assert m["mse_expectation"] != pytest.approx(m["mse"], rel=1e-3)  # a wide fixed scale: the two differ
     assert evaluate(model, digits.x_test, batch_size=100, iwae_k=4, iwae_n=50) == m  # seeded: repeatable
     model.eval()
+
+
+def test_the_elbo_on_the_iwae_subset_is_the_elbo_of_those_images(fitted_vae, digits):
+    _, model = fitted_vae
+    x = digits.x_test
+    m = evaluate(model, x, batch_size=30, iwae_k=4, iwae_n=50)
+    alone = evaluate(model, x[:50], batch_size=30)  # the same seed: the same draws for the same first images
+    assert m["iwae_n"] == 50
+    assert m["neg_elbo_iwae_subset"] == pytest.approx(alone["neg_elbo"], rel=1e-12)
+    assert m["bits_per_dim_iwae_subset"] == pytest.approx(alone["bits_per_dim"], rel=1e-12)
+    assert m["neg_elbo_iwae_subset"] != pytest.approx(m["neg_elbo"], rel=1e-4)  # not the whole set's
+    rest = evaluate(model, x[50:], batch_size=30, seed=1)
+    # the whole set's -ELBO averages the subset's and the rest's (the rest's noise drawn afresh: MC error only)
+    assert m["neg_elbo"] == pytest.approx((50 * m["neg_elbo_iwae_subset"] + (len(x) - 50) * rest["neg_elbo"]) / len(x),
+                                          abs=0.5)
+    with pytest.raises(ValueError, match="iwae_k=0"):
+        evaluate(model, x, iwae_k=4, iwae_n=0)
 
 
 def test_evaluate_vqvae_metrics(fitted_vqvae, digits):
@@ -135,7 +156,7 @@ def test_evaluate_vqvae_metrics(fitted_vqvae, digits):
     idx = model.encode_indices(to_float(digits.x_test))
     assert m["dead_codes"] == cfg.num_codes - len(idx.unique())
     assert m["psnr"] == pytest.approx(psnr(m["mse"]))
-    assert "neg_elbo" not in m
+    assert "neg_elbo" not in m and "mse_expectation" not in m  # no prior: no p(x|z), so no E[x|z]
 
 
 def _cli(*args):
@@ -153,11 +174,13 @@ def test_evaluate_cli_json_for_a_vae(fitted_vae, tmp_path):
     assert len(lines) == 1  # only the JSON object on stdout
     m = json.loads(lines[0])
     assert isinstance(m, dict) and not any(isinstance(v, (dict, list)) for v in m.values())  # flat
-    for key in ("neg_elbo", "recon", "kl", "bits_per_dim", "iwae_nll", "iwae_k", "mse", "psnr"):
+    for key in ("neg_elbo", "recon", "kl", "bits_per_dim", "iwae_nll", "iwae_k", "mse", "psnr", "mse_expectation",
+                "neg_elbo_iwae_subset", "bits_per_dim_iwae_subset"):
         assert key in m, key
     assert m["iwae_k"] == 8
     assert m["bits_per_dim"] == pytest.approx(m["neg_elbo"] / (64 * math.log(2)))  # D = 1 x 8 x 8
-    assert m["neg_elbo"] == pytest.approx(evaluate(model, _digits_test(cfg))["neg_elbo"])
+    assert m["neg_elbo"] == pytest.approx(evaluate(model, _digits_test(cfg), iwae_k=8, iwae_n=20)["neg_elbo"])
+    assert m["neg_elbo_iwae_subset"] == pytest.approx(evaluate(model, _digits_test(cfg)[:20])["neg_elbo"])
 
 
 def _digits_test(cfg):

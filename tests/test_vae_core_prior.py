@@ -255,6 +255,6 @@ def test_vae_sample_scales_z_by_the_temperature_and_refuses_top_k(tiny_cfg):
     vae = build_model(tiny_cfg(model="vae")).eval()
     z = torch.randn(4, vae.cfg.latent_dim, generator=torch.Generator().manual_seed(2))
     torch.testing.assert_close(vae.sample(4, torch.Generator().manual_seed(2), temperature=0.5),
-                               vae.decode_mean(0.5 * z))
+                               vae.decode_location(0.5 * z))
     with pytest.raises(ValueError, match="top_k"):
         vae.sample(4, top_k=5)

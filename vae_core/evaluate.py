@@ -1,15 +1,21 @@
 """Evaluate a checkpoint on a data set's test split.
 
-    python -m vae_core.evaluate checkpoints/fashion-vae --data fashion-mnist [--iwae-k 1000] [--json]
+    python -m vae_core.evaluate checkpoints/fashion-vae --data fashion-mnist [--iwae-k 1000] [--iwae-n 1000] [--json]
 
 VAE: negative ELBO (recon + KL) in nats per image, the importance-weighted bound
--log p(x) <= -log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x)  with k samples, and MSE / PSNR of the decoded
-posterior mean. VQ-VAE: MSE, PSNR, perplexity, share of codes used, dead codes; with a prior over its code grids
+-log p(x) <= -log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x)  with k samples on the first iwae_n test images, and the
+-ELBO over exactly those images too (neg_elbo_iwae_subset), so that the two bounds are compared on the same images.
+VQ-VAE: MSE, PSNR, perplexity, share of codes used, dead codes; with a prior over its code grids
 (<checkpoint>/prior/, vae_core.train_prior) also its likelihood bound. q(z|x) is a point mass on the grid z_q(x),
 so the -ELBO is -log p(x|z_q) + KL(q || p) = recon + prior_nll, and it bounds the code length:
     -log p(x) = -log sum_z p(z) p(x|z) <= -log p(x|z_q) - log p(z_q)
-recon uses the decoder's mean as the location of a discretised logistic with one scale per pixel, fitted on the
+recon uses the decoder's output as the location of a discretised logistic with one scale per pixel, fitted on the
 training split (decoder frozen) and stored with the prior.
+
+mse and psnr are those of the decoder's *location* clamped to [0, 1]: for a VAE at z = mu(x) (VAE.reconstruct,
+VAE.decode_location), for a VQ-VAE at z_q(x). mse_expectation is that of the exact mean
+E[x|z] = sum_k (k / 255) P(x = k / 255 | z) over the 256 levels (Likelihood.expectation) at the same z; the two differ
+near 0 and 1 and where the scale is wide. A VQ-VAE without a prior has no p(x|z), so no mse_expectation.
 
 bits_per_dim (= neg_elbo / (D ln 2)) and iwae_nll are printed only where p(x|z) is normalised over the values the
 data can take, so that they are code lengths: discretised likelihoods on 8-bit images, Bernoulli on binary ones.
@@ -18,6 +24,7 @@ All noise comes from a generator seeded here: evaluating never moves the global 
 """
 import argparse
 import ctypes
+import itertools
 import json
 import math
 import sys
@@ -30,6 +37,8 @@ from .checkpoint import CheckpointError, load
 from .data import DataError, load_dataset, to_float
 from .device import pick_device
 from .quantize import codebook_usage
+
+EXPECTATION_CHUNK = 8  # images per exact E[x|z]: 256 levels x 8 x 784 pixels = 6.4 MB per tensor
 
 
 def _batches(x: np.ndarray, batch_size: int, device):
@@ -59,10 +68,10 @@ def psnr(mse: float) -> float:
 
 
 @torch.no_grad()
-def iwae_nll(model, x: np.ndarray, k: int, device, max_decodes: int = 1024,
-             generator: torch.Generator | None = None, progress: bool = False) -> float:
-    """-log p(x) estimate: -(logsumexp_i log w_i - log k), averaged over images; k samples in chunks of at most
-    max_decodes decoder passes (1,024 stay in a CPU's caches: 1.8x the decodes per second of 8,192)."""
+def iwae_per_image(model, x: np.ndarray, k: int, device, max_decodes: int = 1024,
+                   generator: torch.Generator | None = None, progress: bool = False) -> torch.Tensor:
+    """-log p(x) estimate of each image, -(logsumexp_i log w_i - log k): shape (N,), float64; k samples in chunks of
+    at most max_decodes decoder passes (1,024 stay in a CPU's caches: 1.8x the decodes per second of 8,192)."""
     per_image = []
     chunk_images = max(1, min(len(x), max_decodes // min(k, max_decodes)))
     bar = tqdm(total=len(x), desc=f"IWAE bound, k={k}", unit="image", disable=not progress, file=sys.stderr,
@@ -74,7 +83,13 @@ def iwae_nll(model, x: np.ndarray, k: int, device, max_decodes: int = 1024,
         per_image.append(-(torch.logsumexp(log_w.double(), 1) - math.log(k)))
         bar.update(len(xb))
     bar.close()
-    return torch.cat(per_image).mean().item()
+    return torch.cat(per_image)
+
+
+def iwae_nll(model, x: np.ndarray, k: int, device, max_decodes: int = 1024,
+             generator: torch.Generator | None = None, progress: bool = False) -> float:
+    """The IWAE bound with k samples (iwae_per_image), averaged over images."""
+    return iwae_per_image(model, x, k, device, max_decodes, generator, progress).mean().item()
 
 
 def likelihood_bound(recon: float, prior_nll: float, dims: int) -> dict:
@@ -84,24 +99,47 @@ def likelihood_bound(recon: float, prior_nll: float, dims: int) -> dict:
             "bits_per_dim": neg_elbo / (dims * math.log(2))}
 
 
+def squared_error_of_expectation(likelihood, params: torch.Tensor, x: torch.Tensor) -> float:
+    """sum over images and pixels of (E[x|z] - x)^2, E[x|z] exact over the 256 levels (Likelihood.expectation), in
+    chunks of EXPECTATION_CHUNK images: each chunk's level probabilities are (256, chunk, C, H, W) floats."""
+    c = EXPECTATION_CHUNK
+    return sum((likelihood.expectation(params[i:i + c]) - x[i:i + c]).pow(2).sum().item()
+               for i in range(0, len(params), c))
+
+
 @torch.no_grad()
 def evaluate(model, x: np.ndarray, batch_size: int = 500, iwae_k: int = 0, iwae_n: int = 1000,
              seed: int = 0, device=None, progress: bool = False) -> dict:
-    """Flat dict of test metrics for images x (uint8, N x C x H x W). Seeded, so repeatable."""
+    """Flat dict of test metrics for images x (uint8, N x C x H x W). Seeded, so repeatable.
+
+    With iwae_k > 0 the first iwae_n images are batched apart from the rest, so that the -ELBO over exactly them
+    (neg_elbo_iwae_subset, beside the IWAE bound on them) is made of the same draws as their share of the whole
+    set's -ELBO. mse is on the decoder's location, mse_expectation on E[x|z] (see the module docstring).
+    """
+    if iwae_k > 0 and iwae_n < 1:
+        raise ValueError(f"iwae_n must be >= 1 to compute the IWAE bound on the first iwae_n images, got {iwae_n}; "
+                         "pass iwae_k=0 to skip the bound")
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
     generator = torch.Generator(device=device).manual_seed(seed)  # not the global RNG, which training draws from
     n, dims = len(x), int(np.prod(x.shape[1:]))
-    sums = {"recon": 0.0, "kl": 0.0, "se": 0.0, "prior_nll": 0.0}
+    subset = min(iwae_n, n) if iwae_k > 0 else 0  # the images the IWAE bound is computed on: x[:subset]
+    sums = {"recon": 0.0, "kl": 0.0, "se": 0.0, "se_expectation": 0.0, "prior_nll": 0.0}
+    subset_sums = {"recon": 0.0, "kl": 0.0}
     prior = getattr(model, "prior", None)
     counts = torch.zeros(getattr(getattr(model, "quantizer", None), "num_codes", 1), dtype=torch.long)
-    for xb in _batches(x, batch_size, device):
+    seen = 0
+    for xb in itertools.chain(_batches(x[:subset], batch_size, device), _batches(x[subset:], batch_size, device)):
         if model.cfg.model == "vae":
             out = model.loss(xb, generator)
-            sums["recon"] += out["recon"].item() * len(xb)
-            sums["kl"] += out["kl"].item() * len(xb)
-            x_hat = model.reconstruct(xb)
+            for key in ("recon", "kl"):
+                sums[key] += out[key].item() * len(xb)
+                if seen < subset:
+                    subset_sums[key] += out[key].item() * len(xb)
+            params = model.decode(model.encode(xb)[0])  # p(x|z) at z = mu(x)
+            x_hat = model.likelihood.mean(params)  # the location, clamped: VAE.reconstruct(xb)
+            sums["se_expectation"] += squared_error_of_expectation(model.likelihood, params, xb)
         else:
             z_q, idx, _ = model.quantize(model.encode(xb))
             params = model.decode(z_q)
@@ -110,20 +148,26 @@ def evaluate(model, x: np.ndarray, batch_size: int = 500, iwae_k: int = 0, iwae_
             if prior is not None:  # -log p(x|z_q) with the fitted scale, and -log p(z_q) under the prior
                 sums["recon"] -= prior.decoder_likelihood.log_prob(params, xb).sum().item()
                 sums["prior_nll"] -= prior.log_prob(idx).sum().item()
+                sums["se_expectation"] += squared_error_of_expectation(prior.decoder_likelihood, params, xb)
         sums["se"] += (x_hat - xb).pow(2).sum().item()
+        seen += len(xb)
     mse = sums["se"] / (n * dims)
     out = {"model": model.cfg.model, "n_images": n, "mse": mse, "psnr": psnr(mse)}
+    if model.cfg.model == "vae" or prior is not None:
+        out["mse_expectation"] = sums["se_expectation"] / (n * dims)
+    bits = lambda nats: nats / (dims * math.log(2))
     if model.cfg.model == "vae":
         recon, kl = sums["recon"] / n, sums["kl"] / n
         neg_elbo = recon + kl
         code_length = model.likelihood.is_code_length(x)
         out.update(neg_elbo=neg_elbo, recon=recon, kl=kl, code_length=code_length)
         if code_length:
-            out["bits_per_dim"] = neg_elbo / (dims * math.log(2))
+            out["bits_per_dim"] = bits(neg_elbo)
             if iwae_k > 0:
-                nll = iwae_nll(model, x[:iwae_n], iwae_k, device, generator=generator, progress=progress)
-                out.update(iwae_nll=nll, iwae_bits_per_dim=nll / (dims * math.log(2)), iwae_k=iwae_k,
-                           iwae_n=min(iwae_n, n))
+                nll = iwae_nll(model, x[:subset], iwae_k, device, generator=generator, progress=progress)
+                subset_elbo = (subset_sums["recon"] + subset_sums["kl"]) / subset
+                out.update(iwae_nll=nll, iwae_bits_per_dim=bits(nll), iwae_k=iwae_k, iwae_n=subset,
+                           neg_elbo_iwae_subset=subset_elbo, bits_per_dim_iwae_subset=bits(subset_elbo))
     else:
         out.update(codebook_usage(counts))
         if prior is not None:
@@ -139,7 +183,7 @@ def main(argv=None) -> dict:
     p.add_argument("--data", help="data set name or path (default: the one the model was trained on)")
     p.add_argument("--data-dir", default="", help="folder to look for named data sets in first")
     p.add_argument("--iwae-k", type=int, default=1000, help="importance samples for the IWAE bound (0: skip)")
-    p.add_argument("--iwae-n", type=int, default=1000, help="test images the IWAE bound is computed on")
+    p.add_argument("--iwae-n", type=int, default=1000, help="the first N test images the IWAE bound (and neg_elbo_iwae_subset) is computed on")
     p.add_argument("--batch-size", type=int, default=500)
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true", help="print one flat JSON object")

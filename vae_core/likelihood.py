@@ -71,7 +71,8 @@ DISCRETIZED = {"discretized_gaussian": discretized_gaussian_log_prob,
 
 
 class Likelihood(nn.Module):
-    """p(x|z): `log_prob`, `mean` and `sample` take the decoder's output `params` (B, params_per_pixel * C, H, W)."""
+    """p(x|z): `log_prob`, `mean`, `expectation` and `sample` take the decoder's output `params`
+    (B, params_per_pixel * C, H, W)."""
 
     def __init__(self, kind: str, image_shape: tuple[int, int, int], scale: str = "decoder",
                  fixed_scale: float = 0.1):
@@ -116,7 +117,8 @@ class Likelihood(nn.Module):
         return bool(((x == 0) | (x == 255)).all())
 
     def mean(self, params: torch.Tensor) -> torch.Tensor:
-        """E[x|z] as an image: sigmoid(logits), or the location clamped to [0, 1]."""
+        """The location as an image: sigmoid(logits) (for Bernoulli that is E[x|z]), or the location clamped to
+        [0, 1], which is not E[x|z] for the discretised likelihoods (see `expectation`)."""
         if self.kind == "bernoulli":
             return torch.sigmoid(params.float())
         return self.location_and_log_scale(params)[0].clamp(0.0, 1.0)

@@ -1,10 +1,11 @@
 """What the decoder says about a latent z: p(x|z)'s mean, its per-pixel scale, and a sample.
 
 For the discretised likelihoods the decoder outputs a location and a log scale per pixel. E[x|z] is the exact mean
-over the 256 levels, sum_k (k / 255) P(k | z) (vae_core Likelihood.expectation); the location (clamped to [0, 1],
-what the map's decodes show) differs from it near 0 and 1 and where the scale is wide. A sample from p(x|z) is noisy
-where the mean is smooth: the decoder is stuck with a factorised distribution. Bernoulli models have no scale: their
-"scale" here is the standard deviation sqrt(p (1 - p)).
+over the 256 levels, sum_k (k / 255) P(k | z) (vae_core Likelihood.expectation); the location (clamped to [0, 1]:
+VAE.decode_location, what the map's decodes, the traversals and evaluate's MSE / PSNR use) differs from it near 0
+and 1 and where the scale is wide. A sample from p(x|z) is noisy where the mean is smooth: the decoder is stuck with
+a factorised distribution. Bernoulli models have no scale: their "scale" here is the standard deviation
+sqrt(p (1 - p)), and their location sigmoid(logits) is E[x|z] itself.
 """
 from dataclasses import dataclass
 
@@ -16,8 +17,8 @@ from explorer.compute.colormap import heat_map
 
 @dataclass
 class DecoderOutput:
-    mean: np.ndarray  # (C, H, W) E[x|z] in [0, 1]
-    location: np.ndarray  # (C, H, W) the decoder's location, clamped to [0, 1] (= VAE.decode_mean)
+    mean: np.ndarray  # (C, H, W) E[x|z] in [0, 1], exact over the 256 levels (not the location)
+    location: np.ndarray  # (C, H, W) the decoder's location, clamped to [0, 1] (= VAE.decode_location)
     scale: np.ndarray  # (C, H, W) the likelihood's scale s per pixel (logistic: sd = pi s / sqrt 3)
     scale_map: np.ndarray  # (H, W, 3) uint8: log10 of the scale (mean over channels), viridis over scale_range
     scale_range: tuple[float, float]  # (lo, hi) of log10 scale, the heat map's colour bar

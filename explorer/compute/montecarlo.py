@@ -3,8 +3,12 @@
     z_l = mu + sigma * eps_l,  eps_l ~ N(0, I),  l = 1..L                     (vae_core VAE.reparameterize)
     -E_q[log p(x|z)] ~ R_L = -1/L sum_l log p(x|z_l),  SE = sd(-log p(x|z_l)) / sqrt(L)
     KL(q(z|x) || N(0, I)) in closed form                                       (vae_core VAE.kl)
-    -ELBO ~ R_L + KL, beside the IWAE bound -log 1/k sum_i w_i >= -log p(x) (vae_core.evaluate.iwae_nll)
-The IWAE bound is computed with its own k samples (seeded with the same seed), never from the L shown.
+    -ELBO ~ R_L + KL, beside the IWAE estimate of -log p(x):
+    B_r = -log 1/k sum_i w_ri,  r = 1..R                       (vae_core.evaluate.iwae_per_image, R draws of k)
+    -log p(x) ~ mean_r B_r,  SE = sd(B_r) / sqrt(R)
+Each B_r is an upper bound on -log p(x) in expectation (E[B_r] >= -log p(x)), so their mean estimates an upper bound,
+not -log p(x) itself. The R k draws come from a generator seeded from the seed by its own stream (`iwae_generator`),
+so they are neither the L draws shown nor change with L.
 """
 import math
 from dataclasses import dataclass
@@ -13,13 +17,38 @@ import numpy as np
 import torch
 
 from vae_core.data import to_float
-from vae_core.evaluate import iwae_nll
+from vae_core.evaluate import iwae_per_image
 
 from explorer.errors import MonteCarloError
 
 MAX_SAMPLES = 64  # the view's slider: L in 1..64
-IWAE_K = 256  # importance samples of the IWAE bound shown beside: 50 ms on 1 thread (benchmarks/teach_benchmark.py)
+IWAE_K = 128  # importance samples of each IWAE estimate shown beside
+IWAE_REPEATS = 4  # R independent IWAE-k estimates, for the standard error. A new image or seed costs R k = 512 decodes:
+# on fashion-vae, 52 ms of CPU on 1 thread, against 26 ms for one IWAE-256 estimate and 128 ms for R = 4 at k = 256
+IWAE_STREAM = 1  # the IWAE draws' stream of the seed (numpy SeedSequence((seed, IWAE_STREAM))): not the L draws
 CHUNK = 1024  # decodes per forward pass when L is large (tests use L = 10,000)
+
+
+@dataclass(frozen=True)
+class IwaeEstimate:
+    """R independent IWAE-k estimates B_r of -log p(x) for one image (nats); their mean estimates an upper bound."""
+
+    k: int  # importance samples of each estimate
+    estimates: tuple[float, ...]  # (R,) B_r = -log 1/k sum_i w_ri, each from its own k draws
+
+    @property
+    def repeats(self) -> int:
+        return len(self.estimates)
+
+    @property
+    def nll(self) -> float:
+        """mean_r B_r: the estimate of the IWAE-k bound on -log p(x)."""
+        return float(np.mean(self.estimates))
+
+    @property
+    def se(self) -> float:
+        """Its standard error sd(B_r) / sqrt(R) (nan for R = 1)."""
+        return standard_error(np.asarray(self.estimates))
 
 
 @dataclass
@@ -28,14 +57,13 @@ class MonteCarlo:
 
     eps: np.ndarray  # (L, d) the standard normal draws
     z: np.ndarray  # (L, d) z_l = mu + sigma * eps_l
-    decodes: np.ndarray  # (L, C, H, W) the decoder's location of each z_l, in [0, 1] (as the map shows decodes)
+    decodes: np.ndarray  # (L, C, H, W) the decoder's location of each z_l, clamped to [0, 1] (not E[x|z_l])
     neg_log_px: np.ndarray  # (L,) -log p(x|z_l) of each sample
     recon: float  # R_L: the L-sample estimate of -E_q[log p(x|z)]
     recon_se: float  # its standard error sd / sqrt(L) (nan for L = 1)
     kl: float  # KL(q(z|x) || N(0, I)), closed form
     neg_elbo: float  # recon + kl, an estimate of -ELBO (its standard error is recon_se: KL is exact)
-    iwae: float  # the IWAE bound on -log p(x) with iwae_k samples (<= -ELBO on average; nan when iwae_k = 0)
-    iwae_k: int
+    iwae: IwaeEstimate | None  # the IWAE estimate of -log p(x) (None when iwae_k = 0)
     mu: np.ndarray  # (d,) the posterior's mean and standard deviation
     sigma: np.ndarray
     seed: int
@@ -62,12 +90,21 @@ def standard_error(values: np.ndarray) -> float:
     return float(np.std(values, ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
 
 
+def iwae_generator(seed: int, device="cpu") -> torch.Generator:
+    """The IWAE draws' generator for `seed`: seeded from SeedSequence((seed, IWAE_STREAM)), a stream of its own, so
+    that its draws are not the L Monte Carlo draws (seeded with `seed` itself)."""
+    state = np.random.SeedSequence((check_seed(seed), IWAE_STREAM)).generate_state(1, np.uint64)[0]
+    return torch.Generator(device).manual_seed(int(state) % 2**63)
+
+
 @torch.no_grad()
-def iwae_bound(model, x: np.ndarray, k: int = IWAE_K, seed: int = 0) -> float:
-    """-log 1/k sum_i w_i for one uint8 image x (C, H, W), by vae_core.evaluate's code path, seeded."""
+def iwae_bound(model, x: np.ndarray, k: int = IWAE_K, seed: int = 0, repeats: int = IWAE_REPEATS) -> IwaeEstimate:
+    """R = `repeats` independent IWAE-k estimates for one uint8 image x (C, H, W), by vae_core.evaluate's code path:
+    the image repeated R times, each copy with its own k draws from `iwae_generator(seed)`."""
     device = next(model.parameters()).device
-    generator = torch.Generator(device).manual_seed(check_seed(seed))
-    return iwae_nll(model, np.asarray(x)[None], k, device, generator=generator)
+    copies = np.repeat(np.asarray(x)[None], repeats, 0)
+    b = iwae_per_image(model, copies, k, device, generator=iwae_generator(seed, device))
+    return IwaeEstimate(k, tuple(b.tolist()))
 
 
 @torch.no_grad()
@@ -77,16 +114,14 @@ def monte_carlo(model, x: np.ndarray, samples: int, seed: int = 0, iwae_k: int =
     L = check_samples(samples, limit)
     seed = check_seed(seed)
     xf = to_float(np.asarray(x)[None], next(model.parameters()).device)
-    mu, log_sigma = model.encode(xf)
-    g = torch.Generator(xf.device).manual_seed(seed)
-    z = model.reparameterize(mu, log_sigma, L, g)[:, 0]  # (L, d): z = mu + sigma * eps
+    q = model.posterior(xf)  # q(z|x) = N(mu, diag(sigma^2))
+    z, eps = q.sample(torch.Generator(xf.device).manual_seed(seed), L)  # z = mu + sigma * eps, as VAE.loss draws
+    z, eps = z[:, 0], eps[:, 0]  # (L, d)
     params = torch.cat([model.decode(z[a:a + CHUNK]) for a in range(0, L, CHUNK)])
     neg_log_px = -model.likelihood.log_prob(params, xf.expand(L, *xf.shape[1:])).double().cpu().numpy()
     recon = float(neg_log_px.mean())  # R_L = -1/L sum_l log p(x|z_l)
-    kl = float(type(model).kl(mu, log_sigma)[0])
-    iwae = iwae_bound(model, x, iwae_k, seed) if iwae_k > 0 else float("nan")
-    sigma = torch.exp(log_sigma)[0]
-    eps = (z - mu) / sigma  # the draws back from z (reparameterize keeps them to itself)
+    kl = float(q.kl()[0])  # KL(q(z|x) || N(0, I)), closed form
+    iwae = iwae_bound(model, x, iwae_k, seed) if iwae_k > 0 else None
     a = lambda t: t.cpu().numpy()
     return MonteCarlo(a(eps), a(z), a(model.likelihood.mean(params)), neg_log_px, recon, standard_error(neg_log_px),
-                      kl, recon + kl, iwae, iwae_k, a(mu[0]), a(sigma), seed)
+                      kl, recon + kl, iwae, a(q.mean[0]), a(q.sigma[0]), seed)

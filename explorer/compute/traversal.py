@@ -1,4 +1,5 @@
 """Latent traversals: decode z with one dimension at a time set to values across the prior, -3..3 (its sigma is 1).
+Each decode is the decoder's location clamped to [0, 1] (VAE.decode_location), as the map shows, not the exact E[x|z].
 
 Row r varies dimension dims[r] (the top-k by KL: the dimensions the model uses), column c sets it to values[c];
 every other dimension keeps its value in z:  z^(r, c) = z with z[dims[r]] = values[c].
@@ -22,7 +23,7 @@ MAX_ROWS, MAX_STEPS = 16, 15
 class Traversal:
     dims: np.ndarray  # (k,) the dimension varied in each row
     values: np.ndarray  # (n,) the values it is set to, -SPAN..SPAN
-    images: np.ndarray  # (k, n, C, H, W) decodes in [0, 1]
+    images: np.ndarray  # (k, n, C, H, W) the decoder's locations in [0, 1]
     grid: np.ndarray  # (H', W', C) uint8: the decodes in k rows of n on a white background (2 px gaps)
     png: bytes  # the grid as a PNG file, for download
 
@@ -52,6 +53,6 @@ def traversal(model, z, dims_by_kl: np.ndarray, k: int = 4, steps: int = 7, span
     k = check_count(k, min(MAX_ROWS, len(dims_by_kl)), "the number of dimensions")
     steps = check_count(steps, MAX_STEPS, "the number of steps")
     dims, values = np.asarray(dims_by_kl[:k]), np.linspace(-span, span, steps)
-    x = model.decode_mean(torch.from_numpy(traversal_latents(z, dims, values)))
+    x = model.decode_location(torch.from_numpy(traversal_latents(z, dims, values)))
     grid = to_uint8(make_grid(x, nrow=steps))
     return Traversal(dims, values, x.numpy().reshape(k, steps, *x.shape[1:]), grid, png_bytes(grid))

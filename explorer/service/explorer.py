@@ -251,12 +251,13 @@ class Explorer:
         return self._z(name, click_latent(base, i, j, x, y))
 
     def monte_carlo(self, name: str, index: int, samples: int, seed: int = 0) -> MonteCarlo:
-        """L reparameterised samples of test image `index`, their decodes and the MC estimate vs the IWAE bound.
-        The bound does not depend on L: it is kept per (image, seed), so moving the L slider costs only the L decodes."""
+        """L reparameterised samples of test image `index`, their decodes and the MC estimate, beside the IWAE
+        estimate (R independent IWAE-k estimates, drawn apart from the L samples, with their standard error). It does
+        not depend on L: it is kept per (image, seed), so moving the L slider costs only the L decodes."""
         model, x = self.model(name, "vae"), self._x(name, index)
         r = monte_carlo(model, x, check_samples(samples), seed, iwae_k=0)
         iwae = self._iwae.get((name, int(index), r.seed, IWAE_K), lambda: iwae_bound(model, x, IWAE_K, r.seed))
-        return replace(r, iwae=iwae, iwae_k=IWAE_K)
+        return replace(r, iwae=iwae)
 
     def decoder_output(self, name: str, latent, seed: int = 0) -> DecoderOutput:
         """E[x|z], the decoder's location, the per-pixel scale (and its heat map) and a sample from p(x|z)."""

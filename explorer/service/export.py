@@ -3,8 +3,9 @@
 Exports hold, per selected image: index, label, label name, map position (x, y) and posterior mean z_0..z_{d-1};
 as CSV (floats to 7 significant digits) and as NPZ (the same arrays, float32). Files are written once
 (outputs.data_file). The selection's summary images: a gallery of the first MAX_GALLERY thumbnails, the pixel mean
-of the selected images, the decode of their mean latent E[x | z = mean_n mu(x_n)], and the mean of their decodes
-1/M sum_m E[x | z = mu(x_m)] over at most MAX_MEAN_DECODES of them (evenly spaced: M = min(N, 256)).
+of the selected images, the decode of their mean latent loc(z = mean_n mu(x_n)), and the mean of their decodes
+1/M sum_m loc(z = mu(x_m)) over at most MAX_MEAN_DECODES of them (evenly spaced: M = min(N, 256)). A decode here is
+the decoder's location loc(z) clamped to [0, 1] (VAE.decode_location, as the map shows), not the exact E[x|z].
 """
 import gc
 import io
@@ -37,8 +38,8 @@ class SelectionSummary:
     shown: int  # images in the gallery
     total: int  # images selected
     mean_image: np.ndarray  # (C, H, W) pixel mean of the selected images, in [0, 1]
-    mean_latent_decode: np.ndarray  # (C, H, W) E[x | z = mean of the selected mu]
-    mean_of_decodes: np.ndarray  # (C, H, W) mean of E[x | z = mu] over `averaged` of the selected images
+    mean_latent_decode: np.ndarray  # (C, H, W) the decoder's location at z = mean of the selected mu
+    mean_of_decodes: np.ndarray  # (C, H, W) mean of the location at z = mu over `averaged` of the selected images
     averaged: int
 
 
@@ -127,8 +128,8 @@ def selection_summary(model, x_test: np.ndarray, latents: np.ndarray, indices) -
     thumbs = torch.from_numpy(x_test[shown]).float() / 255
     mean_image = x_test[idx].mean(0, dtype=np.float64) / 255
     mu = torch.from_numpy(np.asarray(latents, np.float32)[idx])
-    mean_latent = model.decode_mean(mu.mean(0, keepdim=True))[0]  # E[x | z = mean_n mu_n]
+    mean_latent = model.decode_location(mu.mean(0, keepdim=True))[0]  # loc(z = mean_n mu_n)
     some = evenly(np.arange(len(idx)), MAX_MEAN_DECODES)
-    mean_decodes = model.decode_mean(mu[torch.from_numpy(some)]).mean(0)  # 1/M sum_m E[x | z = mu_m]
+    mean_decodes = model.decode_location(mu[torch.from_numpy(some)]).mean(0)  # 1/M sum_m loc(z = mu_m)
     return SelectionSummary(to_uint8(make_grid(thumbs, nrow=min(10, len(shown)))), len(shown), len(idx),
                             mean_image.astype(np.float32), mean_latent.numpy(), mean_decodes.numpy(), len(some))

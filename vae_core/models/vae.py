@@ -57,10 +57,10 @@ class VAE(nn.Module):
         return run_float32_head(self.decoder, z)
 
     def decode_location(self, z: torch.Tensor) -> torch.Tensor:
-        """The decoder's location as an image, clamped to [0, 1] (for Bernoulli: sigmoid(logits), which is E[x|z])."""
+        """The decoder's location clamped to [0, 1], as an image: for Bernoulli sigmoid(logits), which is E[x|z];
+        for the discretised likelihoods not E[x|z], which also feels the edge bins (Likelihood.expectation)."""
         return self.likelihood.mean(self.decode(z))
 
-    decode_mean = decode_location  # old name, kept until every caller is renamed
 
     @staticmethod
     def kl(mu: torch.Tensor, log_sigma: torch.Tensor) -> torch.Tensor:
@@ -97,7 +97,7 @@ class VAE(nn.Module):
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0,
                top_k: int | None = None) -> torch.Tensor:
-        """n images E[x|z] in [0, 1], z ~ N(0, temperature^2 I) (temperature 1: the prior itself).
+        """n images in [0, 1], the decoder's location at z ~ N(0, temperature^2 I) (temperature 1: the prior itself).
 
         top_k is the VQ-VAE's (a cut-off over its discrete codes): a VAE's latent is continuous, so it must be None.
         """
@@ -108,9 +108,9 @@ class VAE(nn.Module):
                              "pass top_k=None")
         device = next(self.parameters()).device
         z = torch.randn(n, self.cfg.latent_dim, generator=generator).to(device)
-        return self.decode_mean(temperature * z)
+        return self.decode_location(temperature * z)
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        """E[x|z = mu(x)]: the decoded posterior mean."""
-        return self.decode_mean(self.encode(x)[0])
+        """The decoder's location at z = mu(x), the posterior mean, clamped to [0, 1] (what evaluate's MSE uses)."""
+        return self.decode_location(self.encode(x)[0])

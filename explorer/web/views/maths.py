@@ -1,8 +1,9 @@
-"""The Maths view (issue #14): a VAE's latent space on two of its own axes, with the selected image's posterior, the
-prior and the aggregate posterior; a click decodes there. Below: the reparameterisation trick as a Monte Carlo
-estimate of the ELBO beside the IWAE bound (its samples drawn on the axes too), what the decoder says about the
-current latent (mean, per-pixel scale, a sample) and traversals of the most active dimensions. It follows the latent
-map's selection when its tab opens; its axes, L and seed come from the page's URL when it names them (url.py)."""
+"""The Maths view: a VAE's latent space on two of its own axes, with the selected image's posterior, the prior and
+the aggregate posterior; a click decodes there (the decoder's location, clamped). Below: the reparameterisation trick
+as a Monte Carlo estimate of the ELBO beside an IWAE estimate of -log p(x) with its standard error (the samples drawn
+on the axes too), what the decoder says about the current latent (the exact E[x|z], per-pixel scale, a sample) and
+traversals of the most active dimensions. It follows the latent map's selection when its tab opens; its axes, L and
+seed come from the page's URL when it names them (url.py)."""
 import re
 from dataclasses import replace
 
@@ -41,6 +42,17 @@ def image_of(x: np.ndarray, scale: int = 1) -> Image.Image:
     return to_pil(torch.from_numpy(np.asarray(x, dtype=np.float32)), scale)
 
 
+def iwae_text(r) -> str:
+    """The IWAE estimate as an estimate: its mean over R repeats with its standard error, and what it bounds."""
+    b = r.iwae
+    if b is None:
+        return "IWAE estimate: not computed"
+    se = f" ± {b.se:.2f} (SE)" if np.isfinite(b.se) else ""
+    return (f"−log p(x) ≈ **{b.nll:.2f}**{se} (IWAE, k = {b.k}, mean of R = {b.repeats} independent estimates, "
+            f"drawn apart from the L samples): an estimate of an upper bound on −log p(x), "
+            f"{r.neg_elbo - b.nll:+.2f} below the −ELBO estimate")
+
+
 def monte_carlo_text(r, index: int) -> str:
     se = "n/a (one sample)" if not np.isfinite(r.recon_se) else f"{r.recon_se:.2f}"
     L = len(r.z)
@@ -48,7 +60,7 @@ def monte_carlo_text(r, index: int) -> str:
             f"−E<sub>q</sub>[log p(x|z)] ≈ −1/L Σ log p(x|z<sub>l</sub>) = **{r.recon:.2f}** ± {se} (SE)  \n"
             f"KL(q(z|x) ‖ N(0, I)) = **{r.kl:.2f}** (closed form, no sampling)  \n"
             f"−ELBO ≈ {r.recon:.2f} + {r.kl:.2f} = **{r.neg_elbo:.2f}** ± {se}  \n"
-            f"IWAE bound, k = {r.iwae_k}: −log p(x) ≤ **{r.iwae:.2f}** ({r.neg_elbo - r.iwae:+.2f} below −ELBO)")
+            f"{iwae_text(r)}")
 
 
 class MathsView:
@@ -120,13 +132,17 @@ class MathsView:
         """The decode, the marker, the decoder's view and the traversal of the current latent."""
         name, z = st.vae, np.array(st.latent)
         image = self.ex.decode_latent(name, list(z), side=0)
-        out = {self.state: st, self.decoded: latent_value(image, f"decoded: {how}"), self.plot: self.plot_of(st),
+        out = {self.state: st, self.decoded: latent_value(image, f"decoder's location at z: {how}"),
+               self.plot: self.plot_of(st),
                self.info: f"Posterior of test image **#{st.index}**; current latent: {how}, "
                           f"z{st.i} = {z[st.i]:.2f}, z{st.j} = {z[st.j]:.2f}"}
         d = self.ex.decoder_output(name, z)
         lo, hi = d.scale_range
+        gap = 255 * float(np.abs(d.mean - d.location).mean())  # grey levels, per pixel
+        expectation = (f"E[x|z] = Σ_k (k/255) P(k|z), exact: {gap:.1f} grey levels from the location (shown above, "
+                       "and what MSE / PSNR use) on average")
         out[self.decoder] = figure_row([
-            (image_of(d.mean), "E[x|z]"),
+            (image_of(d.mean), expectation),
             (Image.fromarray(d.scale_map), f"per-pixel scale: log10 from {lo:.2f} (dark) to {hi:.2f} (yellow)"),
             (image_of(d.sample), "a sample x ~ p(x|z)")])
         tr = self.ex.traversal(name, z, min(TRAVERSAL_ROWS, len(z)), TRAVERSAL_STEPS)
@@ -134,7 +150,8 @@ class MathsView:
         grid = enlarge(tr.grid, 2)
         out[self.traversal] = wide_figure_html(
             Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid),
-            f"rows: {rows} (by KL); columns: {', '.join(f'{v:g}' for v in tr.values)}; the others as in z")
+            f"decoder's locations; rows: {rows} (by KL); columns: {', '.join(f'{v:g}' for v in tr.values)}; "
+            "the others as in z")
         stem = re.sub(r"[^\w.-]", "-", name)
         out[self.download] = data_file(tr.png, f"{stem}-traversal.png", self.download.GRADIO_CACHE)
         return out
@@ -146,7 +163,8 @@ class MathsView:
         st = replace(st, mc_z=tuple(tuple(float(v) for v in z) for z in r.z), samples=len(r.z), seed=r.seed)
         strip = to_pil(make_grid(torch.from_numpy(r.decodes), nrow=min(MC_COLUMNS, len(r.z))), 2)
         return {self.state: st, self.plot: self.plot_of(st), self.mc_text: monte_carlo_text(r, st.index),
-                self.mc_strip: wide_figure_html(strip, f"the {len(r.z)} decodes E[x|z_l], drawn on the axes as dots")}
+                self.mc_strip: wide_figure_html(strip, f"the decoder's location at each of the {len(r.z)} z_l "
+                                                       "(clamped, not E[x|z_l]), drawn on the axes as dots")}
 
     def select(self, st: MathsSession, index: int, latent, samples, seed, how: str) -> dict:
         """Show test image `index`'s posterior, with `latent` (None: its mu) as the current latent."""
