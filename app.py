@@ -7,9 +7,9 @@ import os
 
 import torch
 
+from explorer.service.explorer import Explorer
 from explorer.web.cache_sweeper import start_sweeper
 from explorer.web.components.plot import allow_plotly_js
-from explorer.service.explorer import Explorer
 from explorer.web.page import CSS, build
 
 SESSIONS = int(os.environ.get("VAE_EXPLORER_SESSIONS", "1000"))  # see state_session_capacity below

@@ -6,8 +6,8 @@ pytestmark = needs_chromium
 
 def test_generate_shows_samples_of_both_models_and_opens_a_vq_sample_in_the_codes_view(open_app, app_models,
                                                                                        app_checkpoints):
-    from explorer.service.sampling import SampleSettings
     from explorer.service.explorer import Explorer
+    from explorer.service.sampling import SampleSettings
 
     app = open_app()
     page = app.page

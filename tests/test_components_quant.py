@@ -1,8 +1,8 @@
 """The codes view's quantisation HTML (components/quant.py)."""
 import numpy as np
 
-from explorer.web.components.quant import nearest_html, quantization_html
 from explorer.compute.quantization import Quantization
+from explorer.web.components.quant import nearest_html, quantization_html
 
 
 def make() -> Quantization:

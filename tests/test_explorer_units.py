@@ -8,14 +8,14 @@ import pytest
 import torch
 from PIL import Image
 
-from explorer.figures import maps as plots
-from explorer.service import projection
-from explorer.service.registry import UnknownCheckpoint
 from explorer.compute.code_grid import GridError, paint, set_cell, validate_grid
-from explorer.web.components.sliders import SliderError, slider_event, sliders_value
-from explorer.figures.pictures import ImageInputError, load_upload
 from explorer.compute.inverse import LatentMap
+from explorer.figures import maps as plots
+from explorer.figures.pictures import ImageInputError, load_upload
+from explorer.service import projection
 from explorer.service.explorer import Explorer, LatentError
+from explorer.service.registry import UnknownCheckpoint
+from explorer.web.components.sliders import SliderError, slider_event, sliders_value
 from vae_core import Config
 from vae_core.train import train
 
@@ -271,9 +271,9 @@ def test_a_tab_whose_session_was_evicted_gets_a_reload_message(ex):
 
 
 def test_user_errors_share_one_base_class():
-    from explorer.service.registry import UnknownCheckpoint, UnreadableCheckpoint
     from explorer.errors import IndexRangeError, SessionExpired, UserError
     from explorer.service.explorer import DataUnavailable
+    from explorer.service.registry import UnknownCheckpoint, UnreadableCheckpoint
 
     for cls in (UnknownCheckpoint, UnreadableCheckpoint, GridError, ImageInputError, LatentError, SliderError,
                 IndexRangeError, SessionExpired, DataUnavailable):

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from explorer.service.explorer import Explorer
 from explorer.service.sampling import (
     MAX_SAMPLES,
     SampleError,
     SampleSettings,
 )
-from explorer.service.explorer import Explorer
 
 
 @pytest.fixture(scope="module")

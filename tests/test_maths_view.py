@@ -8,8 +8,9 @@ import gradio as gr
 import numpy as np
 import pytest
 
-from explorer.errors import SessionExpired
 from explorer.compute.montecarlo import MonteCarloError
+from explorer.compute.posterior import ELLIPSE_POINTS, PRIOR_RADII, AxesError
+from explorer.errors import SessionExpired
 from explorer.figures.maths import (
     SAMPLES_COLOR,
     SAMPLES_NAME,
@@ -18,7 +19,6 @@ from explorer.figures.maths import (
     parse_axes_key,
     sample_positions,
 )
-from explorer.compute.posterior import ELLIPSE_POINTS, PRIOR_RADII, AxesError
 from explorer.web.session import LatentSession, MathsSession
 from explorer.web.views.maths import monte_carlo_text
 

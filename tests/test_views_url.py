@@ -3,8 +3,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from explorer.web.session import CodesSession, LatentSession, MathsSession
 from explorer.service.url_state import from_query, to_query
+from explorer.web.session import CodesSession, LatentSession, MathsSession
 from explorer.web.views.url import view_state
 
 MU = np.array([[0.0, 0.0], [1.0, -2.0]], np.float32)

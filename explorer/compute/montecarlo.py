@@ -16,10 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from explorer.errors import MonteCarloError
 from vae_core.data import to_float
 from vae_core.evaluate import iwae_per_image
-
-from explorer.errors import MonteCarloError
 
 MAX_SAMPLES = 64  # the view's slider: L in 1..64
 IWAE_K = 128  # importance samples of each IWAE estimate shown beside

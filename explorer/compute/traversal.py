@@ -11,9 +11,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vae_core.images import make_grid, to_uint8
-
 from explorer.errors import TraversalError
+from vae_core.images import make_grid, to_uint8
 
 SPAN = 3.0  # +- this many prior standard deviations
 MAX_ROWS, MAX_STEPS = 16, 15

@@ -12,8 +12,8 @@ names them in the legend (`samples_legend_trace`).
 """
 import numpy as np
 
-from explorer.figures.maps import COLORS, LAYOUT
 from explorer.compute.posterior import AxesError, LatentAxes, Outline
+from explorer.figures.maps import COLORS, LAYOUT
 
 SEP = "|"
 

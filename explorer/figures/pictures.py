@@ -6,9 +6,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from vae_core.images import make_grid, to_pil
-
 from explorer.errors import ImageInputError
+from vae_core.images import make_grid, to_pil
 
 MAX_PIXELS = 40_000_000  # uploads larger than this are refused (JPEGs are first decoded at reduced size)
 DISPLAY = 224  # side in pixels of the images the app shows

@@ -14,11 +14,6 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vae_core.data import Dataset, load_dataset, to_float
-from vae_core.data.idx import DataError
-from vae_core.evaluate import psnr
-from vae_core.images import make_grid, to_pil
-
 from explorer.compute.bounded_cache import BoundedCache
 from explorer.compute.code_grid import validate_grid
 from explorer.compute.decoder import DecoderOutput, decoder_output
@@ -35,8 +30,12 @@ from explorer.service import sampling
 from explorer.service.export import ExportTable, SelectionSummary, export_table, selection_summary, validate_indices
 from explorer.service.projection import CodebookProjection, LatentProjection, batches, load_or_compute, no_progress
 from explorer.service.registry import Registry
-from explorer.service.sampling import SampleSettings, Samples
+from explorer.service.sampling import Samples, SampleSettings
 from explorer.service.url_state import ViewState, from_query_lenient
+from vae_core.data import Dataset, load_dataset, to_float
+from vae_core.data.idx import DataError
+from vae_core.evaluate import psnr
+from vae_core.images import make_grid, to_pil
 
 MAX_ABS_LATENT = 50.0  # |z| beyond this is far outside N(0, I): refused as a likely mistake
 MAX_ELLIPSES = 100  # selected posteriors drawn as ellipses (the first ones of a larger selection)

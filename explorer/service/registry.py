@@ -8,12 +8,11 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from explorer.errors import UnknownCheckpoint, UnreadableCheckpoint
 from vae_core import load
 from vae_core.checkpoint import CONFIG, WEIGHTS, CheckpointError, read_config
 from vae_core.config import Config
 from vae_core.run_folder import HISTORY
-
-from explorer.errors import UnknownCheckpoint, UnreadableCheckpoint
 
 SUMMARY_FIRST = ["neg_elbo", "kl", "bits_per_dim", "iwae_nll", "mse", "psnr", "perplexity", "codes_used", "dead_codes"]
 NOT_METRICS = {"epoch", "iwae_k"}

@@ -10,10 +10,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vae_core.images import to_pil
-
 from explorer.compute.colormap import heat_map
 from explorer.web.components.image import figure_html
+from vae_core.images import to_pil
 
 
 def finite(a: np.ndarray) -> np.ndarray:

@@ -8,19 +8,20 @@ import gradio as gr
 import numpy as np
 import plotly.graph_objects as go
 
-from explorer.figures import maps as plots
+from explorer.compute.bounded_cache import BoundedCache
 from explorer.compute.code_grid import GridError, paint, set_cell
+from explorer.figures import maps as plots
+from explorer.figures.pictures import data_uri, show
+from explorer.service.sampling import SampleSettings
 from explorer.web.components.choices import choices, choices_html
 from explorer.web.components.grid import code_grid, grid_html
 from explorer.web.components.image import figure_html, inline_image
 from explorer.web.components.plot import clickable_plot, figure_json, plot_value
 from explorer.web.components.quant import nearest_html, quantization_html
-from explorer.service.sampling import SampleSettings
-from explorer.figures.pictures import data_uri, show
 from explorer.web.session import CodesSession, LatentSession
-from explorer.compute.bounded_cache import BoundedCache
 from explorer.web.views import FIGURES, Page, handled, image_file, new_map_selection, reporter
 from explorer.web.views.url import wanted
+
 
 class CodesView:
     title = "VQ-VAE codes"

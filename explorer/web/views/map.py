@@ -7,14 +7,14 @@ from dataclasses import replace
 import gradio as gr
 import numpy as np
 
+from explorer.compute.bounded_cache import BoundedCache
 from explorer.figures import maps as plots
+from explorer.figures.pictures import show
 from explorer.web.components.image import figure_html, inline_image, latent_image, latent_value
 from explorer.web.components.plot import clickable_plot, figure_json, plot_value
 from explorer.web.components.sliders import latent_sliders, slider_event, sliders_value
 from explorer.web.components.strip import strip_html, thumbnail_strip
-from explorer.figures.pictures import show
 from explorer.web.session import LatentSession
-from explorer.compute.bounded_cache import BoundedCache
 from explorer.web.views import FIGURES, Page, handled, image_file, reporter, test_image_uri
 from explorer.web.views.selection import SelectionPanel
 from explorer.web.views.url import wanted

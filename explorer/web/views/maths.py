@@ -12,13 +12,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vae_core.images import make_grid, to_pil
-
+from explorer.compute.bounded_cache import BoundedCache
 from explorer.compute.colormap import enlarge
-from explorer.web.components.figures import figure_row, wide_figure_html
-from explorer.web.components.image import latent_image, latent_value
-from explorer.web.components.plot import clickable_plot, figure_json, plot_value
-from explorer.web.files import data_file
+from explorer.compute.posterior import AxesError, check_dims
 from explorer.figures.maths import (
     SAMPLES_COLOR,
     SAMPLES_NAME,
@@ -27,11 +23,14 @@ from explorer.figures.maths import (
     parse_axes_key,
     sample_positions,
 )
-from explorer.compute.posterior import AxesError, check_dims
+from explorer.web.components.figures import figure_row, wide_figure_html
+from explorer.web.components.image import latent_image, latent_value
+from explorer.web.components.plot import clickable_plot, figure_json, plot_value
+from explorer.web.files import data_file
 from explorer.web.session import LatentSession, MathsSession
-from explorer.compute.bounded_cache import BoundedCache
 from explorer.web.views import FIGURES, Page, handled, new_map_selection, reporter, test_image_uri
 from explorer.web.views.url import wanted
+from vae_core.images import make_grid, to_pil
 
 TRAVERSAL_ROWS, TRAVERSAL_STEPS = 4, 7
 MC_COLUMNS = 16  # decodes per row of the Monte Carlo strip

@@ -7,13 +7,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vae_core.images import to_pil
-
-from explorer.web.components.image import figure_html
 from explorer.service.export import SelectionError
-from explorer.web.session import LatentSession
+from explorer.web.components.image import figure_html
 from explorer.web.files import export_files
+from explorer.web.session import LatentSession
 from explorer.web.views import LIVE, Page, expiring
+from vae_core.images import to_pil
 
 HINT = "Pick the box or lasso tool in the map's toolbar and drag over points to select them."
 

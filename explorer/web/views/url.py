@@ -13,9 +13,9 @@ bar with history.replaceState.
 import gradio as gr
 import numpy as np
 
+from explorer.service.url_state import ViewState, to_query
 from explorer.web.components import asset
 from explorer.web.session import CodesSession, LatentSession, MathsSession
-from explorer.service.url_state import ViewState, to_query
 from explorer.web.views import LIVE, Page
 
 JS = asset("url.js")
