@@ -10,15 +10,16 @@
    drawn cell by cell from its prior, then decoded; the VAE: z ~ N(0, I), decoded), a new seed each call.
 3. end to end in headless Chromium: from a click on the latent map (alternating random points) and from a slider
    move to the new decoded image being ready to paint in the page, timed inside the page (pointerdown / input event
-   to the canvas drawn anew, or, for versions before 0.4, the new <img> loaded and decoded), with a pause of PAUSE_MS between clicks; and a slider dragged with the mouse for DRAG_MOVES
-   moves, DRAG_MS apart: the decoded images shown while dragging, per second. With --reference DIR (a checkout of
-   another version, e.g. `git worktree add ../before b611008`), its app is measured in the same run, in alternating
-   rounds with this one, and shown beside it (with its own checkpoints/ unless --reference-checkpoints is given).
-4. the teaching and selection views' updates in Chromium (this version only), each from the user's action to the page showing all of its
-   update (the watched elements changed): a click on the Maths tab's latent axes -> its decoded image; the Maths L
-   slider -> the Monte Carlo text, the strip of decodes and the samples on the axes; a box selection on the map
-   (from the mouse release) -> the gallery; a click on a nearest neighbour -> the selection text, the decoded image
-   and the new neighbours; the codes view's image index (Enter) -> the quantisation heat maps; a click on a code
+   to the canvas drawn anew, or, for versions before 0.4, the new <img> loaded and decoded), with a pause of PAUSE_MS
+   between clicks; and a slider dragged with the mouse for DRAG_MOVES moves, DRAG_MS apart: the decoded images shown
+   while dragging, per second. With --reference DIR (a checkout of another version, e.g.
+   `git worktree add ../before b611008`), its app is measured in the same run, in alternating rounds with this one, and
+   shown beside it (with its own checkpoints/ unless --reference-checkpoints is given).
+4. the teaching and selection views' updates in Chromium (this version only), each from the user's action to the page
+   showing all of its update (the watched elements changed): a click on the Maths tab's latent axes -> its decoded
+   image; the Maths L slider -> the Monte Carlo text, the strip of decodes and the samples on the axes; a box selection
+   on the map (from the mouse release) -> the gallery; a click on a nearest neighbour -> the selection text, the decoded
+   image and the new neighbours; the codes view's image index (Enter) -> the quantisation heat maps; a click on a code
    grid cell -> its nearest codes.
 
 Goals: start to serving < 10 s; click -> image p95 <= 40 ms; slider -> image p95 <= 30 ms; sampling and decoding
@@ -61,7 +62,8 @@ DRAG_MOVES, DRAG_MS = 30, 16  # a slider drag: mouse moves, and the pause betwee
 PAUSE_MS = 350
 
 # arm a timer: t0 at the next `start` event (captured on `target`), t1 once `image` (#decoded-image, or the Maths
-# tab's #maths-decoded) has new pixels ready to paint: a <canvas> (this version) drawn anew, or an <img> (versions before 0.4) with a new src, loaded and decoded
+# tab's #maths-decoded) has new pixels ready to paint: a <canvas> (this version) drawn anew, or an <img> (versions
+# before 0.4) with a new src, loaded and decoded
 ARM_JS = """([target, start, image]) => {
   const box = document.querySelector(image), canvas = box.querySelector('canvas');
   const w = window.__vx = {t0: null, t1: null};
@@ -122,7 +124,9 @@ def stats(ms: list[float]) -> dict:
 # count the new images #decoded-image shows from now on (canvas drawings, or new <img> sources)
 COUNT_JS = """() => {
   const box = document.querySelector('#decoded-image');
-  const shown = () => { const c = box.querySelector('canvas'); return c ? c.dataset.frame : box.querySelector('img').src; };
+  const shown = () => {
+    const c = box.querySelector('canvas'); return c ? c.dataset.frame : box.querySelector('img').src;
+  };
   const w = window.__vxCount = {n: 0, last: shown()};
   new MutationObserver(() => {
     const s = shown();
@@ -341,7 +345,8 @@ def box_selections(page, n: int, rng) -> tuple[list[float], int]:
             page.mouse.up()
         return act
 
-    out = timed_actions(page, [drag(k) for k in range(n)], "body", "pointerup", watch=[["#selection-images img", "src"]])
+    out = timed_actions(page, [drag(k) for k in range(n)], "body", "pointerup",
+                        watch=[["#selection-images img", "src"]])
     page.mouse.move(g["left"] + g["width"] / 2, g["top"] + g["height"] / 2)
     page.locator('#latent-map .modebar-btn[data-val="pan"]').click()  # back to the default drag
     return out
@@ -501,7 +506,8 @@ def table(r: dict) -> str:
     start_ok = st["median"] < GOAL_START_S
     lines += ["", (f"Goal: start to serving < {GOAL_START_S:g} s: {'met' if start_ok else 'NOT met'} "
                   f"({st['median']:.2f} s)")]
-    sampled = [(r[k]["vq_sample_ms"]["p95"], k) for k in ("server", "server_1_thread") if "vq_sample_ms" in r.get(k, {})]
+    sampled = [(r[k]["vq_sample_ms"]["p95"], k) for k in ("server", "server_1_thread")
+               if "vq_sample_ms" in r.get(k, {})]
     if sampled:
         p95 = min(sampled)[0]
         lines.append(f"Goal: sample and decode {SAMPLES} VQ-VAE images p95 < {GOAL_SAMPLE_P95_MS:g} ms: "

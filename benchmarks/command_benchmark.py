@@ -44,7 +44,8 @@ GOALS = {"cuda": {CONV: 5.0, VQ: 2.0}, "cpu": {CONV: 0.5, VQ: 0.25}}  # images/s
 def commands(args, data: Path, work: Path) -> dict[str, list[str]]:
     """The command line of each run (run from the repository root)."""
     py, s = sys.executable, f"{args.seconds:g}"
-    example = [py, "-m", "benchmarks.pytorch_example_vae", "--data", str(data), "--seconds", s, "--out", str(work / "ex")]
+    example = [py, "-m", "benchmarks.pytorch_example_vae", "--data", str(data), "--seconds", s,
+               "--out", str(work / "ex")]
     if args.device == "cpu":
         example.append("--no-accel")
     vae_core = ["--data", str(data), "--time-budget", s, "--device", args.device]
@@ -125,7 +126,8 @@ def report(results: dict, g: dict) -> str:
               "test MSE |"), "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, r in results.items():
         lines.append(f"| {name} | {r['batch_size']} | {r['images_per_sec']:.0f} | {r['speed_ratio']:.2f} | "
-                     f"{r['epochs']:.1f} | {r['train_seconds']:.1f} | {r['process_seconds']:.1f} | {fmt(r.get('neg_elbo'), '.2f')} | "
+                     f"{r['epochs']:.1f} | {r['train_seconds']:.1f} | {r['process_seconds']:.1f} | "
+                     f"{fmt(r.get('neg_elbo'), '.2f')} | "
                      f"{r['mse']:.5f} |")
     lines += ["", ("training s: the training steps alone; process s: the whole command (start-up, per-epoch test "
                    "passes and saving included). -ELBO: the example's Bernoulli loss on grey pixels (not a code "
@@ -157,7 +159,8 @@ def main(argv=None) -> dict:
     y_test = ds.y_test[:n_test] if y_train is not None else None
     m, load_before = machine(args.device), os.getloadavg()[0]
     print(f"{ds.name}: {len(x_train)} train / {len(x_test)} test images; {args.seconds:g} s per run on "
-          f"{args.device}, {args.threads} threads, vae_core {'in float32 (--no-amp)' if args.no_amp else 'as by default'}"
+          f"{args.device}, {args.threads} threads, "
+          f"vae_core {'in float32 (--no-amp)' if args.no_amp else 'as by default'}"
           f"; {describe(m)}; load average {load_before:.2f}", flush=True)
     results = run(args, x_train, x_test, y_train, y_test, log=lambda s: print(s, file=sys.stderr, flush=True))
     g = goals(results, args.device)

@@ -16,9 +16,10 @@ Its commitment loss is a mean over all B x N x D elements; vae_core's loss (and 
 reconstruction term) is a sum over an image's elements averaged over the batch, so the library's loss is multiplied
 by N x D here: both send the encoder the same commitment gradient.
 Reported on the validation split (held out of the training images as vae_core.train holds it out; the EMA decay
-and the other defaults are chosen on it, the test split is left for the reported figures), in float32: MSE per pixel, perplexity of the codes (of 512), and from training: the
-codes used in the batch at a few steps, the fewest used in any batch after step 50, and the codes restarted
-(the library's are counted by wrapping its Codebook.replace). A benchmark, not a test: nothing asserts timings.
+and the other defaults are chosen on it, the test split is left for the reported figures), in float32: MSE per pixel,
+perplexity of the codes (of 512), and from training: the codes used in the batch at a few steps, the fewest used in any
+batch after step 50, and the codes restarted (the library's are counted by wrapping its Codebook.replace). A benchmark,
+not a test: nothing asserts timings.
 """
 import argparse
 import json

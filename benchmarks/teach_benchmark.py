@@ -2,8 +2,8 @@
 
     python -m benchmarks.teach_benchmark [--checkpoints checkpoints/] [--calls 100] [--json out.json]
 
-Each Explorer method the views call (explorer/service/explorer.py), timed in this process on the 10,000 test images, next
-to a reference measured in the same run: the bare VAE decoder forward of one latent (and the VQ-VAE's of one grid).
+Each Explorer method the views call (explorer/service/explorer.py), timed in this process on the 10,000 test images,
+next to a reference measured in the same run: the bare VAE decoder forward of one latent (and the VQ-VAE's of one grid).
 Inputs vary from call to call (random test images, latents and dimensions, seeded). One-off costs (loading the data
 and projection, encoding the posteriors' sigmas) are measured once, before, and shown apart.
 Goal: every update < 150 ms p95 on the 2-core CPU, with 2 torch threads and with 1.
@@ -56,7 +56,8 @@ def cases(ex: Explorer, vae: str, vq: str | None, rng, tmp: str) -> dict:
         f"traversal top-{min(d, 16)} x 15 steps (+ PNG)": lambda: ex.traversal(vae, z(), min(d, 16), 15),
         "neighbours k=10 (10,000 x d brute force)": lambda: ex.neighbours(vae, z(), 10, None),
         "export_files: CSV + NPZ of all 10,000": lambda: export_files(ex.export_selection(vae, np.arange(n)), vae, tmp),
-        "export_files: CSV + NPZ of 100": lambda: export_files(ex.export_selection(vae, rng.integers(n, size=100)), vae, tmp),
+        "export_files: CSV + NPZ of 100": lambda: export_files(ex.export_selection(vae, rng.integers(n, size=100)),
+                                                               vae, tmp),
         "selection_summary of all 10,000 (gallery, means)": lambda: ex.selection_summary(vae, np.arange(n)),
         "selection_summary of 50": lambda: ex.selection_summary(vae, rng.integers(n, size=50)),
         "restore_state (parse + check a full URL)": lambda: ex.restore_state(to_query(ViewState(

@@ -17,9 +17,9 @@ warm-down (over the time budget instead of the epochs), bf16 autocast and channe
 uses them, with the batch size and lr that vae_core.device.training_defaults gives the device. Every model: seed 0,
 epochs over a seeded permutation of the training images (the same order for every model, indexed on the device
 where they are kept as uint8) until --seconds are spent (the clock is checked every step). This loop is the same for
-every model; benchmarks/command_benchmark.py runs `python -m vae_core.train` itself against the example's script. Then on the test set, in float32: -ELBO in
-nats per image (one z sample, fixed seed), MSE per pixel of the posterior-mean reconstruction, and for the VQ-VAE
-the share of codes used. A benchmark, not a test: nothing here asserts timings.
+every model; benchmarks/command_benchmark.py runs `python -m vae_core.train` itself against the example's script. Then
+on the test set, in float32: -ELBO in nats per image (one z sample, fixed seed), MSE per pixel of the posterior-mean
+reconstruction, and for the VQ-VAE the share of codes used. A benchmark, not a test: nothing here asserts timings.
 """
 import argparse
 import json
@@ -233,8 +233,8 @@ def main(argv=None) -> dict:
     print(report(results, g))
     print(f"load average (1 min) before {load_before:.2f}, after {os.getloadavg()[0]:.2f}")
     out = {"settings": {"data": ds.name, "train_images": len(x_train), "test_images": len(x_test),
-                        "seconds": args.seconds, "threads": args.threads, "reference_batch_size": BATCH, "reference_lr": LR,
-                        "seed": SEED, "torch": torch.__version__, "device": args.device,
+                        "seconds": args.seconds, "threads": args.threads, "reference_batch_size": BATCH,
+                        "reference_lr": LR, "seed": SEED, "torch": torch.__version__, "device": args.device,
                         "load_average_before": load_before, "load_average_after": os.getloadavg()[0]},
            "machine": m, "results": results, "goals": g}
     if args.json:

@@ -3,6 +3,11 @@
 vae_core: `vc_one_thread` (tiny models run fastest on one thread, and do not fight other jobs for cores),
 `tiny_cfg` (a factory of tiny digits configs), `digits` (scikit-learn's 8x8 digits as a Dataset).
 """
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -21,8 +26,8 @@ def tiny_cfg():
     from vae_core import Config
 
     def make(**overrides):
-        kw = {"width": 8, "latent_dim": 4, "num_codes": 16, "code_dim": 8, "channels": 1, "image_size": 8, "data": "digits",
-                  "epochs": 1, "batch_size": 32}
+        kw = {"width": 8, "latent_dim": 4, "num_codes": 16, "code_dim": 8, "channels": 1, "image_size": 8,
+              "data": "digits", "epochs": 1, "batch_size": 32}
         return Config(**{**kw, **overrides})
 
     return make
@@ -40,11 +45,6 @@ def digits():
 # (32 codes: PCA codebook map) with a tiny prior over its codes, projections cached; or the folder in
 # $VAE_EXPLORER_SCREENSHOT_CKPTS.
 # `app_models`: names and sizes of the checkpoints the app shows first. `app_url`: `python app.py` serving them.
-import os
-import sys
-from dataclasses import dataclass
-from pathlib import Path
-
 ROOT = Path(__file__).resolve().parents[1]
 CKPTS_ENV = "VAE_EXPLORER_SCREENSHOT_CKPTS"  # real checkpoints for the README screenshots (test_browser_screenshots.py)
 NO_UMAP = "raise ImportError('tests must not import umap (slow numba compile): a projection cache is missing')\n"

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 gradio_client = pytest.importorskip("gradio_client")
-from gradio_client import Client, handle_file
-from gradio_client.exceptions import AppError
+from gradio_client import Client, handle_file  # noqa: E402  (after the importorskip above, which must run first)
+from gradio_client.exceptions import AppError  # noqa: E402  (likewise)
 
 
 @pytest.fixture(scope="module")

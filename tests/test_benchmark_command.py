@@ -36,7 +36,8 @@ def test_each_device_gets_its_commands(tmp_path):
 
 def test_throughput_from_the_history(tmp_path):
     bench = load_benchmark("command_benchmark")
-    rows = [{"epoch": 1, "seconds": 2.0, "images_per_sec": 3000.0}, {"epoch": 2, "seconds": 1.0, "images_per_sec": 6000.0}]
+    rows = [{"epoch": 1, "seconds": 2.0, "images_per_sec": 3000.0},
+            {"epoch": 2, "seconds": 1.0, "images_per_sec": 6000.0}]
     (tmp_path / "history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     t = bench.history_throughput(tmp_path)
     assert t["train_images"] == 12000 and t["train_seconds"] == 3.0 and t["images_per_sec"] == 4000.0

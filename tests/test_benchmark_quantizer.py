@@ -1,4 +1,5 @@
-"""benchmarks/quantizer_benchmark.py: the library adapter's loss has vae_core's reduction, and a short run gives a table."""
+"""benchmarks/quantizer_benchmark.py: the library adapter's loss has vae_core's reduction, and a short run gives a
+table."""
 import json
 import math
 from pathlib import Path

@@ -1,4 +1,5 @@
-"""Smoke tests of benchmarks/train_benchmark.py and conv_vae_sweep.py: short runs on a subset give tables of finite numbers."""
+"""Smoke tests of benchmarks/train_benchmark.py and conv_vae_sweep.py: short runs on a subset give tables of finite
+numbers."""
 import importlib.util
 import json
 import math

@@ -48,7 +48,8 @@ def test_hovering_a_code_shows_the_decode_of_a_grid_of_it(open_app):
     page.mouse.click(x, y)  # the code becomes the one to paint
     page.wait_for_function("(v) => document.querySelector('#code-index input').value === v", arg=str(code))
     page.get_by_role("button", name="paint whole grid with this code").click()
-    page.wait_for_function("(n) => [...document.querySelectorAll('#code-grid td')].every(td => td.innerText.trim() === n)",
+    page.wait_for_function("(n) => [...document.querySelectorAll('#code-grid td')]"
+                           ".every(td => td.innerText.trim() === n)",
                            arg=str(code))
     # the thumbnail is that code painted over the whole grid
     page.wait_for_function("(s) => document.querySelector('#vq-decoded img').src === s", arg=src)

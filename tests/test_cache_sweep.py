@@ -1,5 +1,5 @@
-"""explorer.web.cache_sweeper.sweep: deletes old cached files, their folders and gr.File's stray empty temp files, keeps new and
-protected ones, and survives requests adding files while it runs (Gradio's own delete_cache dies there)."""
+"""explorer.web.cache_sweeper.sweep: deletes old cached files, their folders and gr.File's stray empty temp files, keeps
+new and protected ones, and survives requests adding files while it runs (Gradio's own delete_cache dies there)."""
 import threading
 import time
 

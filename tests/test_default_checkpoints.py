@@ -65,6 +65,7 @@ def test_warm_start_neither_imports_nor_fits_umap():
     code = ("import sys; from explorer.service.explorer import Explorer; ex = Explorer(['checkpoints']);\n"
             "[ex.latent_view(n) for n in ex.registry.names('vae')]; [ex.codebook_view(n) for n in "
             "ex.registry.names('vqvae')]; print('umap' in sys.modules, len(ex.registry.checkpoints))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=False, capture_output=True, text=True, timeout=300)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=False, capture_output=True, text=True,
+                         timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", str(len(CKPTS))]

@@ -1,5 +1,5 @@
-"""Generation in the explorer (explorer/service/sampling.py) on the tiny app checkpoints: samples of both model kinds, the
-prior's suggestions for a cell, resampling from a cell, and the messages for bad settings or a missing prior."""
+"""Generation in the explorer (explorer/service/sampling.py) on the tiny app checkpoints: samples of both model kinds,
+the prior's suggestions for a cell, resampling from a cell, and the messages for bad settings or a missing prior."""
 import shutil
 
 import numpy as np

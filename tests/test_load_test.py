@@ -17,7 +17,8 @@ def test_load_test_smoke(app_checkpoints, tmp_path, capsys):
     printed = capsys.readouterr().out
 
     assert r["idle_errors"] == r["load_run"]["errors"] == r["soak"]["errors"] == r["sessions"]["errors"] == 0, r
-    assert [(x["mix"], x["clients"], x["errors"], x["ok"]) for x in r["runs"]] == [("distinct", 2, 0, 4), ("identical", 2, 0, 4)]
+    assert [(x["mix"], x["clients"], x["errors"], x["ok"]) for x in r["runs"]] == [("distinct", 2, 0, 4),
+                                                                                   ("identical", 2, 0, 4)]
     assert r["load"]["all"]["n"] == 2 * 2 and r["soak"]["ok"] == 20 and r["sessions"]["n"] == 2
     assert not r["stopped_early"]
     assert "| latency (ms) | decode_latent | decode_codes | reconstruct | all |" in printed

@@ -9,7 +9,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
-DOCS = {path: path.read_text() for path in [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md"))]}
+DOCS = {path: path.read_text()
+        for path in [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md"))]}
 PY_BLOCKS = re.findall(r"```python\n(.*?)```", README, re.DOTALL)
 needs_defaults = pytest.mark.skipif(not (ROOT / "checkpoints" / "fashion-vae").exists()
                                     or not Path("/usr/share/datasets/fashion-mnist").exists(),
@@ -81,7 +82,8 @@ def test_no_issue_numbers_in_docs_benchmarks_or_tests():
 @needs_defaults
 def test_python_example_runs():
     block = next(b for b in PY_BLOCKS if "vae_core.load" in b)
-    out = subprocess.run([sys.executable, "-c", block], cwd=ROOT, check=False, capture_output=True, text=True, timeout=300)
+    out = subprocess.run([sys.executable, "-c", block], cwd=ROOT, check=False, capture_output=True, text=True,
+                         timeout=300)
     assert out.returncode == 0, out.stderr
     assert "torch.Size([8, 1, 28, 28])" in out.stdout and "'kl'" in out.stdout
 
@@ -93,7 +95,8 @@ def test_gradio_client_example_runs(tmp_path):
     app, url, _ = start_app([ROOT / "checkpoints"], tmp_path / "app.log")
     try:
         block = next(b for b in PY_BLOCKS if "gradio_client" in b).replace("http://localhost:7860/", url)
-        out = subprocess.run([sys.executable, "-c", block], cwd=ROOT, check=False, capture_output=True, text=True, timeout=300)
+        out = subprocess.run([sys.executable, "-c", block], cwd=ROOT, check=False, capture_output=True, text=True,
+                             timeout=300)
         assert out.returncode == 0, out.stderr
         assert "vae_psnr" in out.stdout and out.stdout.strip().splitlines()[-1].startswith("4 ")
     finally:

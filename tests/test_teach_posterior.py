@@ -1,4 +1,5 @@
-"""Latent axes: posterior ellipses, prior contours, the aggregate posterior's density, clicks (explorer/compute/posterior.py)."""
+"""Latent axes: posterior ellipses, prior contours, the aggregate posterior's density, clicks
+(explorer/compute/posterior.py)."""
 import numpy as np
 import pytest
 
@@ -22,7 +23,8 @@ def test_ellipse_of_a_diagonal_gaussian_has_axes_sigma_i_and_sigma_j():
         # semi-axes: half the extent along each axis is k sigma_i (horizontal), k sigma_j (vertical)
         assert (e.x.max() - e.x.min()) / 2 == pytest.approx(k * sigma[2], rel=1e-3)
         assert (e.y.max() - e.y.min()) / 2 == pytest.approx(k * sigma[1], rel=1e-3)
-        assert (e.x.max() + e.x.min()) / 2 == pytest.approx(mu[2]) and (e.y.max() + e.y.min()) / 2 == pytest.approx(mu[1])
+        assert ((e.x.max() + e.x.min()) / 2 == pytest.approx(mu[2])
+                and (e.y.max() + e.y.min()) / 2 == pytest.approx(mu[1]))
         # every vertex lies on the k-sigma contour of the marginal N((mu_i, mu_j), diag(sigma_i^2, sigma_j^2))
         q = ((e.x - mu[2]) / sigma[2]) ** 2 + ((e.y - mu[1]) / sigma[1]) ** 2
         np.testing.assert_allclose(q, k * k, rtol=1e-12)
@@ -36,8 +38,8 @@ def test_ellipse_axes_match_the_marginal_covariance_eigenvalues():
     e = ellipse(np.zeros(3), sigma, 0, 2, 1.0, n=2001)
     pts = np.stack([e.x, e.y], 1)
     radii = np.linalg.norm(pts, axis=1)
-    np.testing.assert_allclose([radii.min(), radii.max()], sorted(np.sqrt(np.linalg.eigvalsh(np.diag(sigma[[0, 2]] ** 2)))),
-                               rtol=1e-5)
+    np.testing.assert_allclose([radii.min(), radii.max()],
+                               sorted(np.sqrt(np.linalg.eigvalsh(np.diag(sigma[[0, 2]] ** 2)))), rtol=1e-5)
 
 
 def test_prior_contours_are_circles_of_the_standard_normal():

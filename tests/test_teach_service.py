@@ -1,4 +1,5 @@
-"""The Explorer's methods for the teaching and projector-like views (explorer/service/explorer.py), on tiny checkpoints."""
+"""The Explorer's methods for the teaching and projector-like views (explorer/service/explorer.py), on tiny
+checkpoints."""
 from pathlib import Path
 
 import numpy as np

@@ -161,8 +161,8 @@ def test_evaluate_vqvae_metrics(fitted_vqvae, digits):
 
 def _cli(*args):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "vae_core.evaluate", *map(str, args)], check=False, capture_output=True,
-                          text=True, timeout=300, cwd=ROOT, env=env)
+    return subprocess.run([sys.executable, "-m", "vae_core.evaluate", *map(str, args)], check=False,
+                          capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
 
 
 def test_evaluate_cli_json_for_a_vae(fitted_vae, tmp_path):

@@ -56,7 +56,8 @@ def test_loss_mode_codebook_gets_gradient_from_the_codebook_loss(weight):
     assert grad[used].abs().sum(1).min() > 0  # every used code is pulled toward its vectors
     assert grad[~used].abs().sum() == 0  # unused codes get nothing
     # d/de weight ||sg[z] - e||^2 = weight 2 (e - z) summed over the vectors assigned to e
-    expected = torch.zeros(8, 3).index_add_(0, idx.flatten(), 2 * weight * (vq.embedding[idx.flatten()] - z[0]).detach())
+    expected = torch.zeros(8, 3).index_add_(0, idx.flatten(),
+                                            2 * weight * (vq.embedding[idx.flatten()] - z[0]).detach())
     torch.testing.assert_close(grad, expected)
     # the commitment term sends 0.25 * 2 (z - e) to the encoder
     torch.testing.assert_close(z.grad[0], 0.5 * (z[0] - vq.embedding[idx.flatten()]).detach())

@@ -446,7 +446,8 @@ def test_time_budget_stops_the_run_and_spreads_the_warm_down_over_it(tmp_path, t
     assert 1 <= len(epochs) < 1000 and metrics["epoch"] == epochs[-1]
     assert load(tmp_path / "run").cfg.time_budget == 5.0  # recorded with the checkpoint
     assert lrs[0] == pytest.approx(1e-3) and lrs[-1] < 0.2e-3  # warmed down by the clock, not by the 1000 epochs
-    assert fake.now - 1000.0 < 5.0 + 2.0  # stopped at the budget (counted from the call), evaluation and saving included
+    # stopped at the budget (counted from the call), evaluation and saving included
+    assert fake.now - 1000.0 < 5.0 + 2.0
 
 
 def test_short_epochs_under_a_budget_are_evaluated_less_often(monkeypatch):

@@ -11,8 +11,8 @@ _WHERE = {"CheckpointError": "checkpoint", "load": "checkpoint", "save_checkpoin
           "VAE": "models", "VQVAE": "models", "CodePrior": "models", "build_model": "models",
           "NoPriorError": "models.vqvae"}
 
-__all__ = ["VAE", "VQVAE", "CheckpointError", "CodePrior", "Config", "NoPriorError", "__version__", "build_model", "load",
-           "save_checkpoint"]
+__all__ = ["VAE", "VQVAE", "CheckpointError", "CodePrior", "Config", "NoPriorError", "__version__", "build_model",
+           "load", "save_checkpoint"]
 
 
 def __getattr__(name: str):

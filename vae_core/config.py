@@ -17,7 +17,8 @@ ARCHS = ("conv", "mlp")
 LIKELIHOODS = ("bernoulli", "discretized_logistic", "discretized_gaussian")
 SCALES = ("decoder", "shared", "fixed")
 # likelihoods of checkpoints written before 0.3.0: (likelihood, scale) they load as
-LEGACY_LIKELIHOODS = {"gaussian": ("discretized_gaussian", "shared"), "gaussian_fixed": ("discretized_gaussian", "fixed")}
+LEGACY_LIKELIHOODS = {"gaussian": ("discretized_gaussian", "shared"),
+                      "gaussian_fixed": ("discretized_gaussian", "fixed")}
 CODEBOOKS = ("ema", "loss")
 COMPILE_MODES = ("", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")  # "": eager
 
@@ -100,8 +101,8 @@ class Config:
     lr: float = setting(3e-3, "Adam learning rate", prior=2e-3)
     warmdown: float = setting(0.5, "share of training at its end over which the lr falls linearly to 0 "
                                    "(0: constant)", prior=0.5)
-    seed: int = setting(0, "seed for initialisation, shuffling and sampling, and of the validation split (a prior holds out "
-                                  "its VQ-VAE's)", prior=0)
+    seed: int = setting(0, "seed for initialisation, shuffling and sampling, and of the validation split "
+                           "(a prior holds out its VQ-VAE's)", prior=0)
     time_budget: float = setting(0.0, "stop after this many seconds of wall-clock time since the command started "
                                       "(Python's start and imports included), evaluation and saving included, with "
                                       "the lr warm-down spread over them; --epochs becomes a cap (0: none); at most "

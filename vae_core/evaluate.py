@@ -183,7 +183,8 @@ def main(argv=None) -> dict:
     p.add_argument("--data", help="data set name or path (default: the one the model was trained on)")
     p.add_argument("--data-dir", default="", help="folder to look for named data sets in first")
     p.add_argument("--iwae-k", type=int, default=1000, help="importance samples for the IWAE bound (0: skip)")
-    p.add_argument("--iwae-n", type=int, default=1000, help="the first N test images the IWAE bound (and neg_elbo_iwae_subset) is computed on")
+    p.add_argument("--iwae-n", type=int, default=1000,
+                   help="the first N test images the IWAE bound (and neg_elbo_iwae_subset) is computed on")
     p.add_argument("--batch-size", type=int, default=500)
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true", help="print one flat JSON object")

@@ -21,7 +21,8 @@ IMPORTED = time.time()
 
 def process_start_time() -> float:
     """When this process started (time.time() scale), interpreter start and imports included: where
-    `python -m vae_core.train --time-budget` counts from. Linux: from /proc; elsewhere: when this module was imported."""
+    `python -m vae_core.train --time-budget` counts from. Linux: from /proc; elsewhere: when this module was
+    imported."""
     try:
         fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
         age = float(Path("/proc/uptime").read_text().split()[0]) - int(fields[19]) / os.sysconf("SC_CLK_TCK")

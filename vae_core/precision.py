@@ -1,7 +1,8 @@
 """Mixed precision for training: bf16 autocast where the hardware computes bf16 natively.
 
 On CUDA, and on CPUs whose oneDNN has native bf16 (AMX or AVX512-BF16), the convolutions of a conv model run in
-bf16 with channels-last (NHWC) tensors (on a CPU they are NHWC in float32 too): 1.3-1.7x faster training on a 2-core AMX CPU (benchmarks/conv_vae_sweep.py).
+bf16 with channels-last (NHWC) tensors (on a CPU they are NHWC in float32 too): 1.3-1.7x faster training on a 2-core AMX
+CPU (benchmarks/conv_vae_sweep.py).
 Weights, optimizer state, losses and the VQ codebook stay in float32; evaluation runs in float32.
 The MLP preset stays in float32 on a CPU: its dense layers gain nothing from bf16 there.
 """

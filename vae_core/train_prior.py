@@ -162,7 +162,8 @@ def train_prior(checkpoint: str | Path, cfg: Config | None = None, resume: bool 
                    "epoch": epoch, "train_loss": loss_sum / steps, "seconds": seconds,
                    "grids_per_sec": steps * cfg.batch_size / max(seconds, 1e-9)}
         log(f"prior epoch {epoch}: {split} prior_nll={metrics['prior_nll']:.2f} nats, bound "
-            f"{metrics['neg_elbo']:.1f} nats = {metrics['bits_per_dim']:.4f} bits/dim, train {metrics['train_loss']:.2f}")
+            f"{metrics['neg_elbo']:.1f} nats = {metrics['bits_per_dim']:.4f} bits/dim, "
+            f"train {metrics['train_loss']:.2f}")
         record = Record(label_names=vq.cfg.label_names, metrics=metrics, trained_on=trained_on)
         save_epoch(out, prior, cfg, record, opt, epoch, lambda folder: _write_samples(folder, prior, vq), "the prior")
         clock.evaluated_and_saved(time.time() - t0 - seconds)

@@ -91,4 +91,5 @@ def quantization(model, x: np.ndarray, top: int = TOP) -> Quantization:
     decode_q = model.decode(z_q).clamp(0, 1)[0].numpy()
     decode_e = model.decode(z_e).clamp(0, 1)[0].numpy()
     return Quantization(codes[:, 0].reshape(h, w), near[:, 0].reshape(h, w), margins(dist).reshape(h, w),
-                        flip.reshape(h, w), flip_code.reshape(h, w), codes.reshape(h, w, -1), near.reshape(h, w, -1), decode_q, decode_e)
+                        flip.reshape(h, w), flip_code.reshape(h, w), codes.reshape(h, w, -1), near.reshape(h, w, -1),
+                        decode_q, decode_e)

@@ -122,7 +122,8 @@ class Explorer:
         what needs which kind."""
         model = self.registry.model(name)
         if model.cfg.model != kind:
-            raise LatentError(f"{name} is a {KIND_NAMES[model.cfg.model]}: {what} takes a {KIND_NAMES[kind]} checkpoint")
+            raise LatentError(f"{name} is a {KIND_NAMES[model.cfg.model]}: "
+                              f"{what} takes a {KIND_NAMES[kind]} checkpoint")
         return model
 
     # --- cached, read-only resources ---------------------------------------------------------------------------
@@ -296,7 +297,7 @@ class Explorer:
         """The grid with (row, col) and every cell after it drawn from the prior."""
         return sampling.resample_from(self.model(name, "vqvae", "resampling"), name, grid, row, col, settings)
 
-    # --- both kinds ----------------------------------------------------------------------------------------------------
+    # --- both kinds ---------------------------------------------------------------------------------------------------
     @torch.no_grad()
     def reconstruct(self, vae: str, vq: str, x: torch.Tensor) -> Reconstruction:
         """Reconstructions of x (1, C, H, W) by both models, their error maps, MSE and PSNR."""
@@ -319,7 +320,7 @@ class Explorer:
         return Interpolation(strip(m.decode_location(linear_path(za, zb, steps))),
                              strip(m.decode_location(slerp_path(za, zb, steps))), strip(vq_path))
 
-    # --- the page's URL ------------------------------------------------------------------------------------------------
+    # --- the page's URL -----------------------------------------------------------------------------------------------
     def restore_state(self, query) -> RestoredState:
         """The view a URL asks for, checked against the checkpoints here; what does not fit is dropped, with a
         message each (never raises: a damaged link still opens the page)."""

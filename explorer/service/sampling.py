@@ -1,6 +1,7 @@
 """Generation: samples from a model's prior (a VAE's z ~ N(0, I), decoded; a VQ-VAE's code grids drawn from its
 learned prior over codes, decoded), and the prior's view of one cell of a code grid (its most likely codes given the
-cells before it; the rest of the grid resampled from there). Plain functions over a model, no Gradio; the Explorer's methods call them.
+cells before it; the rest of the grid resampled from there). Plain functions over a model, no Gradio; the Explorer's
+methods call them.
 """
 import time
 from dataclasses import dataclass

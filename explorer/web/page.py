@@ -24,8 +24,8 @@ VIEWS = (MapView, MathsView, CodesView, GenerateView, CompareView, InterpolateVi
 
 def build(ex) -> gr.Blocks:
     vaes, vqs = ex.registry.names("vae"), ex.registry.names("vqvae")
-    # old cached files are deleted by explorer.web.cache_sweeper.start_sweeper (app.py): Gradio's own delete_cache stops for good
-    # at the first request that lands during one of its passes
+    # old cached files are deleted by explorer.web.cache_sweeper.start_sweeper (app.py): Gradio's own delete_cache stops
+    # for good at the first request that lands during one of its passes
     with gr.Blocks(title="vae-explorer") as demo:
         gr.Markdown("# vae-explorer\nClick the latent map, move the sliders, edit VQ codes, generate, compare models.")
         with gr.Row():

@@ -104,7 +104,8 @@ class CodePrior(nn.Module):
     def new_cache(self, batch: int) -> torch.Tensor:
         """Room for every layer's keys and values of all N positions: (layers, 2, B, heads, N, C / heads)."""
         cfg, p = self.cfg, self.head.weight
-        return p.new_zeros(cfg.prior_layers, 2, batch, cfg.prior_heads, self.num_cells, cfg.prior_dim // cfg.prior_heads)
+        return p.new_zeros(cfg.prior_layers, 2, batch, cfg.prior_heads, self.num_cells,
+                           cfg.prior_dim // cfg.prior_heads)
 
     # --- the maths -----------------------------------------------------------------------------
     def _as_batch(self, grid) -> tuple[torch.Tensor, bool]:

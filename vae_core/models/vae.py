@@ -34,7 +34,8 @@ class VAE(nn.Module):
                 *down4(c, width // 2), nn.ReLU(), nn.Flatten(), nn.Linear(width * g * g, 2 * k)
             )
             self.decoder = nn.Sequential(
-                nn.Linear(k, 2 * width * g * g), nn.ReLU(), nn.Unflatten(1, (2 * width, g, g)), *up4(2 * width, width, out)
+                nn.Linear(k, 2 * width * g * g), nn.ReLU(), nn.Unflatten(1, (2 * width, g, g)),
+                *up4(2 * width, width, out)
             )
 
     # --- the maths ---------------------------------------------------------------------------

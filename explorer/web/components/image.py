@@ -4,10 +4,10 @@
 The latent image is a <canvas> drawn from the image's raw 8-bit pixels ({width, height, channels, data: base64}):
 no PNG to encode on the server or to decode in the browser, whose asynchronous image loading waits behind whatever
 else the page is doing (Plotly's hover work after a map click). It decodes what the map and the sliders send it as
-'vx-decode' DOM events (those whose detail.target is its elem_id) through its server function `decode`, and draws each result as soon as it arrives (the newest
-request wins; one in flight at a time). Gradio events still set its value as usual (`latent_value`); a direct decode
-that was under way when a new value came is dropped. Each drawing bumps the canvas's `data-frame` attribute, which
-tests and benchmarks watch.
+'vx-decode' DOM events (those whose detail.target is its elem_id) through its server function `decode`, and draws each
+result as soon as it arrives (the newest request wins; one in flight at a time). Gradio events still set its value as
+usual (`latent_value`); a direct decode that was under way when a new value came is dropped. Each drawing bumps the
+canvas's `data-frame` attribute, which tests and benchmarks watch.
 """
 import base64
 import json

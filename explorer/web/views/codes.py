@@ -1,7 +1,8 @@
 """The VQ-VAE codes view: a test image's code grid to edit cell by cell (or paint whole), its decode at once, and the
 codebook: a map of the code vectors by usage (click a code to use it) and the sorted usage histogram. With a prior
 over codes: its most likely codes for the selected cell (click one to use it), and "resample from here". For a test
-image's grid, its quantisation cell by cell (heat maps of the error and of the distance z_e may move before its code flips, z_e's decode, the cell's nearest codes)."""
+image's grid, its quantisation cell by cell (heat maps of the error and of the distance z_e may move before its code
+flips, z_e's decode, the cell's nearest codes)."""
 from dataclasses import replace
 
 import gradio as gr
@@ -179,7 +180,8 @@ class CodesView:
     def on_resample(self, st: CodesSession) -> dict:
         st = st.checked()
         seed = int(np.random.default_rng().integers(2**31))
-        return self.grid_outputs(st.with_grid(self.ex.resample_from(st.vq, st.grid, *st.cell, SampleSettings(seed=seed))))
+        return self.grid_outputs(st.with_grid(self.ex.resample_from(st.vq, st.grid, *st.cell,
+                                                                    SampleSettings(seed=seed))))
 
     def on_paint(self, st: CodesSession, code) -> dict:
         st = st.checked()

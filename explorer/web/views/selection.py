@@ -1,7 +1,7 @@
 """The map view's selection panel: a box or lasso selection on the latent map (plot.js `select`) shows a gallery of
 the selected test images, their pixel mean, the decode of their mean latent and the mean of their decodes, and
-offers the selection as CSV and NPZ downloads (explorer/service/export.py), written once per selection, in an event of their
-own that follows the gallery's (writing 10,000 rows takes ~30 ms, which the gallery need not wait for)."""
+offers the selection as CSV and NPZ downloads (explorer/service/export.py), written once per selection, in an event of
+their own that follows the gallery's (writing 10,000 rows takes ~30 ms, which the gallery need not wait for)."""
 import gradio as gr
 import numpy as np
 import torch
@@ -75,7 +75,7 @@ class SelectionPanel:
         return {self.csv: gr.update(value=files.csv, visible=True), self.npz: gr.update(value=files.npz, visible=True)}
 
     def wire(self, page: Page, plot: gr.HTML, state: gr.State):
-        shown = page.live(plot.select, self.on_select, state, {self.info, self.images, self.selected, self.csv, self.npz},
-                          trigger_mode="always_last")
+        shown = page.live(plot.select, self.on_select, state,
+                          {self.info, self.images, self.selected, self.csv, self.npz}, trigger_mode="always_last")
         shown.success(expiring(self.on_export, page.notice), [state, self.selected], {self.csv, self.npz, page.notice},
                    **LIVE)
