@@ -19,6 +19,10 @@ class LatentError(UserError):
     """A latent, map position or checkpoint kind that does not fit the model asked for."""
 
 
+class MissingCapability(UserError):
+    """A view asks a model for something it does not have (a decoder scale, a prior); the message says which."""
+
+
 class DataUnavailable(UserError):
     """The data set a checkpoint was trained on cannot be found or read."""
 

@@ -13,8 +13,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "explorer"
-LAYERS = ["compute", "figures", "service", "web"]  # in import order: each may use the ones before it
-WITHOUT_GRADIO = ["compute", "figures", "service"]
+LAYERS = ["models", "compute", "figures", "service", "web"]  # in import order: each may use the ones before it
+WITHOUT_GRADIO = ["models", "compute", "figures", "service"]
 
 
 def module_name(path: Path, root: Path = ROOT) -> str:

@@ -24,7 +24,14 @@ from explorer.compute.neighbours import NeighbourIndex, Neighbours
 from explorer.compute.posterior import LatentAxes, click_latent, dims_by_kl, latent_axes
 from explorer.compute.quantization import Quantization, quantization
 from explorer.compute.traversal import Traversal, traversal
-from explorer.errors import DataUnavailable, IndexRangeError, LatentError, UserError, finite_position
+from explorer.errors import (
+    DataUnavailable,
+    IndexRangeError,
+    LatentError,
+    MissingCapability,
+    UserError,
+    finite_position,
+)
 from explorer.figures.pictures import DISPLAY, error_map, load_upload, show, strip
 from explorer.service import sampling
 from explorer.service.export import ExportTable, SelectionSummary, export_table, selection_summary, validate_indices
@@ -121,14 +128,17 @@ class Explorer:
         """The model of checkpoint `name`, which must be a `kind` ("vae" or "vqvae"); else a LatentError naming
         what needs which kind."""
         model = self.registry.model(name)
-        if model.cfg.model != kind:
-            raise LatentError(f"{name} is a {KIND_NAMES[model.cfg.model]}: "
+        if model.kind != kind:
+            raise LatentError(f"{name} is a {KIND_NAMES[model.kind]}: "
                               f"{what} takes a {KIND_NAMES[kind]} checkpoint")
         return model
 
     # --- cached, read-only resources ---------------------------------------------------------------------------
     def data(self, name: str) -> Dataset:
         cfg = self.registry.get(name).cfg
+        if cfg is None:
+            raise DataUnavailable(f"{name} is a diffusers model with no data set of its own: start the app with "
+                                  "--images PATH to show it images")
         key = (cfg.data, cfg.data_dir, cfg.channels, cfg.image_size, cfg.seed)
         with self._lock:
             if key not in self._data:
@@ -143,8 +153,9 @@ class Explorer:
         with self._computing[name]:
             if name not in self._views:
                 ds = self.data(name)
-                proj = load_or_compute(self.registry.get(name).path, self.registry.model(name), ds.x_test,
-                                       ds.y_test, log=self.log, progress=progress)
+                ck = self.registry.get(name)
+                proj = load_or_compute(ck.path, ck.weights, self.registry.model(name), ds.x_test, ds.y_test,
+                                       log=self.log, progress=progress)
                 self._views[name] = (LatentView(proj, LatentMap(proj.latents, proj.coords), ds)
                                      if isinstance(proj, LatentProjection) else proj)
         return self._views[name]
@@ -183,11 +194,11 @@ class Explorer:
         return self.data(name).x_test[int(index)]
 
     def _z(self, name: str, latent) -> np.ndarray:
-        return validate_latent(latent, self.model(name, "vae").cfg.latent_dim)
+        return validate_latent(latent, self.model(name, "vae").latent_dim)
 
     def load_upload(self, name: str, source) -> tuple[torch.Tensor, str]:
-        cfg = self.registry.get(name).cfg
-        a, note = load_upload(source, cfg.channels, cfg.image_size)
+        channels, size, _ = self.registry.get(name).image_shape
+        a, note = load_upload(source, channels, size)
         return to_float(a[None]), note
 
     # --- the latent map ------------------------------------------------------------------------------------------
@@ -210,7 +221,7 @@ class Explorer:
     def manifold(self, name: str, n: int = 15) -> Image.Image | None:
         """For a 2-D latent: decodes over an n x n grid spanning the data's latent range."""
         view, model = self.latent_view(name), self.model(name, "vae")
-        if model.cfg.latent_dim != 2:
+        if model.latent_dim != 2:
             return None
         lo, hi = np.percentile(view.proj.latents, [1, 99], axis=0)
         xs, ys = np.linspace(lo[0], hi[0], n), np.linspace(hi[1], lo[1], n)  # top row = high y, as on the map
@@ -254,14 +265,25 @@ class Explorer:
         """L reparameterised samples of test image `index`, their decodes and the MC estimate, beside the IWAE
         estimate (R independent IWAE-k estimates, drawn apart from the L samples, with their standard error). It does
         not depend on L: it is kept per (image, seed), so moving the L slider costs only the L decodes."""
-        model, x = self.model(name, "vae"), self._x(name, index)
+        model, x = self._with_scale(name), self._x(name, index)
         r = monte_carlo(model, x, check_samples(samples), seed, iwae_k=0)
         iwae = self._iwae.get((name, int(index), r.seed, IWAE_K), lambda: iwae_bound(model, x, IWAE_K, r.seed))
         return replace(r, iwae=iwae)
 
     def decoder_output(self, name: str, latent, seed: int = 0) -> DecoderOutput:
         """E[x|z], the decoder's location, the per-pixel scale (and its heat map) and a sample from p(x|z)."""
-        return decoder_output(self.model(name, "vae"), self._z(name, latent), seed)
+        return decoder_output(self._with_scale(name), self._z(name, latent), seed)
+
+    def missing(self, name: str, what: str) -> str | None:
+        """One line saying why `what` (e.g. "decoder scale") is off for checkpoint `name`, or None."""
+        return self.registry.model(name).missing(what)
+
+    def _with_scale(self, name: str):
+        """A VAE whose decoder gives p(x|z) with a scale (the Monte Carlo estimate and the decoder panel need it)."""
+        model = self.model(name, "vae")
+        if model.missing("decoder scale"):
+            raise MissingCapability(f"{name}: {model.missing('decoder scale')}")
+        return model
 
     def traversal(self, name: str, latent, k: int = 4, steps: int = 7) -> Traversal:
         """Decodes of `latent` with each of the top-k dimensions by KL set to `steps` values in -3..3."""
@@ -271,7 +293,7 @@ class Explorer:
     @torch.no_grad()
     def decode_codes(self, name: str, grid, side: int = DISPLAY) -> Image.Image:
         model = self.model(name, "vqvae", "decode_codes")
-        g = validate_grid(grid, model.grid_size, model.cfg.num_codes)
+        g = validate_grid(grid, model.grid_size, model.num_codes)
         return show(model.decode_indices(torch.from_numpy(g)[None])[0], side)
 
     def quantization(self, vq: str, index: int) -> Quantization:
@@ -338,7 +360,7 @@ class Explorer:
         vae = drop.get("vae", state.vae) or next(iter(self.registry.names("vae")), None)
         vq = drop.get("vq", state.vq) or next(iter(self.registry.names("vqvae")), None)
         if vae is not None:
-            d = self.registry.get(vae).cfg.latent_dim
+            d = self.registry.model(vae).latent_dim
             check("z", lambda z: len(z) == d, f"the URL's latent does not have the {d} numbers {vae} takes: dropped")
             check("axes", lambda a: max(a) < d and a[0] != a[1],
                   f"latent axes {state.axes} do not fit {vae}: pick two different dimensions in 0..{d - 1}")
@@ -352,6 +374,6 @@ class Explorer:
                 check(key, lambda i, n=n: i < n, f"test image {getattr(state, key)} is beyond the {n} test images "
                       f"of {name}: dropped")
         if vq is not None:
-            g = self.registry.get(vq).cfg.image_size // 4
+            g = self.registry.model(vq).grid_size
             check("cell", lambda c: max(c) < g, f"code grid cell {state.cell} is outside the {g}x{g} grid of {vq}")
         return RestoredState(replace(state, **drop), messages)

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vae_core.checkpoint import WEIGHTS
 from vae_core.data import to_float
 from vae_core.quantize import codebook_usage
 
@@ -108,17 +107,19 @@ def project_latents(model, x: np.ndarray, y: np.ndarray | None, batch_size: int 
 @torch.no_grad()
 def project_codebook(model, x: np.ndarray, batch_size: int = 1000, progress=no_progress) -> CodebookProjection:
     grids = torch.cat([model.encode_indices(xb) for xb in batches(x, batch_size, "quantising", progress)])
-    counts = torch.bincount(grids.flatten(), minlength=model.cfg.num_codes).numpy()
+    counts = torch.bincount(grids.flatten(), minlength=model.num_codes).numpy()
     codebook = model.codebook.detach().cpu().numpy()
     small = len(codebook) < 64
     coords = pca_2d(codebook) if small else umap_2d(codebook, progress)
     return CodebookProjection(grids.numpy().astype(np.int16), counts, coords, "pca" if small else "umap")
 
 
-def load_or_compute(ckpt_dir: Path, model, x: np.ndarray, y: np.ndarray | None, log=print, progress=no_progress):
-    """The checkpoint's projection for images x, from the disk cache or computed (reporting to progress) and cached."""
-    kind = "latent" if model.cfg.model == "vae" else "codebook"
-    path = cache_path(ckpt_dir, ckpt_dir / WEIGHTS, x, kind)
+def load_or_compute(ckpt_dir: Path, weights: Path, model, x: np.ndarray, y: np.ndarray | None, log=print,
+                    progress=no_progress):
+    """The checkpoint's projection for images x, from the disk cache or computed (reporting to progress) and cached;
+    `weights` is the model's weights file (its hash names the cache)."""
+    kind = "latent" if model.kind == "vae" else "codebook"
+    path = cache_path(ckpt_dir, weights, x, kind)
     cls = LatentProjection if kind == "latent" else CodebookProjection
     if path.exists():
         with np.load(path, allow_pickle=False) as f:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from explorer.errors import UnknownCheckpoint, UnreadableCheckpoint
+from explorer.models import diffusers_models
+from explorer.models.vae_core_models import VaeCoreVAE, VaeCoreVQVAE
 from vae_core import load
 from vae_core.checkpoint import CONFIG, WEIGHTS, CheckpointError, read_config
 from vae_core.config import Config
@@ -20,17 +22,23 @@ NOT_METRICS = {"epoch", "iwae_k"}
 
 @dataclass
 class Checkpoint:
+    """A model folder found at start: a vae_core checkpoint (cfg set) or a diffusers AutoencoderKL / VQModel."""
+
     name: str
     path: Path
-    cfg: Config
+    cfg: Config | None  # vae_core's settings and record; None for a diffusers folder
+    kind: str  # "vae" (continuous latents) or "vqvae" (discrete codes)
+    image_shape: tuple[int, int, int]  # (C, H, W) of the images the model takes
+    weights: Path  # its weights file (the projection cache's key hashes it)
+    source: str = "vae_core"  # or "diffusers"
     _model: object = field(default=None, repr=False)
-
-    @property
-    def kind(self) -> str:
-        return self.cfg.model
 
     def summary(self) -> str:
         """Markdown: data set, size, test metrics recorded in config.json."""
+        if self.cfg is None:
+            c, h, w = self.image_shape
+            return (f"**{self.name}**: diffusers {diffusers_models.diffusers_class(self.path)} "
+                    f"({c}x{h}x{w} images), opened from {self.path.name}/; no metrics recorded")
         c, m = self.cfg, self.cfg.metrics
         size = (f"latent {c.latent_dim} ({c.arch}, {c.likelihood})" if c.model == "vae"
                 else f"K = {c.num_codes} codes of D = {c.code_dim}, grid {c.image_size // 4}x{c.image_size // 4}")
@@ -48,26 +56,56 @@ class Checkpoint:
             return []
         return [json.loads(ln) for ln in p.read_text().splitlines() if ln.strip()]
 
+    def load(self):
+        """The model behind the interface (explorer/models/interface.py)."""
+        if self.source == "diffusers":
+            return diffusers_models.load(self.path)
+        model = load(self.path)
+        return VaeCoreVAE(model) if model.cfg.model == "vae" else VaeCoreVQVAE(model)
+
+
+def find(path: Path, log) -> Checkpoint | None:
+    """The model folder at `path`, or None (logged with why, when it looks like one but cannot be opened)."""
+    if diffusers_models.diffusers_class(path) is not None:
+        try:
+            cls = diffusers_models.check_folder(path)
+        except diffusers_models.DiffusersFolderError as e:
+            log(f"skipping {path}: {e}")
+            return None
+        return Checkpoint(path.name, path.resolve(), None, "vae" if cls == "AutoencoderKL" else "vqvae",
+                          diffusers_models.image_shape_of(path), (path / diffusers_models.WEIGHTS).resolve(),
+                          "diffusers")
+    if not (path / CONFIG).exists():
+        return None
+    if not (path / WEIGHTS).exists():
+        log(f"skipping {path}: it has a {CONFIG} but no {WEIGHTS} (neither a vae_core checkpoint nor a diffusers "
+            f"model folder with {diffusers_models.WEIGHTS})")
+        return None
+    try:
+        cfg = read_config(path)
+    except CheckpointError as e:
+        log(f"skipping {path}: {e}")
+        return None
+    if cfg.model not in ("vae", "vqvae"):
+        return None
+    return Checkpoint(path.name, path.resolve(), cfg, cfg.model, cfg.image_shape, (path / WEIGHTS).resolve())
+
 
 class Registry:
-    """The checkpoints found in some folders, by name; models are loaded on first use and kept."""
+    """The model folders found in some folders, by name; models are loaded on first use and kept."""
 
     def __init__(self, folders: list[str | Path], log=print):
         self.checkpoints: dict[str, Checkpoint] = {}
         self._lock = threading.Lock()
         for folder in folders:
             folder = Path(folder)
-            candidates = [folder] if (folder / CONFIG).exists() else sorted(folder.glob("*/"))
-            for path in candidates:
-                if not (path / CONFIG).exists() or not (path / WEIGHTS).exists():
+            is_one = (folder / CONFIG).exists()
+            for path in [folder] if is_one else sorted(folder.glob("*/")):
+                ck = find(path, log)
+                if ck is None:
                     continue
-                try:
-                    cfg = read_config(path)
-                except CheckpointError as e:
-                    log(f"skipping {path}: {e}")
-                    continue
-                name = path.name if path.name not in self.checkpoints else f"{path.parent.name}/{path.name}"
-                self.checkpoints[name] = Checkpoint(name, path.resolve(), cfg)
+                ck.name = path.name if path.name not in self.checkpoints else f"{path.parent.name}/{path.name}"
+                self.checkpoints[ck.name] = ck
 
     def names(self, kind: str) -> list[str]:
         return [n for n, c in self.checkpoints.items() if c.kind == kind]
@@ -82,7 +120,7 @@ class Registry:
         with self._lock:
             if ck._model is None:
                 try:
-                    ck._model = load(ck.path)
-                except CheckpointError as e:
+                    ck._model = ck.load()
+                except (CheckpointError, diffusers_models.DiffusersFolderError, OSError, ValueError) as e:
                     raise UnreadableCheckpoint(f"checkpoint {name!r} could not be loaded: {e}") from e
         return ck._model

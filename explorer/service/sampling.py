@@ -54,7 +54,7 @@ class Samples:
 def no_prior(model, name: str) -> str | None:
     """Why checkpoint `name` cannot sample (a VQ-VAE without a prior, or with one trained on other weights, which
     vae_core refuses to pair with it), with the command that fixes it; None when it can."""
-    if model.cfg.model == "vae" or getattr(model, "prior", None) is not None:
+    if model.kind == "vae" or getattr(model, "prior", None) is not None:
         return None
     why = getattr(model, "prior_problem", None) or "it has no prior over its codes"
     return (f"{name} cannot generate: {why}. Train its prior with "
@@ -77,7 +77,7 @@ def sample(model, name: str, settings: SampleSettings) -> Samples:
     s = settings.checked()
     generator = torch.Generator().manual_seed(s.seed)
     t = time.perf_counter()
-    if model.cfg.model == "vae":
+    if model.kind == "vae":
         grids, x = None, model.sample(s.n, generator=generator)
     else:
         grids = prior_of(model, name).sample(s.n, generator=generator, temperature=s.temperature,
@@ -89,11 +89,11 @@ def sample(model, name: str, settings: SampleSettings) -> Samples:
 
 def _top_k(s: SampleSettings, model) -> int | None:
     """top-k, where k beyond the codebook's size means every code."""
-    return None if s.top_k is None else min(s.top_k, model.cfg.num_codes)
+    return None if s.top_k is None else min(s.top_k, model.num_codes)
 
 
 def _grid_and_cell(model, grid, row: int, col: int) -> tuple[torch.Tensor, int, int]:
-    g = validate_grid(grid, model.grid_size, model.cfg.num_codes)
+    g = validate_grid(grid, model.grid_size, model.num_codes)
     row, col = int(row), int(col)
     if not (0 <= row < g.shape[0] and 0 <= col < g.shape[1]):
         raise SampleError(f"cell ({row}, {col}) is outside the {g.shape[0]}x{g.shape[1]} grid")

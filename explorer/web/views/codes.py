@@ -115,7 +115,7 @@ class CodesView:
         return out
 
     def checked_code(self, st: CodesSession, code) -> int:
-        k = self.ex.registry.model(st.vq).cfg.num_codes
+        k = self.ex.registry.model(st.vq).num_codes
         if code is None or not 0 <= int(code) < k:
             raise GridError(f"code index must be in 0..{k - 1}")
         return int(code)

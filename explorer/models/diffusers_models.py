@@ -1,0 +1,138 @@
+"""diffusers' AutoencoderKL and VQModel behind the model interface, opened from a local folder (config.json with
+`_class_name`, diffusion_pytorch_model.safetensors) with `from_pretrained(folder)`, never from a hub, and never from
+pickled weights. diffusers is imported here only, when such a folder is found.
+
+diffusers models take and make images in [-1, 1]: x_model = 2 x - 1 in, x = (x_model + 1) / 2 out, clamped to
+[0, 1]. AutoencoderKL's latents are scaled by its `scaling_factor` s (as diffusion models use them):
+    z = s * z_raw,  q(z|x) = N(s * mean, (s * sigma)^2),  log sigma_z = 1/2 logvar + log s
+so that the prior N(0, I) is roughly right for z; they are spatial (C, h, w) and are flattened to d = C h w for the
+map, the sliders and the API. VQModel's codes come from its quantizer (`quantize`), and edited grids are decoded
+with `quantize.get_codebook_entry`, then `decode(..., force_not_quantize=True)`.
+"""
+import json
+import math
+from pathlib import Path
+
+import torch
+
+from explorer.models.interface import CodeModel, LatentModel
+
+CLASSES = ("AutoencoderKL", "VQModel")
+WEIGHTS = "diffusion_pytorch_model.safetensors"
+
+
+class DiffusersFolderError(ValueError):
+    """A folder that looks like a diffusers model but cannot be opened; the message says what to do."""
+
+
+def diffusers_class(folder: Path) -> str | None:
+    """The `_class_name` of a diffusers model folder, or None when the folder is not one."""
+    try:
+        return json.loads((Path(folder) / "config.json").read_text()).get("_class_name")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def check_folder(folder: Path) -> str:
+    """The class of a diffusers model folder that the explorer can open; else DiffusersFolderError saying why."""
+    folder = Path(folder)
+    name = diffusers_class(folder)
+    if name not in CLASSES:
+        raise DiffusersFolderError(f"{folder}: a diffusers {name} model; the explorer opens {' and '.join(CLASSES)}")
+    if not (folder / WEIGHTS).exists():
+        pickled = sorted(p.name for p in folder.glob("*") if p.suffix in (".bin", ".ckpt", ".pt", ".pth"))
+        found = f" (found {', '.join(pickled)}: pickled weights are never loaded)" if pickled else ""
+        raise DiffusersFolderError(f"{folder}: no {WEIGHTS}{found}; save the model with save_pretrained(folder, "
+                                   "safe_serialization=True) to get safetensors weights")
+    return name
+
+
+def image_shape_of(folder: Path) -> tuple[int, int, int]:
+    """(C, H, W) from the folder's config.json: in_channels and sample_size."""
+    cfg = json.loads((Path(folder) / "config.json").read_text())
+    size = cfg.get("sample_size", 32)
+    size = size[0] if isinstance(size, (list, tuple)) else size
+    return (int(cfg.get("in_channels", 3)), int(size), int(size))
+
+
+def load(folder: Path):
+    """A DiffusersKL or DiffusersVQ for a checked folder (check_folder), in eval mode on the CPU."""
+    name = check_folder(folder)
+    import diffusers  # only now: a diffusers folder was found
+
+    model = getattr(diffusers, name).from_pretrained(str(folder), use_safetensors=True).eval()
+    shape = image_shape_of(folder)
+    return DiffusersKL(model, shape) if name == "AutoencoderKL" else DiffusersVQ(model, shape)
+
+
+def to_model(x: torch.Tensor) -> torch.Tensor:
+    return 2 * x - 1  # [0, 1] -> [-1, 1]
+
+
+def from_model(y: torch.Tensor) -> torch.Tensor:
+    return ((y + 1) / 2).clamp(0.0, 1.0)  # [-1, 1] -> [0, 1]
+
+
+class DiffusersKL(LatentModel):
+    has_decoder_scale = False  # its decoder gives an image, not a distribution over pixels
+
+    def __init__(self, model, image_shape: tuple[int, int, int]):
+        self.model, self.image_shape = model, image_shape
+        self.scale = float(model.config.get("scaling_factor", 1.0) or 1.0)
+        down = 2 ** (len(model.config["block_out_channels"]) - 1)
+        self.latent_shape = (int(model.config["latent_channels"]), image_shape[1] // down, image_shape[2] // down)
+        self.description = f"diffusers AutoencoderKL (latent {'x'.join(map(str, self.latent_shape))})"
+
+    def parameters(self):
+        return self.model.parameters()
+
+    @torch.no_grad()
+    def encode(self, x):
+        d = self.model.encode(to_model(x)).latent_dist
+        mu = self.scale * d.mean  # z = s z_raw
+        log_sigma = 0.5 * d.logvar + math.log(self.scale)  # sigma_z = s sigma_raw
+        return mu.flatten(1), log_sigma.flatten(1)
+
+    @torch.no_grad()
+    def decode_location(self, z):
+        z = z.float().reshape(len(z), *self.latent_shape) / self.scale
+        return from_model(self.model.decode(z).sample)
+
+
+class DiffusersVQ(CodeModel):
+    def __init__(self, model, image_shape: tuple[int, int, int]):
+        self.model, self.image_shape = model, image_shape
+        down = 2 ** (len(model.config["block_out_channels"]) - 1)
+        self._grid = image_shape[1] // down
+        self.description = f"diffusers VQModel (K = {self.num_codes}, grid {self._grid}x{self._grid})"
+
+    def parameters(self):
+        return self.model.parameters()
+
+    @property
+    def codebook(self):
+        return self.model.quantize.embedding.weight.detach()
+
+    @property
+    def grid_size(self):
+        return self._grid
+
+    @torch.no_grad()
+    def encode(self, x):
+        return self.model.encode(to_model(x)).latents
+
+    @torch.no_grad()
+    def quantize(self, z_e):
+        z_q, _, (_, _, indices) = self.model.quantize(z_e)
+        b, _, h, w = z_e.shape
+        return z_q, indices.reshape(b, h, w)
+
+    @torch.no_grad()
+    def decode(self, z_q):
+        return from_model(self.model.decode(z_q, force_not_quantize=True).sample)
+
+    @torch.no_grad()
+    def decode_indices(self, grid):
+        b, h, w = grid.shape
+        z_q = self.model.quantize.get_codebook_entry(grid.reshape(-1).long(), shape=(b, h, w, self.codebook.shape[1]))
+        return self.decode(z_q)

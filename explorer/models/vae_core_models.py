@@ -1,0 +1,78 @@
+"""vae_core's VAE and VQ-VAE behind the model interface: the same numbers as vae_core computes (the adapters only
+name what the explorer calls), with vae_core's decoder distribution and prior."""
+import torch
+
+from explorer.models.interface import CodeModel, LatentModel
+
+
+class VaeCoreVAE(LatentModel):
+    has_decoder_scale = True  # vae_core decoders give p(x|z): a location and a scale per pixel (or Bernoulli logits)
+
+    def __init__(self, vae):
+        self.vae, self.cfg = vae, vae.cfg
+        self.image_shape = vae.cfg.image_shape
+        self.latent_shape = (vae.cfg.latent_dim,)
+        self.likelihood = vae.likelihood  # p(x|z): log_prob, mean (the location), expectation, sample
+        self.description = f"vae_core VAE ({vae.cfg.arch}, {vae.cfg.likelihood})"
+
+    def parameters(self):
+        return self.vae.parameters()
+
+    def encode(self, x):
+        return self.vae.encode(x)
+
+    def posterior(self, x):
+        return self.vae.posterior(x)
+
+    def decode(self, z):
+        """The parameters of p(x|z) (vae_core VAE.decode)."""
+        return self.vae.decode(z)
+
+    def decode_location(self, z):
+        return self.vae.decode_location(z)
+
+    def log_importance_weights(self, x, k, generator=None):
+        return self.vae.log_importance_weights(x, k, generator)
+
+    @torch.no_grad()
+    def sample(self, n, generator=None, temperature=1.0):
+        return self.vae.sample(n, generator=generator, temperature=temperature)
+
+
+class VaeCoreVQVAE(CodeModel):
+    def __init__(self, vq):
+        self.vq, self.cfg = vq, vq.cfg
+        self.image_shape = vq.cfg.image_shape
+        self.prior, self.prior_problem = vq.prior, getattr(vq, "prior_problem", None)
+        self.description = f"vae_core VQ-VAE (K = {vq.cfg.num_codes}, D = {vq.cfg.code_dim})"
+
+    def parameters(self):
+        return self.vq.parameters()
+
+    @property
+    def codebook(self):
+        return self.vq.codebook
+
+    @property
+    def num_codes(self):
+        return self.vq.cfg.num_codes
+
+    @property
+    def grid_size(self):
+        return self.vq.grid_size
+
+    def encode(self, x):
+        return self.vq.encode(x)
+
+    def quantize(self, z_e):
+        z_q, indices, _ = self.vq.quantize(z_e)
+        return z_q, indices
+
+    def decode(self, z_q):
+        return self.vq.decode(z_q).clamp(0.0, 1.0)
+
+    def decode_indices(self, grid):
+        return self.vq.decode_indices(grid)
+
+    def reconstruct(self, x):
+        return self.vq.reconstruct(x)
