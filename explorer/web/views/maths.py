@@ -135,15 +135,7 @@ class MathsView:
                self.plot: self.plot_of(st),
                self.info: f"Posterior of test image **#{st.index}**; current latent: {how}, "
                           f"z{st.i} = {z[st.i]:.2f}, z{st.j} = {z[st.j]:.2f}"}
-        d = self.ex.decoder_output(name, z)
-        lo, hi = d.scale_range
-        gap = 255 * float(np.abs(d.mean - d.location).mean())  # grey levels, per pixel
-        expectation = (f"E[x|z] = Σ_k (k/255) P(k|z), exact: {gap:.1f} grey levels from the location (shown above, "
-                       "and what MSE / PSNR use) on average")
-        out[self.decoder] = figure_row([
-            (image_of(d.mean), expectation),
-            (Image.fromarray(d.scale_map), f"per-pixel scale: log10 from {lo:.2f} (dark) to {hi:.2f} (yellow)"),
-            (image_of(d.sample), "a sample x ~ p(x|z)")])
+        out[self.decoder] = self.decoder_html(name, z)
         tr = self.ex.traversal(name, z, min(TRAVERSAL_ROWS, len(z)), TRAVERSAL_STEPS)
         rows = ", ".join(f"z{int(k)}" for k in tr.dims)
         grid = enlarge(tr.grid, 2)
@@ -155,9 +147,28 @@ class MathsView:
         out[self.download] = data_file(tr.png, f"{stem}-traversal.png", self.download.GRADIO_CACHE)
         return out
 
+    def decoder_html(self, name: str, z: np.ndarray) -> str:
+        """What the decoder says about z: E[x|z], the per-pixel scale, a sample; one line when it has no scale."""
+        missing = self.ex.missing(name, "decoder scale")
+        if missing:
+            return f'<p class="vx-missing">{missing}.</p>'
+        d = self.ex.decoder_output(name, z)
+        lo, hi = d.scale_range
+        gap = 255 * float(np.abs(d.mean - d.location).mean())  # grey levels, per pixel
+        expectation = (f"E[x|z] = Σ_k (k/255) P(k|z), exact: {gap:.1f} grey levels from the location (shown above, "
+                       "and what MSE / PSNR use) on average")
+        return figure_row([
+            (image_of(d.mean), expectation),
+            (Image.fromarray(d.scale_map), f"per-pixel scale: log10 from {lo:.2f} (dark) to {hi:.2f} (yellow)"),
+            (image_of(d.sample), "a sample x ~ p(x|z)")])
+
     def mc_outputs(self, st: MathsSession, samples, seed) -> dict:
         """The Monte Carlo text and strip for L = `samples`, and the samples on the axes (in the session and the
-        plot's value)."""
+        plot's value); one line instead when the model has no decoder distribution to estimate with."""
+        missing = self.ex.missing(st.vae, "decoder scale")
+        if missing:
+            st = replace(st, mc_z=())
+            return {self.state: st, self.plot: self.plot_of(st), self.mc_text: f"{missing}.", self.mc_strip: ""}
         r = self.ex.monte_carlo(st.vae, st.index, 1 if samples is None else samples, int(seed or 0))  # L checked there
         st = replace(st, mc_z=tuple(tuple(float(v) for v in z) for z in r.z), samples=len(r.z), seed=r.seed)
         strip = to_pil(make_grid(torch.from_numpy(r.decodes), nrow=min(MC_COLUMNS, len(r.z))), 2)
