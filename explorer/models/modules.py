@@ -1,0 +1,118 @@
+"""A user's own PyTorch module behind the model interface, checked once with a dummy batch so that a wrong method
+or shape is named at start, not in the middle of a click.
+
+    continuous latents: module.encode(x) -> (mu, log_sigma), any latent shape; module.decode(z) -> images in [0, 1]
+    discrete codes:     module.encode_indices(x) -> (B, h, w); module.decode_indices(grid) -> images;
+                        module.codebook -> (K, D)
+x is a float batch in [0, 1] of shape (B, C, H, W) at `image_shape`. Optional: module.sample(n, generator) for a
+model with a prior of its own; without it, a continuous model samples z ~ N(0, I).
+"""
+import torch
+
+from explorer.models.interface import CodeModel, LatentModel
+
+
+class ModuleError(ValueError):
+    """A user's module lacks a method or returns the wrong shape; the message names the method and the shapes."""
+
+
+def from_module(module, image_shape: tuple[int, int, int], name: str = "model"):
+    """A LatentModel or CodeModel for `module` (an nn.Module or any object with the methods above)."""
+    if hasattr(module, "eval"):
+        module.eval()
+    if all(hasattr(module, m) for m in ("encode_indices", "decode_indices", "codebook")):
+        return ModuleCodes(module, tuple(image_shape), name)
+    if all(hasattr(module, m) for m in ("encode", "decode")):
+        return ModuleLatents(module, tuple(image_shape), name)
+    raise ModuleError(f"{name}: a model needs encode(x) -> (mu, log_sigma) and decode(z) (continuous latents), or "
+                      "encode_indices(x), decode_indices(grid) and codebook (discrete codes)")
+
+
+def _call(name: str, method: str, fn, *args):
+    try:
+        with torch.no_grad():
+            return fn(*args)
+    except Exception as e:  # noqa: BLE001 - any failure of the user's code becomes a message naming it
+        shapes = ", ".join(str(tuple(a.shape)) for a in args if hasattr(a, "shape"))
+        raise ModuleError(f"{name}.{method} raised {type(e).__name__} on input of shape {shapes}: {e}") from e
+
+
+def _check_images(name: str, method: str, y, n: int, image_shape) -> torch.Tensor:
+    if not isinstance(y, torch.Tensor) or tuple(y.shape) != (n, *image_shape):
+        got = tuple(y.shape) if hasattr(y, "shape") else type(y).__name__
+        raise ModuleError(f"{name}.{method} must return images of shape {(n, *image_shape)}, got {got}")
+    return y.float().clamp(0.0, 1.0)
+
+
+class ModuleLatents(LatentModel):
+    def __init__(self, module, image_shape, name):
+        self.module, self.image_shape, self.name = module, image_shape, name
+        self.description = f"PyTorch module {type(module).__name__}"
+        x = torch.rand(2, *image_shape)
+        out = _call(name, "encode", module.encode, x)
+        if not (isinstance(out, (tuple, list)) and len(out) == 2 and out[0].shape == out[1].shape
+                and len(out[0]) == 2):
+            raise ModuleError(f"{name}.encode must return (mu, log_sigma), two tensors of shape (B, ...) alike; got "
+                              f"{type(out).__name__} for a batch of 2 images {tuple(x.shape)}")
+        self.latent_shape = tuple(out[0].shape[1:])
+        self.decode_location(out[0].flatten(1))  # checks decode's shape now
+
+    def parameters(self):
+        return self.module.parameters() if hasattr(self.module, "parameters") else iter([torch.zeros(0)])
+
+    def encode(self, x):
+        mu, log_sigma = _call(self.name, "encode", self.module.encode, x)
+        return mu.float().flatten(1), log_sigma.float().flatten(1)
+
+    def decode_location(self, z):
+        y = _call(self.name, "decode", self.module.decode, z.float().reshape(len(z), *self.latent_shape))
+        return _check_images(self.name, "decode", y, len(z), self.image_shape)
+
+    def sample(self, n, generator=None, temperature=1.0):
+        if hasattr(self.module, "sample"):
+            y = _call(self.name, "sample", self.module.sample, n, generator)
+            return _check_images(self.name, "sample", y, n, self.image_shape)
+        return super().sample(n, generator, temperature)
+
+
+class ModuleCodes(CodeModel):
+    def __init__(self, module, image_shape, name):
+        self.module, self.image_shape, self.name = module, image_shape, name
+        self.description = f"PyTorch module {type(module).__name__}"
+        grid = _call(name, "encode_indices", module.encode_indices, torch.rand(1, *image_shape))
+        if not (isinstance(grid, torch.Tensor) and grid.dim() == 3 and grid.shape[1] == grid.shape[2]):
+            raise ModuleError(f"{name}.encode_indices must return a square grid of code indices (B, h, w), got "
+                              f"{tuple(grid.shape) if hasattr(grid, 'shape') else type(grid).__name__}")
+        self._grid = int(grid.shape[1])
+        self.decode_indices(grid)
+
+    def parameters(self):
+        return self.module.parameters() if hasattr(self.module, "parameters") else iter([torch.zeros(0)])
+
+    @property
+    def codebook(self):
+        return torch.as_tensor(self.module.codebook).detach().float()
+
+    @property
+    def grid_size(self):
+        return self._grid
+
+    def encode_indices(self, x):
+        return _call(self.name, "encode_indices", self.module.encode_indices, x).long()
+
+    def decode_indices(self, grid):
+        y = _call(self.name, "decode_indices", self.module.decode_indices, grid.long())
+        return _check_images(self.name, "decode_indices", y, len(grid), self.image_shape)
+
+    def encode(self, x):
+        """z_e as the codes' vectors (a module that gives only indices has no pre-quantisation vectors)."""
+        return self.codebook[self.encode_indices(x)].permute(0, 3, 1, 2)
+
+    def quantize(self, z_e):
+        b, d, h, w = z_e.shape
+        flat = z_e.permute(0, 2, 3, 1).reshape(-1, d)
+        idx = torch.cdist(flat, self.codebook).argmin(1)  # the nearest code
+        return self.codebook[idx].reshape(b, h, w, d).permute(0, 3, 1, 2), idx.reshape(b, h, w)
+
+    def decode(self, z_q):
+        return self.decode_indices(self.quantize(z_q)[1])
