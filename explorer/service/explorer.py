@@ -28,6 +28,7 @@ from explorer.errors import DataUnavailable, IndexRangeError, LatentError, UserE
 from explorer.figures.pictures import DISPLAY, error_map, load_upload, show, strip
 from explorer.service import sampling
 from explorer.service.export import ExportTable, SelectionSummary, export_table, selection_summary, validate_indices
+from explorer.service.image_sets import ImageSet
 from explorer.service.projection import CodebookProjection, LatentProjection, batches, load_or_compute, no_progress
 from explorer.service.registry import Registry
 from explorer.service.sampling import Samples, SampleSettings
@@ -105,7 +106,8 @@ def validate_latent(values, dim: int) -> np.ndarray:
 
 
 class Explorer:
-    def __init__(self, folders: list[str | Path], log=print):
+    def __init__(self, folders: list[str | Path], log=print, images: str | Path | None = None):
+        self.images = ImageSet(images, log) if images else None  # --images: shown by every model (else its own)
         self.registry = Registry(folders, log)
         self.log = log
         self._data: dict[tuple, Dataset] = {}
@@ -128,7 +130,11 @@ class Explorer:
 
     # --- cached, read-only resources ---------------------------------------------------------------------------
     def data(self, name: str) -> Dataset:
+        """The test images checkpoint `name` shows: --images converted to its input when given, else its own test
+        split."""
         cfg = self.registry.get(name).cfg
+        if self.images:
+            return self.images.dataset(cfg.channels, cfg.image_size)
         key = (cfg.data, cfg.data_dir, cfg.channels, cfg.image_size, cfg.seed)
         with self._lock:
             if key not in self._data:
@@ -138,6 +144,11 @@ class Explorer:
                 except (DataError, FileNotFoundError) as e:
                     raise DataUnavailable(f"the data set of {name!r} ({cfg.data}) is not available: {e}") from e
             return self._data[key]
+
+    def data_note(self, name: str) -> str:
+        """One line on what --images held and what was changed to fit checkpoint `name` ("" without --images)."""
+        cfg = self.registry.get(name).cfg
+        return self.images.note(cfg.channels, cfg.image_size) if self.images else ""
 
     def _projection(self, name: str, progress=no_progress):
         with self._computing[name]:
