@@ -126,7 +126,7 @@ def convert(raw: RawImages, channels: int, size: int) -> np.ndarray:
 
 
 def _sizes(shapes) -> str:
-    sizes = Counter(f"{h}x{w}" for _, h, w in shapes)
+    sizes = Counter(f"{w}x{h}" for _, h, w in shapes)  # width x height, as image sizes are written
     return next(iter(sizes)) if len(sizes) == 1 else f"mixed sizes (mostly {sizes.most_common(1)[0][0]})"
 
 
