@@ -27,6 +27,10 @@ class DataUnavailable(UserError):
     """The data set a checkpoint was trained on cannot be found or read."""
 
 
+class ImageSetError(UserError):
+    """An --images PATH that is none of the forms it takes, or whose images cannot be read."""
+
+
 class SessionExpired(UserError):
     """The server no longer holds this browser tab's state (evicted after `state_session_capacity` newer sessions)."""
 

@@ -37,17 +37,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(folders: list, log_path: Path, env: dict | None = None, timeout: float = 300, root: Path = ROOT
-              ) -> tuple[subprocess.Popen, str, float]:
-    """Start `root`/app.py (default: this checkout's) on a free loopback port; return it, its URL and the seconds
-    until its first HTTP 200."""
+def start_app(folders: list, log_path: Path, env: dict | None = None, timeout: float = 300, root: Path = ROOT,
+              args: tuple = ()) -> tuple[subprocess.Popen, str, float]:
+    """Start `root`/app.py (default: this checkout's) on a free loopback port, with more command-line `args`; return
+    it, its URL and the seconds until its first HTTP 200."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}
     t = time.perf_counter()
     with open(log_path, "ab") as log:
         proc = subprocess.Popen([sys.executable, "app.py", "--checkpoints", *map(str, folders), "--port", str(port),
-                                 "--host", "127.0.0.1"], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+                                 "--host", "127.0.0.1", *args], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     while True:
         if proc.poll() is not None:
             raise AppStartError(f"app.py exited with {proc.returncode}:\n{Path(log_path).read_text()[-3000:]}")

@@ -35,6 +35,7 @@ from explorer.errors import (
 from explorer.figures.pictures import DISPLAY, error_map, load_upload, show, strip
 from explorer.service import sampling
 from explorer.service.export import ExportTable, SelectionSummary, export_table, selection_summary, validate_indices
+from explorer.service.image_sets import ImageSet
 from explorer.service.projection import CodebookProjection, LatentProjection, batches, load_or_compute, no_progress
 from explorer.service.registry import Registry
 from explorer.service.sampling import Samples, SampleSettings
@@ -112,7 +113,8 @@ def validate_latent(values, dim: int) -> np.ndarray:
 
 
 class Explorer:
-    def __init__(self, folders: list[str | Path], log=print):
+    def __init__(self, folders: list[str | Path], log=print, images: str | Path | None = None):
+        self.images = ImageSet(images, log) if images else None  # --images: shown by every model (else its own)
         self.registry = Registry(folders, log)
         self.log = log
         self._data: dict[tuple, Dataset] = {}
@@ -135,10 +137,15 @@ class Explorer:
 
     # --- cached, read-only resources ---------------------------------------------------------------------------
     def data(self, name: str) -> Dataset:
+        """The test images checkpoint `name` shows: --images converted to its input when given, else its own test
+        split."""
         cfg = self.registry.get(name).cfg
+        if self.images:
+            channels, size, _ = self.registry.get(name).image_shape
+            return self.images.dataset(channels, size)
         if cfg is None:
-            raise DataUnavailable(f"{name} is a diffusers model with no data set of its own: start the app with "
-                                  "--images PATH to show it images")
+            raise DataUnavailable(f"{name} has no data set of its own (a diffusers model or a module from Python): "
+                                  "start the app with --images PATH to show it images")
         key = (cfg.data, cfg.data_dir, cfg.channels, cfg.image_size, cfg.seed)
         with self._lock:
             if key not in self._data:
@@ -148,6 +155,11 @@ class Explorer:
                 except (DataError, FileNotFoundError) as e:
                     raise DataUnavailable(f"the data set of {name!r} ({cfg.data}) is not available: {e}") from e
             return self._data[key]
+
+    def data_note(self, name: str) -> str:
+        """One line on what --images held and what was changed to fit checkpoint `name` ("" without --images)."""
+        channels, size, _ = self.registry.get(name).image_shape
+        return self.images.note(channels, size) if self.images else ""
 
     def _projection(self, name: str, progress=no_progress):
         with self._computing[name]:

@@ -10,8 +10,9 @@ from .idx import DataError
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 
 
-def read_image_folder(folder: Path) -> tuple[list[np.ndarray], np.ndarray | None, list[str]]:
-    """(images as HxWxC uint8 arrays, labels or None, label names). Sub-folders are classes."""
+def read_image_folder(folder: Path, skip=None) -> tuple[list[np.ndarray], np.ndarray | None, list[str]]:
+    """(images as HxWxC uint8 arrays, labels or None, label names). Sub-folders are classes. An unreadable file is a
+    DataError, or, given `skip`, is left out and passed to skip(path)."""
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not files:
         raise DataError(f"{folder}: no images found (looked for {sorted(IMAGE_SUFFIXES)}); point --data at a "
@@ -23,10 +24,13 @@ def read_image_folder(folder: Path) -> tuple[list[np.ndarray], np.ndarray | None
             with Image.open(p) as im:
                 im = im.convert("RGBA").convert("RGB") if im.mode not in ("L", "RGB") else im.convert(im.mode)
                 images.append(np.asarray(im))
-        except (UnidentifiedImageError, OSError) as e:
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+            if skip:
+                skip(p)
+                continue
             raise DataError(f"{p}: not a readable image ({e}); remove it from the folder") from e
         labels.append(classes.index(p.relative_to(folder).parts[0]) if p.parent != folder else -1)
-    if classes and min(labels) < 0:
+    if classes and labels and min(labels) < 0:
         raise DataError(f"{folder}: some images lie beside the class folders; move them into a class folder")
     return images, (np.array(labels, dtype=np.int64) if classes else None), classes
 

@@ -141,6 +141,8 @@ class MapView:
             st = out[self.state].with_latent(want.z)
             out.update({**self.latent_outputs(st), **self.slider_outputs(st), **self.neighbour_outputs(st)})
         out[self.dims] = gr.update(choices=list(range(len(kl))), value=list(st.dims))
+        if note := self.ex.data_note(vae):  # --images: what was read and changed, shown once on opening
+            out[self.info] = f"{out[self.info]}  \n{note}"
         m = self.ex.manifold(vae)
         out[self.manifold] = gr.update(value=image_file(m, self.manifold), visible=m is not None)
         return out

@@ -1,0 +1,185 @@
+"""A user's own images (`python app.py --images PATH`), read once and converted to each model's input.
+
+PATH takes one of four forms: a folder of images (class sub-folders become labels), an `.npz` with `x` (and
+optional `y`), a folder of IDX files, or a vae_core data set name (its test split). vae_core/data reads each form;
+this module checks the form at start (a bad PATH stops the app with a message), leaves unreadable image files out
+(counted, never a crash), and converts the images to a model's channels (grey <-> RGB) and size, once per
+(channels, size), with a one-line note of what was changed. The converted images are a vae_core `Dataset` whose
+test split is the whole set, so every view reads them as it reads a checkpoint's own test images.
+"""
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from explorer.errors import ImageSetError
+from vae_core.data import NAMED, Dataset, conform, load_dataset
+from vae_core.data.folders import IMAGE_SUFFIXES, read_image_folder, read_npz, stack_images, to_nchw_uint8
+from vae_core.data.idx import DataError, find_idx_pair, read_idx
+
+NAMES = (*NAMED, "digits")  # the data sets vae_core knows by name
+FORMS = ("--images takes a folder of images (class sub-folders become labels), an .npz with 'x' (and optional "
+         f"'y'), a folder of IDX files, or a data set name ({', '.join(NAMES)})")
+
+
+@dataclass
+class RawImages:
+    """The images as read, before any conversion."""
+
+    images: np.ndarray | list[np.ndarray]  # (N, C, H, W) uint8, or a folder's H x W (x 3) arrays, each its own size
+    labels: np.ndarray  # (N,) int64, -1 for unlabelled
+    label_names: list[str]
+    skipped: int = 0  # unreadable files left out
+
+    def shapes(self) -> list[tuple[int, int, int]]:
+        """(channels, height, width) of every image."""
+        if isinstance(self.images, np.ndarray):
+            return [self.images.shape[1:]] * len(self.images)
+        return [(3 if im.ndim == 3 else 1, *im.shape[:2]) for im in self.images]
+
+
+def image_form(spec: str | Path) -> str:
+    """Which of the four forms `spec` is ("name", "npz", "idx" or "folder"), from a cheap look at it (no image is
+    read); an ImageSetError naming the four forms when it is none of them."""
+    if str(spec) in NAMES:
+        return "name"
+    path = Path(spec).expanduser()
+    if not path.exists():
+        raise ImageSetError(f"{spec}: not found. {FORMS}")
+    if path.is_file() and path.suffix.lower() == ".npz":
+        return "npz"
+    if path.is_dir():
+        if idx_images(path):
+            return "idx"
+        if any(p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() for p in path.rglob("*")):
+            return "folder"
+        raise ImageSetError(f"{spec}: a folder with neither images ({', '.join(sorted(IMAGE_SUFFIXES))}) nor IDX "
+                            f"files in it. {FORMS}")
+    raise ImageSetError(f"{spec}: neither a folder nor an .npz file. {FORMS}")
+
+
+def idx_images(folder: Path) -> tuple[Path, Path | None] | None:
+    """The IDX (images, labels or None) of a folder: its test split, else its training split, else any file named
+    like "*images*idx*" (labels: the same name with "labels")."""
+    pair = find_idx_pair(folder, "test") or find_idx_pair(folder, "train")
+    if pair:
+        return pair
+    for p in sorted(folder.iterdir()):
+        n = p.name.lower()
+        if p.is_file() and "images" in n and ("idx" in n or "ubyte" in n):
+            labels = p.with_name(p.name.replace("images", "labels"))
+            return p, (labels if labels.is_file() else None)
+    return None
+
+
+def _labels(y: np.ndarray | None, n: int, where: str) -> tuple[np.ndarray, list[str]]:
+    """Labels as int64 (-1 for none) and names "0".."max" for numbered classes."""
+    if y is None:
+        return np.full(n, -1, dtype=np.int64), []
+    y = np.asarray(y).reshape(-1)
+    if len(y) != n:
+        raise ImageSetError(f"{where}: {len(y)} labels for {n} images; give one label per image")
+    y = y.astype(np.int64)
+    return y, [str(i) for i in range(int(y.max()) + 1)] if n and y.max() >= 0 else []
+
+
+def read_images(spec: str | Path, form: str, log=print) -> RawImages:
+    """The images of `spec` in `form` (see image_form), as read; unreadable image files are left out and counted."""
+    path = Path(spec).expanduser()
+    try:
+        if form == "name":
+            ds = load_dataset(str(spec), log=log)
+            y, _ = _labels(ds.y_test, len(ds.x_test), str(spec))
+            raw = RawImages(ds.x_test, y, list(ds.label_names))
+        elif form == "npz":
+            a = read_npz(path)
+            x = to_nchw_uint8(a["x"], str(path))
+            raw = RawImages(x, *_labels(a.get("y"), len(x), f"{path} 'y'"))
+        elif form == "idx":
+            images, labels = idx_images(path)
+            x = to_nchw_uint8(read_idx(images), str(images))
+            raw = RawImages(x, *_labels(read_idx(labels) if labels else None, len(x), str(labels)))
+        else:
+            unreadable = []
+            images, y, classes = read_image_folder(path, skip=unreadable.append)
+            for p in unreadable[:3]:
+                log(f"--images: skipped {p}: not a readable image")
+            raw = RawImages(images, *_labels(y, len(images), str(path)), skipped=len(unreadable))
+            raw.label_names = classes
+    except DataError as e:
+        raise ImageSetError(f"--images {spec}: {e}") from e
+    if not len(raw.images):
+        skipped = f" ({raw.skipped} unreadable files skipped)" if raw.skipped else ""
+        raise ImageSetError(f"--images {spec}: no images to show{skipped}. {FORMS}")
+    return raw
+
+
+def convert(raw: RawImages, channels: int, size: int) -> np.ndarray:
+    """(N, channels, size, size) uint8. Arrays go through vae_core's `conform` (the conversion its trainer applies:
+    antialiased bilinear resizing, grey = 0.299 R + 0.587 G + 0.114 B, RGB = grey thrice); a folder's images, each of
+    its own size, through PIL (`stack_images`: bilinear, which PIL widens to an area filter when shrinking)."""
+    if isinstance(raw.images, np.ndarray):
+        return conform(raw.images, channels, size)
+    return stack_images(raw.images, channels, size)[0]
+
+
+def _sizes(shapes) -> str:
+    sizes = Counter(f"{w}x{h}" for _, h, w in shapes)  # width x height, as image sizes are written
+    return next(iter(sizes)) if len(sizes) == 1 else f"mixed sizes (mostly {sizes.most_common(1)[0][0]})"
+
+
+def _colours(shapes) -> str:
+    names = sorted({"RGB" if c == 3 else "grey" for c, _, _ in shapes})
+    return " and ".join(names)
+
+
+def conversion_note(raw: RawImages, spec, channels: int, size: int) -> str:
+    """One line: how many images, from where, what was changed to fit (channels, size), and how many files were
+    unreadable, e.g. "1,234 images from PATH, resized from 64x64 RGB to 28x28 grey; 3 unreadable files skipped"."""
+    shapes = raw.shapes()
+    target = f"{size}x{size} {'RGB' if channels == 3 else 'grey'}"
+    resized = any((h, w) != (size, size) for _, h, w in shapes)
+    recoloured = any(c != channels for c, _, _ in shapes)
+    if resized or recoloured:
+        change = f"{'resized' if resized else 'converted'} from {_sizes(shapes)} {_colours(shapes)} to {target}"
+    else:
+        change = f"{target} as the model takes them, unchanged"
+    skipped = f"; {raw.skipped:,} unreadable file{'s' if raw.skipped != 1 else ''} skipped" if raw.skipped else ""
+    return f"{len(shapes):,} images from {spec}, {change}{skipped}"
+
+
+class ImageSet:
+    """The images of `--images spec` for every model: the form checked now, the images read on first use, and one
+    converted Dataset (with its note) per (channels, size), all thread-safe."""
+
+    def __init__(self, spec: str | Path, log=print):
+        self.spec, self.log = str(spec), log
+        self.form = image_form(spec)  # raises ImageSetError now: a bad PATH stops the app at start
+        self._raw: RawImages | None = None
+        self._converted: dict[tuple[int, int], tuple[Dataset, str]] = {}
+        self._lock = threading.Lock()
+
+    def _get(self, channels: int, size: int) -> tuple[Dataset, str]:
+        with self._lock:
+            if self._raw is None:
+                self._raw = read_images(self.spec, self.form, self.log)
+            key = (int(channels), int(size))
+            if key not in self._converted:
+                raw, x = self._raw, convert(self._raw, *key)
+                note = conversion_note(raw, self.spec, *key)
+                empty = x[:0]  # no training split: the views read x_test, the whole set
+                ds = Dataset(Path(self.spec).name or self.spec, empty, None, x, raw.labels, list(raw.label_names),
+                             source=note)
+                self._converted[key] = (ds, note)
+                self.log(f"--images: {note}")
+            return self._converted[key]
+
+    def dataset(self, channels: int, size: int) -> Dataset:
+        """The images converted to channels x size x size, as the test split of a Dataset (labels -1: unlabelled)."""
+        return self._get(channels, size)[0]
+
+    def note(self, channels: int, size: int) -> str:
+        """What `dataset(channels, size)` changed, in one line."""
+        return self._get(channels, size)[1]
