@@ -53,8 +53,9 @@ def test_every_python_example_is_run_by_a_test():
     """The two tests below pick their block by what it uses; no other Python block may sit in the README untested."""
     loads = [b for b in PY_BLOCKS if "vae_core.load" in b]
     clients = [b for b in PY_BLOCKS if "gradio_client" in b]
-    assert len(loads) == len(clients) == 1 and loads != clients
-    assert sorted(PY_BLOCKS) == sorted(loads + clients)
+    launches = [b for b in PY_BLOCKS if "explorer.launch" in b]
+    assert len(loads) == len(clients) == len(launches) == 1
+    assert sorted(PY_BLOCKS) == sorted(loads + clients + launches)
 
 
 def test_the_docs_link_files_that_exist():
@@ -101,3 +102,25 @@ def test_gradio_client_example_runs(tmp_path):
         assert "vae_psnr" in out.stdout and out.stdout.strip().splitlines()[-1].startswith("4 ")
     finally:
         stop_app(app)
+
+
+def test_own_module_example_serves_the_module():
+    """The README's own-model example, run as written (on a free port), then asked over HTTP for a decode and
+    samples of the module it serves."""
+    from tests.launch import free_port
+
+    port = free_port()
+    block = next(b for b in PY_BLOCKS if "explorer.launch" in b)
+    assert "port=7861" in block
+    code = block.replace("port=7861", f"port={port}") + f"""
+from gradio_client import Client
+from PIL import Image
+client = Client("http://127.0.0.1:{port}/", verbose=False)
+print("decoded", Image.open(client.predict("mine", [0.0] * 20, api_name="/decode_latent")).size)
+print("samples", len(client.predict("mine", 3, 0, api_name="/sample")))
+demo.close()
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=False, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "decoded (224, 224)" in out.stdout and "samples 3" in out.stdout

@@ -113,9 +113,11 @@ def validate_latent(values, dim: int) -> np.ndarray:
 
 
 class Explorer:
-    def __init__(self, folders: list[str | Path], log=print, images: str | Path | None = None):
-        self.images = ImageSet(images, log) if images else None  # --images: shown by every model (else its own)
-        self.registry = Registry(folders, log)
+    def __init__(self, folders: list[str | Path], log=print, images=None, models: dict | None = None):
+        """folders: where to find model folders; images: a path (--images) or an ImageSet shown by every model
+        (else each shows its own test split); models: {name: (module, image_shape)} given from Python."""
+        self.images = images if isinstance(images, ImageSet) or images is None else ImageSet(images, log)
+        self.registry = Registry(folders, log, models)
         self.log = log
         self._data: dict[tuple, Dataset] = {}
         self._views: dict[str, object] = {}

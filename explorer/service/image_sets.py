@@ -161,6 +161,26 @@ class ImageSet:
         self._converted: dict[tuple[int, int], tuple[Dataset, str]] = {}
         self._lock = threading.Lock()
 
+    @classmethod
+    def from_arrays(cls, x, y=None, names: list[str] | None = None, name: str = "images", log=print) -> "ImageSet":
+        """Images given from Python: x (N, C, H, W) or (N, H, W) as uint8, or floats in [0, 1]; y (N,) optional
+        integer labels, named by `names`."""
+        x = np.asarray(x)
+        if x.dtype != np.uint8:
+            if not np.isfinite(x).all() or x.min() < 0 or x.max() > 1:
+                raise ImageSetError("images given as floats must lie in [0, 1]; give uint8 for 0..255")
+            x = np.round(x * 255).astype(np.uint8)
+        if x.ndim == 3:
+            x = x[:, None]
+        if x.ndim != 4 or x.shape[1] not in (1, 3) or len(x) == 0:
+            raise ImageSetError(f"images must be an array (N, C, H, W) with C = 1 or 3 (or (N, H, W)), got {x.shape}")
+        labels, label_names = _labels(None if y is None else np.asarray(y), len(x), name)
+        self = cls.__new__(cls)
+        self.spec, self.log, self.form = name, log, "arrays"
+        self._raw = RawImages(x, labels, list(names) if names is not None else label_names)
+        self._converted, self._lock = {}, threading.Lock()
+        return self
+
     def _get(self, channels: int, size: int) -> tuple[Dataset, str]:
         with self._lock:
             if self._raw is None:

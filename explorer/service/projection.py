@@ -119,6 +119,9 @@ def load_or_compute(ckpt_dir: Path, weights: Path, model, x: np.ndarray, y: np.n
     """The checkpoint's projection for images x, from the disk cache or computed (reporting to progress) and cached;
     `weights` is the model's weights file (its hash names the cache)."""
     kind = "latent" if model.kind == "vae" else "codebook"
+    if weights is None:  # a module given from Python: nothing on disk to name a cache after
+        return project_latents(model, x, y, progress=progress) if kind == "latent" else \
+            project_codebook(model, x, progress=progress)
     path = cache_path(ckpt_dir, weights, x, kind)
     cls = LatentProjection if kind == "latent" else CodebookProjection
     if path.exists():

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from explorer.errors import UnknownCheckpoint, UnreadableCheckpoint
 from explorer.models import diffusers_models
+from explorer.models.modules import from_module
 from explorer.models.vae_core_models import VaeCoreVAE, VaeCoreVQVAE
 from vae_core import load
 from vae_core.checkpoint import CONFIG, WEIGHTS, CheckpointError, read_config
@@ -25,16 +26,19 @@ class Checkpoint:
     """A model folder found at start: a vae_core checkpoint (cfg set) or a diffusers AutoencoderKL / VQModel."""
 
     name: str
-    path: Path
-    cfg: Config | None  # vae_core's settings and record; None for a diffusers folder
+    path: Path | None  # the folder (None: a module given from Python)
+    cfg: Config | None  # vae_core's settings and record; None for a diffusers folder or a module
     kind: str  # "vae" (continuous latents) or "vqvae" (discrete codes)
     image_shape: tuple[int, int, int]  # (C, H, W) of the images the model takes
-    weights: Path  # its weights file (the projection cache's key hashes it)
-    source: str = "vae_core"  # or "diffusers"
+    weights: Path | None  # its weights file (the projection cache's key hashes it); None: a module, not cached
+    source: str = "vae_core"  # or "diffusers", or "python" (a module given to explorer.launch)
     _model: object = field(default=None, repr=False)
 
     def summary(self) -> str:
         """Markdown: data set, size, test metrics recorded in config.json."""
+        if self.source == "python":
+            c, h, w = self.image_shape
+            return f"**{self.name}**: {self._model.description} ({c}x{h}x{w} images), given from Python"
         if self.cfg is None:
             c, h, w = self.image_shape
             return (f"**{self.name}**: diffusers {diffusers_models.diffusers_class(self.path)} "
@@ -51,8 +55,8 @@ class Checkpoint:
                 f"{metrics or 'no metrics recorded'}")
 
     def history(self) -> list[dict]:
-        p = self.path / HISTORY
-        if not p.exists():
+        p = self.path / HISTORY if self.path else None
+        if p is None or not p.exists():
             return []
         return [json.loads(ln) for ln in p.read_text().splitlines() if ln.strip()]
 
@@ -94,9 +98,13 @@ def find(path: Path, log) -> Checkpoint | None:
 class Registry:
     """The model folders found in some folders, by name; models are loaded on first use and kept."""
 
-    def __init__(self, folders: list[str | Path], log=print):
+    def __init__(self, folders: list[str | Path], log=print, models: dict | None = None):
+        """`models`: {name: (module, image_shape)} given from Python (explorer.launch), checked now."""
         self.checkpoints: dict[str, Checkpoint] = {}
         self._lock = threading.Lock()
+        for name, (module, shape) in (models or {}).items():
+            model = from_module(module, shape, name)  # ModuleError now, at start, naming the method and the shapes
+            self.checkpoints[name] = Checkpoint(name, None, None, model.kind, model.image_shape, None, "python", model)
         for folder in folders:
             folder = Path(folder)
             is_one = (folder / CONFIG).exists()
