@@ -14,6 +14,7 @@ from scipy.spatial import cKDTree
 GRID = 64  # blends precomputed on a GRID x GRID lattice over the map, to start to_map's search
 STARTS = 3  # grid cells (nearest in latent space) each refined by Gauss-Newton
 STEPS = 8  # Gauss-Newton steps at most per start
+RADIUS = 0.01  # empty space: no known point within this share of the map's larger side
 
 
 class LatentMap:
@@ -26,6 +27,7 @@ class LatentMap:
         self._map_tree, self._latent_tree = cKDTree(self.coords), cKDTree(self.latents)
         lo, hi = self.coords.min(0), self.coords.max(0)
         self.span = float((hi - lo).max()) or 1.0  # the map's larger side
+        self.radius = RADIUS * self.span  # a click farther than this from every point is in empty space
         self._h = 1e-3 * self.span  # finite-difference step for the Jacobian d to_latent / dp
         gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], grid), np.linspace(lo[1], hi[1], grid))
         self._grid_p = np.stack([gx.ravel(), gy.ravel()], 1)
@@ -91,6 +93,13 @@ class LatentMap:
         n = min(n or self.k, len(self.coords))
         d, i = self._map_tree.query([x, y], n)
         return np.atleast_1d(i), np.atleast_1d(d)
+
+    def blend(self, x: float, y: float) -> tuple[np.ndarray, np.ndarray]:
+        """The points to_latent(x, y) blends and their weights (summing to 1), heaviest first."""
+        d, i = self.nearest(x, y)
+        w = 1.0 / (d + 1e-6 * (1 + d[-1])) ** 2  # as latents_at weighs them
+        order = np.argsort(-w, kind="stable")
+        return i[order], (w / w.sum())[order]
 
     def nearest_distance(self, x: float, y: float) -> float:
         """Map distance from (x, y) to the nearest known point."""
