@@ -96,7 +96,7 @@ class LatentMap:
 
     def blend(self, x: float, y: float) -> tuple[np.ndarray, np.ndarray]:
         """The points to_latent(x, y) blends and their weights (summing to 1), heaviest first."""
-        d, i = self.nearest(x, y)
+        i, d = self.nearest(x, y)
         w = 1.0 / (d + 1e-6 * (1 + d[-1])) ** 2  # as latents_at weighs them
         order = np.argsort(-w, kind="stable")
         return i[order], (w / w.sum())[order]
