@@ -50,8 +50,8 @@ def test_hovering_a_point_shows_its_image(open_app):
 
 def test_clicking_empty_space_decodes_there_and_moves_the_marker(open_app):
     app = open_app()
-    info, old_src, old_marker = app.info(), app.src("#decoded-image canvas"), app.marker()
-    before = app.image("#decoded-image canvas").tobytes()
+    old_src, old_marker = app.src("#decoded-image canvas"), app.marker()
+    before, selected = app.image("#decoded-image canvas").tobytes(), app.src("#selected-image img")
     x, y, dx, dy = app.empty_spot()
     app.page.mouse.click(x, y)
     app.wait_new_src("#decoded-image canvas", old_src)
@@ -62,7 +62,8 @@ def test_clicking_empty_space_decodes_there_and_moves_the_marker(open_app):
     mx, my = app.marker()
     assert mx == pytest.approx(dx, abs=0.02 * (g["x1"] - g["x0"]))
     assert my == pytest.approx(dy, abs=0.02 * (g["y1"] - g["y0"]))
-    assert app.info() == info  # the selected test image stays selected
+    assert app.src("#selected-image img") == selected  # the selected test image stays selected
+    assert app.info().startswith("Clicked at") and "interpolated" in app.info()  # no image near the spot
     assert app.errors == []
 
 

@@ -16,6 +16,7 @@ from explorer.web.components.sliders import latent_sliders, slider_event, slider
 from explorer.web.components.strip import strip_html, thumbnail_strip
 from explorer.web.session import LatentSession
 from explorer.web.views import FIGURES, Page, handled, image_file, reporter, test_image_uri
+from explorer.web.views.map_note import click_note, point_note
 from explorer.web.views.selection import SelectionPanel
 from explorer.web.views.url import wanted
 
@@ -121,7 +122,7 @@ class MapView:
         out = {**self.latent_outputs(st, view.proj.coords[index], recon), **self.slider_outputs(st)}
         out[self.original] = figure_html(show(self.ex.image(st.vae, index)[0], side=0), "selected image")
         out[self.recon] = figure_html(recon, "its reconstruction")
-        out[self.info] = f"Selected test image **#{index}**: {name}"
+        out[self.info] = point_note(index, name)
         return {**out, **self.neighbour_outputs(st, exclude=index)}
 
     # --- events ---------------------------------------------------------------------------------------------------
@@ -153,8 +154,9 @@ class MapView:
         if click["kind"] == "point":
             return self.select(st, int(click["index"]))
         st = st.with_latent(self.latent_at(st.vae, click))
-        return {**self.latent_outputs(st, (float(click["x"]), float(click["y"]))), **self.slider_outputs(st),
-                **self.neighbour_outputs(st)}
+        view, xy = self.ex.latent_view(st.vae), (float(click["x"]), float(click["y"]))
+        return {**self.latent_outputs(st, xy), **self.slider_outputs(st), **self.neighbour_outputs(st),
+                self.info: click_note(view.mapping, *xy, view.proj.labels, view.data.label_names)}
 
     def on_neighbour(self, st: LatentSession, evt: gr.EventData) -> dict:
         try:
