@@ -113,3 +113,9 @@ def test_diffusers_is_imported_only_when_a_diffusers_folder_is_found():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_compare_and_interpolate_fit_an_image_to_each_model(ex):
+    x = torch.rand(1, 1, 28, 28)  # a grey 28 x 28 image for two 16 x 16 RGB models
+    r = ex.reconstruct("tiny-kl", "tiny-vq", x)
+    assert r.vae.size == r.vqvae.size and 0 <= r.vae_mse < 1 and 0 <= r.vqvae_mse < 1

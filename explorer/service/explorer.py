@@ -17,6 +17,7 @@ from PIL import Image
 from explorer.compute.bounded_cache import BoundedCache
 from explorer.compute.code_grid import validate_grid
 from explorer.compute.decoder import DecoderOutput, decoder_output
+from explorer.compute.fit_images import fit
 from explorer.compute.interpolation import linear_path, slerp_path
 from explorer.compute.inverse import LatentMap
 from explorer.compute.montecarlo import IWAE_K, MonteCarlo, check_samples, iwae_bound, monte_carlo
@@ -336,13 +337,16 @@ class Explorer:
     # --- both kinds ---------------------------------------------------------------------------------------------------
     @torch.no_grad()
     def reconstruct(self, vae: str, vq: str, x: torch.Tensor) -> Reconstruction:
-        """Reconstructions of x (1, C, H, W) by both models, their error maps, MSE and PSNR."""
+        """Reconstructions of x (1, C, H, W) by both models, their error maps, MSE and PSNR; a model whose input
+        differs from x's shape gets x fitted to it (channels and size), and is measured against that."""
         out = {"original": show(x[0])}
         for key, name, kind in (("vae", vae, "vae"), ("vqvae", vq, "vqvae")):
-            x_hat = self.model(name, kind, "reconstruct").reconstruct(x)
-            mse = float((x_hat - x).pow(2).mean())  # MSE = mean (x_hat - x)^2
+            model = self.model(name, kind, "reconstruct")
+            xm = fit(x, model.image_shape)
+            x_hat = model.reconstruct(xm)
+            mse = float((x_hat - xm).pow(2).mean())  # MSE = mean (x_hat - x)^2
             out[key] = show(x_hat[0])
-            out[f"{key}_error"] = error_map(x[0], x_hat[0])
+            out[f"{key}_error"] = error_map(xm[0], x_hat[0])
             out[f"{key}_mse"], out[f"{key}_psnr"] = mse, psnr(mse)
         return Reconstruction(**out)
 
@@ -351,7 +355,7 @@ class Explorer:
         """Decodes along the paths from image i to image j: VAE linear and spherical, VQ-VAE pre-quantisation."""
         m, q = self.model(vae, "vae", "interpolate"), self.model(vq, "vqvae", "interpolate")
         za, zb = m.encode(self.image(vae, i))[0][0], m.encode(self.image(vae, j))[0][0]  # mu(x), (d,)
-        ea, eb = q.encode(self.image(vq, i)), q.encode(self.image(vq, j))
+        ea, eb = q.encode(fit(self.image(vae, i), q.image_shape)), q.encode(fit(self.image(vae, j), q.image_shape))
         vq_path = torch.cat([q.decode(q.quantize(e)[0]) for e in linear_path(ea, eb, steps)]).clamp(0, 1)
         return Interpolation(strip(m.decode_location(linear_path(za, zb, steps))),
                              strip(m.decode_location(slerp_path(za, zb, steps))), strip(vq_path))
