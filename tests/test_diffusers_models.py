@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 import torch
 
+from explorer.compute.inverse import LatentMap
 from explorer.errors import DataUnavailable, LatentError, MissingCapability
 from explorer.models.diffusers_models import DiffusersFolderError, check_folder
-from explorer.service.explorer import Explorer
+from explorer.service.explorer import Explorer, LatentView
+from explorer.service.image_sets import ImageSet
+from explorer.service.projection import LatentProjection
 
 diffusers = pytest.importorskip("diffusers")
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,3 +122,15 @@ def test_compare_and_interpolate_fit_an_image_to_each_model(ex):
     x = torch.rand(1, 1, 28, 28)  # a grey 28 x 28 image for two 16 x 16 RGB models
     r = ex.reconstruct("tiny-kl", "tiny-vq", x)
     assert r.vae.size == r.vqvae.size and 0 <= r.vae_mse < 1 and 0 <= r.vqvae_mse < 1
+
+
+def test_a_latent_of_many_numbers_gets_slider_directions_and_a_few_does_not(folders, teach_ex):
+    assert teach_ex.directions("vae4") is None  # 4 numbers: a slider each
+    images = np.random.default_rng(0).integers(0, 256, (40, 3, 16, 16), dtype=np.uint8)
+    shown = Explorer([folders], log=lambda *a: None, images=ImageSet.from_arrays(images))
+    mu = shown.registry.model("tiny-kl").encode(torch.from_numpy(images).float() / 255)[0].numpy()
+    proj = LatentProjection(mu, mu[:, :2].copy(), np.full(40, -1), np.ones(256), "identity")
+    shown._views["tiny-kl"] = LatentView(proj, LatentMap(proj.latents, proj.coords), shown.data("tiny-kl"))
+    dirs = shown.directions("tiny-kl")  # 256 numbers: the top 16 principal directions of the images' latents
+    assert dirs.vectors.shape == (16, 256)
+    np.testing.assert_allclose(dirs.mean, mu.mean(0), rtol=1e-5, atol=1e-6)

@@ -17,6 +17,7 @@ from PIL import Image
 from explorer.compute.bounded_cache import BoundedCache
 from explorer.compute.code_grid import validate_grid
 from explorer.compute.decoder import DecoderOutput, decoder_output
+from explorer.compute.directions import Directions, principal_directions
 from explorer.compute.fit_images import fit
 from explorer.compute.interpolation import linear_path, slerp_path
 from explorer.compute.inverse import LatentMap
@@ -51,6 +52,7 @@ MAX_ELLIPSES = 100  # selected posteriors drawn as ellipses (the first ones of a
 IWAE_CACHE = 4096  # IWAE bounds kept, per (checkpoint, image, seed)
 POSTERIOR_CACHE = 16  # checkpoints whose test-set posteriors are kept in memory
 QUANTIZATION_CACHE = 64  # quantisations kept, per (checkpoint, test image)
+MAX_SLIDER_DIMS = 64  # latents with more numbers get sliders on their principal directions instead
 KIND_NAMES = {"vae": "VAE", "vqvae": "VQ-VAE", "prior": "prior"}
 
 
@@ -127,6 +129,7 @@ class Explorer:
         self._posteriors = BoundedCache(POSTERIOR_CACHE)
         self._iwae = BoundedCache(IWAE_CACHE)
         self._quantizations = BoundedCache(QUANTIZATION_CACHE)
+        self._directions = BoundedCache(POSTERIOR_CACHE)
 
     # --- the models, by kind: the one place that checks what kind a checkpoint is ----------------------------------
     def model(self, name: str, kind: str, what: str = "this view"):
@@ -258,6 +261,13 @@ class Explorer:
         return selection_summary(self.model(name, "vae"), view.data.x_test, view.proj.latents, indices)
 
     # --- the maths of a VAE --------------------------------------------------------------------------------------
+    def directions(self, name: str) -> Directions | None:
+        """For a latent of more than MAX_SLIDER_DIMS numbers, the top principal directions of its images' latents
+        (what the sliders move); None when every dimension can have a slider of its own."""
+        if self.model(name, "vae").latent_dim <= MAX_SLIDER_DIMS:
+            return None
+        return self._directions.get(name, lambda: principal_directions(self.latent_view(name).proj.latents))
+
     def dims_by_kl(self, name: str) -> np.ndarray:
         """Latent dimensions, the most active (mean KL over the test set) first: the order of the axis pickers."""
         return dims_by_kl(self.latent_view(name).proj.kl_per_dim)

@@ -7,9 +7,11 @@ function render() {
   state = JSON.parse(props.value);
   const key = state.dims.join(',') + '|' + state.labels.join(',');
   if (box.dataset.key !== key) {  // other dimensions: new rows; else only new values
+    const limit = (i) => (state.limits ? state.limits[i] : state.limit);
     box.innerHTML = state.dims.map((d, i) => `<div class="vx-slider" id="slider-${i}">
-      <label>${state.labels[i]}<input type="number" step="0.01" data-dim="${d}"></label>
-      <input type="range" min="${-state.limit}" max="${state.limit}" step="0.01" data-dim="${d}"></div>`).join('');
+      <label>${state.labels[i]}<input type="number" step="0.01" data-dim="${d}" data-row="${i}"></label>
+      <input type="range" min="${-limit(i)}" max="${limit(i)}" step="0.01" data-dim="${d}" data-row="${i}">
+      </div>`).join('');
     box.dataset.key = key;
   }
   box.querySelectorAll('.vx-slider').forEach((row, i) => {
@@ -22,7 +24,11 @@ function read(inp) {
   const v = Number(inp.value);
   if (inp.value === '' || !Number.isFinite(v)) return null;
   for (const other of inp.closest('.vx-slider').querySelectorAll('input')) if (other !== inp) other.value = v;
-  if (state) state.latent[Number(inp.dataset.dim)] = v;
+  if (state && state.vectors) {  // a principal direction: z' = z + (a - v.(z - m)) v
+    const u = state.vectors[Number(inp.dataset.row)];
+    const a = u.reduce((s, ui, j) => s + ui * (state.latent[j] - state.mean[j]), 0);
+    state.latent = state.latent.map((zj, j) => zj + (v - a) * u[j]);
+  } else if (state) state.latent[Number(inp.dataset.dim)] = v;
   return v;
 }
 

@@ -12,7 +12,9 @@ import itertools
 import json
 
 import gradio as gr
+import numpy as np
 
+from explorer.compute.directions import SLIDER_SDS
 from explorer.errors import SliderError
 from explorer.web.components import asset
 
@@ -28,12 +30,19 @@ def latent_sliders(elem_id: str, target: str) -> gr.HTML:
 
 
 def sliders_value(dims: list[int], labels: list[str], values: list[float], checkpoint: str = "",
-                  latent=()) -> str:
+                  latent=(), directions=None) -> str:
     """The component's value: which dimensions show, their labels and values, and the whole latent they edit (of
-    `checkpoint`), which a drag decodes without asking the session."""
-    return json.dumps({"checkpoint": checkpoint, "latent": [float(v) for v in latent],
-                       "dims": [int(d) for d in dims], "labels": list(labels),
-                       "values": [round(float(v), 2) for v in values], "limit": LIMIT, "rev": next(_revisions)})
+    `checkpoint`), which a drag decodes without asking the session. With `directions` (compute/directions.py) the
+    sliders are coefficients along principal directions dims (z' = z + (a - a_k(z)) v_k, in the page too), each
+    spanning +-SLIDER_SDS of its standard deviation."""
+    value = {"checkpoint": checkpoint, "latent": [float(v) for v in latent], "dims": [int(d) for d in dims],
+             "labels": list(labels), "values": [round(float(v), 2) for v in values], "limit": LIMIT,
+             "rev": next(_revisions)}
+    if directions is not None:
+        value["mean"] = np.round(directions.mean, 5).tolist()
+        value["vectors"] = [np.round(directions.vectors[d], 5).tolist() for d in dims]
+        value["limits"] = [round(SLIDER_SDS * float(directions.sd[d]), 2) for d in dims]
+    return json.dumps(value)
 
 
 def slider_event(data: dict | None, latent_dim: int) -> tuple[int, float]:

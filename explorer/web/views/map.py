@@ -80,7 +80,8 @@ class MapView:
                 self.neighbours = thumbnail_strip("neighbours")
         with gr.Accordion("Latent sliders", open=True):
             self.dims = gr.Dropdown([], multiselect=True, max_choices=MAX_SLIDERS,
-                                    label="dimensions on sliders (most active by KL first)")
+                                    label="dimensions on sliders (most active by KL first; over 64 numbers: principal "
+                                          "directions)")
             with gr.Row():
                 self.reset = gr.Button("reset to selected point")
                 self.prior = gr.Button("draw z from the prior N(0, I)")
@@ -99,6 +100,11 @@ class MapView:
 
     def slider_outputs(self, st: LatentSession) -> dict:
         """The sliders: the chosen dimensions, labelled with their KL, set to the current latent."""
+        dirs = self.ex.directions(st.vae)
+        if dirs is not None:  # too many numbers for a slider each: the top principal directions
+            a = dirs.coefficients(st.latent)
+            return {self.sliders: sliders_value(st.dims, [dirs.label(d) for d in st.dims], [a[d] for d in st.dims],
+                                                st.vae, st.latent, dirs)}
         kl = self.ex.latent_view(st.vae).proj.kl_per_dim
         return {self.sliders: sliders_value(st.dims, [f"z{d} (KL {kl[d]:.2f})" for d in st.dims],
                                             [st.latent[d] for d in st.dims], st.vae, st.latent)}
@@ -133,15 +139,17 @@ class MapView:
             return {self.state: LatentSession()}
         progress(0, desc=f"opening {vae}")
         view = self.ex.latent_view(vae, progress=reporter(progress))
-        kl = view.proj.kl_per_dim
-        st = LatentSession(loaded=True, vae=vae, dims=tuple(int(d) for d in np.argsort(-kl)[:MAX_SLIDERS]))
+        kl, dirs = view.proj.kl_per_dim, self.ex.directions(vae)
+        order = np.argsort(-kl) if dirs is None else np.arange(len(dirs.vectors))  # by KL, or by variance
+        st = LatentSession(loaded=True, vae=vae, dims=tuple(int(d) for d in order[:MAX_SLIDERS]))
         self.figure(vae)  # computed now, while this view shows progress
         want = wanted(self.ex, request, "vae", vae)
         out = self.select(st, want.index if want and want.index is not None else 0)
         if want and want.z is not None:
             st = out[self.state].with_latent(want.z)
             out.update({**self.latent_outputs(st), **self.slider_outputs(st), **self.neighbour_outputs(st)})
-        out[self.dims] = gr.update(choices=list(range(len(kl))), value=list(st.dims))
+        choices = list(range(len(kl))) if dirs is None else [(dirs.label(d), d) for d in range(len(dirs.vectors))]
+        out[self.dims] = gr.update(choices=choices, value=list(st.dims))
         if note := self.ex.data_note(vae):  # --images: what was read and changed, shown once on opening
             out[self.info] = f"{out[self.info]}  \n{note}"
         m = self.ex.manifold(vae)
@@ -166,9 +174,14 @@ class MapView:
 
     def on_slide(self, st: LatentSession, evt: gr.EventData) -> dict:
         st = st.checked()
-        d, v = slider_event({"dim": getattr(evt, "dim", None), "value": getattr(evt, "value", None)}, len(st.latent))
-        z = list(st.latent)
-        z[d] = v
+        dirs = self.ex.directions(st.vae)
+        d, v = slider_event({"dim": getattr(evt, "dim", None), "value": getattr(evt, "value", None)},
+                            len(st.latent) if dirs is None else len(dirs.vectors))
+        if dirs is not None:
+            z = dirs.move(st.latent, d, v)  # along direction d alone
+        else:
+            z = list(st.latent)
+            z[d] = v
         return self.latent_outputs(st.with_latent(z))  # not the sliders: the page shows the value already
 
     def on_dims(self, st: LatentSession, dims: list) -> dict:
