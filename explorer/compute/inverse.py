@@ -4,6 +4,7 @@ Both directions blend the k nearest known points with inverse-distance weights:
     f(q) = sum_i w_i v_i / sum_i w_i,   w_i = 1 / (||q - p_i|| + eps)^2,   i over the k nearest p_i to q
 """
 import numpy as np
+from scipy.spatial import cKDTree
 
 
 def _blend(points: np.ndarray, values: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:
@@ -31,4 +32,8 @@ class LatentMap:
         return _blend(self.latents, self.coords, np.asarray(z, dtype=np.float64), self.k)
 
     def nearest_index(self, x: float, y: float) -> int:
-        return int(np.argmin(((self.coords - np.array([x, y])) ** 2).sum(1)))
+        """The known point nearest to map position (x, y), by a KD-tree over the positions built on the first call
+        (O(log N) a query where the full scan is O(N))."""
+        if getattr(self, "_tree", None) is None:
+            self._tree = cKDTree(self.coords)
+        return int(self._tree.query([x, y])[1])
