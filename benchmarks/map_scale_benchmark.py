@@ -178,8 +178,8 @@ def main(argv=None) -> None:
     for r in rows:
         fl, fb, lk = r["figure"]["lists"], r["figure"]["binary"], r["lookup"]
         print(f"{r['n']:>8} | {fl[0] * 1e3:>11.0f}ms {fb[0] * 1e3:>7.0f}ms | {fl[1] / 1e6:>9.2f}MB "
-              f"{fb[1] / 1e6:>7.2f}MB | {lk['scan'] * 1e3:>12.3f}ms {lk['tree'] * 1e3:>7.3f}ms {lk['tree_build'] * 1e3:>7.1f}ms | "
-              f"{lk['neighbours'] * 1e3:>8.2f}ms")
+              f"{fb[1] / 1e6:>7.2f}MB | {lk['scan'] * 1e3:>12.3f}ms {lk['tree'] * 1e3:>7.3f}ms "
+              f"{lk['tree_build'] * 1e3:>7.1f}ms | {lk['neighbours'] * 1e3:>8.2f}ms")
 
 
 if __name__ == "__main__":
