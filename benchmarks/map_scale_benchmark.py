@@ -3,7 +3,7 @@ look-ups, at N = 10,000 and 70,000 real Fashion-MNIST latents (train + test thro
 encoder) and 300,000 synthetic 16-D latents (a Gaussian mixture).
 
 Each time to the first map runs in a fresh subprocess (a cold start: import umap, numba's compilation, the fit and
-the transform, the figure), the sampled UMAP path (explorer/service/sampled_umap.py) beside the full fit it replaces
+placing the rest, the figure), the sampled UMAP path (explorer/service/sampled_umap.py) beside the full fit it replaces
 where that finishes in reasonable time (--full lists the sizes to run it at). The sampled map's quality is compared
 with the full fit's on the same points: trustworthiness (sklearn, 15 neighbours, on a seeded subsample of 3,000) of
 each map against the latents, and the share of each point's 15 nearest latents that are among its 15 nearest on the
@@ -47,7 +47,7 @@ t_fig = time.perf_counter()
 np.save(sys.argv[3], coords)
 print(json.dumps({"import_umap": t_umap - t_import, "umap": t_fit - t_umap, "figure": t_fig - t_fit,
                   "total": t_fig - t0, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "last_progress": [w for w in said if "transforming" in w][-1:]}))
+                  "last_progress": [w for w in said if "placing" in w][-1:]}))
 """
 
 

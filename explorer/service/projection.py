@@ -71,7 +71,7 @@ def cache_path(ckpt_dir: Path, weights: Path, x: np.ndarray, kind: str) -> Path:
 
 def umap_2d(points: np.ndarray, progress=no_progress) -> np.ndarray:
     """(N, 2) UMAP map of points: a full fit up to SAMPLED["above"] points, above it a fit on a sample and the rest
-    transformed (sampled_umap.py), so the cost stays bounded as N grows."""
+    placed by their nearest sample points (sampled_umap.py), so the cost stays bounded as N grows."""
     if len(points) > SAMPLED["above"]:
         return sampled_umap_2d(points, SETTINGS["umap"], ENCODING, progress)
     progress(ENCODING, f"UMAP of {len(points)} points: compiling (numba, first run only) and fitting")
