@@ -1,6 +1,8 @@
 """Plotly figures as plain dicts (JSON-ready), drawn in the browser by plotly.js."""
 import numpy as np
 
+from explorer.figures.binary_arrays import binary_array
+
 COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
           "#17becf"]
 LAYOUT = {"margin": {"l": 40, "r": 10, "t": 30, "b": 30}, "hovermode": "closest", "dragmode": "pan",
@@ -9,15 +11,17 @@ LAYOUT = {"margin": {"l": 40, "r": 10, "t": 30, "b": 30}, "hovermode": "closest"
 
 def latent_map(coords: np.ndarray, labels: np.ndarray, label_names: list[str], title: str) -> dict:
     """One WebGL trace per class (legend names them); customdata = point index. The current-latent marker is
-    a layout shape drawn by components/plot.js."""
+    a layout shape drawn by components/plot.js. Positions and indices travel as binary arrays (binary_arrays.py):
+    at 70,000 points a third of the JSON lists' size, built 25 times as fast (benchmarks/map_scale_benchmark.py)."""
     traces = []
     for k in np.unique(labels):
         idx = np.flatnonzero(labels == k)
         name = label_names[k] if 0 <= k < len(label_names) else ("unlabelled" if k < 0 else str(k))
         traces.append({
             "type": "scattergl", "mode": "markers", "name": name,
-            "x": np.round(coords[idx, 0], 4).tolist(), "y": np.round(coords[idx, 1], 4).tolist(),
-            "customdata": idx.tolist(), "marker": {"size": 4, "color": COLORS[int(k) % len(COLORS)], "opacity": 0.7},
+            "x": binary_array(coords[idx, 0]), "y": binary_array(coords[idx, 1]),
+            "customdata": binary_array(idx, "i4"),
+            "marker": {"size": 4, "color": COLORS[int(k) % len(COLORS)], "opacity": 0.7},
             "hovertemplate": f"{name}<br>#%{{customdata}}<extra></extra>",
         })
     return {"data": traces, "layout": {**LAYOUT, "title": {"text": title, "font": {"size": 13}}}}
@@ -26,8 +30,8 @@ def latent_map(coords: np.ndarray, labels: np.ndarray, label_names: list[str], t
 def codebook_map(coords: np.ndarray, counts: np.ndarray, method: str) -> dict:
     k = np.arange(len(coords))
     trace = {
-        "type": "scattergl", "mode": "markers", "name": "codes", "x": coords[:, 0].round(4).tolist(),
-        "y": coords[:, 1].round(4).tolist(), "customdata": k.tolist(),
+        "type": "scattergl", "mode": "markers", "name": "codes", "x": binary_array(coords[:, 0]),
+        "y": binary_array(coords[:, 1]), "customdata": binary_array(k, "i4"),
         "text": [f"code {i}: used {int(c)} times" for i, c in zip(k, counts)], "hoverinfo": "text",
         "marker": {"size": 7, "color": np.log1p(counts).round(3).tolist(), "colorscale": "Viridis",
                    "colorbar": {"title": {"text": "log(1+uses)"}}},

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from explorer.service.sampled_umap import SAMPLED, sampled_settings, sampled_umap_2d
 from vae_core.data import to_float
 from vae_core.quantize import codebook_usage
 
@@ -54,7 +55,7 @@ def cache_key(weights: Path, x: np.ndarray, kind: str) -> str:
     h = hashlib.sha256()
     h.update(weights.read_bytes())
     h.update(np.ascontiguousarray(x).tobytes())
-    h.update(json.dumps({"kind": kind, **SETTINGS}, sort_keys=True).encode())
+    h.update(json.dumps({"kind": kind, **SETTINGS, **sampled_settings(len(x))}, sort_keys=True).encode())
     return h.hexdigest()[:16]
 
 
@@ -68,6 +69,10 @@ def cache_path(ckpt_dir: Path, weights: Path, x: np.ndarray, kind: str) -> Path:
 
 
 def umap_2d(points: np.ndarray, progress=no_progress) -> np.ndarray:
+    """(N, 2) UMAP map of points: a full fit up to SAMPLED["above"] points, above it a fit on a sample and the rest
+    placed by their nearest sample points (sampled_umap.py), so the cost stays bounded as N grows."""
+    if len(points) > SAMPLED["above"]:
+        return sampled_umap_2d(points, SETTINGS["umap"], ENCODING, progress)
     progress(ENCODING, f"UMAP of {len(points)} points: compiling (numba, first run only) and fitting")
     import umap  # slow import (numba): only here, never at app start
 

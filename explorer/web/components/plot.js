@@ -4,7 +4,9 @@
 // props/watch/trigger/server. Box or lasso selection (modebar; pan stays the default drag) triggers `select` with
 // {indices: [customdata of every selected point]}: a box as soon as the mouse is released (its points found here,
 // in the shown traces' data), a lasso on Plotly's plotly_selected (which waits up to 100 ms for its own throttled
-// selection pass to finish).
+// selection pass to finish). Figures come with their numbers as plotly.js binary arrays ({dtype, bdata}: base64 of
+// little-endian bytes, figures/binary_arrays.py), turned into typed arrays here before drawing; a box looks its
+// points up in each trace's x-sorted order (binary search on x, then a test on y over that slice only).
 const gd = element.querySelector('.vx-plot');
 const target = gd.dataset.decode;  // the elem_id of the latent image a click asks to decode, or ''
 gd.style.height = gd.dataset.height + 'px';
@@ -40,12 +42,13 @@ async function update() {
   const v = current();
   if (!v || !v.key) return;
   if (v.key !== shown) {
-    const fig = JSON.parse(await server.figure(v.key));
+    const fig = decodeArrays(JSON.parse(await server.figure(v.key)));
     const now = current();
     if (!now || now.key !== v.key) return;  // another figure was asked for meanwhile
     await Plotly.react(gd, fig.data, {...fig.layout, shapes: shapesOf(now)}, CONFIG);
     if (shown === null) bind();
     shown = v.key;
+    byX = new Map();
     gd.dataset.ready = String(Date.now());
   } else {
     await Plotly.relayout(gd, {shapes: shapesOf(v)});
@@ -119,14 +122,47 @@ function bind() {
   bindThumbnails();
 }
 
+const TYPED = {f4: Float32Array, f8: Float64Array, i4: Int32Array, u4: Uint32Array, i2: Int16Array, u2: Uint16Array,
+               i1: Int8Array, u1: Uint8Array};
+
+function decodeArrays(value) {
+  // every {dtype, bdata} in the figure as a typed array (the bytes are little-endian, as every browser's)
+  if (Array.isArray(value)) return value.map(decodeArrays);
+  if (!value || typeof value !== 'object') return value;
+  if (typeof value.bdata === 'string' && TYPED[value.dtype]) {
+    const bytes = Uint8Array.from(atob(value.bdata), (c) => c.charCodeAt(0));
+    return new TYPED[value.dtype](bytes.buffer);
+  }
+  for (const k of Object.keys(value)) value[k] = decodeArrays(value[k]);
+  return value;
+}
+
+let byX = new Map();  // trace -> {order, xs}: its point numbers sorted by x, and their x (built on a trace's first box)
+
+function sortedByX(t) {
+  if (!byX.has(t)) {
+    const order = Uint32Array.from({length: t.customdata.length}, (_, k) => k).sort((i, j) => t.x[i] - t.x[j]);
+    byX.set(t, {order, xs: Float64Array.from(order, (k) => t.x[k])});
+  }
+  return byX.get(t);
+}
+
+function firstAtLeast(xs, v) {
+  let lo = 0, hi = xs.length;  // binary search: the first k with xs[k] >= v
+  while (lo < hi) { const mid = (lo + hi) >> 1; if (xs[mid] < v) lo = mid + 1; else hi = mid; }
+  return lo;
+}
+
 function inBox(a, b) {
   // customdata of every point of a shown trace inside the box with corners a, b (data coordinates), edges included
   const [x0, x1] = [Math.min(a.x, b.x), Math.max(a.x, b.x)], [y0, y1] = [Math.min(a.y, b.y), Math.max(a.y, b.y)];
   const indices = [];
   for (const t of gd.data) {
     if (!t.customdata || t.visible === false || t.visible === 'legendonly') continue;
-    for (let k = 0; k < t.customdata.length; k++) {
-      if (t.x[k] >= x0 && t.x[k] <= x1 && t.y[k] >= y0 && t.y[k] <= y1) indices.push(Number(t.customdata[k]));
+    const {order, xs} = sortedByX(t);
+    for (let s = firstAtLeast(xs, x0); s < xs.length && xs[s] <= x1; s++) {
+      const k = order[s];
+      if (t.y[k] >= y0 && t.y[k] <= y1) indices.push(Number(t.customdata[k]));
     }
   }
   return indices;
