@@ -55,6 +55,11 @@ class LatentAxes:
     ellipses: list[Outline]  # 1- and 2-sigma outlines of the selected images' posteriors
     prior: list[Outline]  # circles of N(0, I_2), one per PRIOR_RADII
     aggregate: Density  # the aggregate posterior's density: its mean over each grid cell
+    titles: tuple[str, str] = ()  # the axes' titles; () for the dimensions' own, "z{i}" and "z{j}"
+    density_note: str = ""  # how the density was made, when not from every image (plane.py: a sample of them)
+
+    def axis_titles(self) -> tuple[str, str]:
+        return self.titles or (f"z{self.i}", f"z{self.j}")
 
 
 def dims_by_kl(kl_per_dim: np.ndarray) -> np.ndarray:

@@ -1,14 +1,15 @@
 """The Maths tab's figure (Plotly dicts, like plots.py) and the key that names it.
 
-The latent axes figure shows dims (i, j) of a VAE's latent exactly: every test image's posterior mean (one WebGL trace
-per class, customdata = image index, as the latent map; small and faint, so that what lies under them shows), the
-aggregate posterior q(z) as a heat map under them (posterior.py: its mean over each grid cell; transparent where it is
-0; a click on its legend entry hides it, a double click shows it alone), the prior
-N(0, I_2) as dashed circles and the selected image's 1- and 2-sigma posterior ellipses. The page fetches it by a key
-"name|i|j|index" (components/plot.py), which the view's server functions parse back with `parse_axes_key`.
-The Monte Carlo samples z_l are not in the figure: they change with L and the seed, so they travel in the plot's
-value as its `points` (`sample_positions`), drawn as shapes over the figure; the figure holds an empty trace that
-names them in the legend (`samples_legend_trace`).
+The latent axes figure shows dims (i, j) of a VAE's latent exactly (or, for a latent of many numbers, two of its
+principal directions, plane.py): every test image's posterior mean (one WebGL trace per class, customdata = image
+index, as the latent map; small and faint, so that what lies under them shows), the aggregate posterior q(z) as a
+heat map under them (posterior.py: its mean over each grid cell; transparent where it is 0; a click on its legend
+entry hides it, a double click shows it alone), the prior N(0, I_2) as dashed circles and the selected image's 1- and
+2-sigma posterior ellipses. The page fetches it by a key "name|i|j|index" (components/plot.py), which the view's
+server functions parse back with `parse_axes_key`. The Monte Carlo samples z_l are not in the figure: they change
+with L and the seed, so they travel in the plot's value as its `points` (`sample_positions`; Explorer.axes_positions
+for a model of either kind of axes), drawn as shapes over the figure; the figure holds an empty trace that names them
+in the legend (`samples_legend_trace`).
 """
 import numpy as np
 
@@ -85,7 +86,8 @@ def aggregate_trace(axes: LatentAxes) -> dict:
     """The aggregate posterior q(z) (its mean over each grid cell) as a heat map from 0 (transparent: the page and
     its grid show through) to its peak, under the points; not hoverable, so a hover finds the points."""
     d = axes.aggregate
-    return {"type": "heatmap", "name": "aggregate q(z)", "x": _r(d.xs), "y": _r(d.ys),
+    name = f"aggregate q(z) ({axes.density_note})" if axes.density_note else "aggregate q(z)"
+    return {"type": "heatmap", "name": name, "x": _r(d.xs), "y": _r(d.ys),
             "z": np.round(d.density, 6).tolist(), "zmin": 0.0, "zmax": float(d.density.max()), "zsmooth": "best",
             "showscale": False, "hoverinfo": "skip", "colorscale": DENSITY_COLORS, "showlegend": True}
 
@@ -97,10 +99,12 @@ def samples_legend_trace() -> dict:
 
 
 def latent_axes_figure(axes: LatentAxes, label_names: list[str], title: str) -> dict:
-    """Everything on axes (z_i, z_j), equal scales (the prior's circles look round)."""
+    """Everything on the axes (z_i, z_j), or two principal directions, equal scales (the prior's circles look
+    round)."""
     data = [aggregate_trace(axes), *point_traces(axes.points, axes.labels, label_names),
             *prior_traces(axes.prior), *ellipse_traces(axes.ellipses), samples_legend_trace()]
+    x, y = axes.axis_titles()
     layout = {**LAYOUT, "title": {"text": title, "font": {"size": 13}},
-              "xaxis": {"title": {"text": f"z{axes.i}"}, "zeroline": False},
-              "yaxis": {"title": {"text": f"z{axes.j}"}, "zeroline": False, "scaleanchor": "x", "scaleratio": 1}}
+              "xaxis": {"title": {"text": x}, "zeroline": False},
+              "yaxis": {"title": {"text": y}, "zeroline": False, "scaleanchor": "x", "scaleratio": 1}}
     return {"data": data, "layout": layout}

@@ -23,6 +23,7 @@ from explorer.compute.interpolation import linear_path, slerp_path
 from explorer.compute.inverse import LatentMap
 from explorer.compute.montecarlo import IWAE_K, MonteCarlo, check_samples, iwae_bound, monte_carlo
 from explorer.compute.neighbours import NeighbourIndex, Neighbours
+from explorer.compute.plane import plane_axes, plane_latent, project
 from explorer.compute.posterior import LatentAxes, click_latent, dims_by_kl, latent_axes
 from explorer.compute.quantization import Quantization, quantization
 from explorer.compute.traversal import Traversal, traversal
@@ -274,17 +275,30 @@ class Explorer:
 
     def latent_axes(self, name: str, i: int, j: int, selected=()) -> LatentAxes:
         """Dims (i, j) of every test image's mu, the first MAX_ELLIPSES selected posteriors' ellipses, the prior's
-        contours and the aggregate posterior's density."""
-        post, proj = self.posteriors(name), self.latent_view(name).proj
+        contours and the aggregate posterior's density; for a model with directions, i and j number directions."""
+        post, proj, dirs = self.posteriors(name), self.latent_view(name).proj, self.directions(name)
         sel = validate_indices(selected, len(post.mu))[:MAX_ELLIPSES] if len(selected) else ()
+        if dirs is not None:
+            return plane_axes(post.mu, post.sigma, proj.labels, dirs, i, j, sel)
         return latent_axes(post.mu, post.sigma, proj.labels, proj.kl_per_dim, i, j, sel)
 
     def axes_latent(self, name: str, i: int, j: int, x: float, y: float, index=None, base=None) -> np.ndarray:
-        """The latent of a click at (x, y) on axes (i, j): the other dims held at image `index`'s mu (or `base`)."""
+        """The latent of a click at (x, y) on axes (i, j): the other dims (or, for a model with directions, the
+        components off the plane of directions i and j) held at image `index`'s mu (or `base`)."""
         if index is not None:
             self.image(name, index)  # checks the range
             base = self.posteriors(name).mu[int(index)]
+        dirs = self.directions(name)
+        if dirs is not None:
+            return self._z(name, plane_latent(self._z(name, base), dirs, i, j, x, y))
         return self._z(name, click_latent(base, i, j, x, y))
+
+    def axes_positions(self, name: str, i: int, j: int, latents) -> np.ndarray:
+        """(L, 2): latents (L, d) where the latent axes (i, j) draw them: (z_i, z_j), or their coefficients on
+        directions i and j for a model with directions."""
+        z = np.asarray(latents, dtype=np.float64).reshape(-1, self.model(name, "vae").latent_dim)
+        dirs = self.directions(name)
+        return z[:, [i, j]] if dirs is None else project(z, dirs, i, j)
 
     def monte_carlo(self, name: str, index: int, samples: int, seed: int = 0) -> MonteCarlo:
         """L reparameterised samples of test image `index`, their decodes and the MC estimate, beside the IWAE

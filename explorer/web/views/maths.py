@@ -14,6 +14,7 @@ from PIL import Image
 
 from explorer.compute.bounded_cache import BoundedCache
 from explorer.compute.colormap import enlarge
+from explorer.compute.plane import check_directions
 from explorer.compute.posterior import AxesError, check_dims
 from explorer.figures.maths import (
     SAMPLES_COLOR,
@@ -21,7 +22,6 @@ from explorer.figures.maths import (
     axes_key,
     latent_axes_figure,
     parse_axes_key,
-    sample_positions,
 )
 from explorer.web.components.figures import figure_row, wide_figure_html
 from explorer.web.components.image import latent_image, latent_value
@@ -78,7 +78,8 @@ class MathsView:
 
         def draw():
             axes = self.ex.latent_axes(name, i, j, [index])
-            title = f"{name}: every test image's mu on z{i}, z{j}; q(z|x) of #{index}; click anywhere to decode"
+            x, y = axes.axis_titles()
+            title = f"{name}: every test image's mu on {x}, {y}; q(z|x) of #{index}; click anywhere to decode"
             return figure_json(latent_axes_figure(axes, self.ex.latent_view(name).data.label_names, title))
         return self.figures.get((name, i, j, index), draw)
 
@@ -120,21 +121,26 @@ class MathsView:
         self.state = gr.State(MathsSession())
 
     # --- outputs --------------------------------------------------------------------------------------------------
-    @staticmethod
-    def plot_of(st: MathsSession) -> str:
+    def plot_of(self, st: MathsSession) -> str:
         """The axes' value: the figure of (i, j, index), the current latent as the marker, the Monte Carlo samples."""
-        z = st.latent
-        return plot_value(axes_key(st.vae, st.i, st.j, st.index), (z[st.i], z[st.j]),
-                          sample_positions(st.mc_z, st.i, st.j), SAMPLES_NAME, SAMPLES_COLOR)
+        (marker,) = self.ex.axes_positions(st.vae, st.i, st.j, [st.latent])
+        return plot_value(axes_key(st.vae, st.i, st.j, st.index), tuple(marker),
+                          self.ex.axes_positions(st.vae, st.i, st.j, st.mc_z), SAMPLES_NAME, SAMPLES_COLOR)
+
+    def axis_names(self, st: MathsSession) -> tuple[str, str]:
+        """What the axes are called: "z3", or "direction 3" for a model whose axes are principal directions."""
+        word = "z" if self.ex.directions(st.vae) is None else "direction "
+        return f"{word}{st.i}", f"{word}{st.j}"
 
     def latent_outputs(self, st: MathsSession, how: str) -> dict:
         """The decode, the marker, the decoder's view and the traversal of the current latent."""
         name, z = st.vae, np.array(st.latent)
         image = self.ex.decode_latent(name, list(z), side=0)
+        (x, y), (x_name, y_name) = self.ex.axes_positions(name, st.i, st.j, [z])[0], self.axis_names(st)
         out = {self.state: st, self.decoded: latent_value(image, f"decoder's location at z: {how}"),
                self.plot: self.plot_of(st),
                self.info: f"Posterior of test image **#{st.index}**; current latent: {how}, "
-                          f"z{st.i} = {z[st.i]:.2f}, z{st.j} = {z[st.j]:.2f}"}
+                          f"{x_name} = {x:.2f}, {y_name} = {y:.2f}"}
         out[self.decoder] = self.decoder_html(name, z)
         tr = self.ex.traversal(name, z, min(TRAVERSAL_ROWS, len(z)), TRAVERSAL_STEPS)
         rows = ", ".join(f"z{int(k)}" for k in tr.dims)
@@ -193,13 +199,10 @@ class MathsView:
             return {self.state: MathsSession()}
         progress(0, desc=f"opening {vae}")
         self.ex.latent_view(vae, progress=reporter(progress))
-        order = [int(d) for d in self.ex.dims_by_kl(vae)]
-        if len(order) < 2:
-            raise AxesError(f"{vae} has a {len(order)}-D latent: the latent axes need two dimensions")
-        kl = self.ex.latent_view(vae).proj.kl_per_dim
-        choices = [(f"z{d} (KL {kl[d]:.2f})", d) for d in order]
-        want = wanted(self.ex, request, "vae", vae)  # restore_state checked its axes against this VAE
-        i, j = want.axes if want and want.axes else order[:2]
+        order, choices = self.axis_choices(vae)
+        want = wanted(self.ex, request, "vae", vae)  # restore_state checked its axes against this VAE's latent
+        fits = want and want.axes and max(want.axes) < len(order)  # and here against its directions, if it has them
+        i, j = want.axes if fits else order[:2]
         st = MathsSession(loaded=True, vae=vae, i=int(i), j=int(j))
         follow = latent.loaded and latent.vae == vae
         if follow:
@@ -220,6 +223,19 @@ class MathsView:
         out[self.samples], out[self.seed] = st.samples, st.seed
         return out
 
+    def axis_choices(self, vae: str) -> tuple[list[int], list[tuple[str, int]]]:
+        """The axes the pickers offer, in their order, with their labels: the latent's dimensions, most active by KL
+        first, or its principal directions, largest variance first, for a latent of many numbers (directions.py)."""
+        dirs = self.ex.directions(vae)
+        if dirs is not None:
+            order = list(range(len(dirs.vectors)))
+            return order, [(dirs.label(k), k) for k in order]
+        order = [int(d) for d in self.ex.dims_by_kl(vae)]
+        if len(order) < 2:
+            raise AxesError(f"{vae} has a {len(order)}-D latent: the latent axes need two dimensions")
+        kl = self.ex.latent_view(vae).proj.kl_per_dim
+        return order, [(f"z{d} (KL {kl[d]:.2f})", d) for d in order]
+
     def on_tab(self, st: MathsSession, latent: LatentSession) -> dict:
         """Opening the tab follows the map's selection (its image and its current latent), if it is new, with the
         L and seed shown (the session's: the sliders' values may not have arrived from a restored URL yet)."""
@@ -231,7 +247,8 @@ class MathsView:
 
     def on_dims(self, st: MathsSession, i, j) -> dict:
         st = st.checked()
-        i, j = check_dims(i, j, len(st.latent))
+        dirs = self.ex.directions(st.vae)
+        i, j = check_dims(i, j, len(st.latent)) if dirs is None else check_directions(i, j, len(dirs.vectors))
         st = replace(st, i=i, j=j)
         return {self.state: st, self.plot: self.plot_of(st)}
 
@@ -239,7 +256,7 @@ class MathsView:
         st = st.checked()
         x, y = getattr(evt, "x", None), getattr(evt, "y", None)
         z = self.ex.axes_latent(st.vae, st.i, st.j, x, y, index=st.index)
-        return self.latent_outputs(st.with_latent(z), f"a click on z{st.i}, z{st.j}")
+        return self.latent_outputs(st.with_latent(z), "a click on {}, {}".format(*self.axis_names(st)))
 
     def on_mc(self, st: MathsSession, samples, seed) -> dict:
         return self.mc_outputs(st.checked(), samples, seed)
