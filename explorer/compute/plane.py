@@ -77,7 +77,7 @@ def mixture_density(points: np.ndarray, covs: np.ndarray, xs: np.ndarray, ys: np
     with C^-1 = [[a, b], [b, d]], dx = xs - x_n, dy = ys - y_n (one batched outer product per batch, then exp)."""
     inv, det = np.linalg.inv(covs), np.linalg.det(covs)
     dx, dy = xs[None, :] - points[:, :1], ys[None, :] - points[:, 1:]  # (N, Gx), (N, Gy)
-    log_x = torch.from_numpy(-0.5 * inv[:, 0, 0, None] * dx ** 2 - 0.5 * (LOG_2PI + np.log(det))[:, None]).float()
+    log_x = torch.from_numpy(-0.5 * inv[:, 0, 0, None] * dx ** 2 - (LOG_2PI + 0.5 * np.log(det))[:, None]).float()
     log_y = torch.from_numpy(-0.5 * inv[:, 1, 1, None] * dy ** 2).float()  # A and B
     cdy, dx = torch.from_numpy(-inv[:, 0, 1, None] * dy).float(), torch.from_numpy(dx).float()  # c dy, dx
     total = torch.zeros(len(ys) * len(xs), dtype=torch.float64)
