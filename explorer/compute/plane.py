@@ -81,12 +81,12 @@ def mixture_density(points: np.ndarray, covs: np.ndarray, xs: np.ndarray, ys: np
     log_y = torch.from_numpy(-0.5 * inv[:, 1, 1, None] * dy ** 2).float()  # A and B
     cdy, dx = torch.from_numpy(-inv[:, 0, 1, None] * dy).float(), torch.from_numpy(dx).float()  # c dy, dx
     total = torch.zeros(len(ys) * len(xs), dtype=torch.float64)
-    buf = torch.empty(min(CHUNK, len(points)), len(ys), len(xs))
+    buf, ones = torch.empty(min(CHUNK, len(points)), len(ys), len(xs)), torch.ones(min(CHUNK, len(points)))
     for s in range(0, len(points), CHUNK):
         e = buf[:min(CHUNK, len(points) - s)]
         torch.add(log_x[s:s + CHUNK, None, :], log_y[s:s + CHUNK, :, None], out=e)
         e.baddbmm_(cdy[s:s + CHUNK, :, None], dx[s:s + CHUNK, None, :]).exp_()  # + c dy dx, then exp
-        total += e.reshape(len(e), -1).sum(0, dtype=torch.float64)
+        total += ones[:len(e)] @ e.reshape(len(e), -1)  # the sum over the batch's images (a matrix product: faster)
     return (total / len(points)).reshape(len(ys), len(xs)).numpy()
 
 
