@@ -90,6 +90,7 @@ def test_the_view_offers_the_directions_by_their_share_of_the_variance(view, ope
     assert (st.i, st.j) == (0, 1)
     assert opened[view.dim_i]["choices"] == [(dirs.label(k), k) for k in range(16)]
     assert "% of the variance" in opened[view.dim_i]["choices"][0][0]
+    assert "principal directions" in opened[view.dim_i]["label"]
     value = json.loads(opened[view.plot])
     assert value["marker"] == pytest.approx(list(project(st.latent, dirs, 0, 1)), abs=1e-6)
     assert "direction 0 = " in opened[view.info] and "direction 1 = " in opened[view.info]

@@ -1,9 +1,10 @@
-"""The Maths view: a VAE's latent space on two of its own axes, with the selected image's posterior, the prior and
-the aggregate posterior; a click decodes there (the decoder's location, clamped). Below: the reparameterisation trick
-as a Monte Carlo estimate of the ELBO beside an IWAE estimate of -log p(x) with its standard error (the samples drawn
-on the axes too), what the decoder says about the current latent (the exact E[x|z], per-pixel scale, a sample) and
-traversals of the most active dimensions. It follows the latent map's selection when its tab opens; its axes, L and
-seed come from the page's URL when it names them (url.py)."""
+"""The Maths view: a VAE's latent space on two of its own axes (two of its principal directions, for a latent of more
+than MAX_SLIDER_DIMS numbers: compute/plane.py), with the selected image's posterior, the prior and the aggregate
+posterior; a click decodes there (the decoder's location, clamped). Below: the reparameterisation trick as a Monte
+Carlo estimate of the ELBO beside an IWAE estimate of -log p(x) with its standard error (the samples drawn on the axes
+too), what the decoder says about the current latent (the exact E[x|z], per-pixel scale, a sample) and traversals of
+the most active dimensions. It follows the latent map's selection when its tab opens; its axes, L and seed come from
+the page's URL when it names them (url.py)."""
 import re
 from dataclasses import replace
 
@@ -34,6 +35,8 @@ from vae_core.images import make_grid, to_pil
 
 TRAVERSAL_ROWS, TRAVERSAL_STEPS = 4, 7
 MC_COLUMNS = 16  # decodes per row of the Monte Carlo strip
+AXIS_LABELS = {False: "horizontal axis (latent dimensions, most active by KL first)",  # by: has directions
+               True: "horizontal axis (principal directions of the images' latents, largest variance first)"}
 
 
 def image_of(x: np.ndarray, scale: int = 1) -> Image.Image:
@@ -98,8 +101,7 @@ class MathsView:
     # --- layout ---------------------------------------------------------------------------------------------------
     def build(self):
         with gr.Row():
-            self.dim_i = gr.Dropdown([], label="horizontal axis (latent dimensions, most active by KL first)",
-                                     elem_id="maths-dim-i")
+            self.dim_i = gr.Dropdown([], label=AXIS_LABELS[False], elem_id="maths-dim-i")
             self.dim_j = gr.Dropdown([], label="vertical axis", elem_id="maths-dim-j")
         with gr.Row():
             with gr.Column(scale=3):
@@ -218,7 +220,7 @@ class MathsView:
         # then keeps the view, and the URL's settings, instead of reselecting
         out[self.state] = st = replace(out[self.state], followed=(out[self.state].index, out[self.state].latent))
         self.figure(axes_key(vae, st.i, st.j, st.index))  # computed now, while this view shows progress
-        out[self.dim_i] = gr.update(choices=choices, value=st.i)
+        out[self.dim_i] = gr.update(choices=choices, value=st.i, label=AXIS_LABELS[self.ex.directions(vae) is not None])
         out[self.dim_j] = gr.update(choices=choices, value=st.j)
         out[self.samples], out[self.seed] = st.samples, st.seed
         return out
