@@ -35,7 +35,7 @@ from vae_core.images import make_grid, to_pil
 
 TRAVERSAL_ROWS, TRAVERSAL_STEPS = 4, 7
 MC_COLUMNS = 16  # decodes per row of the Monte Carlo strip
-AXIS_LABELS = {False: "horizontal axis (latent dimensions, most active by KL first)",  # by: has directions
+AXIS_LABELS = {False: "horizontal axis (latent dimensions, most active by KL first)",  # by: has the model directions?
                True: "horizontal axis (principal directions of the images' latents, largest variance first)"}
 
 
