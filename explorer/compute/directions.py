@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 SLIDER_SDS = 4.0  # a direction's slider spans +-4 standard deviations of the latents along it
+DIRECTIONS = 16  # principal directions offered (sliders, the Maths tab's axes)
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class Directions:
         return f"direction {k} ({100 * self.share[k]:.1f}% of the variance)"
 
 
-def principal_directions(latents: np.ndarray, k: int = 16) -> Directions:
+def principal_directions(latents: np.ndarray, k: int = DIRECTIONS) -> Directions:
     """The top-k principal directions of latents (N, d)."""
     z = np.asarray(latents, np.float64)
     mean = z.mean(0)

@@ -17,7 +17,7 @@ from PIL import Image
 from explorer.compute.bounded_cache import BoundedCache
 from explorer.compute.code_grid import validate_grid
 from explorer.compute.decoder import DecoderOutput, decoder_output
-from explorer.compute.directions import Directions, principal_directions
+from explorer.compute.directions import DIRECTIONS, Directions, principal_directions
 from explorer.compute.fit_images import fit
 from explorer.compute.interpolation import linear_path, slerp_path
 from explorer.compute.inverse import LatentMap
@@ -404,8 +404,10 @@ class Explorer:
         if vae is not None:
             d = self.registry.model(vae).latent_dim
             check("z", lambda z: len(z) == d, f"the URL's latent does not have the {d} numbers {vae} takes: dropped")
-            check("axes", lambda a: max(a) < d and a[0] != a[1],
-                  f"latent axes {state.axes} do not fit {vae}: pick two different dimensions in 0..{d - 1}")
+            axes = d if d <= MAX_SLIDER_DIMS else min(DIRECTIONS, d)  # dimensions, or principal directions
+            what = "dimensions" if d <= MAX_SLIDER_DIMS else "directions"
+            check("axes", lambda a: max(a) < axes and a[0] != a[1],
+                  f"latent axes {state.axes} do not fit {vae}: pick two different {what} in 0..{axes - 1}")
         for key, name in (("index", vae), ("code_index", vq)):
             if name is not None and getattr(state, key) is not None:
                 try:
