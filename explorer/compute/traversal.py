@@ -2,7 +2,9 @@
 Each decode is the decoder's location clamped to [0, 1] (VAE.decode_location), as the map shows, not the exact E[x|z].
 
 Row r varies dimension dims[r] (the top-k by KL: the dimensions the model uses), column c sets it to values[c];
-every other dimension keeps its value in z:  z^(r, c) = z with z[dims[r]] = values[c].
+every other dimension keeps its value in z:  z^(r, c) = z with z[dims[r]] = values[c]. For a latent with principal
+directions (compute/directions.py), row r moves along direction r instead, its coefficient set to values[c] of that
+direction's standard deviations:  z^(r, c) = z + (values[c] sd_r - a_r(z)) v_r.
 """
 import io
 from dataclasses import dataclass
@@ -47,11 +49,19 @@ def traversal_latents(z: np.ndarray, dims: np.ndarray, values: np.ndarray) -> np
 
 
 @torch.no_grad()
-def traversal(model, z, dims_by_kl: np.ndarray, k: int = 4, steps: int = 7, span: float = SPAN) -> Traversal:
-    """The top-k dimensions of `dims_by_kl` each set to `steps` values in -span..span, decoded."""
-    k = check_count(k, min(MAX_ROWS, len(dims_by_kl)), "the number of dimensions")
+def traversal(model, z, dims_by_kl: np.ndarray, k: int = 4, steps: int = 7, span: float = SPAN,
+              directions=None) -> Traversal:
+    """The top-k dimensions of `dims_by_kl` (or the top-k `directions`) each set to `steps` values in -span..span,
+    decoded."""
+    rows = len(dims_by_kl) if directions is None else len(directions.vectors)
+    k = check_count(k, min(MAX_ROWS, rows), "the number of dimensions")
     steps = check_count(steps, MAX_STEPS, "the number of steps")
-    dims, values = np.asarray(dims_by_kl[:k]), np.linspace(-span, span, steps)
-    x = model.decode_location(torch.from_numpy(traversal_latents(z, dims, values)))
+    values = np.linspace(-span, span, steps)
+    if directions is None:
+        dims, latents = np.asarray(dims_by_kl[:k]), traversal_latents(z, np.asarray(dims_by_kl[:k]), values)
+    else:
+        dims = np.arange(k)
+        latents = np.stack([directions.move(z, r, v * directions.sd[r]) for r in dims for v in values])
+    x = model.decode_location(torch.from_numpy(latents.astype(np.float32)))
     grid = to_uint8(make_grid(x, nrow=steps))
     return Traversal(dims, values, x.numpy().reshape(k, steps, *x.shape[1:]), grid, png_bytes(grid))

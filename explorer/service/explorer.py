@@ -326,7 +326,8 @@ class Explorer:
 
     def traversal(self, name: str, latent, k: int = 4, steps: int = 7) -> Traversal:
         """Decodes of `latent` with each of the top-k dimensions by KL set to `steps` values in -3..3."""
-        return traversal(self.model(name, "vae"), self._z(name, latent), self.dims_by_kl(name), k, steps)
+        return traversal(self.model(name, "vae"), self._z(name, latent), self.dims_by_kl(name), k, steps,
+                         directions=self.directions(name))
 
     # --- VQ-VAE codes ----------------------------------------------------------------------------------------------
     @torch.no_grad()

@@ -145,11 +145,13 @@ class MathsView:
                           f"{x_name} = {x:.2f}, {y_name} = {y:.2f}"}
         out[self.decoder] = self.decoder_html(name, z)
         tr = self.ex.traversal(name, z, min(TRAVERSAL_ROWS, len(z)), TRAVERSAL_STEPS)
-        rows = ", ".join(f"z{int(k)}" for k in tr.dims)
+        dirs = self.ex.directions(name)
+        rows = ", ".join(f"z{int(k)}" if dirs is None else f"direction {int(k)}" for k in tr.dims)
         grid = enlarge(tr.grid, 2)
         out[self.traversal] = wide_figure_html(
             Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid),
-            f"decoder's locations; rows: {rows} (by KL); columns: {', '.join(f'{v:g}' for v in tr.values)}; "
+            f"decoder's locations; rows: {rows} ({'by KL' if dirs is None else 'in sds along each'}); columns: "
+            f"{', '.join(f'{v:g}' for v in tr.values)}; "
             "the others as in z")
         stem = re.sub(r"[^\w.-]", "-", name)
         out[self.download] = data_file(tr.png, f"{stem}-traversal.png", self.download.GRADIO_CACHE)
