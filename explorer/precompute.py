@@ -2,15 +2,24 @@
 
     python -m explorer.precompute checkpoints/my-vae checkpoints/my-vqvae     # checkpoint folders
     python -m explorer.precompute checkpoints/                                # or folders of them
+    python -m explorer.precompute checkpoints/ --images my_images.npz         # the maps of --images, as app.py shows
 """
+import argparse
 import sys
 
+from explorer.errors import ImageSetError
 from explorer.service.explorer import Explorer
 
 
 def main(argv=None):
-    folders = (argv if argv is not None else sys.argv[1:]) or ["checkpoints"]
-    ex = Explorer(folders)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("folders", nargs="*", default=["checkpoints"], help="model folders, or folders of them")
+    p.add_argument("--images", metavar="PATH", help="the images app.py --images PATH shows (its four forms)")
+    args = p.parse_args(argv)
+    try:
+        ex = Explorer(args.folders, images=args.images)
+    except ImageSetError as e:
+        p.error(str(e))
     for name in ex.registry.checkpoints:
         def progress(fraction: float, what: str, name=name):
             print(f"{name}: {what}", file=sys.stderr, flush=True)
