@@ -60,7 +60,7 @@ def load(folder: Path):
     name = check_folder(folder)
     import diffusers  # only now: a diffusers folder was found
 
-    model = getattr(diffusers, name).from_pretrained(str(folder), use_safetensors=True).eval()
+    model = getattr(diffusers, name).from_pretrained(str(folder), use_safetensors=True, low_cpu_mem_usage=False).eval()
     shape = image_shape_of(folder)
     return DiffusersKL(model, shape) if name == "AutoencoderKL" else DiffusersVQ(model, shape)
 
