@@ -213,8 +213,12 @@ def measure(page, target: str, start_event: str, act, image: str = "#decoded-ima
     return page.evaluate("() => window.__vx.t1 - window.__vx.t0")
 
 
-def open_page(browser, url: str) -> tuple[object, float]:
+def open_page(browser, url: str, init_script: str | None = None) -> tuple[object, float]:
+    """A new page at `url` (with `init_script` run before the page's own), once the map, the selection and the
+    decoded image show; and the seconds that took."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    if init_script:
+        page.add_init_script(init_script)
     t = time.perf_counter()
     page.goto(url)
     page.wait_for_selector("#latent-map .vx-plot[data-ready]", timeout=300_000)

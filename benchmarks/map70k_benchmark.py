@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.app_benchmark import GOAL_CLICK_P95_MS, PAUSE_MS, measure, stats
+from benchmarks.app_benchmark import GOAL_CLICK_P95_MS, PAUSE_MS, measure, open_page, stats
 from benchmarks.machine import describe, machine
 from tests.launch import CHROMIUM, CHROMIUM_ARGS, MAP_GEOMETRY_JS, ROOT, start_app, stop_app
 
@@ -158,15 +158,7 @@ def rss(pid: int) -> dict:
 
 def load_page(browser, url: str) -> tuple[object, dict]:
     """app_benchmark.open_page, with every resource timed: the page, and its load's times."""
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.add_init_script(INIT_JS)
-    t = time.perf_counter()
-    page.goto(url)
-    page.wait_for_selector("#latent-map .vx-plot[data-ready]", timeout=300_000)
-    page.wait_for_function("() => document.querySelector('#selection-info').innerText.includes('#')",
-                           timeout=300_000)
-    page.wait_for_selector("#decoded-image img, #decoded-image canvas[data-frame]", timeout=60_000)
-    full = time.perf_counter() - t
+    page, full = open_page(browser, url, INIT_JS)
     return page, {"all_s": full, **page.evaluate(LOAD_JS)}
 
 

@@ -24,6 +24,7 @@ from explorer.compute.posterior import (
     Density,
     LatentAxes,
     Outline,
+    check_dims,
     grid_axis,
 )
 from explorer.errors import AxesError, finite_position
@@ -34,13 +35,7 @@ CHUNK = 1024  # images per batch of the density: (CHUNK, G, G) float32 at a time
 
 def check_directions(i, j, count: int) -> tuple[int, int]:
     """(i, j) as two different direction numbers in 0..count-1; else an AxesError saying what to pick."""
-    try:
-        i, j = int(i), int(j)
-    except (TypeError, ValueError) as e:
-        raise AxesError(f"latent axes need two direction numbers, got {i!r} and {j!r}") from e
-    if not (0 <= i < count and 0 <= j < count) or i == j:
-        raise AxesError(f"pick two different principal directions in 0..{count - 1}, got {i} and {j}")
-    return i, j
+    return check_dims(i, j, count, ("direction", "principal directions"))
 
 
 def project(z, dirs: Directions, i: int, j: int) -> np.ndarray:

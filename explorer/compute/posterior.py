@@ -67,13 +67,15 @@ def dims_by_kl(kl_per_dim: np.ndarray) -> np.ndarray:
     return np.argsort(-np.asarray(kl_per_dim), kind="stable")
 
 
-def check_dims(i, j, dim: int) -> tuple[int, int]:
+def check_dims(i, j, dim: int, what: tuple[str, str] = ("dimension", "latent dimensions")) -> tuple[int, int]:
+    """(i, j) as two different numbers in 0..dim-1 (latent dimensions, or principal directions); else an AxesError
+    saying what to pick."""
     try:
         i, j = int(i), int(j)
     except (TypeError, ValueError) as e:
-        raise AxesError(f"latent axes need two dimension numbers, got {i!r} and {j!r}") from e
+        raise AxesError(f"latent axes need two {what[0]} numbers, got {i!r} and {j!r}") from e
     if not (0 <= i < dim and 0 <= j < dim) or i == j:
-        raise AxesError(f"pick two different latent dimensions in 0..{dim - 1}, got {i} and {j}")
+        raise AxesError(f"pick two different {what[1]} in 0..{dim - 1}, got {i} and {j}")
     return i, j
 
 
