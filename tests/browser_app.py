@@ -14,6 +14,7 @@ from PIL import Image
 from tests.launch import CHROMIUM, MAP_GEOMETRY_JS
 
 WAIT_MS = 60_000  # generous: the test machine may be busy
+OPEN_MS = 180_000  # a page's first load: the session's first page also waits for the models to load, on 2 cores
 
 needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (set $CHROMIUM)")
 
@@ -41,11 +42,11 @@ class AppPage:
         self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
         self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
         self.page.set_default_timeout(WAIT_MS)
-        self.page.goto(url)
+        self.page.goto(url, timeout=OPEN_MS)
         if ready is not None:
-            self.page.wait_for_selector(ready)
+            self.page.wait_for_selector(ready, timeout=OPEN_MS)
             return
-        self.page.wait_for_selector("#latent-map .vx-plot[data-ready]")
+        self.page.wait_for_selector("#latent-map .vx-plot[data-ready]", timeout=OPEN_MS)
         self.page.wait_for_function("() => document.querySelector('#latent-map .vx-plot').dataset.marker")
         self.page.wait_for_selector("#decoded-image canvas[data-frame]")
 
