@@ -50,6 +50,26 @@ class AppPage:
         self.page.wait_for_function("() => document.querySelector('#latent-map .vx-plot').dataset.marker")
         self.page.wait_for_selector("#decoded-image canvas[data-frame]")
 
+    # --- the codes view ---------------------------------------------------------------------------------------
+    def set_cell_to_farthest_code(self, r: int, c: int, codebook) -> None:
+        """In the codes view: select cell (r, c), check the code input shows its code, type the code farthest from
+        it in `codebook` (K, D) (its decode surely differs), and check the decode and the cell change."""
+        page = self.page
+        cell = page.locator(f'#code-grid td[data-row="{r}"][data-col="{c}"]')
+        cell.click()
+        page.wait_for_selector(f'#code-grid td.sel[data-row="{r}"][data-col="{c}"]')
+        code_input = page.locator("#code-index input")
+        current = int(cell.inner_text())
+        assert int(code_input.input_value()) == current
+        new = int(np.argmax(((codebook - codebook[current]) ** 2).sum(1)))
+        old, before = self.src("#vq-decoded img"), self.image("#vq-decoded img").tobytes()
+        code_input.fill(str(new))
+        code_input.press("Enter")
+        self.wait_new_src("#vq-decoded img", old)
+        assert self.image("#vq-decoded img").tobytes() != before
+        shown = "([r, c, v]) => document.querySelector(`#code-grid td[data-row='${r}'][data-col='${c}']`).innerText"
+        page.wait_for_function(shown + ".trim() === v", arg=[r, c, str(new)])
+
     # --- images -----------------------------------------------------------------------------------------------
     def src(self, selector: str) -> str | None:
         return self.page.evaluate(SRC_JS, selector)

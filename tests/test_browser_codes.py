@@ -1,6 +1,5 @@
 """The VQ-VAE codes view in Chromium: editing codes, the codebook map, the prior's suggestions and the quantisation
 panel."""
-import numpy as np
 
 from tests.browser_app import needs_chromium
 
@@ -14,23 +13,7 @@ def test_editing_a_code_changes_the_vq_decode(open_app, app_models):
     page.wait_for_selector("#code-grid td[data-row]")
     page.wait_for_selector("#vq-decoded img")
     n = app_models.grid
-    r, c = n - 1, n // 2
-    cell = page.locator(f'#code-grid td[data-row="{r}"][data-col="{c}"]')
-    cell.click()
-    page.wait_for_selector(f'#code-grid td.sel[data-row="{r}"][data-col="{c}"]')
-    code_input = page.locator("#code-index input")
-    current = int(cell.inner_text())
-    assert int(code_input.input_value()) == current
-    # the code farthest from the current one in the codebook: its decode surely differs
-    book = app_models.registry.model(app_models.vq).codebook.detach().numpy()
-    new = int(np.argmax(((book - book[current]) ** 2).sum(1)))
-    old_src, before = app.src("#vq-decoded img"), app.image("#vq-decoded img").tobytes()
-    code_input.fill(str(new))
-    code_input.press("Enter")
-    app.wait_new_src("#vq-decoded img", old_src)
-    assert app.image("#vq-decoded img").tobytes() != before
-    page.wait_for_function("([r, c, v]) => document.querySelector(`#code-grid td[data-row='${r}'][data-col='${c}']`)"
-                           ".innerText.trim() === v", arg=[r, c, str(new)])
+    app.set_cell_to_farthest_code(n - 1, n // 2, app_models.registry.model(app_models.vq).codebook.detach().numpy())
     assert app.errors == []
 
 

@@ -164,24 +164,9 @@ def test_the_codes_view_shows_the_8x8_grid_and_a_cell_click_and_a_typed_code_cha
     page.wait_for_selector("#code-grid td[data-row]")
     page.wait_for_selector("#vq-decoded img")
     assert page.locator("#code-grid tr").count() == GRID and page.locator("#code-grid td[data-row]").count() == GRID**2
-    r, c = GRID - 1, GRID // 2
-    cell = page.locator(f'#code-grid td[data-row="{r}"][data-col="{c}"]')
-    cell.click()
-    page.wait_for_selector(f'#code-grid td.sel[data-row="{r}"][data-col="{c}"]')
-    code_input = page.locator("#code-index input")
-    current = int(cell.inner_text())
-    assert int(code_input.input_value()) == current
     from explorer.models.diffusers_models import load
 
-    book = load(diffusers_app[1] / VQ).codebook.numpy()
-    new = int(np.argmax(((book - book[current]) ** 2).sum(1)))  # the farthest code: its decode surely differs
-    old, before = app.src("#vq-decoded img"), app.image("#vq-decoded img").tobytes()
-    code_input.fill(str(new))
-    code_input.press("Enter")
-    app.wait_new_src("#vq-decoded img", old)
-    assert app.image("#vq-decoded img").tobytes() != before
-    page.wait_for_function("([r, c, v]) => document.querySelector(`#code-grid td[data-row='${r}'][data-col='${c}']`)"
-                           ".innerText.trim() === v", arg=[r, c, str(new)])
+    app.set_cell_to_farthest_code(GRID - 1, GRID // 2, load(diffusers_app[1] / VQ).codebook.numpy())
     assert app.errors == []
 
 

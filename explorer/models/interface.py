@@ -23,7 +23,6 @@ class LatentModel:
     `decode_location`; with `has_decoder_scale` also `decode` (the parameters of p(x|z)) and `likelihood`."""
 
     kind = "vae"
-    kind_name = "VAE"
     image_shape: tuple[int, int, int]  # (C, H, W) of the images it takes and makes
     latent_shape: tuple[int, ...]  # the latent's own shape: (d,) or (C, h, w)
     has_decoder_scale = False  # a location and a scale per pixel (Maths tab: decoder panel, Monte Carlo, IWAE)
@@ -67,7 +66,6 @@ class CodeModel:
     codebook; `prior` is a prior over code grids (vae_core's CodePrior) or None."""
 
     kind = "vqvae"
-    kind_name = "VQ-VAE"
     image_shape: tuple[int, int, int]
     prior = None  # a prior over code grids, or None
     prior_problem: str | None = None  # why a prior found beside the model is not used (stale), with the fix
