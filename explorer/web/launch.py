@@ -7,6 +7,7 @@ A model is any module with encode(x) -> (mu, log_sigma) and decode(z) -> images 
 encode_indices, decode_indices and codebook (discrete codes); see explorer/models/modules.py. Images are a path
 (the four forms of --images) or an array, with labels `labels` (optional).
 """
+import importlib
 import os
 
 import torch
@@ -25,6 +26,10 @@ def serve(ex: Explorer, host: str = "127.0.0.1", port: int = 7860, share: bool =
     # one decode is a few small layers: one thread each avoids the spin-waiting of many threads
     # fighting over few cores when several requests run at once
     torch.set_num_threads(int(os.environ.get("VAE_EXPLORER_THREADS", "1")))
+    # narwhals.stable (used by scikit-learn, which reads the digits data set, and by Gradio) imports its v1 and v2
+    # modules from each other: imported for the first time by two request threads at once, Python's import locks
+    # deadlock (_DeadlockError) and the view that lost the race never opens. Imported here, once, it costs 40 ms.
+    importlib.import_module("narwhals.stable")
     allow_plotly_js()
     demo = build(ex)
     # Gradio rebuilds a pandas summary of its last GRADIO_ANALYTICS_MAX_EVENTS (10000) events after every event, for a
