@@ -93,6 +93,12 @@ class AppPage:
     def info(self) -> str:
         return self.page.locator("#selection-info").inner_text()
 
+    def wait_info(self, start: str) -> str:
+        """Wait until the selection note starts with `start` (the event's answer; the decode can come before it)."""
+        self.page.wait_for_function("(s) => document.querySelector('#selection-info').innerText.startsWith(s)",
+                                    arg=start)
+        return self.info()
+
     def marker(self) -> list[float]:
         return json.loads(self.page.locator("#latent-map .vx-plot").get_attribute("data-marker"))
 
