@@ -15,7 +15,7 @@ from pathlib import Path
 MODELS = ("vae", "vqvae", "prior")  # prior: over a VQ-VAE's code grids (vae_core.train_prior)
 ARCHS = ("conv", "mlp")
 LIKELIHOODS = ("bernoulli", "discretized_logistic", "discretized_gaussian")
-SCALES = ("decoder", "shared", "fixed")
+SCALES = ("decoder", "shared", "shared_scalar", "optimal", "fixed")
 # likelihoods of checkpoints written before 0.3.0: (likelihood, scale) they load as
 LEGACY_LIKELIHOODS = {"gaussian": ("discretized_gaussian", "shared"),
                       "gaussian_fixed": ("discretized_gaussian", "fixed")}
@@ -63,8 +63,13 @@ class Config:
                               "p(x|z): discretized_logistic or discretized_gaussian (normalised over the 256 grey "
                               "levels, so -log p is a code length), or bernoulli (for binary images; on grey ones a "
                               "loss, not a likelihood)")
-    scale: str = setting("decoder", "scale of a discretised likelihood: decoder (the decoder outputs it per pixel), "
-                                    "shared (one learned value per pixel) or fixed")
+    scale: str = setting("decoder", "scale of a discretised likelihood: decoder (the decoder outputs it per pixel, "
+                                    "a function of z), shared (one learned value per pixel, the same for every "
+                                    "image), shared_scalar (one learned value for every pixel and image: the "
+                                    "sigma-VAE's shared scale), optimal (the sigma-VAE's calibrated decoder: in "
+                                    "training each batch's closed-form optimum, matched to its MSE; at evaluation "
+                                    "the fixed average of the training batches', so -log p stays a code length) or "
+                                    "fixed (--fixed-scale). docs/benchmarks.md compares them at equal training")
     fixed_scale: float = setting(0.1, "the scale when --scale fixed")
     beta: float = setting(1.0, "weight on the KL term KL(q(z|x) || N(0, I))")
     mc_samples: int = setting(1, "Monte Carlo samples L of z per image")

@@ -10,8 +10,25 @@ bits/dim = -log2 p / D (the convention of PixelCNN++, the VQ-VAE paper and the f
     discretized_gaussian   mass of the bin under N(loc, scale^2)
     discretized_logistic   mass of the bin under Logistic(loc, scale)
 
-The scale of the discretised likelihoods is `decoder` (the decoder outputs a log scale per pixel, as a function of
-z, beside the location), `shared` (one learned log scale per pixel, shared over images) or `fixed`.
+The scale of the discretised likelihoods is
+    decoder         the decoder outputs a log scale per pixel, as a function of z, beside the location
+    shared          one learned log scale per pixel, the same for every image
+    shared_scalar   one learned log scale for every pixel of every image (the sigma-VAE's shared scale)
+    optimal         one scale set in closed form from the reconstructions (the sigma-VAE's calibrated decoder)
+    fixed           --fixed-scale
+
+`optimal` (Rybkin et al. 2021, "Simple and effective VAE training with calibrated decoders"): in training, the
+scale of each batch is the one whose distribution has the batch's mean squared error as its variance,
+    Gaussian  s^2 = MSE            logistic  s^2 pi^2 / 3 = MSE,  s = sqrt(3 MSE) / pi
+MSE over every pixel of every image in the batch (one number, as in the paper), of the location clamped to [0, 1]
+(a background pixel at 0 whose location lies below 0 is predicted exactly). For a continuous Gaussian that is the
+maximum-likelihood scale; for the discretised likelihoods it is the moment-matched one, close to their argmax but
+not it. As in the paper, the scale is not detached: the gradient flows through the MSE (for a continuous Gaussian
+that adds nothing, the scale being the optimum). At evaluation the scale must not come from the image evaluated:
+-log p(x|z) with a scale fitted to x itself is no code length (the target would pay for less than its own bits).
+So the batch MSEs of training are averaged (their mean, then an exponential moving average with decay
+OPTIMAL_SCALE_DECAY per step, in a buffer saved with the weights), and in eval mode the scale is that fixed value:
+the training split's optimum at the last weights, since the lr warms down to 0 at the end of training.
 """
 import math
 
@@ -22,6 +39,8 @@ from torch import nn
 LEVELS = 256  # values an 8-bit pixel can take
 HALF_BIN = 0.5 / (LEVELS - 1)  # half the width of one level's bin, in [0, 1] pixel units
 LOG_SCALE_FLOOR = -8.0  # scale >= 3.4e-4: the central bin can still hold 99% of the mass
+OPTIMAL_SCALE_DECAY = 0.99  # `optimal`: the EMA of the training batches' MSE forgets 1/e in ~100 steps
+LEARNED_SCALE_INIT = math.log(0.1)  # the learned and the optimal scales start at 0.1
 
 
 def soft_clamp(x: torch.Tensor, low: float, high: float | None = None) -> torch.Tensor:
@@ -68,6 +87,23 @@ def discretized_logistic_log_prob(x: torch.Tensor, loc: torch.Tensor, log_scale:
 
 DISCRETIZED = {"discretized_gaussian": discretized_gaussian_log_prob,
                "discretized_logistic": discretized_logistic_log_prob}
+VARIANCE_PER_SCALE2 = {"discretized_gaussian": 1.0,  # Var N(loc, s^2) = s^2
+                       "discretized_logistic": math.pi ** 2 / 3}  # Var Logistic(loc, s) = s^2 pi^2 / 3
+
+
+def moment_matched_log_scale(kind: str, mse: torch.Tensor) -> torch.Tensor:
+    """log s with Var = MSE: 1/2 log(MSE / c), c = Var / s^2 (Gaussian 1, logistic pi^2 / 3)."""
+    return 0.5 * torch.log(mse.clamp_min(1e-12) / VARIANCE_PER_SCALE2[kind])
+
+
+def clamped_mse(loc: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """MSE = mean over every pixel of every image of (x - clamp(loc, 0, 1))^2: one number for the batch."""
+    return (x - loc.clamp(0.0, 1.0)).pow(2).mean()
+
+
+def variance_of_log_scale(kind: str, log_scale: torch.Tensor) -> torch.Tensor:
+    """Var = c s^2 = c exp(2 log s): the MSE that moment_matched_log_scale maps to log_scale."""
+    return VARIANCE_PER_SCALE2[kind] * torch.exp(2 * log_scale)
 
 
 class Likelihood(nn.Module):
@@ -79,7 +115,12 @@ class Likelihood(nn.Module):
         super().__init__()
         self.kind, self.scale = kind, scale if kind != "bernoulli" else "none"
         if self.scale == "shared":  # one learned log scale per pixel, shared over images
-            self.log_scale = nn.Parameter(torch.full(image_shape, math.log(0.1)))
+            self.log_scale = nn.Parameter(torch.full(image_shape, LEARNED_SCALE_INIT))
+        elif self.scale == "shared_scalar":  # one learned log scale for all pixels and images
+            self.log_scale = nn.Parameter(torch.full((1, 1, 1), LEARNED_SCALE_INIT))
+        elif self.scale == "optimal":  # the evaluation's scale: the EMA of the training batches' optimum
+            self.register_buffer("log_scale", torch.full((1, 1, 1), LEARNED_SCALE_INIT))
+            self.register_buffer("batches_seen", torch.zeros((), dtype=torch.float32))  # training batches averaged
         elif self.scale == "fixed":
             self.register_buffer("log_scale", torch.full(image_shape, math.log(fixed_scale)))
 
@@ -103,10 +144,25 @@ class Likelihood(nn.Module):
             if self.kind == "bernoulli":
                 # log p = x log sigmoid(l) + (1 - x) log(1 - sigmoid(l)) = -BCE(l, x)
                 lp = -F.binary_cross_entropy_with_logits(params.float(), x.float(), reduction="none")
+            elif self.scale == "optimal" and self.training:
+                loc = params.float()
+                mse = clamped_mse(loc, x.float())  # not detached, as in the sigma-VAE
+                self.update_evaluation_scale(mse.detach())
+                log_scale = soft_clamp(moment_matched_log_scale(self.kind, mse), LOG_SCALE_FLOOR)
+                lp = DISCRETIZED[self.kind](x.float(), loc, log_scale.expand_as(loc))
             else:
                 loc, log_scale = self.location_and_log_scale(params)
                 lp = DISCRETIZED[self.kind](x.float(), loc, log_scale)
         return lp.flatten(1).sum(1)
+
+    @torch.no_grad()
+    def update_evaluation_scale(self, mse: torch.Tensor) -> None:
+        """`optimal`, in training: Var <- Var + r (MSE - Var), r = max(1 - d, 1 / t) at the t-th batch (the plain
+        mean of the first batches, then an EMA with decay d = OPTIMAL_SCALE_DECAY); log_scale = log s(Var)."""
+        self.batches_seen += 1
+        rate = torch.clamp(1.0 / self.batches_seen, min=1 - OPTIMAL_SCALE_DECAY)
+        var = variance_of_log_scale(self.kind, self.log_scale)
+        self.log_scale.copy_(moment_matched_log_scale(self.kind, var + rate * (mse - var)).expand_as(self.log_scale))
 
     def is_code_length(self, x_uint8) -> bool:
         """True when log p(x|z) sums to 1 over the values the data x (uint8) can take: discretised likelihoods
