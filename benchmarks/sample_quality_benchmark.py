@@ -36,6 +36,13 @@ def how_sampled(model, standard: bool = False) -> str:
     return "z from its fitted prior"
 
 
+def shown(note: str) -> str:
+    """The classifier's folder from find_classifier's note ("classifier PATH (test accuracy ...)"), relative to the
+    repository where it lies in it."""
+    path = Path(note.removeprefix("classifier ").rsplit(" (test accuracy", 1)[0])
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def run(checkpoints, n: int = 5000, k: int = 3, seed: int = 0, classifier=None, log=print) -> dict:
     """{"machine", "load_average", "n", "k", "seed", "classifier", "classifier_accuracy", "floor", "rows"}."""
     rows, floor, clf_info = [], None, {}
@@ -58,7 +65,7 @@ def run(checkpoints, n: int = 5000, k: int = 3, seed: int = 0, classifier=None, 
             log(f"{folder.name}: {m['sample_note']}")
             continue
         floor = {key: m[f"sample_floor_{key}"] for key in ("fd", "precision", "recall")}
-        clf_info = {"classifier": note, "classifier_accuracy": m["classifier_accuracy"]}
+        clf_info = {"classifier": shown(note), "classifier_accuracy": m["classifier_accuracy"]}
         variants = [("", False)] + ([(STANDARD_SUFFIX, True)] if "sample_fd" + STANDARD_SUFFIX in m else [])
         for suffix, standard in variants:
             rows.append({"checkpoint": folder.name, "sampled": how_sampled(model, standard),
