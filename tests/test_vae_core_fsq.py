@@ -121,3 +121,4 @@ def test_the_codes_views_open_an_fsq_checkpoint_and_edits_change_the_image(fsq_c
     q = ex.quantization("fsq", 0)  # the view's nearest codes are FSQ's rounding
     np.testing.assert_array_equal(q.indices, g)
     assert (q.flip_distance >= 0).all() and "FSQ" in ex.registry.model("fsq").description
+    assert "FSQ levels 5,4: K = 20 codes" in ex.registry.get("fsq").summary()
