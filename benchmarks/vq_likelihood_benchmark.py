@@ -43,11 +43,11 @@ LIKELIHOODS = {"mse": "mse", "logistic": "discretized_logistic"}
 REPORTED = ("mse", "codes_used", "perplexity", "recon", "recon_bits_per_dim", "prior_nll", "neg_elbo", "bits_per_dim")
 
 
-def train_variant(name: str, overrides: dict, args, work: Path, log) -> Path:
+def train_variant(name: str, overrides: dict, args, image_shape, work: Path, log) -> Path:
     """Train the VQ-VAE `name` for args.seconds, then its prior for args.prior_epochs; returns its folder."""
     folder = work / name
     cfg = Config(model="vqvae", data=args.data, epochs=args.max_epochs, time_budget=args.seconds, seed=args.seed,
-                 batch_size=64, lr=3e-3, **overrides)
+                 batch_size=64, lr=3e-3, channels=image_shape[0], image_size=image_shape[1], **overrides)
     log(f"{name}: training for {args.seconds:g} s ({overrides})")
     train(cfg, folder, device=args.device, log=log, started=time.time())
     prior = prior_config(load(folder).cfg, epochs=args.prior_epochs)
@@ -86,17 +86,17 @@ def measure(folder: Path, ds, data: str) -> dict:
 
 
 def run(args, log) -> dict:
-    ds = load_dataset(args.data, channels=1, image_size=28, seed=args.seed, log=lambda m: None)
+    ds = load_dataset(args.data, seed=args.seed, log=lambda m: None)
     with tempfile.TemporaryDirectory(prefix="vq-likelihood-") as tmp:
         work = Path(args.workdir or tmp)
         work.mkdir(parents=True, exist_ok=True)
         results = {}
         for short, likelihood in LIKELIHOODS.items():
-            folder = train_variant(f"vq-{short}", {"vq_likelihood": likelihood}, args, work, log)
+            folder = train_variant(f"vq-{short}", {"vq_likelihood": likelihood}, args, ds.image_shape, work, log)
             results[f"vq-{short}"] = measure(folder, ds, args.data)
         better = min(LIKELIHOODS, key=lambda s: results[f"vq-{s}"]["validation"]["bits_per_dim"])
         fsq = {"quantizer": "fsq", "fsq_levels": "8,8,8", "num_codes": 512, "vq_likelihood": LIKELIHOODS[better]}
-        folder = train_variant(f"fsq-{better}", fsq, args, work, log)
+        folder = train_variant(f"fsq-{better}", fsq, args, ds.image_shape, work, log)
         results[f"fsq-{better}"] = measure(folder, ds, args.data)
     return results
 
