@@ -17,7 +17,9 @@ commitment loss (the loss returned is 0) and no code can die, so there are no re
 import torch
 from torch import nn
 
-EPS = 1e-3  # h_i slightly above (L_i - 1) / 2, so that the top and bottom levels are reached before tanh saturates
+# h_i slightly above (L_i - 1) / 2, so that o_i / h_i < 1 and s_i = atanh(o_i / h_i) is finite also for L_i = 2 (the
+# paper's code has (1 - eps) and tan in place of atanh: its b(0) is not quite 0); b still rounds to the L_i levels only
+EPS = 1e-3
 
 
 class FiniteScalarQuantizer(nn.Module):
