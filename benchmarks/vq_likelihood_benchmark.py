@@ -46,6 +46,9 @@ REPORTED = ("mse", "codes_used", "perplexity", "recon", "recon_bits_per_dim", "p
 def train_variant(name: str, overrides: dict, args, image_shape, work: Path, log) -> Path:
     """Train the VQ-VAE `name` for args.seconds, then its prior for args.prior_epochs; returns its folder."""
     folder = work / name
+    if args.reuse and (folder / "prior" / "model.safetensors").exists():
+        log(f"{name}: reusing {folder} and its prior (--reuse)")
+        return folder
     cfg = Config(model="vqvae", data=args.data, epochs=args.max_epochs, time_budget=args.seconds, seed=args.seed,
                  batch_size=64, lr=3e-3, channels=image_shape[0], image_size=image_shape[1], **overrides)
     log(f"{name}: training for {args.seconds:g} s ({overrides})")
@@ -66,14 +69,15 @@ def training_speed(folder: Path) -> dict:
 
 
 def sample_quality(model, ds, data: str):
-    """vae_core.sample_quality.sample_figures of 5,000 samples, or None without the classifier."""
-    if importlib.util.find_spec("vae_core.classifier") is None:
+    """vae_core.sample_quality.sample_figures of 5,000 samples (seed 0) against the test split, or None without
+    the data set's classifier."""
+    if importlib.util.find_spec("vae_core.classifier_lookup") is None:
         return None
-    from vae_core import classifier, sample_quality
+    from vae_core.classifier_lookup import find_classifier
+    from vae_core.sample_quality import sample_figures
 
-    clf = classifier.load_classifier(data) if hasattr(classifier, "load_classifier") else classifier.load(data)
-    figures = sample_quality.sample_figures(model, clf, ds.x_test, ds.x_train, n=5000, seed=0)
-    return figures if isinstance(figures, dict) else vars(figures)
+    clf, _note = find_classifier(data, model.cfg.image_shape, has_labels=ds.y_train is not None)
+    return None if clf is None else sample_figures(model, clf, ds.x_test, ds.x_train, n=5000, seed=0)
 
 
 def measure(folder: Path, ds, data: str) -> dict:
@@ -132,6 +136,8 @@ def main(argv=None) -> dict:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--workdir", help="keep the checkpoints here (default: a temporary folder)")
+    p.add_argument("--reuse", action="store_true",
+                   help="measure the runs already in --workdir (with their priors) instead of training them again")
     p.add_argument("--json", help="write settings, machine and per-run figures to this file")
     args = p.parse_args(argv)
     m, load_before = machine(args.device), os.getloadavg()[0]
