@@ -12,7 +12,7 @@ train() {  # name, then flags
   python -m vae_core.train --data fashion-mnist --seed 0 --out "$OUT/$name" "$@"
 }
 # Each run holds out 5,000 training images (--validation) for its per-epoch figures; eval.json is the test split.
-finish() {  # drop the resume state (not shipped: keeps the folder small), record test metrics
+finish() {  # drop the resume state (not shipped: keeps the folder small), record test metrics and sample figures
   rm -f "$OUT/$1/training_state.safetensors" "$OUT/$1/prior/training_state.safetensors"
   python -m vae_core.evaluate "$OUT/$1" --json > "$OUT/$1/eval.json"
 }
@@ -22,6 +22,9 @@ train fashion-vae     --model vae   --latent-dim 16 --epochs 30
 train fashion-vqvae   --model vqvae --num-codes 512 --code-dim 64 --epochs 12
 train fashion-vae-2d  --model vae   --latent-dim 2 --epochs 20
 python -m vae_core.train_prior "$OUT/fashion-vqvae" --epochs 5   # the prior over its code grids: fashion-vqvae/prior/
+# the classifier whose features score the samples (evaluate's sample_fd, sample_precision, sample_recall)
+[ -f classifiers/fashion-mnist/model.safetensors ] ||
+  python -m vae_core.train_classifier --data fashion-mnist --out classifiers/fashion-mnist
 for m in fashion-vae fashion-vqvae fashion-vae-2d; do finish $m; done
 python -m explorer.precompute "$OUT"   # projection caches, so the app starts with nothing to fit
 [ "$OUT" = checkpoints ] && python scripts/samples.py   # docs/samples-*.png for the README

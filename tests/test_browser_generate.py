@@ -1,4 +1,5 @@
-"""The Generate view in Chromium: samples of both models; a VQ sample opens in the codes view."""
+"""The Generate view in Chromium: samples of both models, the line of sample figures under each; a VQ sample opens
+in the codes view."""
 from tests.browser_app import needs_chromium
 
 pytestmark = needs_chromium
@@ -15,6 +16,9 @@ def test_generate_shows_samples_of_both_models_and_opens_a_vq_sample_in_the_code
     page.wait_for_function("() => document.querySelectorAll('#gen-vq img').length === 16")
     page.wait_for_function("() => document.querySelectorAll('#gen-vae img').length === 16")
     assert "ms each" in page.locator("#gen-info").inner_text()
+    # the test checkpoints recorded no sample figures: the line under each model's samples says how to compute them
+    page.wait_for_function("() => document.querySelector('#gen-vq-quality').innerText.includes('vae_core.evaluate')")
+    assert "--samples-only" in page.locator("#gen-vae-quality").inner_text()
     page.locator("#gen-vq img").nth(2).click()
     page.wait_for_selector("#code-grid td[data-row]", state="visible")  # the codes tab, with sample 2's grid
     want = Explorer([app_checkpoints], log=lambda *a: None).sample(app_models.vq, SampleSettings(n=16)).grids[2]

@@ -55,6 +55,17 @@ def test_recorded_bits_per_dim_are_plausible_code_lengths(path):
     assert m["iwae_nll"] <= m["neg_elbo"]  # IWAE with k = 1000 is the tighter bound
 
 
+@pytest.mark.parametrize("path", [p for p in CKPTS if (p / "eval.json").exists()], ids=lambda p: p.name)
+def test_recorded_sample_figures_lie_above_their_floor_with_the_shipped_classifier(path):
+    from vae_core.classifier import load_classifier
+
+    m = json.loads((path / "eval.json").read_text())
+    assert m["sample_n"] == 5000 and m["sample_k"] == 3
+    assert m["classifier_accuracy"] == load_classifier(ROOT / "classifiers" / "fashion-mnist").test_accuracy
+    assert 0 < m["sample_floor_fd"] < m["sample_fd"]
+    assert 0 <= m["sample_precision"] <= 1 and 0 <= m["sample_recall"] <= m["sample_floor_recall"] <= 1
+
+
 def test_committed_files_are_under_10_mb():
     files = subprocess.run(["git", "ls-files"], cwd=ROOT, check=False, capture_output=True, text=True).stdout.split()
     big = [f for f in files if (ROOT / f).exists() and (ROOT / f).stat().st_size > 10 * 1024 * 1024]

@@ -24,6 +24,14 @@ bits_per_dim (= neg_elbo / (D ln 2)) and iwae_nll are printed only where p(x|z) 
 data can take, so that they are code lengths: discretised likelihoods on 8-bit images, Bernoulli on binary ones.
 A Bernoulli model of grey images reports its loss (neg_elbo, recon, kl) with "code_length": false.
 All noise comes from a generator seeded here: evaluating never moves the global RNG (training's noise).
+
+Sample quality (vae_core.evaluate_samples), for a model that can sample: the Frechet distance and k-NN
+precision/recall of --sample-n samples against the test split in a classifier's features (sample_fd,
+sample_precision, sample_recall), beside the test split against as many training images (sample_floor_fd, ...).
+The classifier is the data set's (vae_core.classifier_lookup; --classifier FOLDER to choose one); without one, or
+without labels to train one on, sample_note says why the figures are skipped. --samples-only computes just these,
+and --update FILE merges what is computed into a JSON file such as the checkpoint's eval.json:
+    python -m vae_core.evaluate checkpoints/fashion-vae --samples-only --update checkpoints/fashion-vae/eval.json
 """
 import argparse
 import ctypes
@@ -37,8 +45,11 @@ import torch
 from tqdm import tqdm
 
 from .checkpoint import CheckpointError, load
+from .classifier import ClassifierError
+from .classifier_lookup import find_classifier
 from .data import DataError, load_dataset, to_float
 from .device import pick_device
+from .evaluate_samples import merge_into, sample_metrics
 from .quantize import codebook_usage
 
 EXPECTATION_CHUNK = 8  # images per exact E[x|z]: 256 levels x 8 x 784 pixels = 6.4 MB per tensor
@@ -196,8 +207,18 @@ def main(argv=None) -> dict:
                    help="the first N test images the IWAE bound (and neg_elbo_iwae_subset) is computed on")
     p.add_argument("--batch-size", type=int, default=500)
     p.add_argument("--device", default="auto")
+    p.add_argument("--sample-n", type=int, default=5000,
+                   help="samples (and test and training images) for the sample-quality figures (0: skip them)")
+    p.add_argument("--classifier", help="classifier folder whose features score the samples (default: the data "
+                                        "set's, vae_core.classifier_lookup)")
+    p.add_argument("--samples-only", action="store_true",
+                   help="compute only the sample-quality figures (not the test metrics or the IWAE bound)")
+    p.add_argument("--update", metavar="FILE", help="also merge the figures into the JSON object in FILE (e.g. "
+                                                    "the checkpoint's eval.json), keeping its other keys")
     p.add_argument("--json", action="store_true", help="print one flat JSON object")
     args = p.parse_args(argv)
+    if args.samples_only and args.sample_n < 1:
+        p.error("--samples-only needs --sample-n >= 1")
     device = pick_device(args.device)
     keep_freed_memory()
     try:
@@ -215,7 +236,20 @@ def main(argv=None) -> dict:
         print(f"note: {model.prior_problem}", file=sys.stderr)
     if cfg.arch == "conv":  # oneDNN's and cuDNN's fast float32 conv kernels are NHWC: 1.6x faster IWAE on a CPU
         model = model.to(memory_format=torch.channels_last)
-    metrics = evaluate(model, ds.x_test, args.batch_size, args.iwae_k, args.iwae_n, device=device, progress=True)
+    metrics = {"model": cfg.model} if args.samples_only else evaluate(
+        model, ds.x_test, args.batch_size, args.iwae_k, args.iwae_n, device=device, progress=True)
+    if args.sample_n > 0:
+        try:
+            clf, note = find_classifier(args.data or cfg.data, (cfg.channels, cfg.image_size, cfg.image_size),
+                                        args.checkpoint, args.classifier, ds.y_train is not None, device)
+        except ClassifierError as e:
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(1)
+        metrics.update(sample_metrics(model, clf, note, ds.x_test, ds.x_train, args.sample_n))
+        if "sample_note" in metrics and not args.json:
+            print(f"note: {metrics['sample_note']}", file=sys.stderr)
+    if args.update:
+        merge_into(args.update, metrics)
     if args.json:
         print(json.dumps(metrics))
     else:

@@ -12,6 +12,7 @@ from explorer.errors import UnknownCheckpoint, UnreadableCheckpoint
 from explorer.models import diffusers_models
 from explorer.models.modules import from_module
 from explorer.models.vae_core_models import VaeCoreVAE, VaeCoreVQVAE
+from explorer.service.sample_figures import is_sample_key
 from vae_core import load
 from vae_core.checkpoint import CONFIG, WEIGHTS, CheckpointError, read_config
 from vae_core.config import Config
@@ -50,8 +51,9 @@ class Checkpoint:
                 else f"{codes}, grid {c.image_size // 4}x{c.image_size // 4}")
         # whatever metrics the checkpoint recorded (models differ: bits_per_dim only for some likelihoods), known first
         keys = [k for k in SUMMARY_FIRST if k in m] + sorted(k for k in m if k not in SUMMARY_FIRST)
-        metrics = ", ".join(f"{k} {m[k]:.4g}" for k in keys
-                            if k not in NOT_METRICS and isinstance(m[k], (int, float)) and not isinstance(m[k], bool))
+        # the sample figures have a line of their own (sample_figures.py)
+        metrics = ", ".join(f"{k} {m[k]:.4g}" for k in keys if k not in NOT_METRICS and not is_sample_key(k)
+                            and isinstance(m[k], (int, float)) and not isinstance(m[k], bool))
         return (f"**{self.name}**: {c.model.upper()} on {c.data} ({c.channels}x{c.image_size}x{c.image_size}), "
                 f"{size}; {m.get('epoch', '?')} epochs.  \n{m.get('split', 'test').capitalize()} split: "
                 f"{metrics or 'no metrics recorded'}")

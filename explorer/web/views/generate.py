@@ -1,8 +1,10 @@
 """The generate view: samples of both models side by side, a VAE's from N(0, I) and a VQ-VAE's from its learned prior
 over codes, with a seed, a count, the prior's temperature and top-k, and the time each sample took. A click on a VQ
-sample opens its code grid in the codes view."""
+sample opens its code grid in the codes view. Under each model's samples, the sample-quality figures its checkpoint
+recorded (computed by vae_core.evaluate over 5,000 samples, not live)."""
 import gradio as gr
 
+from explorer.service.sample_figures import checkpoint_note
 from explorer.service.sampling import SampleSettings
 from explorer.web.session import CodesSession, GenerateSession
 from explorer.web.views import Page, image_file
@@ -25,9 +27,13 @@ class GenerateView:
             self.top_k = gr.Number(0, precision=0, minimum=0, label="top-k codes (VQ-VAE; 0: all)")
             self.again = gr.Button("new seed")
         with gr.Row():
-            self.vae_samples = gr.Gallery(label="VAE: z ~ N(0, I), decoded", elem_id="gen-vae", **GALLERY)
-            self.vq_samples = gr.Gallery(label="VQ-VAE: code grids from the prior, decoded (click one to edit it)",
-                                         elem_id="gen-vq", **GALLERY)
+            with gr.Column():
+                self.vae_samples = gr.Gallery(label="VAE: z ~ N(0, I), decoded", elem_id="gen-vae", **GALLERY)
+                self.vae_quality = gr.Markdown(elem_id="gen-vae-quality")
+            with gr.Column():
+                self.vq_samples = gr.Gallery(label="VQ-VAE: code grids from the prior, decoded (click one to edit "
+                                                   "it)", elem_id="gen-vq", **GALLERY)
+                self.vq_quality = gr.Markdown(elem_id="gen-vq-quality")
         self.info = gr.Markdown(elem_id="gen-info")
         self.state = gr.State(GenerateSession())
 
@@ -48,7 +54,12 @@ class GenerateView:
         vq_files, vq_line, s = self.column(vq, settings, self.vq_samples)
         grids = () if s is None else tuple(tuple(map(tuple, g.tolist())) for g in s.grids)
         return {self.vae_samples: vae_files, self.vq_samples: vq_files, self.info: f"{vae_line}  \n{vq_line}",
+                self.vae_quality: self.quality(vae), self.vq_quality: self.quality(vq),
                 self.state: GenerateSession(vq=vq or "", grids=grids)}
+
+    def quality(self, name: str) -> str:
+        """The sample-quality figures checkpoint `name` recorded, as a line under its samples."""
+        return f"**{name}**: {checkpoint_note(self.ex.registry.get(name))}" if name else ""
 
     def new_seed(self, seed, vae: str, vq: str, n, temperature, top_k) -> dict:
         seed = int(seed or 0) + 1
@@ -65,7 +76,8 @@ class GenerateView:
         self.page, self.codes = page, page.codes
         s = self.state
         settings = [self.seed, self.n, self.temperature, self.top_k]
-        inputs, outputs = [page.vae, page.vq, *settings], {self.vae_samples, self.vq_samples, self.info, s}
+        inputs = [page.vae, page.vq, *settings]
+        outputs = {self.vae_samples, self.vq_samples, self.info, self.vae_quality, self.vq_quality, s}
         page.on_open([page.vae, page.vq], self.generate, inputs, outputs, self.vq_samples, "generate")
         for edit in (self.seed.submit, self.n.release, self.temperature.release, self.top_k.submit):
             page.live(edit, self.generate, inputs, outputs, trigger_mode="always_last")

@@ -1,8 +1,10 @@
-"""The models view: the summary, test metrics and training curves of the chosen checkpoints."""
+"""The models view: the summary, test metrics, recorded sample-quality figures and training curves of the chosen
+checkpoints."""
 import gradio as gr
 import plotly.graph_objects as go
 
 from explorer.figures import maps as plots
+from explorer.service.sample_figures import checkpoint_note
 from explorer.web.views import Page
 
 
@@ -26,7 +28,7 @@ class ModelsView:
         if not name:
             return "", None
         ck = self.ex.registry.get(name)
-        return ck.summary(), go.Figure(plots.training_curves(ck.history(), kind))
+        return f"{ck.summary()}  \n{checkpoint_note(ck)}", go.Figure(plots.training_curves(ck.history(), kind))
 
     def open(self, vae: str, vq: str):
         return (*self.describe(vae, "vae"), *self.describe(vq, "vqvae"))
