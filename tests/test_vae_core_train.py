@@ -49,6 +49,8 @@ def saved_epoch(folder: Path, name="model.safetensors") -> int:
     {"model": "vae"},  # discretised logistic, scale from the decoder
     {"model": "vae", "likelihood": "bernoulli"},
     {"model": "vqvae"},
+    {"model": "vqvae", "vq_likelihood": "discretized_logistic"},  # the decoder's own scale
+    {"model": "vqvae", "quantizer": "fsq", "fsq_levels": "4,4"},
 ])
 def test_overfits_a_tiny_batch(tiny_cfg, digits, overrides):
     torch.manual_seed(0)
@@ -142,7 +144,9 @@ def _same_run(a: Path, b: Path, epoch: int):
 
 
 @pytest.mark.parametrize("overrides", [{"model": "vae"}, {"model": "vqvae"},
-                                       {"model": "vqvae", "codebook": "loss", "kmeans_init": True}])
+                                       {"model": "vqvae", "codebook": "loss", "kmeans_init": True},
+                                       {"model": "vqvae", "quantizer": "fsq", "fsq_levels": "4,4",
+                                        "vq_likelihood": "discretized_logistic"}])
 def test_resume_equals_an_uninterrupted_run(tmp_path, tiny_cfg, overrides, monkeypatch):
     whole, split = tmp_path / "whole", tmp_path / "split"
     train(tiny_cfg(epochs=2, **overrides), whole, log=quiet)

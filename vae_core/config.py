@@ -20,7 +20,30 @@ SCALES = ("decoder", "shared", "shared_scalar", "optimal", "fixed")
 LEGACY_LIKELIHOODS = {"gaussian": ("discretized_gaussian", "shared"),
                       "gaussian_fixed": ("discretized_gaussian", "fixed")}
 CODEBOOKS = ("ema", "loss")
+QUANTIZERS = ("vq", "fsq")
+VQ_LIKELIHOODS = ("mse", "discretized_logistic", "discretized_gaussian")
 COMPILE_MODES = ("", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")  # "": eager
+
+
+def parse_levels(levels: str) -> tuple[int, ...]:
+    """(8, 8, 8) for "8,8,8"; ValueError for anything else."""
+    return tuple(int(part) for part in levels.split(","))
+
+
+def levels_ok(levels: str) -> bool:
+    """True for comma-separated level counts, each at least 2."""
+    try:
+        return all(n >= 2 for n in parse_levels(levels))
+    except ValueError:
+        return False
+
+
+def fsq_codes(levels: str) -> int:
+    """K = prod_i L_i, the size of FSQ's grid of levels."""
+    k = 1
+    for n in parse_levels(levels):
+        k *= n
+    return k
 
 
 NOT_FOR_PRIOR = object()  # metadata "prior": a setting the prior's command does not take
@@ -73,8 +96,22 @@ class Config:
     fixed_scale: float = setting(0.1, "the scale when --scale fixed")
     beta: float = setting(1.0, "weight on the KL term KL(q(z|x) || N(0, I))")
     mc_samples: int = setting(1, "Monte Carlo samples L of z per image")
-    num_codes: int = setting(512, "VQ-VAE codebook size K")
-    code_dim: int = setting(64, "VQ-VAE code vector size D")
+    num_codes: int = setting(512, "VQ-VAE codebook size K (with --quantizer fsq: the product of --fsq-levels, "
+                                  "which the trainer fills in when it is not given)")
+    code_dim: int = setting(64, "VQ-VAE code vector size D (--quantizer vq; FSQ's codes have one number per level "
+                                "count of --fsq-levels)")
+    quantizer: str = setting("vq", "vq (nearest of K learned codes) or fsq (finite scalar quantisation: each of a "
+                                   "cell's numbers bounded and rounded to one of its --fsq-levels; the codebook is "
+                                   "the fixed grid of levels, so there are no codebook or commitment terms and no "
+                                   "dead-code restarts: --codebook, --commitment, --ema-decay, --dead-threshold and "
+                                   "--kmeans-init do not apply)")
+    fsq_levels: str = setting("8,8,8", "levels per number of an FSQ code, comma-separated: 8,8,8 gives K = 512 "
+                                       "codes of 3 numbers (--quantizer fsq)")
+    vq_likelihood: str = setting("mse", "the VQ-VAE's reconstruction term: mse (squared error; the likelihood "
+                                        "bound then fits one scale per pixel with the prior) or "
+                                        "discretized_logistic / discretized_gaussian (-log p(x|z_q), the decoder "
+                                        "outputting a location and a log scale per pixel, as the VAE's --scale "
+                                        "decoder)")
     res_blocks: int = setting(2, "VQ-VAE residual blocks at a quarter of the image size, in the encoder and the "
                                  "decoder each")
     commitment: float = setting(0.25, "weight of the commitment term ||z_e - sg[e]||^2 (beta of the VQ-VAE paper)")
@@ -146,6 +183,15 @@ class Config:
             (self.scale in SCALES, f"scale must be one of {SCALES}, got {self.scale!r}"),
             (self.fixed_scale > 0, f"fixed_scale must be positive, got {self.fixed_scale}"),
             (self.codebook in CODEBOOKS, f"codebook must be one of {CODEBOOKS}, got {self.codebook!r}"),
+            (self.quantizer in QUANTIZERS, f"quantizer must be one of {QUANTIZERS}, got {self.quantizer!r}"),
+            (self.vq_likelihood in VQ_LIKELIHOODS,
+             f"vq_likelihood must be one of {VQ_LIKELIHOODS}, got {self.vq_likelihood!r}"),
+            (levels_ok(self.fsq_levels),
+             f"fsq_levels must be comma-separated level counts of at least 2, e.g. 8,8,8; got {self.fsq_levels!r}"),
+            (self.quantizer != "fsq" or not levels_ok(self.fsq_levels) or self.num_codes == fsq_codes(self.fsq_levels),
+             f"with --quantizer fsq the codebook is the grid of --fsq-levels {self.fsq_levels}: num_codes must be "
+             f"their product, {fsq_codes(self.fsq_levels) if levels_ok(self.fsq_levels) else '?'}, "
+             f"got {self.num_codes}"),
             (self.channels in (1, 3), f"channels must be 1 or 3, got {self.channels}"),
             (self.image_size >= 8 and self.image_size % 4 == 0,
              f"image_size must be a multiple of 4 and at least 8, got {self.image_size}"),
@@ -198,6 +244,7 @@ class Config:
         if d.get("likelihood") in LEGACY_LIKELIHOODS:  # continuous Gaussians now load as discretised ones
             d["likelihood"], d["scale"] = LEGACY_LIKELIHOODS[d["likelihood"]]
         d.setdefault("validation", 0)  # written before the validation split: evaluated on the test split
+        d.setdefault("vq_likelihood", "mse")  # written before the option: trained for squared error
         record = dict(d.pop("record", {}) or {})
         record.update({k: d.pop(k) for k in RECORDED if k in d})  # written before Record: at the top level
         return cls(**d, record=Record(**record))

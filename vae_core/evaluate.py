@@ -9,13 +9,16 @@ VQ-VAE: MSE, PSNR, perplexity, share of codes used, dead codes; with a prior ove
 (<checkpoint>/prior/, vae_core.train_prior) also its likelihood bound. q(z|x) is a point mass on the grid z_q(x),
 so the -ELBO is -log p(x|z_q) + KL(q || p) = recon + prior_nll, and it bounds the code length:
     -log p(x) = -log sum_z p(z) p(x|z) <= -log p(x|z_q) - log p(z_q)
-recon uses the decoder's output as the location of a discretised logistic with one scale per pixel, fitted on the
+recon is -log p(x|z_q) under the decoder's own likelihood, location and scale per pixel, for a VQ-VAE trained on
+one (--vq-likelihood discretized_logistic; recon and its bits/dim then need no prior); for one trained for squared
+error, the decoder's output is the location of a discretised logistic with one scale per pixel, fitted on the
 training split (decoder frozen) and stored with the prior.
 
 mse and psnr are those of the decoder's *location* clamped to [0, 1]: for a VAE at z = mu(x) (VAE.reconstruct,
 VAE.decode_location), for a VQ-VAE at z_q(x). mse_expectation is that of the exact mean
 E[x|z] = sum_k (k / 255) P(x = k / 255 | z) over the 256 levels (Likelihood.expectation) at the same z; the two differ
-near 0 and 1 and where the scale is wide. A VQ-VAE without a prior has no p(x|z), so no mse_expectation.
+near 0 and 1 and where the scale is wide. A VQ-VAE trained for squared error without a prior has no p(x|z), so no
+mse_expectation.
 
 bits_per_dim (= neg_elbo / (D ln 2)) and iwae_nll are printed only where p(x|z) is normalised over the values the
 data can take, so that they are code lengths: discretised likelihoods on 8-bit images, Bernoulli on binary ones.
@@ -107,7 +110,7 @@ def likelihood_bound(recon: float, prior_nll: float, dims: int) -> dict:
     """A VQ-VAE's bound -log p(x) <= recon + prior_nll (nats per image; see the module docstring), and in bits/dim."""
     neg_elbo = recon + prior_nll
     return {"recon": recon, "prior_nll": prior_nll, "neg_elbo": neg_elbo, "code_length": True,
-            "bits_per_dim": neg_elbo / (dims * math.log(2))}
+            "bits_per_dim": neg_elbo / (dims * math.log(2)), "recon_bits_per_dim": recon / (dims * math.log(2))}
 
 
 def squared_error_of_expectation(likelihood, params: torch.Tensor, x: torch.Tensor) -> float:
@@ -154,17 +157,21 @@ def evaluate(model, x: np.ndarray, batch_size: int = 500, iwae_k: int = 0, iwae_
         else:
             z_q, idx, _ = model.quantize(model.encode(xb))
             params = model.decode(z_q)
-            x_hat = params.clamp(0, 1)
+            x_hat = params.clamp(0, 1) if model.likelihood is None else model.likelihood.mean(params)
             counts += torch.bincount(idx.flatten().cpu(), minlength=len(counts))
-            if prior is not None:  # -log p(x|z_q) with the fitted scale, and -log p(z_q) under the prior
-                sums["recon"] -= prior.decoder_likelihood.log_prob(params, xb).sum().item()
+            # p(x|z_q): the decoder's own, or (squared error) the prior's fitted scale around the decoder's mean
+            likelihood = model.likelihood or getattr(prior, "decoder_likelihood", None)
+            if likelihood is not None:
+                sums["recon"] -= likelihood.log_prob(params, xb).sum().item()
+                sums["se_expectation"] += squared_error_of_expectation(likelihood, params, xb)
+            if prior is not None:  # -log p(z_q) under the prior
                 sums["prior_nll"] -= prior.log_prob(idx).sum().item()
-                sums["se_expectation"] += squared_error_of_expectation(prior.decoder_likelihood, params, xb)
         sums["se"] += (x_hat - xb).pow(2).sum().item()
         seen += len(xb)
     mse = sums["se"] / (n * dims)
     out = {"model": model.cfg.model, "n_images": n, "mse": mse, "psnr": psnr(mse)}
-    if model.cfg.model == "vae" or prior is not None:
+    own_likelihood = getattr(model, "likelihood", None) is not None  # a VAE's, or a VQ-VAE's discretised one
+    if own_likelihood or prior is not None:
         out["mse_expectation"] = sums["se_expectation"] / (n * dims)
     bits = lambda nats: nats / (dims * math.log(2))
     if model.cfg.model == "vae":
@@ -183,6 +190,8 @@ def evaluate(model, x: np.ndarray, batch_size: int = 500, iwae_k: int = 0, iwae_
         out.update(codebook_usage(counts))
         if prior is not None:
             out.update(likelihood_bound(sums["recon"] / n, sums["prior_nll"] / n, dims))
+        elif own_likelihood:  # the reconstruction term alone: the bound needs -log p(z_q) from a prior
+            out.update(recon=sums["recon"] / n, recon_bits_per_dim=bits(sums["recon"] / n))
     model.train(was_training)
     return out
 

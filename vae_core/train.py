@@ -27,7 +27,7 @@ from .compiled import (
     failure_message,
     is_compile_failure,
 )
-from .config import Config, Record
+from .config import Config, Record, fsq_codes, levels_ok
 from .data import DataError, hold_out, load_dataset, to_float, validation_size
 from .device import TRAINING_DEFAULTS, adam, pick_device, training_defaults
 from .evaluate import evaluate
@@ -213,6 +213,9 @@ def parse_args(argv=None) -> tuple[Config, argparse.Namespace]:
                 p.error(str(e))
             ds_shape = {"channels": ds.image_shape[0], "image_size": ds.image_shape[1]}
         batch_size, lr = training_defaults(pick_device(args.device))  # recorded in config.json; --resume keeps them
+        if given.get("quantizer") == "fsq" and "num_codes" not in given and levels_ok(given.get("fsq_levels",
+                                                                                                 defaults.fsq_levels)):
+            given["num_codes"] = fsq_codes(given.get("fsq_levels", defaults.fsq_levels))  # K = prod(levels)
         try:
             cfg = Config(**{"batch_size": batch_size, "lr": lr, **ds_shape, **given})
         except ValueError as e:

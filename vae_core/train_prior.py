@@ -6,12 +6,14 @@
 
 Once per run, the frozen VQ-VAE encodes the training and validation splits to code grids (the validation split is
 the VQ-VAE's own, held out of the same training images; a VQ-VAE trained without one is evaluated on the test
-split). A new run first fits the decoder's scale for the likelihood bound: one log scale per pixel of a
-discretised logistic around the decoder's mean, maximising log p(x|z_q) over the training split with the decoder
-frozen. Each epoch: one pass over the shuffled training grids minimising -log p(c) (nats per grid), the
-validation prior NLL and bound, a line in history.jsonl, samples.png (64 grids from the prior, decoded) and the
-checkpoint (journalled, resumable). The prior records the SHA-256 of the VQ-VAE weights it was trained on: after
-the VQ-VAE is retrained or resumed, vae_core.load refuses it until it is trained again.
+split). A new run of a VQ-VAE trained for squared error (--vq-likelihood mse) first fits the decoder's scale for the
+likelihood bound: one log scale per pixel of a discretised logistic around the decoder's mean, maximising
+log p(x|z_q) over the training split with the decoder frozen; a VQ-VAE trained on a discretised likelihood has its
+decoder's own location and scale per pixel, and nothing is fitted. Each epoch: one pass over the shuffled training
+grids minimising -log p(c) (nats per grid), the validation prior NLL and bound, a line in history.jsonl, samples.png
+(64 grids from the prior, decoded) and the checkpoint (journalled, resumable). The prior records the SHA-256 of the
+VQ-VAE weights it was trained on: after the VQ-VAE is retrained or resumed, vae_core.load refuses it until it is
+trained again.
 """
 import argparse
 import dataclasses
@@ -48,8 +50,9 @@ def encode_grids(vq, x: np.ndarray, device, batch_size: int = 1000) -> torch.Ten
 
 
 @torch.no_grad()
-def decoder_means(vq, grids: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    """The decoder's output (its mean, unclamped: the location of p(x|z_q)) for each grid: (N, C, H, W)."""
+def decoder_outputs(vq, grids: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """The decoder's output for each grid, unclamped: its mean (mse: the location of p(x|z_q) with the fitted scale),
+    (N, C, H, W), or the parameters of its own p(x|z_q), (N, 2 C, H, W)."""
     return torch.cat([vq.decode(vq.codebook[grids[i:i + batch_size]].permute(0, 3, 1, 2))
                       for i in range(0, len(grids), batch_size)])
 
@@ -76,10 +79,15 @@ def fit_decoder_scale(likelihood, loc: torch.Tensor, x: torch.Tensor, epochs: in
 
 
 @torch.no_grad()
-def recon_nll(likelihood, loc: torch.Tensor, x: torch.Tensor, batch_size: int = 1000) -> float:
-    """-log p(x|z_q) in nats per image, x uint8."""
-    return -sum(likelihood.log_prob(loc[i:i + batch_size], x[i:i + batch_size].float() / 255).sum().item()
+def recon_nll(likelihood, params: torch.Tensor, x: torch.Tensor, batch_size: int = 1000) -> float:
+    """-log p(x|z_q) in nats per image, x uint8; params the decoder's outputs (decoder_outputs)."""
+    return -sum(likelihood.log_prob(params[i:i + batch_size], x[i:i + batch_size].float() / 255).sum().item()
                 for i in range(0, len(x), batch_size)) / len(x)
+
+
+def decoder_likelihood(vq, prior: CodePrior):
+    """The p(x|z_q) of the bound: the VQ-VAE's own (a discretised likelihood), else the prior's fitted one."""
+    return vq.likelihood if vq.likelihood is not None else prior.decoder_likelihood
 
 
 @torch.no_grad()
@@ -136,15 +144,15 @@ def train_prior(checkpoint: str | Path, cfg: Config | None = None, resume: bool 
     opt = adam(prior.parameters(), cfg.lr, dev)  # the decoder's scale is a buffer: not trained here
     start = resume_from(out, prior, opt, log) if resume else 0
     x_eval = torch.from_numpy(x_eval).to(dev)
-    if not resume:
+    if not resume and vq.likelihood is None:  # squared error: fit p(x|z_q)'s scale around the decoder's mean
         t0 = time.time()
         x_train = torch.from_numpy(ds.x_train).to(dev)
-        train_recon = fit_decoder_scale(prior.decoder_likelihood, decoder_means(vq, train_grids), x_train,
+        train_recon = fit_decoder_scale(prior.decoder_likelihood, decoder_outputs(vq, train_grids), x_train,
                                         seed=cfg.seed)
         del x_train
         log(f"fitted the decoder's per-pixel scale on the training split in {time.time() - t0:.1f} s: "
             f"-log p(x|z_q) = {train_recon:.1f} nats per training image")
-    eval_recon = recon_nll(prior.decoder_likelihood, decoder_means(vq, eval_grids), x_eval)
+    eval_recon = recon_nll(decoder_likelihood(vq, prior), decoder_outputs(vq, eval_grids), x_eval)
     dims = int(np.prod(ds.x_test.shape[1:]))
     metrics, clock = dict(cfg.metrics), Clock(cfg, started)
 

@@ -44,7 +44,10 @@ class VaeCoreVQVAE(CodeModel):
         self.vq, self.cfg = vq, vq.cfg
         self.image_shape = vq.cfg.image_shape
         self.prior, self.prior_problem = vq.prior, getattr(vq, "prior_problem", None)
-        self.description = f"vae_core VQ-VAE (K = {vq.cfg.num_codes}, D = {vq.cfg.code_dim})"
+        c = vq.cfg
+        codes = (f"FSQ, levels {c.fsq_levels}: K = {c.num_codes}, D = {vq.codebook.shape[1]}" if c.quantizer == "fsq"
+                 else f"K = {c.num_codes}, D = {c.code_dim}")
+        self.description = f"vae_core VQ-VAE ({codes})"
 
     def parameters(self):
         return self.vq.parameters()
@@ -69,7 +72,8 @@ class VaeCoreVQVAE(CodeModel):
         return z_q, indices
 
     def decode(self, z_q):
-        return self.vq.decode(z_q).clamp(0.0, 1.0)
+        """The image the decoder draws, in [0, 1] (vae_core VQVAE.decode_location)."""
+        return self.vq.decode_location(z_q)
 
     def decode_indices(self, grid):
         return self.vq.decode_indices(grid)

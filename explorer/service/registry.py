@@ -45,8 +45,10 @@ class Checkpoint:
             return (f"**{self.name}**: diffusers {diffusers_models.diffusers_class(self.path)} "
                     f"({c}x{h}x{w} images), opened from {self.path.name}/; no metrics recorded")
         c, m = self.cfg, self.cfg.metrics
+        codes = (f"FSQ levels {c.fsq_levels}: K = {c.num_codes} codes" if c.quantizer == "fsq"
+                 else f"K = {c.num_codes} codes of D = {c.code_dim}")
         size = (f"latent {c.latent_dim} ({c.arch}, {c.likelihood})" if c.model == "vae"
-                else f"K = {c.num_codes} codes of D = {c.code_dim}, grid {c.image_size // 4}x{c.image_size // 4}")
+                else f"{codes}, grid {c.image_size // 4}x{c.image_size // 4}")
         # whatever metrics the checkpoint recorded (models differ: bits_per_dim only for some likelihoods), known first
         keys = [k for k in SUMMARY_FIRST if k in m] + sorted(k for k in m if k not in SUMMARY_FIRST)
         # the sample figures have a line of their own (sample_figures.py)

@@ -1,12 +1,20 @@
-"""VQ-VAE: conv encoder -> grid of D-dim vectors -> nearest of K codes -> conv decoder.
+"""VQ-VAE: conv encoder -> grid of D-dim vectors -> one of K codes -> conv decoder.
 
-    loss = ||x - x_hat||^2 + VQ loss (see quantize.py): each term summed over the elements of an image
-           (pixels; latent grid cells x D), then averaged over the batch
+The quantizer (cfg.quantizer): "vq", the nearest of K learned codes (quantize.py), or "fsq", each of the cell's
+d = len(levels) numbers bounded and rounded to its levels (fsq.py; the encoder's last 1x1 convolution projects to d).
+
+    loss = recon + VQ loss (quantize.py; 0 for FSQ), each term summed over the elements of an image (pixels; latent
+           grid cells x D), then averaged over the batch, where recon (cfg.vq_likelihood) is
+        mse:                    ||x - x_hat||^2, x_hat the decoder's output
+        discretized_logistic:   -log p(x|z_q), nats per image: the decoder outputs a location and a log scale per
+        (or _gaussian)          pixel, the VAE's likelihood with scale "decoder" (likelihood.py)
 """
 import torch
 from torch import nn
 
-from ..config import Config
+from ..config import Config, parse_levels
+from ..fsq import FiniteScalarQuantizer
+from ..likelihood import Likelihood
 from ..quantize import VectorQuantizer
 from .nets import conv_decoder, conv_encoder, run_float32_head
 
@@ -31,11 +39,18 @@ class VQVAE(nn.Module):
     def __init__(self, cfg: Config):
         super().__init__()
         self.cfg = cfg
-        c, width, d = cfg.channels, cfg.width, cfg.code_dim
+        c, width = cfg.channels, cfg.width
+        if cfg.quantizer == "fsq":
+            self.quantizer = FiniteScalarQuantizer(parse_levels(cfg.fsq_levels))
+        else:
+            self.quantizer = VectorQuantizer(cfg.num_codes, cfg.code_dim, cfg.commitment, cfg.codebook, cfg.ema_decay,
+                                             cfg.dead_threshold, cfg.kmeans_init, cfg.codebook_weight)
+        d = self.quantizer.code_dim
+        # p(x|z_q) with the decoder's own scale, or None: squared error, the decoder's output an image
+        self.likelihood = None if cfg.vq_likelihood == "mse" else Likelihood(cfg.vq_likelihood, cfg.image_shape)
+        per_pixel = 1 if self.likelihood is None else self.likelihood.params_per_pixel
         self.encoder = conv_encoder(c, width, d, cfg.res_blocks)
-        self.quantizer = VectorQuantizer(cfg.num_codes, d, cfg.commitment, cfg.codebook, cfg.ema_decay,
-                                         cfg.dead_threshold, cfg.kmeans_init, cfg.codebook_weight)
-        self.decoder = conv_decoder(d, width, c, cfg.res_blocks)
+        self.decoder = conv_decoder(d, width, c * per_pixel, cfg.res_blocks)
 
     @property
     def grid_size(self) -> int:
@@ -44,11 +59,15 @@ class VQVAE(nn.Module):
 
     @property
     def codebook(self) -> torch.Tensor:
-        return self.quantizer.embedding
+        """(K, D): the learned codes (VQ), or the grid of levels (FSQ)."""
+        return self.quantizer.codebook if self.cfg.quantizer == "fsq" else self.quantizer.embedding
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """z_e(x): (B, D, h, w)."""
-        return self.encoder(x)
+        """z_e(x): (B, D, h, w), in the codebook's units: for FSQ bounded, b(f(x)) / floor(L / 2) (fsq.py)."""
+        z = self.encoder(x)
+        if self.cfg.quantizer == "fsq":
+            z = self.quantizer.squash(z.movedim(1, -1)).movedim(-1, 1)
+        return z
 
     def quantize(self, z_e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(z_q (B, D, h, w), indices (B, h, w), VQ loss per image)."""
@@ -57,12 +76,24 @@ class VQVAE(nn.Module):
         return z_q.view(b, h, w, d).permute(0, 3, 1, 2), idx.view(b, h, w), vq_loss
 
     def decode(self, z_q: torch.Tensor) -> torch.Tensor:
-        """Image x_hat from quantized (or any) latents (B, D, h, w), the last layer in float32 under autocast."""
+        """The decoder's output for quantized (or any) latents (B, D, h, w), the last layer in float32 under autocast:
+        the image x_hat (mse), or the parameters of p(x|z_q), location and log scale per pixel."""
         return run_float32_head(self.decoder, z_q)
+
+    def decode_location(self, z_q: torch.Tensor) -> torch.Tensor:
+        """The image the decoder draws, clamped to [0, 1]: x_hat (mse), or the location of p(x|z_q)."""
+        params = self.decode(z_q)
+        return params.clamp(0.0, 1.0) if self.likelihood is None else self.likelihood.mean(params)
+
+    def reconstruction_loss(self, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Per image: ||x - x_hat||^2 (mse) or -log p(x|z_q) in nats (a discretised likelihood)."""
+        if self.likelihood is None:
+            return (params - x).pow(2).flatten(1).sum(1)  # squared error summed over pixels
+        return -self.likelihood.log_prob(params, x)
 
     def loss(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         z_q, _idx, vq_loss = self.quantize(self.encode(x))
-        recon = (self.decode(z_q) - x).pow(2).flatten(1).sum(1)  # squared error summed over pixels
+        recon = self.reconstruction_loss(self.decode(z_q), x)
         return {"loss": (recon + vq_loss).mean(), "recon": recon.mean(), "vq": vq_loss.mean()}
 
     forward = loss  # so DistributedDataParallel sees the loss as forward()
@@ -76,8 +107,7 @@ class VQVAE(nn.Module):
     def decode_indices(self, grid: torch.Tensor) -> torch.Tensor:
         """Images in [0, 1] for a code grid (B, h, w) of indices in [0, K)."""
         grid = torch.as_tensor(grid, dtype=torch.long, device=self.codebook.device)
-        z_q = self.codebook[grid].permute(0, 3, 1, 2)
-        return self.decode(z_q).clamp(0.0, 1.0)
+        return self.decode_location(self.codebook[grid].permute(0, 3, 1, 2))
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0,
@@ -93,4 +123,4 @@ class VQVAE(nn.Module):
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.quantize(self.encode(x))[0]).clamp(0.0, 1.0)
+        return self.decode_location(self.quantize(self.encode(x))[0])
