@@ -40,24 +40,29 @@ VARIANTS = [  # (name, components, covariance, fit on)
 ]
 
 
+REFERENCE = {}  # the classifier and the real side of the figures, computed once
+
+
 def sample_figures_of(vae, x_val: np.ndarray, x_train: np.ndarray, n: int, prior: str) -> dict:
     """FD / precision / recall of n samples against the validation images: the classifier's features, or pixels."""
     try:
         from vae_core.classifier import load_classifier
-        from vae_core.sample_quality import sample_figures
+        from vae_core.sample_figures import reference, sample_figures
     except ImportError:
-        fake = torch.cat([vae.sample(500, g, prior=prior) for g in _chunks(n)]).flatten(1).numpy()
-        q = sample_quality(x_val.reshape(len(x_val), -1) / 255.0, fake[:n])
+        fake = torch.cat([vae.sample(min(500, n - i), g, prior=prior) for i, g in _chunks(n)]).flatten(1).numpy()
+        q = sample_quality(x_val.reshape(len(x_val), -1) / 255.0, fake)
         return {"features": "pixels", "sample_fd": q.fd, "sample_precision": q.precision, "sample_recall": q.recall}
-    clf = load_classifier("classifiers/fashion-mnist")
-    figures = sample_figures(vae, clf, x_val, x_train, n=n, seed=0, prior=prior)
+    if not REFERENCE:
+        REFERENCE["clf"] = clf = load_classifier("classifiers/fashion-mnist")
+        REFERENCE["ref"] = reference(clf, x_val, x_train, n, 0)
+    figures = sample_figures(vae, REFERENCE["clf"], x_val, x_train, n=n, seed=0, ref=REFERENCE["ref"], prior=prior)
     return {"features": "classifier", **{k: v for k, v in figures.items() if isinstance(v, (int, float, str))}}
 
 
 def _chunks(n: int):
     g = torch.Generator().manual_seed(0)
-    for _ in range(0, n, 500):
-        yield g
+    for i in range(0, n, 500):
+        yield i, g
 
 
 def main(argv=None) -> dict:

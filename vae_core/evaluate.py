@@ -120,18 +120,18 @@ def fitted_prior_figures(model, x: np.ndarray, batch_size: int = 500, iwae_k: in
     recon, kl = torch.cat(per_image).T
     bits = lambda nats: nats / (dims * math.log(2))
     neg_elbo = (recon + kl).mean().item()
-    out = {"recon_fitted": recon.mean().item(), "kl_fitted": kl.mean().item(),
-           "kl_fitted_se": (kl.std() / math.sqrt(n)).item() if n > 1 else 0.0,
-           "neg_elbo_fitted": neg_elbo, "neg_elbo_fitted_se": ((recon + kl).std() / math.sqrt(n)).item() if n > 1
-           else 0.0, "bits_per_dim_fitted": bits(neg_elbo), "fitted_prior": model.fitted_prior.cfg.gmm_components}
+    se = lambda t: (t.std() / math.sqrt(len(t))).item() if len(t) > 1 else 0.0  # noqa: E731
+    out = {"recon_fitted": recon.mean().item(), "kl_fitted": kl.mean().item(), "kl_fitted_se": se(kl),
+           "neg_elbo_fitted": neg_elbo, "neg_elbo_fitted_se": se(recon + kl), "bits_per_dim_fitted": bits(neg_elbo),
+           "fitted_prior_components": model.fitted_prior.cfg.gmm_components}
     if iwae_k > 0:
         subset = min(iwae_n, n)
         per = iwae_per_image(model, x[:subset], iwae_k, device,
                              generator=torch.Generator(device=device).manual_seed(seed + 2), progress=progress,
                              prior="fitted")
         subset_elbo = (recon[:subset] + kl[:subset]).mean().item()
-        out.update(iwae_nll_fitted=per.mean().item(), iwae_nll_fitted_se=(per.std() / math.sqrt(subset)).item()
-                   if subset > 1 else 0.0, iwae_bits_per_dim_fitted=bits(per.mean().item()),
+        out.update(iwae_nll_fitted=per.mean().item(), iwae_nll_fitted_se=se(per),
+                   iwae_bits_per_dim_fitted=bits(per.mean().item()),
                    neg_elbo_fitted_iwae_subset=subset_elbo, bits_per_dim_fitted_iwae_subset=bits(subset_elbo))
     return out
 
