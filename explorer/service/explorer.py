@@ -347,6 +347,10 @@ class Explorer:
         """Why checkpoint `name` cannot sample, with the command that fixes it; None when it can."""
         return sampling.no_prior(self.registry.model(name), name)
 
+    def no_fitted_prior(self, name: str) -> str | None:
+        """Why VAE checkpoint `name` has no fitted prior over z, with the command that fits one; None when it has."""
+        return sampling.no_fitted_prior(self.registry.model(name), name)
+
     def sample(self, name: str, settings: SampleSettings) -> Samples:
         """settings.n samples of checkpoint `name`, reproducible from settings.seed."""
         return sampling.sample(self.registry.model(name), name, settings)
