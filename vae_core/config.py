@@ -98,8 +98,8 @@ class Config:
     gmm_fit_on: str = setting("samples", "what EM fits: samples (z ~ q(z|x) of each training image, the aggregate "
                                          "posterior) or means (the posterior means mu(x))", fit_prior="samples")
     gmm_draws: int = setting(1, "z ~ q(z|x) drawn per training image (--fit-on samples)", fit_prior=1)
-    gmm_iterations: int = setting(300, "most EM iterations (EM stops sooner when the training log-likelihood "
-                                       "gains under 1e-5 nats per point)", fit_prior=300)
+    gmm_iterations: int = setting(60, "most EM iterations (EM stops sooner when the training log-likelihood "
+                                       "gains under 1e-5 nats per point)", fit_prior=60)
     # --- data and training ---
     data: str = setting("fashion-mnist", "fashion-mnist, mnist, digits, a folder of IDX files or images, or an .npz")
     data_dir: str = setting("", "folder to look for named data sets in before /usr/share/datasets and downloading",
