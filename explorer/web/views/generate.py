@@ -28,9 +28,9 @@ class GenerateView:
             self.top_k = gr.Number(0, precision=0, minimum=0, label="top-k codes (VQ-VAE; 0: all)")
             self.again = gr.Button("new seed")
         with gr.Row():
-            self.vae_standard = gr.Gallery(label="VAE: z ~ N(0, I), decoded", elem_id="gen-vae-standard", **GALLERY)
+            self.vae_standard = gr.Gallery(label="VAE: z ~ N(0, I), decoded", elem_id="gen-vae", **GALLERY)
             self.vae_samples = gr.Gallery(label="VAE: z from its fitted prior (a Gaussian mixture fitted to the "
-                                                "aggregate posterior), decoded", elem_id="gen-vae", **GALLERY)
+                                                "aggregate posterior), decoded", elem_id="gen-vae-fitted", **GALLERY)
             self.vq_samples = gr.Gallery(label="VQ-VAE: code grids from the prior, decoded (click one to edit it)",
                                          elem_id="gen-vq", **GALLERY)
         self.info = gr.Markdown(elem_id="gen-info")
