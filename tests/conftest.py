@@ -160,11 +160,12 @@ def open_app(browser, app_url):
 # --- the teaching views' logic (tests/test_teach_*.py) ----------------------------------------------------------
 @pytest.fixture(scope="session")
 def teach_ckpts(tmp_path_factory) -> Path:
-    """Tiny digits checkpoints: a VAE with a 4-D latent (its map is a PCA here: no UMAP in tests), a 2-D VAE and a
-    16-code VQ-VAE, projections cached."""
+    """Tiny digits checkpoints: a VAE with a 4-D latent (its map is a PCA here: no UMAP in tests) and a fitted prior
+    over z, a 2-D VAE (none) and a 16-code VQ-VAE, projections cached."""
     from explorer.service import projection
     from explorer.service.explorer import Explorer
     from vae_core import Config
+    from vae_core.fit_prior import fit_prior
     from vae_core.train import train
 
     out = tmp_path_factory.mktemp("teach-checkpoints")
@@ -178,6 +179,7 @@ def teach_ckpts(tmp_path_factory) -> Path:
     try:
         for name, cfg in configs.items():
             train(cfg, out / name, device="cpu", log=lambda *a: None)
+        fit_prior(out / "vae4", "cpu", log=lambda *a: None, gmm_components=3, gmm_iterations=30)
         ex = Explorer([out], log=lambda *a: None)
         for name in ("vae4", "vae2"):
             ex.latent_view(name)

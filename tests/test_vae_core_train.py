@@ -350,8 +350,9 @@ def test_cli_help_mentions_every_flag():
     r = subprocess.run([sys.executable, "-m", "vae_core.train", "--help"], check=False, capture_output=True, text=True,
                        timeout=120, cwd=ROOT, env=env)
     assert r.returncode == 0, r.stderr
-    # the prior's settings are vae_core.train_prior's flags (--layers, --heads, --dim, --dropout)
-    not_flags = {"record"} | {f.name for f in dataclasses.fields(Config) if f.name.startswith("prior_")}
+    # the priors' settings are vae_core.train_prior's flags (--layers, --heads, --dim, --dropout) and
+    # vae_core.fit_prior's (--components, --covariance, ...)
+    not_flags = {"record"} | {f.name for f in dataclasses.fields(Config) if f.name.startswith(("prior_", "gmm_"))}
     flags = ["--out", "--resume", "--device"]
     for f in dataclasses.fields(Config):
         if f.name not in not_flags:

@@ -1,8 +1,9 @@
 """A checkpoint is a folder: `config.json` + `model.safetensors` (+ `training_state.safetensors` to resume).
-A VQ-VAE's prior over its code grids is a checkpoint folder of its own inside it, `prior/` (vae_core.train_prior).
+A VQ-VAE's prior over its code grids is a checkpoint folder of its own inside it, `prior/` (vae_core.train_prior);
+so is a VAE's prior over z fitted to its aggregate posterior (a Gaussian mixture, vae_core.fit_prior).
 
-A prior records the SHA-256 of the VQ-VAE weights file it was trained on (its Record's `trained_on`); one
-trained on other weights (the VQ-VAE retrained or resumed since) is stale: `load` leaves it off the VQ-VAE, so it
+A prior records the SHA-256 of the VQ-VAE (VAE) weights file it was trained on (its Record's `trained_on`); one
+trained on other weights (the model retrained or resumed since) is stale: `load` leaves it off the model, so it
 is used neither for sampling nor for the likelihood bound, and says how to retrain it.
 
 Nothing here unpickles: safetensors holds tensors only, JSON holds the rest.
@@ -27,7 +28,7 @@ from .config import Config, Record
 
 CONFIG, WEIGHTS, STATE = "config.json", "model.safetensors", "training_state.safetensors"
 STAGING, COMPLETE = ".saving", "COMPLETE"
-PRIOR = "prior"  # <VQ-VAE checkpoint>/prior/: the prior over its code grids
+PRIOR = "prior"  # <VQ-VAE checkpoint>/prior/: the prior over its code grids; <VAE checkpoint>/prior/: over z
 PICKLE_SUFFIXES = {".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle"}
 
 
@@ -36,8 +37,8 @@ class CheckpointError(ValueError):
 
 
 class StalePriorError(CheckpointError):
-    """A prior that was not trained on the weights of the VQ-VAE beside it; the message names the command that
-    retrains it."""
+    """A prior that was not trained on the weights of the VQ-VAE (VAE) beside it; the message names the command
+    that retrains (refits) it."""
 
 
 def weights_sha256(path: str | Path) -> str:
@@ -137,24 +138,45 @@ def load(folder: str | Path, device: str | torch.device = "cpu"):
     """A ready model (eval mode) from a checkpoint folder; raises CheckpointError with a clear message.
     A VQ-VAE comes with its prior (`model.prior`) when `<folder>/prior/` holds one trained on its weights, else
     `model.prior` is None; a stale prior's message (what is wrong, the command to retrain it) is then
-    `model.prior_problem`."""
+    `model.prior_problem`. A VAE comes the same way with its fitted prior over z (`model.fitted_prior`, None when
+    there is none or it is stale; then `model.prior_problem` says why)."""
     model = _load_one(folder, device)
-    if model.cfg.model == "vqvae":
+    if model.cfg.model in ("vqvae", "vae"):
         model.folder = str(folder)
+        attribute, load_one = (("prior", load_prior) if model.cfg.model == "vqvae"
+                               else ("fitted_prior", load_fitted_prior))
         try:
-            model.prior = load_prior(folder, model, device)
+            setattr(model, attribute, load_one(folder, model, device))
         except StalePriorError as e:
-            model.prior, model.prior_problem = None, str(e)
+            setattr(model, attribute, None)
+            model.prior_problem = str(e)
     return model
+
+
+def _prior_folder(folder: str | Path) -> Path | None:
+    """<folder>/prior/ when it holds weights (after finishing or dropping an interrupted save), else None."""
+    path = Path(folder) / PRIOR
+    if path.is_dir():
+        recover(path)  # a save that a crash interrupted: finish it or drop it
+    return path if (path / WEIGHTS).exists() else None
+
+
+def _check_trained_on(path: Path, folder: str | Path, trained_on: str, what: str, retrain: str) -> None:
+    """StalePriorError unless `trained_on` is the SHA-256 of <folder>/model.safetensors."""
+    if not trained_on:
+        raise StalePriorError(f"{path}: the prior records no {what} weights it was trained on, so it may belong to "
+                              f"other weights; it is not used for sampling or the likelihood bound: {retrain}")
+    if trained_on != weights_sha256(Path(folder) / WEIGHTS):
+        raise StalePriorError(f"{path}: the prior was trained on other {what} weights than {Path(folder) / WEIGHTS} "
+                              f"(retrained or resumed since); it is not used for sampling or the likelihood bound: "
+                              f"{retrain}")
 
 
 def load_prior(folder: str | Path, vq, device: str | torch.device = "cpu"):
     """The prior in `<folder>/prior/` for the VQ-VAE `vq`, or None when there is none. Raises StalePriorError
     when it was trained on other weights than `<folder>/model.safetensors`, or records none."""
-    path = Path(folder) / PRIOR
-    if path.is_dir():
-        recover(path)  # a save that a crash interrupted: finish it or drop it
-    if not (path / WEIGHTS).exists():
+    path = _prior_folder(folder)
+    if path is None:
         return None
     prior = _load_one(path, device)
     c = prior.cfg
@@ -163,14 +185,23 @@ def load_prior(folder: str | Path, vq, device: str | torch.device = "cpu"):
         raise CheckpointError(f"{path}: not a prior for this VQ-VAE ({c.model} over K={c.num_codes} codes, images of "
                               f"{c.image_size}, the VQ-VAE has K={vq.cfg.num_codes}, {vq.cfg.image_size}); delete "
                               f"it, or {retrain}")
-    trained_on = c.record.trained_on
-    if not trained_on:
-        raise StalePriorError(f"{path}: the prior records no VQ-VAE weights it was trained on, so it may belong to "
-                              f"other weights; it is not used for sampling or the likelihood bound: {retrain}")
-    if trained_on != weights_sha256(Path(folder) / WEIGHTS):
-        raise StalePriorError(f"{path}: the prior was trained on other VQ-VAE weights than {Path(folder) / WEIGHTS} "
-                              f"(retrained or resumed since); it is not used for sampling or the likelihood bound: "
-                              f"{retrain}")
+    _check_trained_on(path, folder, c.record.trained_on, "VQ-VAE", retrain)
+    return prior
+
+
+def load_fitted_prior(folder: str | Path, vae, device: str | torch.device = "cpu"):
+    """The fitted prior over z in `<folder>/prior/` for the VAE `vae` (models/latent_prior.py), or None when there
+    is none. Raises StalePriorError when it was fitted to other weights than `<folder>/model.safetensors`."""
+    path = _prior_folder(folder)
+    if path is None:
+        return None
+    prior = _load_one(path, device)
+    c = prior.cfg
+    refit = f"refit it with python -m vae_core.fit_prior {folder}"
+    if (c.model, c.latent_dim) != ("latent_prior", vae.cfg.latent_dim):
+        raise CheckpointError(f"{path}: not a prior for this VAE ({c.model} over {c.latent_dim}-D z, the VAE's z is "
+                              f"{vae.cfg.latent_dim}-D); delete it, or {refit}")
+    _check_trained_on(path, folder, c.record.trained_on, "VAE", refit)
     return prior
 
 

@@ -12,7 +12,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-MODELS = ("vae", "vqvae", "prior")  # prior: over a VQ-VAE's code grids (vae_core.train_prior)
+MODELS = ("vae", "vqvae", "prior", "latent_prior")  # prior: over a VQ-VAE's code grids (vae_core.train_prior);
+# latent_prior: a density over a VAE's z fitted to its aggregate posterior (vae_core.fit_prior)
+COVARIANCES = ("full", "diag")
+FIT_ON = ("samples", "means")
 ARCHS = ("conv", "mlp")
 LIKELIHOODS = ("bernoulli", "discretized_logistic", "discretized_gaussian")
 SCALES = ("decoder", "shared", "shared_scalar", "optimal", "fixed")
@@ -46,13 +49,14 @@ def fsq_codes(levels: str) -> int:
     return k
 
 
-NOT_FOR_PRIOR = object()  # metadata "prior": a setting the prior's command does not take
+NOT_FOR_PRIOR = object()  # metadata "prior" / "fit_prior": a setting that prior's command does not take
 
 
-def setting(default, help: str, prior=NOT_FOR_PRIOR):
+def setting(default, help: str, prior=NOT_FOR_PRIOR, fit_prior=NOT_FOR_PRIOR):
     """A Config field with its help text (the commands' --help is generated from it) and, where
-    `python -m vae_core.train_prior` takes it too, the prior's default (`prior`)."""
-    return field(default=default, metadata={"help": help, "prior": prior})
+    `python -m vae_core.train_prior` takes it too, the prior's default (`prior`); where `python -m
+    vae_core.fit_prior` (a VAE's fitted latent prior) takes it, that command's default (`fit_prior`)."""
+    return field(default=default, metadata={"help": help, "prior": prior, "fit_prior": fit_prior})
 
 
 @dataclass
@@ -62,7 +66,7 @@ class Record:
     label_names: list[str] = field(default_factory=list)  # the data set's class names
     version: str = ""  # of vae_core, when the checkpoint was saved
     metrics: dict = field(default_factory=dict)  # the last evaluation (the split it ran on: metrics["split"])
-    trained_on: str = ""  # a prior: SHA-256 of the VQ-VAE weights file whose codes it was trained on
+    trained_on: str = ""  # a prior: SHA-256 of the VQ-VAE (VAE) weights file whose codes (latents) it was fitted to
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -129,10 +133,19 @@ class Config:
     prior_heads: int = setting(4, "attention heads per block", prior=4)
     prior_dim: int = setting(128, "embedding width (a multiple of the heads)", prior=128)
     prior_dropout: float = setting(0.0, "dropout on attention weights and block outputs, in training", prior=0.0)
+    # --- a VAE's fitted prior over z (model = latent_prior: latent_dim is the VAE's), a Gaussian mixture ---
+    # vae_core.fit_prior takes them without the prefix: --components, --covariance, --fit-on, --draws, --iterations
+    gmm_components: int = setting(100, "mixture components K", fit_prior=100)
+    gmm_covariance: str = setting("full", "each component's covariance: full, or diag (diagonal)", fit_prior="full")
+    gmm_fit_on: str = setting("samples", "what EM fits: samples (z ~ q(z|x) of each training image, the aggregate "
+                                         "posterior) or means (the posterior means mu(x))", fit_prior="samples")
+    gmm_draws: int = setting(1, "z ~ q(z|x) drawn per training image (--fit-on samples)", fit_prior=1)
+    gmm_iterations: int = setting(60, "most EM iterations (EM stops sooner when the training log-likelihood "
+                                       "gains under 1e-5 nats per point)", fit_prior=60)
     # --- data and training ---
     data: str = setting("fashion-mnist", "fashion-mnist, mnist, digits, a folder of IDX files or images, or an .npz")
     data_dir: str = setting("", "folder to look for named data sets in before /usr/share/datasets and downloading",
-                            prior="")
+                            prior="", fit_prior="")
     validation: int = setting(-1, "training images held out (seeded) as the validation split, on which each "
                                   "epoch is evaluated and settings are chosen: -1 picks min(5000, a tenth of the "
                                   "training split); 0: none (each epoch is evaluated on the test split). A prior "
@@ -144,13 +157,13 @@ class Config:
     warmdown: float = setting(0.5, "share of training at its end over which the lr falls linearly to 0 "
                                    "(0: constant)", prior=0.5)
     seed: int = setting(0, "seed for initialisation, shuffling and sampling, and of the validation split "
-                           "(a prior holds out its VQ-VAE's)", prior=0)
+                           "(a prior holds out its VQ-VAE's)", prior=0, fit_prior=0)
     time_budget: float = setting(0.0, "stop after this many seconds of wall-clock time since the command started "
                                       "(Python's start and imports included), evaluation and saving included, with "
                                       "the lr warm-down spread over them; --epochs becomes a cap (0: none); at most "
                                       "a fifth of it goes to evaluating and saving (short epochs are not each "
                                       "evaluated). Where the clock stops a run depends on the machine, so such "
-                                      "runs are not bit-reproducible", prior=0.0)
+                                      "runs are not bit-reproducible", prior=0.0, fit_prior=0.0)
     amp: bool = setting(True, "bf16 mixed precision on CUDA, and for conv models on CPUs with native bf16 (AMX, "
                               "AVX512-BF16)")
     compile: str = setting("", "torch.compile the training forward pass, in a mode: default (plain --compile), "
@@ -212,6 +225,12 @@ class Config:
             (self.prior_dim % self.prior_heads == 0,
              f"prior_dim ({self.prior_dim}) must be a multiple of prior_heads ({self.prior_heads})"),
             (0 <= self.prior_dropout < 1, f"prior_dropout must be in [0, 1), got {self.prior_dropout}"),
+            (self.gmm_components >= 1, f"gmm_components must be at least 1, got {self.gmm_components}"),
+            (self.gmm_covariance in COVARIANCES,
+             f"gmm_covariance must be one of {COVARIANCES}, got {self.gmm_covariance!r}"),
+            (self.gmm_fit_on in FIT_ON, f"gmm_fit_on must be one of {FIT_ON}, got {self.gmm_fit_on!r}"),
+            (self.gmm_draws >= 1, f"gmm_draws must be at least 1, got {self.gmm_draws}"),
+            (self.gmm_iterations >= 1, f"gmm_iterations must be at least 1, got {self.gmm_iterations}"),
             (not (self.model == "prior" and self.likelihood == "bernoulli"),
              "the prior's decoder likelihood must be discretised: discretized_logistic or discretized_gaussian"),
         ]

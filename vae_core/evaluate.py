@@ -5,6 +5,9 @@
 VAE: negative ELBO (recon + KL) in nats per image, the importance-weighted bound
 -log p(x) <= -log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x)  with k samples on the first iwae_n test images, and the
 -ELBO over exactly those images too (neg_elbo_iwae_subset), so that the two bounds are compared on the same images.
+A VAE with a fitted prior over z (<checkpoint>/prior/, vae_core.fit_prior) also gets the same figures under it
+(the *_fitted keys, fitted_prior_figures): the KL term becomes a Monte Carlo estimate of KL(q(z|x) || p_fitted)
+and the IWAE bound uses log p_fitted(z_i); both remain bounds on -log p(x) for the model p_fitted(z) p(x|z).
 VQ-VAE: MSE, PSNR, perplexity, share of codes used, dead codes; with a prior over its code grids
 (<checkpoint>/prior/, vae_core.train_prior) also its likelihood bound. q(z|x) is a point mass on the grid z_q(x),
 so the -ELBO is -log p(x|z_q) + KL(q || p) = recon + prior_nll, and it bounds the code length:
@@ -83,16 +86,21 @@ def psnr(mse: float) -> float:
 
 @torch.no_grad()
 def iwae_per_image(model, x: np.ndarray, k: int, device, max_decodes: int = 1024,
-                   generator: torch.Generator | None = None, progress: bool = False) -> torch.Tensor:
+                   generator: torch.Generator | None = None, progress: bool = False,
+                   prior: str = "standard") -> torch.Tensor:
     """-log p(x) estimate of each image, -(logsumexp_i log w_i - log k): shape (N,), float64; k samples in chunks of
-    at most max_decodes decoder passes (1,024 stay in a CPU's caches: 1.8x the decodes per second of 8,192)."""
+    at most max_decodes decoder passes (1,024 stay in a CPU's caches: 1.8x the decodes per second of 8,192).
+    prior="fitted": log w_i with a VAE's fitted prior's log p(z_i) in place of N(0, I)'s."""
+    weights = model.log_importance_weights
+    if prior != "standard":
+        weights = lambda xb, kk, g: model.log_importance_weights(xb, kk, g, prior=prior)  # noqa: E731
     per_image = []
     chunk_images = max(1, min(len(x), max_decodes // min(k, max_decodes)))
     bar = tqdm(total=len(x), desc=f"IWAE bound, k={k}", unit="image", disable=not progress, file=sys.stderr,
                leave=False)
     for xb in _batches(x, chunk_images, device):
         chunk_k = max(1, max_decodes // len(xb))
-        log_w = torch.cat([model.log_importance_weights(xb, min(chunk_k, k - j), generator)
+        log_w = torch.cat([weights(xb, min(chunk_k, k - j), generator)
                            for j in range(0, k, chunk_k)], 1)
         per_image.append(-(torch.logsumexp(log_w.double(), 1) - math.log(k)))
         bar.update(len(xb))
@@ -101,9 +109,45 @@ def iwae_per_image(model, x: np.ndarray, k: int, device, max_decodes: int = 1024
 
 
 def iwae_nll(model, x: np.ndarray, k: int, device, max_decodes: int = 1024,
-             generator: torch.Generator | None = None, progress: bool = False) -> float:
+             generator: torch.Generator | None = None, progress: bool = False, prior: str = "standard") -> float:
     """The IWAE bound with k samples (iwae_per_image), averaged over images."""
-    return iwae_per_image(model, x, k, device, max_decodes, generator, progress).mean().item()
+    return iwae_per_image(model, x, k, device, max_decodes, generator, progress, prior).mean().item()
+
+
+@torch.no_grad()
+def fitted_prior_figures(model, x: np.ndarray, batch_size: int = 500, iwae_k: int = 0, iwae_n: int = 1000,
+                         seed: int = 0, device=None, progress: bool = False) -> dict:
+    """A VAE's likelihood figures under its fitted prior p_f (model.fitted_prior), in nats per image and bits/dim:
+
+        -ELBO_f = -E_q[log p(x|z)] + KL(q(z|x) || p_f),  KL(q || p_f) ~ log q(z|x) - log p_f(z), z ~ q(z|x)
+
+    one z per image (Monte Carlo; kl_fitted_se is the standard error of its mean over the images), and with
+    iwae_k > 0 the IWAE bound with log p_f(z_i) on the first iwae_n images (neg_elbo_fitted_iwae_subset: the
+    -ELBO_f over exactly them). Its own seeded generators: the standard-prior figures' draws are untouched."""
+    device = device or next(model.parameters()).device
+    generator = torch.Generator(device=device).manual_seed(seed + 1)
+    n, dims = len(x), int(np.prod(x.shape[1:]))
+    per_image = []  # (recon, kl) of each image
+    for xb in _batches(x, batch_size, device):
+        log_px_z, log_pz, neg_log_qz = model.log_importance_terms(xb, 1, generator, prior="fitted")
+        per_image.append(torch.stack([-log_px_z[0], -neg_log_qz[0] - log_pz[0]], 1).double().cpu())
+    recon, kl = torch.cat(per_image).T
+    bits = lambda nats: nats / (dims * math.log(2))
+    neg_elbo = (recon + kl).mean().item()
+    se = lambda t: (t.std() / math.sqrt(len(t))).item() if len(t) > 1 else 0.0  # noqa: E731
+    out = {"recon_fitted": recon.mean().item(), "kl_fitted": kl.mean().item(), "kl_fitted_se": se(kl),
+           "neg_elbo_fitted": neg_elbo, "neg_elbo_fitted_se": se(recon + kl), "bits_per_dim_fitted": bits(neg_elbo),
+           "fitted_prior_components": model.fitted_prior.cfg.gmm_components}
+    if iwae_k > 0:
+        subset = min(iwae_n, n)
+        per = iwae_per_image(model, x[:subset], iwae_k, device,
+                             generator=torch.Generator(device=device).manual_seed(seed + 2), progress=progress,
+                             prior="fitted")
+        subset_elbo = (recon[:subset] + kl[:subset]).mean().item()
+        out.update(iwae_nll_fitted=per.mean().item(), iwae_nll_fitted_se=se(per),
+                   iwae_bits_per_dim_fitted=bits(per.mean().item()),
+                   neg_elbo_fitted_iwae_subset=subset_elbo, bits_per_dim_fitted_iwae_subset=bits(subset_elbo))
+    return out
 
 
 def likelihood_bound(recon: float, prior_nll: float, dims: int) -> dict:
@@ -186,6 +230,8 @@ def evaluate(model, x: np.ndarray, batch_size: int = 500, iwae_k: int = 0, iwae_
                 subset_elbo = (subset_sums["recon"] + subset_sums["kl"]) / subset
                 out.update(iwae_nll=nll, iwae_bits_per_dim=bits(nll), iwae_k=iwae_k, iwae_n=subset,
                            neg_elbo_iwae_subset=subset_elbo, bits_per_dim_iwae_subset=bits(subset_elbo))
+            if getattr(model, "fitted_prior", None) is not None:
+                out.update(fitted_prior_figures(model, x, batch_size, iwae_k, iwae_n, seed, device, progress))
     else:
         out.update(codebook_usage(counts))
         if prior is not None:

@@ -171,8 +171,9 @@ def _write_pictures(out: Path, model, x_uint8, dev) -> None:
 
 # --- command line: one flag per setting, its help from the setting's field (vae_core/config.py) -------------
 def train_settings() -> list[str]:
-    """The settings `python -m vae_core.train` takes: every field with a help text but the prior's own."""
-    return [f.name for f in dataclasses.fields(Config) if "help" in f.metadata and not f.name.startswith("prior_")]
+    """The settings `python -m vae_core.train` takes: every field with a help text but the priors' own."""
+    return [f.name for f in dataclasses.fields(Config)
+            if "help" in f.metadata and not f.name.startswith(("prior_", "gmm_"))]
 
 
 BY_DEVICE = [", ".join(f"{v[i]:g} on {kind}" for kind, v in TRAINING_DEFAULTS.items()) for i in (0, 1)]
@@ -197,6 +198,8 @@ def parse_args(argv=None) -> tuple[Config, argparse.Namespace]:
     out = Path(args.out)
     if given.get("model") == "prior":
         p.error("a prior is trained on a VQ-VAE's codes: python -m vae_core.train_prior CKPT")
+    if given.get("model") == "latent_prior":
+        p.error("a VAE's latent prior is fitted to a trained VAE: python -m vae_core.fit_prior CKPT")
     if args.resume:
         if not (out / CONFIG).exists() or not (out / STATE).exists():
             p.error(f"--resume: {out} holds no checkpoint with training state to resume")

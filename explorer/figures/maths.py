@@ -98,11 +98,29 @@ def samples_legend_trace() -> dict:
             "marker": {"size": 8, "color": SAMPLES_COLOR, "line": {"color": "black", "width": 1}}}
 
 
-def latent_axes_figure(axes: LatentAxes, label_names: list[str], title: str) -> dict:
+PRIOR_SAMPLE_STYLES = {"standard": ("z ~ N(0, I) (prior samples)", "rgba(120, 120, 120, 0.7)", "x"),
+                       "fitted": ("z ~ fitted prior (samples)", "rgba(0, 150, 60, 0.7)", "cross")}
+
+
+def prior_sample_traces(positions: dict) -> list[dict]:
+    """The samples of each prior (positions: "standard"/"fitted" -> (n, 2) on the axes) as a point set, hidden
+    until its legend entry is clicked; no customdata, so a click on one decodes its spot like empty space does."""
+    traces = []
+    for key, xy in positions.items():
+        name, color, symbol = PRIOR_SAMPLE_STYLES[key]
+        xy = np.asarray(xy)
+        traces.append({"type": "scattergl", "mode": "markers", "name": name, "x": _r(xy[:, 0]), "y": _r(xy[:, 1]),
+                       "marker": {"size": 5, "color": color, "symbol": symbol}, "visible": "legendonly",
+                       "hovertemplate": f"{name}<br>click to decode<extra></extra>"})
+    return traces
+
+
+def latent_axes_figure(axes: LatentAxes, label_names: list[str], title: str, prior_samples: dict | None = None) -> dict:
     """Everything on the axes (z_i, z_j), or two principal directions, equal scales (the prior's circles look
-    round)."""
+    round); `prior_samples` (prior -> (n, 2) positions) adds each prior's samples as a point set."""
     data = [aggregate_trace(axes), *point_traces(axes.points, axes.labels, label_names),
-            *prior_traces(axes.prior), *ellipse_traces(axes.ellipses), samples_legend_trace()]
+            *prior_traces(axes.prior), *ellipse_traces(axes.ellipses), samples_legend_trace(),
+            *prior_sample_traces(prior_samples or {})]
     x, y = axes.axis_titles()
     layout = {**LAYOUT, "title": {"text": title, "font": {"size": 13}},
               "xaxis": {"title": {"text": x}, "zeroline": False},

@@ -48,8 +48,19 @@ class LatentModel:
         """The decoder's location at z = mu(x), clamped to [0, 1] (what MSE and PSNR are measured on)."""
         return self.decode_location(self.encode(x)[0])
 
-    def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
-        """n images: the decoder's location at z ~ N(0, temperature^2 I)."""
+    fitted_prior = None  # a density over z fitted to the aggregate posterior (vae_core's fitted prior), if any
+
+    def sample_latents(self, n: int, generator: torch.Generator | None = None, prior: str = "fitted") -> torch.Tensor:
+        """n draws of z: from the fitted prior when the model has one and prior is "fitted", else N(0, I)."""
+        if prior not in ("fitted", "standard"):
+            raise ValueError(f"prior must be fitted or standard, got {prior!r}")
+        if prior == "fitted" and self.fitted_prior is not None:
+            return self.fitted_prior.sample(n, generator)
+        return torch.randn(n, self.latent_dim, generator=generator)
+
+    def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0,
+               prior: str = "fitted") -> torch.Tensor:
+        """n images: the decoder's location at z ~ N(0, temperature^2 I) (a model with a fitted prior: from it)."""
         z = torch.randn(n, self.latent_dim, generator=generator)
         return self.decode_location(temperature * z)
 

@@ -68,7 +68,7 @@ class ModuleLatents(LatentModel):
         y = _call(self.name, "decode", self.module.decode, z.float().reshape(len(z), *self.latent_shape))
         return _check_images(self.name, "decode", y, len(z), self.image_shape)
 
-    def sample(self, n, generator=None, temperature=1.0):
+    def sample(self, n, generator=None, temperature=1.0, prior="fitted"):
         if hasattr(self.module, "sample"):
             y = _call(self.name, "sample", self.module.sample, n, generator)
             return _check_images(self.name, "sample", y, n, self.image_shape)

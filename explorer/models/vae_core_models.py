@@ -34,9 +34,23 @@ class VaeCoreVAE(LatentModel):
     def log_importance_weights(self, x, k, generator=None):
         return self.vae.log_importance_weights(x, k, generator)
 
+    @property
+    def fitted_prior(self):
+        """The prior over z fitted to the aggregate posterior (vae_core.fit_prior), or None."""
+        return self.vae.fitted_prior
+
+    @property
+    def prior_problem(self):
+        return self.vae.prior_problem
+
     @torch.no_grad()
-    def sample(self, n, generator=None, temperature=1.0):
-        return self.vae.sample(n, generator=generator, temperature=temperature)
+    def sample_latents(self, n, generator=None, prior="fitted"):
+        return self.vae.sample_latents(n, generator, prior=prior).cpu()
+
+    @torch.no_grad()
+    def sample(self, n, generator=None, temperature=1.0, prior="fitted"):
+        """The fitted prior's samples when the checkpoint has one (prior="standard": N(0, I)'s)."""
+        return self.vae.sample(n, generator=generator, temperature=temperature, prior=prior)
 
 
 class VaeCoreVQVAE(CodeModel):

@@ -25,6 +25,7 @@ from explorer.compute.montecarlo import IWAE_K, MonteCarlo, check_samples, iwae_
 from explorer.compute.neighbours import NeighbourIndex, Neighbours
 from explorer.compute.plane import plane_axes, plane_latent, project
 from explorer.compute.posterior import LatentAxes, click_latent, dims_by_kl, latent_axes
+from explorer.compute.prior_hole import PriorHole, prior_hole
 from explorer.compute.quantization import Quantization, quantization
 from explorer.compute.traversal import Traversal, traversal
 from explorer.errors import (
@@ -53,6 +54,7 @@ MAX_ELLIPSES = 100  # selected posteriors drawn as ellipses (the first ones of a
 IWAE_CACHE = 4096  # IWAE bounds kept, per (checkpoint, image, seed)
 POSTERIOR_CACHE = 16  # checkpoints whose test-set posteriors are kept in memory
 QUANTIZATION_CACHE = 64  # quantisations kept, per (checkpoint, test image)
+PRIOR_SAMPLES = 500  # z drawn from each prior for the Maths tab's point sets and its prior-hole shares
 MAX_SLIDER_DIMS = 64  # latents with more numbers get sliders on their principal directions instead
 KIND_NAMES = {"vae": "VAE", "vqvae": "VQ-VAE", "prior": "prior"}
 
@@ -130,6 +132,7 @@ class Explorer:
         self._posteriors = BoundedCache(POSTERIOR_CACHE)
         self._iwae = BoundedCache(IWAE_CACHE)
         self._quantizations = BoundedCache(QUANTIZATION_CACHE)
+        self._prior_holes = BoundedCache(POSTERIOR_CACHE)
         self._directions = BoundedCache(POSTERIOR_CACHE)
 
     # --- the models, by kind: the one place that checks what kind a checkpoint is ----------------------------------
@@ -346,6 +349,27 @@ class Explorer:
     def no_prior(self, name: str) -> str | None:
         """Why checkpoint `name` cannot sample, with the command that fixes it; None when it can."""
         return sampling.no_prior(self.registry.model(name), name)
+
+    def prior_samples(self, name: str, n: int = PRIOR_SAMPLES, seed: int = 0) -> dict:
+        """n seeded draws of z (n, d) from N(0, I) ("standard") and, when VAE `name` has one, from its fitted prior
+        ("fitted")."""
+        model = self.model(name, "vae", "the prior's samples")
+        out = {"standard": model.sample_latents(n, torch.Generator().manual_seed(seed), "standard").numpy()}
+        if getattr(model, "fitted_prior", None) is not None:
+            out["fitted"] = model.sample_latents(n, torch.Generator().manual_seed(seed), "fitted").numpy()
+        return out
+
+    def prior_hole(self, name: str) -> PriorHole:
+        """The share of each prior's samples (prior_samples) where the test images' aggregate posterior is below
+        its threshold (compute/prior_hole.py); kept per checkpoint."""
+        def compute():
+            post = self.posteriors(name)
+            return prior_hole(post.mu, post.sigma, self.prior_samples(name))
+        return self._prior_holes.get(name, compute)
+
+    def no_fitted_prior(self, name: str) -> str | None:
+        """Why VAE checkpoint `name` has no fitted prior over z, with the command that fits one; None when it has."""
+        return sampling.no_fitted_prior(self.registry.model(name), name)
 
     def sample(self, name: str, settings: SampleSettings) -> Samples:
         """settings.n samples of checkpoint `name`, reproducible from settings.seed."""

@@ -1,4 +1,5 @@
-"""Generation: samples from a model's prior (a VAE's z ~ N(0, I), decoded; a VQ-VAE's code grids drawn from its
+"""Generation: samples from a model's prior (a VAE's z from its fitted prior when it has one, or N(0, I), decoded;
+a VQ-VAE's code grids drawn from its
 learned prior over codes, decoded), and the prior's view of one cell of a code grid (its most likely codes given the
 cells before it; the rest of the grid resampled from there). Plain functions over a model, no Gradio; the Explorer's
 methods call them.
@@ -26,6 +27,7 @@ class SampleSettings:
     seed: int = 0
     temperature: float = 1.0  # the prior's logits are divided by it: < 1 sharper, > 1 more varied
     top_k: int | None = None  # draw each code among the k most likely only (None: all)
+    prior: str = "fitted"  # a VAE's: its fitted prior over z when it has one (else N(0, I)), or "standard": N(0, I)
 
     def checked(self) -> "SampleSettings":
         try:
@@ -41,7 +43,9 @@ class SampleSettings:
             raise SampleError(f"the temperature must be in 0.05..5, got {temperature}")
         if top_k is not None and top_k < 1:
             raise SampleError(f"top-k must be a positive number of codes (or 0 for all), got {top_k}")
-        return SampleSettings(n, seed, temperature, top_k)
+        if self.prior not in ("fitted", "standard"):
+            raise SampleError(f"the prior must be fitted or standard, got {self.prior!r}")
+        return SampleSettings(n, seed, temperature, top_k, self.prior)
 
 
 @dataclass
@@ -61,6 +65,15 @@ def no_prior(model, name: str) -> str | None:
             f"`python -m vae_core.train_prior <path to {name}>`")
 
 
+def no_fitted_prior(model, name: str) -> str | None:
+    """Why VAE checkpoint `name` has no fitted prior over z (none, or a stale one), with the command that fits one;
+    None when it has one."""
+    if getattr(model, "fitted_prior", None) is not None:
+        return None
+    why = getattr(model, "prior_problem", None) or "it has no prior fitted to its aggregate posterior"
+    return f"{name}: {why}. Fit one with `python -m vae_core.fit_prior <path to {name}>`"
+
+
 def prior_of(model, name: str):
     """A VQ-VAE's prior over code grids, or a SampleError saying how to train one."""
     problem = no_prior(model, name)
@@ -78,7 +91,7 @@ def sample(model, name: str, settings: SampleSettings) -> Samples:
     generator = torch.Generator().manual_seed(s.seed)
     t = time.perf_counter()
     if model.kind == "vae":
-        grids, x = None, model.sample(s.n, generator=generator)
+        grids, x = None, model.sample(s.n, generator=generator, prior=s.prior)
     else:
         grids = prior_of(model, name).sample(s.n, generator=generator, temperature=s.temperature,
                                              top_k=_top_k(s, model))

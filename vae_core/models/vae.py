@@ -1,6 +1,9 @@
 """Variational autoencoder with a diagonal Gaussian posterior q(z|x) and a N(0, I) prior.
 
     loss = -ELBO = -E_q[log p(x|z)] + beta * KL(q(z|x) || N(0, I))   (per image, averaged over the batch)
+
+After training, a prior fitted to the aggregate posterior (models/latent_prior.py, vae_core.fit_prior) may come
+with the checkpoint: `sample` draws z from it by default, which lands where the images' posteriors are.
 """
 import math
 
@@ -15,7 +18,23 @@ from .nets import down4, mlp_decoder, mlp_encoder, run_float32_head, up4
 LOG_SIGMA_RANGE = (-10.0, 10.0)  # the encoder's log sigma, softly bounded
 
 
+PRIORS = ("fitted", "standard")  # sample(prior=...): the fitted prior over z when there is one, or N(0, I)
+
+
 class VAE(nn.Module):
+    # p(z) fitted to the aggregate posterior (models/latent_prior.py), attached by vae_core.load when
+    # <checkpoint>/prior/ holds one fitted to these weights. Kept out of the module tree (see __setattr__), so the
+    # VAE's own weights are the same with or without it.
+    fitted_prior = None
+    folder = None  # the checkpoint folder it was loaded from, for messages
+    prior_problem = None  # why the prior in <folder>/prior/ was left off (stale), and how to refit it
+
+    def __setattr__(self, name, value):
+        if name in ("fitted_prior", "folder", "prior_problem"):
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
     def __init__(self, cfg: Config):
         super().__init__()
         self.cfg = cfg
@@ -82,34 +101,68 @@ class VAE(nn.Module):
 
     forward = loss  # so DistributedDataParallel sees the loss as forward()
 
-    def log_importance_weights(self, x: torch.Tensor, k: int,
-                               generator: torch.Generator | None = None) -> torch.Tensor:
-        """log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x), z_i ~ q(z|x): shape (batch, k)."""
+    def log_importance_weights(self, x: torch.Tensor, k: int, generator: torch.Generator | None = None,
+                               prior: str = "standard") -> torch.Tensor:
+        """log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x), z_i ~ q(z|x): shape (batch, k).
+        p(z) is N(0, I), or with prior="fitted" the fitted prior (which must be there)."""
+        return sum(self.log_importance_terms(x, k, generator, prior)).T
+
+    def log_importance_terms(self, x: torch.Tensor, k: int, generator: torch.Generator | None = None,
+                             prior: str = "standard") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(log p(x|z_i), log p(z_i), -log q(z_i|x)), z_i ~ q(z|x), each (k, batch); p(z) as in
+        log_importance_weights."""
         mu, log_sigma = self.encode(x)
         z = self.reparameterize(mu, log_sigma, k, generator)  # (k, B, d)
         params = self.decode(z.flatten(0, 1))
         log_px_z = self.likelihood.log_prob(params, x.expand(k, *x.shape).flatten(0, 1)).view(k, -1)
         d = mu.shape[1]
-        log_pz = -0.5 * (z.pow(2).sum(-1) + d * math.log(2 * math.pi))
         eps = (z - mu) * torch.exp(-log_sigma)
         log_qz = -0.5 * (eps.pow(2).sum(-1) + d * math.log(2 * math.pi)) - log_sigma.sum(-1)
-        return (log_px_z + log_pz - log_qz).T
+        return log_px_z, self.log_prior(z, prior), -log_qz
+
+    def log_prior(self, z: torch.Tensor, prior: str = "standard") -> torch.Tensor:
+        """log p(z): N(0, I)'s -1/2 (||z||^2 + d log 2 pi), or the fitted prior's (prior="fitted"): (..., d) -> (...)"""
+        if prior == "fitted":
+            if self.fitted_prior is None:
+                raise ValueError(f"this VAE has no fitted prior: {self._how_to_fit()}")
+            return self.fitted_prior.log_prob(z)
+        if prior != "standard":
+            raise ValueError(f"prior must be one of {PRIORS}, got {prior!r}")
+        return -0.5 * (z.pow(2).sum(-1) + z.shape[-1] * math.log(2 * math.pi))
+
+    def _how_to_fit(self) -> str:
+        if self.prior_problem:
+            return self.prior_problem
+        where = self.folder or "CKPT"
+        return f"fit one with python -m vae_core.fit_prior {where} (it writes {where}/prior/), then load again"
+
+    @torch.no_grad()
+    def sample_latents(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0,
+                       prior: str = "fitted") -> torch.Tensor:
+        """n draws of z (n, d): prior="fitted" from the fitted prior when the VAE has one (its component noise
+        times temperature), else, and with prior="standard", z ~ N(0, temperature^2 I)."""
+        if prior not in PRIORS:
+            raise ValueError(f"prior must be one of {PRIORS} (fitted: the prior fitted to the aggregate posterior "
+                             f"when the checkpoint has one, else N(0, I); standard: N(0, I)), got {prior!r}")
+        if temperature <= 0:
+            raise ValueError(f"temperature must be positive, got {temperature}")
+        device = next(self.parameters()).device
+        if prior == "fitted" and self.fitted_prior is not None:
+            return self.fitted_prior.sample(n, generator, temperature).to(device)
+        return temperature * torch.randn(n, self.cfg.latent_dim, generator=generator).to(device)
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0,
-               top_k: int | None = None) -> torch.Tensor:
-        """n images in [0, 1], the decoder's location at z ~ N(0, temperature^2 I) (temperature 1: the prior itself).
+               top_k: int | None = None, prior: str = "fitted") -> torch.Tensor:
+        """n images in [0, 1], the decoder's location at z ~ p(z) (sample_latents: the fitted prior when there is
+        one, or N(0, temperature^2 I) with prior="standard").
 
         top_k is the VQ-VAE's (a cut-off over its discrete codes): a VAE's latent is continuous, so it must be None.
         """
-        if temperature <= 0:
-            raise ValueError(f"temperature must be positive, got {temperature}")
         if top_k is not None:
-            raise ValueError("top_k applies to a VQ-VAE's prior over discrete codes; a VAE samples z ~ N(0, I): "
+            raise ValueError("top_k applies to a VQ-VAE's prior over discrete codes; a VAE samples a continuous z: "
                              "pass top_k=None")
-        device = next(self.parameters()).device
-        z = torch.randn(n, self.cfg.latent_dim, generator=generator).to(device)
-        return self.decode_location(temperature * z)
+        return self.decode_location(self.sample_latents(n, generator, temperature, prior))
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:

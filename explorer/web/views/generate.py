@@ -1,7 +1,10 @@
-"""The generate view: samples of both models side by side, a VAE's from N(0, I) and a VQ-VAE's from its learned prior
-over codes, with a seed, a count, the prior's temperature and top-k, and the time each sample took. A click on a VQ
-sample opens its code grid in the codes view. Under each model's samples, the sample-quality figures its checkpoint
-recorded (computed by vae_core.evaluate over 5,000 samples, not live)."""
+"""The generate view: samples of both models side by side, a VAE's from N(0, I) and from its prior fitted to the
+aggregate posterior (vae_core.fit_prior; a line saying how to fit one when it has none), and a VQ-VAE's from its
+learned prior over codes, with a seed, a count, the prior's temperature and top-k, and the time each sample took.
+A click on a VQ sample opens its code grid in the codes view. Under each model's samples, the sample-quality figures
+its checkpoint recorded (computed by vae_core.evaluate over 5,000 samples, not live)."""
+from dataclasses import replace
+
 import gradio as gr
 
 from explorer.service.sample_figures import checkpoint_note
@@ -27,8 +30,12 @@ class GenerateView:
             self.top_k = gr.Number(0, precision=0, minimum=0, label="top-k codes (VQ-VAE; 0: all)")
             self.again = gr.Button("new seed")
         with gr.Row():
-            with gr.Column():
-                self.vae_samples = gr.Gallery(label="VAE: z ~ N(0, I), decoded", elem_id="gen-vae", **GALLERY)
+            with gr.Column(scale=2):
+                with gr.Row():
+                    self.vae_standard = gr.Gallery(label="VAE: z ~ N(0, I), decoded", elem_id="gen-vae", **GALLERY)
+                    self.vae_samples = gr.Gallery(label="VAE: z from its fitted prior (a Gaussian mixture fitted to "
+                                                        "the aggregate posterior), decoded", elem_id="gen-vae-fitted",
+                                                  **GALLERY)
                 self.vae_quality = gr.Markdown(elem_id="gen-vae-quality")
             with gr.Column():
                 self.vq_samples = gr.Gallery(label="VQ-VAE: code grids from the prior, decoded (click one to edit "
@@ -37,23 +44,28 @@ class GenerateView:
         self.info = gr.Markdown(elem_id="gen-info")
         self.state = gr.State(GenerateSession())
 
-    def column(self, name: str, settings: SampleSettings, gallery: gr.Gallery) -> tuple[list, str, object]:
-        """(gallery files, a line of text, the samples) for one model; no samples when it cannot generate."""
+    def column(self, name: str, settings: SampleSettings, gallery: gr.Gallery,
+               which: str = "") -> tuple[list, str, object]:
+        """(gallery files, a line of text, the samples) for one model (a VAE's from the prior `which` names: fitted
+        or standard); no samples when it cannot generate."""
         if not name:
             return [], "", None
-        problem = self.ex.no_prior(name)
+        problem = self.ex.no_prior(name) or (self.ex.no_fitted_prior(name) if which == "fitted" else None)
         if problem:
             return [], problem, None
-        s = self.ex.sample(name, settings)
+        s = self.ex.sample(name, settings if not which else replace(settings, prior=which))
+        which = {"fitted": " from the fitted prior", "standard": " from N(0, I)", "": ""}[which]
         return ([image_file(im, gallery) for im in s.images],
-                f"**{name}**: {len(s.images)} samples, {s.ms_per_sample:.2f} ms each to sample and decode.", s)
+                f"**{name}**{which}: {len(s.images)} samples, {s.ms_per_sample:.2f} ms each to sample and decode.", s)
 
     def generate(self, vae: str, vq: str, seed, n, temperature, top_k) -> dict:
         settings = SampleSettings(n, seed, temperature, top_k).checked()
-        vae_files, vae_line, _ = self.column(vae, settings, self.vae_samples)
+        standard_files, standard_line, _ = self.column(vae, settings, self.vae_standard, "standard")
+        vae_files, vae_line, _ = self.column(vae, settings, self.vae_samples, "fitted")
         vq_files, vq_line, s = self.column(vq, settings, self.vq_samples)
         grids = () if s is None else tuple(tuple(map(tuple, g.tolist())) for g in s.grids)
-        return {self.vae_samples: vae_files, self.vq_samples: vq_files, self.info: f"{vae_line}  \n{vq_line}",
+        return {self.vae_standard: standard_files, self.vae_samples: vae_files, self.vq_samples: vq_files,
+                self.info: f"{standard_line}  \n{vae_line}  \n{vq_line}",
                 self.vae_quality: self.quality(vae), self.vq_quality: self.quality(vq),
                 self.state: GenerateSession(vq=vq or "", grids=grids)}
 
@@ -77,7 +89,8 @@ class GenerateView:
         s = self.state
         settings = [self.seed, self.n, self.temperature, self.top_k]
         inputs = [page.vae, page.vq, *settings]
-        outputs = {self.vae_samples, self.vq_samples, self.info, self.vae_quality, self.vq_quality, s}
+        outputs = {self.vae_standard, self.vae_samples, self.vq_samples, self.info, self.vae_quality, self.vq_quality,
+                   s}
         page.on_open([page.vae, page.vq], self.generate, inputs, outputs, self.vq_samples, "generate")
         for edit in (self.seed.submit, self.n.release, self.temperature.release, self.top_k.submit):
             page.live(edit, self.generate, inputs, outputs, trigger_mode="always_last")

@@ -17,6 +17,7 @@ from explorer.compute.bounded_cache import BoundedCache
 from explorer.compute.colormap import enlarge
 from explorer.compute.plane import check_directions
 from explorer.compute.posterior import AxesError, check_dims
+from explorer.compute.prior_hole import hole_sentence
 from explorer.figures.maths import (
     SAMPLES_COLOR,
     SAMPLES_NAME,
@@ -83,7 +84,8 @@ class MathsView:
             axes = self.ex.latent_axes(name, i, j, [index])
             x, y = axes.axis_titles()
             title = f"{name}: every test image's mu on {x}, {y}; q(z|x) of #{index}; click anywhere to decode"
-            return figure_json(latent_axes_figure(axes, self.ex.latent_view(name).data.label_names, title))
+            samples = {k: self.ex.axes_positions(name, i, j, z) for k, z in self.ex.prior_samples(name).items()}
+            return figure_json(latent_axes_figure(axes, self.ex.latent_view(name).data.label_names, title, samples))
         return self.figures.get((name, i, j, index), draw)
 
     @handled
@@ -109,6 +111,7 @@ class MathsView:
             with gr.Column(scale=2):
                 self.decoded = latent_image("maths-decoded", self.decode)
                 self.info = gr.Markdown(elem_id="maths-info")
+                self.hole = gr.Markdown(elem_id="maths-hole")
         gr.Markdown("### Reparameterisation: z<sub>l</sub> = mu + sigma · eps<sub>l</sub>, eps<sub>l</sub> ~ N(0, I)")
         with gr.Row():
             self.samples = gr.Slider(1, 64, value=8, step=1, label="L samples", elem_id="maths-samples")
@@ -225,7 +228,16 @@ class MathsView:
         out[self.dim_i] = gr.update(choices=choices, value=st.i, label=AXIS_LABELS[self.ex.directions(vae) is not None])
         out[self.dim_j] = gr.update(choices=choices, value=st.j)
         out[self.samples], out[self.seed] = st.samples, st.seed
+        out[self.hole] = self.hole_text(vae)
         return out
+
+    def hole_text(self, vae: str) -> str:
+        """The prior hole as a sentence: the share of each prior's samples where no image's posterior is."""
+        h = self.ex.prior_hole(vae)
+        words = {"standard": "N(0, I)", "fitted": "the fitted prior"}
+        more = "" if "fitted" in h.shares else f" {self.ex.no_fitted_prior(vae)}."
+        return (f"**The prior hole**: {hole_sentence(h, words)}. Show both priors' samples from the legend (click "
+                f"one to decode there).{more}")
 
     def axis_choices(self, vae: str) -> tuple[list[int], list[tuple[str, int]]]:
         """The axes the pickers offer, in their order, with their labels: the latent's dimensions, most active by KL
@@ -270,7 +282,7 @@ class MathsView:
         mc, settings = {s, self.plot, self.mc_text, self.mc_strip}, [self.samples, self.seed]
         latent = {s, self.decoded, self.plot, self.info, self.decoder, self.traversal, self.download}
         page.on_open([page.vae], self.open, [page.vae, page.latent, *settings],
-                     latent | mc | {self.dim_i, self.dim_j, *settings}, self.plot, "maths")
+                     latent | mc | {self.dim_i, self.dim_j, self.hole, *settings}, self.plot, "maths")
         page.live(tab.select, self.on_tab, [s, page.latent], latent | mc)
         page.live(self.plot.click, self.on_click, s, latent, trigger_mode="always_last")
         for dim in (self.dim_i, self.dim_j):
