@@ -19,9 +19,10 @@ finish() {  # drop the resume state (not shipped: keeps the folder small), recor
 
 rm -rf "$OUT/fashion-vae" "$OUT/fashion-vqvae" "$OUT/fashion-vae-2d"
 train fashion-vae     --model vae   --latent-dim 16 --epochs 30
-train fashion-vqvae   --model vqvae --num-codes 512 --code-dim 64 --epochs 12
+train fashion-vqvae   --model vqvae --num-codes 512 --code-dim 64 --epochs 12 --time-budget 1260  # 10 epochs shipped
 train fashion-vae-2d  --model vae   --latent-dim 2 --epochs 20
-python -m vae_core.train_prior "$OUT/fashion-vqvae" --epochs 5   # the prior over its code grids: fashion-vqvae/prior/
+python -m vae_core.train_prior "$OUT/fashion-vqvae" --epochs 5 --time-budget 540  # its code grids: fashion-vqvae/prior/
+for m in fashion-vae fashion-vae-2d; do python -m vae_core.fit_prior "$OUT/$m"; done  # a prior over z: <ckpt>/prior/
 # the classifier whose features score the samples (evaluate's sample_fd, sample_precision, sample_recall)
 [ -f classifiers/fashion-mnist/model.safetensors ] ||
   python -m vae_core.train_classifier --data fashion-mnist --out classifiers/fashion-mnist
