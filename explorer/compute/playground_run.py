@@ -45,6 +45,7 @@ class Curves:
     perplexity: list = field(default_factory=list)
     used: list = field(default_factory=list)
     restarts: list = field(default_factory=list)
+    variance: dict = field(default_factory=dict)  # {L: [Var_L of each measurement]} (VAE)
 
     def add(self, **values) -> None:
         for name, v in values.items():
@@ -170,6 +171,9 @@ class PlaygroundRun:
                     g = torch.autograd.grad(loss, params)
                     grads.append(torch.cat([t.flatten() for t in g]))
                 result[L] = float(torch.stack(grads).var(0).sum())
+                column = self.curves.variance.setdefault(L, [])
+                column.append(result[L])
+                del column[:-HISTORY]
         finally:
             self.model.cfg = cfg
         self.variance = result

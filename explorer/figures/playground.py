@@ -72,10 +72,10 @@ def vq_panels(s: dict, num_codes: int) -> list[dict]:
     if "codes" in s:
         layers.append({"type": "coded", "xy": _xy(s["z_e"]), "code": binary_array(s["index"], "u1"),
                        "k": int(num_codes), "name": "z_e, coloured by its code"})
-        layers.append({"type": "arrows", "from": _xy(s["z_e"][::4]), "d": _xy(s["pull"][::4]),
+        layers.append({"type": "arrows", "xy": _xy(s["z_e"][::4]), "d": _xy(s["pull"][::4]),
                        "color": COLORS["pull"], "name": "commitment pull on z_e: beta (e - z_e)"})
         if s.get("code_step") is not None:
-            layers.append({"type": "arrows", "from": _xy(s["codes"]), "d": _xy(CODE_STEP_SCALE * s["code_step"]),
+            layers.append({"type": "arrows", "xy": _xy(s["codes"]), "d": _xy(CODE_STEP_SCALE * s["code_step"]),
                            "color": COLORS["code_step"], "name": f"each code's last step x{CODE_STEP_SCALE}"})
         layers.append({"type": "codes", "xy": _xy(s["codes"]), "dead": binary_array(s["dead"], "u1"),
                        "k": int(num_codes), "name": "codes (crossed: dead, no point picks it)"})
@@ -89,19 +89,24 @@ def vq_panels(s: dict, num_codes: int) -> list[dict]:
     return [plane, data]
 
 
-def curves_of(s: dict) -> list[dict]:
+def curves_of(s: dict, num_codes: int = 0) -> list[dict]:
     c = s["curves"]
     if s["kind"] == "vae":
         loss = {"title": "losses, nats per point (continuous density: can go below 0)",
                 "series": [_series("-ELBO", c.loss, COLORS["loss"]), _series("reconstruction", c.recon,
                                                                             COLORS["recon_curve"]),
                            _series("KL", c.second, COLORS["kl"])]}
-        return [loss]
+        shades = ["#d62728", "#ff7f0e", "#2ca02c"]
+        variance = {"title": "gradient variance of the encoder, log10, over repeated single-batch estimates",
+                    "series": [_series(f"L = {L}", np.log10(np.maximum(v, 1e-12)), shades[i % len(shades)])
+                               for i, (L, v) in enumerate(sorted(c.variance.items()))]}
+        return [loss, variance]
     loss = {"title": "losses per point", "series": [_series("loss", c.loss, COLORS["loss"]),
                                                     _series("reconstruction", c.recon, COLORS["recon_curve"]),
                                                     _series("VQ (commitment + codebook)", c.second, COLORS["kl"])]}
     usage = {"title": "codebook usage over the data", "fixed": [0, 1],
-             "series": [_series("share of codes used", c.used, COLORS["samples"])]}
+             "series": [_series("share of codes used", c.used, COLORS["samples"]),
+                        _series("perplexity / K", np.asarray(c.perplexity) / max(num_codes, 1), COLORS["kl"])]}
     return [loss, usage]
 
 
@@ -110,7 +115,7 @@ def playground_scene(s: dict | None, frame: int, num_codes: int = 0) -> str:
     if s is None:
         return json.dumps({"frame": frame, "panels": [], "curves": []})
     panels = vae_panels(s) if s["kind"] == "vae" else vq_panels(s, num_codes)
-    return json.dumps({"frame": frame, "steps": s["steps"], "panels": panels, "curves": curves_of(s)},
+    return json.dumps({"frame": frame, "steps": s["steps"], "panels": panels, "curves": curves_of(s, num_codes)},
                       separators=(",", ":"))
 
 

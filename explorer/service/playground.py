@@ -36,7 +36,7 @@ class Update:
 
 
 class PlaygroundPool:
-    def __init__(self, max_running: int = 2, time_limit_s: float = 600.0, slice_s: float = 0.05,
+    def __init__(self, max_running: int = 2, time_limit_s: float = 600.0, slice_s: float = 0.04,
                  idle_s: float = 60.0, clock=time.monotonic):
         if max_running < 1:
             raise ValueError("max_running must be at least 1")
