@@ -1,12 +1,14 @@
 """vae-explorer: explore the latent spaces of VAEs and VQ-VAEs in the browser.
 
     python app.py [--checkpoints DIR ...] [--images PATH] [--port 7860] [--share]
+                  [--playground-runs 2] [--playground-minutes 10] [--no-playground]
 """
 import argparse
 import os
 
 from explorer.errors import ImageSetError
 from explorer.service.explorer import Explorer
+from explorer.service.playground import PlaygroundPool
 from explorer.web.launch import serve
 
 
@@ -22,12 +24,21 @@ def main(argv=None):
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"))
     p.add_argument("--share", action="store_true", help="make a public gradio.live link")
+    p.add_argument("--playground-runs", type=int, default=2, metavar="N",
+                   help="playground runs that train at once; more wait in line (default 2, for 2 cores)")
+    p.add_argument("--playground-minutes", type=float, default=10.0, metavar="M",
+                   help="a playground run stops after this many minutes (default 10)")
+    p.add_argument("--no-playground", action="store_true",
+                   help="no Playground tab (a demo that only serves checkpoints)")
     args = p.parse_args(argv)
+    if args.playground_runs < 1 or args.playground_minutes <= 0:
+        p.error("--playground-runs must be at least 1 and --playground-minutes positive (or use --no-playground)")
     try:
         ex = Explorer(args.checkpoints, images=args.images)
     except ImageSetError as e:
         p.error(str(e))  # the message and the usage, exit code 2
-    serve(ex, args.host, args.port, args.share)
+    pool = None if args.no_playground else PlaygroundPool(args.playground_runs, 60 * args.playground_minutes)
+    serve(ex, args.host, args.port, args.share, playground=pool)
 
 
 if __name__ == "__main__":

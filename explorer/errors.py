@@ -79,6 +79,10 @@ class SelectionError(UserError):
     """A selection of test images that does not fit the data set."""
 
 
+class PlaygroundError(UserError):
+    """A playground control outside its range, or an action the playground cannot take now (a full pool)."""
+
+
 class UnknownCheckpoint(UserError):
     """A checkpoint name that is not in the registry."""
 

@@ -14,6 +14,7 @@ import torch
 
 from explorer.service.explorer import Explorer
 from explorer.service.image_sets import ImageSet
+from explorer.service.playground import PlaygroundPool
 from explorer.web.cache_sweeper import start_sweeper
 from explorer.web.components.plot import allow_plotly_js
 from explorer.web.page import CSS, build
@@ -21,8 +22,10 @@ from explorer.web.page import CSS, build
 SESSIONS = int(os.environ.get("VAE_EXPLORER_SESSIONS", "1000"))  # see state_session_capacity below
 
 
-def serve(ex: Explorer, host: str = "127.0.0.1", port: int = 7860, share: bool = False, block: bool = True):
-    """Build the page over `ex` and serve it; returns the Gradio Blocks (block=False: at once, serving goes on)."""
+def serve(ex: Explorer, host: str = "127.0.0.1", port: int = 7860, share: bool = False, block: bool = True,
+          playground: PlaygroundPool | None = None):
+    """Build the page over `ex` and serve it; returns the Gradio Blocks (block=False: at once, serving goes on).
+    With `playground`, the page has a Playground tab whose runs that pool holds."""
     # one decode is a few small layers: one thread each avoids the spin-waiting of many threads
     # fighting over few cores when several requests run at once
     torch.set_num_threads(int(os.environ.get("VAE_EXPLORER_THREADS", "1")))
@@ -31,7 +34,7 @@ def serve(ex: Explorer, host: str = "127.0.0.1", port: int = 7860, share: bool =
     # deadlock (_DeadlockError) and the view that lost the race never opens. Imported here, once, it costs 40 ms.
     importlib.import_module("narwhals.stable")
     allow_plotly_js()
-    demo = build(ex)
+    demo = build(ex, playground)
     # Gradio rebuilds a pandas summary of its last GRADIO_ANALYTICS_MAX_EVENTS (10000) events after every event, for a
     # monitoring dashboard this app does not enable: up to ~14 ms of CPU per call, about half of what a call costs
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")

@@ -15,6 +15,7 @@ from explorer.web.views.interpolate import InterpolateView
 from explorer.web.views.map import MapView
 from explorer.web.views.maths import MathsView
 from explorer.web.views.models import ModelsView
+from explorer.web.views.playground import PlaygroundView
 from explorer.web.views.url import UrlSync
 
 CSS = page_css()
@@ -22,7 +23,8 @@ CSS = page_css()
 VIEWS = (MapView, MathsView, CodesView, GenerateView, CompareView, InterpolateView, ModelsView)
 
 
-def build(ex) -> gr.Blocks:
+def build(ex, playground=None) -> gr.Blocks:
+    """The page over `ex`; with `playground` (a service.playground.PlaygroundPool) a Playground tab trains in it."""
     vaes, vqs = ex.registry.names("vae"), ex.registry.names("vqvae")
     # old cached files are deleted by explorer.web.cache_sweeper.start_sweeper (app.py): Gradio's own delete_cache stops
     # for good at the first request that lands during one of its passes
@@ -37,8 +39,8 @@ def build(ex) -> gr.Blocks:
         url.build()  # the address bar's query (shareable state)
         views, tab_of = {}, {}
         with gr.Tabs() as tabs:
-            for View in VIEWS:
-                view = View(ex)
+            for View in VIEWS + ((PlaygroundView,) if playground is not None else ()):
+                view = View(ex, playground) if View is PlaygroundView else View(ex)
                 with gr.Tab(view.title, id=view.key) as tab:
                     view.build()  # its components and its session state
                 views[view.key], tab_of[view.key] = view, tab

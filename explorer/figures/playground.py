@@ -1,0 +1,139 @@
+"""The playground's picture, as one compact scene for the canvas component (web/components/playground.js): panels
+in a plane (points, ellipses, arrows, codes), curves over the updates, numbers as base64 binary arrays
+(binary_arrays.py). One scene per update: no Plotly, a few tens of kilobytes.
+
+    VAE:    data space (data, reconstructions E[x|z=mu], prior samples decoded), latent space (mu of each point with
+            its posterior N(mu, sigma^2) as an ellipse of 1 sd, the prior's 1 and 2 sd circles), losses, Var_L
+    VQ-VAE: z_e and the codebook in one plane, each point coloured by its code (the Voronoi cells), dead codes
+            marked, each code's step over the last update (x CODE_STEP_SCALE) and the commitment pull on z_e;
+            data and reconstructions; losses; usage (perplexity / K, share used, restarts)
+"""
+import json
+
+import numpy as np
+
+from explorer.compute.playground_run import ELLIPSES
+from explorer.figures.binary_arrays import binary_array
+
+CODE_STEP_SCALE = 5  # a code's step over one update is small: drawn this many times longer
+DATA_RANGE = (-3.0, 3.0)
+COLORS = {"data": "#1f77b4", "recon": "#ff7f0e", "samples": "#2ca02c", "kl": "#9467bd", "loss": "#111111",
+          "recon_curve": "#d62728", "pull": "#888888", "code_step": "#d62728"}
+
+
+def _xy(a) -> dict:
+    return binary_array(np.asarray(a, dtype=np.float32).reshape(-1, 2), "f4")
+
+
+def _points(a, color: str, name: str, r: float = 1.6) -> dict:
+    return {"type": "points", "xy": _xy(a), "color": color, "name": name, "r": r}
+
+
+def _range(*arrays, pad: float = 0.15, at_least: float = 1.0) -> list[float]:
+    """A square range around every finite point of `arrays`."""
+    a = np.concatenate([np.asarray(x, dtype=np.float64).reshape(-1, 2) for x in arrays if x is not None])
+    a = a[np.isfinite(a).all(1)]
+    if not len(a):
+        return [-at_least, at_least, -at_least, at_least]
+    lo, hi = a.min(0), a.max(0)
+    c, half = (lo + hi) / 2, max(float((hi - lo).max()) / 2 * (1 + pad), at_least)
+    return [float(c[0] - half), float(c[0] + half), float(c[1] - half), float(c[1] + half)]
+
+
+def _series(name: str, values, color: str) -> dict:
+    return {"name": name, "color": color, "y": binary_array(np.asarray(values, dtype=np.float32), "f4")}
+
+
+def vae_panels(s: dict) -> list[dict]:
+    data = {"title": "data space: data, reconstructions E[x|z = mu], samples from the prior decoded",
+            "range": [*DATA_RANGE, *DATA_RANGE],
+            "layers": [_points(s["data"], COLORS["data"], "data"), _points(s["recon"], COLORS["recon"],
+                                                                            "reconstructions"),
+                       _points(s["samples"], COLORS["samples"], "prior samples")]}
+    mu, sigma = s["mu"], s["sigma"]
+    if mu.shape[1] == 1:  # a 1-D latent: mu on the horizontal axis, the data's first coordinate up
+        mu = np.concatenate([mu, s["data"][:, :1]], 1)
+        sigma = np.concatenate([sigma, np.full_like(sigma, 0.02)], 1)
+        title = "latent space (1-D): mu of each point across, its data x1 up; bars: 1 sd of q(z|x)"
+    else:
+        title = "latent space: mu of each point, q(z|x) of some as 1-sd ellipses; prior N(0, I): 1 and 2 sd"
+    k = min(ELLIPSES, len(mu))
+    latent = {"title": title, "range": _range(mu, np.array([[-2.5, -2.5], [2.5, 2.5]])),
+              "layers": [{"type": "circles", "xy": _xy([[0, 0], [0, 0]]), "r": [1.0, 2.0], "color": "#bbbbbb",
+                          "name": "prior 1 and 2 sd"},
+                         {"type": "ellipses", "xy": _xy(mu[:k]), "wh": _xy(sigma[:k]), "color": COLORS["kl"],
+                          "name": "q(z|x), 1 sd"},
+                         _points(mu, COLORS["data"], "mu(x)")]}
+    return [data, latent]
+
+
+def vq_panels(s: dict, num_codes: int) -> list[dict]:
+    layers = []
+    if "codes" in s:
+        layers.append({"type": "coded", "xy": _xy(s["z_e"]), "code": binary_array(s["index"], "u1"),
+                       "k": int(num_codes), "name": "z_e, coloured by its code"})
+        layers.append({"type": "arrows", "xy": _xy(s["z_e"][::4]), "d": _xy(s["pull"][::4]),
+                       "color": COLORS["pull"], "name": "commitment pull on z_e: beta (e - z_e)"})
+        if s.get("code_step") is not None:
+            layers.append({"type": "arrows", "xy": _xy(s["codes"]), "d": _xy(CODE_STEP_SCALE * s["code_step"]),
+                           "color": COLORS["code_step"], "name": f"each code's last step x{CODE_STEP_SCALE}"})
+        layers.append({"type": "codes", "xy": _xy(s["codes"]), "dead": binary_array(s["dead"], "u1"),
+                       "k": int(num_codes), "name": "codes (crossed: dead, no point picks it)"})
+    else:
+        layers.append(_points(s["z_e"], COLORS["data"], "z_e (the codebook starts at the first step)"))
+    plane = {"title": "z_e and the codebook: Voronoi cells by colour, dead codes crossed, arrows: steps",
+             "range": _range(s["z_e"], s.get("codes")), "layers": layers}
+    data = {"title": "data space: data and reconstructions dec(z_q)", "range": [*DATA_RANGE, *DATA_RANGE],
+            "layers": [_points(s["data"], COLORS["data"], "data"),
+                       _points(s["recon"], COLORS["recon"], "reconstructions")]}
+    return [plane, data]
+
+
+def curves_of(s: dict, num_codes: int = 0) -> list[dict]:
+    c = s["curves"]
+    if s["kind"] == "vae":
+        loss = {"title": "losses, nats per point (continuous density: can go below 0)",
+                "series": [_series("-ELBO", c.loss, COLORS["loss"]), _series("reconstruction", c.recon,
+                                                                            COLORS["recon_curve"]),
+                           _series("KL", c.second, COLORS["kl"])]}
+        shades = ["#d62728", "#ff7f0e", "#2ca02c"]
+        variance = {"title": "gradient variance of the encoder, log10, over repeated single-batch estimates",
+                    "series": [_series(f"L = {L}", np.log10(np.maximum(v, 1e-12)), shades[i % len(shades)])
+                               for i, (L, v) in enumerate(sorted(c.variance.items()))]}
+        return [loss, variance]
+    loss = {"title": "losses per point", "series": [_series("loss", c.loss, COLORS["loss"]),
+                                                    _series("reconstruction", c.recon, COLORS["recon_curve"]),
+                                                    _series("VQ (commitment + codebook)", c.second, COLORS["kl"])]}
+    usage = {"title": "codebook usage over the data", "fixed": [0, 1],
+             "series": [_series("share of codes used", c.used, COLORS["samples"]),
+                        _series("perplexity / K", np.asarray(c.perplexity) / max(num_codes, 1), COLORS["kl"])]}
+    return [loss, usage]
+
+
+def playground_scene(s: dict | None, frame: int, num_codes: int = 0) -> str:
+    """The component's value for snapshot `s` (PlaygroundRun.snapshot; None: nothing to draw)."""
+    if s is None:
+        return json.dumps({"frame": frame, "panels": [], "curves": []})
+    panels = vae_panels(s) if s["kind"] == "vae" else vq_panels(s, num_codes)
+    return json.dumps({"frame": frame, "steps": s["steps"], "panels": panels, "curves": curves_of(s, num_codes)},
+                      separators=(",", ":"))
+
+
+def playground_stats(s: dict | None, status: str) -> str:
+    """One markdown line: the status, the step, the last losses, Var_L (VAE) or the codebook's usage (VQ-VAE)."""
+    if s is None:
+        return status
+    c, parts = s["curves"], [f"**{status}**", f"step {s['steps']}"]
+    if c.loss:
+        if s["kind"] == "vae":
+            parts.append(f"-ELBO {c.loss[-1]:.3f}: reconstruction {c.recon[-1]:.3f}, KL {c.second[-1]:.3f} "
+                         "(nats per point)")
+        else:
+            parts.append(f"loss {c.loss[-1]:.4f} (reconstruction {c.recon[-1]:.4f}, VQ {c.second[-1]:.4f})")
+            parts.append(f"perplexity {c.perplexity[-1]:.2f}, codes used {100 * c.used[-1]:.0f}%, "
+                         f"restarts {int(c.restarts[-1])}, dead codes {int(s['dead'].sum()) if 'dead' in s else 0}")
+    if s.get("variance"):
+        v = s["variance"]
+        parts.append("gradient variance of the encoder (sum over parameters, one batch, 8 draws each): "
+                     + ", ".join(f"L = {L}: {v[L]:.3g}" for L in sorted(v)))
+    return " · ".join(parts)

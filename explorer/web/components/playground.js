@@ -1,0 +1,150 @@
+// The playground's canvas (playground.py): props.value is a scene {frame, steps, panels, curves} (figures/
+// playground.py), its numbers base64 binary arrays. Each value change redraws every canvas; the element's
+// data-frame and data-draws (how many scenes it has drawn) are for tests and benchmarks.
+const root = element.querySelector('.vx-pg');
+const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f',
+                 '#bcbd22', '#17becf', '#393b79', '#637939', '#8c6d31', '#843c39', '#7b4173', '#3182bd'];
+const SIDE = 330, CURVE_H = 170;
+let draws = 0;
+
+function decode(spec) {
+  const raw = atob(spec.bdata), bytes = new Uint8Array(raw.length);
+  for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+  return spec.dtype === 'u1' ? bytes : new Float32Array(bytes.buffer);
+}
+
+function box(kind, i, height) {
+  // the i-th figure of `kind` (panel or curve): a title, a canvas and a legend, made once
+  const id = `vx-pg-${kind}-${i}`;
+  let fig = root.querySelector('#' + id);
+  if (!fig) {
+    fig = document.createElement('figure');
+    fig.id = id;
+    fig.className = 'vx-pg-fig';
+    fig.innerHTML = '<figcaption></figcaption><canvas></canvas><div class="vx-pg-legend"></div>';
+    const c = fig.querySelector('canvas');
+    c.width = SIDE; c.height = height;
+    root.querySelector(kind === 'panel' ? '.vx-pg-panels' : '.vx-pg-curves').appendChild(fig);
+  }
+  return fig;
+}
+
+function legend(fig, items) {
+  const html = items.map(([name, color]) => `<span><i style="background:${color}"></i>${name}</span>`).join('');
+  const el = fig.querySelector('.vx-pg-legend');
+  if (el.innerHTML !== html) el.innerHTML = html;
+}
+
+function drawPanel(fig, p) {
+  fig.querySelector('figcaption').textContent = p.title;
+  const c = fig.querySelector('canvas'), g = c.getContext('2d');
+  const [x0, x1, y0, y1] = p.range;
+  const sx = (x) => ((x - x0) / (x1 - x0)) * c.width, sy = (y) => c.height - ((y - y0) / (y1 - y0)) * c.height;
+  const scale = c.width / (x1 - x0);
+  g.clearRect(0, 0, c.width, c.height);
+  g.strokeStyle = '#eee'; g.lineWidth = 1;
+  g.beginPath(); g.moveTo(sx(0), 0); g.lineTo(sx(0), c.height); g.moveTo(0, sy(0)); g.lineTo(c.width, sy(0)); g.stroke();
+  const items = [];
+  for (const l of p.layers) {
+    const xy = l.xy ? decode(l.xy) : null;
+    if (l.type === 'points') {
+      g.fillStyle = l.color; g.globalAlpha = 0.6;
+      for (let i = 0; i < xy.length; i += 2) g.fillRect(sx(xy[i]) - l.r, sy(xy[i + 1]) - l.r, 2 * l.r, 2 * l.r);
+      g.globalAlpha = 1;
+      items.push([l.name, l.color]);
+    } else if (l.type === 'circles') {
+      g.strokeStyle = l.color; g.setLineDash([4, 4]);
+      l.r.forEach((r) => { g.beginPath(); g.arc(sx(0), sy(0), r * scale, 0, 2 * Math.PI); g.stroke(); });
+      g.setLineDash([]);
+      items.push([l.name, l.color]);
+    } else if (l.type === 'ellipses') {
+      const wh = decode(l.wh);
+      g.strokeStyle = l.color; g.globalAlpha = 0.5;
+      for (let i = 0; i < xy.length; i += 2) {
+        g.beginPath();
+        g.ellipse(sx(xy[i]), sy(xy[i + 1]), Math.max(0.5, wh[i] * scale), Math.max(0.5, wh[i + 1] * scale), 0, 0,
+                  2 * Math.PI);
+        g.stroke();
+      }
+      g.globalAlpha = 1;
+      items.push([l.name, l.color]);
+    } else if (l.type === 'coded') {
+      const code = decode(l.code);
+      g.globalAlpha = 0.7;
+      for (let i = 0; i < code.length; i++) {
+        g.fillStyle = PALETTE[code[i] % PALETTE.length];
+        g.fillRect(sx(xy[2 * i]) - 1.6, sy(xy[2 * i + 1]) - 1.6, 3.2, 3.2);
+      }
+      g.globalAlpha = 1;
+      items.push([l.name, PALETTE[0]]);
+    } else if (l.type === 'arrows') {
+      const d = decode(l.d);
+      g.strokeStyle = l.color; g.lineWidth = 1;
+      g.beginPath();
+      for (let i = 0; i < xy.length; i += 2) {
+        const ax = sx(xy[i]), ay = sy(xy[i + 1]), bx = sx(xy[i] + d[i]), by = sy(xy[i + 1] + d[i + 1]);
+        g.moveTo(ax, ay); g.lineTo(bx, by);
+        const a = Math.atan2(by - ay, bx - ax), h = Math.min(5, Math.hypot(bx - ax, by - ay) / 2);
+        g.moveTo(bx, by); g.lineTo(bx - h * Math.cos(a - 0.5), by - h * Math.sin(a - 0.5));
+        g.moveTo(bx, by); g.lineTo(bx - h * Math.cos(a + 0.5), by - h * Math.sin(a + 0.5));
+      }
+      g.stroke();
+      items.push([l.name, l.color]);
+    } else if (l.type === 'codes') {
+      const dead = decode(l.dead);
+      for (let k = 0; k < dead.length; k++) {
+        const x = sx(xy[2 * k]), y = sy(xy[2 * k + 1]);
+        g.fillStyle = dead[k] ? '#ffffff' : PALETTE[k % PALETTE.length];
+        g.strokeStyle = '#000'; g.lineWidth = 1.5;
+        g.beginPath(); g.arc(x, y, 6, 0, 2 * Math.PI); g.fill(); g.stroke();
+        if (dead[k]) { g.beginPath(); g.moveTo(x - 5, y - 5); g.lineTo(x + 5, y + 5); g.moveTo(x + 5, y - 5);
+                       g.lineTo(x - 5, y + 5); g.stroke(); }
+      }
+      g.lineWidth = 1;
+      items.push([l.name, '#000']);
+    }
+  }
+  legend(fig, items);
+}
+
+function drawCurve(fig, cv) {
+  fig.querySelector('figcaption').textContent = cv.title;
+  const c = fig.querySelector('canvas'), g = c.getContext('2d');
+  const series = cv.series.map((s) => ({...s, y: decode(s.y)}));
+  let lo = Infinity, hi = -Infinity, n = 0;
+  for (const s of series) {
+    n = Math.max(n, s.y.length);
+    for (const v of s.y) if (Number.isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+  }
+  if (cv.fixed) [lo, hi] = cv.fixed;
+  if (!(hi > lo)) { lo -= 1; hi += 1; }
+  g.clearRect(0, 0, c.width, c.height);
+  const px = (i) => (n > 1 ? (i / (n - 1)) * (c.width - 4) + 2 : 2), py = (v) => c.height - 4 - ((v - lo) / (hi - lo)) * (c.height - 8);
+  g.fillStyle = '#666'; g.font = '10px monospace';
+  g.fillText(hi.toPrecision(3), 2, 10); g.fillText(lo.toPrecision(3), 2, c.height - 2);
+  for (const s of series) {
+    g.strokeStyle = s.color; g.lineWidth = 1.5; g.beginPath();
+    s.y.forEach((v, i) => (i ? g.lineTo(px(i), py(v)) : g.moveTo(px(i), py(v))));
+    g.stroke();
+  }
+  legend(fig, series.map((s) => [`${s.name}${s.y.length ? ' ' + s.y[s.y.length - 1].toPrecision(4) : ''}`, s.color]));
+}
+
+function draw() {
+  if (!props.value) return;
+  const v = JSON.parse(props.value);
+  const panels = v.panels || [], curves = v.curves || [];
+  root.querySelectorAll('.vx-pg-fig').forEach((f) => {
+    const [kind, i] = f.id.split('-').slice(2);
+    if (Number(i) >= (kind === 'panel' ? panels : curves).length) f.remove();
+  });
+  panels.forEach((p, i) => drawPanel(box('panel', i, SIDE), p));
+  curves.forEach((cv, i) => drawCurve(box('curve', i, CURVE_H), cv));
+  draws += 1;
+  root.dataset.frame = String(v.frame);
+  root.dataset.steps = String(v.steps || 0);
+  root.dataset.draws = String(draws);
+}
+
+draw();
+watch('value', draw);

@@ -1,0 +1,114 @@
+"""The Playground view: train a small VAE or VQ-VAE on a 2-D toy set in the page and watch it learn. A gr.Timer
+ticks UPDATES_PER_S times a second while it plays; each tick asks the service (service/playground.py) for one slice
+of training and one scene to draw (one canvas, one status line). The run belongs to the tab's session; closing the
+tab drops it. Every control is read at each tick, checked against its range (a bad value pauses the run with a
+message saying what to enter); a change that needs a new model (model, data, seed, latent size, K, codebook mode,
+k-means init) restarts the run."""
+from dataclasses import fields
+
+import gradio as gr
+
+from explorer.compute.playground_settings import RANGES, PlaygroundSettings, check_settings
+from explorer.compute.toy_data import TOY_SETS
+from explorer.errors import PlaygroundError
+from explorer.figures.playground import playground_scene, playground_stats
+from explorer.web.components.playground import playground_canvas
+from explorer.web.views import Page
+
+UPDATES_PER_S = 12  # the timer's rate: at least 10 a second arrive while a slice and its round trip fit
+NAMES = [f.name for f in fields(PlaygroundSettings)]  # the controls, in the order the events take them
+D = PlaygroundSettings()
+
+
+class PlaygroundView:
+    title = "Playground"
+    key = "playground"
+
+    def __init__(self, ex, pool):
+        self.ex, self.pool = ex, pool
+        self.frames = 0
+
+    # --- layout ---------------------------------------------------------------------------------------------
+    def build(self):
+        gr.Markdown("Train a VAE or a VQ-VAE on 2-D points and watch it learn. Changing a control takes effect at "
+                    "the next step (model, data, seed, latent size, K, codebook mode and k-means init start a new "
+                    "run).")
+        c = {}
+        with gr.Row():
+            c["model"] = gr.Radio([("VAE", "vae"), ("VQ-VAE", "vqvae")], value=D.model, label="model",
+                                  elem_id="pg-model")
+            c["data"] = gr.Dropdown(list(TOY_SETS), value=D.data, label="data", elem_id="pg-data")
+            c["seed"] = gr.Number(D.seed, precision=0, label="seed", elem_id="pg-seed")
+            c["lr"] = gr.Number(D.lr, label=f"learning rate ({RANGES['lr'][0]:g} to {RANGES['lr'][1]:g})",
+                                elem_id="pg-lr")
+            c["batch_size"] = gr.Number(D.batch_size, precision=0, label="batch size (8 to 1024)", elem_id="pg-batch")
+        with gr.Row():
+            self.play = gr.Button("play", variant="primary", elem_id="pg-play")
+            self.pause = gr.Button("pause", elem_id="pg-pause")
+            self.step = gr.Button("one step", elem_id="pg-step")
+            self.reset = gr.Button("reset", elem_id="pg-reset")
+        with gr.Row():
+            c["latent_dim"] = gr.Radio([1, 2], value=D.latent_dim, label="VAE: latent size", elem_id="pg-latent")
+            c["mc_samples"] = gr.Slider(1, 64, value=D.mc_samples, step=1, label="VAE: L samples of z",
+                                        elem_id="pg-L")
+            c["beta"] = gr.Number(D.beta, label="VAE: beta (0 to 10)", elem_id="pg-beta")
+        with gr.Row():
+            c["num_codes"] = gr.Number(D.num_codes, precision=0, label="VQ: K codes (2 to 64)", elem_id="pg-K")
+            c["commitment"] = gr.Number(D.commitment, label="VQ: commitment weight", elem_id="pg-commitment")
+            c["codebook"] = gr.Radio([("EMA", "ema"), ("loss", "loss")], value=D.codebook,
+                                     label="VQ: codebook by", elem_id="pg-codebook")
+            c["codebook_weight"] = gr.Number(D.codebook_weight, label="VQ: codebook weight (loss)",
+                                             elem_id="pg-codebook-weight")
+            c["ema_decay"] = gr.Number(D.ema_decay, label="VQ: EMA decay (0.5 to 0.999)", elem_id="pg-decay")
+            c["kmeans_init"] = gr.Checkbox(D.kmeans_init, label="VQ: k-means init", elem_id="pg-kmeans")
+            c["restarts"] = gr.Checkbox(D.restarts, label="VQ: dead-code restarts", elem_id="pg-restarts")
+        self.controls = [c[n] for n in NAMES]
+        self.status = gr.Markdown("paused: press play", elem_id="pg-status")
+        self.canvas = playground_canvas("pg-canvas")
+        self.timer = gr.Timer(1 / UPDATES_PER_S, active=False)
+
+    # --- events -------------------------------------------------------------------------------------------------
+    def settings(self, values: dict) -> PlaygroundSettings:
+        """The controls' values ({component: value}, Gradio's form for a set of inputs), checked."""
+        return check_settings({name: values[c] for name, c in zip(NAMES, self.controls)})
+
+    def out(self, update, timer: bool | None = None) -> dict:
+        self.frames += 1
+        s = update.snapshot
+        k = len(s["codes"]) if s is not None and "codes" in s else 0
+        result = {self.canvas: playground_scene(s, self.frames, k), self.status: playground_stats(s, update.status)}
+        if timer is not None:
+            result[self.timer] = gr.Timer(active=timer)
+        return result
+
+    def action(self, name: str):
+        """The handler of one action of the pool (play, pause, step_once, reset, tick) for the tab's session."""
+        def handler(values: dict, request: gr.Request):
+            session = getattr(request, "session_hash", "") or ""
+            try:
+                settings = self.settings(values)
+            except PlaygroundError as e:
+                run = self.pool.run_of(session)
+                if run is not None:
+                    self.pool.pause(session, run.settings)
+                return {self.status: f"**refused:** {e}", self.timer: gr.Timer(active=False)}
+            update = getattr(self.pool, name)(session, settings)
+            if name == "tick":
+                return self.out(update, None if update.playing else False)
+            return self.out(update, update.playing)
+        handler.__name__ = f"playground_{name}"
+        return handler
+
+    def close(self, request: gr.Request):
+        """The tab closed (Gradio's unload): its run goes."""
+        self.pool.close(getattr(request, "session_hash", "") or "")
+
+    def wire(self, page: Page, tab: gr.Tab):
+        outputs, controls = [self.canvas, self.status, self.timer], set(self.controls)
+        for button, name in ((self.play, "play"), (self.pause, "pause"), (self.step, "step_once"),
+                             (self.reset, "reset")):
+            page.live(button.click, self.action(name), controls, outputs)
+        # always_last: a tick that comes while one is answered runs right after it, so updates follow each other at
+        # the timer's rate or as fast as a slice and its round trip allow, and never pile up
+        page.live(self.timer.tick, self.action("tick"), controls, outputs, trigger_mode="always_last")
+        page.demo.unload(self.close)

@@ -1,0 +1,92 @@
+"""The Playground tab in Chromium: a VAE and a VQ-VAE training on 2-D points, what they show, and the pool's limit
+on runs that train at once with the line behind it, freed when a tab closes."""
+import re
+
+from tests.browser_app import AppPage, needs_chromium
+
+pytestmark = needs_chromium
+STEPS_JS = "(n) => Number(document.querySelector('#pg-canvas .vx-pg').dataset.steps || 0) >= n"
+STATUS_JS = "(s) => document.querySelector('#pg-status').innerText.includes(s)"
+
+
+def playground(browser, app_url) -> AppPage:
+    app = AppPage(browser, app_url)  # waits for the map: the page has opened
+    app.page.get_by_role("tab", name="Playground").click()
+    app.page.wait_for_selector("#pg-play", state="visible")
+    return app
+
+
+def status(app) -> str:
+    return app.page.locator("#pg-status").inner_text()
+
+
+def train_until(app, steps: int) -> None:
+    app.page.click("#pg-play")
+    app.page.wait_for_function(STEPS_JS, arg=steps)
+    app.page.click("#pg-pause")
+    app.page.wait_for_function(STATUS_JS, arg="paused")
+
+
+def test_a_vae_trains_on_the_moons_draws_its_views_and_measures_the_gradient_variance(browser, app_url):
+    app = playground(browser, app_url)
+    try:
+        app.page.locator("#pg-L input[type=number]").fill("4")
+        app.page.locator("#pg-L input[type=number]").press("Enter")
+        train_until(app, 300)
+        assert len(app.page.locator("#pg-canvas canvas").all()) == 4  # data, latent, losses, variance
+        text = status(app)
+        v = {int(L): float(x) for L, x in re.findall(r"L = (\d+): ([0-9.e+-]+)", text)}
+        assert set(v) == {1, 4, 16} and v[1] > v[16], text
+        drawn = app.page.get_attribute("#pg-canvas .vx-pg", "data-steps")
+        app.page.wait_for_timeout(500)
+        assert app.page.get_attribute("#pg-canvas .vx-pg", "data-steps") == drawn  # paused: no more steps
+        app.page.locator("#pg-lr input").fill("5")  # outside its range: refused, with the range
+        app.page.click("#pg-step")
+        app.page.wait_for_function(STATUS_JS, arg="refused")
+        assert "from 1e-05 to 0.1" in status(app)
+        assert app.errors == []
+    finally:
+        app.close()
+
+
+def dead_codes(app) -> int:
+    return int(re.search(r"dead codes (\d+)", status(app)).group(1))
+
+
+def test_a_vq_vae_on_the_ring_leaves_codes_dead_without_kmeans_init_and_restarts(browser, app_url):
+    app = playground(browser, app_url)
+    try:
+        app.page.locator("#pg-model label", has_text="VQ-VAE").click()
+        app.page.locator("#pg-data input").click()
+        app.page.get_by_role("option", name="ring").click()
+        train_until(app, 600)
+        assert dead_codes(app) == 0 and "codes used 100%" in status(app)
+        app.page.locator("#pg-kmeans input").uncheck()  # a new run: k-means init acts at the first step
+        app.page.locator("#pg-restarts input").uncheck()
+        app.page.click("#pg-reset")
+        app.page.wait_for_function(STATUS_JS, arg="step 0")
+        train_until(app, 600)
+        assert dead_codes(app) >= 4 and "restarts 0" in status(app), status(app)
+        assert app.errors == []
+    finally:
+        app.close()
+
+
+def test_at_most_two_runs_train_the_third_waits_and_starts_when_a_tab_closes(browser, app_url):
+    apps = [playground(browser, app_url) for _ in range(3)]
+    try:
+        for app in apps[:2]:
+            app.page.click("#pg-play")
+            app.page.wait_for_function(STATUS_JS, arg="training")
+        third = apps[2]
+        third.page.click("#pg-play")
+        third.page.wait_for_function(STATUS_JS, arg="place 1 in line")
+        steps = third.page.get_attribute("#pg-canvas .vx-pg", "data-steps")
+        assert steps == "0"
+        apps[0].close()  # its run goes with its tab; the third gets the slot
+        third.page.wait_for_function(STATUS_JS, arg="training", timeout=90_000)
+        third.page.wait_for_function(STEPS_JS, arg=1)
+    finally:
+        for app in apps[1:]:
+            app.close()
+    assert apps[0].page.is_closed()
