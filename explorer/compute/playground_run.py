@@ -107,7 +107,8 @@ class PlaygroundRun:
         self.model.train()
         out = self.losses(self.batch())
         if not torch.isfinite(out["loss"]):
-            self.paused_note = (f"the loss became {float(out['loss'].detach())} at step {self.steps + 1}: lower the learning "
+            self.paused_note = (f"the loss became {float(out['loss'].detach())} at step {self.steps + 1}: "
+                                f"lower the learning "
                                 f"rate (now {self.settings.lr:g})" + ("" if self.is_vae else
                                                                         " or the commitment weight")
                                 + ", then press reset")
