@@ -9,9 +9,9 @@ call, data loading and the per-epoch validation passes included; the lr warm-dow
 `vae_core.train_prior` for --prior-epochs epochs (its defaults otherwise), all with the trainer's defaults (K = 512
 codes on a 7 x 7 grid, batch 64, lr 3e-3, seed 0):
 
-    vq-mse        --vq-likelihood mse (the default before this measurement): its bound fits one scale per
+    vq-mse        --vq-likelihood mse (the command's default): its bound fits one scale per
                   pixel with the prior
-    vq-logistic   --vq-likelihood discretized_logistic (the default now): the decoder's own location and
+    vq-logistic   --vq-likelihood discretized_logistic (the shipped fashion-vqvae's): the decoder's own location and
                   scale per pixel
     fsq-...       --quantizer fsq --fsq-levels 8,8,8 (K = 512 codes of 3 numbers) with whichever of the two
                   likelihoods gave the lower validation bits/dim

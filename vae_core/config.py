@@ -111,13 +111,12 @@ class Config:
                                    "--kmeans-init do not apply)")
     fsq_levels: str = setting("8,8,8", "levels per number of an FSQ code, comma-separated: 8,8,8 gives K = 512 "
                                        "codes of 3 numbers (--quantizer fsq)")
-    vq_likelihood: str = setting("discretized_logistic",
-                                 "the VQ-VAE's reconstruction term: discretized_logistic / discretized_gaussian "
-                                 "(-log p(x|z_q), the decoder outputting a location and a log scale per pixel, as "
-                                 "the VAE's --scale decoder; the logistic gave the shorter code length and the "
-                                 "better samples at equal time, docs/benchmarks.md) or mse (squared error: sharper "
-                                 "reconstructions; the likelihood bound then fits one scale per pixel with the "
-                                 "prior)")
+    vq_likelihood: str = setting("mse", "the VQ-VAE's reconstruction term: mse (squared error; the likelihood "
+                                        "bound then fits one scale per pixel with the prior) or "
+                                        "discretized_logistic / discretized_gaussian (-log p(x|z_q), the decoder "
+                                        "outputting a location and a log scale per pixel, as the VAE's --scale "
+                                        "decoder; the shipped fashion-vqvae: the shorter code length and the "
+                                        "better samples at equal time, docs/benchmarks.md)")
     res_blocks: int = setting(2, "VQ-VAE residual blocks at a quarter of the image size, in the encoder and the "
                                  "decoder each")
     commitment: float = setting(0.25, "weight of the commitment term ||z_e - sg[e]||^2 (beta of the VQ-VAE paper)")
