@@ -79,8 +79,8 @@ def test_configs_written_before_fsq_and_the_likelihood_option_load_as_vq_and_mse
         del d[key]
     cfg = Config.from_dict(d)
     assert (cfg.quantizer, cfg.vq_likelihood) == ("vq", "mse")
-    shipped = json.loads(open("checkpoints/fashion-vqvae/config.json").read())
-    assert "vq_likelihood" not in shipped and Config.from_dict(shipped).vq_likelihood == "mse"
+    shipped = json.loads(open("checkpoints/fashion-vqvae/config.json").read())  # written with the option: kept
+    assert Config.from_dict(shipped).vq_likelihood == shipped["vq_likelihood"] == "discretized_logistic"
 
 
 @pytest.fixture(scope="module")
