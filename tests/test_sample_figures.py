@@ -12,7 +12,7 @@ from vae_core import build_model, save_checkpoint
 from vae_core.classifier import save_classifier
 from vae_core.evaluate import main as evaluate_main
 from vae_core.evaluate_samples import merge_into, sample_metrics
-from vae_core.sample_quality import sample_figures
+from vae_core.sample_figures import sample_figures
 from vae_core.train_classifier import train_classifier
 
 pytestmark = pytest.mark.usefixtures("vc_one_thread")

@@ -130,11 +130,3 @@ def sample_quality(real, fake, k: int = 3) -> SampleQuality:
     return SampleQuality(fd=frechet_distance(real, fake), precision=precision, recall=recall,
                          n_real=int(real.shape[0]), n_fake=int(fake.shape[0]), k=int(k))
 
-
-def sample_figures(model, clf, test_x, train_x, n: int = 5000, seed: int = 0, **kwargs) -> dict:
-    """sample_fd, sample_precision, sample_recall of n samples of `model` against the test images in the features
-    of classifier `clf`, beside the floor (test against n training images): vae_core.sample_figures, where the
-    keyword arguments (k, batch_size, ref, and those of model.sample) are described."""
-    from .sample_figures import sample_figures as figures  # torch's side; this module stays numpy
-
-    return figures(model, clf, test_x, train_x, n, seed, **kwargs)
