@@ -15,7 +15,6 @@ The prior records the SHA-256 of the VAE weights it was fitted to: after the VAE
 vae_core.load refuses it until it is fitted again (run this command again; it replaces the old prior). Seeded:
 the same VAE, data and settings give the same prior.
 """
-import argparse
 import dataclasses
 import sys
 import time
@@ -29,7 +28,7 @@ from .config import NOT_FOR_PRIOR, Config, Record
 from .data import DataError, hold_out, load_dataset, to_float, validation_size
 from .device import pick_device
 from .em import fit_gaussian_mixture
-from .flags import add_setting_flags
+from .flags import given_settings, prior_parser
 from .images import save_grid
 from .loop import process_start_time
 from .models import GaussianMixture
@@ -124,21 +123,13 @@ def fit_prior(checkpoint: str | Path, device: str = "auto", log=print, started: 
     return metrics
 
 
-def fit_flag(name: str) -> str:
-    """The command's flag of a setting: the mixture's own without their prefix (gmm_components: --components)."""
-    return "--" + name.removeprefix("gmm_").replace("_", "-")
-
-
 def main(argv=None, started: float | None = None) -> dict:
     """The command; --time-budget counts from `started` (the process's start when run as a command, else now)."""
     started = time.time() if started is None else started
-    p = argparse.ArgumentParser(prog="python -m vae_core.fit_prior", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("checkpoint", help="a VAE checkpoint folder; the prior goes to <checkpoint>/prior/")
-    add_setting_flags(p, list(DEFAULTS), DEFAULTS, fit_flag)
-    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
+    p = prior_parser("python -m vae_core.fit_prior", __doc__,
+                     "a VAE checkpoint folder; the prior goes to <checkpoint>/prior/", DEFAULTS, "gmm_")
     args = p.parse_args(argv)
-    given = {k: v for k, v in vars(args).items() if k in DEFAULTS and v is not None}
+    given = given_settings(args, DEFAULTS)
     try:
         return fit_prior(args.checkpoint, args.device, started=started, **given)
     except (TrainingError, CheckpointError, DataError, ValueError) as e:

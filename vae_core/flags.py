@@ -1,5 +1,5 @@
 """Command-line flags generated from the Config fields' metadata: each setting's help text lives in config.py
-only, and both commands (vae_core.train, vae_core.train_prior) build their flags from it."""
+only, and the commands (vae_core.train, vae_core.train_prior, vae_core.fit_prior) build their flags from it."""
 import argparse
 import dataclasses
 
@@ -31,3 +31,20 @@ def add_setting_flags(p: argparse.ArgumentParser, names, shown_defaults: dict, f
             p.add_argument(flag_of(name), dest=name, action=argparse.BooleanOptionalAction, default=None, help=help)
         else:
             p.add_argument(flag_of(name), dest=name, type=kind, default=None, help=help)
+
+
+def prior_parser(prog: str, description: str, checkpoint_help: str, defaults: dict,
+                 prefix: str) -> argparse.ArgumentParser:
+    """The parser of a command that fits a prior to a checkpoint: the checkpoint folder, a flag for each setting in
+    `defaults` named without `prefix` (prior_layers: --layers), and --device."""
+    p = argparse.ArgumentParser(prog=prog, description=description,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint", help=checkpoint_help)
+    add_setting_flags(p, list(defaults), defaults, lambda name: flag_name(name.removeprefix(prefix)))
+    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
+    return p
+
+
+def given_settings(args: argparse.Namespace, names) -> dict:
+    """The settings among `names` given on the command line (their flags' values are None when not given)."""
+    return {k: v for k, v in vars(args).items() if k in names and v is not None}

@@ -15,7 +15,6 @@ grids minimising -log p(c) (nats per grid), the validation prior NLL and bound, 
 VQ-VAE weights it was trained on: after the VQ-VAE is retrained or resumed, vae_core.load refuses it until it is
 trained again.
 """
-import argparse
 import dataclasses
 import math
 import sys
@@ -30,7 +29,7 @@ from .config import NOT_FOR_PRIOR, Config, Record
 from .data import DataError, hold_out, load_dataset, to_float
 from .device import adam, pick_device
 from .evaluate import likelihood_bound
-from .flags import add_setting_flags
+from .flags import given_settings, prior_parser
 from .images import save_grid
 from .likelihood import DISCRETIZED, LOG_SCALE_FLOOR, soft_clamp
 from .loop import Clock, process_start_time, train_epoch
@@ -186,22 +185,14 @@ def _write_samples(out: Path, prior: CodePrior, vq) -> None:
     save_grid(vq.decode_indices(prior.sample(64, torch.Generator().manual_seed(0))), out / "samples.png", nrow=8)
 
 
-def prior_flag(name: str) -> str:
-    """The prior command's flag of a setting: the prior's own without their prefix (prior_layers: --layers)."""
-    return "--" + name.removeprefix("prior_").replace("_", "-")
-
-
 def main(argv=None, started: float | None = None) -> dict:
     """The command; --time-budget counts from `started` (the process's start when run as a command, else now)."""
     started = time.time() if started is None else started
-    p = argparse.ArgumentParser(prog="python -m vae_core.train_prior", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("checkpoint", help="a VQ-VAE checkpoint folder; the prior goes to <checkpoint>/prior/")
+    p = prior_parser("python -m vae_core.train_prior", __doc__,
+                     "a VQ-VAE checkpoint folder; the prior goes to <checkpoint>/prior/", DEFAULTS, "prior_")
     p.add_argument("--resume", action="store_true", help="continue the prior in <checkpoint>/prior/")
-    add_setting_flags(p, list(DEFAULTS), DEFAULTS, prior_flag)
-    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
     args = p.parse_args(argv)
-    given = {k: v for k, v in vars(args).items() if k in DEFAULTS and v is not None}
+    given = given_settings(args, DEFAULTS)
     try:
         if args.resume:
             if not (Path(args.checkpoint) / PRIOR / STATE).exists():
