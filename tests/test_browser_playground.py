@@ -6,7 +6,7 @@ from tests.browser_app import AppPage, needs_chromium
 
 pytestmark = needs_chromium
 STEPS_JS = "(n) => Number(document.querySelector('#pg-canvas .vx-pg').dataset.steps || 0) >= n"
-STATUS_JS = "(s) => document.querySelector('#pg-status').innerText.includes(s)"
+STATUS_JS = "(s) => document.querySelector('#pg-canvas .vx-pg-status').innerText.includes(s)"
 
 
 def playground(browser, app_url) -> AppPage:
@@ -17,7 +17,7 @@ def playground(browser, app_url) -> AppPage:
 
 
 def status(app) -> str:
-    return app.page.locator("#pg-status").inner_text()
+    return app.page.locator("#pg-canvas .vx-pg-status").inner_text()
 
 
 def train_until(app, steps: int) -> None:

@@ -1,5 +1,8 @@
-"""The playground's logic without a browser: toy data, controls, a run's training and measurements, the pool."""
+"""The playground's logic without a browser: toy data, controls, a run's training and measurements, the pool, the
+worker processes."""
 import math
+import os
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,6 +14,7 @@ from explorer.compute.toy_data import TOY_SETS, toy_points
 from explorer.errors import PlaygroundError
 from explorer.figures.playground import playground_scene, playground_stats
 from explorer.service.playground import PlaygroundPool
+from explorer.service.playground_runs import WORKER_NICE, LocalRuns, WorkerRuns
 from vae_core.models.points import PointGaussian, PointVAE, point_config
 
 pytestmark = pytest.mark.usefixtures("vc_one_thread")
@@ -103,43 +107,70 @@ class Clock:
 
 def test_the_pool_trains_at_most_n_runs_and_the_others_wait_in_line_first_come_first_served():
     clock, s = Clock(), PlaygroundSettings()
-    pool = PlaygroundPool(max_running=2, slice_s=0.001, clock=clock)
+    pool = PlaygroundPool(max_running=2, slice_s=0.001, clock=clock, runs=LocalRuns())
     for session in "abcd":
         pool.play(session, s)
     assert pool.counts() == (2, 2)
     assert [pool.place(x) for x in "abcd"] == [0, 0, 1, 2]
-    waiting = pool.tick("d", s)
+    waiting = pool.tick("d")
     assert waiting.waiting == 2 and "place 2 in line" in waiting.status and waiting.snapshot["steps"] == 0
     pool.close("a")  # a tab closed: its slot goes to the first in line
-    assert pool.run_of("a") is None and pool.place("c") == 0 and pool.place("d") == 1
-    assert pool.tick("c", s).snapshot["steps"] > 0
+    assert pool.steps_of("a") is None and pool.place("c") == 0 and pool.place("d") == 1
+    assert pool.tick("c").snapshot["steps"] > 0
     pool.pause("b", s)  # a paused run holds no slot
     assert pool.place("d") == 0 and pool.counts() == (2, 0)
 
 
 def test_sessions_cannot_reach_each_others_runs():
-    pool, s = PlaygroundPool(max_running=2, slice_s=0.001), PlaygroundSettings()
+    pool, s = PlaygroundPool(max_running=2, slice_s=0.001, runs=LocalRuns()), PlaygroundSettings()
     pool.play("a", s)
-    pool.tick("a", s)
-    steps = pool.run_of("a").steps
+    pool.tick("a")
+    steps = pool.steps_of("a")
     pool.reset("b", s)
     pool.step_once("b", s)
-    assert pool.run_of("a").steps == steps and pool.run_of("b").steps == 1
+    assert pool.steps_of("a") == steps > 0 and pool.steps_of("b") == 1
+    assert pool.runs.runs["a"].steps == steps  # the runs themselves, not only the pool's record of them
     with pytest.raises(PlaygroundError, match="reload"):
         pool.play("", s)
 
 
 def test_a_run_stops_after_its_time_limit_and_when_its_tab_goes_quiet():
     clock, s = Clock(), PlaygroundSettings()
-    pool = PlaygroundPool(max_running=1, time_limit_s=600, idle_s=60, slice_s=0.001, clock=clock)
+    pool = PlaygroundPool(max_running=1, time_limit_s=600, idle_s=60, slice_s=0.001, clock=clock,
+                          runs=LocalRuns())
     pool.play("a", s)
     for clock.t in range(30, 601, 30):  # the tab asks for updates all along
-        pool.tick("a", s)
+        pool.tick("a")
     clock.t = 601
-    stopped = pool.tick("a", s)
+    stopped = pool.tick("a")
     assert stopped.snapshot is None and "10 minutes" in stopped.status and pool.counts() == (0, 0)
     pool.play("b", s)
     pool.play("c", s)
     clock.t += 61  # neither tab asked for an update for a minute: both dropped
     pool.play("d", s)
-    assert pool.run_of("b") is None and pool.run_of("c") is None and pool.counts() == (1, 0)
+    assert pool.steps_of("b") is None and pool.steps_of("c") is None and "b" not in pool.runs.runs and pool.counts() == (1, 0)
+
+
+def test_worker_processes_train_the_runs_at_a_lower_priority_and_a_dead_worker_is_replaced():
+    runs, s = WorkerRuns(workers=2), PlaygroundSettings()
+    try:
+        a = runs.update("a", s, train_s=60.0, max_steps=3)
+        b = runs.update("b", replace(s, model="vqvae"), train_s=60.0, max_steps=2)
+        assert a.snapshot["steps"] == 3 and b.snapshot["steps"] == 2 and b.snapshot["kind"] == "vqvae"
+        assert runs.home["a"] is not runs.home["b"]  # one worker each: they train side by side
+        worker = runs.home["a"]
+        assert os.getpriority(os.PRIO_PROCESS, worker.proc.pid) == os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICE
+        assert runs.update("a", s).snapshot["steps"] == 3  # kept in its worker between calls
+        with pytest.raises(PlaygroundError, match="run failed .ValueError: unknown toy data set"):
+            runs.update("a", replace(s, data="circles"))  # the worker's error comes back as one line
+        assert runs.update("a", s).snapshot["steps"] == 3  # and the run is still there
+        worker.proc.kill()
+        worker.proc.wait()
+        with pytest.raises(PlaygroundError, match="press reset"):
+            runs.update("a", s)  # its runs are gone, and it says so
+        assert runs.update("a", s).snapshot["steps"] == 0  # a fresh worker, a fresh run
+        assert runs.update("b", replace(s, model="vqvae")).snapshot["steps"] == 2  # the other worker kept its run
+        runs.drop("b")
+        assert "b" not in runs.home
+    finally:
+        runs.stop()

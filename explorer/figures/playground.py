@@ -110,20 +110,23 @@ def curves_of(s: dict, num_codes: int = 0) -> list[dict]:
     return [loss, usage]
 
 
-def playground_scene(s: dict | None, frame: int, num_codes: int = 0) -> str:
-    """The component's value for snapshot `s` (PlaygroundRun.snapshot; None: nothing to draw)."""
+def playground_scene(s: dict | None, frame: int, num_codes: int = 0, status: str = "", playing: bool = False,
+                     waiting: int = 0) -> str:
+    """The component's value for snapshot `s` (PlaygroundRun.snapshot; None: nothing to draw) with its status line
+    (playground_stats); `playing` keeps the page asking for updates (less often while `waiting` in line)."""
+    head = {"frame": frame, "status": playground_stats(s, status), "playing": playing, "waiting": waiting}
     if s is None:
-        return json.dumps({"frame": frame, "panels": [], "curves": []})
+        return json.dumps({**head, "panels": [], "curves": []})
     panels = vae_panels(s) if s["kind"] == "vae" else vq_panels(s, num_codes)
-    return json.dumps({"frame": frame, "steps": s["steps"], "panels": panels, "curves": curves_of(s, num_codes)},
+    return json.dumps({**head, "steps": s["steps"], "panels": panels, "curves": curves_of(s, num_codes)},
                       separators=(",", ":"))
 
 
 def playground_stats(s: dict | None, status: str) -> str:
-    """One markdown line: the status, the step, the last losses, Var_L (VAE) or the codebook's usage (VQ-VAE)."""
+    """One line: the status, the step, the last losses, Var_L (VAE) or the codebook's usage (VQ-VAE)."""
     if s is None:
         return status
-    c, parts = s["curves"], [f"**{status}**", f"step {s['steps']}"]
+    c, parts = s["curves"], [status, f"step {s['steps']}"]
     if c.loss:
         if s["kind"] == "vae":
             parts.append(f"-ELBO {c.loss[-1]:.3f}: reconstruction {c.recon[-1]:.3f}, KL {c.second[-1]:.3f} "

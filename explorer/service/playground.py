@@ -1,27 +1,28 @@
 """The playground's runs, one per browser tab (keyed by the tab's session, which the server knows: no user can name
 another's run), at most `max_running` training at once; the others wait in line, first come first served, with
-their place shown. A run trains in bounded slices (`slice_s` of compute per update), so other users' clicks stay
-fast; it is dropped when its tab closes, when no update has come for `idle_s`, or after `time_limit_s`, and leaves
-nothing behind (it lives in memory only).
+their place shown. A run trains in bounded slices (`slice_s` of compute per update) in a worker process of lower
+CPU priority (playground_runs.py), so other users' clicks stay fast; it is dropped when its tab closes, when no
+update has come for `idle_s`, or after `time_limit_s`, and leaves nothing behind (it lives in memory only).
 """
 import threading
 import time
 from dataclasses import dataclass, field
 
-from explorer.compute.playground_run import PlaygroundRun
 from explorer.compute.playground_settings import PlaygroundSettings
 from explorer.errors import PlaygroundError
+from explorer.service.playground_runs import LocalRuns, WorkerRuns
 
 VARIANCE_EVERY = 10  # updates between measurements of the gradient variance (VAE)
 
 
 @dataclass
 class Entry:
-    run: PlaygroundRun
+    settings: PlaygroundSettings  # the run's settings at its last update
     started: float  # when the run was made (its time limit counts from here)
     seen: float  # the last update its tab asked for
     playing: bool = False  # wants to train (running, or waiting for a slot)
     updates: int = 0
+    steps: int = 0  # Adam steps at the last update
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -37,9 +38,11 @@ class Update:
 
 class PlaygroundPool:
     def __init__(self, max_running: int = 2, time_limit_s: float = 600.0, slice_s: float = 0.04,
-                 idle_s: float = 60.0, clock=time.monotonic):
+                 idle_s: float = 60.0, clock=time.monotonic, runs: LocalRuns | WorkerRuns | None = None):
+        """`runs`: where the runs live (default: max_running worker processes, one per training slot)."""
         if max_running < 1:
             raise ValueError("max_running must be at least 1")
+        self.runs = runs if runs is not None else WorkerRuns(max_running)
         self.max_running, self.time_limit_s, self.slice_s, self.idle_s = max_running, time_limit_s, slice_s, idle_s
         self.clock = clock
         self.entries: dict[str, Entry] = {}
@@ -64,7 +67,9 @@ class PlaygroundPool:
                 self._remove(session)
 
     def _remove(self, session: str) -> None:
-        self.entries.pop(session, None)
+        """Forget the session (under self.lock); its run goes from where it lives."""
+        if self.entries.pop(session, None) is not None:
+            self.runs.drop(session)
         self._drop_slot(session)
         self._fill_slots()
 
@@ -75,21 +80,17 @@ class PlaygroundPool:
 
     # --- a tab's actions ----------------------------------------------------------------------------------------
     def _entry(self, session: str, settings: PlaygroundSettings) -> Entry:
-        """The session's run with `settings` applied: a fresh one when there is none or the shape changed."""
+        """The session's entry for a run with `settings`: a fresh one (its time limit counting anew) when there is
+        none or the shape changed; the run itself follows at its next update."""
         if not session:
             raise PlaygroundError("the playground needs a browser session: reload the page")
         now = self.clock()
         with self.lock:
             self._expire()
             e = self.entries.get(session)
-        if e is None or e.run.settings.shape() != settings.shape():
-            fresh = Entry(PlaygroundRun(settings), now, now, playing=e.playing if e else False)
-            with self.lock:
-                self.entries[session] = e = fresh
-        else:
-            with e.lock:
-                e.run.apply(settings)
-        e.seen = now
+            if e is None or e.settings.shape() != settings.shape():
+                e = self.entries[session] = Entry(settings, now, now, playing=e.playing if e else False)
+            e.settings, e.seen = settings, now
         return e
 
     def play(self, session: str, settings: PlaygroundSettings) -> Update:
@@ -99,7 +100,7 @@ class PlaygroundPool:
             if session not in self.running and session not in self.waiting:
                 self.waiting.append(session)
             self._fill_slots()
-        return self.tick(session, settings)
+        return self.tick(session)
 
     def pause(self, session: str, settings: PlaygroundSettings) -> Update:
         e = self._entry(session, settings)
@@ -112,11 +113,7 @@ class PlaygroundPool:
     def step_once(self, session: str, settings: PlaygroundSettings) -> Update:
         """One Adam step, paused afterwards (no slot needed: one step is a few milliseconds)."""
         self.pause(session, settings)
-        e = self._entry(session, settings)
-        with e.lock:
-            e.run.paused_note = ""
-            e.run.train_for(0.0, max_steps=1)
-        return self._update(session, e, "one step")
+        return self._update(session, self._entry(session, settings), "one step", train_s=0.0, max_steps=1)
 
     def reset(self, session: str, settings: PlaygroundSettings) -> Update:
         """A fresh model with these settings, paused."""
@@ -128,10 +125,30 @@ class PlaygroundPool:
         with self.lock:
             self._remove(session)
 
-    def tick(self, session: str, settings: PlaygroundSettings) -> Update:
-        """One update of a tab: a slice of training when it holds a slot, then what to draw."""
+    def apply(self, session: str, settings: PlaygroundSettings) -> Update:
+        """New settings for the session's run (a control changed): at its next step, or a new run when the shape
+        changed; it keeps playing or staying paused."""
         e = self._entry(session, settings)
+        return self._update(session, e, self._status(session, e), playing=e.playing)
+
+    def _status(self, session: str, e: Entry) -> str:
+        with self.lock:
+            if session in self.running:
+                return "training"
+            if session in self.waiting:
+                return (f"waiting: place {self.waiting.index(session) + 1} in line for one of the "
+                        f"{self.max_running} training slots; it starts by itself")
+        return "paused"
+
+    def tick(self, session: str) -> Update:
+        """One update of a tab, with the settings its run has: a slice of training when it holds a slot, then what
+        to draw."""
+        with self.lock:
+            e = self.entries.get(session)
+        if e is None:
+            return Update(None, "paused: press play")
         now = self.clock()
+        e.seen = now
         if e.playing and now - e.started > self.time_limit_s:
             self.close(session)
             minutes = self.time_limit_s / 60
@@ -142,39 +159,43 @@ class PlaygroundPool:
             running, place = session in self.running, (self.waiting.index(session) + 1 if session in self.waiting
                                                         else 0)
         if running:
-            with e.lock:
-                e.run.train_for(self.slice_s)
-                e.updates += 1
-                if e.run.is_vae and e.updates % VARIANCE_EVERY == 1:
-                    e.run.gradient_variance()
-            if e.run.paused_note:
+            e.updates += 1
+            update = self._update(session, e, "training", playing=True, train_s=self.slice_s,
+                                  variance=e.updates % VARIANCE_EVERY == 1)
+            if update.snapshot is not None and update.snapshot["note"]:
                 with self.lock:
                     e.playing = False
                     self._drop_slot(session)
                     self._fill_slots()
-                return self._update(session, e, f"paused: {e.run.paused_note}")
-            return self._update(session, e, "training", playing=True)
+                return Update(update.snapshot, f"paused: {update.snapshot['note']}")
+            return update
         if place:
-            return self._update(session, e, f"waiting: place {place} in line for one of the {self.max_running} "
-                                            "training slots; it starts by itself", playing=True, waiting=place)
+            return self._update(session, e, self._status(session, e), playing=True, waiting=place)
         return self._update(session, e, "paused")
 
-    def _update(self, session: str, e: Entry, status: str, playing: bool = False, waiting: int = 0) -> Update:
+    def _update(self, session: str, e: Entry, status: str, playing: bool = False, waiting: int = 0,
+                train_s: float | None = None, max_steps: int | None = None, variance: bool = False) -> Update:
+        """The run's snapshot (after train_s seconds of training, when given) in an Update with this status."""
         with e.lock:
-            snap = e.run.snapshot()
-        return Update(snap, status, playing, waiting)
+            frame = self.runs.update(session, e.settings, train_s, max_steps, variance)
+        e.steps = frame.snapshot["steps"]
+        return Update(frame.snapshot, status, playing, waiting)
 
     def snapshot_of(self, session: str) -> dict | None:
-        e = self.entries.get(session)
-        if e is None:
-            return None
-        with e.lock:
-            return e.run.snapshot()
+        """The session's run as it is now (no training), or None when it has none."""
+        with self.lock:
+            e = self.entries.get(session)
+        return None if e is None else self._update(session, e, "").snapshot
 
-    def run_of(self, session: str) -> PlaygroundRun | None:
-        """The session's own run (for saving it), or None."""
+    def settings_of(self, session: str) -> PlaygroundSettings | None:
+        """The settings of the session's run, or None."""
         e = self.entries.get(session)
-        return None if e is None else e.run
+        return None if e is None else e.settings
+
+    def steps_of(self, session: str) -> int | None:
+        """Adam steps the session's run has taken (at its last update), or None when it has none."""
+        e = self.entries.get(session)
+        return None if e is None else e.steps
 
     def counts(self) -> tuple[int, int]:
         """(running, waiting)."""

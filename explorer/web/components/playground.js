@@ -1,7 +1,12 @@
-// The playground's canvas (playground.py): props.value is a scene {frame, steps, panels, curves} (figures/
-// playground.py), its numbers base64 binary arrays. Each value change redraws every canvas; the element's
-// data-frame and data-draws (how many scenes it has drawn) are for tests and benchmarks.
+// The playground's canvas (playground.py): props.value is a scene {frame, status, playing, waiting, steps, panels,
+// curves} (figures/playground.py), its numbers base64 binary arrays. Each scene redraws every canvas and the status
+// line. While a scene says playing, the next comes from the server function `tick`, UPDATES_PER_S a second at most
+// (WAITING_PER_S while waiting in line), one in flight at a time; a Gradio event's scene (a button, a control)
+// replaces the loop's when it comes. The element's data-frame, data-steps and data-draws (how many scenes it has
+// drawn) are for tests and benchmarks.
 const root = element.querySelector('.vx-pg');
+const statusLine = element.querySelector('.vx-pg-status');
+const UPDATES_PER_S = 12, WAITING_PER_S = 2;
 const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f',
                  '#bcbd22', '#17becf', '#393b79', '#637939', '#8c6d31', '#843c39', '#7b4173', '#3182bd'];
 const SIDE = 330, CURVE_H = 170;
@@ -130,9 +135,7 @@ function drawCurve(fig, cv) {
   legend(fig, series.map((s) => [`${s.name}${s.y.length ? ' ' + s.y[s.y.length - 1].toPrecision(4) : ''}`, s.color]));
 }
 
-function draw() {
-  if (!props.value) return;
-  const v = JSON.parse(props.value);
+function draw(v) {
   const panels = v.panels || [], curves = v.curves || [];
   root.querySelectorAll('.vx-pg-fig').forEach((f) => {
     const [kind, i] = f.id.split('-').slice(2);
@@ -140,11 +143,48 @@ function draw() {
   });
   panels.forEach((p, i) => drawPanel(box('panel', i, SIDE), p));
   curves.forEach((cv, i) => drawCurve(box('curve', i, CURVE_H), cv));
+  statusLine.textContent = v.status || '';
   draws += 1;
   root.dataset.frame = String(v.frame);
   root.dataset.steps = String(v.steps || 0);
   root.dataset.draws = String(draws);
 }
 
-draw();
-watch('value', draw);
+let playing = false, waiting = false, looping = false;
+
+function show(v) {
+  draw(v);
+  playing = Boolean(v.playing);
+  waiting = Boolean(v.waiting);
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function loop() {
+  if (looping) return;
+  looping = true;
+  try {
+    while (playing) {
+      const t0 = performance.now();
+      try {
+        show(JSON.parse(await server.tick(null)));
+      } catch (err) {
+        statusLine.textContent = 'paused: the server did not answer (' + err + '); press play to go on';
+        playing = false;
+        break;
+      }
+      await sleep(Math.max(0, 1000 / (waiting ? WAITING_PER_S : UPDATES_PER_S) - (performance.now() - t0)));
+    }
+  } finally {
+    looping = false;
+  }
+}
+
+function fromEvent() {
+  if (!props.value) return;
+  show(JSON.parse(props.value));
+  if (playing) loop();
+}
+
+fromEvent();
+watch('value', fromEvent);

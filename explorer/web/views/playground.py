@@ -1,9 +1,11 @@
-"""The Playground view: train a small VAE or VQ-VAE on a 2-D toy set in the page and watch it learn. A gr.Timer
-ticks UPDATES_PER_S times a second while it plays; each tick asks the service (service/playground.py) for one slice
-of training and one scene to draw (one canvas, one status line). The run belongs to the tab's session; closing the
-tab drops it. Every control is read at each tick, checked against its range (a bad value pauses the run with a
-message saying what to enter); a change that needs a new model (model, data, seed, latent size, K, codebook mode,
-k-means init) restarts the run."""
+"""The Playground view: train a small VAE or VQ-VAE on a 2-D toy set in the page and watch it learn. While it
+plays, the canvas asks its server function `tick` for one slice of training and one scene to draw (the canvas and
+its status line) about 12 times a second (web/components/playground.js): no Gradio event per update, so the page
+does no event bookkeeping while it trains. The run belongs to the tab's session; closing the tab drops it. The
+buttons and every control's change are Gradio events: a control is checked against its range (a bad value is
+refused with a message saying what to enter, and the run keeps its last good settings) and takes effect at the next
+step; a change that needs a new model (model, data, seed, latent size, K, codebook mode, k-means init) restarts the
+run."""
 from dataclasses import fields
 
 import gradio as gr
@@ -11,11 +13,11 @@ import gradio as gr
 from explorer.compute.playground_settings import RANGES, PlaygroundSettings, check_settings
 from explorer.compute.toy_data import TOY_SETS
 from explorer.errors import PlaygroundError
-from explorer.figures.playground import playground_scene, playground_stats
+from explorer.figures.playground import playground_scene
 from explorer.web.components.playground import playground_canvas
+from explorer.service.playground import Update
 from explorer.web.views import Page
 
-UPDATES_PER_S = 12  # the timer's rate: at least 10 a second arrive while a slice and its round trip fit
 NAMES = [f.name for f in fields(PlaygroundSettings)]  # the controls, in the order the events take them
 D = PlaygroundSettings()
 
@@ -63,52 +65,49 @@ class PlaygroundView:
             c["kmeans_init"] = gr.Checkbox(D.kmeans_init, label="VQ: k-means init", elem_id="pg-kmeans")
             c["restarts"] = gr.Checkbox(D.restarts, label="VQ: dead-code restarts", elem_id="pg-restarts")
         self.controls = [c[n] for n in NAMES]
-        self.status = gr.Markdown("paused: press play", elem_id="pg-status")
-        self.canvas = playground_canvas("pg-canvas")
-        self.timer = gr.Timer(1 / UPDATES_PER_S, active=False)
+        self.canvas = playground_canvas("pg-canvas", self.tick)
 
     # --- events -------------------------------------------------------------------------------------------------
     def settings(self, values: dict) -> PlaygroundSettings:
         """The controls' values ({component: value}, Gradio's form for a set of inputs), checked."""
         return check_settings({name: values[c] for name, c in zip(NAMES, self.controls)})
 
-    def out(self, update, timer: bool | None = None) -> dict:
+    def scene(self, update) -> str:
         self.frames += 1
         s = update.snapshot
         k = len(s["codes"]) if s is not None and "codes" in s else 0
-        result = {self.canvas: playground_scene(s, self.frames, k), self.status: playground_stats(s, update.status)}
-        if timer is not None:
-            result[self.timer] = gr.Timer(active=timer)
-        return result
+        return playground_scene(s, self.frames, k, update.status, update.playing, update.waiting)
 
     def action(self, name: str):
-        """The handler of one action of the pool (play, pause, step_once, reset, tick) for the tab's session."""
+        """The handler of one action of the pool (play, pause, step_once, reset, apply) for the tab's session."""
         def handler(values: dict, request: gr.Request):
             session = getattr(request, "session_hash", "") or ""
             try:
                 settings = self.settings(values)
             except PlaygroundError as e:
-                run = self.pool.run_of(session)
-                if run is not None:
-                    self.pool.pause(session, run.settings)
-                return {self.status: f"**refused:** {e}", self.timer: gr.Timer(active=False)}
-            update = getattr(self.pool, name)(session, settings)
-            if name == "tick":
-                return self.out(update, None if update.playing else False)
-            return self.out(update, update.playing)
+                if name != "apply":  # a button pressed with a bad value: the run pauses
+                    current = self.pool.settings_of(session)
+                    if current is not None:
+                        self.pool.pause(session, current)
+                refused = f"refused: {e}" + ("" if name != "apply" else " (the run keeps its last good settings)")
+                return {self.canvas: self.scene(Update(self.pool.snapshot_of(session), refused))}
+            return {self.canvas: self.scene(getattr(self.pool, name)(session, settings))}
         handler.__name__ = f"playground_{name}"
         return handler
+
+    def tick(self, session: str) -> str:
+        """The canvas's next scene (its server function calls this with the tab's session)."""
+        return self.scene(self.pool.tick(session))
 
     def close(self, request: gr.Request):
         """The tab closed (Gradio's unload): its run goes."""
         self.pool.close(getattr(request, "session_hash", "") or "")
 
     def wire(self, page: Page, tab: gr.Tab):
-        outputs, controls = [self.canvas, self.status, self.timer], set(self.controls)
+        outputs, controls = [self.canvas], set(self.controls)
         for button, name in ((self.play, "play"), (self.pause, "pause"), (self.step, "step_once"),
                              (self.reset, "reset")):
             page.live(button.click, self.action(name), controls, outputs)
-        # always_last: a tick that comes while one is answered runs right after it, so updates follow each other at
-        # the timer's rate or as fast as a slice and its round trip allow, and never pile up
-        page.live(self.timer.tick, self.action("tick"), controls, outputs, trigger_mode="always_last")
+        for control in self.controls:
+            page.live(control.change, self.action("apply"), controls, outputs, trigger_mode="always_last")
         page.demo.unload(self.close)

@@ -1,0 +1,43 @@
+"""A playground worker process: `python -m explorer.service.playground_worker FD NICE`, started by
+playground_runs.Worker. It lowers its own CPU priority by NICE, trains on one thread, and answers LocalRuns calls
+that come over the pipe on file descriptor FD, one at a time: (name, args) -> (True, value) or (False, message).
+It ends when the pipe closes (the server stopped or let it go)."""
+import os
+import sys
+import traceback
+from multiprocessing.connection import Connection
+
+import torch
+
+from explorer.errors import PlaygroundError
+from explorer.service.playground_runs import LocalRuns
+
+CALLS = ("update", "drop")
+
+
+def answer(runs: LocalRuns, name: str, args: tuple) -> tuple[bool, object]:
+    if name not in CALLS:
+        return False, f"unknown playground call {name!r}"
+    try:
+        return True, getattr(runs, name)(*args)
+    except PlaygroundError as e:
+        return False, str(e)
+    except Exception as e:  # a bug: its traceback goes to the server's log, the user gets one line
+        traceback.print_exc()
+        return False, f"the playground run failed ({type(e).__name__}: {e}); press reset to start again"
+
+
+def serve(conn: Connection, nice: int) -> None:
+    os.nice(nice)
+    torch.set_num_threads(1)
+    runs = LocalRuns()
+    while True:
+        try:
+            name, args = conn.recv()
+        except (EOFError, OSError):
+            return
+        conn.send(answer(runs, name, args))
+
+
+if __name__ == "__main__":
+    serve(Connection(int(sys.argv[1])), int(sys.argv[2]))
