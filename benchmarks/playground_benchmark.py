@@ -35,7 +35,9 @@ GOAL_UPDATES_PER_S = 10.0
 GOAL_LOADED_RATIO = 2.0
 PHASES = ("idle", "one run", "two runs")
 DRAWS_JS = "() => Number(document.querySelector('#pg-canvas .vx-pg').dataset.draws || 0)"
-STATUS_JS = "(s) => document.querySelector('#pg-canvas .vx-pg-status').innerText.includes(s)"
+# the status line: in the canvas, or (versions whose ticks were Gradio events) a Markdown of its own
+STATUS_JS = """(s) => (document.querySelector('#pg-canvas .vx-pg-status')
+                       || document.querySelector('#pg-status')).innerText.includes(s)"""
 
 
 def playground_page(browser, url: str):
