@@ -1,13 +1,15 @@
-"""The Playground view: train a small VAE or VQ-VAE on a 2-D toy set in the page and watch it learn. A gr.Timer
+"""The Playground view: train a small VAE or VQ-VAE on a 2-D toy set or a small image set in the page and watch it
+learn. A gr.Timer
 ticks UPDATES_PER_S times a second while it plays; each tick asks the service (service/playground.py) for one slice
 of training and one scene to draw (one canvas, one status line). The run belongs to the tab's session; closing the
 tab drops it. Every control is read at each tick, checked against its range (a bad value pauses the run with a
-message saying what to enter); a change that needs a new model (model, data, seed, latent size, K, codebook mode,
-k-means init) restarts the run."""
+message saying what to enter); a change that needs a new model (model, data, seed, latent size, the image VAE's
+body, K, codebook mode, k-means init) restarts the run."""
 from dataclasses import fields
 
 import gradio as gr
 
+from explorer.compute.playground_image_sets import IMAGE_SETS
 from explorer.compute.playground_settings import RANGES, PlaygroundSettings, check_settings
 from explorer.compute.toy_data import TOY_SETS
 from explorer.errors import PlaygroundError
@@ -17,6 +19,7 @@ from explorer.web.views import Page
 
 UPDATES_PER_S = 12  # the timer's rate: at least 10 a second arrive while a slice and its round trip fit
 NAMES = [f.name for f in fields(PlaygroundSettings)]  # the controls, in the order the events take them
+DATA_CHOICES = [(name, name) for name in TOY_SETS] + [(label, name) for name, label in IMAGE_SETS.items()]
 D = PlaygroundSettings()
 
 
@@ -30,14 +33,15 @@ class PlaygroundView:
 
     # --- layout ---------------------------------------------------------------------------------------------
     def build(self):
-        gr.Markdown("Train a VAE or a VQ-VAE on 2-D points and watch it learn. Changing a control takes effect at "
-                    "the next step (model, data, seed, latent size, K, codebook mode and k-means init start a new "
-                    "run).")
+        gr.Markdown("Train a VAE or a VQ-VAE on 2-D points or on small images and watch it learn: for images, the "
+                    "latent map (VAE) or codebook usage (VQ-VAE) and a strip of reconstructions and samples, drawn "
+                    "at each epoch's end. Changing a control takes effect at the next step (model, data, seed, "
+                    "latent size, the image VAE's body, K, codebook mode and k-means init start a new run).")
         c = {}
         with gr.Row():
             c["model"] = gr.Radio([("VAE", "vae"), ("VQ-VAE", "vqvae")], value=D.model, label="model",
                                   elem_id="pg-model")
-            c["data"] = gr.Dropdown(list(TOY_SETS), value=D.data, label="data", elem_id="pg-data")
+            c["data"] = gr.Dropdown(DATA_CHOICES, value=D.data, label="data", elem_id="pg-data")
             c["seed"] = gr.Number(D.seed, precision=0, label="seed", elem_id="pg-seed")
             c["lr"] = gr.Number(D.lr, label=f"learning rate ({RANGES['lr'][0]:g} to {RANGES['lr'][1]:g})",
                                 elem_id="pg-lr")
@@ -52,6 +56,8 @@ class PlaygroundView:
             c["mc_samples"] = gr.Slider(1, 64, value=D.mc_samples, step=1, label="VAE: L samples of z",
                                         elem_id="pg-L")
             c["beta"] = gr.Number(D.beta, label="VAE: beta (0 to 10)", elem_id="pg-beta")
+            c["arch"] = gr.Radio([("MLP", "mlp"), ("conv", "conv")], value=D.arch,
+                                 label="images: the VAE's body (the VQ-VAE's is conv)", elem_id="pg-arch")
         with gr.Row():
             c["num_codes"] = gr.Number(D.num_codes, precision=0, label="VQ: K codes (2 to 64)", elem_id="pg-K")
             c["commitment"] = gr.Number(D.commitment, label="VQ: commitment weight", elem_id="pg-commitment")
