@@ -1,5 +1,5 @@
 """The playground's image sets: a seeded draw of at most IMAGES training images of Fashion-MNIST (28 x 28) or of
-scikit-learn's 8 x 8 digits (1,437 training images: all of them), read by vae_core.data, loaded once per process
+scikit-learn's 8 x 8 digits (1,438 training images: all of them), read by vae_core.data, loaded once per process
 and shared, read-only, by every run. Fashion-MNIST is never downloaded here: when it is not installed, choosing it
 is refused with what to install, and the digits still work.
 """
