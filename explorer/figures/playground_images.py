@@ -49,11 +49,11 @@ def code_usage(s: dict) -> dict:
 
 
 def strip(s: dict) -> dict:
-    samples = ("samples: z ~ N(0, I) decoded" if s["kind"] == "vae" else
-               "samples: each cell's code drawn on its own from how often that cell picks it (no prior over the "
-               "grid: see the Generate tab)")
-    rows = [("the images", s["strip_data"]), ("reconstructions", s["strip_recon"]), (samples, s["strip_samples"])]
-    return {"kind": "strip", "title": f"images, reconstructions and samples (epoch {s['epoch']})",
+    note = ("samples: z ~ N(0, I) decoded" if s["kind"] == "vae" else
+            "samples: each cell's code drawn on its own from how often that cell picks it over the images; with "
+            "no prior over the grid the cells do not agree on one picture (the Generate tab's prior models it)")
+    rows = [("images", s["strip_data"]), ("reconstructions", s["strip_recon"]), ("samples", s["strip_samples"])]
+    return {"kind": "strip", "title": f"images, reconstructions and samples (epoch {s['epoch']})", "note": note,
             "rows": [{"name": name, "images": binary_array(a, "u1"), "n": int(a.shape[0]), "h": int(a.shape[1]),
                       "w": int(a.shape[2])} for name, a in rows]}
 

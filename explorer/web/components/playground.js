@@ -132,7 +132,7 @@ function drawStrip(fig, p) {
   for (const r of p.rows) {
     const px = decode(r.images), cell = Math.floor(SIDE / r.n), side = cell * Math.ceil(r.h / r.w);
     g.fillStyle = '#444'; g.font = '10px sans-serif';
-    g.fillText(r.name, 2, y + 10, c.width - 4);
+    g.fillText(r.name, 2, y + 10);
     y += ROW_LABEL;
     const tile = document.createElement('canvas');
     tile.width = r.w; tile.height = r.h;
@@ -147,7 +147,7 @@ function drawStrip(fig, p) {
     }
     y += side;
   }
-  legend(fig, []);
+  fig.querySelector('.vx-pg-legend').textContent = p.note || '';
 }
 
 function drawBars(fig, p) {
@@ -158,7 +158,7 @@ function drawBars(fig, p) {
   const top = Math.max(1, ...counts), base = c.height - 14, w = (c.width - 4) / n;
   g.clearRect(0, 0, c.width, c.height);
   g.fillStyle = '#666'; g.font = '10px monospace';
-  g.fillText(String(Math.round(top)), 2, 10);
+  g.textAlign = 'right'; g.fillText(String(Math.round(top)), c.width - 2, 10); g.textAlign = 'left';
   g.strokeStyle = '#bbb'; g.beginPath(); g.moveTo(0, base + 0.5); g.lineTo(c.width, base + 0.5); g.stroke();
   for (let k = 0; k < n; k++) {
     const x = 2 + k * w, h = (counts[k] / top) * (base - 14);
