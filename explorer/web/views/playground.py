@@ -1,10 +1,9 @@
 """The Playground view: train a small VAE or VQ-VAE on a 2-D toy set or a small image set in the page and watch it
-learn. A gr.Timer
-ticks UPDATES_PER_S times a second while it plays; each tick asks the service (service/playground.py) for one slice
-of training and one scene to draw (one canvas, one status line). The run belongs to the tab's session; closing the
-tab drops it. Every control is read at each tick, checked against its range (a bad value pauses the run with a
-message saying what to enter); a change that needs a new model (model, data, seed, latent size, the image VAE's
-body, K, codebook mode, k-means init) restarts the run."""
+learn. A gr.Timer ticks UPDATES_PER_S times a second while it plays; each tick asks the service
+(service/playground.py) for one slice of training and one scene to draw (one canvas, one status line). The run
+belongs to the tab's session; closing the tab drops it. Every control is read at each tick, checked against its range
+(a bad value pauses the run with a message saying what to enter); a change that needs a new model (model, data, seed,
+latent size, the image VAE's body, K, codebook mode, k-means init) restarts the run."""
 from dataclasses import fields
 
 import gradio as gr
