@@ -90,3 +90,41 @@ def test_at_most_two_runs_train_the_third_waits_and_starts_when_a_tab_closes(bro
         for app in apps[1:]:
             app.close()
     assert apps[0].page.is_closed()
+
+
+STRIP_NOTE = "#pg-canvas figure[data-kind=strip] .vx-pg-legend"
+STRIP_DRAWN_JS = """() => {
+  const c = document.querySelector('#pg-canvas figure[data-kind=strip] canvas');
+  const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let grey = 0;
+  for (let i = 0; i < px.length; i += 4) if (px[i + 3] === 255 && px[i] === px[i + 1] && px[i] === px[i + 2]) grey++;
+  return {height: c.height, grey};
+}"""
+
+
+def test_a_vae_and_a_vq_vae_train_on_the_digits_and_draw_the_map_the_strip_and_the_code_usage(browser, app_url):
+    app = playground(browser, app_url)
+    try:
+        app.page.locator("#pg-data input").click()
+        app.page.get_by_role("option", name="digits (8x8)").click()
+        train_until(app, 30)  # an epoch is 12 steps of 128 images: two have ended
+        kinds = app.page.eval_on_selector_all("#pg-canvas figure", "fs => fs.map(f => f.dataset.kind || 'curve')")
+        assert kinds[:2] == ["plane", "strip"], kinds
+        legend = app.page.locator("#pg-canvas figure[data-kind=plane] .vx-pg-legend").inner_text()
+        assert all(str(d) in legend for d in range(10)), legend
+        strip = app.page.evaluate(STRIP_DRAWN_JS)
+        assert strip["height"] == 3 * (14 + 41) and strip["grey"] > 3 * 8 * 39 * 39 // 2, strip  # 3 rows of 8 images
+        assert "N(0, I)" in app.page.locator(STRIP_NOTE).inner_text()
+        text = status(app)
+        epoch = int(re.search(r"map and strip from epoch (\d+)", text).group(1))
+        assert epoch >= 2 and "nats per image" in text and "bits/dim" in text, text
+        app.page.locator("#pg-model label", has_text="VQ-VAE").click()  # a new run, on the same images
+        app.page.click("#pg-reset")
+        app.page.wait_for_function(STATUS_JS, arg="step 0")
+        train_until(app, 30)
+        assert app.page.locator("#pg-canvas figure[data-kind=bars]").count() == 1
+        assert "Generate tab" in app.page.locator(STRIP_NOTE).inner_text()
+        assert re.search(r"dead codes \d+ \(all the images", status(app)), status(app)
+        assert app.errors == []
+    finally:
+        app.close()

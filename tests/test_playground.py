@@ -148,7 +148,8 @@ def test_a_run_stops_after_its_time_limit_and_when_its_tab_goes_quiet():
     pool.play("c", s)
     clock.t += 61  # neither tab asked for an update for a minute: both dropped
     pool.play("d", s)
-    assert pool.steps_of("b") is None and pool.steps_of("c") is None and "b" not in pool.runs.runs and pool.counts() == (1, 0)
+    assert pool.steps_of("b") is None and pool.steps_of("c") is None and pool.counts() == (1, 0)
+    assert "b" not in pool.runs.runs
 
 
 def test_worker_processes_train_the_runs_at_a_lower_priority_and_a_dead_worker_is_replaced():

@@ -1,10 +1,12 @@
-"""One playground run: a point VAE or VQ-VAE (vae_core/models/points.py) training on a toy set in time slices.
+"""One playground run: a point VAE or VQ-VAE (vae_core/models/points.py) training on a toy set, or vae_core's own
+VAE or VQ-VAE on an image set (the image case: playground_images.py), in time slices.
 
     step:  one Adam step on the model's own loss (vae_core: -ELBO with L samples, or the VQ-VAE's loss) over a batch
     slice: steps until `budget` seconds of compute have passed (at least one), then a snapshot for drawing
     gradient variance of the L-sample estimate, over R independent draws of eps on one fixed batch:
         Var_L = sum_p Var_r[g_rp],   g_r = d(-ELBO_L)/d(encoder parameters) with its own eps, r = 1..R
 A non-finite loss pauses the run with a note saying which setting to lower; the model is then rebuilt by reset.
+An image run's model can leave as a vae_core checkpoint (to_checkpoint), for the explorer's other tabs.
 """
 import time
 from dataclasses import dataclass, field, replace
@@ -12,8 +14,12 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
+from explorer.compute.playground_images import VARIANCE_BATCH as IMAGE_VARIANCE_BATCH
+from explorer.compute.playground_images import ImageCase
 from explorer.compute.playground_settings import PlaygroundSettings
 from explorer.compute.toy_data import toy_points
+from explorer.errors import PlaygroundError
+from vae_core.config import Config
 from vae_core.models.points import PointVAE, PointVQVAE, point_config
 from vae_core.quantize import codebook_usage
 
@@ -59,22 +65,29 @@ class PlaygroundRun:
 
     def __init__(self, settings: PlaygroundSettings):
         self.settings = settings
-        self.data = torch.from_numpy(toy_points(settings.data, settings.seed))
+        self.images = ImageCase(settings) if settings.is_images else None  # None: 2-D points
+        self.data = self.images.x if self.images else torch.from_numpy(toy_points(settings.data, settings.seed))
         self.generator = torch.Generator().manual_seed(settings.seed)
         rng = np.random.default_rng(settings.seed)
         self.shown = torch.from_numpy(np.sort(rng.choice(len(self.data), SHOWN, replace=False)))
         with torch.random.fork_rng():
             torch.manual_seed(settings.seed)  # the initial weights (and the quantizer's first-batch picks)
-            cfg = model_config(settings)
-            self.model = PointVAE(cfg) if settings.model == "vae" else PointVQVAE(cfg)
+            if self.images:
+                self.model = self.images.build(settings)
+            else:
+                cfg = model_config(settings)
+                self.model = PointVAE(cfg) if settings.model == "vae" else PointVQVAE(cfg)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=settings.lr)
         self.steps = 0
+        self.seen = 0  # data (points or images) trained on
         self.curves = Curves()
         self.paused_note = ""  # why training stopped by itself (a non-finite loss)
         self.variance: dict[int, float] = {}  # Var_L of the last measurement, by L
         self.restarts = 0
         self.code_step = None  # (K, 2): each code's move over the last slice
         self.apply(settings)
+        if self.images:
+            self.images.after_steps(self.model, self.seen)  # epoch 0: the untrained model
 
     @property
     def is_vae(self) -> bool:
@@ -105,7 +118,8 @@ class PlaygroundRun:
     def step(self) -> dict | None:
         """One Adam step; None (and paused, with a note) when the loss is not finite."""
         self.model.train()
-        out = self.losses(self.batch())
+        x = self.batch()
+        out = self.losses(x)
         if not torch.isfinite(out["loss"]):
             self.paused_note = (f"the loss became {float(out['loss'].detach())} at step {self.steps + 1}: "
                                 f"lower the learning "
@@ -117,6 +131,7 @@ class PlaygroundRun:
         out["loss"].backward()
         self.opt.step()
         self.steps += 1
+        self.seen += len(x)
         if not self.is_vae:
             self.restarts += self.model.quantizer.pop_restarts()
         return {k: float(v.detach()) for k, v in out.items()}
@@ -124,7 +139,7 @@ class PlaygroundRun:
     def train_for(self, budget: float, max_steps: int | None = None) -> int:
         """Steps until `budget` seconds have passed (at least one, at most max_steps); the curves get one entry."""
         start, done, sums = time.perf_counter(), 0, {}
-        before = self.model.codebook.detach().clone() if not self.is_vae else None
+        before = self.model.codebook.detach().clone() if not (self.is_vae or self.images) else None
         while True:
             out = self.step()
             if out is None:
@@ -141,6 +156,8 @@ class PlaygroundRun:
             extra = self.usage() if not self.is_vae else {}
             self.curves.add(step=self.steps, recon=mean["recon"], second=mean["kl" if self.is_vae else "vq"],
                             loss=mean["loss"], **extra)
+        if self.images:
+            self.images.after_steps(self.model, self.seen)
         return done
 
     # --- what is measured -------------------------------------------------------------------------------------
@@ -152,6 +169,10 @@ class PlaygroundRun:
         return torch.bincount(idx, minlength=self.settings.num_codes)
 
     def usage(self) -> dict:
+        """The codebook's perplexity and share of codes used: over all the points, or (images) over the cells of
+        the batches trained on since the last call."""
+        if self.images:
+            return {**self.images.batch_counts(), "restarts": self.restarts}
         u = codebook_usage(self.code_counts())
         return {"perplexity": u["perplexity"], "used": u["codes_used"], "restarts": self.restarts}
 
@@ -159,7 +180,8 @@ class PlaygroundRun:
         """Var_L (module docstring) for each L in `ls`, on one batch of the data, eps drawn afresh each repeat."""
         if not self.is_vae:
             raise ValueError("the gradient variance over L is the VAE's (a VQ-VAE draws no samples)")
-        x = self.data[torch.randint(0, len(self.data), (VARIANCE_BATCH,), generator=self.generator)]
+        n = IMAGE_VARIANCE_BATCH if self.images else VARIANCE_BATCH
+        x = self.data[torch.randint(0, len(self.data), (n,), generator=self.generator)]
         params = list(self.model.encoder.parameters())
         cfg = self.model.cfg
         result = {}
@@ -183,11 +205,14 @@ class PlaygroundRun:
     # --- what is drawn ------------------------------------------------------------------------------------------
     @torch.no_grad()
     def snapshot(self) -> dict:
-        """Arrays for the figures (figures/playground.py), numpy, of the shown points."""
+        """Arrays for the figures (figures/playground.py), numpy, of the shown points; an image run's are those of
+        its last epoch's end, kept (playground_images.py): plain data, picklable."""
+        out = {"kind": self.settings.model, "steps": self.steps, "curves": self.curves, "note": self.paused_note}
+        if self.images:
+            return {**out, **self.images.snapshot(self.seen), "variance": dict(self.variance)}
         self.model.eval()
         x = self.data[self.shown]
-        out = {"kind": self.settings.model, "data": x.numpy(), "steps": self.steps, "curves": self.curves,
-               "note": self.paused_note}
+        out.update(case="points", data=x.numpy())
         if self.is_vae:
             q = self.model.posterior(x)
             out["recon"] = self.model.reconstruct(x).numpy()
@@ -209,3 +234,10 @@ class PlaygroundRun:
                 out["pull"] = (self.settings.commitment * (codes[idx] - z_e)).numpy()
                 out["code_step"] = self.code_step
         return out
+
+    def to_checkpoint(self) -> tuple[torch.nn.Module, Config]:
+        """(a copy of the model, its Config) for vae_core.checkpoint.save_checkpoint(folder, model, cfg): the Config
+        names the data set, so the other tabs open the checkpoint on that set's test split. Image runs only."""
+        if self.images is None:
+            raise PlaygroundError("Save as checkpoint is for image runs: the other tabs show images")
+        return self.images.checkpoint(self.model, self.seen)

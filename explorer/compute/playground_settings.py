@@ -1,22 +1,26 @@
 """The playground's controls as one frozen dataclass, each checked against its range with a message that says
-what to enter instead. `shape` names the settings that need a fresh model (the run restarts when one changes);
-the others take effect at the next step."""
+what to enter instead (an image set that is not installed is refused too). `shape` names the settings that need a
+fresh model (the run restarts when one changes); the others take effect at the next step."""
 from dataclasses import dataclass, fields, replace
 
+from explorer.compute.playground_image_sets import IMAGE_SETS, missing
 from explorer.compute.toy_data import TOY_SETS
 from explorer.errors import PlaygroundError
 
 MODEL_KINDS = ("vae", "vqvae")
 CODEBOOKS = ("ema", "loss")
+ARCHS = ("mlp", "conv")  # the image VAE's body (the VQ-VAE's is always conv)
+DATA_SETS = (*TOY_SETS, *IMAGE_SETS)
 RESTART_THRESHOLD = 0.33  # dead-code restarts on: vae_core's default dead_threshold; off: 0
 
 
 @dataclass(frozen=True)
 class PlaygroundSettings:
     model: str = "vae"  # vae or vqvae
-    data: str = "moons"  # a toy set (toy_data.py)
+    data: str = "moons"  # a toy set (toy_data.py) or an image set (playground_image_sets.py)
     seed: int = 0
     latent_dim: int = 2  # the VAE's latent: 1 or 2
+    arch: str = "mlp"  # the image VAE's body: mlp or conv
     lr: float = 3e-3  # Adam's learning rate
     batch_size: int = 128
     mc_samples: int = 1  # L samples of z per point
@@ -31,7 +35,13 @@ class PlaygroundSettings:
 
     def shape(self) -> tuple:
         """What a fresh model is built from: a change restarts the run."""
-        return (self.model, self.data, self.seed, self.latent_dim, self.num_codes, self.codebook, self.kmeans_init)
+        arch = self.arch if self.is_images else None  # points have one body
+        return (self.model, self.data, self.seed, self.latent_dim, arch, self.num_codes, self.codebook,
+                self.kmeans_init)
+
+    @property
+    def is_images(self) -> bool:
+        return self.data in IMAGE_SETS
 
     @property
     def dead_threshold(self) -> float:
@@ -42,7 +52,7 @@ class PlaygroundSettings:
 RANGES = {"seed": (0, 2**31 - 1), "latent_dim": (1, 2), "lr": (1e-5, 0.1), "batch_size": (8, 1024),
           "mc_samples": (1, 64), "beta": (0.0, 10.0), "num_codes": (2, 64), "commitment": (0.0, 10.0),
           "codebook_weight": (0.0, 10.0), "ema_decay": (0.5, 0.999)}
-CHOICES = {"model": MODEL_KINDS, "data": TOY_SETS, "codebook": CODEBOOKS}
+CHOICES = {"model": MODEL_KINDS, "data": DATA_SETS, "codebook": CODEBOOKS, "arch": ARCHS}
 INTEGERS = {"seed", "latent_dim", "batch_size", "mc_samples", "num_codes"}
 LABELS = {"seed": "seed", "latent_dim": "latent size", "lr": "learning rate", "batch_size": "batch size",
           "mc_samples": "L (samples of z)", "beta": "beta", "num_codes": "K (codes)", "commitment": "commitment weight",
@@ -62,6 +72,8 @@ def check_settings(values: dict, base: PlaygroundSettings = PlaygroundSettings()
         if name in CHOICES:
             if value not in CHOICES[name]:
                 raise PlaygroundError(f"{name} must be one of {', '.join(CHOICES[name])}, got {value!r}")
+            if name == "data" and missing(value):
+                raise PlaygroundError(missing(value))
         elif name in ("kmeans_init", "restarts"):
             value = bool(value)
         else:

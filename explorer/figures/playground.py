@@ -7,41 +7,25 @@ in a plane (points, ellipses, arrows, codes), curves over the updates, numbers a
     VQ-VAE: z_e and the codebook in one plane, each point coloured by its code (the Voronoi cells), dead codes
             marked, each code's step over the last update (x CODE_STEP_SCALE) and the commitment pull on z_e;
             data and reconstructions; losses; usage (perplexity / K, share used, restarts)
+    images: the latent map or codebook usage and a strip of images (figures/playground_images.py), losses in nats
+            per image (bits/dim = nats / (D ln 2), D the numbers per image), Var_L or usage over the batches
 """
 import json
+import math
 
 import numpy as np
 
 from explorer.compute.playground_run import ELLIPSES
 from explorer.figures.binary_arrays import binary_array
+from explorer.figures.playground_images import image_panels
+from explorer.figures.playground_parts import COLORS
+from explorer.figures.playground_parts import points as _points
+from explorer.figures.playground_parts import series as _series
+from explorer.figures.playground_parts import square_range as _range
+from explorer.figures.playground_parts import xy as _xy
 
 CODE_STEP_SCALE = 5  # a code's step over one update is small: drawn this many times longer
 DATA_RANGE = (-3.0, 3.0)
-COLORS = {"data": "#1f77b4", "recon": "#ff7f0e", "samples": "#2ca02c", "kl": "#9467bd", "loss": "#111111",
-          "recon_curve": "#d62728", "pull": "#888888", "code_step": "#d62728"}
-
-
-def _xy(a) -> dict:
-    return binary_array(np.asarray(a, dtype=np.float32).reshape(-1, 2), "f4")
-
-
-def _points(a, color: str, name: str, r: float = 1.6) -> dict:
-    return {"type": "points", "xy": _xy(a), "color": color, "name": name, "r": r}
-
-
-def _range(*arrays, pad: float = 0.15, at_least: float = 1.0) -> list[float]:
-    """A square range around every finite point of `arrays`."""
-    a = np.concatenate([np.asarray(x, dtype=np.float64).reshape(-1, 2) for x in arrays if x is not None])
-    a = a[np.isfinite(a).all(1)]
-    if not len(a):
-        return [-at_least, at_least, -at_least, at_least]
-    lo, hi = a.min(0), a.max(0)
-    c, half = (lo + hi) / 2, max(float((hi - lo).max()) / 2 * (1 + pad), at_least)
-    return [float(c[0] - half), float(c[0] + half), float(c[1] - half), float(c[1] + half)]
-
-
-def _series(name: str, values, color: str) -> dict:
-    return {"name": name, "color": color, "y": binary_array(np.asarray(values, dtype=np.float32), "f4")}
 
 
 def vae_panels(s: dict) -> list[dict]:
@@ -89,10 +73,21 @@ def vq_panels(s: dict, num_codes: int) -> list[dict]:
     return [plane, data]
 
 
+def bits_per_dim(s: dict, nats: float) -> float:
+    """nats per image / (D ln 2)."""
+    return nats / (s["pixels"] * math.log(2))
+
+
 def curves_of(s: dict, num_codes: int = 0) -> list[dict]:
-    c = s["curves"]
+    c, images = s["curves"], s.get("case") == "images"
+    if images:
+        unit = (f"losses, nats per image (the discretised logistic: a code length; bits/dim = nats / "
+                f"({s['pixels']} ln 2))")
+    else:
+        unit = "losses, nats per point (continuous density: can go below 0)" if s["kind"] == "vae" else \
+            "losses per point"
     if s["kind"] == "vae":
-        loss = {"title": "losses, nats per point (continuous density: can go below 0)",
+        loss = {"title": unit,
                 "series": [_series("-ELBO", c.loss, COLORS["loss"]), _series("reconstruction", c.recon,
                                                                             COLORS["recon_curve"]),
                            _series("KL", c.second, COLORS["kl"])]}
@@ -101,10 +96,11 @@ def curves_of(s: dict, num_codes: int = 0) -> list[dict]:
                     "series": [_series(f"L = {L}", np.log10(np.maximum(v, 1e-12)), shades[i % len(shades)])
                                for i, (L, v) in enumerate(sorted(c.variance.items()))]}
         return [loss, variance]
-    loss = {"title": "losses per point", "series": [_series("loss", c.loss, COLORS["loss"]),
+    loss = {"title": unit, "series": [_series("loss", c.loss, COLORS["loss"]),
                                                     _series("reconstruction", c.recon, COLORS["recon_curve"]),
                                                     _series("VQ (commitment + codebook)", c.second, COLORS["kl"])]}
-    usage = {"title": "codebook usage over the data", "fixed": [0, 1],
+    usage = {"title": "codebook usage over each update's batches" if images else "codebook usage over the data",
+             "fixed": [0, 1],
              "series": [_series("share of codes used", c.used, COLORS["samples"]),
                         _series("perplexity / K", np.asarray(c.perplexity) / max(num_codes, 1), COLORS["kl"])]}
     return [loss, usage]
@@ -117,7 +113,11 @@ def playground_scene(s: dict | None, frame: int, num_codes: int = 0, status: str
     head = {"frame": frame, "status": playground_stats(s, status), "playing": playing, "waiting": waiting}
     if s is None:
         return json.dumps({**head, "panels": [], "curves": []})
-    panels = vae_panels(s) if s["kind"] == "vae" else vq_panels(s, num_codes)
+    if s.get("case") == "images":
+        num_codes = num_codes or len(s.get("counts", ()))
+        panels = image_panels(s)
+    else:
+        panels = vae_panels(s) if s["kind"] == "vae" else vq_panels(s, num_codes)
     return json.dumps({**head, "steps": s["steps"], "panels": panels, "curves": curves_of(s, num_codes)},
                       separators=(",", ":"))
 
@@ -127,7 +127,9 @@ def playground_stats(s: dict | None, status: str) -> str:
     if s is None:
         return status
     c, parts = s["curves"], [status, f"step {s['steps']}"]
-    if c.loss:
+    if s.get("case") == "images":
+        parts += image_stats(s)
+    elif c.loss:
         if s["kind"] == "vae":
             parts.append(f"-ELBO {c.loss[-1]:.3f}: reconstruction {c.recon[-1]:.3f}, KL {c.second[-1]:.3f} "
                          "(nats per point)")
@@ -140,3 +142,22 @@ def playground_stats(s: dict | None, status: str) -> str:
         parts.append("gradient variance of the encoder (sum over parameters, one batch, 8 draws each): "
                      + ", ".join(f"L = {L}: {v[L]:.3g}" for L in sorted(v)))
     return " · ".join(parts)
+
+
+def image_stats(s: dict) -> list[str]:
+    """An image run's part of the status line: the epoch, the losses in nats per image and bits/dim, the codebook."""
+    c = s["curves"]
+    parts = [f"epoch {s['epoch'] + s['epoch_progress']:.2f} of {s['set']} (map and strip from epoch {s['epoch']})"]
+    if not c.loss:
+        return parts
+    if s["kind"] == "vae":
+        parts.append(f"-ELBO {c.loss[-1]:.1f} nats per image = {bits_per_dim(s, c.loss[-1]):.3f} bits/dim: "
+                     f"reconstruction {c.recon[-1]:.1f}, KL {c.second[-1]:.2f}")
+    else:
+        parts.append(f"loss {c.loss[-1]:.1f}: reconstruction {c.recon[-1]:.1f} nats per image = "
+                     f"{bits_per_dim(s, c.recon[-1]):.3f} bits/dim (without the codes' own cost), VQ "
+                     f"{c.second[-1]:.2f}")
+        parts.append(f"perplexity {c.perplexity[-1]:.2f}, codes used {100 * c.used[-1]:.0f}% (this update's "
+                     f"batches), restarts {int(c.restarts[-1])}, dead codes {int(s['dead'].sum())} (all the images, "
+                     f"epoch {s['epoch']})")
+    return parts

@@ -54,7 +54,7 @@ class LocalRuns:
         if train_s is not None:
             run.paused_note = ""
             run.train_for(train_s, max_steps)
-            if variance and run.is_vae and not run.paused_note:
+            if variance and run.is_vae and run.images is None and not run.paused_note:  # on 2-D data: cheap
                 run.gradient_variance()
         return Frame(run.snapshot(), run.paused_note)
 

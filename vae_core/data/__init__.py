@@ -98,17 +98,18 @@ def _from_idx_folder(folder: Path, name: str, label_names: list[str]) -> Dataset
                    label_names, f"{folder} (IDX)")
 
 
+def local_folder(name: str, data_dir: str = "") -> Path | None:
+    """The folder holding named set `name`'s IDX files on this machine (data_dir, /usr/share/datasets, the download
+    cache: where load_dataset looks before downloading), or None."""
+    candidates = [Path(data_dir) / name, Path(data_dir)] if data_dir else []
+    for folder in candidates + [SYSTEM_DIR / name, cache_dir() / name]:
+        if folder.is_dir() and find_idx_pair(folder, "train") and find_idx_pair(folder, "test"):
+            return folder
+    return None
+
+
 def _named(name: str, data_dir: str, log) -> Dataset:
-    candidates = []
-    if data_dir:
-        candidates += [Path(data_dir) / name, Path(data_dir)]
-    candidates += [SYSTEM_DIR / name, cache_dir() / name]
-    for folder in candidates:
-        if folder.is_dir():
-            ds = _from_idx_folder(folder, name, NAMED[name])
-            if ds:
-                return ds
-    folder = download(name, cache_dir() / name, log=log)
+    folder = local_folder(name, data_dir) or download(name, cache_dir() / name, log=log)
     return _from_idx_folder(folder, name, NAMED[name])
 
 
@@ -188,5 +189,5 @@ def hold_out(ds: Dataset, size: int, seed: int) -> Dataset:
                                x_val=ds.x_train[val], y_val=None if y is None else y[val])
 
 
-__all__ = ["DataError", "Dataset", "conform", "download", "hold_out", "load_dataset", "read_idx", "to_float",
-           "validation_size"]
+__all__ = ["DataError", "Dataset", "conform", "download", "hold_out", "load_dataset", "local_folder", "read_idx",
+           "to_float", "validation_size"]

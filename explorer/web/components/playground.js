@@ -1,15 +1,16 @@
 // The playground's canvas (playground.py): props.value is a scene {frame, status, playing, waiting, steps, panels,
-// curves} (figures/playground.py), its numbers base64 binary arrays. Each scene redraws every canvas and the status
-// line. While a scene says playing, the next comes from the server function `tick`, UPDATES_PER_S a second at most
-// (WAITING_PER_S while waiting in line), one in flight at a time; a Gradio event's scene (a button, a control)
-// replaces the loop's when it comes. The element's data-frame, data-steps and data-draws (how many scenes it has
-// drawn) are for tests and benchmarks.
+// curves} (figures/playground.py), its numbers base64 binary arrays. A panel is a plane of layers, or (kind) a strip
+// of grey images or bars. Each scene redraws every canvas and the status line. While a scene says playing, the next
+// comes from the server function `tick`, UPDATES_PER_S a second at most (WAITING_PER_S while waiting in line), one
+// in flight at a time; a Gradio event's scene (a button, a control) replaces the loop's when it comes. The element's
+// data-frame, data-steps and data-draws (how many scenes it has drawn) and each figure's data-kind are for tests and
+// benchmarks.
 const root = element.querySelector('.vx-pg');
 const statusLine = element.querySelector('.vx-pg-status');
 const UPDATES_PER_S = 12, WAITING_PER_S = 2;
 const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f',
                  '#bcbd22', '#17becf', '#393b79', '#637939', '#8c6d31', '#843c39', '#7b4173', '#3182bd'];
-const SIDE = 330, CURVE_H = 170;
+const SIDE = 330, CURVE_H = 170, ROW_LABEL = 14;
 let draws = 0;
 
 function decode(spec) {
@@ -27,10 +28,11 @@ function box(kind, i, height) {
     fig.id = id;
     fig.className = 'vx-pg-fig';
     fig.innerHTML = '<figcaption></figcaption><canvas></canvas><div class="vx-pg-legend"></div>';
-    const c = fig.querySelector('canvas');
-    c.width = SIDE; c.height = height;
+    fig.querySelector('canvas').width = SIDE;
     root.querySelector(kind === 'panel' ? '.vx-pg-panels' : '.vx-pg-curves').appendChild(fig);
   }
+  const c = fig.querySelector('canvas');
+  if (c.height !== height) c.height = height;
   return fig;
 }
 
@@ -73,6 +75,15 @@ function drawPanel(fig, p) {
       }
       g.globalAlpha = 1;
       items.push([l.name, l.color]);
+    } else if (l.type === 'labelled') {
+      const label = decode(l.label);
+      g.globalAlpha = 0.7;
+      for (let i = 0; i < label.length; i++) {
+        g.fillStyle = PALETTE[label[i] % PALETTE.length];
+        g.fillRect(sx(xy[2 * i]) - 1.8, sy(xy[2 * i + 1]) - 1.8, 3.6, 3.6);
+      }
+      g.globalAlpha = 1;
+      l.names.forEach((name, k) => items.push([name, PALETTE[k % PALETTE.length]]));
     } else if (l.type === 'coded') {
       const code = decode(l.code);
       g.globalAlpha = 0.7;
@@ -112,6 +123,71 @@ function drawPanel(fig, p) {
   legend(fig, items);
 }
 
+function stripHeight(p) {
+  return p.rows.reduce((h, r) => h + ROW_LABEL + Math.floor(SIDE / r.n) * Math.ceil(r.h / r.w), 0);
+}
+
+function drawStrip(fig, p) {
+  // rows of grey images (uint8, n x h x w each), each put into an ImageData and drawn scaled up, unsmoothed
+  fig.querySelector('figcaption').textContent = p.title;
+  const c = fig.querySelector('canvas'), g = c.getContext('2d');
+  g.clearRect(0, 0, c.width, c.height);
+  g.imageSmoothingEnabled = false;
+  let y = 0;
+  for (const r of p.rows) {
+    const px = decode(r.images), cell = Math.floor(SIDE / r.n), side = cell * Math.ceil(r.h / r.w);
+    g.fillStyle = '#444'; g.font = '10px sans-serif';
+    g.fillText(r.name, 2, y + 10);
+    y += ROW_LABEL;
+    const tile = document.createElement('canvas');
+    tile.width = r.w; tile.height = r.h;
+    const t = tile.getContext('2d'), im = t.createImageData(r.w, r.h);
+    for (let i = 0; i < r.n; i++) {
+      for (let j = 0; j < r.w * r.h; j++) {
+        const v = px[i * r.w * r.h + j];
+        im.data[4 * j] = v; im.data[4 * j + 1] = v; im.data[4 * j + 2] = v; im.data[4 * j + 3] = 255;
+      }
+      t.putImageData(im, 0, 0);
+      g.drawImage(tile, i * cell + 1, y, cell - 2, side - 2);
+    }
+    y += side;
+  }
+  fig.querySelector('.vx-pg-legend').textContent = p.note || '';
+}
+
+function drawBars(fig, p) {
+  // a bar per code, its height the count; dead codes (count 0) crossed in red under the axis
+  fig.querySelector('figcaption').textContent = p.title;
+  const c = fig.querySelector('canvas'), g = c.getContext('2d');
+  const counts = decode(p.counts), dead = decode(p.dead), n = counts.length;
+  const top = Math.max(1, ...counts), base = c.height - 14, w = (c.width - 4) / n;
+  g.clearRect(0, 0, c.width, c.height);
+  g.fillStyle = '#666'; g.font = '10px monospace';
+  g.textAlign = 'right'; g.fillText(String(Math.round(top)), c.width - 2, 10); g.textAlign = 'left';
+  g.strokeStyle = '#bbb'; g.beginPath(); g.moveTo(0, base + 0.5); g.lineTo(c.width, base + 0.5); g.stroke();
+  for (let k = 0; k < n; k++) {
+    const x = 2 + k * w, h = (counts[k] / top) * (base - 14);
+    g.fillStyle = p.legend[0][1];
+    g.fillRect(x + 0.5, base - h, Math.max(1, w - 1), h);
+    if (dead[k]) {
+      g.strokeStyle = p.legend[1][1]; g.lineWidth = 1.5; g.beginPath();
+      const m = x + w / 2, r = Math.min(4, w / 2);
+      g.moveTo(m - r, base + 3); g.lineTo(m + r, base + 3 + 2 * r); g.moveTo(m + r, base + 3); g.lineTo(m - r, base + 3 + 2 * r);
+      g.stroke(); g.lineWidth = 1;
+    }
+  }
+  legend(fig, p.legend);
+}
+
+function drawAny(p, i) {
+  const height = p.kind === 'strip' ? stripHeight(p) : SIDE;
+  const fig = box('panel', i, height);
+  fig.dataset.kind = p.kind || 'plane';
+  if (p.kind === 'strip') drawStrip(fig, p);
+  else if (p.kind === 'bars') drawBars(fig, p);
+  else drawPanel(fig, p);
+}
+
 function drawCurve(fig, cv) {
   fig.querySelector('figcaption').textContent = cv.title;
   const c = fig.querySelector('canvas'), g = c.getContext('2d');
@@ -141,7 +217,7 @@ function draw(v) {
     const [kind, i] = f.id.split('-').slice(2);
     if (Number(i) >= (kind === 'panel' ? panels : curves).length) f.remove();
   });
-  panels.forEach((p, i) => drawPanel(box('panel', i, SIDE), p));
+  panels.forEach(drawAny);
   curves.forEach((cv, i) => drawCurve(box('curve', i, CURVE_H), cv));
   statusLine.textContent = v.status || '';
   draws += 1;

@@ -1,24 +1,26 @@
-"""The Playground view: train a small VAE or VQ-VAE on a 2-D toy set in the page and watch it learn. While it
-plays, the canvas asks its server function `tick` for one slice of training and one scene to draw (the canvas and
-its status line) about 12 times a second (web/components/playground.js): no Gradio event per update, so the page
-does no event bookkeeping while it trains. The run belongs to the tab's session; closing the tab drops it. The
-buttons and every control's change are Gradio events: a control is checked against its range (a bad value is
-refused with a message saying what to enter, and the run keeps its last good settings) and takes effect at the next
-step; a change that needs a new model (model, data, seed, latent size, K, codebook mode, k-means init) restarts the
-run."""
+"""The Playground view: train a small VAE or VQ-VAE on a 2-D toy set or a small image set in the page and watch it
+learn. While it plays, the canvas asks its server function `tick` for one slice of training and one scene to draw
+(the canvas and its status line) about 12 times a second (web/components/playground.js): no Gradio event per update,
+so the page does no event bookkeeping while it trains. The run belongs to the tab's session; closing the tab drops
+it. The buttons and every control's change are Gradio events: a control is checked against its range (a bad value
+is refused with a message saying what to enter, and the run keeps its last good settings) and takes effect at the
+next step; a change that needs a new model (model, data, seed, latent size, the image VAE's body, K, codebook mode,
+k-means init) restarts the run."""
 from dataclasses import fields
 
 import gradio as gr
 
+from explorer.compute.playground_image_sets import IMAGE_SETS
 from explorer.compute.playground_settings import RANGES, PlaygroundSettings, check_settings
 from explorer.compute.toy_data import TOY_SETS
 from explorer.errors import PlaygroundError
 from explorer.figures.playground import playground_scene
-from explorer.web.components.playground import playground_canvas
 from explorer.service.playground import Update
+from explorer.web.components.playground import playground_canvas
 from explorer.web.views import Page
 
 NAMES = [f.name for f in fields(PlaygroundSettings)]  # the controls, in the order the events take them
+DATA_CHOICES = [(name, name) for name in TOY_SETS] + [(label, name) for name, label in IMAGE_SETS.items()]
 D = PlaygroundSettings()
 
 
@@ -32,14 +34,15 @@ class PlaygroundView:
 
     # --- layout ---------------------------------------------------------------------------------------------
     def build(self):
-        gr.Markdown("Train a VAE or a VQ-VAE on 2-D points and watch it learn. Changing a control takes effect at "
-                    "the next step (model, data, seed, latent size, K, codebook mode and k-means init start a new "
-                    "run).")
+        gr.Markdown("Train a VAE or a VQ-VAE on 2-D points or on small images and watch it learn: for images, the "
+                    "latent map (VAE) or codebook usage (VQ-VAE) and a strip of reconstructions and samples, drawn "
+                    "at each epoch's end. Changing a control takes effect at the next step (model, data, seed, "
+                    "latent size, the image VAE's body, K, codebook mode and k-means init start a new run).")
         c = {}
         with gr.Row():
             c["model"] = gr.Radio([("VAE", "vae"), ("VQ-VAE", "vqvae")], value=D.model, label="model",
                                   elem_id="pg-model")
-            c["data"] = gr.Dropdown(list(TOY_SETS), value=D.data, label="data", elem_id="pg-data")
+            c["data"] = gr.Dropdown(DATA_CHOICES, value=D.data, label="data", elem_id="pg-data")
             c["seed"] = gr.Number(D.seed, precision=0, label="seed", elem_id="pg-seed")
             c["lr"] = gr.Number(D.lr, label=f"learning rate ({RANGES['lr'][0]:g} to {RANGES['lr'][1]:g})",
                                 elem_id="pg-lr")
@@ -54,6 +57,8 @@ class PlaygroundView:
             c["mc_samples"] = gr.Slider(1, 64, value=D.mc_samples, step=1, label="VAE: L samples of z",
                                         elem_id="pg-L")
             c["beta"] = gr.Number(D.beta, label="VAE: beta (0 to 10)", elem_id="pg-beta")
+            c["arch"] = gr.Radio([("MLP", "mlp"), ("conv", "conv")], value=D.arch,
+                                 label="images: the VAE's body (the VQ-VAE's is conv)", elem_id="pg-arch")
         with gr.Row():
             c["num_codes"] = gr.Number(D.num_codes, precision=0, label="VQ: K codes (2 to 64)", elem_id="pg-K")
             c["commitment"] = gr.Number(D.commitment, label="VQ: commitment weight", elem_id="pg-commitment")
