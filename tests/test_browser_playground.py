@@ -118,6 +118,15 @@ def test_a_vae_and_a_vq_vae_train_on_the_digits_and_draw_the_map_the_strip_and_t
         text = status(app)
         epoch = int(re.search(r"map and strip from epoch (\d+)", text).group(1))
         assert epoch >= 2 and "nats per image" in text and "bits/dim" in text, text
+        app.page.click("#pg-save")  # kept as a checkpoint that this page's other tabs open
+        app.page.wait_for_function(STATUS_JS, arg="saved as")
+        name = re.search(r"saved as (playground-vae-digits-[0-9a-f]+)", status(app)).group(1)
+        assert app.page.locator("#pg-download a").count() >= 1  # and a zip of it to download
+        app.page.get_by_role("combobox", name="VAE checkpoint", exact=True).click()
+        app.page.get_by_role("option", name=name).click()
+        app.page.get_by_role("tab", name="Models").click()
+        app.page.get_by_text(f"{name}: VAE on digits").first.wait_for()
+        app.page.get_by_role("tab", name="Playground").click()
         app.page.locator("#pg-model label", has_text="VQ-VAE").click()  # a new run, on the same images
         app.page.click("#pg-reset")
         app.page.wait_for_function(STATUS_JS, arg="step 0")

@@ -4,9 +4,11 @@ their place shown. A run trains in bounded slices (`slice_s` of compute per upda
 CPU priority (playground_runs.py), so other users' clicks stay fast; it is dropped when its tab closes, when no
 update has come for `idle_s`, or after `time_limit_s`, and leaves nothing behind (it lives in memory only).
 """
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from explorer.compute.playground_settings import PlaygroundSettings
 from explorer.errors import PlaygroundError
@@ -38,8 +40,11 @@ class Update:
 
 class PlaygroundPool:
     def __init__(self, max_running: int = 2, time_limit_s: float = 600.0, slice_s: float = 0.04,
-                 idle_s: float = 60.0, clock=time.monotonic, runs: LocalRuns | WorkerRuns | None = None):
-        """`runs`: where the runs live (default: max_running worker processes, one per training slot)."""
+                 idle_s: float = 60.0, clock=time.monotonic, runs: LocalRuns | WorkerRuns | None = None,
+                 save_dir: str | Path | None = None):
+        """`runs`: where the runs live (default: max_running worker processes, one per training slot); `save_dir`:
+        where saved runs go (default: a new temporary folder, made at the first save)."""
+        self.save_dir = Path(save_dir) if save_dir is not None else None
         if max_running < 1:
             raise ValueError("max_running must be at least 1")
         self.runs = runs if runs is not None else WorkerRuns(max_running)
@@ -119,6 +124,24 @@ class PlaygroundPool:
         """A fresh model with these settings, paused."""
         self.close(session)
         return self._update(session, self._entry(session, settings), "reset")
+
+    def save(self, session: str, name: str) -> Path:
+        """Write the session's run as the vae_core checkpoint <save_dir>/<name>; its folder. Nothing of another
+        run, and no existing checkpoint, is touched: `name` must be new."""
+        if Path(name).name != name or name.startswith("."):
+            raise PlaygroundError(f"a checkpoint needs a plain folder name, got {name!r}")
+        with self.lock:
+            e = self.entries.get(session)
+            if self.save_dir is None:
+                self.save_dir = Path(tempfile.mkdtemp(prefix="vae-explorer-playground-"))
+        if e is None:
+            raise PlaygroundError("there is no run to save: press play or one step first")
+        folder = self.save_dir / name
+        if folder.exists():
+            raise PlaygroundError(f"a checkpoint named {name!r} was saved already: save again for a new name")
+        with e.lock:
+            self.runs.save(session, str(folder))
+        return folder
 
     def close(self, session: str) -> None:
         """The tab closed: drop its run and its place."""

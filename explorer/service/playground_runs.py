@@ -8,6 +8,8 @@ Both answer the same calls, keyed by a browser tab's session:
                                                                         none or its shape changed), trained for train_s
                                                                         seconds (None: not at all), and what to draw
     drop(session)                                                       forget the run
+    save(session, folder)                                               write the run's model as a vae_core
+                                                                        checkpoint (image runs)
 """
 import subprocess
 import sys
@@ -20,6 +22,7 @@ from pathlib import Path
 from explorer.compute.playground_run import PlaygroundRun
 from explorer.compute.playground_settings import PlaygroundSettings
 from explorer.errors import PlaygroundError
+from vae_core.checkpoint import save_checkpoint
 
 WORKER_NICE = 10  # the workers' CPU priority below the server's (0); 19 is the lowest
 
@@ -60,6 +63,14 @@ class LocalRuns:
 
     def drop(self, session: str) -> None:
         self.runs.pop(session, None)
+
+    def save(self, session: str, folder: str) -> None:
+        """Write the session's run as a vae_core checkpoint in `folder` (the journalled save; image runs only)."""
+        run = self.runs.get(session)
+        if run is None:
+            raise PlaygroundError("there is no run to save: press play or one step first")
+        model, cfg = run.to_checkpoint()
+        save_checkpoint(folder, model, cfg, epoch=cfg.epochs)
 
 
 class Worker:
@@ -132,6 +143,9 @@ class WorkerRuns:
             worker = self.home.pop(session, None)
         if worker is not None and worker.proc is not None:
             worker.call("drop", session)
+
+    def save(self, session: str, folder: str) -> None:
+        self._worker(session).call("save", session, folder)
 
     def stop(self) -> None:
         for w in self.workers:

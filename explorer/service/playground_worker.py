@@ -12,7 +12,7 @@ import torch
 from explorer.errors import PlaygroundError
 from explorer.service.playground_runs import LocalRuns
 
-CALLS = ("update", "drop")
+CALLS = ("update", "drop", "save")
 
 
 def answer(runs: LocalRuns, name: str, args: tuple) -> tuple[bool, object]:

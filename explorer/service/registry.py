@@ -119,8 +119,19 @@ class Registry:
                 ck.name = path.name if path.name not in self.checkpoints else f"{path.parent.name}/{path.name}"
                 self.checkpoints[ck.name] = ck
 
+    def add(self, path: str | Path, log=print) -> str:
+        """Offer one more model folder (a checkpoint saved while the app runs): its name, which must be new."""
+        ck = find(Path(path), log)
+        if ck is None:
+            raise UnreadableCheckpoint(f"{path} is not a model folder the app can open")
+        with self._lock:
+            if ck.name in self.checkpoints:
+                raise UnreadableCheckpoint(f"a checkpoint named {ck.name!r} is offered already")
+            self.checkpoints[ck.name] = ck
+        return ck.name
+
     def names(self, kind: str) -> list[str]:
-        return [n for n, c in self.checkpoints.items() if c.kind == kind]
+        return [n for n, c in list(self.checkpoints.items()) if c.kind == kind]  # a copy: add() may run meanwhile
 
     def get(self, name: str) -> Checkpoint:
         if not isinstance(name, str) or name not in self.checkpoints:

@@ -6,7 +6,11 @@ it. The buttons and every control's change are Gradio events: a control is check
 is refused with a message saying what to enter, and the run keeps its last good settings) and takes effect at the
 next step; a change that needs a new model (model, data, seed, latent size, the image VAE's body, K, codebook mode,
 k-means init) restarts the run."""
+import io
+import secrets
+import zipfile
 from dataclasses import fields
+from pathlib import Path
 
 import gradio as gr
 
@@ -17,11 +21,22 @@ from explorer.errors import PlaygroundError
 from explorer.figures.playground import playground_scene
 from explorer.service.playground import Update
 from explorer.web.components.playground import playground_canvas
+from explorer.web.files import data_file
 from explorer.web.views import Page
 
 NAMES = [f.name for f in fields(PlaygroundSettings)]  # the controls, in the order the events take them
 DATA_CHOICES = [(name, name) for name in TOY_SETS] + [(label, name) for name, label in IMAGE_SETS.items()]
 D = PlaygroundSettings()
+
+
+def zipped(folder: Path, cache_dir) -> str:
+    """A zip of checkpoint `folder` (its files under <folder name>/), written once in the cache: its path."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                z.write(path, Path(folder.name) / path.relative_to(folder))
+    return data_file(buffer.getvalue(), f"{folder.name}.zip", cache_dir)
 
 
 class PlaygroundView:
@@ -52,6 +67,7 @@ class PlaygroundView:
             self.pause = gr.Button("pause", elem_id="pg-pause")
             self.step = gr.Button("one step", elem_id="pg-step")
             self.reset = gr.Button("reset", elem_id="pg-reset")
+            self.save = gr.Button("save as checkpoint", elem_id="pg-save")
         with gr.Row():
             c["latent_dim"] = gr.Radio([1, 2], value=D.latent_dim, label="VAE: latent size", elem_id="pg-latent")
             c["mc_samples"] = gr.Slider(1, 64, value=D.mc_samples, step=1, label="VAE: L samples of z",
@@ -71,6 +87,8 @@ class PlaygroundView:
             c["restarts"] = gr.Checkbox(D.restarts, label="VQ: dead-code restarts", elem_id="pg-restarts")
         self.controls = [c[n] for n in NAMES]
         self.canvas = playground_canvas("pg-canvas", self.tick)
+        self.download = gr.File(label="the saved checkpoint (a zip of its folder)", visible=False,
+                                elem_id="pg-download")
 
     # --- events -------------------------------------------------------------------------------------------------
     def settings(self, values: dict) -> PlaygroundSettings:
@@ -104,6 +122,27 @@ class PlaygroundView:
         """The canvas's next scene (its server function calls this with the tab's session)."""
         return self.scene(self.pool.tick(session))
 
+    def save_run(self, page: Page):
+        """The handler of "save as checkpoint": the run (image runs) as a vae_core checkpoint that this page's model
+        pickers then offer, and a zip of it to download."""
+        def handler(values: dict, request: gr.Request):
+            session = getattr(request, "session_hash", "") or ""
+            try:
+                settings = self.settings(values)
+                name = f"playground-{settings.model}-{settings.data}-{secrets.token_hex(3)}"
+                folder = self.pool.save(session, name)
+                self.ex.registry.add(folder)
+            except PlaygroundError as e:
+                return {self.canvas: self.scene(Update(self.pool.snapshot_of(session), f"not saved: {e}"))}
+            picker = page.vae if settings.model == "vae" else page.vq
+            note = (f"saved as {name}: pick it in the {settings.model.upper().replace('VQVAE', 'VQ-VAE')} checkpoint "
+                    "menu at the top of the page to open it in the other tabs")
+            return {self.canvas: self.scene(Update(self.pool.snapshot_of(session), note)),
+                    picker: gr.Dropdown(choices=self.ex.registry.names(settings.model)),
+                    self.download: gr.File(zipped(folder, self.download.GRADIO_CACHE), visible=True)}
+        handler.__name__ = "playground_save"
+        return handler
+
     def close(self, request: gr.Request):
         """The tab closed (Gradio's unload): its run goes."""
         self.pool.close(getattr(request, "session_hash", "") or "")
@@ -115,4 +154,5 @@ class PlaygroundView:
             page.live(button.click, self.action(name), controls, outputs)
         for control in self.controls:
             page.live(control.change, self.action("apply"), controls, outputs, trigger_mode="always_last")
+        page.live(self.save.click, self.save_run(page), controls, [self.canvas, page.vae, page.vq, self.download])
         page.demo.unload(self.close)

@@ -1,0 +1,53 @@
+"""Save as checkpoint: an image run becomes a vae_core checkpoint that the explorer opens beside the others, and a
+point run, a missing run or a taken name is refused without touching anything."""
+import numpy as np
+import pytest
+import torch
+
+import vae_core
+from explorer.compute.playground_settings import PlaygroundSettings
+from explorer.errors import PlaygroundError, UnreadableCheckpoint
+from explorer.service.explorer import Explorer
+from explorer.service.playground import PlaygroundPool
+from explorer.service.playground_runs import LocalRuns
+
+pytestmark = pytest.mark.usefixtures("vc_one_thread")
+
+
+def test_a_saved_image_run_opens_in_the_explorer_and_nothing_else_is_touched(tmp_path):
+    pool = PlaygroundPool(max_running=1, slice_s=0.001, runs=LocalRuns(), save_dir=tmp_path / "saved")
+    s = PlaygroundSettings(data="digits", seed=1)
+    with pytest.raises(PlaygroundError, match="no run to save"):
+        pool.save("a", "first")
+    pool.play("a", s)
+    for _ in range(5):
+        pool.tick("a")
+    folder = pool.save("a", "first")
+    assert (folder / "config.json").exists() and (folder / "model.safetensors").exists()
+    with pytest.raises(PlaygroundError, match="saved already"):
+        pool.save("a", "first")
+    with pytest.raises(PlaygroundError, match="plain folder name"):
+        pool.save("a", "../escape")
+
+    run = pool.runs.runs["a"]
+    model = vae_core.load(folder)
+    x = run.data[:4]
+    with torch.no_grad():
+        assert torch.allclose(model.reconstruct(x), run.model.eval().reconstruct(x), atol=1e-6)
+
+    ex = Explorer([], log=lambda *a: None)
+    assert ex.registry.names("vae") == []
+    name = ex.registry.add(folder)
+    assert name == "first" and ex.registry.names("vae") == ["first"]
+    view = ex.latent_view(name)  # the digits' test split, mapped by the 2-D latent itself (no UMAP)
+    assert view.proj.method == "identity" and len(view.proj.coords) == len(view.data.x_test) > 300
+    assert set(np.unique(view.proj.labels)) == set(range(10))
+    image = ex.decode_latent(name, [0.0, 0.0])
+    assert np.asarray(image).std() > 0
+    with pytest.raises(UnreadableCheckpoint, match="offered already"):
+        ex.registry.add(folder)
+
+    pool.play("b", PlaygroundSettings(data="moons"))
+    with pytest.raises(PlaygroundError, match="image runs"):
+        pool.save("b", "points")
+    assert not (tmp_path / "saved" / "points").exists()
