@@ -5,7 +5,10 @@
 
 The frozen VAE encodes the training split less a validation split (held out as vae_core.fit_prior holds it out);
 each variant is fitted (vae_core/em.py) for at most --seconds of EM, or until it converges, on the same points:
-z ~ q(z|x), one per training image (the aggregate posterior), or the posterior means. Reported on the validation
+z ~ q(z|x), one per training image (the aggregate posterior), or the posterior means. The last row is no fit: the
+aggregate posterior itself, q(z) = 1/N sum_n q(z|x_n) over the N training images (a mixture of N Gaussians), the
+density every fitted prior approximates. Its samples are decodes of z ~ q(z|x) of random training images, so its
+sample figures are the best any prior over this VAE's z can give: the decoder's own limit. Reported on the validation
 split, where the default is chosen (the test split is left for the shipped figures): the mean log-likelihood of one
 z ~ q(z|x) per validation image under the prior (held-out aggregate posterior), the KL(q(z|x) || p) it gives the
 ELBO, and --samples images decoded from z drawn from the prior (seed 0) against the validation images: FD and k-NN
@@ -38,6 +41,32 @@ VARIANTS = [  # (name, components, covariance, fit on)
     ("gmm200-full-samples", 200, "full", "samples"),
     ("gmm500-diag-samples", 500, "diag", "samples"),
 ]
+
+
+class AggregatePosterior(torch.nn.Module):
+    """q(z) = 1/N sum_n N(z; mu_n, diag(sigma_n^2)): log_prob and sample as GaussianMixture's (float64 inside)."""
+
+    def __init__(self, mu: torch.Tensor, log_sigma: torch.Tensor):
+        super().__init__()
+        self.mu, self.sigma = mu.double(), log_sigma.double().exp()
+
+    def log_prob(self, z: torch.Tensor, chunk: int = 500) -> torch.Tensor:
+        """log q(z) = logsumexp_n log N(z; mu_n, sigma_n^2) - log N; the squares expanded into two matmuls."""
+        inv = self.sigma.pow(-2)  # (N, d)
+        const = (-0.5 * (self.mu.pow(2) * inv).sum(1) - self.sigma.log().sum(1)
+                 - 0.5 * self.mu.shape[1] * np.log(2 * np.pi))  # (N,)
+        out = []
+        for zc in z.double().split(chunk):
+            # -1/2 sum_d (z_d - mu_nd)^2 / s_nd^2 = -1/2 z^2 . inv_n + z . (mu_n inv_n) - 1/2 mu_n^2 . inv_n
+            log_n = -0.5 * zc.pow(2) @ inv.T + zc @ (self.mu * inv).T + const
+            out.append(torch.logsumexp(log_n, 1) - np.log(len(self.mu)))
+        return torch.cat(out).to(z.dtype)
+
+    def sample(self, n: int, generator=None, temperature: float = 1.0) -> torch.Tensor:
+        """z = mu_i + temperature sigma_i eps, i uniform over the training images."""
+        i = torch.randint(0, len(self.mu), (n,), generator=generator)
+        eps = torch.randn(n, self.mu.shape[1], generator=generator, dtype=torch.float64)
+        return (self.mu[i] + temperature * self.sigma[i] * eps).float()
 
 
 REFERENCE = {}  # the classifier and the real side of the figures, computed once
@@ -105,6 +134,12 @@ def main(argv=None) -> dict:
                      "converged": fit.converged, **held_out_figures(prior, val_mu, val_log_sigma, 0),
                      **sample_figures_of(vae, ds.x_val, ds.x_train, args.samples, "fitted"),
                      "figures_seconds": time.time() - t})
+        print(_line(rows[-1]), flush=True)
+    if not args.only or "aggregate-posterior" in args.only:
+        vae.fitted_prior = prior = AggregatePosterior(mu, log_sigma)
+        rows.append({"variant": "aggregate-posterior", "seconds": 0.0, "iterations": 0,
+                     **held_out_figures(prior, val_mu, val_log_sigma, 0),
+                     **sample_figures_of(vae, ds.x_val, ds.x_train, args.samples, "fitted")})
         print(_line(rows[-1]), flush=True)
     out = {"machine": m, "checkpoint": str(args.checkpoint), "seconds": args.seconds, "samples": args.samples,
            "split": "validation", "n_validation": len(ds.x_val), "rows": rows}

@@ -1,6 +1,6 @@
 """The README's screenshots, taken in Chromium.
 
-test_screenshots writes docs/screenshot-{map,codes,compare,maths,generate}.png when $VAE_EXPLORER_SCREENSHOT_CKPTS
+test_screenshots writes docs/screenshot-{map,codes,compare,maths,generate,playground}.png when $VAE_EXPLORER_SCREENSHOT_CKPTS
 names a checkpoints folder (the app then serves those checkpoints instead of the tiny digits ones), e.g.
     VAE_EXPLORER_SCREENSHOT_CKPTS=checkpoints python -m pytest -q tests/test_browser_screenshots.py
 and into pytest's temporary folder otherwise, so a plain test run never overwrites the README's pictures.
@@ -61,6 +61,14 @@ def test_screenshots(open_app, app_models, tmp_path):
     page.wait_for_function("() => document.querySelectorAll('#gen-vq img').length === 16")
     page.wait_for_timeout(500)
     page.screenshot(path=out / "screenshot-generate.png")
-    for name in ("map", "codes", "compare", "maths", "generate"):
+
+    page.get_by_role("tab", name="Playground").click()  # a VAE on the two moons, 400 steps in
+    page.click("#pg-play")
+    page.wait_for_function("() => Number(document.querySelector('#pg-canvas .vx-pg').dataset.steps || 0) >= 400")
+    page.click("#pg-pause")
+    page.wait_for_function("() => document.querySelector('#pg-canvas .vx-pg-status').innerText.includes('paused')")
+    page.locator("#pg-canvas").scroll_into_view_if_needed()
+    page.screenshot(path=out / "screenshot-playground.png")
+    for name in ("map", "codes", "compare", "maths", "generate", "playground"):
         assert Image.open(out / f"screenshot-{name}.png").size == (1400, 1000)
     assert app.errors == []
