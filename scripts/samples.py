@@ -2,7 +2,8 @@
 
     PYTHONPATH=. python scripts/samples.py [--checkpoints checkpoints/fashion-vae ...] [--n 64] [--seed 0]
 
-A VAE decodes z ~ N(0, I); a VQ-VAE decodes a code grid drawn from its prior (python -m vae_core.train_prior).
+A VAE decodes z from its fitted prior (N(0, I) when it has none); a VQ-VAE decodes a code grid drawn from its
+prior (python -m vae_core.train_prior).
 """
 import argparse
 from pathlib import Path

@@ -1,7 +1,8 @@
 """The README's screenshots, taken in Chromium.
 
-test_screenshots writes docs/screenshot-{map,codes,compare,maths,generate,playground}.png when $VAE_EXPLORER_SCREENSHOT_CKPTS
-names a checkpoints folder (the app then serves those checkpoints instead of the tiny digits ones), e.g.
+test_screenshots writes docs/screenshot-{map,codes,compare,maths,generate,playground}.png when
+$VAE_EXPLORER_SCREENSHOT_CKPTS names a checkpoints folder (the app then serves those checkpoints instead of the tiny
+digits ones), e.g.
     VAE_EXPLORER_SCREENSHOT_CKPTS=checkpoints python -m pytest -q tests/test_browser_screenshots.py
 and into pytest's temporary folder otherwise, so a plain test run never overwrites the README's pictures.
 """
