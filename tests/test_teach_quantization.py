@@ -56,7 +56,8 @@ def test_quantization_of_an_image_agrees_with_the_model(teach_ex):
         np.testing.assert_allclose(q.decode_q, model.reconstruct(xt)[0].numpy(), atol=1e-6)
         np.testing.assert_allclose(q.decode_e, model.decode(z_e).clamp(0, 1)[0].numpy(), atol=1e-6)
     e = model.codebook.numpy()[q.indices]  # (h, w, D)
-    np.testing.assert_allclose(q.error, ((z_e[0].permute(1, 2, 0).numpy() - e) ** 2).sum(-1), rtol=1e-5)
+    # the view expands ||z - e||^2 = ||z||^2 - 2 z.e + ||e||^2 in float32: agreement to float32 rounding of the terms
+    np.testing.assert_allclose(q.error, ((z_e[0].permute(1, 2, 0).numpy() - e) ** 2).sum(-1), rtol=1e-4, atol=1e-7)
     assert q.error.shape == q.margin.shape == (2, 2) and (q.margin >= 0).all()
     assert q.top_codes.shape == q.top_distances.shape == (2, 2, 3)
     np.testing.assert_array_equal(q.top_codes[..., 0], q.indices)
