@@ -1,6 +1,7 @@
 """Where the playground's runs live: `LocalRuns` holds them in this process; `WorkerRuns` in worker processes of
-their own (playground_worker.py), so their training never holds the server's interpreter lock and runs at a lower
-CPU priority than the server: a user clicking on the map is answered first.
+their own (playground_worker.py), so their training never holds the server's interpreter lock and runs only when
+the CPU would otherwise idle (Linux's SCHED_IDLE; elsewhere WORKER_NICE steps below the server): a user clicking on
+the map is answered first.
 
 Both answer the same calls, keyed by a browser tab's session:
 
@@ -24,7 +25,7 @@ from explorer.compute.playground_settings import PlaygroundSettings
 from explorer.errors import PlaygroundError
 from vae_core.checkpoint import save_checkpoint
 
-WORKER_NICE = 10  # the workers' CPU priority below the server's (0); 19 is the lowest
+WORKER_NICE = 10  # where SCHED_IDLE is missing: the workers' CPU priority below the server's (0); 19 is the lowest
 
 
 @dataclass

@@ -27,8 +27,16 @@ def answer(runs: LocalRuns, name: str, args: tuple) -> tuple[bool, object]:
         return False, f"the playground run failed ({type(e).__name__}: {e}); press reset to start again"
 
 
+def lower_priority(nice: int) -> None:
+    """Run only when the CPU would otherwise idle (Linux's SCHED_IDLE), or else `nice` steps below the server."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        os.nice(nice)
+
+
 def serve(conn: Connection, nice: int) -> None:
-    os.nice(nice)
+    lower_priority(nice)
     torch.set_num_threads(1)
     runs = LocalRuns()
     while True:
