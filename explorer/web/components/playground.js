@@ -42,6 +42,16 @@ function legend(fig, items) {
   if (el.innerHTML !== html) el.innerHTML = html;
 }
 
+function colouredPoints(g, xy, colour, r, sx, sy) {
+  // point i as a square of half-side r in the palette's colour colour[i]
+  g.globalAlpha = 0.7;
+  for (let i = 0; i < colour.length; i++) {
+    g.fillStyle = PALETTE[colour[i] % PALETTE.length];
+    g.fillRect(sx(xy[2 * i]) - r, sy(xy[2 * i + 1]) - r, 2 * r, 2 * r);
+  }
+  g.globalAlpha = 1;
+}
+
 function drawPanel(fig, p) {
   fig.querySelector('figcaption').textContent = p.title;
   const c = fig.querySelector('canvas'), g = c.getContext('2d');
@@ -75,23 +85,11 @@ function drawPanel(fig, p) {
       }
       g.globalAlpha = 1;
       items.push([l.name, l.color]);
-    } else if (l.type === 'labelled') {
-      const label = decode(l.label);
-      g.globalAlpha = 0.7;
-      for (let i = 0; i < label.length; i++) {
-        g.fillStyle = PALETTE[label[i] % PALETTE.length];
-        g.fillRect(sx(xy[2 * i]) - 1.8, sy(xy[2 * i + 1]) - 1.8, 3.6, 3.6);
-      }
-      g.globalAlpha = 1;
+    } else if (l.type === 'labelled') {  // points coloured by class
+      colouredPoints(g, xy, decode(l.label), 1.8, sx, sy);
       l.names.forEach((name, k) => items.push([name, PALETTE[k % PALETTE.length]]));
-    } else if (l.type === 'coded') {
-      const code = decode(l.code);
-      g.globalAlpha = 0.7;
-      for (let i = 0; i < code.length; i++) {
-        g.fillStyle = PALETTE[code[i] % PALETTE.length];
-        g.fillRect(sx(xy[2 * i]) - 1.6, sy(xy[2 * i + 1]) - 1.6, 3.2, 3.2);
-      }
-      g.globalAlpha = 1;
+    } else if (l.type === 'coded') {  // points coloured by code
+      colouredPoints(g, xy, decode(l.code), 1.6, sx, sy);
       items.push([l.name, PALETTE[0]]);
     } else if (l.type === 'arrows') {
       const d = decode(l.d);
