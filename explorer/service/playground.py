@@ -152,9 +152,10 @@ class PlaygroundPool:
         """New settings for the session's run (a control changed): at its next step, or a new run when the shape
         changed; it keeps playing or staying paused."""
         e = self._entry(session, settings)
-        return self._update(session, e, self._status(session, e), playing=e.playing)
+        return self._update(session, e, self._status(session), playing=e.playing)
 
-    def _status(self, session: str, e: Entry) -> str:
+    def _status(self, session: str) -> str:
+        """training, waiting (with the place in line) or paused."""
         with self.lock:
             if session in self.running:
                 return "training"
@@ -193,7 +194,7 @@ class PlaygroundPool:
                 return Update(update.snapshot, f"paused: {update.snapshot['note']}")
             return update
         if place:
-            return self._update(session, e, self._status(session, e), playing=True, waiting=place)
+            return self._update(session, e, self._status(session), playing=True, waiting=place)
         return self._update(session, e, "paused")
 
     def _update(self, session: str, e: Entry, status: str, playing: bool = False, waiting: int = 0,
@@ -203,12 +204,6 @@ class PlaygroundPool:
             frame = self.runs.update(session, e.settings, train_s, max_steps, variance)
         e.steps = frame.snapshot["steps"]
         return Update(frame.snapshot, status, playing, waiting)
-
-    def snapshot_of(self, session: str) -> dict | None:
-        """The session's run as it is now (no training), or None when it has none."""
-        with self.lock:
-            e = self.entries.get(session)
-        return None if e is None else self._update(session, e, "").snapshot
 
     def settings_of(self, session: str) -> PlaygroundSettings | None:
         """The settings of the session's run, or None."""

@@ -30,11 +30,10 @@ WORKER_NICE = 10  # where SCHED_IDLE is missing: the workers' CPU priority below
 
 @dataclass
 class Frame:
-    """What one update of a run gives: its snapshot to draw (PlaygroundRun.snapshot) and why it paused itself ("":
-    it did not)."""
+    """What one update of a run gives: its snapshot to draw (PlaygroundRun.snapshot; its "note" says why the run
+    paused itself, "" when it did not)."""
 
     snapshot: dict
-    note: str = ""
 
 
 class LocalRuns:
@@ -60,7 +59,7 @@ class LocalRuns:
             run.train_for(train_s, max_steps)
             if variance and run.is_vae and run.images is None and not run.paused_note:  # on 2-D data: cheap
                 run.gradient_variance()
-        return Frame(run.snapshot(), run.paused_note)
+        return Frame(run.snapshot())
 
     def drop(self, session: str) -> None:
         self.runs.pop(session, None)

@@ -1,5 +1,6 @@
 """A playground worker process: `python -m explorer.service.playground_worker FD NICE`, started by
-playground_runs.Worker. It lowers its own CPU priority by NICE, trains on one thread, and answers LocalRuns calls
+playground_runs.Worker. It lowers its own CPU priority (lower_priority: SCHED_IDLE, or NICE steps where that is
+missing), trains on one thread, and answers LocalRuns calls
 that come over the pipe on file descriptor FD, one at a time: (name, args) -> (True, value) or (False, message).
 It ends when the pipe closes (the server stopped or let it go)."""
 import os

@@ -108,15 +108,23 @@ class PlaygroundView:
             try:
                 settings = self.settings(values)
             except PlaygroundError as e:
-                if name != "apply":  # a button pressed with a bad value: the run pauses
-                    current = self.pool.settings_of(session)
-                    if current is not None:
-                        self.pool.pause(session, current)
-                refused = f"refused: {e}" + ("" if name != "apply" else " (the run keeps its last good settings)")
-                return {self.canvas: self.scene(Update(self.pool.snapshot_of(session), refused))}
+                if name == "apply":  # a control set out of range: the run goes on (or stays paused) as it was
+                    return {self.canvas: self.scene(self.as_it_is(session, f"refused: {e} (the run keeps its "
+                                                                           "last good settings)"))}
+                current = self.pool.settings_of(session)  # a button pressed with a bad value: the run pauses
+                paused = self.pool.pause(session, current) if current is not None else Update(None, "")
+                return {self.canvas: self.scene(Update(paused.snapshot, f"refused: {e}"))}
             return {self.canvas: self.scene(getattr(self.pool, name)(session, settings))}
         handler.__name__ = f"playground_{name}"
         return handler
+
+    def as_it_is(self, session: str, status: str) -> Update:
+        """The session's run as it is (still training, waiting or paused, as it was), with this status line."""
+        current = self.pool.settings_of(session)
+        if current is None:
+            return Update(None, status)
+        u = self.pool.apply(session, current)
+        return Update(u.snapshot, status, u.playing, u.waiting)
 
     def tick(self, session: str) -> str:
         """The canvas's next scene (its server function calls this with the tab's session)."""
@@ -133,11 +141,11 @@ class PlaygroundView:
                 folder = self.pool.save(session, name)
                 self.ex.registry.add(folder)
             except PlaygroundError as e:
-                return {self.canvas: self.scene(Update(self.pool.snapshot_of(session), f"not saved: {e}"))}
+                return {self.canvas: self.scene(self.as_it_is(session, f"not saved: {e}"))}
             picker = page.vae if settings.model == "vae" else page.vq
             note = (f"saved as {name}: pick it in the {settings.model.upper().replace('VQVAE', 'VQ-VAE')} checkpoint "
                     "menu at the top of the page to open it in the other tabs")
-            return {self.canvas: self.scene(Update(self.pool.snapshot_of(session), note)),
+            return {self.canvas: self.scene(self.as_it_is(session, note)),
                     picker: gr.Dropdown(choices=self.ex.registry.names(settings.model)),
                     self.download: gr.File(zipped(folder, self.download.GRADIO_CACHE), visible=True)}
         handler.__name__ = "playground_save"
