@@ -9,7 +9,7 @@ k-means init) restarts the run."""
 import io
 import secrets
 import zipfile
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 import gradio as gr
@@ -46,6 +46,7 @@ class PlaygroundView:
     def __init__(self, ex, pool):
         self.ex, self.pool = ex, pool
         self.frames = 0
+        self.refused: dict[str, str] = {}  # by session: the last refused control, said until one is taken
 
     # --- layout ---------------------------------------------------------------------------------------------
     def build(self):
@@ -109,11 +110,12 @@ class PlaygroundView:
                 settings = self.settings(values)
             except PlaygroundError as e:
                 if name == "apply":  # a control set out of range: the run goes on (or stays paused) as it was
-                    return {self.canvas: self.scene(self.as_it_is(session, f"refused: {e} (the run keeps its "
-                                                                           "last good settings)"))}
+                    self.refused[session] = f"refused: {e} (the run keeps its last good settings)"
+                    return {self.canvas: self.scene(self.as_it_is(session, self.refused[session]))}
                 current = self.pool.settings_of(session)  # a button pressed with a bad value: the run pauses
                 paused = self.pool.pause(session, current) if current is not None else Update(None, "")
                 return {self.canvas: self.scene(Update(paused.snapshot, f"refused: {e}"))}
+            self.refused.pop(session, None)
             return {self.canvas: self.scene(getattr(self.pool, name)(session, settings))}
         handler.__name__ = f"playground_{name}"
         return handler
@@ -128,7 +130,9 @@ class PlaygroundView:
 
     def tick(self, session: str) -> str:
         """The canvas's next scene (its server function calls this with the tab's session)."""
-        return self.scene(self.pool.tick(session))
+        u = self.pool.tick(session)
+        note = self.refused.get(session)
+        return self.scene(replace(u, status=f"{u.status} · {note}") if note else u)
 
     def save_run(self, page: Page):
         """The handler of "save as checkpoint": the run (image runs) as a vae_core checkpoint that this page's model
@@ -153,7 +157,9 @@ class PlaygroundView:
 
     def close(self, request: gr.Request):
         """The tab closed (Gradio's unload): its run goes."""
-        self.pool.close(getattr(request, "session_hash", "") or "")
+        session = getattr(request, "session_hash", "") or ""
+        self.refused.pop(session, None)
+        self.pool.close(session)
 
     def wire(self, page: Page, tab: gr.Tab):
         outputs, controls = [self.canvas], set(self.controls)
