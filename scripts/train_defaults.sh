@@ -18,7 +18,7 @@ finish() {  # drop the resume state (not shipped: keeps the folder small), recor
 }
 
 rm -rf "$OUT/fashion-vae" "$OUT/fashion-vqvae" "$OUT/fashion-vae-2d"
-train fashion-vae     --model vae   --latent-dim 64 --epochs 30  # 64 beat 16 and 32 on the validation split
+train fashion-vae     --model vae   --latent-dim 64 --width 64 --epochs 30  # beat latent 16, 32 and width 32 on the validation split
 train fashion-vqvae   --model vqvae --num-codes 512 --code-dim 64 --epochs 12 --time-budget 1260 \
   --vq-likelihood discretized_logistic  # 10 epochs in the shipped run
 train fashion-vae-2d  --model vae   --latent-dim 2 --epochs 20
