@@ -475,7 +475,7 @@ def table(r: dict) -> str:
                              *ms(t[f"{what}_ms"]), f"bare {label} decoder forward {t[f'{ref}_ms']['median']:.2f} ms",
                              f"{t[f'{what}_ms']['median'] / t[f'{ref}_ms']['median']:.1f}x"))
         for key, label, ref in (("vq_sample_ms", "VQ-VAE: prior + decoder", "vq_forward_ms"),
-                                ("vae_sample_ms", "VAE: N(0, I) + decoder", "vae_forward_ms")):
+                                ("vae_sample_ms", "VAE: its prior + decoder", "vae_forward_ms")):
             if key in t:
                 what = f"server: sample and decode {SAMPLES} images, {label}"
                 rows.append((f"{what} ({threads} torch thread{'s' * (threads > 1)})", *ms(t[key]),
@@ -494,7 +494,7 @@ def table(r: dict) -> str:
                 mine = b[key]["median"] if isinstance(b[key], dict) else b[key]
                 theirs = x["median"] if isinstance(x, dict) else x
                 p95 = f", p95 {x['p95']:.1f}" if isinstance(x, dict) else ""
-                return f"before the redesign: {fmt.format(theirs)}{p95} {unit}", f"{mine / theirs:.2f}x"
+                return f"reference: {fmt.format(theirs)}{p95} {unit}", f"{mine / theirs:.2f}x"
             if key == "drag_images_per_s":
                 return "", ""
             return f"server decode_latent {sd:.1f} ms", f"{b[key]['median'] / sd:.0f}x"
