@@ -68,8 +68,9 @@ class PlaygroundRun:
         self.images = ImageCase(settings) if settings.is_images else None  # None: 2-D points
         self.data = self.images.x if self.images else torch.from_numpy(toy_points(settings.data, settings.seed))
         self.generator = torch.Generator().manual_seed(settings.seed)
-        rng = np.random.default_rng(settings.seed)
-        self.shown = torch.from_numpy(np.sort(rng.choice(len(self.data), SHOWN, replace=False)))
+        if not self.images:  # the points drawn (an image run's case picks its own images)
+            rng = np.random.default_rng(settings.seed)
+            self.shown = torch.from_numpy(np.sort(rng.choice(len(self.data), SHOWN, replace=False)))
         with torch.random.fork_rng():
             torch.manual_seed(settings.seed)  # the initial weights (and the quantizer's first-batch picks)
             if self.images:
