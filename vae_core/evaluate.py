@@ -9,9 +9,11 @@ A VAE with a fitted prior over z (<checkpoint>/prior/, vae_core.fit_prior) also 
 (the *_fitted keys, fitted_prior_figures): the KL term becomes a Monte Carlo estimate of KL(q(z|x) || p_fitted)
 and the IWAE bound uses log p_fitted(z_i); both remain bounds on -log p(x) for the model p_fitted(z) p(x|z).
 VQ-VAE: MSE, PSNR, perplexity, share of codes used, dead codes; with a prior over its code grids
-(<checkpoint>/prior/, vae_core.train_prior) also its likelihood bound. q(z|x) is a point mass on the grid z_q(x),
-so the -ELBO is -log p(x|z_q) + KL(q || p) = recon + prior_nll, and it bounds the code length:
+(<checkpoint>/prior/, vae_core.train_prior) also its likelihood bounds. With q(z|x) a point mass on the encoder's
+grid z_q(x), the -ELBO is -log p(x|z_q) + KL(q || p) = recon + prior_nll, and it bounds the code length:
     -log p(x) = -log sum_z p(z) p(x|z) <= -log p(x|z_q) - log p(z_q)
+and the IWAE bound (iwae_nll, the same keys as a VAE's) importance-samples code grids near z_q(x) from the proposal
+of vae_core.code_iwae, on the first iwae_n images, beside the point bound over exactly them (neg_elbo_iwae_subset).
 recon is -log p(x|z_q) under the decoder's own likelihood, location and scale per pixel, for a VQ-VAE trained on
 one (--vq-likelihood discretized_logistic; recon and its bits/dim then need no prior); for one trained for squared
 error, the decoder's output is the location of a discretised logistic with one scale per pixel, fitted on the
@@ -38,6 +40,7 @@ and --update FILE merges what is computed into a JSON file such as the checkpoin
 """
 import argparse
 import ctypes
+import functools
 import itertools
 import json
 import math
@@ -47,6 +50,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from . import code_iwae
 from .checkpoint import CheckpointError, load
 from .classifier import ClassifierError
 from .classifier_lookup import find_classifier
@@ -87,13 +91,15 @@ def psnr(mse: float) -> float:
 @torch.no_grad()
 def iwae_per_image(model, x: np.ndarray, k: int, device, max_decodes: int = 1024,
                    generator: torch.Generator | None = None, progress: bool = False,
-                   prior: str = "standard") -> torch.Tensor:
+                   prior: str = "standard", weights=None) -> torch.Tensor:
     """-log p(x) estimate of each image, -(logsumexp_i log w_i - log k): shape (N,), float64; k samples in chunks of
     at most max_decodes decoder passes (1,024 stay in a CPU's caches: 1.8x the decodes per second of 8,192).
-    prior="fitted": log w_i with a VAE's fitted prior's log p(z_i) in place of N(0, I)'s."""
-    weights = model.log_importance_weights
-    if prior != "standard":
-        weights = lambda xb, kk, g: model.log_importance_weights(xb, kk, g, prior=prior)  # noqa: E731
+    prior="fitted": log w_i with a VAE's fitted prior's log p(z_i) in place of N(0, I)'s. A VQ-VAE with a prior:
+    code grids from the proposal of vae_core.code_iwae. weights(x, k, generator) -> (B, k) log w_i replaces both."""
+    if weights is None and model.cfg.model != "vae":
+        weights = functools.partial(code_iwae.log_weights, model)
+    elif weights is None:
+        weights = functools.partial(model.log_importance_weights, prior=prior)
     per_image = []
     chunk_images = max(1, min(len(x), max_decodes // min(k, max_decodes)))
     bar = tqdm(total=len(x), desc=f"IWAE bound, k={k}", unit="image", disable=not progress, file=sys.stderr,
@@ -134,7 +140,7 @@ def fitted_prior_figures(model, x: np.ndarray, batch_size: int = 500, iwae_k: in
     recon, kl = torch.cat(per_image).T
     bits = lambda nats: nats / (dims * math.log(2))
     neg_elbo = (recon + kl).mean().item()
-    se = lambda t: (t.std() / math.sqrt(len(t))).item() if len(t) > 1 else 0.0  # noqa: E731
+    se = _standard_error
     out = {"recon_fitted": recon.mean().item(), "kl_fitted": kl.mean().item(), "kl_fitted_se": se(kl),
            "neg_elbo_fitted": neg_elbo, "neg_elbo_fitted_se": se(recon + kl), "bits_per_dim_fitted": bits(neg_elbo),
            "fitted_prior_components": model.fitted_prior.cfg.gmm_components}
@@ -148,6 +154,11 @@ def fitted_prior_figures(model, x: np.ndarray, batch_size: int = 500, iwae_k: in
                    iwae_bits_per_dim_fitted=bits(per.mean().item()),
                    neg_elbo_fitted_iwae_subset=subset_elbo, bits_per_dim_fitted_iwae_subset=bits(subset_elbo))
     return out
+
+
+def _standard_error(t: torch.Tensor) -> float:
+    """The standard error of the mean of per-image figures t: std / sqrt(N) (0 for one image)."""
+    return (t.std() / math.sqrt(len(t))).item() if len(t) > 1 else 0.0
 
 
 def likelihood_bound(recon: float, prior_nll: float, dims: int) -> dict:
@@ -184,7 +195,7 @@ def evaluate(model, x: np.ndarray, batch_size: int = 500, iwae_k: int = 0, iwae_
     n, dims = len(x), int(np.prod(x.shape[1:]))
     subset = min(iwae_n, n) if iwae_k > 0 else 0  # the images the IWAE bound is computed on: x[:subset]
     sums = {"recon": 0.0, "kl": 0.0, "se": 0.0, "se_expectation": 0.0, "prior_nll": 0.0}
-    subset_sums = {"recon": 0.0, "kl": 0.0}
+    subset_sums = {"recon": 0.0, "kl": 0.0, "prior_nll": 0.0}
     prior = getattr(model, "prior", None)
     counts = torch.zeros(getattr(getattr(model, "quantizer", None), "num_codes", 1), dtype=torch.long)
     seen = 0
@@ -205,11 +216,16 @@ def evaluate(model, x: np.ndarray, batch_size: int = 500, iwae_k: int = 0, iwae_
             counts += torch.bincount(idx.flatten().cpu(), minlength=len(counts))
             # p(x|z_q): the decoder's own, or (squared error) the prior's fitted scale around the decoder's mean
             likelihood = model.likelihood or getattr(prior, "decoder_likelihood", None)
+            terms = {}
             if likelihood is not None:
-                sums["recon"] -= likelihood.log_prob(params, xb).sum().item()
+                terms["recon"] = -likelihood.log_prob(params, xb).sum().item()
                 sums["se_expectation"] += squared_error_of_expectation(likelihood, params, xb)
             if prior is not None:  # -log p(z_q) under the prior
-                sums["prior_nll"] -= prior.log_prob(idx).sum().item()
+                terms["prior_nll"] = -prior.log_prob(idx).sum().item()
+            for key, value in terms.items():
+                sums[key] += value
+                if seen < subset:
+                    subset_sums[key] += value
         sums["se"] += (x_hat - xb).pow(2).sum().item()
         seen += len(xb)
     mse = sums["se"] / (n * dims)
@@ -226,9 +242,10 @@ def evaluate(model, x: np.ndarray, batch_size: int = 500, iwae_k: int = 0, iwae_
         if code_length:
             out["bits_per_dim"] = bits(neg_elbo)
             if iwae_k > 0:
-                nll = iwae_nll(model, x[:subset], iwae_k, device, generator=generator, progress=progress)
+                per = iwae_per_image(model, x[:subset], iwae_k, device, generator=generator, progress=progress)
                 subset_elbo = (subset_sums["recon"] + subset_sums["kl"]) / subset
-                out.update(iwae_nll=nll, iwae_bits_per_dim=bits(nll), iwae_k=iwae_k, iwae_n=subset,
+                out.update(iwae_nll=per.mean().item(), iwae_nll_se=_standard_error(per),
+                           iwae_bits_per_dim=bits(per.mean().item()), iwae_k=iwae_k, iwae_n=subset,
                            neg_elbo_iwae_subset=subset_elbo, bits_per_dim_iwae_subset=bits(subset_elbo))
             if getattr(model, "fitted_prior", None) is not None:
                 out.update(fitted_prior_figures(model, x, batch_size, iwae_k, iwae_n, seed, device, progress))
@@ -236,6 +253,12 @@ def evaluate(model, x: np.ndarray, batch_size: int = 500, iwae_k: int = 0, iwae_
         out.update(codebook_usage(counts))
         if prior is not None:
             out.update(likelihood_bound(sums["recon"] / n, sums["prior_nll"] / n, dims))
+            if iwae_k > 0:  # the importance-weighted bound over code grids, and the point bound on the same images
+                per = iwae_per_image(model, x[:subset], iwae_k, device, generator=generator, progress=progress)
+                subset_bound = (subset_sums["recon"] + subset_sums["prior_nll"]) / subset
+                out.update(iwae_nll=per.mean().item(), iwae_nll_se=_standard_error(per),
+                           iwae_bits_per_dim=bits(per.mean().item()), iwae_k=iwae_k, iwae_n=subset,
+                           neg_elbo_iwae_subset=subset_bound, bits_per_dim_iwae_subset=bits(subset_bound))
         elif own_likelihood:  # the reconstruction term alone: the bound needs -log p(z_q) from a prior
             out.update(recon=sums["recon"] / n, recon_bits_per_dim=bits(sums["recon"] / n))
     model.train(was_training)

@@ -1,0 +1,70 @@
+"""The IWAE bound on a VQ-VAE's -log p(x): code grids proposed cell by cell, weighted by the prior and the decoder.
+
+A VQ-VAE with a prior over its code grids is a latent-variable model, p(x) = sum_c p(c) p(x|c) over every grid c. The
+encoder's grid c*(x) is one term of that sum, which gives the point bound (evaluate.likelihood_bound):
+
+    -log p(x) <= -log p(c*) - log p(x|c*)                           recon + prior NLL
+
+The sum has many more terms that count: a cell's neighbouring codes decode to nearly the same image. Importance
+sampling (Burda et al. 2016, the bound a VAE's IWAE figure uses) counts them, for any proposal q(c|x):
+
+    -log p(x) <= E[-log (1/k) sum_i w_i],  w_i = p(c_i) p(x|c_i) / q(c_i|x),  c_i ~ q(c|x)
+
+The proposal reads the grid in the prior's raster order and draws each cell from the prior's conditional, tilted
+toward the code the encoder's vector z_e,t(x) lies near:
+
+    q(c_t | c_<t, x)  ∝  p(c_t | c_<t)^ALPHA exp(-||z_e,t(x) - e_{c_t}||^2 / TAU),  c_t among the NEAREST codes
+
+so drawing from q and scoring log p(c_i) share the prior's forward steps (its key-value cache): one prior pass and
+one decoder pass per sample, as a VAE's IWAE has one decoder pass. As TAU -> 0 (ALPHA = 0), q is a point mass on
+c*(x) and the bound is the point bound. Leaving codes out of q only leaves terms out of the sum: still a bound.
+TAU, ALPHA and NEAREST were chosen on the validation split (docs/benchmarks.md, the VQ-VAE's likelihood).
+"""
+import torch
+import torch.nn.functional as F
+
+from .models.prior import draw_codes
+
+TAU = 3.0  # the tilt's temperature, in the codebook's squared distances
+ALPHA = 1.0  # the weight of the prior's conditional in the proposal (0: the encoder's distances alone)
+NEAREST = 16  # the codes a cell's proposal may draw: the nearest to z_e,t(x)
+
+
+def tilt(model, x: torch.Tensor, tau: float = TAU, nearest: int = NEAREST) -> torch.Tensor:
+    """-||z_e,t(x) - e_k||^2 / tau for every cell t and code k, -inf beyond the `nearest` codes: (B, N, K)."""
+    z_e = model.encode(x)
+    b, d, h, w = z_e.shape
+    z = z_e.permute(0, 2, 3, 1).reshape(b, h * w, d).float()
+    codebook = model.codebook.float()
+    dist2 = (z.pow(2).sum(-1, keepdim=True) - 2 * z @ codebook.T + codebook.pow(2).sum(-1))  # ||z||^2 - 2 z.e + ||e||^2
+    kth = dist2.topk(min(nearest, len(codebook)), -1, largest=False).values[..., -1:]
+    return (-dist2 / tau).masked_fill(dist2 > kth, float("-inf"))
+
+
+@torch.inference_mode()
+def log_weights(model, x: torch.Tensor, k: int, generator: torch.Generator | None = None, tau: float = TAU,
+                alpha: float = ALPHA, nearest: int = NEAREST) -> torch.Tensor:
+    """log w_i = log p(c_i) + log p(x|c_i) - log q(c_i|x) for k grids c_i ~ q(c|x) per image: (B, k), nats.
+    p(x|c) is the decoder's own likelihood, or (a VQ-VAE trained for squared error) the scale its prior fitted."""
+    prior = model.prior
+    likelihood = model.likelihood or prior.decoder_likelihood
+    rows = len(x) * k
+    tilts = tilt(model, x, tau, nearest).repeat_interleave(k, 0)  # (B k, N, K): row r proposes for image r // k
+    codes = torch.zeros(rows, prior.num_cells, dtype=torch.long, device=x.device)
+    log_p = torch.zeros(rows, device=x.device)  # log p(c_<t), summed as the cells are drawn
+    log_q = torch.zeros(rows, device=x.device)
+    cache = prior.new_cache(rows)
+    logits = prior.logits(torch.full((rows, 1), prior.bos, device=x.device), cache)[:, -1]
+    for t in range(prior.num_cells):
+        log_p_t = F.log_softmax(logits, -1)  # log p(c_t | c_<t)
+        log_q_t = F.log_softmax(alpha * log_p_t + tilts[:, t], -1)  # log q(c_t | c_<t, x)
+        c_t = draw_codes(log_q_t, generator)
+        codes[:, t] = c_t
+        log_p += log_p_t.gather(1, c_t[:, None]).squeeze(1)
+        log_q += log_q_t.gather(1, c_t[:, None]).squeeze(1)
+        if t + 1 < prior.num_cells:
+            logits = prior.logits(c_t[:, None], cache, pos=t + 1)[:, -1]  # one step: only the new cell
+    grids = codes.view(rows, prior.h, prior.w)
+    params = model.decode(model.codebook[grids].permute(0, 3, 1, 2))
+    log_px = likelihood.log_prob(params, x.repeat_interleave(k, 0))  # log p(x | c_i)
+    return (log_p + log_px - log_q).view(len(x), k)
