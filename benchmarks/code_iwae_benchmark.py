@@ -1,4 +1,4 @@
-"""The IWAE bound of a VQ-VAE with its prior (vae_core.code_iwae): its proposal's settings, chosen on the validation split.
+"""The IWAE bound of a VQ-VAE with its prior (vae_core.code_iwae): the proposal's settings, chosen on validation images.
 
     python -m benchmarks.code_iwae_benchmark checkpoints/fashion-vqvae --n 100 --k 1000 \
         --json benchmarks/results_code_iwae.json

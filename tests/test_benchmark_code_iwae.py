@@ -17,8 +17,8 @@ def test_code_iwae_benchmark_smoke(tmp_path, capsys):
     cfg = Config(model="vqvae", width=8, num_codes=16, code_dim=8, channels=1, image_size=8, data="digits",
                  epochs=1, batch_size=32, vq_likelihood="discretized_logistic")
     train(cfg, folder, device="cpu", log=lambda *a: None)
-    train_prior(folder, prior_config(load(folder).cfg, epochs=1, batch_size=32, prior_dim=16, prior_layers=1, prior_heads=2),
-                device="cpu", log=lambda *a: None)
+    prior_cfg = prior_config(load(folder).cfg, epochs=1, batch_size=32, prior_dim=16, prior_layers=1, prior_heads=2)
+    train_prior(folder, prior_cfg, device="cpu", log=lambda *a: None)
     bench = load_benchmark("code_iwae_benchmark")
     out = bench.main([str(folder), "--n", "6", "--k", "32", "--json", str(tmp_path / "r.json")])
     printed = capsys.readouterr().out
