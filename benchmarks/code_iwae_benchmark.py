@@ -22,13 +22,25 @@ import torch
 
 from benchmarks.machine import describe, machine
 from vae_core import load
-from vae_core.code_iwae import ALPHA, NEAREST, TAU, log_weights
+from vae_core.code_iwae import log_weights
 from vae_core.data import hold_out, load_dataset
 from vae_core.evaluate import iwae_per_image
 from vae_core.models.prior import CodePrior
 
-PROPOSALS = ((0.0, TAU, NEAREST), (0.5, TAU, NEAREST), (ALPHA, 1.0, NEAREST), (ALPHA, TAU, NEAREST),
-             (ALPHA, 10.0, NEAREST), (ALPHA, TAU, 64))  # (alpha, tau, nearest)
+PROPOSALS = ((0.0, 3.0, 0.0, 16), (0.25, 3.0, 0.0, 16), (0.5, 2.0, 0.0, 16), (0.5, 3.0, 0.0, 16),
+             (0.5, 5.0, 0.0, 16), (0.75, 3.0, 0.0, 16), (1.0, 1.0, 0.0, 16), (1.0, 3.0, 0.0, 16), (1.0, 3.0, 0.0, 64),
+             (1.0, 10.0, 0.0, 16), (0.5, 3.0, 0.05, 16), (0.5, 3.0, 0.15, 16), (0.5, 4.0, 0.1, 16),
+             (0.5, 4.0, 0.15, 16), (0.5, 4.0, 0.2, 16), (0.7, 4.0, 0.25, 16), (0.5, 6.0, 0.25, 16),
+             (0.5, 10.0, 0.4, 16))  # (alpha, tau, beta, nearest)
+
+
+def parse_proposals(text: str) -> tuple:
+    """'1:3:0:16,0.5:4:0.15:16' -> ((1.0, 3.0, 0.0, 16), (0.5, 4.0, 0.15, 16))."""
+    try:
+        return tuple((float(a), float(t), float(b), int(m))
+                     for a, t, b, m in (item.split(":") for item in text.split(",")))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected alpha:tau:beta:nearest,..., got {text!r}") from None
 
 
 def point_bound(model, x) -> torch.Tensor:
@@ -44,6 +56,8 @@ def main(argv=None) -> dict:
     p.add_argument("checkpoint", help="a VQ-VAE folder with its prior (<checkpoint>/prior/)")
     p.add_argument("--n", type=int, default=100, help="validation images")
     p.add_argument("--k", type=int, default=1000, help="grids per image (evaluate's --iwae-k)")
+    p.add_argument("--proposals", type=parse_proposals, default=PROPOSALS,
+                   help="alpha:tau:beta:nearest,... (default: the grid in PROPOSALS)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", help="write the results here")
     args = p.parse_args(argv)
@@ -63,14 +77,15 @@ def main(argv=None) -> dict:
     point = point_bound(model, x)
     rows = [{"proposal": "point bound (reference)", "nll": point.mean().item(),
              "se": (point.std() / math.sqrt(len(point))).item(), "gain": 0.0, "seconds": 0.0}]
-    for alpha, tau, nearest in PROPOSALS:
+    for alpha, tau, beta, nearest in args.proposals:
         g = torch.Generator().manual_seed(args.seed)
-        weights = functools.partial(log_weights, model, tau=tau, alpha=alpha, nearest=nearest)
+        weights = functools.partial(log_weights, model, tau=tau, alpha=alpha, beta=beta, nearest=nearest)
         t0 = time.perf_counter()
         per = iwae_per_image(model, x_u8, args.k, "cpu", generator=g, weights=weights)
-        rows.append({"proposal": f"alpha {alpha:g}, tau {tau:g}, nearest {nearest}", "alpha": alpha, "tau": tau,
-                     "nearest": nearest, "nll": per.mean().item(), "se": (per.std() / math.sqrt(len(per))).item(),
-                     "gain": (point - per).mean().item(), "seconds": time.perf_counter() - t0})
+        rows.append({"proposal": f"alpha {alpha:g}, tau {tau:g}, beta {beta:g}, nearest {nearest}", "alpha": alpha,
+                     "tau": tau, "beta": beta, "nearest": nearest, "nll": per.mean().item(),
+                     "se": (per.std() / math.sqrt(len(per))).item(), "gain": (point - per).mean().item(),
+                     "seconds": time.perf_counter() - t0})
     best = min(rows[1:], key=lambda r: r["nll"])
     m = machine()
     print(f"{describe(m)}; {args.checkpoint}, first {args.n} validation images, k = {args.k}")

@@ -22,7 +22,8 @@ train fashion-vae     --model vae   --latent-dim 64 --width 64 --epochs 30  # be
 train fashion-vqvae   --model vqvae --num-codes 512 --code-dim 64 --epochs 12 --time-budget 1260 \
   --vq-likelihood discretized_logistic  # 10 epochs in the shipped run
 train fashion-vae-2d  --model vae   --latent-dim 2 --epochs 20
-python -m vae_core.train_prior "$OUT/fashion-vqvae" --epochs 5 --time-budget 540  # its code grids: fashion-vqvae/prior/
+python -m vae_core.train_prior "$OUT/fashion-vqvae" --layers 4 --dropout 0.1 --epochs 18 --time-budget 1800 \
+  # its code grids: fashion-vqvae/prior/ (15 epochs in the shipped run)
 for m in fashion-vae fashion-vae-2d; do python -m vae_core.fit_prior "$OUT/$m"; done  # a prior over z: <ckpt>/prior/
 # the classifier whose features score the samples (evaluate's sample_fd, sample_precision, sample_recall)
 [ -f classifiers/fashion-mnist/model.safetensors ] ||

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from vae_core import CodePrior, Config, build_model
-from vae_core.code_iwae import log_weights
+from vae_core.code_iwae import log_weights, swap_scores
 from vae_core.data import to_float
 from vae_core.evaluate import evaluate, iwae_per_image
 
@@ -66,7 +66,7 @@ def test_the_bound_lies_between_the_exact_code_length_and_the_point_bound(vqvae_
 
 def test_a_proposal_on_the_encoders_grid_gives_the_point_bound(vqvae_with_prior):
     model, x = vqvae_with_prior
-    w = log_weights(model, x, 3, torch.Generator().manual_seed(0), tau=1e-6, alpha=0.0)
+    w = log_weights(model, x, 3, torch.Generator().manual_seed(0), tau=1e-6, alpha=0.0, beta=0.0)
     torch.testing.assert_close(-w.double(), point_bound(model, x)[:, None].expand(-1, 3), atol=1e-3, rtol=0)
 
 
@@ -88,3 +88,21 @@ def test_evaluate_prints_the_vq_vaes_iwae_bound_beside_the_point_bound_on_the_sa
     assert m["iwae_nll"] >= exact_nll(model, x).mean().item() - 0.05
     assert m["iwae_bits_per_dim"] == pytest.approx(m["iwae_nll"] / (64 * math.log(2)))
     assert 0 < m["iwae_nll_se"] < m["iwae_nll"]
+
+
+def test_swap_scores_are_the_decoders_log_likelihood_change_when_one_cell_is_swapped(vqvae_with_prior):
+    model, x = vqvae_with_prior
+    with torch.no_grad():
+        star = model.quantize(model.encode(x[:2]))[1].view(2, -1)  # (B, N) the encoder's grids
+        near = torch.arange(CODES).expand(2, 4, CODES)  # every code of every cell
+        swap = swap_scores(model, x[:2], star, near)
+
+        def log_px(b, grid):
+            params = model.decode(model.codebook[grid.view(1, 2, 2)].permute(0, 3, 1, 2))
+            return model.likelihood.log_prob(params, x[b:b + 1])[0]
+
+        for b, t, j in ((0, 0, 1), (1, 3, 2), (1, 2, int(star[1, 2]))):
+            swapped = star[b].clone()
+            swapped[t] = j
+            assert swap[b, t, j].item() == pytest.approx((log_px(b, swapped) - log_px(b, star[b])).item(), abs=1e-3)
+    assert swap[1, 2, int(star[1, 2])].item() == pytest.approx(0.0, abs=1e-4)  # the encoder's own code: no change

@@ -44,11 +44,12 @@ def test_recorded_bits_per_dim_are_plausible_code_lengths(path):
     """-log2 p(x) per pixel of 8-bit Fashion-MNIST: the best published density models (autoregressive models and
     flows) reach about 2.9 bits/dim, so a VAE below 2.5 would be a bug in the likelihood, not a result."""
     m = json.loads((path / "eval.json").read_text())
-    if m["model"] == "vqvae":  # with a prior: -log p(x) <= recon + prior_nll (q(z|x) is a point mass)
-        if "bits_per_dim" in m:
+    if m["model"] == "vqvae":  # with a prior: -log p(x) <= recon + prior_nll at the encoder's grid, and the IWAE
+        if "bits_per_dim" in m:  # bound over grids near it, on the first 1,000 images, is tighter on exactly them
             assert m["code_length"] is True and m["prior_nll"] > 0
             assert m["neg_elbo"] == pytest.approx(m["recon"] + m["prior_nll"])
-            assert 2.5 < m["bits_per_dim"] < 8.0
+            assert 2.5 < m["iwae_bits_per_dim"] < m["bits_per_dim_iwae_subset"] < 8.0
+            assert m["iwae_k"] == 1000 and m["iwae_n"] == 1000
         return
     assert m["code_length"] is True
     assert 2.5 < m["iwae_bits_per_dim"] <= m["bits_per_dim"] < 8.0

@@ -11,45 +11,71 @@ sampling (Burda et al. 2016, the bound a VAE's IWAE figure uses) counts them, fo
     -log p(x) <= E[-log (1/k) sum_i w_i],  w_i = p(c_i) p(x|c_i) / q(c_i|x),  c_i ~ q(c|x)
 
 The proposal reads the grid in the prior's raster order and draws each cell from the prior's conditional, tilted
-toward the code the encoder's vector z_e,t(x) lies near:
+toward the codes the encoder's vector z_e,t(x) lies near and toward those the decoder itself prefers there:
 
-    q(c_t | c_<t, x)  ∝  p(c_t | c_<t)^ALPHA exp(-||z_e,t(x) - e_{c_t}||^2 / TAU),  c_t among the NEAREST codes
+    q(c_t | c_<t, x)  ∝  p(c_t | c_<t)^ALPHA exp(-||z_e,t(x) - e_{c_t}||^2 / TAU + BETA swap_t(c_t)),  c_t among the
+                         NEAREST codes,  swap_t(j) = log p(x | c* with cell t set to j) - log p(x | c*)
 
 so drawing from q and scoring log p(c_i) share the prior's forward steps (its key-value cache): one prior pass and
-one decoder pass per sample, as a VAE's IWAE has one decoder pass. As TAU -> 0 (ALPHA = 0), q is a point mass on
-c*(x) and the bound is the point bound. Leaving codes out of q only leaves terms out of the sum: still a bound.
-TAU, ALPHA and NEAREST were chosen on the validation split (docs/benchmarks.md, the VQ-VAE's likelihood).
+one decoder pass per sample, as a VAE's IWAE has one decoder pass, plus NEAREST decodes per cell for swap_t. As
+TAU -> 0 (ALPHA = BETA = 0), q is a point mass on c*(x) and the bound is the point bound. Leaving codes out of q only
+leaves terms out of the sum: still a bound. TAU, ALPHA, BETA and NEAREST were chosen on the validation split
+(benchmarks/code_iwae_benchmark.py, docs/benchmarks.md).
 """
 import torch
 import torch.nn.functional as F
 
 from .models.prior import draw_codes
 
-TAU = 3.0  # the tilt's temperature, in the codebook's squared distances
-ALPHA = 1.0  # the weight of the prior's conditional in the proposal (0: the encoder's distances alone)
+TAU = 4.0  # the tilt's temperature, in the codebook's squared distances
+ALPHA = 0.5  # the weight of the prior's conditional in the proposal (0: the encoder's distances alone)
+BETA = 0.15  # the weight of swap_t, the decoder's log-likelihood change when one cell's code is swapped
 NEAREST = 16  # the codes a cell's proposal may draw: the nearest to z_e,t(x)
+MAX_DECODES = 1024  # swapped grids decoded at once
 
 
-def tilt(model, x: torch.Tensor, tau: float = TAU, nearest: int = NEAREST) -> torch.Tensor:
-    """-||z_e,t(x) - e_k||^2 / tau for every cell t and code k, -inf beyond the `nearest` codes: (B, N, K)."""
+def cell_scores(model, x: torch.Tensor, tau: float = TAU, beta: float = BETA, nearest: int = NEAREST) -> torch.Tensor:
+    """-||z_e,t(x) - e_k||^2 / tau + beta swap_t(k) for every cell t and code k, -inf beyond the `nearest` codes of
+    each cell: (B, N, K)."""
     z_e = model.encode(x)
     b, d, h, w = z_e.shape
     z = z_e.permute(0, 2, 3, 1).reshape(b, h * w, d).float()
     codebook = model.codebook.float()
     dist2 = (z.pow(2).sum(-1, keepdim=True) - 2 * z @ codebook.T + codebook.pow(2).sum(-1))  # ||z||^2 - 2 z.e + ||e||^2
-    kth = dist2.topk(min(nearest, len(codebook)), -1, largest=False).values[..., -1:]
-    return (-dist2 / tau).masked_fill(dist2 > kth, float("-inf"))
+    near = dist2.topk(min(nearest, len(codebook)), -1, largest=False).indices  # (B, N, m)
+    scores = torch.full_like(dist2, float("-inf"))
+    scores.scatter_(2, near, -dist2.gather(2, near) / tau)
+    if beta:
+        scores.scatter_add_(2, near, beta * swap_scores(model, x, dist2.argmin(-1), near))
+    return scores
+
+
+def swap_scores(model, x: torch.Tensor, star: torch.Tensor, near: torch.Tensor) -> torch.Tensor:
+    """swap_t(j) = log p(x | c* with cell t set to j) - log p(x | c*) for the m codes j = near[:, t] of every cell t:
+    (B, N) encoder's grids c*, (B, N, m) codes -> (B, N, m)."""
+    likelihood = model.likelihood or model.prior.decoder_likelihood
+    b, n, m = near.shape
+    side = model.grid_size
+    out = []
+    for star_i, near_i, x_i in zip(star, near, x):
+        grids = star_i.repeat(n * m + 1, 1)  # row 0: c* itself; row 1 + t m + j: cell t set to near_i[t, j]
+        grids[1 + torch.arange(n * m), torch.arange(n).repeat_interleave(m)] = near_i.reshape(-1)
+        decode = lambda g: model.decode(model.codebook[g.view(-1, side, side)].permute(0, 3, 1, 2))  # noqa: E731
+        log_px = torch.cat([likelihood.log_prob(decode(g), x_i.expand(len(g), -1, -1, -1))
+                            for g in grids.split(MAX_DECODES)])
+        out.append((log_px[1:] - log_px[0]).view(n, m))
+    return torch.stack(out)
 
 
 @torch.inference_mode()
 def log_weights(model, x: torch.Tensor, k: int, generator: torch.Generator | None = None, tau: float = TAU,
-                alpha: float = ALPHA, nearest: int = NEAREST) -> torch.Tensor:
+                alpha: float = ALPHA, beta: float = BETA, nearest: int = NEAREST) -> torch.Tensor:
     """log w_i = log p(c_i) + log p(x|c_i) - log q(c_i|x) for k grids c_i ~ q(c|x) per image: (B, k), nats.
     p(x|c) is the decoder's own likelihood, or (a VQ-VAE trained for squared error) the scale its prior fitted."""
     prior = model.prior
     likelihood = model.likelihood or prior.decoder_likelihood
     rows = len(x) * k
-    tilts = tilt(model, x, tau, nearest).repeat_interleave(k, 0)  # (B k, N, K): row r proposes for image r // k
+    tilts = cell_scores(model, x, tau, beta, nearest).repeat_interleave(k, 0)  # (B k, N, K): row r is image r // k
     codes = torch.zeros(rows, prior.num_cells, dtype=torch.long, device=x.device)
     log_p = torch.zeros(rows, device=x.device)  # log p(c_<t), summed as the cells are drawn
     log_q = torch.zeros(rows, device=x.device)
