@@ -23,7 +23,7 @@ import torch
 from benchmarks.machine import describe, machine
 from vae_core import load
 from vae_core.code_iwae import log_weights
-from vae_core.data import hold_out, load_dataset
+from vae_core.data import hold_out, load_dataset, to_float
 from vae_core.evaluate import iwae_per_image
 from vae_core.models.prior import CodePrior
 
@@ -71,7 +71,7 @@ def main(argv=None) -> dict:
     if ds.x_val is None:
         sys.exit(f"error: {args.checkpoint} was trained without a validation split to choose settings on")
     x_u8 = ds.x_val[:args.n]
-    x = torch.from_numpy(x_u8).float() / 255
+    x = to_float(x_u8)
     dims = x[0].numel()
     bits = lambda nats: nats / (dims * math.log(2))  # noqa: E731
     point = point_bound(model, x)

@@ -88,6 +88,16 @@ def psnr(mse: float) -> float:
     return 10 * math.log10(1.0 / max(mse, 1e-12))
 
 
+def default_log_weights(model, prior: str = "standard"):
+    """weights(x, k, generator) -> (B, k) log w_i: a VAE's own (a model adapted to one has them too, without the
+    prior argument), or for a VQ-VAE the code grids of vae_core.code_iwae."""
+    if not hasattr(model, "log_importance_weights"):
+        return functools.partial(code_iwae.log_weights, model)
+    if prior == "standard":
+        return model.log_importance_weights
+    return functools.partial(model.log_importance_weights, prior=prior)
+
+
 @torch.no_grad()
 def iwae_per_image(model, x: np.ndarray, k: int, device, max_decodes: int = 1024,
                    generator: torch.Generator | None = None, progress: bool = False,
@@ -96,14 +106,7 @@ def iwae_per_image(model, x: np.ndarray, k: int, device, max_decodes: int = 1024
     at most max_decodes decoder passes (1,024 stay in a CPU's caches: 1.8x the decodes per second of 8,192).
     prior="fitted": log w_i with a VAE's fitted prior's log p(z_i) in place of N(0, I)'s. A VQ-VAE with a prior:
     code grids from the proposal of vae_core.code_iwae. weights(x, k, generator) -> (B, k) log w_i replaces both."""
-    if weights is not None:
-        pass
-    elif not hasattr(model, "log_importance_weights"):  # a VQ-VAE (a VAE, or a model adapted to one, has them)
-        weights = functools.partial(code_iwae.log_weights, model)
-    elif prior == "standard":
-        weights = model.log_importance_weights
-    else:
-        weights = functools.partial(model.log_importance_weights, prior=prior)
+    weights = weights or default_log_weights(model, prior)
     per_image = []
     chunk_images = max(1, min(len(x), max_decodes // min(k, max_decodes)))
     bar = tqdm(total=len(x), desc=f"IWAE bound, k={k}", unit="image", disable=not progress, file=sys.stderr,
