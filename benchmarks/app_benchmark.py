@@ -166,22 +166,22 @@ def bench_server(ex: Explorer, vae: str, vq: str, calls: int) -> dict:
     rng = np.random.default_rng(0)
     out = {}
     if vae:
-        latents = ex.latent_view(vae).proj.latents  # also warms the projection cache for the app
-        model = ex.registry.model(vae)
+        latents = ex.store.latent_view(vae).proj.latents  # also warms the projection cache for the app
+        model = ex.store.model(vae)
         zs = [latents[i].tolist() for i in rng.integers(0, len(latents), calls)]
         it = iter(zs * 2)
-        ex.decode_latent(vae, zs[0])
-        out["decode_latent_ms"] = stats(timed(lambda: ex.decode_latent(vae, next(it)), calls))
+        ex.map.decode_latent(vae, zs[0])
+        out["decode_latent_ms"] = stats(timed(lambda: ex.map.decode_latent(vae, next(it)), calls))
         tz = iter([torch.tensor(z, dtype=torch.float32)[None] for z in zs])
         out["vae_forward_ms"] = stats(timed(lambda: model.decode_location(next(tz)), calls))
         out["vae_sample_ms"] = bench_sample(model, calls)
     if vq:
-        grids = ex.codebook_view(vq).grids
-        model = ex.registry.model(vq)
+        grids = ex.store.codebook_view(vq).grids
+        model = ex.store.model(vq)
         gs = [grids[i].tolist() for i in rng.integers(0, len(grids), calls)]
         it = iter(gs)
-        ex.decode_codes(vq, gs[0])
-        out["decode_codes_ms"] = stats(timed(lambda: ex.decode_codes(vq, next(it)), calls))
+        ex.codes.decode_codes(vq, gs[0])
+        out["decode_codes_ms"] = stats(timed(lambda: ex.codes.decode_codes(vq, next(it)), calls))
         tg = iter([torch.tensor(g, dtype=torch.int64)[None] for g in gs])
         out["vq_forward_ms"] = stats(timed(lambda: model.decode_indices(next(tg)), calls))
         if model.prior is not None:
@@ -551,7 +551,7 @@ def main(argv=None):
     folders = [str(Path(f).resolve()) for f in args.checkpoints]
 
     ex = Explorer(folders, log=lambda *a: None)
-    vaes, vqs = ex.registry.names("vae"), ex.registry.names("vqvae")
+    vaes, vqs = ex.store.names("vae"), ex.store.names("vqvae")
     if not vaes and not vqs:
         sys.exit(f"no checkpoints in {folders}")
     vae, vq = (vaes or [None])[0], (vqs or [None])[0]
@@ -574,7 +574,7 @@ def main(argv=None):
                 ckpts = folders if label == "this" else [args.reference_checkpoints or root / "checkpoints"]
                 proc, urls[label], _ = start_app(ckpts, args.log, root=root)
                 procs.append(proc)
-            r["browser"] = bench_browser(urls, args.interactions, len(ex.data(vq).x_test) if vq else 0)
+            r["browser"] = bench_browser(urls, args.interactions, len(ex.store.data(vq).x_test) if vq else 0)
             r["reference"] = str(roots.get("reference", ""))
         finally:
             for proc in procs:

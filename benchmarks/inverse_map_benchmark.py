@@ -112,7 +112,7 @@ def main():
     ap.add_argument("--radius", type=float, default=0.01, help="empty space: no image within this share of the span")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
-    proj = Explorer([a.root], log=lambda *_: None).latent_view(a.checkpoint).proj
+    proj = Explorer([a.root], log=lambda *_: None).store.latent_view(a.checkpoint).proj
     latents, coords, labels = (np.asarray(proj.latents, float), np.asarray(proj.coords, float),
                                np.asarray(proj.labels))
     lo, hi = coords.min(0), coords.max(0)

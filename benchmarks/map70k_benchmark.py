@@ -130,12 +130,12 @@ def warm(ckpts: Path, npz: Path, log=print) -> dict:
     for label, images in (("70k", npz), ("10k", None)):
         ex = Explorer([ckpts], log=lambda *a: None, images=images)
         t = time.perf_counter()
-        view = ex.latent_view(NAME, progress=lambda f, what, label=label: log(f"{label}: {what}"))
+        view = ex.store.latent_view(NAME, progress=lambda f, what, label=label: log(f"{label}: {what}"))
         n = len(view.proj.latents)
         rng = np.random.default_rng(0)
         lo, hi = view.proj.coords.min(0), view.proj.coords.max(0)
         indices, positions = rng.integers(0, n, 200).tolist(), rng.uniform(lo, hi, (200, 2)).tolist()
-        ex.decode_latent(NAME, list(ex.map_latent(NAME, index=0)), side=0)
+        ex.map.decode_latent(NAME, list(ex.map.map_latent(NAME, index=0)), side=0)
         point = [click_ms(ex, index=i) for i in indices]
         space = [click_ms(ex, x=x, y=y) for x, y in positions]
         out[label] = {"points": n, "projection_s": time.perf_counter() - t, "server_point_ms": stats(point),
@@ -146,7 +146,7 @@ def warm(ckpts: Path, npz: Path, log=print) -> dict:
 def click_ms(ex, **where) -> float:
     """ms for the server's work for one map click: the latent at `where` (index=, or x=, y=) and its decode."""
     t = time.perf_counter()
-    ex.decode_latent(NAME, list(ex.map_latent(NAME, **where)), side=0)
+    ex.map.decode_latent(NAME, list(ex.map.map_latent(NAME, **where)), side=0)
     return (time.perf_counter() - t) * 1000
 
 

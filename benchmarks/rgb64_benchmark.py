@@ -83,7 +83,7 @@ def warm_caches(models: Path, images: Path):
     try:
         ex = Explorer([models], log=lambda *a: None, images=images)
         for name in (KL, CONV):
-            ex.latent_view(name)
+            ex.store.latent_view(name)
     finally:
         projection.umap_2d = umap_2d
     return ex
@@ -92,13 +92,13 @@ def warm_caches(models: Path, images: Path):
 @torch.no_grad()
 def bench_server(ex, name: str, calls: int) -> dict:
     """Explorer.decode_latent and the bare decoder forward, on the images' latents, `calls` of each."""
-    latents = ex.latent_view(name).proj.latents
-    model = ex.registry.model(name)
+    latents = ex.store.latent_view(name).proj.latents
+    model = ex.store.model(name)
     zs = [latents[i].tolist() for i in np.random.default_rng(0).integers(0, len(latents), calls)]
     it, tz = iter(zs), iter([torch.tensor(z, dtype=torch.float32)[None] for z in zs])
     for z in zs[:3]:
-        ex.decode_latent(name, z)
-    return {"latent_numbers": len(zs[0]), "decode_latent_ms": stats(timed(lambda: ex.decode_latent(name, next(it)),
+        ex.map.decode_latent(name, z)
+    return {"latent_numbers": len(zs[0]), "decode_latent_ms": stats(timed(lambda: ex.map.decode_latent(name, next(it)),
                                                                            calls)),
             "forward_ms": stats(timed(lambda: model.decode_location(next(tz)), calls))}
 

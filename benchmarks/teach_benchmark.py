@@ -33,42 +33,46 @@ GOAL_P95_MS = 150.0
 
 def cases(ex: Explorer, vae: str, vq: str | None, rng, tmp: str) -> dict:
     """name -> a function of no arguments, each call a new input."""
-    post = ex.posteriors(vae)
+    post = ex.store.posteriors(vae)
     n, d = post.mu.shape
     img = lambda: int(rng.integers(n))
     z = lambda: post.mu[img()]
     dims = lambda: rng.choice(d, 2, replace=False)
-    model = ex.registry.model(vae)
+    model = ex.store.model(vae)
     fresh = itertools.count(int(rng.integers(10**9)))  # seeds never seen: the IWAE bound is never cached
     out = {
         "reference: bare VAE decoder forward (1 latent)": lambda: model.decode_location(torch.from_numpy(z())[None]),
-        "latent_axes (10,000 points, density 64x64, 1 ellipse pair)": lambda: ex.latent_axes(vae, *dims(), [img()]),
-        "latent_axes (100 selected: 200 ellipses)": lambda: ex.latent_axes(vae, *dims(), rng.integers(n, size=100)),
-        "axes_latent + decode_latent (a click on the axes)": lambda: ex.decode_latent(
-            vae, ex.axes_latent(vae, 0, 1, *rng.normal(size=2), index=img())),
-        f"monte_carlo L=64, a new image or seed (IWAE {IWAE_REPEATS} x k={IWAE_K} computed)": lambda: ex.monte_carlo(
-            vae, img(), 64, next(fresh)),
-        f"monte_carlo L=1, a new image or seed (IWAE {IWAE_REPEATS} x k={IWAE_K} computed)": lambda: ex.monte_carlo(
-            vae, img(), 1, next(fresh)),
-        "monte_carlo, L slider moved (1..64; IWAE kept)": lambda: ex.monte_carlo(vae, 0, int(rng.integers(1, 65)), 0),
-        "decoder_output (E[x|z] over 256 levels, scale map, sample)": lambda: ex.decoder_output(vae, z()),
-        "traversal top-4 x 7 steps (+ PNG)": lambda: ex.traversal(vae, z(), 4, 7),
-        f"traversal top-{min(d, 16)} x 15 steps (+ PNG)": lambda: ex.traversal(vae, z(), min(d, 16), 15),
-        "neighbours k=10 (10,000 x d brute force)": lambda: ex.neighbours(vae, z(), 10, None),
-        "export_files: CSV + NPZ of all 10,000": lambda: export_files(ex.export_selection(vae, np.arange(n)), vae, tmp),
-        "export_files: CSV + NPZ of 100": lambda: export_files(ex.export_selection(vae, rng.integers(n, size=100)),
+        "latent_axes (10,000 points, density 64x64, 1 ellipse pair)":
+            lambda: ex.maths.latent_axes(vae, *dims(), [img()]),
+        "latent_axes (100 selected: 200 ellipses)":
+            lambda: ex.maths.latent_axes(vae, *dims(), rng.integers(n, size=100)),
+        "axes_latent + decode_latent (a click on the axes)": lambda: ex.map.decode_latent(
+            vae, ex.maths.axes_latent(vae, 0, 1, *rng.normal(size=2), index=img())),
+        f"monte_carlo L=64, a new image or seed (IWAE {IWAE_REPEATS} x k={IWAE_K} computed)":
+            lambda: ex.maths.monte_carlo(vae, img(), 64, next(fresh)),
+        f"monte_carlo L=1, a new image or seed (IWAE {IWAE_REPEATS} x k={IWAE_K} computed)":
+            lambda: ex.maths.monte_carlo(vae, img(), 1, next(fresh)),
+        "monte_carlo, L slider moved (1..64; IWAE kept)":
+            lambda: ex.maths.monte_carlo(vae, 0, int(rng.integers(1, 65)), 0),
+        "decoder_output (E[x|z] over 256 levels, scale map, sample)": lambda: ex.maths.decoder_output(vae, z()),
+        "traversal top-4 x 7 steps (+ PNG)": lambda: ex.maths.traversal(vae, z(), 4, 7),
+        f"traversal top-{min(d, 16)} x 15 steps (+ PNG)": lambda: ex.maths.traversal(vae, z(), min(d, 16), 15),
+        "neighbours k=10 (10,000 x d brute force)": lambda: ex.map.neighbours(vae, z(), 10, None),
+        "export_files: CSV + NPZ of all 10,000":
+            lambda: export_files(ex.map.export_selection(vae, np.arange(n)), vae, tmp),
+        "export_files: CSV + NPZ of 100": lambda: export_files(ex.map.export_selection(vae, rng.integers(n, size=100)),
                                                                vae, tmp),
-        "selection_summary of all 10,000 (gallery, means)": lambda: ex.selection_summary(vae, np.arange(n)),
-        "selection_summary of 50": lambda: ex.selection_summary(vae, rng.integers(n, size=50)),
+        "selection_summary of all 10,000 (gallery, means)": lambda: ex.map.selection_summary(vae, np.arange(n)),
+        "selection_summary of 50": lambda: ex.map.selection_summary(vae, rng.integers(n, size=50)),
         "restore_state (parse + check a full URL)": lambda: ex.restore_state(to_query(ViewState(
             vae=vae, vq=vq, tab="axes", index=img(), z=tuple(z().tolist()), axes=(0, 1), samples=16))),
         "url_state round trip": lambda: from_query(to_query(ViewState(index=img(), z=tuple(z().tolist())))),
     }
     if vq:
-        qm, grids = ex.registry.model(vq), ex.codebook_view(vq).grids
+        qm, grids = ex.store.model(vq), ex.store.codebook_view(vq).grids
         out["reference: bare VQ-VAE decoder forward (1 grid)"] = lambda: qm.decode_indices(
             torch.from_numpy(grids[img()].astype(np.int64))[None])
-        out["quantization (7x7 cells x 512 codes, 2 decodes)"] = lambda: ex.quantization(vq, img())
+        out["quantization (7x7 cells x 512 codes, 2 decodes)"] = lambda: ex.codes.quantization(vq, img())
     return out
 
 
@@ -86,9 +90,9 @@ def bench(ex: Explorer, vae: str, vq: str | None, calls: int, tmp: str) -> dict:
 def once(ex: Explorer, vae: str, vq: str | None) -> dict:
     """First-use costs: data + projection (from the cache), the posteriors' sigmas, the codebook view."""
     out = {}
-    for name, fn in (("data + projection of the VAE (cached)", lambda: ex.latent_view(vae)),
-                     ("posteriors: encode 10,000 test images for sigma", lambda: ex.posteriors(vae)),
-                     *((("codebook view of the VQ-VAE (cached)", lambda: ex.codebook_view(vq)),) if vq else ())):
+    for name, fn in (("data + projection of the VAE (cached)", lambda: ex.store.latent_view(vae)),
+                     ("posteriors: encode 10,000 test images for sigma", lambda: ex.store.posteriors(vae)),
+                     *((("codebook view of the VQ-VAE (cached)", lambda: ex.store.codebook_view(vq)),) if vq else ())):
         t = time.perf_counter()
         fn()
         out[name] = (time.perf_counter() - t) * 1000
@@ -117,7 +121,7 @@ def main(argv=None):
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
     ex = Explorer([str(Path(f).resolve()) for f in args.checkpoints], log=lambda *a: None)
-    vaes, vqs = ex.registry.names("vae"), ex.registry.names("vqvae")
+    vaes, vqs = ex.store.names("vae"), ex.store.names("vqvae")
     if not vaes:
         sys.exit(f"no VAE checkpoint in {args.checkpoints}")
     vae = args.vae if args.vae in vaes else vaes[0]

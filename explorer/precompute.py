@@ -20,10 +20,10 @@ def main(argv=None):
         ex = Explorer(args.folders, images=args.images)
     except ImageSetError as e:
         p.error(str(e))
-    for name in ex.registry.checkpoints:
+    for name in ex.store.names("vae") + ex.store.names("vqvae"):
         def progress(fraction: float, what: str, name=name):
             print(f"{name}: {what}", file=sys.stderr, flush=True)
-        open_view = ex.latent_view if ex.registry.get(name).kind == "vae" else ex.codebook_view
+        open_view = ex.store.latent_view if ex.store.found(name).kind == "vae" else ex.store.codebook_view
         open_view(name, progress=progress)
         print(f"{name}: projection cached")
 

@@ -74,8 +74,8 @@ def app_checkpoints(tmp_path_factory) -> Path:
                              prior_heads=2, lr=3e-3)
         train_prior(out / "digits-vqvae", prior, device="cpu", log=lambda *a: None)
         ex = Explorer([out], log=lambda *a: None)  # cache the projections now: the app starts warm
-        ex.latent_view("digits-vae")
-        ex.codebook_view("digits-vqvae")
+        ex.store.latent_view("digits-vae")
+        ex.store.codebook_view("digits-vqvae")
     finally:
         torch.set_num_threads(threads)
     assert "umap" not in sys.modules
@@ -182,8 +182,8 @@ def teach_ckpts(tmp_path_factory) -> Path:
         fit_prior(out / "vae4", "cpu", log=lambda *a: None, gmm_components=3, gmm_iterations=30)
         ex = Explorer([out], log=lambda *a: None)
         for name in ("vae4", "vae2"):
-            ex.latent_view(name)
-        ex.codebook_view("vq")
+            ex.store.latent_view(name)
+        ex.store.codebook_view("vq")
     finally:
         torch.set_num_threads(threads)
         projection.umap_2d = umap_2d

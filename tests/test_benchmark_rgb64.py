@@ -17,9 +17,9 @@ def test_the_models_are_written_with_warm_caches_and_measured(tmp_path):
     try:
         images = bench.write_models(tmp_path, 12)
         ex = bench.warm_caches(tmp_path / "models", images)
-        kl = ex.registry.model(bench.KL)
+        kl = ex.store.model(bench.KL)
         assert kl.latent_shape == (4, 16, 16) and kl.image_shape == (3, 64, 64)
-        assert ex.registry.model(bench.CONV).image_shape == (3, 64, 64)
+        assert ex.store.model(bench.CONV).image_shape == (3, 64, 64)
         for name in (bench.KL, bench.CONV):
             assert len(list((tmp_path / "models" / name / "projections").glob("latent-*.npz"))) == 1
             r = bench.bench_server(ex, name, 2)

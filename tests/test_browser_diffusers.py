@@ -65,8 +65,9 @@ def diffusers_app(tmp_path_factory):
     torch.set_num_threads(1)
     try:
         ex = Explorer([models], log=lambda *a: None, images=images)
-        assert ex.latent_view(KL).proj.method == "umap"  # (a PCA under that name: what the app reads from the cache)
-        ex.codebook_view(VQ)  # 32 codes: a PCA of the codebook, no UMAP
+        # (a PCA under that name: what the app reads from the cache)
+        assert ex.store.latent_view(KL).proj.method == "umap"
+        ex.store.codebook_view(VQ)  # 32 codes: a PCA of the codebook, no UMAP
     finally:
         projection.umap_2d = umap_2d
         torch.set_num_threads(threads)

@@ -21,7 +21,8 @@ def test_generate_shows_samples_of_both_models_and_opens_a_vq_sample_in_the_code
     assert "--samples-only" in page.locator("#gen-vae-quality").inner_text()
     page.locator("#gen-vq img").nth(2).click()
     page.wait_for_selector("#code-grid td[data-row]", state="visible")  # the codes tab, with sample 2's grid
-    want = Explorer([app_checkpoints], log=lambda *a: None).sample(app_models.vq, SampleSettings(n=16)).grids[2]
+    shown = Explorer([app_checkpoints], log=lambda *a: None)
+    want = shown.generate.sample(app_models.vq, SampleSettings(n=16)).grids[2]
     page.wait_for_function("(v) => Array.from(document.querySelectorAll('#code-grid td')).map(t => t.innerText.trim())"
                            ".join(',') === v", arg=",".join(str(v) for v in want.reshape(-1)))
     assert app.errors == []

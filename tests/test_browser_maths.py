@@ -23,7 +23,7 @@ def test_maths_tab_draws_the_latent_axes_decodes_a_click_and_follows_l(open_app,
     drawn = maths_samples(app, 8)  # L = 8 samples of test image 0's posterior, seed 0, on the axes (z_i, z_j)
     i, j = int(drawn["i"][1:]), int(drawn["j"][1:])
     assert len(drawn["names"]) == 1 and "Monte Carlo" in drawn["names"][0]  # one legend entry for all of them
-    np.testing.assert_allclose(drawn["xy"], ex.monte_carlo(app_models.vae, 0, 8, 0).z[:, [i, j]], atol=1e-3)
+    np.testing.assert_allclose(drawn["xy"], ex.maths.monte_carlo(app_models.vae, 0, 8, 0).z[:, [i, j]], atol=1e-3)
     g = app.geometry("#maths-axes")
     assert len(g["points"]) > 100 and g["width"] > 100
     names = page.evaluate("() => document.querySelector('#maths-axes .vx-plot').data.map(t => t.name)")
@@ -54,5 +54,5 @@ def test_maths_tab_draws_the_latent_axes_decodes_a_click_and_follows_l(open_app,
     assert mc.inner_text() != before
     assert page.locator("#maths-mc-strip img").count() == 1
     drawn = maths_samples(app, 20)  # the samples on the axes follow L
-    np.testing.assert_allclose(drawn["xy"], ex.monte_carlo(app_models.vae, 0, 20, 0).z[:, [i, j]], atol=1e-3)
+    np.testing.assert_allclose(drawn["xy"], ex.maths.monte_carlo(app_models.vae, 0, 20, 0).z[:, [i, j]], atol=1e-3)
     assert app.errors == []

@@ -60,7 +60,7 @@ def test_the_url_holds_the_maths_settings_and_restores_them(open_app, browser, a
     """The Maths tab's axes, L and seed go in the URL; opening it restores them; bad ones only warn."""
     from explorer.service.explorer import Explorer
 
-    order = [int(d) for d in Explorer([app_checkpoints], log=lambda *a: None).dims_by_kl(app_models.vae)]
+    order = [int(d) for d in Explorer([app_checkpoints], log=lambda *a: None).store.dims_by_kl(app_models.vae)]
     app = open_app()
     page = app.page
     page.get_by_role("tab", name="Maths").click()

@@ -75,8 +75,8 @@ def test_committed_files_are_under_10_mb():
 
 def test_warm_start_neither_imports_nor_fits_umap():
     code = ("import sys; from explorer.service.explorer import Explorer; ex = Explorer(['checkpoints']);\n"
-            "[ex.latent_view(n) for n in ex.registry.names('vae')]; [ex.codebook_view(n) for n in "
-            "ex.registry.names('vqvae')]; print('umap' in sys.modules, len(ex.registry.checkpoints))")
+            "[ex.store.latent_view(n) for n in ex.store.names('vae')]; [ex.store.codebook_view(n) for n in "
+            "ex.store.names('vqvae')]; print('umap' in sys.modules, len(ex.store.registry.found))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=False, capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 0, out.stderr

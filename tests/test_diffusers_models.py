@@ -12,9 +12,10 @@ import torch
 from explorer.compute.inverse import LatentMap
 from explorer.errors import DataUnavailable, LatentError, MissingCapability
 from explorer.models.diffusers_models import DiffusersFolderError, check_folder
-from explorer.service.explorer import Explorer, LatentView
+from explorer.service.explorer import Explorer
 from explorer.service.image_sets import ImageSet
 from explorer.service.projection import LatentProjection
+from explorer.service.store import LatentView
 
 diffusers = pytest.importorskip("diffusers")
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,13 +39,13 @@ def ex(folders):
 
 
 def test_both_folders_are_listed_by_their_folder_names_with_their_kinds(ex):
-    assert ex.registry.names("vae") == ["tiny-kl"] and ex.registry.names("vqvae") == ["tiny-vq"]
-    assert ex.registry.get("tiny-kl").image_shape == (3, 16, 16)
-    assert "diffusers AutoencoderKL" in ex.registry.get("tiny-kl").summary()
+    assert ex.store.names("vae") == ["tiny-kl"] and ex.store.names("vqvae") == ["tiny-vq"]
+    assert ex.store.found("tiny-kl").image_shape == (3, 16, 16)
+    assert "diffusers AutoencoderKL" in ex.store.found("tiny-kl").summary()
 
 
 def test_the_kl_latent_is_flattened_scaled_and_decodes_to_the_image_range(ex, folders):
-    model = ex.registry.model("tiny-kl")
+    model = ex.store.model("tiny-kl")
     assert model.latent_shape == (4, 8, 8) and model.latent_dim == 256
     raw = diffusers.AutoencoderKL.from_pretrained(folders / "tiny-kl")
     x = torch.rand(2, 3, 16, 16)
@@ -59,20 +60,20 @@ def test_the_kl_latent_is_flattened_scaled_and_decodes_to_the_image_range(ex, fo
         want = ((raw.decode(d.mean).sample + 1) / 2).clamp(0, 1)
     torch.testing.assert_close(y, want, rtol=1e-4, atol=1e-5)
     assert y.shape == (2, 3, 16, 16) and 0 <= float(y.min()) and float(y.max()) <= 1
-    image = ex.decode_latent("tiny-kl", mu[0].tolist(), side=0)
+    image = ex.map.decode_latent("tiny-kl", mu[0].tolist(), side=0)
     assert image.size == (16, 16)
     with pytest.raises(LatentError, match="256 numbers"):
-        ex.decode_latent("tiny-kl", [0.0] * 16)
+        ex.map.decode_latent("tiny-kl", [0.0] * 16)
 
 
 def test_a_model_without_a_decoder_scale_says_so_instead_of_failing(ex):
-    assert "no decoder scale" in ex.missing("tiny-kl", "decoder scale")
+    assert "no decoder scale" in ex.store.missing("tiny-kl", "decoder scale")
     with pytest.raises(MissingCapability, match="decoder panel"):
-        ex.decoder_output("tiny-kl", [0.0] * 256)
+        ex.maths.decoder_output("tiny-kl", [0.0] * 256)
 
 
 def test_vq_codes_come_from_its_quantizer_and_edited_grids_decode(ex, folders):
-    model = ex.registry.model("tiny-vq")
+    model = ex.store.model("tiny-vq")
     assert model.grid_size == 8 and model.num_codes == 32 and tuple(model.codebook.shape) == (32, 4)
     raw = diffusers.VQModel.from_pretrained(folders / "tiny-vq")
     x = torch.rand(1, 3, 16, 16)
@@ -84,13 +85,13 @@ def test_vq_codes_come_from_its_quantizer_and_edited_grids_decode(ex, folders):
     edited = grid.clone()
     edited[0, 0, 0] = (int(grid[0, 0, 0]) + 1) % 32
     assert not torch.equal(model.decode_indices(edited), model.decode_indices(grid))
-    assert ex.decode_codes("tiny-vq", grid[0].tolist(), side=0).size == (16, 16)
-    assert "cannot generate" in ex.no_prior("tiny-vq")
+    assert ex.codes.decode_codes("tiny-vq", grid[0].tolist(), side=0).size == (16, 16)
+    assert "cannot generate" in ex.generate.no_prior("tiny-vq")
 
 
 def test_a_diffusers_model_has_no_images_of_its_own_and_says_how_to_give_it_some(ex):
     with pytest.raises(DataUnavailable, match="--images"):
-        ex.latent_view("tiny-kl")
+        ex.store.latent_view("tiny-kl")
 
 
 def test_pickled_weights_and_other_classes_are_refused_with_what_to_do(tmp_path, folders):
@@ -107,12 +108,12 @@ def test_pickled_weights_and_other_classes_are_refused_with_what_to_do(tmp_path,
         check_folder(other)
     logged = []
     ex = Explorer([tmp_path], log=logged.append)
-    assert ex.registry.checkpoints == {} and len(logged) == 2 and all("skipping" in m for m in logged)
+    assert ex.store.registry.found == {} and len(logged) == 2 and all("skipping" in m for m in logged)
 
 
 def test_diffusers_is_imported_only_when_a_diffusers_folder_is_found():
     code = ("import sys; from explorer.service.explorer import Explorer; Explorer(['checkpoints'], log=lambda *a: 0)"
-            ".registry.model('fashion-vae'); print('diffusers' in sys.modules)")
+            ".store.model('fashion-vae'); print('diffusers' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
@@ -120,17 +121,17 @@ def test_diffusers_is_imported_only_when_a_diffusers_folder_is_found():
 
 def test_compare_and_interpolate_fit_an_image_to_each_model(ex):
     x = torch.rand(1, 1, 28, 28)  # a grey 28 x 28 image for two 16 x 16 RGB models
-    r = ex.reconstruct("tiny-kl", "tiny-vq", x)
+    r = ex.compare.reconstruct("tiny-kl", "tiny-vq", x)
     assert r.vae.size == r.vqvae.size and 0 <= r.vae_mse < 1 and 0 <= r.vqvae_mse < 1
 
 
 def test_a_latent_of_many_numbers_gets_slider_directions_and_a_few_does_not(folders, teach_ex):
-    assert teach_ex.directions("vae4") is None  # 4 numbers: a slider each
+    assert teach_ex.store.directions("vae4") is None  # 4 numbers: a slider each
     images = np.random.default_rng(0).integers(0, 256, (40, 3, 16, 16), dtype=np.uint8)
     shown = Explorer([folders], log=lambda *a: None, images=ImageSet.from_arrays(images))
-    mu = shown.registry.model("tiny-kl").encode(torch.from_numpy(images).float() / 255)[0].numpy()
+    mu = shown.store.model("tiny-kl").encode(torch.from_numpy(images).float() / 255)[0].numpy()
     proj = LatentProjection(mu, mu[:, :2].copy(), np.full(40, -1), np.ones(256), "identity")
-    shown._views["tiny-kl"] = LatentView(proj, LatentMap(proj.latents, proj.coords), shown.data("tiny-kl"))
-    dirs = shown.directions("tiny-kl")  # 256 numbers: the top 16 principal directions of the images' latents
+    shown.store._views["tiny-kl"] = LatentView(proj, LatentMap(proj.latents, proj.coords), shown.store.data("tiny-kl"))
+    dirs = shown.store.directions("tiny-kl")  # 256 numbers: the top 16 principal directions of the images' latents
     assert dirs.vectors.shape == (16, 256)
     np.testing.assert_allclose(dirs.mean, mu.mean(0), rtol=1e-5, atol=1e-6)

@@ -10,11 +10,11 @@ from PIL import Image
 
 from explorer.compute.code_grid import GridError, paint, set_cell, validate_grid
 from explorer.compute.inverse import LatentMap
+from explorer.errors import LatentError, UnknownCheckpoint
 from explorer.figures import maps as plots
 from explorer.figures.pictures import ImageInputError, load_upload
 from explorer.service import projection
-from explorer.service.explorer import Explorer, LatentError
-from explorer.service.registry import UnknownCheckpoint
+from explorer.service.explorer import Explorer
 from explorer.web.components.sliders import SliderError, slider_event, sliders_value
 from vae_core import Config
 from vae_core.train import train
@@ -130,24 +130,25 @@ def test_huge_image_is_refused_before_decoding(tmp_path):
 # --- projection cache ----------------------------------------------------------------------------------
 def test_projection_is_cached_and_keyed_by_weights_and_data(ckpts, ex, monkeypatch):
     name = "vae2"
-    view = ex.latent_view(name)
+    view = ex.store.latent_view(name)
     files = list((ckpts / name / "projections").glob("latent-*.npz"))
-    assert len(files) == 1 and view.proj.method == "identity" and len(view.proj.coords) == len(ex.data(name).x_test)
+    assert len(files) == 1 and view.proj.method == "identity"
+    assert len(view.proj.coords) == len(ex.store.data(name).x_test)
 
     def fail(*a, **k):
         raise AssertionError("recomputed despite a warm cache")
 
     monkeypatch.setattr(projection, "project_latents", fail)
-    again = Explorer([ckpts], log=lambda *a: None).latent_view(name)  # a fresh app start reads the cache
+    again = Explorer([ckpts], log=lambda *a: None).store.latent_view(name)  # a fresh app start reads the cache
     np.testing.assert_array_equal(again.proj.coords, view.proj.coords)
-    x = ex.data(name).x_test
+    x = ex.store.data(name).x_test
     weights = ckpts / name / "model.safetensors"
     assert projection.cache_key(weights, x, "latent") != projection.cache_key(weights, x[:-1], "latent")
     assert projection.cache_key(weights, x, "latent") != projection.cache_key(weights, x, "codebook")
 
 
 def test_codebook_projection_counts_every_code_use(ex):
-    cb = ex.codebook_view("vq")
+    cb = ex.store.codebook_view("vq")
     assert cb.method == "pca" and cb.coords.shape == (16, 2)
     assert cb.counts.sum() == cb.grids.size  # every grid cell counted once
     assert 0 < cb.usage()["codes_used"] <= 1
@@ -162,18 +163,18 @@ def test_read_only_checkpoint_caches_elsewhere(ckpts, tmp_path, monkeypatch):
 
 # --- service -------------------------------------------------------------------------------------------
 def test_decode_latent_validates_input(ex):
-    assert ex.decode_latent("vae2", [0.1, -0.2]).size[0] > 8
+    assert ex.map.decode_latent("vae2", [0.1, -0.2]).size[0] > 8
     for bad, msg in (([0.1], "2 numbers"), ([0.0, float("nan")], "NaN"), ([0.0, 1e6], "within"),
                      ("abc", "numbers"), ([[1, 2]], "2 numbers")):
         with pytest.raises(LatentError, match=msg):
-            ex.decode_latent("vae2", bad)
+            ex.map.decode_latent("vae2", bad)
     with pytest.raises(LatentError, match="VAE checkpoint"):
-        ex.decode_latent("vq", [0, 0])
+        ex.map.decode_latent("vq", [0, 0])
 
 
 def test_page_images_keep_the_model_pixels_and_api_images_are_enlarged(ex):
-    native, shown = ex.decode_latent("vae2", [0.1, -0.2], side=0), ex.decode_latent("vae2", [0.1, -0.2])
-    side = ex.registry.model("vae2").cfg.image_size
+    native, shown = ex.map.decode_latent("vae2", [0.1, -0.2], side=0), ex.map.decode_latent("vae2", [0.1, -0.2])
+    side = ex.store.model("vae2").cfg.image_size
     assert native.size == (side, side) and shown.size[0] >= 8 * side
     np.testing.assert_array_equal(np.asarray(shown)[::shown.size[0] // side, ::shown.size[0] // side],
                                   np.asarray(native))
@@ -202,26 +203,26 @@ def test_slider_event_reads_dimension_and_value():
 
 
 def test_unknown_or_path_like_checkpoint_names_are_refused(ex):
-    for name in ("nope", "../vae2", "/etc/passwd", str(ex.registry.get("vae2").path), None):
+    for name in ("nope", "../vae2", "/etc/passwd", str(ex.store.found("vae2").folder), None):
         with pytest.raises(UnknownCheckpoint):
-            ex.decode_latent(name, [0, 0])
+            ex.map.decode_latent(name, [0, 0])
 
 
 def test_decode_codes_and_edit_changes_image(ex):
-    cb = ex.codebook_view("vq")
+    cb = ex.store.codebook_view("vq")
     g = cb.grids[0].tolist()
-    a = np.asarray(ex.decode_codes("vq", g))
+    a = np.asarray(ex.codes.decode_codes("vq", g))
     k = (g[0][0] + 1) % 16
-    b = np.asarray(ex.decode_codes("vq", set_cell(np.array(g), 0, 0, k).tolist()))
+    b = np.asarray(ex.codes.decode_codes("vq", set_cell(np.array(g), 0, 0, k).tolist()))
     assert a.shape == b.shape and not np.array_equal(a, b)
-    model = ex.registry.model("vq")
-    x = ex.image("vq", 0)
+    model = ex.store.model("vq")
+    x = ex.store.image("vq", 0)
     np.testing.assert_array_equal(model.encode_indices(x)[0].numpy(), cb.grids[0])
 
 
 def test_reconstruct_reports_mse_and_psnr(ex):
-    x = ex.image("vae2", 3)
-    r = ex.reconstruct("vae2", "vq", x)
+    x = ex.store.image("vae2", 3)
+    r = ex.compare.reconstruct("vae2", "vq", x)
     for m in ("vae", "vqvae"):
         mse, db = getattr(r, f"{m}_mse"), getattr(r, f"{m}_psnr")
         assert mse > 0 and abs(db - 10 * np.log10(1 / mse)) < 1e-9
@@ -229,18 +230,18 @@ def test_reconstruct_reports_mse_and_psnr(ex):
 
 
 def test_interpolation_starts_and_ends_at_the_images(ex):
-    r = ex.interpolate("vae2", "vq", 0, 5, steps=4)
+    r = ex.compare.interpolate("vae2", "vq", 0, 5, steps=4)
     assert r.linear.size == r.spherical.size == r.vq.size
-    m = ex.registry.model("vae2")
+    m = ex.store.model("vae2")
     with torch.no_grad():
-        za, zb = m.encode(ex.image("vae2", 0))[0], m.encode(ex.image("vae2", 5))[0]
+        za, zb = m.encode(ex.store.image("vae2", 0))[0], m.encode(ex.store.image("vae2", 5))[0]
     assert not torch.allclose(za, zb)
     strip = np.asarray(r.linear)
     assert strip.shape[1] > 4 * strip.shape[0] // 2  # a row of 4 images
 
 
 def test_manifold_only_for_2d_latents(ex):
-    assert ex.manifold("vae2") is not None
+    assert ex.map.manifold("vae2") is not None
 
 
 # --- sessions and views ---------------------------------------------------------------------------------------
@@ -271,9 +272,14 @@ def test_a_tab_whose_session_was_evicted_gets_a_reload_message(ex):
 
 
 def test_user_errors_share_one_base_class():
-    from explorer.errors import IndexRangeError, SessionExpired, UserError
-    from explorer.service.explorer import DataUnavailable
-    from explorer.service.registry import UnknownCheckpoint, UnreadableCheckpoint
+    from explorer.errors import (
+        DataUnavailable,
+        IndexRangeError,
+        SessionExpired,
+        UnknownCheckpoint,
+        UnreadableCheckpoint,
+        UserError,
+    )
 
     for cls in (UnknownCheckpoint, UnreadableCheckpoint, GridError, ImageInputError, LatentError, SliderError,
                 IndexRangeError, SessionExpired, DataUnavailable):
@@ -285,7 +291,7 @@ def test_bad_image_index_is_a_user_error(ex):
 
     for bad in (-1, 10**9, 1.5, None, "3"):
         with pytest.raises(UserError, match="image index"):
-            ex.image("vae2", bad)
+            ex.store.image("vae2", bad)
 
 
 # --- progress of a first projection ---------------------------------------------------------------------------
@@ -296,7 +302,7 @@ def test_a_first_projection_reports_advancing_progress(ckpts, tmp_path):
     for name in ("vae2", "vq"):
         shutil.copytree(ckpts / name, tmp_path / name, ignore=shutil.ignore_patterns("projections"))
     fresh = Explorer([tmp_path], log=lambda *a: None)
-    for name, open_view in (("vae2", fresh.latent_view), ("vq", fresh.codebook_view)):
+    for name, open_view in (("vae2", fresh.store.latent_view), ("vq", fresh.store.codebook_view)):
         heard = []
         open_view(name, progress=lambda f, what, heard=heard: heard.append((f, what)))
         fractions = [f for f, _ in heard]
@@ -309,8 +315,8 @@ def test_a_first_projection_reports_advancing_progress(ckpts, tmp_path):
 
 
 def test_project_latents_reports_every_batch(ckpts, ex):
-    model = ex.registry.model("vae2")
-    x = ex.data("vae2").x_test
+    model = ex.store.model("vae2")
+    x = ex.store.data("vae2").x_test
     heard = []
     projection.project_latents(model, x, None, batch_size=100, progress=lambda f, what: heard.append((f, what)))
     n = -(-len(x) // 100)

@@ -22,8 +22,8 @@ def ex(app_checkpoints):
 @pytest.mark.parametrize("kind", ["vae", "vq"])
 def test_samples_are_reproducible_from_the_seed(ex, app_models, kind):
     name = app_models.vae if kind == "vae" else app_models.vq
-    a, b = ex.sample(name, SampleSettings(n=5, seed=3)), ex.sample(name, SampleSettings(n=5, seed=3))
-    c = ex.sample(name, SampleSettings(n=5, seed=4))
+    a, b = ex.generate.sample(name, SampleSettings(n=5, seed=3)), ex.generate.sample(name, SampleSettings(n=5, seed=3))
+    c = ex.generate.sample(name, SampleSettings(n=5, seed=4))
     assert len(a.images) == 5 and a.ms_per_sample > 0
     assert [np.asarray(i).tobytes() for i in a.images] == [np.asarray(i).tobytes() for i in b.images]
     assert [np.asarray(i).tobytes() for i in a.images] != [np.asarray(i).tobytes() for i in c.images]
@@ -33,13 +33,13 @@ def test_samples_are_reproducible_from_the_seed(ex, app_models, kind):
         assert a.grids.shape == (5, app_models.grid, app_models.grid)
         assert a.grids.min() >= 0 and a.grids.max() < app_models.num_codes
         # each image is the decode of its grid
-        decoded = ex.decode_codes(name, a.grids[0].tolist(), side=0)
+        decoded = ex.codes.decode_codes(name, a.grids[0].tolist(), side=0)
         assert np.asarray(decoded).tobytes() == np.asarray(a.images[0]).tobytes()
 
 
 def test_top_k_one_is_greedy_and_the_same_for_every_seed(ex, app_models):
-    a = ex.sample(app_models.vq, SampleSettings(n=2, seed=1, top_k=1)).grids
-    b = ex.sample(app_models.vq, SampleSettings(n=2, seed=9, top_k=1)).grids
+    a = ex.generate.sample(app_models.vq, SampleSettings(n=2, seed=1, top_k=1)).grids
+    b = ex.generate.sample(app_models.vq, SampleSettings(n=2, seed=9, top_k=1)).grids
     assert (a == b).all() and (a[0] == a[1]).all()
 
 
@@ -54,28 +54,28 @@ def test_top_k_one_is_greedy_and_the_same_for_every_seed(ex, app_models):
 ])
 def test_bad_settings_say_what_is_allowed(ex, app_models, settings, message):
     with pytest.raises(SampleError, match=message):
-        ex.sample(app_models.vq, settings)
+        ex.generate.sample(app_models.vq, settings)
 
 
 def test_suggestions_are_the_priors_conditional_most_likely_first(ex, app_models):
-    grid = ex.codebook_view(app_models.vq).grids[0]
-    top = ex.suggestions(app_models.vq, grid.tolist(), 1, 1, k=5)
+    grid = ex.store.codebook_view(app_models.vq).grids[0]
+    top = ex.generate.suggestions(app_models.vq, grid.tolist(), 1, 1, k=5)
     probs = [p for _, p in top]
     assert len(top) == 5 and probs == sorted(probs, reverse=True) and sum(probs) <= 1 + 1e-6
-    prior = ex.registry.model(app_models.vq).prior
+    prior = ex.store.model(app_models.vq).prior
     p = prior.conditional(torch.as_tensor(grid), 1, 1)
     assert top[0][0] == int(p.argmax()) and top[0][1] == pytest.approx(float(p.max()), rel=1e-5)
     with pytest.raises(SampleError, match="outside"):
-        ex.suggestions(app_models.vq, grid.tolist(), app_models.grid, 0)
+        ex.generate.suggestions(app_models.vq, grid.tolist(), app_models.grid, 0)
 
 
 def test_resampling_from_a_cell_keeps_the_cells_before_it(ex, app_models):
-    grid = ex.codebook_view(app_models.vq).grids[3]
+    grid = ex.store.codebook_view(app_models.vq).grids[3]
     n = app_models.grid
     row, col = n // 2, 1
     changed = 0
     for seed in range(4):
-        out = ex.resample_from(app_models.vq, grid.tolist(), row, col, SampleSettings(seed=seed))
+        out = ex.generate.resample_from(app_models.vq, grid.tolist(), row, col, SampleSettings(seed=seed))
         t = row * n + col
         assert (out.reshape(-1)[:t] == grid.reshape(-1)[:t]).all()
         changed += int((out.reshape(-1)[t:] != grid.reshape(-1)[t:]).any())
@@ -87,4 +87,4 @@ def test_a_vq_vae_without_a_prior_says_how_to_train_one(app_checkpoints, app_mod
     shutil.copytree(app_checkpoints / app_models.vq, folder / "no-prior", ignore=shutil.ignore_patterns("prior"))
     ex = Explorer([folder], log=lambda *a: None)
     with pytest.raises(SampleError, match="vae_core.train_prior"):
-        ex.sample("no-prior", SampleSettings(n=2))
+        ex.generate.sample("no-prior", SampleSettings(n=2))

@@ -146,16 +146,17 @@ def test_the_explorer_maps_codes_and_searches_the_given_images(ckpts, forms):
 
     path, n, labels = forms["folder"]
     ex = Explorer([ckpts], images=path, **QUIET)
-    view = ex.latent_view("vae2")  # a 2-D latent: the map is the latent itself (no UMAP)
+    view = ex.store.latent_view("vae2")  # a 2-D latent: the map is the latent itself (no UMAP)
     assert view.data.x_test.shape == (n, 1, 8, 8) and len(view.proj.coords) == n
     assert view.proj.labels.tolist() == labels and view.data.label_names == ["cat", "dog"]
-    assert ex.codebook_view("vq").grids.shape == (n, 2, 2)
-    near = ex.neighbours("vae2", view.proj.latents[3].tolist(), k=3)
+    assert ex.store.codebook_view("vq").grids.shape == (n, 2, 2)
+    near = ex.map.neighbours("vae2", view.proj.latents[3].tolist(), k=3)
     assert near.indices[0] == 3 and (near.indices < n).all()
-    assert ex.data_note("vae2") == (f"5 images from {path}, resized from 20x12 RGB to 8x8 grey; "
+    assert ex.store.data_note("vae2") == (f"5 images from {path}, resized from 20x12 RGB to 8x8 grey; "
                                     "2 unreadable files skipped")
     own = Explorer([ckpts], **QUIET)  # without --images: the checkpoint's own test split, its own projection
-    assert own.data_note("vae2") == "" and len(own.latent_view("vae2").proj.coords) == len(own.data("vae2").x_test) > n
+    assert own.store.data_note("vae2") == ""
+    assert len(own.store.latent_view("vae2").proj.coords) == len(own.store.data("vae2").x_test) > n
     assert len(list((ckpts / "vae2" / "projections").glob("latent-*.npz"))) == 2
 
 

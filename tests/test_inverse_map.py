@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from explorer.compute.inverse import LatentMap
-from explorer.web.views.map_note import click_note, point_note
+from explorer.service.map_note import click_note, point_note
 
 
 def smooth_map(n=600, seed=0, noise=0.05):

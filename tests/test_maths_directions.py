@@ -12,9 +12,10 @@ from explorer.compute.inverse import LatentMap
 from explorer.compute.plane import covariances, project
 from explorer.compute.posterior import AxesError
 from explorer.figures.maths import latent_axes_figure
-from explorer.service.explorer import Explorer, LatentView
+from explorer.service.explorer import Explorer
 from explorer.service.image_sets import ImageSet
 from explorer.service.projection import LatentProjection
+from explorer.service.store import LatentView
 from explorer.web.session import LatentSession, MathsSession
 
 diffusers = pytest.importorskip("diffusers")
@@ -31,15 +32,15 @@ def ex(tmp_path_factory):
     diffusers.AutoencoderKL(latent_channels=4, **BODY).save_pretrained(root / "tiny-kl")
     images = np.random.default_rng(0).integers(0, 256, (N, 3, 16, 16), dtype=np.uint8)
     shown = Explorer([root], log=lambda *a: None, images=ImageSet.from_arrays(images))
-    mu, log_sigma = (t.numpy() for t in shown.registry.model("tiny-kl").encode(torch.from_numpy(images).float() / 255))
+    mu, log_sigma = (t.numpy() for t in shown.store.model("tiny-kl").encode(torch.from_numpy(images).float() / 255))
     proj = LatentProjection(mu, mu[:, :2].copy(), np.arange(N) % 3, np.ones(256), "identity", log_sigma)
-    shown._views["tiny-kl"] = LatentView(proj, LatentMap(proj.latents, proj.coords), shown.data("tiny-kl"))
+    shown.store._views["tiny-kl"] = LatentView(proj, LatentMap(proj.latents, proj.coords), shown.store.data("tiny-kl"))
     return shown
 
 
 def test_the_axes_are_two_principal_directions(ex):
-    dirs, post = ex.directions("tiny-kl"), ex.posteriors("tiny-kl")
-    ax = ex.latent_axes("tiny-kl", 2, 0, [3])
+    dirs, post = ex.store.directions("tiny-kl"), ex.store.posteriors("tiny-kl")
+    ax = ex.maths.latent_axes("tiny-kl", 2, 0, [3])
     np.testing.assert_allclose(ax.points, project(post.mu, dirs, 2, 0), atol=1e-9)
     assert len(ax.ellipses) == 2 and ax.ellipses[0].index == 3
     c = covariances(post.sigma[3:4], dirs.vectors[2], dirs.vectors[0])[0]  # q(z|x_3) on the plane
@@ -54,14 +55,14 @@ def test_the_axes_are_two_principal_directions(ex):
 
 
 def test_a_click_on_the_plane_decodes_a_latent_that_lands_there(ex):
-    dirs, mu = ex.directions("tiny-kl"), ex.posteriors("tiny-kl").mu
-    z = ex.axes_latent("tiny-kl", 1, 4, 0.75, -1.5, index=5)
+    dirs, mu = ex.store.directions("tiny-kl"), ex.store.posteriors("tiny-kl").mu
+    z = ex.maths.axes_latent("tiny-kl", 1, 4, 0.75, -1.5, index=5)
     assert z.shape == (256,)
     np.testing.assert_allclose(project(z, dirs, 1, 4), [0.75, -1.5], atol=1e-6)
     np.testing.assert_allclose(dirs.coefficients(z)[[0, 2, 3]], dirs.coefficients(mu[5])[[0, 2, 3]], atol=1e-6)
-    np.testing.assert_allclose(ex.axes_positions("tiny-kl", 1, 4, [z]), [[0.75, -1.5]], atol=1e-6)
+    np.testing.assert_allclose(ex.maths.axes_positions("tiny-kl", 1, 4, [z]), [[0.75, -1.5]], atol=1e-6)
     with pytest.raises(AxesError, match="principal directions in 0..15"):
-        ex.latent_axes("tiny-kl", 0, 16)
+        ex.maths.latent_axes("tiny-kl", 0, 16)
 
 
 class NoProgress:
@@ -86,7 +87,7 @@ def opened(view):
 
 
 def test_the_view_offers_the_directions_by_their_share_of_the_variance(view, opened, ex):
-    dirs, st = ex.directions("tiny-kl"), opened[view.state]
+    dirs, st = ex.store.directions("tiny-kl"), opened[view.state]
     assert (st.i, st.j) == (0, 1)
     assert opened[view.dim_i]["choices"] == [(dirs.label(k), k) for k in range(16)]
     assert "% of the variance" in opened[view.dim_i]["choices"][0][0]
@@ -100,7 +101,7 @@ def test_the_view_offers_the_directions_by_their_share_of_the_variance(view, ope
 
 
 def test_the_view_decodes_a_click_and_changes_directions(view, opened, ex):
-    dirs, st = ex.directions("tiny-kl"), opened[view.state]
+    dirs, st = ex.store.directions("tiny-kl"), opened[view.state]
     out = view.on_click(st, type("Evt", (), {"kind": "space", "x": 0.5, "y": -0.25})())
     np.testing.assert_allclose(project(out[view.state].latent, dirs, 0, 1), [0.5, -0.25], atol=1e-5)
     assert "a click on direction 0, direction 1" in out[view.info]

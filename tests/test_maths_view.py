@@ -39,8 +39,8 @@ def test_bad_axes_keys_are_user_errors(key):
 
 # --- the figure ----------------------------------------------------------------------------------------------------
 def test_latent_axes_figure_draws_points_ellipses_prior_and_aggregate(teach_ex):
-    axes = teach_ex.latent_axes("vae4", 2, 0, [5, 9])
-    names = teach_ex.latent_view("vae4").data.label_names
+    axes = teach_ex.maths.latent_axes("vae4", 2, 0, [5, 9])
+    names = teach_ex.store.latent_view("vae4").data.label_names
     fig = latent_axes_figure(axes, names, "t")
     json.dumps(fig)  # JSON-ready
     by_type = {}
@@ -64,7 +64,7 @@ def test_latent_axes_figure_draws_points_ellipses_prior_and_aggregate(teach_ex):
 
 
 def test_the_aggregate_density_is_a_heat_map_under_small_faint_points(teach_ex):
-    fig = latent_axes_figure(teach_ex.latent_axes("vae4", 0, 1, [0]), [], "t")
+    fig = latent_axes_figure(teach_ex.maths.latent_axes("vae4", 0, 1, [0]), [], "t")
     kinds = [t["type"] for t in fig["data"]]
     assert kinds[0] == "heatmap" and "scattergl" in kinds  # drawn first: under everything
     density = fig["data"][0]
@@ -106,9 +106,9 @@ def opened(view):
 
 def test_open_shows_image_0_on_the_two_most_active_dims(view, opened, teach_ex):
     st = opened[view.state]
-    order = list(teach_ex.dims_by_kl("vae4"))
+    order = list(teach_ex.store.dims_by_kl("vae4"))
     assert (st.i, st.j, st.index) == (order[0], order[1], 0)
-    np.testing.assert_allclose(st.latent, teach_ex.posteriors("vae4").mu[0], rtol=1e-6)
+    np.testing.assert_allclose(st.latent, teach_ex.store.posteriors("vae4").mu[0], rtol=1e-6)
     value = json.loads(opened[view.plot])
     assert value["key"] == axes_key("vae4", st.i, st.j, 0)
     assert value["marker"] == pytest.approx([st.latent[st.i], st.latent[st.j]])
@@ -123,12 +123,12 @@ def test_a_click_decodes_with_the_other_dims_at_mu(view, opened, teach_ex):
     evt = type("Evt", (), {"kind": "space", "x": 1.5, "y": -0.5})()
     out = view.on_click(st, evt)
     z = np.array(out[view.state].latent)
-    mu = teach_ex.posteriors("vae4").mu[0]
+    mu = teach_ex.store.posteriors("vae4").mu[0]
     assert (z[st.i], z[st.j]) == (1.5, -0.5)
     others = [d for d in range(4) if d not in (st.i, st.j)]
     np.testing.assert_allclose(z[others], mu[others], rtol=1e-6)
     direct = view.decode({"key": axes_key("vae4", st.i, st.j, 0), "kind": "space", "x": 1.5, "y": -0.5})
-    assert direct.tobytes() == teach_ex.decode_latent("vae4", list(z), side=0).tobytes()
+    assert direct.tobytes() == teach_ex.map.decode_latent("vae4", list(z), side=0).tobytes()
 
 
 def test_the_monte_carlo_text_follows_l(view, opened):
@@ -140,7 +140,7 @@ def test_the_monte_carlo_text_follows_l(view, opened):
 
 def test_the_iwae_figure_is_an_estimate_with_its_standard_error(view, opened, teach_ex):
     st = opened[view.state]
-    r = teach_ex.monte_carlo("vae4", st.index, st.samples, st.seed)
+    r = teach_ex.maths.monte_carlo("vae4", st.index, st.samples, st.seed)
     text = opened[view.mc_text]
     assert f"−log p(x) ≈ **{r.iwae.nll:.2f}** ± {r.iwae.se:.2f} (SE)" in text
     assert f"k = {r.iwae.k}, mean of R = {r.iwae.repeats} independent estimates" in text
@@ -150,7 +150,7 @@ def test_the_iwae_figure_is_an_estimate_with_its_standard_error(view, opened, te
 
 def test_the_decoder_panel_says_which_image_is_e_x_z_and_which_the_location(view, opened, teach_ex):
     st = opened[view.state]
-    d = teach_ex.decoder_output("vae4", np.array(st.latent))
+    d = teach_ex.maths.decoder_output("vae4", np.array(st.latent))
     gap = 255 * np.abs(d.mean - d.location).mean()
     assert f"E[x|z] = Σ_k (k/255) P(k|z), exact: {gap:.1f} grey levels from the location" in opened[view.decoder]
     assert "location" in opened[view.mc_strip] and "not E[x|z_l]" in opened[view.mc_strip]
@@ -173,7 +173,7 @@ def test_bad_requests_are_messages_not_crashes(view, opened):
 
 def test_opening_the_tab_follows_a_new_map_selection(view, opened, teach_ex):
     st = opened[view.state]
-    mu = teach_ex.posteriors("vae4").mu
+    mu = teach_ex.store.posteriors("vae4").mu
     latent = LatentSession(loaded=True, vae="vae4", index=7).with_latent(mu[7])
     out = view.on_tab(st, latent)
     assert out[view.state].index == 7 and "#7" in out[view.mc_text]
@@ -185,7 +185,7 @@ def test_opening_the_tab_follows_a_new_map_selection(view, opened, teach_ex):
 
 def test_opening_the_tab_keeps_the_view_when_the_map_shows_what_it_opened_on(view, opened, teach_ex):
     st = opened[view.state]  # opened on image 0's mu, as the map does
-    latent = LatentSession(loaded=True, vae="vae4", index=0).with_latent(teach_ex.posteriors("vae4").mu[0])
+    latent = LatentSession(loaded=True, vae="vae4", index=0).with_latent(teach_ex.store.posteriors("vae4").mu[0])
     assert set(view.on_tab(st, latent)) == {view.state}
 
 
@@ -198,12 +198,12 @@ def drawn_samples(view, out) -> np.ndarray:
 
 def test_the_monte_carlo_samples_are_drawn_on_the_axes_and_follow_l_and_the_seed(view, opened, teach_ex):
     st = opened[view.state]
-    want = teach_ex.monte_carlo("vae4", 0, 8, 0).z  # the view opened with L = 8, seed 0
+    want = teach_ex.maths.monte_carlo("vae4", 0, 8, 0).z  # the view opened with L = 8, seed 0
     np.testing.assert_allclose(drawn_samples(view, opened), want[:, [st.i, st.j]], atol=1e-4)
     np.testing.assert_allclose(st.mc_z, want, rtol=1e-6)
     for L, seed in ((20, 0), (20, 3), (1, 0)):
         out = view.on_mc(st, L, seed)
-        want = teach_ex.monte_carlo("vae4", 0, L, seed).z
+        want = teach_ex.maths.monte_carlo("vae4", 0, L, seed).z
         assert len(out[view.state].mc_z) == L
         np.testing.assert_allclose(drawn_samples(view, out), want[:, [st.i, st.j]], atol=1e-4)
     assert not np.allclose(drawn_samples(view, view.on_mc(st, 20, 0)), drawn_samples(view, view.on_mc(st, 20, 3)))
@@ -225,7 +225,7 @@ def url(query: dict):
 
 
 def test_open_restores_the_urls_axes_l_seed_and_image(view, teach_ex):
-    order = [int(d) for d in teach_ex.dims_by_kl("vae4")]
+    order = [int(d) for d in teach_ex.store.dims_by_kl("vae4")]
     i, j = order[3], order[0]
     out = view.open("vae4", LatentSession(), 8, 0, url({"vae": "vae4", "axes": f"{i},{j}", "L": "20", "seed": "5",
                                                         "index": "7"}), progress=NoProgress())
@@ -239,7 +239,7 @@ def test_open_restores_the_urls_axes_l_seed_and_image(view, teach_ex):
 @pytest.mark.parametrize("query", [{"axes": "1,1"}, {"axes": "0,9"}, {"axes": "x"}, {"L": "99"}, {"L": "0"},
                                    {"seed": "-1"}, {"seed": "1e3"}, {"vae": "vae2", "axes": "0,3"}])
 def test_bad_maths_settings_in_the_url_fall_back_to_the_defaults(view, teach_ex, query):
-    order = [int(d) for d in teach_ex.dims_by_kl("vae4")]
+    order = [int(d) for d in teach_ex.store.dims_by_kl("vae4")]
     messages = teach_ex.restore_state({"vae": "vae4", **query}).messages
     assert len(messages) == 1  # the page warns about it (url.py restore)
     out = view.open("vae4", LatentSession(), 8, 0, url({"vae": "vae4", **query}), progress=NoProgress())

@@ -36,16 +36,16 @@ def test_a_saved_image_run_opens_in_the_explorer_and_nothing_else_is_touched(tmp
         assert torch.allclose(model.reconstruct(x), run.model.eval().reconstruct(x), atol=1e-6)
 
     ex = Explorer([], log=lambda *a: None)
-    assert ex.registry.names("vae") == []
-    name = ex.registry.add(folder)
-    assert name == "first" and ex.registry.names("vae") == ["first"]
-    view = ex.latent_view(name)  # the digits' test split, mapped by the 2-D latent itself (no UMAP)
+    assert ex.store.names("vae") == []
+    name = ex.store.add_folder(folder)
+    assert name == "first" and ex.store.names("vae") == ["first"]
+    view = ex.store.latent_view(name)  # the digits' test split, mapped by the 2-D latent itself (no UMAP)
     assert view.proj.method == "identity" and len(view.proj.coords) == len(view.data.x_test) > 300
     assert set(np.unique(view.proj.labels)) == set(range(10))
-    image = ex.decode_latent(name, [0.0, 0.0])
+    image = ex.map.decode_latent(name, [0.0, 0.0])
     assert np.asarray(image).std() > 0
     with pytest.raises(UnreadableCheckpoint, match="offered already"):
-        ex.registry.add(folder)
+        ex.store.add_folder(folder)
 
     pool.play("b", PlaygroundSettings(data="moons"))
     with pytest.raises(PlaygroundError, match="image runs"):

@@ -57,7 +57,7 @@ def test_the_maths_view_draws_both_priors_samples_and_says_the_holes_share(teach
     names = [t.get("name", "") for t in figure["data"]]
     assert "z ~ N(0, I) (prior samples)" in names and "z ~ fitted prior (samples)" in names
     fitted = figure["data"][names.index("z ~ fitted prior (samples)")]
-    z = teach_ex.prior_samples("vae4")["fitted"]
+    z = teach_ex.maths.prior_samples("vae4")["fitted"]
     assert fitted["x"][:3] == pytest.approx(z[:3, st.i], abs=1e-4) and "customdata" not in fitted
     bare = view.open("vae2", LatentSession(), 4, 0, progress=NoProgress())
     assert "fit_prior" in bare[view.hole]  # no fitted prior: the sentence says how to fit one

@@ -33,6 +33,6 @@ def test_eval_json_is_read_before_the_record(tmp_path):
     (tmp_path / "eval.json").write_text(json.dumps({"mse": 0.1, **FIGURES}))
     assert recorded_metrics(tmp_path, {"sample_fd": 1.0}) == FIGURES
     assert recorded_metrics(tmp_path / "none", {"sample_fd": 1.0, "mse": 2}) == {"sample_fd": 1.0}
-    ck = SimpleNamespace(cfg=SimpleNamespace(metrics={}), path=tmp_path)
-    assert "FD **8.60**" in checkpoint_note(ck)
-    assert "not recorded" in checkpoint_note(SimpleNamespace(cfg=None, path=tmp_path))
+    found = SimpleNamespace(record=lambda: {}, folder=tmp_path)
+    assert "FD **8.60**" in checkpoint_note(found)
+    assert "not recorded" in checkpoint_note(SimpleNamespace(record=lambda: None, folder=tmp_path))

@@ -47,8 +47,8 @@ def test_bernoulli_has_no_levels_but_a_mean():
 
 
 def test_decoder_output_of_a_vae(teach_ex):
-    model = teach_ex.registry.model("vae4")
-    z = teach_ex.posteriors("vae4").mu[0]
+    model = teach_ex.store.model("vae4")
+    z = teach_ex.store.posteriors("vae4").mu[0]
     d = decoder_output(model, z, seed=1)
     with torch.no_grad():
         params = model.decode(torch.as_tensor(z)[None])

@@ -75,8 +75,8 @@ def test_export_files_are_written_once_under_new_names(tmp_path):
 
 
 def test_selection_summary_gallery_and_mean_decodes(teach_ex):
-    model = teach_ex.registry.model("vae2")
-    view = teach_ex.latent_view("vae2")
+    model = teach_ex.store.model("vae2")
+    view = teach_ex.store.latent_view("vae2")
     x, mu = view.data.x_test, view.proj.latents
     sel = [4, 1, 30, 7]
     s = selection_summary(model, x, mu, sel)

@@ -19,7 +19,7 @@ from vae_core.models.vae import VAE
 
 @pytest.fixture(scope="module")
 def model_and_x(teach_ex):
-    return teach_ex.registry.model("vae4"), teach_ex.data("vae4").x_test[5]
+    return teach_ex.store.model("vae4"), teach_ex.store.data("vae4").x_test[5]
 
 
 def test_L64_estimate_is_within_3_standard_errors_of_a_10000_sample_estimate(model_and_x):

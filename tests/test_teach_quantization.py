@@ -46,8 +46,8 @@ def test_distances_and_margins_on_random_codes():
 
 
 def test_quantization_of_an_image_agrees_with_the_model(teach_ex):
-    model = teach_ex.registry.model("vq")
-    x = teach_ex.data("vq").x_test[3]
+    model = teach_ex.store.model("vq")
+    x = teach_ex.store.data("vq").x_test[3]
     q = quantization(model, x)
     xt = torch.from_numpy(x[None]).float() / 255
     with torch.no_grad():

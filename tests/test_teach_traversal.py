@@ -20,9 +20,9 @@ def test_each_row_sets_its_own_dimension_and_keeps_the_others():
 
 
 def test_traversal_decodes_the_grid_and_its_png(teach_ex):
-    model = teach_ex.registry.model("vae4")
-    z = teach_ex.posteriors("vae4").mu[0]
-    dims = teach_ex.dims_by_kl("vae4")
+    model = teach_ex.store.model("vae4")
+    z = teach_ex.store.posteriors("vae4").mu[0]
+    dims = teach_ex.store.dims_by_kl("vae4")
     t = traversal(model, z, dims, k=3, steps=5)
     assert t.dims.tolist() == dims[:3].tolist() and t.values.tolist() == [-3.0, -1.5, 0.0, 1.5, 3.0]
     with torch.no_grad():
@@ -37,4 +37,4 @@ def test_traversal_decodes_the_grid_and_its_png(teach_ex):
                                            (2, 16, "steps"), (2.0, 5, "dimensions"), (True, 5, "dimensions")])
 def test_bad_counts_are_refused(teach_ex, k, steps, msg):
     with pytest.raises(TraversalError, match=msg):
-        traversal(teach_ex.registry.model("vae4"), np.zeros(4), np.arange(4), k, steps)
+        traversal(teach_ex.store.model("vae4"), np.zeros(4), np.arange(4), k, steps)

@@ -88,6 +88,6 @@ def test_the_explorer_serves_a_module_over_images_given_as_an_array():
     images = np.random.default_rng(0).integers(0, 256, (30, 1, 8, 8), dtype=np.uint8)
     ex = Explorer([], log=lambda *a: None, images=ImageSet.from_arrays(images, np.arange(30) % 3),
                   models={"mine": (TinyVAE(), (1, 8, 8))})
-    assert ex.registry.names("vae") == ["mine"] and "given from Python" in ex.registry.get("mine").summary()
-    assert ex.decode_latent("mine", [0.0] * 8, side=0).size == (8, 8)
-    assert ex.data("mine").x_test.shape == (30, 1, 8, 8) and ex.data("mine").label_names == ["0", "1", "2"]
+    assert ex.store.names("vae") == ["mine"] and "given from Python" in ex.store.found("mine").summary()
+    assert ex.map.decode_latent("mine", [0.0] * 8, side=0).size == (8, 8)
+    assert ex.store.data("mine").x_test.shape == (30, 1, 8, 8) and ex.store.data("mine").label_names == ["0", "1", "2"]

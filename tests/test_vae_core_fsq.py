@@ -111,14 +111,14 @@ def test_an_fsq_vq_vae_trains_evaluates_and_samples_with_its_prior(fsq_ckpt, dig
 
 def test_the_codes_views_open_an_fsq_checkpoint_and_edits_change_the_image(fsq_ckpt):
     ex = Explorer([fsq_ckpt.parent], log=quiet)
-    cb = ex.codebook_view("fsq")
+    cb = ex.store.codebook_view("fsq")
     assert cb.coords.shape == (20, 2) and cb.counts.sum() == cb.grids.size
     g = cb.grids[0]
-    a = np.asarray(ex.decode_codes("fsq", g.tolist()))
+    a = np.asarray(ex.codes.decode_codes("fsq", g.tolist()))
     k = int(cb.coords[:, 0].argmax()) if g[0, 0] != cb.coords[:, 0].argmax() else int(cb.coords[:, 0].argmin())
-    b = np.asarray(ex.decode_codes("fsq", set_cell(g, 0, 0, k).tolist()))
+    b = np.asarray(ex.codes.decode_codes("fsq", set_cell(g, 0, 0, k).tolist()))
     assert a.shape == b.shape and not np.array_equal(a, b)
-    q = ex.quantization("fsq", 0)  # the view's nearest codes are FSQ's rounding
+    q = ex.codes.quantization("fsq", 0)  # the view's nearest codes are FSQ's rounding
     np.testing.assert_array_equal(q.indices, g)
-    assert (q.flip_distance >= 0).all() and "FSQ" in ex.registry.model("fsq").description
-    assert "FSQ levels 5,4: K = 20 codes" in ex.registry.get("fsq").summary()
+    assert (q.flip_distance >= 0).all() and "FSQ" in ex.store.model("fsq").description
+    assert "FSQ levels 5,4: K = 20 codes" in ex.store.found("fsq").summary()

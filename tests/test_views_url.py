@@ -8,8 +8,8 @@ from explorer.web.session import CodesSession, LatentSession, MathsSession
 from explorer.web.views.url import view_state
 
 MU = np.array([[0.0, 0.0], [1.0, -2.0]], np.float32)
-EX = SimpleNamespace(latent_view=lambda name: SimpleNamespace(proj=SimpleNamespace(latents=MU)),
-                     dims_by_kl=lambda name: np.array([1, 0]))  # z1 is the more active dimension
+EX = SimpleNamespace(map=SimpleNamespace(point=lambda name, i: SimpleNamespace(latent=MU[i])),
+                     store=SimpleNamespace(dims_by_kl=lambda name: np.array([1, 0])))  # z1 is the more active one
 
 
 def test_a_selected_image_is_written_as_its_index_without_its_latent():

@@ -23,3 +23,10 @@ def slerp_path(a: torch.Tensor, b: torch.Tensor, n: int) -> torch.Tensor:
     t = steps_of(n)
     omega = torch.arccos((a / a.norm() * b / b.norm()).sum().clamp(-1 + 1e-6, 1 - 1e-6))  # the angle between them
     return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
+
+
+def quantized_path(model, x_a: torch.Tensor, x_b: torch.Tensor, n: int) -> torch.Tensor:
+    """(n, C, H, W) decodes of a code model along the straight line between two images' z_e, each quantised:
+    x(t) = decode(quantize((1 - t) z_e(a) + t z_e(b)))."""
+    z_a, z_b = model.encode(x_a), model.encode(x_b)
+    return torch.cat([model.decode(model.quantize(z)[0]) for z in linear_path(z_a, z_b, n)]).clamp(0, 1)

@@ -11,10 +11,12 @@ with `quantize.get_codebook_entry`, then `decode(..., force_not_quantize=True)`.
 """
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from explorer.models.found import FoundModel
 from explorer.models.interface import CodeModel, LatentModel
 
 CLASSES = ("AutoencoderKL", "VQModel")
@@ -53,6 +55,32 @@ def image_shape_of(folder: Path) -> tuple[int, int, int]:
     size = cfg.get("sample_size", 32)
     size = size[0] if isinstance(size, (list, tuple)) else size
     return (int(cfg.get("in_channels", 3)), int(size), int(size))
+
+
+def is_model_folder(path: Path) -> bool:
+    return diffusers_class(path) is not None
+
+
+def open_folder(path: Path, log=print) -> "DiffusersFolder | None":
+    """The diffusers model folder at `path`, or None (logged with why, when the explorer cannot open it)."""
+    try:
+        cls = check_folder(path)
+    except DiffusersFolderError as e:
+        log(f"skipping {path}: {e}")
+        return None
+    return DiffusersFolder(path.name, "vae" if cls == "AutoencoderKL" else "vqvae", image_shape_of(path),
+                           path.resolve(), (path / WEIGHTS).resolve())
+
+
+@dataclass
+class DiffusersFolder(FoundModel):
+    def load(self):
+        return load(self.folder)
+
+    def summary(self) -> str:
+        c, h, w = self.image_shape
+        return (f"**{self.name}**: diffusers {diffusers_class(self.folder)} ({c}x{h}x{w} images), opened from "
+                f"{self.folder.name}/; no metrics recorded")
 
 
 def load(folder: Path):

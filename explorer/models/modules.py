@@ -7,8 +7,11 @@ or shape is named at start, not in the middle of a click.
 x is a float batch in [0, 1] of shape (B, C, H, W) at `image_shape`. Optional: module.sample(n, generator) for a
 model with a prior of its own; without it, a continuous model samples z ~ N(0, I).
 """
+from dataclasses import dataclass
+
 import torch
 
+from explorer.models.found import FoundModel
 from explorer.models.interface import CodeModel, LatentModel
 
 
@@ -26,6 +29,24 @@ def from_module(module, image_shape: tuple[int, int, int], name: str = "model"):
         return ModuleLatents(module, tuple(image_shape), name)
     raise ModuleError(f"{name}: a model needs encode(x) -> (mu, log_sigma) and decode(z) (continuous latents), or "
                       "encode_indices(x), decode_indices(grid) and codebook (discrete codes)")
+
+
+@dataclass
+class GivenModule(FoundModel):
+    """A module given from Python (explorer.launch(models=...)): checked and wrapped at start, never cached."""
+
+    def load(self):
+        return self.model
+
+    def summary(self) -> str:
+        c, h, w = self.image_shape
+        return f"**{self.name}**: {self.model.description} ({c}x{h}x{w} images), given from Python"
+
+
+def given_module(name: str, module, image_shape: tuple[int, int, int]) -> GivenModule:
+    """`module` behind the interface, checked now (ModuleError naming the method and the shapes)."""
+    model = from_module(module, image_shape, name)
+    return GivenModule(name, model.kind, model.image_shape, model=model)
 
 
 def _call(name: str, method: str, fn, *args):
@@ -69,10 +90,12 @@ class ModuleLatents(LatentModel):
         return _check_images(self.name, "decode", y, len(z), self.image_shape)
 
     def sample(self, n, generator=None, temperature=1.0, prior="fitted"):
-        if hasattr(self.module, "sample"):
+        """The module's own sample(n, generator) when it has one (its prior), else (or with prior="standard") the
+        decodes of z ~ N(0, temperature^2 I)."""
+        if prior == "fitted" and hasattr(self.module, "sample"):
             y = _call(self.name, "sample", self.module.sample, n, generator)
             return _check_images(self.name, "sample", y, n, self.image_shape)
-        return super().sample(n, generator, temperature)
+        return super().sample(n, generator, temperature, prior)
 
 
 class ModuleCodes(CodeModel):

@@ -1,8 +1,81 @@
 """vae_core's VAE and VQ-VAE behind the model interface: the same numbers as vae_core computes (the adapters only
-name what the explorer calls), with vae_core's decoder distribution and prior."""
+name what the explorer calls), with vae_core's decoder distribution and prior; and its checkpoint folders
+(config.json + model.safetensors) found and described (open_folder)."""
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
 import torch
 
+from explorer.models.found import FoundModel, TestSplit
 from explorer.models.interface import CodeModel, LatentModel
+from vae_core import load
+from vae_core.checkpoint import CONFIG, WEIGHTS, CheckpointError, read_config
+from vae_core.config import Config
+from vae_core.run_folder import HISTORY
+
+SUMMARY_FIRST = ["neg_elbo", "kl", "bits_per_dim", "iwae_nll", "mse", "psnr", "perplexity", "codes_used", "dead_codes"]
+NOT_METRICS = {"epoch", "iwae_k"}
+
+
+def is_sample_key(key: str) -> bool:
+    """The sample-quality figures, which have a line of their own (explorer/service/sample_figures.py)."""
+    return key.startswith("sample_") or key == "classifier_accuracy"
+
+
+def is_model_folder(path: Path) -> bool:
+    return (path / CONFIG).exists()
+
+
+def open_folder(path: Path, log=print) -> "VaeCoreFolder | None":
+    """The vae_core checkpoint at `path`, or None (logged with why, when it cannot be opened)."""
+    if not (path / WEIGHTS).exists():
+        log(f"skipping {path}: it has a {CONFIG} but no {WEIGHTS} (neither a vae_core checkpoint nor a diffusers "
+            "model folder with diffusion_pytorch_model.safetensors)")
+        return None
+    try:
+        cfg = read_config(path)
+    except CheckpointError as e:
+        log(f"skipping {path}: {e}")
+        return None
+    if cfg.model not in ("vae", "vqvae"):
+        return None  # a classifier or a prior's folder: not a model to explore
+    return VaeCoreFolder(path.name, cfg.model, cfg.image_shape, path.resolve(), (path / WEIGHTS).resolve(), cfg=cfg)
+
+
+@dataclass
+class VaeCoreFolder(FoundModel):
+    cfg: Config = field(default=None, repr=False)  # vae_core's settings and record (config.json)
+
+    def load(self):
+        model = load(self.folder)
+        return VaeCoreVAE(model) if model.cfg.model == "vae" else VaeCoreVQVAE(model)
+
+    def record(self) -> dict:
+        return self.cfg.metrics
+
+    def test_split(self) -> TestSplit:
+        c = self.cfg
+        return TestSplit(c.data, c.data_dir, c.channels, c.image_size, c.seed)
+
+    def history(self) -> list[dict]:
+        p = self.folder / HISTORY
+        return [json.loads(ln) for ln in p.read_text().splitlines() if ln.strip()] if p.exists() else []
+
+    def summary(self) -> str:
+        """Data set, size, and the test metrics recorded in config.json."""
+        c, m = self.cfg, self.cfg.metrics
+        codes = (f"FSQ levels {c.fsq_levels}: K = {c.num_codes} codes" if c.quantizer == "fsq"
+                 else f"K = {c.num_codes} codes of D = {c.code_dim}")
+        size = (f"latent {c.latent_dim} ({c.arch}, {c.likelihood})" if c.model == "vae"
+                else f"{codes}, grid {c.image_size // 4}x{c.image_size // 4}")
+        # whatever metrics the checkpoint recorded (models differ: bits_per_dim only for some likelihoods), known first
+        keys = [k for k in SUMMARY_FIRST if k in m] + sorted(k for k in m if k not in SUMMARY_FIRST)
+        metrics = ", ".join(f"{k} {m[k]:.4g}" for k in keys if k not in NOT_METRICS and not is_sample_key(k)
+                            and isinstance(m[k], (int, float)) and not isinstance(m[k], bool))
+        return (f"**{self.name}**: {c.model.upper()} on {c.data} ({c.channels}x{c.image_size}x{c.image_size}), "
+                f"{size}; {m.get('epoch', '?')} epochs.  \n{m.get('split', 'test').capitalize()} split: "
+                f"{metrics or 'no metrics recorded'}")
 
 
 class VaeCoreVAE(LatentModel):
@@ -44,8 +117,8 @@ class VaeCoreVAE(LatentModel):
         return self.vae.prior_problem
 
     @torch.no_grad()
-    def sample_latents(self, n, generator=None, prior="fitted"):
-        return self.vae.sample_latents(n, generator, prior=prior).cpu()
+    def sample_latents(self, n, generator=None, temperature=1.0, prior="fitted"):
+        return self.vae.sample_latents(n, generator, temperature, prior).cpu()
 
     @torch.no_grad()
     def sample(self, n, generator=None, temperature=1.0, prior="fitted"):

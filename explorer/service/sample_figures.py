@@ -8,11 +8,9 @@ that the training images reach against the same test images.
 import json
 from pathlib import Path
 
+from explorer.models.vae_core_models import is_sample_key
+
 EVAL = "eval.json"  # evaluate's --json output, kept in the checkpoint folder
-
-
-def is_sample_key(key: str) -> bool:
-    return key.startswith("sample_") or key == "classifier_accuracy"
 
 
 def recorded_metrics(folder: Path | None, record: dict | None = None) -> dict:
@@ -58,13 +56,13 @@ def sample_figures_note(metrics: dict, folder: str = "CKPT") -> str:
     return f"Sample quality not recorded: compute it with `{compute_command(folder)}`."
 
 
-def checkpoint_note(ck) -> str:
-    """sample_figures_note for a registry Checkpoint; models vae_core did not train record no figures."""
-    if ck.cfg is None or ck.path is None:
+def checkpoint_note(found) -> str:
+    """sample_figures_note for a FoundModel; models vae_core did not train record no figures."""
+    if found.record() is None or found.folder is None:
         return "Sample quality: not recorded (vae_core's evaluate scores the checkpoints it trains)."
-    path = Path(ck.path)
+    path = Path(found.folder)
     try:
         shown = str(path.relative_to(Path.cwd()))
     except ValueError:
         shown = str(path)
-    return sample_figures_note(recorded_metrics(path, ck.cfg.metrics), shown)
+    return sample_figures_note(recorded_metrics(path, found.record()), shown)

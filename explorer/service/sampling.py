@@ -1,8 +1,8 @@
 """Generation: samples from a model's prior (a VAE's z from its fitted prior when it has one, or N(0, I), decoded;
 a VQ-VAE's code grids drawn from its
 learned prior over codes, decoded), and the prior's view of one cell of a code grid (its most likely codes given the
-cells before it; the rest of the grid resampled from there). Plain functions over a model, no Gradio; the Explorer's
-methods call them.
+cells before it; the rest of the grid resampled from there). Plain functions over a model, no Gradio; the Generate
+tab's service (generate.py) calls them.
 """
 import time
 from dataclasses import dataclass
@@ -58,9 +58,9 @@ class Samples:
 def no_prior(model, name: str) -> str | None:
     """Why checkpoint `name` cannot sample (a VQ-VAE without a prior, or with one trained on other weights, which
     vae_core refuses to pair with it), with the command that fixes it; None when it can."""
-    if model.kind == "vae" or getattr(model, "prior", None) is not None:
+    if model.kind == "vae" or model.prior is not None:
         return None
-    why = getattr(model, "prior_problem", None) or "it has no prior over its codes"
+    why = model.prior_problem or "it has no prior over its codes"
     return (f"{name} cannot generate: {why}. Train its prior with "
             f"`python -m vae_core.train_prior <path to {name}>`")
 
@@ -68,9 +68,9 @@ def no_prior(model, name: str) -> str | None:
 def no_fitted_prior(model, name: str) -> str | None:
     """Why VAE checkpoint `name` has no fitted prior over z (none, or a stale one), with the command that fits one;
     None when it has one."""
-    if getattr(model, "fitted_prior", None) is not None:
+    if model.kind == "vae" and model.fitted_prior is not None:
         return None
-    why = getattr(model, "prior_problem", None) or "it has no prior fitted to its aggregate posterior"
+    why = model.prior_problem or "it has no prior fitted to its aggregate posterior"
     return f"{name}: {why}. Fit one with `python -m vae_core.fit_prior <path to {name}>`"
 
 

@@ -7,7 +7,7 @@ raises UrlStateError (a UserError: the page shows its message) naming the first 
 `from_query_lenient` keeps every good value, drops the bad ones and returns a message for each, so a page opened from
 a damaged link still shows something. Unknown keys are ignored (Gradio's own, such as __theme, live there too).
 Checkpoint names are checked here only for their form: whether they exist, and whether indices and dimensions fit
-the models, is the Explorer's check (`Explorer.restore_state`).
+the models, is `restore_state`'s check against the store's models.
 """
 import math
 import re
@@ -15,7 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from explorer.errors import UrlStateError
+from explorer.compute.directions import DIRECTIONS
+from explorer.errors import UrlStateError, UserError
+from explorer.service.store import MAX_SLIDER_DIMS, Store
 
 # the tabs' ids (each view's `key`: map, maths, codes, generate, compare, interpolate, models) and names once planned
 # for the Maths tab's parts (a page without such a tab warns and shows the map)
@@ -156,3 +158,47 @@ def to_query(state: ViewState) -> str:
     pairs = [(attr_key[f.name], _text(getattr(state, f.name))) for f in fields(state)
              if getattr(state, f.name) != getattr(DEFAULT, f.name) and getattr(state, f.name) is not None]
     return urlencode(pairs, safe=",/")
+
+
+@dataclass
+class RestoredState:
+    state: ViewState  # what the URL asked for, with what does not fit the models dropped
+    messages: list[str]  # one line per value dropped, for the page to show
+
+
+def restore_state(store: Store, query) -> RestoredState:
+    """The view a URL asks for, checked against the store's checkpoints; what does not fit is dropped, with a
+    message each (never raises: a damaged link still opens the page)."""
+    state, messages = from_query_lenient(query)
+    drop = {}
+
+    def check(key, fits, message):
+        if getattr(state, key) is not None and key not in drop and not fits(getattr(state, key)):
+            messages.append(message)
+            drop[key] = None
+
+    for key, kind in (("vae", "vae"), ("vq", "vqvae")):
+        check(key, lambda v, kind=kind: v in store.names(kind),
+              f"no {kind.upper()} checkpoint {getattr(state, key)!r} here: showing the default instead")
+    vae = drop.get("vae", state.vae) or next(iter(store.names("vae")), None)
+    vq = drop.get("vq", state.vq) or next(iter(store.names("vqvae")), None)
+    if vae is not None:
+        d = store.model(vae).latent_dim
+        check("z", lambda z: len(z) == d, f"the URL's latent does not have the {d} numbers {vae} takes: dropped")
+        axes = d if d <= MAX_SLIDER_DIMS else min(DIRECTIONS, d)  # dimensions, or principal directions
+        what = "dimensions" if d <= MAX_SLIDER_DIMS else "directions"
+        check("axes", lambda a: max(a) < axes and a[0] != a[1],
+              f"latent axes {state.axes} do not fit {vae}: pick two different {what} in 0..{axes - 1}")
+    for key, name in (("index", vae), ("code_index", vq)):
+        if name is not None and getattr(state, key) is not None:
+            try:
+                n = len(store.data(name).x_test)
+            except UserError as e:  # the data set is missing: the view will say so when it opens
+                messages.append(str(e))
+                continue
+            check(key, lambda i, n=n: i < n, f"test image {getattr(state, key)} is beyond the {n} test images "
+                  f"of {name}: dropped")
+    if vq is not None:
+        g = store.model(vq).grid_size
+        check("cell", lambda c: max(c) < g, f"code grid cell {state.cell} is outside the {g}x{g} grid of {vq}")
+    return RestoredState(replace(state, **drop), messages)

@@ -29,20 +29,20 @@ def add_endpoints(ex, vae: str, vq: str) -> None:
         return png_file(im, out1.GRADIO_CACHE)
 
     def reconstruct(upload, vae: str, vqvae: str):
-        x, note = ex.load_upload(vae, upload)
-        r = ex.reconstruct(vae, vqvae, x)
+        x, note = ex.store.load_upload(vae, upload)
+        r = ex.compare.reconstruct(vae, vqvae, x)
         scores = {"vae_mse": r.vae_mse, "vae_psnr": r.vae_psnr, "vqvae_mse": r.vqvae_mse, "vqvae_psnr": r.vqvae_psnr}
         return file(r.vae), file(r.vqvae), {**scores, "note": note}
 
     def decode_latent(name: str, z):
-        return file(ex.decode_latent(name, z))
+        return file(ex.map.decode_latent(name, z))
 
     def decode_codes(name: str, codes):
-        return file(ex.decode_codes(name, codes))
+        return file(ex.codes.decode_codes(name, codes))
 
     def sample_images(name: str, n, seed):
         """n (1..64) samples of a VAE (z ~ N(0, I)) or a VQ-VAE with a prior, reproducible from the seed."""
-        return [file(im) for im in ex.sample(name, SampleSettings(n, seed)).images]
+        return [file(im) for im in ex.generate.sample(name, SampleSettings(n, seed)).images]
 
     api = {"concurrency_limit": 8, "concurrency_id": "api"}
     buttons[0].click(handled(reconstruct), [image, vae_name, vq_name], [out1, out2, metrics], api_name="reconstruct",

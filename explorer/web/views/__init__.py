@@ -73,7 +73,7 @@ def reporter(progress):
 
 def test_image_uri(ex, name: str, index) -> str:
     """Test image `index` of checkpoint `name` at its own size, as a data URI (a map point's hover thumbnail)."""
-    return data_uri(show(ex.image(str(name), index)[0], side=0))
+    return data_uri(show(ex.store.image(str(name), index)[0], side=0))
 
 
 def new_map_selection(latent, followed):

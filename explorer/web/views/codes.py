@@ -37,7 +37,7 @@ class CodesView:
     def figure(self, name: str) -> str:
         """The codebook map of checkpoint `name` as Plotly figure JSON."""
         def draw():
-            cb = self.ex.codebook_view(name)
+            cb = self.ex.codes.codebook(name)
             return figure_json(plots.codebook_map(cb.coords, cb.counts, cb.method))
         return self.figures.get(name, draw)
 
@@ -45,8 +45,8 @@ class CodesView:
     def thumbnail(self, point: dict) -> str:
         """The decode of a grid made only of code point["index"] of checkpoint point["key"], as a data URI."""
         name, code = str(point.get("key")), point.get("index")
-        g = self.ex.registry.model(name).grid_size
-        return data_uri(self.ex.decode_codes(name, [[code] * g for _ in range(g)], side=0))
+        g = self.ex.codes.grid_size(name)
+        return data_uri(self.ex.codes.decode_codes(name, [[code] * g for _ in range(g)], side=0))
 
     # --- layout ---------------------------------------------------------------------------------------------------
     def build(self):
@@ -73,7 +73,7 @@ class CodesView:
 
     # --- outputs --------------------------------------------------------------------------------------------------
     def grid_outputs(self, st: CodesSession) -> dict:
-        image = self.ex.decode_codes(st.vq, [list(r) for r in st.grid], side=0)
+        image = self.ex.codes.decode_codes(st.vq, [list(r) for r in st.grid], side=0)
         return {self.state: st, self.grid: grid_html(st.grid, st.cell),
                 self.decoded: figure_html(image, "decoded code grid"), self.suggest: self.suggestions(st),
                 self.nearest: nearest_html(self.quantization(st), st.cell)}
@@ -82,14 +82,14 @@ class CodesView:
         """The quantisation of the test image whose grid is loaded (None for a grid sampled from the prior)."""
         if st.index is None:
             return None
-        return self.ex.quantization(st.vq, st.index)  # kept by the Explorer for the latest images
+        return self.ex.codes.quantization(st.vq, st.index)  # kept by the Explorer for the latest images
 
     def suggestions(self, st: CodesSession) -> str:
         r, c = st.cell
-        problem = self.ex.no_prior(st.vq)
+        problem = self.ex.generate.no_prior(st.vq)
         if problem:
             return choices_html(problem, [])
-        top = self.ex.suggestions(st.vq, st.grid, r, c)
+        top = self.ex.generate.suggestions(st.vq, st.grid, r, c)
         return choices_html(f"The prior's most likely codes for cell ({r}, {c}) given the cells above and to its "
                             "left (click one to use it):", top)
 
@@ -105,20 +105,13 @@ class CodesView:
 
     def select(self, st: CodesSession, index) -> dict:
         """Load test image `index`'s code grid (as the encoder made it)."""
-        grids = self.ex.codebook_view(st.vq).grids
-        index = int(np.clip(index or 0, 0, len(grids) - 1))
-        g = tuple(tuple(int(v) for v in row) for row in grids[index])
+        index = int(np.clip(index or 0, 0, len(self.ex.store.data(st.vq).x_test) - 1))
+        g = tuple(tuple(int(v) for v in row) for row in self.ex.codes.grid(st.vq, index))
         st = replace(st, index=index, grid=g, original=g, cell=(0, 0))
         out = self.grid_outputs(st)
-        out.update({self.original: image_file(show(self.ex.image(st.vq, index)[0]), self.original),
+        out.update({self.original: image_file(show(self.ex.store.image(st.vq, index)[0]), self.original),
                     self.code: g[0][0], self.index: index, self.quant: quantization_html(self.quantization(st))})
         return out
-
-    def checked_code(self, st: CodesSession, code) -> int:
-        k = self.ex.registry.model(st.vq).num_codes
-        if code is None or not 0 <= int(code) < k:
-            raise GridError(f"code index must be in 0..{k - 1}")
-        return int(code)
 
     # --- events ---------------------------------------------------------------------------------------------------
     def open(self, vq: str, latent: LatentSession, request: gr.Request,
@@ -126,7 +119,7 @@ class CodesView:
         if not vq:
             return {self.state: CodesSession()}
         progress(0, desc=f"opening {vq}")
-        cb = self.ex.codebook_view(vq, progress=reporter(progress))
+        cb = self.ex.codes.codebook(vq, progress=reporter(progress))
         self.figure(vq)
         index = latent.index if latent.loaded else 0
         want = wanted(self.ex, request, "vq", vq)  # the URL's image and cell (url.py)
@@ -164,7 +157,8 @@ class CodesView:
     def on_code(self, st: CodesSession, code) -> dict:
         st = st.checked()
         r, c = st.cell
-        return self.grid_outputs(st.with_grid(set_cell(np.array(st.grid), r, c, self.checked_code(st, code))))
+        code = self.ex.codes.checked_code(st.vq, code)
+        return self.grid_outputs(st.with_grid(set_cell(np.array(st.grid), r, c, code)))
 
     def on_codebook_click(self, st: CodesSession, evt: gr.EventData) -> dict:
         st = st.checked()
@@ -175,17 +169,17 @@ class CodesView:
 
     def on_suggestion(self, st: CodesSession, evt: gr.EventData) -> dict:
         code = getattr(evt, "code", None)
-        return {**self.on_code(st, code), self.code: self.checked_code(st.checked(), code)}
+        return {**self.on_code(st, code), self.code: self.ex.codes.checked_code(st.vq, code)}
 
     def on_resample(self, st: CodesSession) -> dict:
         st = st.checked()
         seed = int(np.random.default_rng().integers(2**31))
-        return self.grid_outputs(st.with_grid(self.ex.resample_from(st.vq, st.grid, *st.cell,
+        return self.grid_outputs(st.with_grid(self.ex.generate.resample_from(st.vq, st.grid, *st.cell,
                                                                     SampleSettings(seed=seed))))
 
     def on_paint(self, st: CodesSession, code) -> dict:
         st = st.checked()
-        return self.grid_outputs(st.with_grid(paint(np.array(st.grid), self.checked_code(st, code))))
+        return self.grid_outputs(st.with_grid(paint(np.array(st.grid), self.ex.codes.checked_code(st.vq, code))))
 
     def on_reset(self, st: CodesSession) -> dict:
         st = st.checked()

@@ -31,11 +31,11 @@ class CompareView:
         if not vae or not vq:  # the view needs both models
             return (None,) * 5 + ("Train a VAE and a VQ-VAE (see README) to compare them.",)
         if upload:
-            x, note = self.ex.load_upload(vae, upload)
+            x, note = self.ex.store.load_upload(vae, upload)
             note = f"Uploaded image {note}." if note else "Uploaded image used as it is."
         else:
-            x, note = self.ex.image(vae, int(index or 0)), f"Test image #{int(index or 0)}."
-        r = self.ex.reconstruct(vae, vq, x)
+            x, note = self.ex.store.image(vae, int(index or 0)), f"Test image #{int(index or 0)}."
+        r = self.ex.compare.reconstruct(vae, vq, x)
         note += (f"  \nVAE: MSE {r.vae_mse:.5f}, PSNR {r.vae_psnr:.2f} dB. "
                  f"VQ-VAE: MSE {r.vqvae_mse:.5f}, PSNR {r.vqvae_psnr:.2f} dB.")
         images = (r.original, r.vae, r.vqvae, r.vae_error, r.vqvae_error)

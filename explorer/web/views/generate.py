@@ -7,7 +7,6 @@ from dataclasses import replace
 
 import gradio as gr
 
-from explorer.service.sample_figures import checkpoint_note
 from explorer.service.sampling import SampleSettings
 from explorer.web.session import CodesSession, GenerateSession
 from explorer.web.views import Page, image_file
@@ -50,10 +49,11 @@ class GenerateView:
         or standard); no samples when it cannot generate."""
         if not name:
             return [], "", None
-        problem = self.ex.no_prior(name) or (self.ex.no_fitted_prior(name) if which == "fitted" else None)
+        gen = self.ex.generate
+        problem = gen.no_prior(name) or (gen.no_fitted_prior(name) if which == "fitted" else None)
         if problem:
             return [], problem, None
-        s = self.ex.sample(name, settings if not which else replace(settings, prior=which))
+        s = self.ex.generate.sample(name, settings if not which else replace(settings, prior=which))
         which = {"fitted": " from the fitted prior", "standard": " from N(0, I)", "": ""}[which]
         return ([image_file(im, gallery) for im in s.images],
                 f"**{name}**{which}: {len(s.images)} samples, {s.ms_per_sample:.2f} ms each to sample and decode.", s)
@@ -71,7 +71,7 @@ class GenerateView:
 
     def quality(self, name: str) -> str:
         """The sample-quality figures checkpoint `name` recorded, as a line under its samples."""
-        return f"**{name}**: {checkpoint_note(self.ex.registry.get(name))}" if name else ""
+        return f"**{name}**: {self.ex.store.sample_note(name)}" if name else ""
 
     def new_seed(self, seed, vae: str, vq: str, n, temperature, top_k) -> dict:
         seed = int(seed or 0) + 1

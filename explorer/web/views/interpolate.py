@@ -24,7 +24,7 @@ class InterpolateView:
     def interpolate(self, vae: str, vq: str, a, b, steps) -> dict:
         if not vae or not vq:  # the view needs both models: leave its images as they are
             return gr.skip()
-        r = self.ex.interpolate(vae, vq, int(a or 0), int(b or 0), int(steps))
+        r = self.ex.compare.interpolate(vae, vq, int(a or 0), int(b or 0), int(steps))
         return {self.linear: image_file(r.linear, self.linear), self.spherical: image_file(r.spherical, self.spherical),
                 self.vq: image_file(r.vq, self.vq)}
 

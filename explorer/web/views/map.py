@@ -10,13 +10,13 @@ import numpy as np
 from explorer.compute.bounded_cache import BoundedCache
 from explorer.figures import maps as plots
 from explorer.figures.pictures import show
+from explorer.service.map_note import point_note
 from explorer.web.components.image import figure_html, inline_image, latent_image, latent_value
 from explorer.web.components.plot import clickable_plot, figure_json, plot_value
 from explorer.web.components.sliders import latent_sliders, slider_event, sliders_value
 from explorer.web.components.strip import strip_html, thumbnail_strip
 from explorer.web.session import LatentSession
 from explorer.web.views import FIGURES, Page, handled, image_file, reporter, test_image_uri
-from explorer.web.views.map_note import click_note, point_note
 from explorer.web.views.selection import SelectionPanel
 from explorer.web.views.url import wanted
 
@@ -38,10 +38,10 @@ class MapView:
     def figure(self, name: str) -> str:
         """The map of checkpoint `name` as Plotly figure JSON."""
         def draw():
-            view = self.ex.latent_view(name)
-            method = "the 2-D latent itself" if view.proj.method == "identity" else "UMAP of the posterior means"
-            return figure_json(plots.latent_map(view.proj.coords, view.proj.labels, view.data.label_names,
-                                                f"{name}: {len(view.proj.coords)} test images, {method}; click a "
+            points = self.ex.map.points(name)
+            method = "the 2-D latent itself" if points.method == "identity" else "UMAP of the posterior means"
+            return figure_json(plots.latent_map(points.coords, points.labels, points.label_names,
+                                                f"{name}: {len(points.coords)} test images, {method}; click a "
                                                 "point or anywhere"))
         return self.figures.get(name, draw)
 
@@ -59,12 +59,12 @@ class MapView:
         else:
             name = str(request.get("key"))
             z = self.latent_at(name, request)
-        return self.ex.decode_latent(name, list(z), side=0)
+        return self.ex.map.decode_latent(name, list(z), side=0)
 
     def latent_at(self, name: str, click: dict) -> np.ndarray:
         if click.get("kind") == "point":
-            return self.ex.map_latent(name, index=click.get("index"))
-        return self.ex.map_latent(name, x=click.get("x"), y=click.get("y"))
+            return self.ex.map.map_latent(name, index=click.get("index"))
+        return self.ex.map.map_latent(name, x=click.get("x"), y=click.get("y"))
 
     # --- layout ---------------------------------------------------------------------------------------------------
     def build(self):
@@ -93,42 +93,39 @@ class MapView:
     # --- outputs for a session ------------------------------------------------------------------------------------
     def latent_outputs(self, st: LatentSession, xy=None, image=None) -> dict:
         """The decoded image (`image`, when it is decoded already) and the map marker for the current latent."""
-        x, y = xy if xy is not None else self.ex.latent_view(st.vae).mapping.to_map(np.array(st.latent))
-        image = image or self.ex.decode_latent(st.vae, list(st.latent), side=0)
+        x, y = xy if xy is not None else self.ex.map.position(st.vae, st.latent)
+        image = image or self.ex.map.decode_latent(st.vae, list(st.latent), side=0)
         return {self.decoded: latent_value(image, "decoded current latent"), self.state: st,
                 self.plot: plot_value(st.vae, (x, y))}
 
     def slider_outputs(self, st: LatentSession) -> dict:
         """The sliders: the chosen dimensions, labelled with their KL, set to the current latent."""
-        dirs = self.ex.directions(st.vae)
+        dirs = self.ex.store.directions(st.vae)
         if dirs is not None:  # too many numbers for a slider each: the top principal directions
             a = dirs.coefficients(st.latent)
             return {self.sliders: sliders_value(st.dims, [dirs.label(d) for d in st.dims], [a[d] for d in st.dims],
                                                 st.vae, st.latent, dirs)}
-        kl = self.ex.latent_view(st.vae).proj.kl_per_dim
+        kl = self.ex.store.kl_per_dim(st.vae)
         return {self.sliders: sliders_value(st.dims, [f"z{d} (KL {kl[d]:.2f})" for d in st.dims],
                                             [st.latent[d] for d in st.dims], st.vae, st.latent)}
 
     def neighbour_outputs(self, st: LatentSession, exclude: int | None = None) -> dict:
         """The NEIGHBOURS test images nearest to the current latent (in latent space), clickable."""
-        near = self.ex.neighbours(st.vae, list(st.latent), NEIGHBOURS, exclude=exclude)
-        items = [(i, show(self.ex.image(st.vae, i)[0], side=0), f"#{i} d={d:.2f}")
+        near = self.ex.map.neighbours(st.vae, list(st.latent), NEIGHBOURS, exclude=exclude)
+        items = [(i, show(self.ex.store.image(st.vae, i)[0], side=0), f"#{i} d={d:.2f}")
                  for i, d in zip(near.indices.tolist(), near.distances.tolist())]
         return {self.neighbours: strip_html(f"The {len(items)} test images nearest to this latent (latent space, "
                                             "Euclidean; click one to select it):", items)}
 
     def select(self, st: LatentSession, index: int) -> dict:
         """Select test image `index`: its latent mu(x), its image, its reconstruction."""
-        view = self.ex.latent_view(st.vae)
-        index = int(np.clip(index, 0, len(view.proj.latents) - 1))
-        st = replace(st, index=index).with_latent(view.proj.latents[index])
-        label = view.proj.labels[index]
-        name = view.data.label_names[label] if 0 <= label < len(view.data.label_names) else "unlabelled"
-        recon = self.ex.decode_latent(st.vae, list(st.latent), side=0)
-        out = {**self.latent_outputs(st, view.proj.coords[index], recon), **self.slider_outputs(st)}
-        out[self.original] = figure_html(show(self.ex.image(st.vae, index)[0], side=0), "selected image")
+        point = self.ex.map.point(st.vae, int(np.clip(index, 0, len(self.ex.store.data(st.vae).x_test) - 1)))
+        st = replace(st, index=point.index).with_latent(point.latent)
+        recon = self.ex.map.decode_latent(st.vae, list(st.latent), side=0)
+        out = {**self.latent_outputs(st, point.xy, recon), **self.slider_outputs(st)}
+        out[self.original] = figure_html(show(self.ex.store.image(st.vae, point.index)[0], side=0), "selected image")
         out[self.recon] = figure_html(recon, "its reconstruction")
-        out[self.info] = point_note(index, name)
+        out[self.info] = point_note(point.index, point.label_name)
         return {**out, **self.neighbour_outputs(st, exclude=index)}
 
     # --- events ---------------------------------------------------------------------------------------------------
@@ -138,8 +135,8 @@ class MapView:
         if not vae:
             return {self.state: LatentSession()}
         progress(0, desc=f"opening {vae}")
-        view = self.ex.latent_view(vae, progress=reporter(progress))
-        kl, dirs = view.proj.kl_per_dim, self.ex.directions(vae)
+        self.ex.store.latent_view(vae, progress=reporter(progress))  # computed now, while this view shows progress
+        kl, dirs = self.ex.store.kl_per_dim(vae), self.ex.store.directions(vae)
         order = np.argsort(-kl) if dirs is None else np.arange(len(dirs.vectors))  # by KL, or by variance
         st = LatentSession(loaded=True, vae=vae, dims=tuple(int(d) for d in order[:MAX_SLIDERS]))
         self.figure(vae)  # computed now, while this view shows progress
@@ -150,9 +147,9 @@ class MapView:
             out.update({**self.latent_outputs(st), **self.slider_outputs(st), **self.neighbour_outputs(st)})
         choices = list(range(len(kl))) if dirs is None else [(dirs.label(d), d) for d in range(len(dirs.vectors))]
         out[self.dims] = gr.update(choices=choices, value=list(st.dims))
-        if note := self.ex.data_note(vae):  # --images: what was read and changed, shown once on opening
+        if note := self.ex.store.data_note(vae):  # --images: what was read and changed, shown once on opening
             out[self.info] = f"{out[self.info]}  \n{note}"
-        m = self.ex.manifold(vae)
+        m = self.ex.map.manifold(vae)
         out[self.manifold] = gr.update(value=image_file(m, self.manifold), visible=m is not None)
         return out
 
@@ -162,9 +159,9 @@ class MapView:
         if click["kind"] == "point":
             return self.select(st, int(click["index"]))
         st = st.with_latent(self.latent_at(st.vae, click))
-        view, xy = self.ex.latent_view(st.vae), (float(click["x"]), float(click["y"]))
+        xy = (float(click["x"]), float(click["y"]))
         return {**self.latent_outputs(st, xy), **self.slider_outputs(st), **self.neighbour_outputs(st),
-                self.info: click_note(view.mapping, *xy, view.proj.labels, view.data.label_names)}
+                self.info: self.ex.map.click_note(st.vae, *xy)}
 
     def on_neighbour(self, st: LatentSession, evt: gr.EventData) -> dict:
         try:
@@ -174,7 +171,7 @@ class MapView:
 
     def on_slide(self, st: LatentSession, evt: gr.EventData) -> dict:
         st = st.checked()
-        dirs = self.ex.directions(st.vae)
+        dirs = self.ex.store.directions(st.vae)
         d, v = slider_event({"dim": getattr(evt, "dim", None), "value": getattr(evt, "value", None)},
                             len(st.latent) if dirs is None else len(dirs.vectors))
         if dirs is not None:

@@ -81,11 +81,12 @@ class MathsView:
         name, i, j, index = parse_axes_key(key)
 
         def draw():
-            axes = self.ex.latent_axes(name, i, j, [index])
+            axes = self.ex.maths.latent_axes(name, i, j, [index])
             x, y = axes.axis_titles()
             title = f"{name}: every test image's mu on {x}, {y}; q(z|x) of #{index}; click anywhere to decode"
-            samples = {k: self.ex.axes_positions(name, i, j, z) for k, z in self.ex.prior_samples(name).items()}
-            return figure_json(latent_axes_figure(axes, self.ex.latent_view(name).data.label_names, title, samples))
+            maths = self.ex.maths
+            samples = {k: maths.axes_positions(name, i, j, z) for k, z in maths.prior_samples(name).items()}
+            return figure_json(latent_axes_figure(axes, self.ex.store.label_names(name), title, samples))
         return self.figures.get((name, i, j, index), draw)
 
     @handled
@@ -97,8 +98,8 @@ class MathsView:
         """The decode of a click {key, kind, index, x, y} on the axes: (z_i, z_j) = (x, y), the other dims at the
         mu of the image the key names."""
         name, i, j, index = parse_axes_key(request.get("key"))
-        z = self.ex.axes_latent(name, i, j, request.get("x"), request.get("y"), index=index)
-        return self.ex.decode_latent(name, list(z), side=0)
+        z = self.ex.maths.axes_latent(name, i, j, request.get("x"), request.get("y"), index=index)
+        return self.ex.map.decode_latent(name, list(z), side=0)
 
     # --- layout ---------------------------------------------------------------------------------------------------
     def build(self):
@@ -128,27 +129,27 @@ class MathsView:
     # --- outputs --------------------------------------------------------------------------------------------------
     def plot_of(self, st: MathsSession) -> str:
         """The axes' value: the figure of (i, j, index), the current latent as the marker, the Monte Carlo samples."""
-        (marker,) = self.ex.axes_positions(st.vae, st.i, st.j, [st.latent])
+        (marker,) = self.ex.maths.axes_positions(st.vae, st.i, st.j, [st.latent])
         return plot_value(axes_key(st.vae, st.i, st.j, st.index), tuple(marker),
-                          self.ex.axes_positions(st.vae, st.i, st.j, st.mc_z), SAMPLES_NAME, SAMPLES_COLOR)
+                          self.ex.maths.axes_positions(st.vae, st.i, st.j, st.mc_z), SAMPLES_NAME, SAMPLES_COLOR)
 
     def axis_names(self, st: MathsSession) -> tuple[str, str]:
         """What the axes are called: "z3", or "direction 3" for a model whose axes are principal directions."""
-        word = "z" if self.ex.directions(st.vae) is None else "direction "
+        word = "z" if self.ex.store.directions(st.vae) is None else "direction "
         return f"{word}{st.i}", f"{word}{st.j}"
 
     def latent_outputs(self, st: MathsSession, how: str) -> dict:
         """The decode, the marker, the decoder's view and the traversal of the current latent."""
         name, z = st.vae, np.array(st.latent)
-        image = self.ex.decode_latent(name, list(z), side=0)
-        (x, y), (x_name, y_name) = self.ex.axes_positions(name, st.i, st.j, [z])[0], self.axis_names(st)
+        image = self.ex.map.decode_latent(name, list(z), side=0)
+        (x, y), (x_name, y_name) = self.ex.maths.axes_positions(name, st.i, st.j, [z])[0], self.axis_names(st)
         out = {self.state: st, self.decoded: latent_value(image, f"decoder's location at z: {how}"),
                self.plot: self.plot_of(st),
                self.info: f"Posterior of test image **#{st.index}**; current latent: {how}, "
                           f"{x_name} = {x:.2f}, {y_name} = {y:.2f}"}
         out[self.decoder] = self.decoder_html(name, z)
-        tr = self.ex.traversal(name, z, min(TRAVERSAL_ROWS, len(z)), TRAVERSAL_STEPS)
-        dirs = self.ex.directions(name)
+        tr = self.ex.maths.traversal(name, z, min(TRAVERSAL_ROWS, len(z)), TRAVERSAL_STEPS)
+        dirs = self.ex.store.directions(name)
         rows = ", ".join(f"z{int(k)}" if dirs is None else f"direction {int(k)}" for k in tr.dims)
         grid = enlarge(tr.grid, 2)
         out[self.traversal] = wide_figure_html(
@@ -162,10 +163,10 @@ class MathsView:
 
     def decoder_html(self, name: str, z: np.ndarray) -> str:
         """What the decoder says about z: E[x|z], the per-pixel scale, a sample; one line when it has no scale."""
-        missing = self.ex.missing(name, "decoder scale")
+        missing = self.ex.store.missing(name, "decoder scale")
         if missing:
             return f'<p class="vx-missing">{missing}.</p>'
-        d = self.ex.decoder_output(name, z)
+        d = self.ex.maths.decoder_output(name, z)
         lo, hi = d.scale_range
         gap = 255 * float(np.abs(d.mean - d.location).mean())  # grey levels, per pixel
         expectation = (f"E[x|z] = Σ_k (k/255) P(k|z), exact: {gap:.1f} grey levels from the location (shown above, "
@@ -178,11 +179,12 @@ class MathsView:
     def mc_outputs(self, st: MathsSession, samples, seed) -> dict:
         """The Monte Carlo text and strip for L = `samples`, and the samples on the axes (in the session and the
         plot's value); one line instead when the model has no decoder distribution to estimate with."""
-        missing = self.ex.missing(st.vae, "decoder scale")
+        missing = self.ex.store.missing(st.vae, "decoder scale")
         if missing:
             st = replace(st, mc_z=())
             return {self.state: st, self.plot: self.plot_of(st), self.mc_text: f"{missing}.", self.mc_strip: ""}
-        r = self.ex.monte_carlo(st.vae, st.index, 1 if samples is None else samples, int(seed or 0))  # L checked there
+        L = 1 if samples is None else samples  # checked there
+        r = self.ex.maths.monte_carlo(st.vae, st.index, L, int(seed or 0))
         st = replace(st, mc_z=tuple(tuple(float(v) for v in z) for z in r.z), samples=len(r.z), seed=r.seed)
         strip = to_pil(make_grid(torch.from_numpy(r.decodes), nrow=min(MC_COLUMNS, len(r.z))), 2)
         return {self.state: st, self.plot: self.plot_of(st), self.mc_text: monte_carlo_text(r, st.index),
@@ -191,7 +193,7 @@ class MathsView:
 
     def select(self, st: MathsSession, index: int, latent, samples, seed, how: str) -> dict:
         """Show test image `index`'s posterior, with `latent` (None: its mu) as the current latent."""
-        mu = self.ex.posteriors(st.vae).mu
+        mu = self.ex.maths.posterior_means(st.vae)
         index = int(np.clip(index, 0, len(mu) - 1))
         z = mu[index] if latent is None or len(latent) == 0 else latent
         mc = self.mc_outputs(replace(st, index=index).with_latent(z), samples, seed)
@@ -205,7 +207,7 @@ class MathsView:
         if not vae:
             return {self.state: MathsSession()}
         progress(0, desc=f"opening {vae}")
-        self.ex.latent_view(vae, progress=reporter(progress))
+        self.ex.store.latent_view(vae, progress=reporter(progress))
         order, choices = self.axis_choices(vae)
         want = wanted(self.ex, request, "vae", vae)  # restore_state checked its axes against this VAE's latent
         fits = want and want.axes and max(want.axes) < len(order)  # and here against its directions, if it has them
@@ -225,7 +227,8 @@ class MathsView:
         # then keeps the view, and the URL's settings, instead of reselecting
         out[self.state] = st = replace(out[self.state], followed=(out[self.state].index, out[self.state].latent))
         self.figure(axes_key(vae, st.i, st.j, st.index))  # computed now, while this view shows progress
-        out[self.dim_i] = gr.update(choices=choices, value=st.i, label=AXIS_LABELS[self.ex.directions(vae) is not None])
+        has_directions = self.ex.store.directions(vae) is not None
+        out[self.dim_i] = gr.update(choices=choices, value=st.i, label=AXIS_LABELS[has_directions])
         out[self.dim_j] = gr.update(choices=choices, value=st.j)
         out[self.samples], out[self.seed] = st.samples, st.seed
         out[self.hole] = self.hole_text(vae)
@@ -233,23 +236,23 @@ class MathsView:
 
     def hole_text(self, vae: str) -> str:
         """The prior hole as a sentence: the share of each prior's samples where no image's posterior is."""
-        h = self.ex.prior_hole(vae)
+        h = self.ex.maths.prior_hole(vae)
         words = {"standard": "N(0, I)", "fitted": "the fitted prior"}
-        more = "" if "fitted" in h.shares else f" {self.ex.no_fitted_prior(vae)}."
+        more = "" if "fitted" in h.shares else f" {self.ex.generate.no_fitted_prior(vae)}."
         return (f"**The prior hole**: {hole_sentence(h, words)}. Show both priors' samples from the legend (click "
                 f"one to decode there).{more}")
 
     def axis_choices(self, vae: str) -> tuple[list[int], list[tuple[str, int]]]:
         """The axes the pickers offer, in their order, with their labels: the latent's dimensions, most active by KL
         first, or its principal directions, largest variance first, for a latent of many numbers (directions.py)."""
-        dirs = self.ex.directions(vae)
+        dirs = self.ex.store.directions(vae)
         if dirs is not None:
             order = list(range(len(dirs.vectors)))
             return order, [(dirs.label(k), k) for k in order]
-        order = [int(d) for d in self.ex.dims_by_kl(vae)]
+        order = [int(d) for d in self.ex.store.dims_by_kl(vae)]
         if len(order) < 2:
             raise AxesError(f"{vae} has a {len(order)}-D latent: the latent axes need two dimensions")
-        kl = self.ex.latent_view(vae).proj.kl_per_dim
+        kl = self.ex.store.kl_per_dim(vae)
         return order, [(f"z{d} (KL {kl[d]:.2f})", d) for d in order]
 
     def on_tab(self, st: MathsSession, latent: LatentSession) -> dict:
@@ -263,7 +266,7 @@ class MathsView:
 
     def on_dims(self, st: MathsSession, i, j) -> dict:
         st = st.checked()
-        dirs = self.ex.directions(st.vae)
+        dirs = self.ex.store.directions(st.vae)
         i, j = check_dims(i, j, len(st.latent)) if dirs is None else check_directions(i, j, len(dirs.vectors))
         st = replace(st, i=i, j=j)
         return {self.state: st, self.plot: self.plot_of(st)}
@@ -271,7 +274,7 @@ class MathsView:
     def on_click(self, st: MathsSession, evt: gr.EventData) -> dict:
         st = st.checked()
         x, y = getattr(evt, "x", None), getattr(evt, "y", None)
-        z = self.ex.axes_latent(st.vae, st.i, st.j, x, y, index=st.index)
+        z = self.ex.maths.axes_latent(st.vae, st.i, st.j, x, y, index=st.index)
         return self.latent_outputs(st.with_latent(z), "a click on {}, {}".format(*self.axis_names(st)))
 
     def on_mc(self, st: MathsSession, samples, seed) -> dict:

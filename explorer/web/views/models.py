@@ -4,7 +4,6 @@ import gradio as gr
 import plotly.graph_objects as go
 
 from explorer.figures import maps as plots
-from explorer.service.sample_figures import checkpoint_note
 from explorer.web.views import Page
 
 
@@ -27,8 +26,7 @@ class ModelsView:
     def describe(self, name: str, kind: str):
         if not name:
             return "", None
-        ck = self.ex.registry.get(name)
-        return f"{ck.summary()}  \n{checkpoint_note(ck)}", go.Figure(plots.training_curves(ck.history(), kind))
+        return self.ex.store.summary(name), go.Figure(plots.training_curves(self.ex.store.history(name), kind))
 
     def open(self, vae: str, vq: str):
         return (*self.describe(vae, "vae"), *self.describe(vq, "vqvae"))

@@ -143,14 +143,14 @@ class PlaygroundView:
                 settings = self.settings(values)
                 name = f"playground-{settings.model}-{settings.data}-{secrets.token_hex(3)}"
                 folder = self.pool.save(session, name)
-                self.ex.registry.add(folder)
+                self.ex.store.add_folder(folder)
             except PlaygroundError as e:
                 return {self.canvas: self.scene(self.as_it_is(session, f"not saved: {e}"))}
             picker = page.vae if settings.model == "vae" else page.vq
             note = (f"saved as {name}: pick it in the {settings.model.upper().replace('VQVAE', 'VQ-VAE')} checkpoint "
                     "menu at the top of the page to open it in the other tabs")
             return {self.canvas: self.scene(self.as_it_is(session, note)),
-                    picker: gr.Dropdown(choices=self.ex.registry.names(settings.model)),
+                    picker: gr.Dropdown(choices=self.ex.store.names(settings.model)),
                     self.download: gr.File(zipped(folder, self.download.GRADIO_CACHE), visible=True)}
         handler.__name__ = "playground_save"
         return handler

@@ -62,7 +62,7 @@ class SelectionPanel:
         hidden = {self.csv: gr.update(visible=False), self.npz: gr.update(visible=False)}
         if idx.size == 0:
             return {self.info: HINT, self.images: "", self.selected: None, **hidden}
-        s = self.ex.selection_summary(st.vae, idx)
+        s = self.ex.map.selection_summary(st.vae, idx)
         return {self.info: f"**{s.total} test images selected** (index, label, map x, y and latent z per row)",
                 self.images: summary_html(s), self.selected: np.unique(idx), **hidden}
 
@@ -71,7 +71,7 @@ class SelectionPanel:
         if idx is None or len(idx) == 0:
             return {self.csv: gr.update(visible=False), self.npz: gr.update(visible=False)}
         name = st.checked().vae
-        files = export_files(self.ex.export_selection(name, idx), name, self.csv.GRADIO_CACHE)
+        files = export_files(self.ex.map.export_selection(name, idx), name, self.csv.GRADIO_CACHE)
         return {self.csv: gr.update(value=files.csv, visible=True), self.npz: gr.update(value=files.npz, visible=True)}
 
     def wire(self, page: Page, plot: gr.HTML, state: gr.State):

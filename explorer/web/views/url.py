@@ -1,4 +1,4 @@
-"""Shareable URL state (issue #14, url_state.py): the address bar's query holds the checkpoints, the tab, the map's
+"""Shareable URL state (url_state.py): the address bar's query holds the checkpoints, the tab, the map's
 selected image (or latent), the Maths tab's axes, L and seed, and the codes view's image and cell; opening such a URL
 restores them.
 
@@ -29,7 +29,7 @@ def wanted(ex, request: gr.Request | None, key: str, name: str) -> ViewState | N
         return None
     state = ex.restore_state(dict(request.query_params)).state
     kind = "vae" if key == "vae" else "vqvae"
-    return state if (getattr(state, key) or next(iter(ex.registry.names(kind)), None)) == name else None
+    return state if (getattr(state, key) or next(iter(ex.store.names(kind)), None)) == name else None
 
 
 def view_state(ex, latent: LatentSession, codes: CodesSession, tab: str, vq: str,
@@ -39,7 +39,7 @@ def view_state(ex, latent: LatentSession, codes: CodesSession, tab: str, vq: str
     z, index = None, None
     if latent.loaded:
         index = latent.index
-        mu = ex.latent_view(latent.vae).proj.latents[latent.index]
+        mu = ex.map.point(latent.vae, latent.index).latent
         if not np.allclose(np.asarray(latent.latent), mu, atol=10**-DIGITS):
             z = tuple(round(float(v), DIGITS) for v in latent.latent)
     code_index = codes.index if codes.loaded else None
@@ -47,7 +47,7 @@ def view_state(ex, latent: LatentSession, codes: CodesSession, tab: str, vq: str
     axes, samples, seed = None, ViewState.samples, ViewState.seed
     if maths is not None and maths.loaded:
         samples, seed = maths.samples, maths.seed
-        if [maths.i, maths.j] != [int(d) for d in ex.dims_by_kl(maths.vae)[:2]]:
+        if [maths.i, maths.j] != [int(d) for d in ex.store.dims_by_kl(maths.vae)[:2]]:
             axes = (maths.i, maths.j)
     return ViewState(vae=latent.vae or None, vq=(codes.vq if codes.loaded else vq) or None, tab=tab or "map",
                      index=index, z=z, axes=axes, samples=samples, seed=seed, code_index=code_index, cell=cell)

@@ -1,0 +1,102 @@
+"""The Latent map tab's service: a VAE's test images on the map, what a click or a latent decodes to, the nearest
+images, and selections. Each method checks what the user sent, then calls explorer/compute/ with the store's data.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from explorer.compute.neighbours import Neighbours
+from explorer.errors import LatentError, finite_position
+from explorer.figures.pictures import DISPLAY, show
+from explorer.service.export import ExportTable, SelectionSummary, export_table, selection_summary
+from explorer.service.map_note import click_note
+from explorer.service.store import Store
+from vae_core.images import make_grid, to_pil
+
+
+@dataclass
+class MapPoints:
+    """What the map draws: every test image's position and label."""
+
+    coords: np.ndarray  # (N, 2)
+    labels: np.ndarray  # (N,) class indices (-1: unlabelled)
+    label_names: list[str]
+    method: str  # "umap", or "identity" for a 2-D latent drawn as it is
+
+
+@dataclass
+class MapPoint:
+    """One test image on the map."""
+
+    index: int
+    latent: np.ndarray  # mu(x), (d,)
+    xy: tuple[float, float]  # where the map draws it
+    label_name: str  # its class, or "unlabelled"
+
+
+class LatentMapService:
+    def __init__(self, store: Store):
+        self.store = store
+
+    def points(self, name: str) -> MapPoints:
+        view = self.store.latent_view(name)
+        return MapPoints(view.proj.coords, view.proj.labels, view.data.label_names, view.proj.method)
+
+    def point(self, name: str, index: int) -> MapPoint:
+        """Test image `index` on the map (its latent, position and class)."""
+        self.store.image(name, index)  # checks the range
+        view, i = self.store.latent_view(name), int(index)
+        label, names = int(view.proj.labels[i]), view.data.label_names
+        return MapPoint(i, view.proj.latents[i], tuple(float(c) for c in view.proj.coords[i]),
+                        names[label] if 0 <= label < len(names) else "unlabelled")
+
+    def map_latent(self, name: str, index=None, x=None, y=None) -> np.ndarray:
+        """The latent for a click on the map: test image `index`'s mu(x), or the inverse map at (x, y)."""
+        if index is not None:
+            return self.point(name, index).latent
+        return self.store.latent_view(name).mapping.to_latent(*finite_position(x, y, LatentError, "a map position"))
+
+    def position(self, name: str, latent) -> tuple[float, float]:
+        """Where the map draws a latent (the marker of the current latent)."""
+        x, y = self.store.latent_view(name).mapping.to_map(self.store.latent(name, latent))
+        return float(x), float(y)
+
+    def click_note(self, name: str, x: float, y: float) -> str:
+        """The info line for a click at (x, y) that hit no point: which images its latent blends."""
+        view = self.store.latent_view(name)
+        x, y = finite_position(x, y, LatentError, "a map position")
+        return click_note(view.mapping, x, y, view.proj.labels, view.data.label_names)
+
+    @torch.no_grad()
+    def decode_latent(self, name: str, latent, side: int = DISPLAY) -> Image.Image:
+        """The decoder's location at z (clamped to [0, 1]), as an image."""
+        model = self.store.model(name, "vae", "decode_latent")
+        z = torch.tensor(self.store.latent(name, latent), dtype=torch.float32)[None]
+        return show(model.decode_location(z.to(model.device))[0], side)
+
+    @torch.no_grad()
+    def manifold(self, name: str, n: int = 15) -> Image.Image | None:
+        """For a 2-D latent: decodes over an n x n grid spanning the data's latent range."""
+        model = self.store.model(name, "vae")
+        if model.latent_dim != 2:
+            return None
+        lo, hi = np.percentile(self.store.latent_view(name).proj.latents, [1, 99], axis=0)
+        xs, ys = np.linspace(lo[0], hi[0], n), np.linspace(hi[1], lo[1], n)  # top row = high y, as on the map
+        z = torch.tensor([[x, y] for y in ys for x in xs], dtype=torch.float32)
+        return to_pil(make_grid(model.decode_location(z.to(model.device)), nrow=n, pad=0), 2)
+
+    def neighbours(self, name: str, latent, k: int = 10, exclude: int | None = None) -> Neighbours:
+        """The k test images nearest to `latent` in latent space (without image `exclude`)."""
+        if exclude is not None:
+            self.store.image(name, exclude)
+        return self.store.posteriors(name).neighbours.query(self.store.latent(name, latent), k, exclude)
+
+    def export_selection(self, name: str, indices) -> ExportTable:
+        view = self.store.latent_view(name)
+        return export_table(view.proj.latents, view.proj.coords, view.proj.labels, view.data.label_names, indices)
+
+    def selection_summary(self, name: str, indices) -> SelectionSummary:
+        view = self.store.latent_view(name)
+        return selection_summary(self.store.model(name, "vae"), view.data.x_test, view.proj.latents, indices)

@@ -1,0 +1,216 @@
+"""What the explorer holds, shared by every tab and every browser session: the models (by name, with the kind check),
+the images each shows, their projections and the posteriors the projections recorded. All read-only once computed;
+what a person has selected lives in their session's state, never here.
+
+The tab services (latent_map.py, maths.py, codes.py, generate.py, compare.py) ask the store for what they need and
+call one function of explorer/compute/ with it.
+"""
+import threading
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from explorer.compute.bounded_cache import BoundedCache
+from explorer.compute.directions import Directions, principal_directions
+from explorer.compute.inverse import LatentMap
+from explorer.compute.neighbours import NeighbourIndex
+from explorer.compute.posterior import dims_by_kl
+from explorer.errors import DataUnavailable, IndexRangeError, LatentError
+from explorer.figures.pictures import load_upload
+from explorer.models import FoundModel, Model
+from explorer.service.image_sets import ImageSet
+from explorer.service.projection import CodebookProjection, LatentProjection, batches, load_or_compute, no_progress
+from explorer.service.registry import Registry
+from explorer.service.sample_figures import checkpoint_note
+from vae_core.data import Dataset, load_dataset, to_float
+from vae_core.data.idx import DataError
+
+MAX_ABS_LATENT = 50.0  # |z| beyond this is far outside N(0, I): refused as a likely mistake
+POSTERIOR_CACHE = 16  # checkpoints whose test-set posteriors (and principal directions) are kept in memory
+MAX_SLIDER_DIMS = 64  # latents with more numbers get sliders on their principal directions instead
+KIND_NAMES = {"vae": "VAE", "vqvae": "VQ-VAE", "prior": "prior"}
+
+
+@dataclass
+class LatentView:
+    proj: LatentProjection
+    mapping: LatentMap  # map position <-> latent
+    data: Dataset
+
+
+@dataclass
+class Posteriors:
+    mu: np.ndarray  # (N, d) float32 posterior means of the test images (= the projection's latents)
+    sigma: np.ndarray  # (N, d) float32 posterior standard deviations
+    neighbours: NeighbourIndex  # over mu
+
+
+def validate_latent(values, dim: int) -> np.ndarray:
+    try:
+        z = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise LatentError(f"latent must be a list of {dim} numbers ({e})") from e
+    if z.shape != (dim,):
+        raise LatentError(f"latent must be a list of {dim} numbers, got shape {z.shape}")
+    if not np.isfinite(z).all():
+        raise LatentError("latent holds NaN or inf; send finite numbers")
+    if np.abs(z).max() > MAX_ABS_LATENT:
+        raise LatentError(f"latent values must lie within +-{MAX_ABS_LATENT:g} (the prior is N(0, I))")
+    return z
+
+
+class Store:
+    def __init__(self, folders: list[str | Path], log=print, images=None, models: dict | None = None):
+        """folders: where to find model folders; images: a path (--images) or an ImageSet shown by every model
+        (else each shows its own test split); models: {name: (module, image_shape)} given from Python."""
+        self.images = images if isinstance(images, ImageSet) or images is None else ImageSet(images, log)
+        self.registry = Registry(folders, log, models)
+        self.log = log
+        self._data: dict[tuple, Dataset] = {}
+        self._views: dict[str, object] = {}
+        self._lock = threading.Lock()
+        self._computing = defaultdict(threading.Lock)  # one projection computed once, even if asked for twice
+        self._posteriors = BoundedCache(POSTERIOR_CACHE)
+        self._directions = BoundedCache(POSTERIOR_CACHE)
+
+    # --- the models, by name and kind: the one place that checks what kind a checkpoint is ------------------------
+    def names(self, kind: str) -> list[str]:
+        """The checkpoints of a kind ("vae" or "vqvae"), in the order found."""
+        return self.registry.names(kind)
+
+    def found(self, name: str) -> FoundModel:
+        return self.registry.get(name)
+
+    def model(self, name: str, kind: str | None = None, what: str = "this view") -> Model:
+        """The model of checkpoint `name`; with `kind` ("vae" or "vqvae") it must be one, else a LatentError naming
+        what needs which kind."""
+        model = self.registry.model(name)
+        if kind is not None and model.kind != kind:
+            raise LatentError(f"{name} is a {KIND_NAMES[model.kind]}: "
+                              f"{what} takes a {KIND_NAMES[kind]} checkpoint")
+        return model
+
+    def add_folder(self, path: str | Path) -> str:
+        """Offer a model folder saved while the app runs (the Playground's save); its name."""
+        return self.registry.add(path, self.log)
+
+    def summary(self, name: str) -> str:
+        """Markdown for the Models tab: what the model is, its recorded figures and its sample figures."""
+        found = self.found(name)
+        return f"{found.summary()}  \n{checkpoint_note(found)}"
+
+    def sample_note(self, name: str) -> str:
+        """One line: the sample figures checkpoint `name` recorded, or how to compute them."""
+        return checkpoint_note(self.found(name))
+
+    def history(self, name: str) -> list[dict]:
+        return self.found(name).history()
+
+    def missing(self, name: str, what: str) -> str | None:
+        """One line saying why `what` (e.g. "decoder scale") is off for checkpoint `name`, or None."""
+        return self.model(name).missing(what)
+
+    # --- the images each model shows --------------------------------------------------------------------------
+    def data(self, name: str) -> Dataset:
+        """The test images checkpoint `name` shows: --images converted to its input when given, else its own test
+        split."""
+        found = self.found(name)
+        if self.images:
+            channels, size, _ = found.image_shape
+            return self.images.dataset(channels, size)
+        split = found.test_split()
+        if split is None:
+            raise DataUnavailable(f"{name} has no data set of its own (a diffusers model or a module from Python): "
+                                  "start the app with --images PATH to show it images")
+        with self._lock:
+            if split not in self._data:
+                try:
+                    self._data[split] = load_dataset(split.data, split.data_dir, split.channels, split.image_size,
+                                                     split.seed, log=self.log)
+                except (DataError, FileNotFoundError) as e:
+                    raise DataUnavailable(f"the data set of {name!r} ({split.data}) is not available: {e}") from e
+            return self._data[split]
+
+    def data_note(self, name: str) -> str:
+        """One line on what --images held and what was changed to fit checkpoint `name` ("" without --images)."""
+        channels, size, _ = self.found(name).image_shape
+        return self.images.note(channels, size) if self.images else ""
+
+    def image(self, name: str, index: int) -> torch.Tensor:
+        """Test image `index` as a float batch of one (1, C, H, W), after checking the range."""
+        x = self.data(name).x_test
+        if not isinstance(index, (int, np.integer, float)) or index != int(index) or not 0 <= int(index) < len(x):
+            raise IndexRangeError(f"image index must be an integer in 0..{len(x) - 1}, got {index!r}")
+        return to_float(x[int(index):int(index) + 1])
+
+    def stored_image(self, name: str, index) -> np.ndarray:
+        """Test image `index` as stored (uint8, C x H x W), after checking the range."""
+        self.image(name, index)
+        return self.data(name).x_test[int(index)]
+
+    def label_names(self, name: str) -> list[str]:
+        return self.data(name).label_names
+
+    def latent(self, name: str, values) -> np.ndarray:
+        """A latent a user sent for VAE `name`, checked: d finite numbers within +-MAX_ABS_LATENT."""
+        return validate_latent(values, self.model(name, "vae").latent_dim)
+
+    def load_upload(self, name: str, source) -> tuple[torch.Tensor, str]:
+        """An uploaded image fitted to checkpoint `name`'s input, as a float batch of one, and a note on what was
+        changed."""
+        channels, size, _ = self.found(name).image_shape
+        a, note = load_upload(source, channels, size)
+        return to_float(a[None]), note
+
+    # --- projections and posteriors, computed once per checkpoint -------------------------------------------------
+    def _projection(self, name: str, progress=no_progress):
+        with self._computing[name]:
+            if name not in self._views:
+                ds, found = self.data(name), self.found(name)
+                proj = load_or_compute(found.folder, found.weights, self.model(name), ds.x_test, ds.y_test,
+                                       log=self.log, progress=progress)
+                self._views[name] = (LatentView(proj, LatentMap(proj.latents, proj.coords), ds)
+                                     if isinstance(proj, LatentProjection) else proj)
+        return self._views[name]
+
+    def latent_view(self, name: str, progress=no_progress) -> LatentView:
+        """A VAE's test images on the map: projection, the map <-> latent mapping, the data; progress(fraction, what)
+        hears how a first computation goes."""
+        self.model(name, "vae", "the latent map")
+        return self._projection(name, progress)
+
+    def codebook_view(self, name: str, progress=no_progress) -> CodebookProjection:
+        """A VQ-VAE's codebook on a map, with its test images' code grids and usage."""
+        self.model(name, "vqvae", "the codebook map")
+        return self._projection(name, progress)
+
+    @torch.no_grad()
+    def posteriors(self, name: str) -> Posteriors:
+        """mu and sigma of every test image's q(z|x), as the projection recorded them (projections cached by an
+        older version hold mu only: the test set is then encoded once more for sigma)."""
+        def gather():
+            model, proj = self.model(name, "vae"), self.latent_view(name).proj
+            log_sigma = proj.log_sigma
+            if log_sigma is None:
+                xs = batches(self.data(name).x_test, 1000, "", no_progress)
+                log_sigma = torch.cat([model.posterior(xb).log_sigma for xb in xs]).numpy()
+            return Posteriors(proj.latents, np.exp(log_sigma), NeighbourIndex(proj.latents))
+        return self._posteriors.get(name, gather)
+
+    def directions(self, name: str) -> Directions | None:
+        """For a latent of more than MAX_SLIDER_DIMS numbers, the top principal directions of its images' latents
+        (what the sliders and the latent axes move); None when every dimension can have a slider of its own."""
+        if self.model(name, "vae").latent_dim <= MAX_SLIDER_DIMS:
+            return None
+        return self._directions.get(name, lambda: principal_directions(self.latent_view(name).proj.latents))
+
+    def dims_by_kl(self, name: str) -> np.ndarray:
+        """Latent dimensions, the most active (mean KL over the test set) first: the order of the axis pickers."""
+        return dims_by_kl(self.latent_view(name).proj.kl_per_dim)
+
+    def kl_per_dim(self, name: str) -> np.ndarray:
+        """Each latent dimension's mean KL(q(z_i|x) || N(0, 1)) over the test images."""
+        return self.latent_view(name).proj.kl_per_dim
