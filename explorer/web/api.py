@@ -1,17 +1,18 @@
 """The named API endpoints (gradio_client: client.predict(..., api_name="/decode_latent")), on hidden components:
 /reconstruct, /decode_latent, /decode_codes and /sample.
 
-Images go out as files written once each (outputs.png_file), never as PIL images that Gradio would rewrite in place
+Images go out as files written once each (files.png_file), never as PIL images that Gradio would rewrite in place
 while another response streams them.
 """
 import gradio as gr
 
+from explorer.service.explorer import Explorer
 from explorer.service.sampling import SampleSettings
 from explorer.web.files import png_file
 from explorer.web.views import handled
 
 
-def add_endpoints(ex, vae: str, vq: str) -> None:
+def add_endpoints(ex: Explorer, vae: str, vq: str) -> None:
     """Add the endpoints to the Blocks being built."""
     with gr.Row(visible=False):
         image = gr.File(label="image")

@@ -5,6 +5,7 @@ shared and read-only; what a tab has selected lives in its session (session.py).
 """
 import gradio as gr
 
+from explorer.service.explorer import Explorer
 from explorer.web.api import add_endpoints
 from explorer.web.components import page_css
 from explorer.web.views import Page
@@ -23,7 +24,7 @@ CSS = page_css()
 VIEWS = (MapView, MathsView, CodesView, GenerateView, CompareView, InterpolateView, ModelsView)
 
 
-def build(ex, playground=None) -> gr.Blocks:
+def build(ex: Explorer, playground=None) -> gr.Blocks:
     """The page over `ex`; with `playground` (a service.playground.PlaygroundPool) a Playground tab trains in it."""
     vaes, vqs = ex.store.names("vae"), ex.store.names("vqvae")
     # old cached files are deleted by explorer.web.cache_sweeper.start_sweeper (app.py): Gradio's own delete_cache stops

@@ -1,4 +1,4 @@
-"""The app's views, one module each: it builds its own components and wires its own events. ui.py lays them out in
+"""The app's views, one module each: it builds its own components and wires its own events. page.py lays them out in
 tabs and shares the model pickers (and the map's session, which the codes view reads) through a `Page`.
 
 Every handler is wrapped by `handled`: a UserError (bad input) becomes a message in the page; anything else is a bug
@@ -12,6 +12,7 @@ import gradio as gr
 
 from explorer.errors import SessionExpired, UserError
 from explorer.figures.pictures import data_uri, show
+from explorer.service.explorer import Explorer
 from explorer.web.files import png_file
 
 # live edits (clicks, sliders, code edits) answer in milliseconds: one HTTP request each (no queue), and no loading
@@ -71,7 +72,7 @@ def reporter(progress):
     return lambda fraction, what: progress(fraction, desc=what)
 
 
-def test_image_uri(ex, name: str, index) -> str:
+def test_image_uri(ex: Explorer, name: str, index) -> str:
     """Test image `index` of checkpoint `name` at its own size, as a data URI (a map point's hover thumbnail)."""
     return data_uri(show(ex.store.image(str(name), index)[0], side=0))
 
@@ -112,5 +113,5 @@ def expiring(fn, notice: gr.HTML):
 
 
 def image_file(image, component: gr.components.Component) -> str | None:
-    """An image for a gr.Image output, as a file written once (outputs.png_file), never rewritten in place."""
+    """An image for a gr.Image output, as a file written once (files.png_file), never rewritten in place."""
     return None if image is None else png_file(image, component.GRADIO_CACHE)

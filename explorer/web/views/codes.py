@@ -13,6 +13,7 @@ from explorer.compute.bounded_cache import BoundedCache
 from explorer.compute.code_grid import GridError, paint, set_cell
 from explorer.figures import maps as plots
 from explorer.figures.pictures import data_uri, show
+from explorer.service.explorer import Explorer
 from explorer.service.sampling import SampleSettings
 from explorer.web.components.choices import choices, choices_html
 from explorer.web.components.grid import code_grid, grid_html
@@ -28,7 +29,7 @@ class CodesView:
     title = "VQ-VAE codes"
     key = "codes"  # its tab's id
 
-    def __init__(self, ex):
+    def __init__(self, ex: Explorer):
         self.ex = ex
         self.figures = BoundedCache(FIGURES)  # codebook figure JSON by checkpoint, shared by all sessions
 

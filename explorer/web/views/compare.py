@@ -2,6 +2,7 @@
 per-pixel error maps."""
 import gradio as gr
 
+from explorer.service.explorer import Explorer
 from explorer.web.views import Page, image_file
 
 
@@ -9,7 +10,7 @@ class CompareView:
     title = "Compare"
     key = "compare"  # its tab's id
 
-    def __init__(self, ex):
+    def __init__(self, ex: Explorer):
         self.ex = ex
 
     def build(self):

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import gradio as gr
 
+from explorer.service.explorer import Explorer
 from explorer.service.sampling import SampleSettings
 from explorer.web.session import CodesSession, GenerateSession
 from explorer.web.views import Page, image_file
@@ -18,7 +19,7 @@ class GenerateView:
     title = "Generate"
     key = "generate"  # its tab's id
 
-    def __init__(self, ex):
+    def __init__(self, ex: Explorer):
         self.ex = ex
 
     def build(self):

@@ -2,6 +2,7 @@
 pre-quantisation). It shows a default pair when the page opens and follows every change of the indices or steps."""
 import gradio as gr
 
+from explorer.service.explorer import Explorer
 from explorer.web.views import Page, image_file
 
 
@@ -9,7 +10,7 @@ class InterpolateView:
     title = "Interpolate"
     key = "interpolate"  # its tab's id
 
-    def __init__(self, ex):
+    def __init__(self, ex: Explorer):
         self.ex = ex
 
     def build(self):

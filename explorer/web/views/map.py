@@ -10,6 +10,7 @@ import numpy as np
 from explorer.compute.bounded_cache import BoundedCache
 from explorer.figures import maps as plots
 from explorer.figures.pictures import show
+from explorer.service.explorer import Explorer
 from explorer.service.map_note import point_note
 from explorer.web.components.image import figure_html, inline_image, latent_image, latent_value
 from explorer.web.components.plot import clickable_plot, figure_json, plot_value
@@ -28,7 +29,7 @@ class MapView:
     title = "Latent map"
     key = "map"  # its tab's id
 
-    def __init__(self, ex):
+    def __init__(self, ex: Explorer):
         self.ex = ex
         self.figures = BoundedCache(FIGURES)  # figure JSON by checkpoint, shared by all sessions
         self.selection = SelectionPanel(ex)

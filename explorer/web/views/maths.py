@@ -25,6 +25,7 @@ from explorer.figures.maths import (
     latent_axes_figure,
     parse_axes_key,
 )
+from explorer.service.explorer import Explorer
 from explorer.web.components.figures import figure_row, wide_figure_html
 from explorer.web.components.image import latent_image, latent_value
 from explorer.web.components.plot import clickable_plot, figure_json, plot_value
@@ -70,7 +71,7 @@ class MathsView:
     title = "Maths"
     key = "maths"  # its tab's id
 
-    def __init__(self, ex):
+    def __init__(self, ex: Explorer):
         self.ex = ex
         self.figures = BoundedCache(FIGURES)  # figure JSON by key "name|i|j|index", shared by all sessions
 

@@ -4,6 +4,7 @@ import gradio as gr
 import plotly.graph_objects as go
 
 from explorer.figures import maps as plots
+from explorer.service.explorer import Explorer
 from explorer.web.views import Page
 
 
@@ -11,7 +12,7 @@ class ModelsView:
     title = "Models"
     key = "models"  # its tab's id
 
-    def __init__(self, ex):
+    def __init__(self, ex: Explorer):
         self.ex = ex
 
     def build(self):

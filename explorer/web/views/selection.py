@@ -7,6 +7,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from explorer.service.explorer import Explorer
 from explorer.service.export import SelectionError
 from explorer.web.components.image import figure_html
 from explorer.web.files import export_files
@@ -43,7 +44,7 @@ def selected_indices(evt: gr.EventData) -> np.ndarray:
 
 
 class SelectionPanel:
-    def __init__(self, ex):
+    def __init__(self, ex: Explorer):
         self.ex = ex
 
     def build(self):

@@ -13,6 +13,7 @@ bar with history.replaceState.
 import gradio as gr
 import numpy as np
 
+from explorer.service.explorer import Explorer
 from explorer.service.url_state import ViewState, to_query
 from explorer.web.components import asset
 from explorer.web.session import CodesSession, LatentSession, MathsSession
@@ -22,7 +23,7 @@ JS = asset("url.js")
 DIGITS = 4  # a latent's numbers in the URL, rounded
 
 
-def wanted(ex, request: gr.Request | None, key: str, name: str) -> ViewState | None:
+def wanted(ex: Explorer, request: gr.Request | None, key: str, name: str) -> ViewState | None:
     """The URL's view state when it asks for checkpoint `name` as its `key` ("vae" or "vq"; none named: the
     default), else None. Never raises: what does not fit is dropped (restore warns about it)."""
     if request is None or not name:
@@ -32,7 +33,7 @@ def wanted(ex, request: gr.Request | None, key: str, name: str) -> ViewState | N
     return state if (getattr(state, key) or next(iter(ex.store.names(kind)), None)) == name else None
 
 
-def view_state(ex, latent: LatentSession, codes: CodesSession, tab: str, vq: str,
+def view_state(ex: Explorer, latent: LatentSession, codes: CodesSession, tab: str, vq: str,
                maths: MathsSession | None = None) -> ViewState:
     """What the page shows, as a ViewState: the latent only when it is not the selected image's own mu(x), the Maths
     axes only when they are not the two most active dimensions (what the tab opens on)."""
@@ -54,7 +55,7 @@ def view_state(ex, latent: LatentSession, codes: CodesSession, tab: str, vq: str
 
 
 class UrlSync:
-    def __init__(self, ex):
+    def __init__(self, ex: Explorer):
         self.ex = ex
 
     def build(self):
