@@ -5,7 +5,7 @@ its k-sigma ellipse {(u - mu_i)^2 / sigma_i^2 + (v - mu_j)^2 / sigma_j^2 = k^2} 
 k sigma_i and k sigma_j. The prior's marginal is N(0, I_2): circles. The aggregate posterior
 q(z) = 1/N sum_n q(z|x_n) on a G x G grid is exact, not sampled: each component factorises over the two axes, so
     q(u_a, v_b) = 1/N sum_n N(u_a; mu_ni, s_ni) N(v_b; mu_nj, s_nj) = (B^T A)_ba / N,   A_na = N(u_a; mu_ni, s_ni)
-one (G x N) @ (N x G) matrix product: about 1 ms for N = 10,000 and G = 64. The view draws q's mean over each grid
+one (G x N) @ (N x G) matrix product (its cost: docs/benchmarks.md). The view draws q's mean over each grid
 cell instead (`cells=True`: A_na = the mass of N(mu_ni, s_ni) in cell a, over its width; the same product): a
 trained VAE's posteriors are often narrower than a cell (sigma ~ 0.05 against cells of 0.1), and q(z) read at the
 grid points alone would then miss most of the mass between them and look like noise.

@@ -31,12 +31,12 @@ def serve(ex: Explorer, host: str = "127.0.0.1", port: int = 7860, share: bool =
     torch.set_num_threads(int(os.environ.get("VAE_EXPLORER_THREADS", "1")))
     # narwhals.stable (used by scikit-learn, which reads the digits data set, and by Gradio) imports its v1 and v2
     # modules from each other: imported for the first time by two request threads at once, Python's import locks
-    # deadlock (_DeadlockError) and the view that lost the race never opens. Imported here, once, it costs 40 ms.
+    # deadlock (_DeadlockError) and the view that lost the race never opens. Imported here, once, before any request.
     importlib.import_module("narwhals.stable")
     allow_plotly_js()
     demo = build(ex, playground)
     # Gradio rebuilds a pandas summary of its last GRADIO_ANALYTICS_MAX_EVENTS (10000) events after every event, for a
-    # monitoring dashboard this app does not enable: up to ~14 ms of CPU per call, about half of what a call costs
+    # monitoring dashboard this app does not enable: CPU on every call, for nothing (docs/benchmarks.md)
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
     os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
     demo.queue(default_concurrency_limit=4, max_size=512)

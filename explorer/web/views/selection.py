@@ -1,7 +1,7 @@
 """The map view's selection panel: a box or lasso selection on the latent map (plot.js `select`) shows a gallery of
 the selected test images, their pixel mean, the decode of their mean latent and the mean of their decodes, and
 offers the selection as CSV and NPZ downloads (explorer/service/export.py), written once per selection, in an event of
-their own that follows the gallery's (writing 10,000 rows takes ~30 ms, which the gallery need not wait for)."""
+their own that follows the gallery's (writing the files need not hold the gallery back)."""
 import gradio as gr
 import numpy as np
 import torch
