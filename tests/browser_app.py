@@ -1,4 +1,4 @@
-"""The app in headless Chromium for the browser tests (tests/test_browser_*.py, one file per view, against
+"""The app in headless Chromium for the browser tests (tests/browser/test_*.py, one file per view, against
 `python app.py`: conftest.py's `app_url`). `AppPage` is one browser session of the app, with helpers to find, click
 and read what the tests need; the fixtures `browser` and `open_app` (conftest.py) make them. `needs_chromium` marks
 a test file that needs Chromium (and skips it without one)."""
@@ -33,7 +33,7 @@ class AppPage:
     new AppPage, not with page.goto: a page left while its views still open (each tab loads in its own queued event)
     logs errors of its own, which land in `errors`. Gradio's page closes its client on `beforeunload`, which aborts
     the event stream under the events still running ("AbortError: BodyStreamBuffer was aborted", then "Connection
-    errored out." for each of them); test_browser_url.py shows it."""
+    errored out." for each of them); tests/browser/test_url.py shows it."""
 
     def __init__(self, browser, url: str, ready: str | None = None):
         self.context = browser.new_context(viewport={"width": 1400, "height": 1000})

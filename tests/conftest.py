@@ -1,4 +1,9 @@
-"""Shared fixtures.
+"""Shared fixtures, and the markers each folder gets.
+
+The folders mirror the source: tests/vae_core, tests/explorer/<layer>, tests/browser (Chromium and the running app's
+HTTP API: marked `browser`) and tests/benchmarks (the benchmarks' smoke runs: marked `slow`); tests/test_readme.py runs
+the README's examples. A test that takes seconds is marked `slow` where it is defined. The fast path leaves both out:
+    python -m pytest -m "not browser and not slow"
 
 vae_core: `vc_one_thread` (tiny models run fastest on one thread, and do not fight other jobs for cores),
 `tiny_cfg` (a factory of tiny digits configs), `digits` (scikit-learn's 8x8 digits as a Dataset).
@@ -10,6 +15,16 @@ from pathlib import Path
 
 import pytest
 import torch
+
+TESTS = Path(__file__).resolve().parent
+FOLDER_MARKS = {"browser": "browser", "benchmarks": "slow"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        folder = Path(item.path).resolve().relative_to(TESTS).parts[0]
+        if folder in FOLDER_MARKS:
+            item.add_marker(FOLDER_MARKS[folder])
 
 
 @pytest.fixture(scope="module")
@@ -40,13 +55,13 @@ def digits():
     return load_dataset("digits", log=lambda *a: None)
 
 
-# --- the running app (tests/test_browser_*.py, tests/test_api_client.py) ---------------------------------------
+# --- the running app (tests/browser/) ---------------------------------------
 # `app_checkpoints`: a folder with a tiny digits VAE (2-D latent: its map is the latent itself) and a tiny VQ-VAE
 # (32 codes: PCA codebook map) with a tiny prior over its codes, projections cached; or the folder in
 # $VAE_EXPLORER_SCREENSHOT_CKPTS.
 # `app_models`: names and sizes of the checkpoints the app shows first. `app_url`: `python app.py` serving them.
 ROOT = Path(__file__).resolve().parents[1]
-CKPTS_ENV = "VAE_EXPLORER_SCREENSHOT_CKPTS"  # real checkpoints for the README screenshots (test_browser_screenshots.py)
+CKPTS_ENV = "VAE_EXPLORER_SCREENSHOT_CKPTS"  # real checkpoints for the screenshots (browser/test_screenshots.py)
 NO_UMAP = "raise ImportError('tests must not import umap (slow numba compile): a projection cache is missing')\n"
 
 
@@ -125,13 +140,13 @@ def app_url(app_checkpoints, tmp_path_factory):
         stop_app(proc)
 
 
-# --- the page in Chromium (tests/test_browser_*.py; tests/browser_app.py: AppPage) -------------------------------
+# --- the page in Chromium (tests/browser/; tests/browser_app.py: AppPage) -------------------------------
 @pytest.fixture(scope="module")
 def browser():
     """Headless Chromium (Playwright) for one browser test file; skips them without Playwright.
 
     Module scope, not session: while Playwright's sync API is open it holds an event loop on the main thread, and
-    later tests that call asyncio.run() (tests/test_output_race.py) would fail."""
+    later tests that call asyncio.run() (tests/explorer/web/test_output_race.py) would fail."""
     sync_api = pytest.importorskip("playwright.sync_api")
     from tests.launch import CHROMIUM, CHROMIUM_ARGS
 
@@ -157,7 +172,7 @@ def open_app(browser, app_url):
         p.close()
 
 
-# --- the teaching views' logic (tests/test_teach_*.py) ----------------------------------------------------------
+# --- the Maths tab's logic (tests/explorer/compute, tests/explorer/service) ---
 @pytest.fixture(scope="session")
 def teach_ckpts(tmp_path_factory) -> Path:
     """Tiny digits checkpoints: a VAE with a 4-D latent (its map is a PCA here: no UMAP in tests) and a fitted prior

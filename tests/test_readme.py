@@ -80,6 +80,7 @@ def test_no_issue_numbers_in_docs_benchmarks_or_tests():
     assert [p.name for p, text in sources.items() if pattern.search(text) and p != Path(__file__).resolve()] == []
 
 
+@pytest.mark.slow
 @needs_defaults
 def test_python_example_runs():
     block = next(b for b in PY_BLOCKS if "vae_core.load" in b)
@@ -89,6 +90,7 @@ def test_python_example_runs():
     assert "torch.Size([8, 1, 28, 28])" in out.stdout and "'kl'" in out.stdout
 
 
+@pytest.mark.slow
 @needs_defaults
 def test_gradio_client_example_runs(tmp_path):
     from tests.launch import start_app, stop_app
@@ -104,6 +106,7 @@ def test_gradio_client_example_runs(tmp_path):
         stop_app(app)
 
 
+@pytest.mark.slow
 def test_own_module_example_serves_the_module():
     """The README's own-model example, run as written (on a free port), then asked over HTTP for a decode and
     samples of the module it serves."""

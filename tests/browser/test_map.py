@@ -124,7 +124,7 @@ def test_nearest_neighbours_strip_selects_on_click_and_stays_off_the_slider_path
     app = open_app()
     page = app.page
     page.wait_for_function("() => document.querySelectorAll('#neighbours button[data-index]').length === 8")
-    near = strip_indices(app)  # their order is tested in tests/test_teach_neighbours.py; here: the page's wiring
+    near = strip_indices(app)  # the order: explorer/compute/test_neighbours.py; here the wiring
     assert 0 not in near and len(set(near)) == 8  # image #0 is selected: it is left out
     assert "d=" in page.locator("#neighbours").inner_text()
     old = app.src("#decoded-image canvas")

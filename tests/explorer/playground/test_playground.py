@@ -89,6 +89,7 @@ def vq_usage(kmeans: bool, restarts: bool) -> PlaygroundRun:
     return run
 
 
+@pytest.mark.slow
 def test_without_kmeans_init_and_restarts_a_vq_vae_on_the_ring_leaves_codes_dead_that_the_defaults_use():
     default, bare = vq_usage(True, True), vq_usage(False, False)
     dead_default, dead_bare = int(default.snapshot()["dead"].sum()), int(bare.snapshot()["dead"].sum())
@@ -152,6 +153,7 @@ def test_a_run_stops_after_its_time_limit_and_when_its_tab_goes_quiet():
     assert "b" not in pool.runs.runs
 
 
+@pytest.mark.slow
 def test_worker_processes_train_the_runs_at_a_lower_priority_and_a_dead_worker_is_replaced():
     runs, s = WorkerRuns(workers=2), PlaygroundSettings()
     try:

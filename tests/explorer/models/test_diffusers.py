@@ -18,7 +18,7 @@ from explorer.service.projection import LatentProjection
 from explorer.service.store import LatentView
 
 diffusers = pytest.importorskip("diffusers")
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 BODY = {"down_block_types": ("DownEncoderBlock2D", "DownEncoderBlock2D"),
         "up_block_types": ("UpDecoderBlock2D", "UpDecoderBlock2D"), "block_out_channels": (8, 16),
         "norm_num_groups": 4, "layers_per_block": 1, "sample_size": 16, "in_channels": 3, "out_channels": 3}
@@ -111,6 +111,7 @@ def test_pickled_weights_and_other_classes_are_refused_with_what_to_do(tmp_path,
     assert ex.store.registry.found == {} and len(logged) == 2 and all("skipping" in m for m in logged)
 
 
+@pytest.mark.slow
 def test_diffusers_is_imported_only_when_a_diffusers_folder_is_found():
     code = ("import sys; from explorer.service.explorer import Explorer; Explorer(['checkpoints'], log=lambda *a: 0)"
             ".store.model('fashion-vae'); print('diffusers' in sys.modules)")

@@ -4,7 +4,7 @@ import numpy as np
 
 from explorer.compute.inverse import LatentMap
 from tests.benchmark_module import load_benchmark
-from tests.test_inverse_map import smooth_map
+from tests.explorer.compute.test_inverse_map import smooth_map
 
 
 def test_measure_separates_the_reference_from_the_inverse():

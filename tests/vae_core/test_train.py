@@ -22,7 +22,7 @@ from vae_core.data import hold_out, load_dataset, to_float, validation_size
 from vae_core.train import TrainingError, train
 
 pytestmark = pytest.mark.usefixtures("vc_one_thread")
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TIMING = {"seconds", "images_per_sec"}  # the only metrics allowed to differ between identical runs
 
 
@@ -52,6 +52,7 @@ def saved_epoch(folder: Path, name="model.safetensors") -> int:
     {"model": "vqvae", "vq_likelihood": "discretized_logistic"},  # the decoder's own scale
     {"model": "vqvae", "quantizer": "fsq", "fsq_levels": "4,4"},
 ])
+@pytest.mark.slow
 def test_overfits_a_tiny_batch(tiny_cfg, digits, overrides):
     torch.manual_seed(0)
     model = build_model(tiny_cfg(**overrides))
@@ -147,6 +148,7 @@ def _same_run(a: Path, b: Path, epoch: int):
                                        {"model": "vqvae", "codebook": "loss", "kmeans_init": True},
                                        {"model": "vqvae", "quantizer": "fsq", "fsq_levels": "4,4",
                                         "vq_likelihood": "discretized_logistic"}])
+@pytest.mark.slow
 def test_resume_equals_an_uninterrupted_run(tmp_path, tiny_cfg, overrides, monkeypatch):
     whole, split = tmp_path / "whole", tmp_path / "split"
     train(tiny_cfg(epochs=2, **overrides), whole, log=quiet)
@@ -254,6 +256,7 @@ def test_read_only_output_folder(tmp_path, tiny_cfg, monkeypatch):
     assert load(out).cfg.metrics["epoch"] == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("failing_file", ["training_state.safetensors", "model.safetensors", "config.json"])
 def test_disk_full_mid_save_leaves_a_whole_checkpoint_that_resumes(tmp_path, tiny_cfg, monkeypatch, failing_file):
     """The disk fills while epoch 2's files are written: epoch 1's checkpoint stays whole, and --resume works."""
@@ -345,6 +348,7 @@ def test_cli_reports_bad_arguments(tmp_path, capsys, args, words):
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.slow
 def test_cli_help_mentions_every_flag():
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     r = subprocess.run([sys.executable, "-m", "vae_core.train", "--help"], check=False, capture_output=True, text=True,
@@ -438,6 +442,7 @@ class FakeClock:
         return self.now
 
 
+@pytest.mark.slow
 def test_time_budget_stops_the_run_and_spreads_the_warm_down_over_it(tmp_path, tiny_cfg, monkeypatch):
     fake = FakeClock(per_call=0.01)
     monkeypatch.setattr(vae_core.train, "time", fake)
@@ -474,6 +479,7 @@ def test_short_epochs_under_a_budget_are_evaluated_less_often(monkeypatch):
     assert no_budget.evaluate_now(last_epoch=False)  # without a budget every epoch is evaluated
 
 
+@pytest.mark.slow
 def test_a_budgeted_run_ends_with_an_evaluated_checkpoint_of_its_last_epoch(tmp_path, tiny_cfg, monkeypatch):
     fake = FakeClock(per_call=0.01)
     monkeypatch.setattr(vae_core.train, "time", fake)

@@ -10,7 +10,7 @@ from vae_core import load
 from vae_core.data import load_dataset
 from vae_core.evaluate import evaluate
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CKPTS = sorted(p for p in (ROOT / "checkpoints").glob("*/") if (p / "config.json").exists())
 pytestmark = pytest.mark.skipif(not CKPTS or not Path("/usr/share/datasets/fashion-mnist").exists(),
                                 reason="needs the default checkpoints and Fashion-MNIST")
@@ -20,6 +20,7 @@ def test_the_three_defaults_are_there():
     assert {p.name for p in CKPTS} >= {"fashion-vae", "fashion-vqvae", "fashion-vae-2d"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", CKPTS, ids=lambda p: p.name)
 def test_checkpoint_reconstructs_within_recorded_metrics(path):
     model = load(path)
@@ -73,6 +74,7 @@ def test_committed_files_are_under_10_mb():
     assert not big
 
 
+@pytest.mark.slow
 def test_warm_start_neither_imports_nor_fits_umap():
     code = ("import sys; from explorer.service.explorer import Explorer; ex = Explorer(['checkpoints']);\n"
             "[ex.store.latent_view(n) for n in ex.store.names('vae')]; [ex.store.codebook_view(n) for n in "

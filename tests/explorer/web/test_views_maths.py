@@ -1,5 +1,5 @@
 """The Maths tab: its figure builder and key (explorer/plots_maths.py) and its view's handlers (explorer/views/maths.py)
-on the tiny digits checkpoints of conftest.py's teach_ckpts (no browser: tests/test_browser_maths.py drives the
+on the tiny digits checkpoints of conftest.py's teach_ckpts (no browser: tests/browser/test_maths.py drives the
 page)."""
 import json
 from dataclasses import replace

@@ -20,7 +20,7 @@ from vae_core.device import TRAINING_DEFAULTS, training_defaults
 from vae_core.train import parse_args, train
 
 pytestmark = pytest.mark.usefixtures("vc_one_thread")
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BASE = ["--data", "digits", "--width", "8", "--latent-dim", "4"]
 
 
@@ -88,6 +88,7 @@ def test_each_call_counts_from_its_own_start(tmp_path, tiny_cfg, monkeypatch):
     assert Config.load(tmp_path / "b" / "config.json").metrics["epoch"] == 2
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
 def test_process_start_time_includes_what_ran_before_the_import():
     code = ("import time; time.sleep(0.5); t = time.time(); import vae_core.loop as m; "

@@ -14,7 +14,7 @@ from vae_core.data import to_float
 from vae_core.evaluate import evaluate, iwae_nll, psnr
 
 pytestmark = pytest.mark.usefixtures("vc_one_thread")
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _fit(cfg, digits, steps, lr=3e-3):
@@ -62,6 +62,7 @@ def test_iwae_is_a_tighter_bound_than_the_elbo(fitted_vae, digits):
     assert all(math.isfinite(v) for v in nll.values())
 
 
+@pytest.mark.slow
 def test_iwae_with_one_sample_is_the_elbo_in_expectation(fitted_vae, digits):
     """E[log w] with z ~ q(z|x) is the ELBO: the k = 1 bound averages to -ELBO (closed-form KL) within noise."""
     _, model = fitted_vae
@@ -109,6 +110,7 @@ def test_iwae_in_chunks_matches(fitted_vae, digits):
     assert chunked == pytest.approx(whole, abs=0.3)
 
 
+@pytest.mark.slow
 def test_evaluate_vae_metrics_are_consistent_and_seeded(fitted_vae, digits):
     _, model = fitted_vae
     model.train()
@@ -165,6 +167,7 @@ def _cli(*args):
                           capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
 
 
+@pytest.mark.slow
 def test_evaluate_cli_json_for_a_vae(fitted_vae, tmp_path):
     cfg, model = fitted_vae
     save_checkpoint(tmp_path / "vae", model, cfg)
@@ -189,6 +192,7 @@ def _digits_test(cfg):
     return load_dataset(cfg.data, seed=cfg.seed, log=lambda *a: None).x_test
 
 
+@pytest.mark.slow
 def test_evaluate_cli_json_for_a_vqvae(fitted_vqvae, tmp_path):
     cfg, model = fitted_vqvae
     save_checkpoint(tmp_path / "vq", model, cfg)
@@ -201,6 +205,7 @@ def test_evaluate_cli_json_for_a_vqvae(fitted_vqvae, tmp_path):
     assert "neg_elbo" not in m and "iwae_nll" not in m
 
 
+@pytest.mark.slow
 def test_evaluate_cli_errors_are_one_clear_line(fitted_vae, tmp_path):
     (tmp_path / "empty").mkdir()
     r = _cli(tmp_path / "empty", "--json")

@@ -11,7 +11,7 @@ from vae_core.classifier import Classifier, ClassifierConfig, ClassifierError, l
 from vae_core.classifier_lookup import find_classifier
 
 pytestmark = pytest.mark.usefixtures("vc_one_thread")
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def tiny(shape=(1, 8, 8), accuracy=0.5) -> Classifier:
@@ -70,6 +70,7 @@ def test_find_classifier_looks_beside_the_checkpoint_and_skips_with_a_note(tmp_p
         find_classifier("digits", (1, 16, 16), folder=tmp_path / "ckpt" / "classifier")
 
 
+@pytest.mark.slow
 def test_training_refuses_data_without_labels(tmp_path):
     import numpy as np
 

@@ -46,6 +46,7 @@ def test_compile_is_a_config_setting_that_round_trips(tmp_path):
 
 @pytest.mark.skipif(not any(shutil.which(c) for c in ("g++", "c++", "clang++")),
                     reason="inductor compiles C++ on the CPU: needs a C++ compiler")
+@pytest.mark.slow
 def test_compiled_run_trains_like_eager_and_saves_clean_weights(tmp_path, tiny_cfg, monkeypatch):
     pytest.importorskip("torch._inductor")
     # inductor draws its own random numbers unless told to use eager's: with eager's, the runs compare closely

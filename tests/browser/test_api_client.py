@@ -170,7 +170,7 @@ def test_plotly_js_is_served(app_url):
 @pytest.mark.parametrize("path", ["/etc/passwd", "%2Fetc%2Fpasswd", "../../../../etc/passwd", "weights", "app.py"])
 def test_other_files_are_refused(app_url, app_checkpoints, path):
     """Only plotly.min.js and the app's own outputs are served: not system files, weights or the app's source."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     path = {"weights": str(next(app_checkpoints.glob("*/model.safetensors"))),
             "app.py": str(root / "app.py")}.get(path, path)
     assert status_of(f"{app_url}gradio_api/file={path}") != 200

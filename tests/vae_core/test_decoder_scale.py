@@ -18,7 +18,7 @@ SHAPE = (1, 4, 4)
 KINDS = ["discretized_gaussian", "discretized_logistic"]
 MATCHED_SCALE = {"discretized_gaussian": lambda mse: math.sqrt(mse),  # s^2 = MSE
                  "discretized_logistic": lambda mse: math.sqrt(3 * mse) / math.pi}  # s^2 pi^2 / 3 = MSE
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _batch_with_mse(mse: float) -> tuple[torch.Tensor, torch.Tensor]:

@@ -3,7 +3,7 @@
 test_screenshots writes docs/screenshot-{map,codes,compare,maths,generate,playground}.png when
 $VAE_EXPLORER_SCREENSHOT_CKPTS names a checkpoints folder (the app then serves those checkpoints instead of the tiny
 digits ones), e.g.
-    VAE_EXPLORER_SCREENSHOT_CKPTS=checkpoints python -m pytest -q tests/test_browser_screenshots.py
+    VAE_EXPLORER_SCREENSHOT_CKPTS=checkpoints python -m pytest -q tests/browser/test_screenshots.py
 and into pytest's temporary folder otherwise, so a plain test run never overwrites the README's pictures.
 """
 import os
@@ -16,7 +16,7 @@ from tests.browser_app import needs_chromium
 pytestmark = needs_chromium
 
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def test_screenshots(open_app, app_models, tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TRAIN = ["--model", "vqvae", "--data", "digits", "--width", "8", "--num-codes", "16", "--code-dim", "8",
          "--batch-size", "64"]
 
@@ -47,6 +47,7 @@ def uninterrupted(tmp_path_factory):
     ("vae_core.checkpoint", "save_file", "4"),           # mid-save of epoch 2, after the training state
     ("os", "replace", "5"),                              # mid-save of epoch 2, between two renames
 ], ids=["mid-epoch", "mid-save-writing", "mid-save-renaming"])
+@pytest.mark.slow
 def test_kill_then_resume_equals_uninterrupted(tmp_path, uninterrupted, killer):
     out = tmp_path / "ck"
     r = run([*TRAIN, "--epochs", "3", "--out", str(out)], killer)

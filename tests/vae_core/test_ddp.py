@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 
 from vae_core import VAE, VQVAE, load
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="no torch.distributed")
 
 
@@ -28,6 +28,7 @@ def _history(out: Path) -> list[dict]:
     return [json.loads(ln) for ln in (out / "history.jsonl").read_text().splitlines() if ln.strip()]
 
 
+@pytest.mark.slow
 def test_ddp_vae(tmp_path):
     out = tmp_path / "vae"
     r = torchrun(out, "--model", "vae", "--latent-dim", "4")
@@ -39,6 +40,7 @@ def test_ddp_vae(tmp_path):
     assert h[0]["n_images"] == 144 and h[0]["split"] == "validation" and h[0]["train_loss"] > 0
 
 
+@pytest.mark.slow
 def test_ddp_vqvae_all_reduces_the_ema_counts(tmp_path):
     out = tmp_path / "vq"
     r = torchrun(out, "--model", "vqvae", "--num-codes", "16", "--code-dim", "8", "--batch-size", "128")

@@ -12,9 +12,9 @@ from PIL import Image
 
 from explorer.errors import ImageSetError, UserError
 from explorer.service.image_sets import ImageSet, image_form
-from tests.test_vae_core_data import write_idx
+from tests.vae_core.test_data import write_idx
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 QUIET = {"log": lambda *a: None}
 MODELS = [(1, 28), (3, 16)]  # (channels, image size) of the two models each form is converted for
 
@@ -160,6 +160,7 @@ def test_the_explorer_maps_codes_and_searches_the_given_images(ckpts, forms):
     assert len(list((ckpts / "vae2" / "projections").glob("latent-*.npz"))) == 2
 
 
+@pytest.mark.slow
 def test_app_refuses_a_path_of_no_form_with_exit_code_2(tmp_path, ckpts):
     r = subprocess.run([sys.executable, "app.py", "--checkpoints", str(ckpts), "--images", str(tmp_path / "nope")],
                        cwd=ROOT, capture_output=True, text=True, timeout=300)

@@ -34,6 +34,7 @@ def call(demo, fn, inputs) -> str:
     return out["data"][0]["path"]
 
 
+@pytest.mark.slow
 def test_identical_concurrent_requests_and_the_sweeper_never_touch_a_served_file(demo, app_models):
     fn = endpoint(demo, "decode_latent")
     inputs = [app_models.vae, [0.25] * app_models.latent_dim]  # the same latent from every thread

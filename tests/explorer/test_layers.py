@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "explorer"
 LAYERS = ["models", "compute", "figures", "service", "web"]  # in import order: each may use the ones before it
 WITHOUT_GRADIO = ["models", "compute", "figures", "service"]

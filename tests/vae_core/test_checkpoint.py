@@ -245,7 +245,7 @@ def test_the_run_folder_module_imports_no_training_machinery():
 
     code = ("import sys, vae_core.run_folder as r; print(r.HISTORY, *(m in sys.modules for m in "
             "('torch.distributed', 'tqdm', 'torch')))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1], check=False,
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], check=False,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["history.jsonl", "False", "False", "False"]

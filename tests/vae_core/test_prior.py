@@ -21,7 +21,7 @@ from vae_core.train import train
 from vae_core.train_prior import prior_config, train_prior
 
 pytestmark = pytest.mark.usefixtures("vc_one_thread")
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TIMING = {"seconds", "grids_per_sec"}
 
 
@@ -241,6 +241,7 @@ def test_the_prior_budget_counts_from_the_start_not_from_after_the_encoding(tiny
     assert metrics["epoch"] == 1
 
 
+@pytest.mark.slow
 def test_the_command_line_refuses_to_overwrite_a_prior(tiny_vq, tmp_path):
     ckpt = copy_of(tiny_vq, tmp_path, "vq")
     train_prior(ckpt, tiny_prior_cfg(ckpt, epochs=1), device="cpu", log=quiet)
