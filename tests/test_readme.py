@@ -24,6 +24,26 @@ def test_ci_runs_the_readme_test_command():
     assert "bash scripts/test.sh" in (ROOT / ".ci" / "run").read_text()
 
 
+@pytest.mark.slow
+def test_the_fast_path_leaves_out_exactly_the_browser_tests_and_the_slow_ones():
+    """The README's fast path selects by markers pytest knows: every test under tests/browser/ is a browser test, every
+    one under tests/benchmarks/ a slow one, and the fast path runs none of them."""
+    bash_blocks = re.findall(r"```bash\n(.*?)```", README, re.DOTALL)
+    assert 'python -m pytest -m "not browser and not slow"\n' in bash_blocks
+    ini = (ROOT / "pytest.ini").read_text()
+    assert "browser:" in ini and "slow:" in ini  # registered: a typo in a marker is not silently nothing
+
+    def collected(marks: str) -> list[str]:
+        out = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", marks], cwd=ROOT,
+                             capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+        return [ln for ln in out.stdout.splitlines() if "::" in ln]
+
+    fast, browser = collected("not browser and not slow"), collected("browser")
+    assert fast and browser and all(t.startswith("tests/browser/") for t in browser)
+    assert not any(t.startswith(("tests/browser/", "tests/benchmarks/")) for t in fast)
+
+
 def test_front_matter_matches_requirements():
     version = re.search(r"^sdk_version: (\S+)$", README, re.MULTILINE).group(1)
     assert f"gradio=={version}" in (ROOT / "requirements.txt").read_text().splitlines()
