@@ -24,7 +24,7 @@ VIEWS = (MapView, MathsView, CodesView, GenerateView, CompareView, InterpolateVi
 
 
 def build(ex, playground=None) -> gr.Blocks:
-    """The page over `ex`; with `playground` (a service.playground.PlaygroundPool) a Playground tab trains in it."""
+    """The page over `ex`; with `playground` (a playground.pool.PlaygroundPool) a Playground tab trains in it."""
     vaes, vqs = ex.registry.names("vae"), ex.registry.names("vqvae")
     # old cached files are deleted by explorer.web.cache_sweeper.start_sweeper (app.py): Gradio's own delete_cache stops
     # for good at the first request that lands during one of its passes

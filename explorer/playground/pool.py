@@ -1,7 +1,7 @@
 """The playground's runs, one per browser tab (keyed by the tab's session, which the server knows: no user can name
 another's run), at most `max_running` training at once; the others wait in line, first come first served, with
 their place shown. A run trains in bounded slices (`slice_s` of compute per update) in a worker process of lower
-CPU priority (playground_runs.py), so other users' clicks stay fast; it is dropped when its tab closes, when no
+CPU priority (workers.py), so other users' clicks stay fast; it is dropped when its tab closes, when no
 update has come for `idle_s`, or after `time_limit_s`, and leaves nothing behind (it lives in memory only).
 """
 import tempfile
@@ -10,9 +10,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from explorer.compute.playground_settings import PlaygroundSettings
 from explorer.errors import PlaygroundError
-from explorer.service.playground_runs import LocalRuns, WorkerRuns
+from explorer.playground.settings import PlaygroundSettings
+from explorer.playground.workers import LocalRuns, WorkerRuns
 
 VARIANCE_EVERY = 10  # updates between measurements of the gradient variance (VAE)
 

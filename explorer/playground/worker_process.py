@@ -1,5 +1,5 @@
-"""A playground worker process: `python -m explorer.service.playground_worker FD NICE`, started by
-playground_runs.Worker. It lowers its own CPU priority (lower_priority: SCHED_IDLE, or NICE steps where that is
+"""A playground worker process: `python -m explorer.playground.worker_process FD NICE`, started by
+workers.Worker. It lowers its own CPU priority (lower_priority: SCHED_IDLE, or NICE steps where that is
 missing), trains on one thread, and answers LocalRuns calls
 that come over the pipe on file descriptor FD, one at a time: (name, args) -> (True, value) or (False, message).
 It ends when the pipe closes (the server stopped or let it go)."""
@@ -11,7 +11,7 @@ from multiprocessing.connection import Connection
 import torch
 
 from explorer.errors import PlaygroundError
-from explorer.service.playground_runs import LocalRuns
+from explorer.playground.workers import LocalRuns
 
 CALLS = ("update", "drop", "save")
 

@@ -1,5 +1,5 @@
 """Where the playground's runs live: `LocalRuns` holds them in this process; `WorkerRuns` in worker processes of
-their own (playground_worker.py), so their training never holds the server's interpreter lock and runs only when
+their own (worker_process.py), so their training never holds the server's interpreter lock and runs only when
 the CPU would otherwise idle (Linux's SCHED_IDLE; elsewhere WORKER_NICE steps below the server): a user clicking on
 the map is answered first.
 
@@ -20,9 +20,9 @@ from multiprocessing import Pipe
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from explorer.compute.playground_run import PlaygroundRun
-from explorer.compute.playground_settings import PlaygroundSettings
 from explorer.errors import PlaygroundError
+from explorer.playground.run import PlaygroundRun
+from explorer.playground.settings import PlaygroundSettings
 from vae_core.checkpoint import save_checkpoint
 
 WORKER_NICE = 10  # where SCHED_IDLE is missing: the workers' CPU priority below the server's (0); 19 is the lowest
@@ -57,7 +57,7 @@ class LocalRuns:
         if train_s is not None:
             run.paused_note = ""
             run.train_for(train_s, max_steps)
-            if variance and run.is_vae and run.images is None and not run.paused_note:  # on 2-D data: cheap
+            if variance and run.kind.draws_eps and run.images is None and not run.paused_note:  # on 2-D data: cheap
                 run.gradient_variance()
         return Frame(run.snapshot())
 
@@ -74,7 +74,7 @@ class LocalRuns:
 
 
 class Worker:
-    """One worker process (`python -m explorer.service.playground_worker FD`) and the pipe to it; started on first
+    """One worker process (`python -m explorer.playground.worker_process FD NICE`) and the pipe to it; started on first
     use. Calls are answered one at a time, in the order they come."""
 
     def __init__(self, nice: int = WORKER_NICE):
@@ -83,7 +83,7 @@ class Worker:
 
     def _start(self) -> None:
         ours, theirs = Pipe()
-        self.proc = subprocess.Popen([sys.executable, "-m", "explorer.service.playground_worker",
+        self.proc = subprocess.Popen([sys.executable, "-m", "explorer.playground.worker_process",
                                       str(theirs.fileno()), str(self.nice)], pass_fds=[theirs.fileno()],
                                      cwd=Path(__file__).resolve().parents[2])
         theirs.close()
