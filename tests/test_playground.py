@@ -2,7 +2,10 @@
 worker processes."""
 import math
 import os
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +21,7 @@ from explorer.playground.workers import WORKER_NICE, LocalRuns, WorkerRuns
 from vae_core.models.points import PointGaussian, PointVAE, point_config
 
 pytestmark = pytest.mark.usefixtures("vc_one_thread")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_toy_sets_are_reproducible_from_their_seed_and_standardised():
@@ -178,3 +182,30 @@ def test_worker_processes_train_the_runs_at_a_lower_priority_and_a_dead_worker_i
         assert "b" not in runs.home
     finally:
         runs.stop()
+
+
+def test_one_worker_is_kept_ready_started_in_the_background_before_any_tab_asks():
+    runs, s = WorkerRuns(workers=3), PlaygroundSettings()
+    try:
+        first, second, third = runs.workers
+        assert first.started and not second.started  # started with the pool, nothing waited for it
+        assert first.proc.poll() is None
+        runs.update("a", s, train_s=60.0, max_steps=1)
+        assert runs.home["a"] is first and second.started and not third.started  # the next one gets ready
+        runs.update("b", s, train_s=60.0, max_steps=1)
+        assert runs.home["b"] is second and third.started
+        runs.drop("a")
+        runs.update("c", s)  # a freed worker takes the next run
+        assert runs.home["c"] is first
+    finally:
+        runs.stop()
+
+
+def test_a_workers_warm_up_pays_the_first_runs_imports_and_leaves_no_run():
+    code = ("import sys, torch\nfrom explorer.playground.worker_process import warm_up\n"
+            "from explorer.playground.workers import LocalRuns\n"
+            "assert 'torch._dynamo' not in sys.modules\nruns = LocalRuns()\nwarm_up(runs)\n"
+            "print('torch._dynamo' in sys.modules, len(runs.runs))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "0"]  # torch.optim's first use imports torch._dynamo: taken here

@@ -89,6 +89,20 @@ class Worker:
         theirs.close()
         self.conn: Connection = ours
 
+    @property
+    def started(self) -> bool:
+        return self.proc is not None
+
+    def start(self) -> None:
+        """Start the process now, without waiting for it: it imports and warms up (worker_process.warm_up) while
+        no one waits, so the first call finds it ready. Nothing to do when it runs or a call is starting it."""
+        if self.lock.acquire(blocking=False):
+            try:
+                if self.proc is None:
+                    self._start()
+            finally:
+                self.lock.release()
+
     def call(self, name: str, *args):
         """The worker's answer to LocalRuns.name(*args); its PlaygroundError is raised here, and a worker that died
         is started afresh at the next call (its runs are lost, which the error says)."""
@@ -119,12 +133,15 @@ class Worker:
 
 class WorkerRuns:
     """The runs in `workers` worker processes; each session's run stays in the worker it was first given (the one
-    holding the fewest runs then)."""
+    holding the fewest runs then, a started one first). One worker is kept ready: the first starts with this object
+    (in the background: nothing waits for it), and the next when every started one holds a run, so a tab's first
+    step does not wait for a process to start (seconds: torch's imports)."""
 
     def __init__(self, workers: int = 2, nice: int = WORKER_NICE):
         self.workers = [Worker(nice) for _ in range(max(1, workers))]
         self.home: dict[str, Worker] = {}
         self.lock = threading.Lock()
+        self.workers[0].start()
 
     def _worker(self, session: str) -> Worker:
         with self.lock:
@@ -132,8 +149,17 @@ class WorkerRuns:
                 load = {id(w): 0 for w in self.workers}
                 for w in self.home.values():
                     load[id(w)] += 1
-                self.home[session] = min(self.workers, key=lambda w: load[id(w)])
+                self.home[session] = min(self.workers, key=lambda w: (load[id(w)], not w.started))
+                self._keep_one_ready()
             return self.home[session]
+
+    def _keep_one_ready(self) -> None:
+        """Start the next worker when every started one holds a run (under self.lock)."""
+        busy = {id(w) for w in self.home.values()}
+        if all(id(w) in busy for w in self.workers if w.started):
+            spare = next((w for w in self.workers if not w.started and id(w) not in busy), None)
+            if spare is not None:
+                spare.start()
 
     def update(self, session, settings, train_s=None, max_steps=None, variance=False) -> Frame:
         return self._worker(session).call("update", session, settings, train_s, max_steps, variance)
