@@ -4,6 +4,8 @@ import math
 import os
 import subprocess
 import sys
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -123,6 +125,26 @@ def test_the_pool_trains_at_most_n_runs_and_the_others_wait_in_line_first_come_f
     assert pool.tick("c").snapshot["steps"] > 0
     pool.pause("b", s)  # a paused run holds no slot
     assert pool.place("d") == 0 and pool.counts() == (2, 0)
+
+
+def test_a_tick_that_waited_for_its_run_while_the_tab_paused_trains_no_more_and_says_paused():
+    pool, s = PlaygroundPool(max_running=1, slice_s=0.001, runs=LocalRuns()), PlaygroundSettings()
+    pool.play("a", s)
+    e, steps = pool.entries["a"], pool.runs.runs["a"].steps
+    answers = {}
+    with e.lock:  # the run is busy: the tick below decides to train, then waits for it
+        tick = threading.Thread(target=lambda: answers.update(tick=pool.tick("a")))
+        tick.start()
+        while e.updates < 2:  # the tick has taken its slot's decision (play's own tick was the first)
+            time.sleep(0.001)
+        pause = threading.Thread(target=lambda: answers.update(pause=pool.pause("a", s)))
+        pause.start()
+        while e.playing:  # the pause is in, and waits for the run too
+            time.sleep(0.001)
+    tick.join()
+    pause.join()
+    assert pool.runs.runs["a"].steps == steps  # no slice after the pause, whichever got the run first
+    assert answers["tick"].status == "paused" and not answers["tick"].playing
 
 
 def test_sessions_cannot_reach_each_others_runs():

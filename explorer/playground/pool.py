@@ -185,7 +185,7 @@ class PlaygroundPool:
         if running:
             e.updates += 1
             update = self._update(session, e, "training", playing=True, train_s=self.slice_s,
-                                  variance=e.updates % VARIANCE_EVERY == 1)
+                                  variance=e.updates % VARIANCE_EVERY == 1, while_playing=True)
             if update.snapshot is not None and update.snapshot["note"]:
                 with self.lock:
                     e.playing = False
@@ -198,9 +198,13 @@ class PlaygroundPool:
         return self._update(session, e, "paused")
 
     def _update(self, session: str, e: Entry, status: str, playing: bool = False, waiting: int = 0,
-                train_s: float | None = None, max_steps: int | None = None, variance: bool = False) -> Update:
-        """The run's snapshot (after train_s seconds of training, when given) in an Update with this status."""
+                train_s: float | None = None, max_steps: int | None = None, variance: bool = False,
+                while_playing: bool = False) -> Update:
+        """The run's snapshot (after train_s seconds of training, when given) in an Update with this status;
+        `while_playing`: no training, and paused, when the run was paused while this call waited for it."""
         with e.lock:
+            if while_playing and not e.playing:
+                train_s, status, playing = None, "paused", False
             frame = self.runs.update(session, e.settings, train_s, max_steps, variance)
         e.steps = frame.snapshot["steps"]
         return Update(frame.snapshot, status, playing, waiting)
