@@ -7,8 +7,8 @@ import argparse
 import os
 
 from explorer.errors import ImageSetError
+from explorer.playground.pool import PlaygroundPool
 from explorer.service.explorer import Explorer
-from explorer.service.playground import PlaygroundPool
 from explorer.web.launch import serve
 
 

@@ -1,5 +1,6 @@
 """The parts of a training loop that both trainers share (vae_core.train, vae_core.train_prior): the run's clock
-and time budget, the lr schedule, the order of each epoch, and one epoch of Adam steps with the non-finite check.
+and time budget, the lr schedule, the order of each epoch, one optimiser step, and one epoch of Adam steps with the
+non-finite check.
 
     lr(p) = lr * min(1, (1 - p) / warmdown)        p: progress of the run, 0..1 (by steps, or by the clock)
 """
@@ -94,6 +95,14 @@ def check_finite(first_bad: torch.Tensor, epoch: int, out: Path, what: str = "ch
             f"(epoch {epoch - 1}) in {out} is kept. Lower --lr, then --resume.")
 
 
+def optimizer_step(opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    """One step of `opt` down the gradient of `loss`: theta <- opt(theta, d loss / d theta), the gradients cleared
+    first (vae_core's trainers and the explorer's Playground)."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
 def train_epoch(loss_of, opt: torch.optim.Optimizer, n: int, cfg: Config, epoch: int, clock: Clock, device,
                 out: Path, desc: str = "epoch", show: bool = True, what: str = "checkpoint") -> tuple[int, float]:
     """One pass over the n training items in epoch_order, cfg.batch_size at a time (the last partial batch
@@ -110,9 +119,7 @@ def train_epoch(loss_of, opt: torch.optim.Optimizer, n: int, cfg: Config, epoch:
         for group in opt.param_groups:
             group["lr"] = lr_at(cfg, clock.progress(((epoch - 1) * steps + step) / (cfg.epochs * steps)))
         loss = loss_of(perm[step * cfg.batch_size:(step + 1) * cfg.batch_size])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        optimizer_step(opt, loss)
         running += loss.detach()
         first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss.detach()), step, first_bad)
         last = step == steps - 1 or clock.must_stop()

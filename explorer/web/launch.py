@@ -12,9 +12,9 @@ import os
 
 import torch
 
+from explorer.playground.pool import PlaygroundPool
 from explorer.service.explorer import Explorer
 from explorer.service.image_sets import ImageSet
-from explorer.service.playground import PlaygroundPool
 from explorer.web.cache_sweeper import start_sweeper
 from explorer.web.components.plot import allow_plotly_js
 from explorer.web.page import CSS, build

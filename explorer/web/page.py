@@ -25,7 +25,7 @@ VIEWS = (MapView, MathsView, CodesView, GenerateView, CompareView, InterpolateVi
 
 
 def build(ex: Explorer, playground=None) -> gr.Blocks:
-    """The page over `ex`; with `playground` (a service.playground.PlaygroundPool) a Playground tab trains in it."""
+    """The page over `ex`; with `playground` (a playground.pool.PlaygroundPool) a Playground tab trains in it."""
     vaes, vqs = ex.store.names("vae"), ex.store.names("vqvae")
     # old cached files are deleted by explorer.web.cache_sweeper.start_sweeper (app.py): Gradio's own delete_cache stops
     # for good at the first request that lands during one of its passes

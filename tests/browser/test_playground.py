@@ -49,6 +49,53 @@ def test_a_vae_trains_on_the_moons_draws_its_views_and_measures_the_gradient_var
         app.close()
 
 
+TICK_URL = re.compile(r"/component_server/?$")  # the canvas's server function `tick` (every Gradio server function)
+DRAWS_JS = "() => Number(document.querySelector('#pg-canvas .vx-pg').dataset.draws)"
+WATCH_STATUS_JS = """() => {
+  const line = document.querySelector('#pg-canvas .vx-pg-status');
+  window.shownStatuses = [];
+  new MutationObserver(() => window.shownStatuses.push(line.textContent)).observe(line, {childList: true,
+    characterData: true, subtree: true});
+}"""
+
+
+def test_a_tick_in_flight_when_pause_is_pressed_is_dropped_and_the_status_stays_paused(browser, app_url):
+    app = playground(browser, app_url)
+    held, later = [], []
+
+    def hold_the_first_tick(route):
+        if held:
+            later.append(route.request.url)
+            route.continue_()
+        else:  # the server answers it now, while the run trains; the page gets the answer after the pause
+            held.append((route, route.fetch()))
+
+    try:
+        app.page.click("#pg-play")
+        app.page.wait_for_function(STEPS_JS, arg=1)
+        app.page.route(TICK_URL, hold_the_first_tick)
+        for _ in range(500):
+            if held:
+                break
+            app.page.wait_for_timeout(20)
+        route, answer = held[0]
+        assert '\\"playing\\":true' in answer.text() and "training" in answer.text()  # the stale answer
+        app.page.click("#pg-pause")
+        app.page.wait_for_function(STATUS_JS, arg="paused")
+        draws = app.page.evaluate(DRAWS_JS)
+        app.page.evaluate(WATCH_STATUS_JS)
+        route.fulfill(response=answer)  # the tick that was in flight answers now
+        app.page.wait_for_timeout(1000)
+        shown = app.page.evaluate("() => window.shownStatuses")
+        assert not [s for s in shown if "training" in s], shown  # it did not flick back to training
+        assert app.page.evaluate(DRAWS_JS) == draws and "paused" in status(app)
+        assert later == []  # and the page asked for no more ticks
+        assert app.errors == []
+    finally:
+        app.page.unroute(TICK_URL)
+        app.close()
+
+
 def dead_codes(app) -> int:
     return int(re.search(r"dead codes (\d+)", status(app)).group(1))
 

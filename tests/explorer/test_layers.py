@@ -1,7 +1,9 @@
-"""The explorer's folders are its layers, and imports point one way: compute <- figures <- service <- web.
+"""The explorer's folders are its layers, and imports point one way: models <- compute <- figures <- playground <-
+service <- web.
 
-compute/ holds pure computations, figures/ draws them, service/ is what the views call (no Gradio), web/ is the
-Gradio page. A module may import from its own layer and the layers before it, never from a later one, and no module
+models/ opens the models, compute/ holds pure computations, figures/ draws them, playground/ is the Playground
+(its settings, data, runs, scenes, pool and workers: no Gradio), service/ is what the views call (no Gradio), web/ is
+the Gradio page. A module may import from its own layer and the layers before it, never from a later one, and no module
 imports itself back through others (no cycles).
 """
 import ast
@@ -13,8 +15,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "explorer"
-LAYERS = ["models", "compute", "figures", "service", "web"]  # in import order: each may use the ones before it
-WITHOUT_GRADIO = ["models", "compute", "figures", "service"]
+LAYERS = ["models", "compute", "figures", "playground", "service", "web"]  # in import order: each uses earlier ones
+WITHOUT_GRADIO = ["models", "compute", "figures", "playground", "service"]
 
 
 def module_name(path: Path, root: Path = ROOT) -> str:
@@ -59,7 +61,7 @@ def test_imports_point_from_later_layers_to_earlier_ones(module):
     assert not later, f"{module} ({LAYERS[layer_of(module)]}) imports {later} from a later layer"
 
 
-def test_the_computation_figure_and_service_layers_never_import_gradio():
+def test_the_computation_figure_playground_and_service_layers_never_import_gradio():
     for module, path in MODULES.items():
         if layer_of(module) is not None and LAYERS[layer_of(module)] in WITHOUT_GRADIO:
             assert not {i for i in imports_of(path) if i.split(".")[0] == "gradio"}, module
@@ -95,3 +97,9 @@ def test_the_layer_check_sees_wrong_way_imports_absolute_and_relative(tmp_path):
     found = imports_of(bad, tmp_path)
     assert {"explorer.service.explorer", "explorer.web", "explorer.web.page", "numpy"} <= found
     assert [i for i in found if layer_of(i) is not None and layer_of(i) > layer_of("explorer.compute.bad")]
+    view = tmp_path / "explorer" / "playground" / "view.py"  # the Playground's own Gradio view would be a layer up
+    view.parent.mkdir(parents=True)
+    view.write_text("import gradio as gr\nfrom explorer.web.components.playground import playground_canvas\n")
+    found = imports_of(view, tmp_path)
+    assert "gradio" in found and LAYERS[layer_of("explorer.playground.view")] in WITHOUT_GRADIO
+    assert [i for i in found if layer_of(i) is not None and layer_of(i) > layer_of("explorer.playground.view")]

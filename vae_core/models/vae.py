@@ -87,16 +87,19 @@ class VAE(nn.Module):
         """KL(N(mu, sigma^2) || N(0, 1)) = 1/2 sum(mu^2 + sigma^2 - 1 - 2 log sigma), per image."""
         return DiagonalGaussian(mu, log_sigma).kl()
 
-    def loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        """-ELBO with L = cfg.mc_samples samples; every term in nats per image, averaged over the batch."""
+    def loss(self, x: torch.Tensor, generator: torch.Generator | None = None, samples: int | None = None,
+             beta: float | None = None) -> dict[str, torch.Tensor]:
+        """-ELBO with L samples of z (default cfg.mc_samples) and the KL weighted by beta (default cfg.beta); every
+        term in nats per image, averaged over the batch."""
         q = self.posterior(x)
-        L = self.cfg.mc_samples
+        L = self.cfg.mc_samples if samples is None else samples
+        beta = self.cfg.beta if beta is None else beta
         z = self.reparameterize(q.mean, q.log_sigma, L, generator)  # (L, B, k), drawn by q.sample
         params = self.decode(z.flatten(0, 1))
         x_rep = x.expand(L, *x.shape).flatten(0, 1)
         recon = -self.likelihood.log_prob(params, x_rep).view(L, -1).mean(0)  # -E_q[log p(x|z)] by Monte Carlo
         kl = q.kl()
-        total = recon + self.cfg.beta * kl
+        total = recon + beta * kl
         return {"loss": total.mean(), "recon": recon.mean(), "kl": kl.mean()}
 
     forward = loss  # so DistributedDataParallel sees the loss as forward()

@@ -1,10 +1,10 @@
 // The playground's canvas (playground.py): props.value is a scene {frame, status, playing, waiting, steps, panels,
-// curves} (figures/playground.py), its numbers base64 binary arrays. A panel is a plane of layers, or (kind) a strip
-// of grey images or bars. Each scene redraws every canvas and the status line. While a scene says playing, the next
-// comes from the server function `tick`, UPDATES_PER_S a second at most (WAITING_PER_S while waiting in line), one
-// in flight at a time; a Gradio event's scene (a button, a control) replaces the loop's when it comes. The element's
-// data-frame, data-steps and data-draws (how many scenes it has drawn) and each figure's data-kind are for tests and
-// benchmarks.
+// curves} (explorer/playground/scenes.py), its numbers base64 binary arrays. A panel is a plane of layers, or (kind) a
+// strip of grey images or bars. Each scene redraws every canvas and the status line. While a scene says playing, the
+// next comes from the server function `tick`, UPDATES_PER_S a second at most (WAITING_PER_S while waiting in line),
+// one in flight at a time; a Gradio event's scene (a button, a control) replaces the loop's when it comes, and a tick
+// asked for before it is dropped when it answers. The element's data-frame, data-steps and data-draws (how many
+// scenes it has drawn) and each figure's data-kind are for tests and benchmarks.
 const root = element.querySelector('.vx-pg');
 const statusLine = element.querySelector('.vx-pg-status');
 const UPDATES_PER_S = 12, WAITING_PER_S = 2;
@@ -225,6 +225,10 @@ function draw(v) {
 }
 
 let playing = false, waiting = false, looping = false;
+// Each Gradio event's scene (pause, play, a control) starts a new generation: a tick asked for in an earlier one is
+// stale when it comes (the event's scene is newer: a tick still in flight when pause is pressed says "training") and
+// is dropped, drawn or not, so only an event or a tick of the current generation sets playing.
+let generation = 0;
 
 function show(v) {
   draw(v);
@@ -239,13 +243,20 @@ async function loop() {
   looping = true;
   try {
     while (playing) {
-      const t0 = performance.now();
+      const t0 = performance.now(), asked = generation;
+      let answer, failed = null;
       try {
-        show(JSON.parse(await server.tick(null)));
+        answer = JSON.parse(await server.tick(null));
       } catch (err) {
-        statusLine.textContent = 'paused: the server did not answer (' + err + '); press play to go on';
-        playing = false;
-        break;
+        failed = err;
+      }
+      if (asked === generation) {  // else stale: an event's scene came meanwhile and stands
+        if (failed) {
+          statusLine.textContent = 'paused: the server did not answer (' + failed + '); press play to go on';
+          playing = false;
+          break;
+        }
+        show(answer);
       }
       await sleep(Math.max(0, 1000 / (waiting ? WAITING_PER_S : UPDATES_PER_S) - (performance.now() - t0)));
     }
@@ -256,6 +267,7 @@ async function loop() {
 
 function fromEvent() {
   if (!props.value) return;
+  generation += 1;
   show(JSON.parse(props.value));
   if (playing) loop();
 }

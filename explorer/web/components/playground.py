@@ -1,5 +1,5 @@
 """The playground's canvas: panels in a plane, curves and a status line, drawn in the browser from one compact
-scene per update (figures/playground.py), so an update ships a few tens of kilobytes and no plotting library
+scene per update (explorer/playground/scenes.py), so an update ships a few tens of kilobytes and no plotting library
 redraws. While the scene says the run is playing, the canvas asks its server function `tick` for the next scene
 (playground.js): no Gradio event per update, so the page's event bookkeeping stays idle while a run trains."""
 import asyncio

@@ -14,12 +14,11 @@ from pathlib import Path
 
 import gradio as gr
 
-from explorer.compute.playground_image_sets import IMAGE_SETS
-from explorer.compute.playground_settings import RANGES, PlaygroundSettings, check_settings
-from explorer.compute.toy_data import TOY_SETS
 from explorer.errors import PlaygroundError
-from explorer.figures.playground import playground_scene
-from explorer.service.playground import Update
+from explorer.playground.data import IMAGE_SETS, TOY_SETS
+from explorer.playground.pool import Update
+from explorer.playground.scenes import playground_scene
+from explorer.playground.settings import RANGES, PlaygroundSettings, check_settings
 from explorer.web.components.playground import playground_canvas
 from explorer.web.files import data_file
 from explorer.web.views import Page

@@ -2,22 +2,28 @@
 worker processes."""
 import math
 import os
+import subprocess
+import sys
+import threading
+import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from explorer.compute.playground_run import PlaygroundRun
-from explorer.compute.playground_settings import PlaygroundSettings, check_settings
-from explorer.compute.toy_data import TOY_SETS, toy_points
 from explorer.errors import PlaygroundError
-from explorer.figures.playground import playground_scene, playground_stats
-from explorer.service.playground import PlaygroundPool
-from explorer.service.playground_runs import WORKER_NICE, LocalRuns, WorkerRuns
+from explorer.playground.data import TOY_SETS, toy_points
+from explorer.playground.pool import PlaygroundPool
+from explorer.playground.run import PlaygroundRun
+from explorer.playground.scenes import playground_scene, playground_stats
+from explorer.playground.settings import PlaygroundSettings, check_settings
+from explorer.playground.workers import WORKER_NICE, LocalRuns, WorkerRuns
 from vae_core.models.points import PointGaussian, PointVAE, point_config
 
 pytestmark = pytest.mark.usefixtures("vc_one_thread")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_toy_sets_are_reproducible_from_their_seed_and_standardised():
@@ -94,7 +100,7 @@ def test_without_kmeans_init_and_restarts_a_vq_vae_on_the_ring_leaves_codes_dead
     default, bare = vq_usage(True, True), vq_usage(False, False)
     dead_default, dead_bare = int(default.snapshot()["dead"].sum()), int(bare.snapshot()["dead"].sum())
     assert dead_default == 0 and default.curves.used[-1] == 1.0
-    assert dead_bare >= 4 and bare.restarts == 0, dead_bare
+    assert dead_bare >= 4 and bare.curves.restarts[-1] == 0, dead_bare
     assert default.curves.perplexity[-1] > bare.curves.perplexity[-1]
 
 
@@ -120,6 +126,26 @@ def test_the_pool_trains_at_most_n_runs_and_the_others_wait_in_line_first_come_f
     assert pool.tick("c").snapshot["steps"] > 0
     pool.pause("b", s)  # a paused run holds no slot
     assert pool.place("d") == 0 and pool.counts() == (2, 0)
+
+
+def test_a_tick_that_waited_for_its_run_while_the_tab_paused_trains_no_more_and_says_paused():
+    pool, s = PlaygroundPool(max_running=1, slice_s=0.001, runs=LocalRuns()), PlaygroundSettings()
+    pool.play("a", s)
+    e, steps = pool.entries["a"], pool.runs.runs["a"].steps
+    answers = {}
+    with e.lock:  # the run is busy: the tick below decides to train, then waits for it
+        tick = threading.Thread(target=lambda: answers.update(tick=pool.tick("a")))
+        tick.start()
+        while e.updates < 2:  # the tick has taken its slot's decision (play's own tick was the first)
+            time.sleep(0.001)
+        pause = threading.Thread(target=lambda: answers.update(pause=pool.pause("a", s)))
+        pause.start()
+        while e.playing:  # the pause is in, and waits for the run too
+            time.sleep(0.001)
+    tick.join()
+    pause.join()
+    assert pool.runs.runs["a"].steps == steps  # no slice after the pause, whichever got the run first
+    assert answers["tick"].status == "paused" and not answers["tick"].playing
 
 
 def test_sessions_cannot_reach_each_others_runs():
@@ -180,3 +206,30 @@ def test_worker_processes_train_the_runs_at_a_lower_priority_and_a_dead_worker_i
         assert "b" not in runs.home
     finally:
         runs.stop()
+
+
+def test_one_worker_is_kept_ready_started_in_the_background_before_any_tab_asks():
+    runs, s = WorkerRuns(workers=3), PlaygroundSettings()
+    try:
+        first, second, third = runs.workers
+        assert first.started and not second.started  # started with the pool, nothing waited for it
+        assert first.proc.poll() is None
+        runs.update("a", s, train_s=60.0, max_steps=1)
+        assert runs.home["a"] is first and second.started and not third.started  # the next one gets ready
+        runs.update("b", s, train_s=60.0, max_steps=1)
+        assert runs.home["b"] is second and third.started
+        runs.drop("a")
+        runs.update("c", s)  # a freed worker takes the next run
+        assert runs.home["c"] is first
+    finally:
+        runs.stop()
+
+
+def test_a_workers_warm_up_pays_the_first_runs_imports_and_leaves_no_run():
+    code = ("import sys, torch\nfrom explorer.playground.worker_process import warm_up\n"
+            "from explorer.playground.workers import LocalRuns\n"
+            "assert 'torch._dynamo' not in sys.modules\nruns = LocalRuns()\nwarm_up(runs)\n"
+            "print('torch._dynamo' in sys.modules, len(runs.runs))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "0"]  # torch.optim's first use imports torch._dynamo: taken here

@@ -8,12 +8,12 @@ import pytest
 import torch
 
 import vae_core.data
-from explorer.compute import playground_image_sets
-from explorer.compute.playground_run import Curves, PlaygroundRun
-from explorer.compute.playground_settings import PlaygroundSettings, check_settings
 from explorer.errors import PlaygroundError
 from explorer.figures.binary_arrays import decode_array
-from explorer.figures.playground import playground_scene, playground_stats
+from explorer.playground import data as playground_data
+from explorer.playground.run import Curves, PlaygroundRun
+from explorer.playground.scenes import playground_scene, playground_stats
+from explorer.playground.settings import PlaygroundSettings, check_settings
 from vae_core import load, save_checkpoint
 
 pytestmark = pytest.mark.usefixtures("vc_one_thread")
@@ -140,7 +140,7 @@ def test_bad_image_controls_are_refused():
 def test_fashion_mnist_missing_is_refused_with_what_to_install_and_the_digits_still_work(tmp_path, monkeypatch):
     monkeypatch.setattr(vae_core.data, "SYSTEM_DIR", tmp_path / "no-datasets")
     monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "no-cache"))
-    monkeypatch.setattr(playground_image_sets, "_sets", {})  # nothing loaded in this process yet
+    monkeypatch.setattr(playground_data, "_sets", {})  # nothing loaded in this process yet
     with pytest.raises(PlaygroundError, match="apt-get install dataset-fashion-mnist"):
         check_settings({"data": "fashion-mnist"})
     with pytest.raises(PlaygroundError, match="apt-get install dataset-fashion-mnist"):

@@ -5,11 +5,11 @@ import pytest
 import torch
 
 import vae_core
-from explorer.compute.playground_settings import PlaygroundSettings
 from explorer.errors import PlaygroundError, UnreadableCheckpoint
+from explorer.playground.pool import PlaygroundPool
+from explorer.playground.settings import PlaygroundSettings
+from explorer.playground.workers import LocalRuns
 from explorer.service.explorer import Explorer
-from explorer.service.playground import PlaygroundPool
-from explorer.service.playground_runs import LocalRuns
 
 pytestmark = pytest.mark.usefixtures("vc_one_thread")
 

@@ -3,9 +3,8 @@ what to enter instead (an image set that is not installed is refused too). `shap
 fresh model (the run restarts when one changes); the others take effect at the next step."""
 from dataclasses import dataclass, fields, replace
 
-from explorer.compute.playground_image_sets import IMAGE_SETS, missing
-from explorer.compute.toy_data import TOY_SETS
 from explorer.errors import PlaygroundError
+from explorer.playground.data import IMAGE_SETS, TOY_SETS, missing
 
 MODEL_KINDS = ("vae", "vqvae")
 CODEBOOKS = ("ema", "loss")
@@ -17,7 +16,7 @@ RESTART_THRESHOLD = 0.33  # dead-code restarts on: vae_core's default dead_thres
 @dataclass(frozen=True)
 class PlaygroundSettings:
     model: str = "vae"  # vae or vqvae
-    data: str = "moons"  # a toy set (toy_data.py) or an image set (playground_image_sets.py)
+    data: str = "moons"  # a toy set or an image set (data.py)
     seed: int = 0
     latent_dim: int = 2  # the VAE's latent: 1 or 2
     arch: str = "mlp"  # the image VAE's body: mlp or conv

@@ -1,7 +1,7 @@
 """The playground's runs, one per browser tab (keyed by the tab's session, which the server knows: no user can name
 another's run), at most `max_running` training at once; the others wait in line, first come first served, with
 their place shown. A run trains in bounded slices (`slice_s` of compute per update) in a worker process of lower
-CPU priority (playground_runs.py), so other users' clicks stay fast; it is dropped when its tab closes, when no
+CPU priority (workers.py), so other users' clicks stay fast; it is dropped when its tab closes, when no
 update has come for `idle_s`, or after `time_limit_s`, and leaves nothing behind (it lives in memory only).
 """
 import tempfile
@@ -10,9 +10,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from explorer.compute.playground_settings import PlaygroundSettings
 from explorer.errors import PlaygroundError
-from explorer.service.playground_runs import LocalRuns, WorkerRuns
+from explorer.playground.settings import PlaygroundSettings
+from explorer.playground.workers import LocalRuns, WorkerRuns
 
 VARIANCE_EVERY = 10  # updates between measurements of the gradient variance (VAE)
 
@@ -185,7 +185,7 @@ class PlaygroundPool:
         if running:
             e.updates += 1
             update = self._update(session, e, "training", playing=True, train_s=self.slice_s,
-                                  variance=e.updates % VARIANCE_EVERY == 1)
+                                  variance=e.updates % VARIANCE_EVERY == 1, while_playing=True)
             if update.snapshot is not None and update.snapshot["note"]:
                 with self.lock:
                     e.playing = False
@@ -198,9 +198,13 @@ class PlaygroundPool:
         return self._update(session, e, "paused")
 
     def _update(self, session: str, e: Entry, status: str, playing: bool = False, waiting: int = 0,
-                train_s: float | None = None, max_steps: int | None = None, variance: bool = False) -> Update:
-        """The run's snapshot (after train_s seconds of training, when given) in an Update with this status."""
+                train_s: float | None = None, max_steps: int | None = None, variance: bool = False,
+                while_playing: bool = False) -> Update:
+        """The run's snapshot (after train_s seconds of training, when given) in an Update with this status;
+        `while_playing`: no training, and paused, when the run was paused while this call waited for it."""
         with e.lock:
+            if while_playing and not e.playing:
+                train_s, status, playing = None, "paused", False
             frame = self.runs.update(session, e.settings, train_s, max_steps, variance)
         e.steps = frame.snapshot["steps"]
         return Update(frame.snapshot, status, playing, waiting)

@@ -7,7 +7,7 @@ in a plane (points, ellipses, arrows, codes), curves over the updates, numbers a
     VQ-VAE: z_e and the codebook in one plane, each point coloured by its code (the Voronoi cells), dead codes
             marked, each code's step over the last update (x CODE_STEP_SCALE) and the commitment pull on z_e;
             data and reconstructions; losses; usage (perplexity / K, share used, restarts)
-    images: the latent map or codebook usage and a strip of images (figures/playground_images.py), losses in nats
+    images: the latent map or codebook usage and a strip of images (image_scenes.py), losses in nats
             per image (bits/dim = nats / (D ln 2), D the numbers per image), Var_L or usage over the batches
 """
 import json
@@ -15,14 +15,13 @@ import math
 
 import numpy as np
 
-from explorer.compute.playground_run import ELLIPSES
 from explorer.figures.binary_arrays import binary_array
-from explorer.figures.playground_images import image_panels
-from explorer.figures.playground_parts import COLORS
-from explorer.figures.playground_parts import points as _points
-from explorer.figures.playground_parts import series as _series
-from explorer.figures.playground_parts import square_range as _range
-from explorer.figures.playground_parts import xy as _xy
+from explorer.playground.image_scenes import image_panels
+from explorer.playground.scene_parts import COLORS, ELLIPSES
+from explorer.playground.scene_parts import points as _points
+from explorer.playground.scene_parts import series as _series
+from explorer.playground.scene_parts import square_range as _range
+from explorer.playground.scene_parts import xy as _xy
 
 CODE_STEP_SCALE = 5  # a code's step over one update is small: drawn this many times longer
 DATA_RANGE = (-3.0, 3.0)

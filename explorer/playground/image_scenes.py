@@ -1,4 +1,4 @@
-"""The playground's image case drawn, as panels of the scene (figures/playground.py) that the canvas component
+"""The playground's image case drawn, as panels of the scene (scenes.py) that the canvas component
 (web/components/playground.js) draws, all from the last epoch's end (PlaygroundRun.snapshot):
 
     VAE:    the latent map: mu(x) of the shown images coloured by their label (a legend names the labels), q(z|x)
@@ -9,9 +9,8 @@
 """
 import numpy as np
 
-from explorer.compute.playground_run import ELLIPSES
 from explorer.figures.binary_arrays import binary_array
-from explorer.figures.playground_parts import COLORS, square_range, xy
+from explorer.playground.scene_parts import COLORS, ELLIPSES, square_range, xy
 
 PRIOR_BOX = np.array([[-2.5, -2.5], [2.5, 2.5]])  # the map shows at least the prior's 2.5 sd
 JITTER = 0.3  # a 1-D latent's map: the spread of each label's row

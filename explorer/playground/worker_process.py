@@ -1,8 +1,7 @@
-"""A playground worker process: `python -m explorer.service.playground_worker FD NICE`, started by
-playground_runs.Worker. It lowers its own CPU priority (lower_priority: SCHED_IDLE, or NICE steps where that is
-missing), trains on one thread, and answers LocalRuns calls
-that come over the pipe on file descriptor FD, one at a time: (name, args) -> (True, value) or (False, message).
-It ends when the pipe closes (the server stopped or let it go)."""
+"""A playground worker process: `python -m explorer.playground.worker_process FD NICE`, started by workers.Worker.
+It lowers its own CPU priority (lower_priority: SCHED_IDLE, or NICE steps where that is missing), trains on one
+thread, warms up (warm_up), and answers LocalRuns calls that come over the pipe on file descriptor FD, one at a time:
+(name, args) -> (True, value) or (False, message). It ends when the pipe closes (the server stopped or let it go)."""
 import os
 import sys
 import traceback
@@ -11,9 +10,11 @@ from multiprocessing.connection import Connection
 import torch
 
 from explorer.errors import PlaygroundError
-from explorer.service.playground_runs import LocalRuns
+from explorer.playground.settings import PlaygroundSettings
+from explorer.playground.workers import LocalRuns
 
 CALLS = ("update", "drop", "save")
+WARM_UP = "warm-up"  # the session of the warm-up run: no browser session is named so
 
 
 def answer(runs: LocalRuns, name: str, args: tuple) -> tuple[bool, object]:
@@ -36,10 +37,18 @@ def lower_priority(nice: int) -> None:
         os.nice(nice)
 
 
+def warm_up(runs: LocalRuns) -> None:
+    """One step of a default run, dropped: a process's first run costs seconds more than the next (torch.optim
+    imports torch._dynamo), paid here before any tab asks."""
+    runs.update(WARM_UP, PlaygroundSettings(), 0.0, 1)
+    runs.drop(WARM_UP)
+
+
 def serve(conn: Connection, nice: int) -> None:
     lower_priority(nice)
     torch.set_num_threads(1)
     runs = LocalRuns()
+    warm_up(runs)  # calls that come meanwhile wait in the pipe
     while True:
         try:
             name, args = conn.recv()

@@ -1,5 +1,5 @@
 """Where the playground's runs live: `LocalRuns` holds them in this process; `WorkerRuns` in worker processes of
-their own (playground_worker.py), so their training never holds the server's interpreter lock and runs only when
+their own (worker_process.py), so their training never holds the server's interpreter lock and runs only when
 the CPU would otherwise idle (Linux's SCHED_IDLE; elsewhere WORKER_NICE steps below the server): a user clicking on
 the map is answered first.
 
@@ -20,9 +20,9 @@ from multiprocessing import Pipe
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from explorer.compute.playground_run import PlaygroundRun
-from explorer.compute.playground_settings import PlaygroundSettings
 from explorer.errors import PlaygroundError
+from explorer.playground.run import PlaygroundRun
+from explorer.playground.settings import PlaygroundSettings
 from vae_core.checkpoint import save_checkpoint
 
 WORKER_NICE = 10  # where SCHED_IDLE is missing: the workers' CPU priority below the server's (0); 19 is the lowest
@@ -57,7 +57,7 @@ class LocalRuns:
         if train_s is not None:
             run.paused_note = ""
             run.train_for(train_s, max_steps)
-            if variance and run.is_vae and run.images is None and not run.paused_note:  # on 2-D data: cheap
+            if variance and run.kind.draws_eps and run.images is None and not run.paused_note:  # on 2-D data: cheap
                 run.gradient_variance()
         return Frame(run.snapshot())
 
@@ -74,7 +74,7 @@ class LocalRuns:
 
 
 class Worker:
-    """One worker process (`python -m explorer.service.playground_worker FD`) and the pipe to it; started on first
+    """One worker process (`python -m explorer.playground.worker_process FD NICE`) and the pipe to it; started on first
     use. Calls are answered one at a time, in the order they come."""
 
     def __init__(self, nice: int = WORKER_NICE):
@@ -83,11 +83,25 @@ class Worker:
 
     def _start(self) -> None:
         ours, theirs = Pipe()
-        self.proc = subprocess.Popen([sys.executable, "-m", "explorer.service.playground_worker",
+        self.proc = subprocess.Popen([sys.executable, "-m", "explorer.playground.worker_process",
                                       str(theirs.fileno()), str(self.nice)], pass_fds=[theirs.fileno()],
                                      cwd=Path(__file__).resolve().parents[2])
         theirs.close()
         self.conn: Connection = ours
+
+    @property
+    def started(self) -> bool:
+        return self.proc is not None
+
+    def start(self) -> None:
+        """Start the process now, without waiting for it: it imports and warms up (worker_process.warm_up) while
+        no one waits, so the first call finds it ready. Nothing to do when it runs or a call is starting it."""
+        if self.lock.acquire(blocking=False):
+            try:
+                if self.proc is None:
+                    self._start()
+            finally:
+                self.lock.release()
 
     def call(self, name: str, *args):
         """The worker's answer to LocalRuns.name(*args); its PlaygroundError is raised here, and a worker that died
@@ -119,12 +133,15 @@ class Worker:
 
 class WorkerRuns:
     """The runs in `workers` worker processes; each session's run stays in the worker it was first given (the one
-    holding the fewest runs then)."""
+    holding the fewest runs then, a started one first). One worker is kept ready: the first starts with this object
+    (in the background: nothing waits for it), and the next when every started one holds a run, so a tab's first
+    step does not wait for a process to start (seconds: torch's imports)."""
 
     def __init__(self, workers: int = 2, nice: int = WORKER_NICE):
         self.workers = [Worker(nice) for _ in range(max(1, workers))]
         self.home: dict[str, Worker] = {}
         self.lock = threading.Lock()
+        self.workers[0].start()
 
     def _worker(self, session: str) -> Worker:
         with self.lock:
@@ -132,8 +149,17 @@ class WorkerRuns:
                 load = {id(w): 0 for w in self.workers}
                 for w in self.home.values():
                     load[id(w)] += 1
-                self.home[session] = min(self.workers, key=lambda w: load[id(w)])
+                self.home[session] = min(self.workers, key=lambda w: (load[id(w)], not w.started))
+                self._keep_one_ready()
             return self.home[session]
+
+    def _keep_one_ready(self) -> None:
+        """Start the next worker when every started one holds a run (under self.lock)."""
+        busy = {id(w) for w in self.home.values()}
+        if all(id(w) in busy for w in self.workers if w.started):
+            spare = next((w for w in self.workers if not w.started and id(w) not in busy), None)
+            if spare is not None:
+                spare.start()
 
     def update(self, session, settings, train_s=None, max_steps=None, variance=False) -> Frame:
         return self._worker(session).call("update", session, settings, train_s, max_steps, variance)

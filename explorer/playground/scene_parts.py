@@ -1,9 +1,10 @@
-"""What the playground's scenes (figures/playground.py, figures/playground_images.py) are built of: numbers as
-binary arrays, point layers, square ranges, curve series, and their colours."""
+"""What the playground's scenes (scenes.py, image_scenes.py) are built of: numbers as binary arrays, point layers,
+square ranges, curve series, and their colours."""
 import numpy as np
 
 from explorer.figures.binary_arrays import binary_array
 
+ELLIPSES = 60  # posteriors drawn as ellipses
 COLORS = {"data": "#1f77b4", "recon": "#ff7f0e", "samples": "#2ca02c", "kl": "#9467bd", "loss": "#111111",
           "recon_curve": "#d62728", "pull": "#888888", "code_step": "#d62728"}
 

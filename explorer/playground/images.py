@@ -1,11 +1,11 @@
 """The playground's image case: vae_core's own VAE (a small MLP or conv body) or VQ-VAE (conv) on an image set
-(playground_image_sets.py), with vae_core's likelihood, the discretised logistic per pixel, so every loss is in
-nats per image:
+(data.py), with vae_core's likelihood, the discretised logistic per pixel, so every loss is in nats per image:
 
     bits/dim = nats per image / (D ln 2),   D = the numbers per image (784 for Fashion-MNIST, 64 for the digits)
 
 An epoch is a pass's worth of images (the set's size in images drawn into batches). At each epoch's end the case
-draws what the page shows and keeps it, so snapshots between epochs cost nothing:
+draws what the page shows (the run's kind draws its own part: kinds.py) and keeps it, so snapshots between epochs
+cost nothing:
 
     VAE:     the latent map: mu(x) of SHOWN fixed images (the latent itself, 1 or 2 numbers: no projection) and
              sigma(x) of them; a strip: STRIP fixed images, their reconstructions (the decoder's location at
@@ -14,18 +14,17 @@ draws what the page shows and keeps it, so snapshots between epochs cost nothing
              images, their reconstructions dec(z_q) and grids whose cells each draw a code on their own,
              c_ij ~ n_ij,k / sum_k n_ij,k (that cell's code frequencies over the images), decoded: no prior over
              the grid, so the cells do not agree on one picture (the Generate tab's prior models the grid)
-Between epochs the codebook's curves come from the codes the training batches picked (`batch_counts`).
+Between epochs the codebook's curves come from the codes the training batches picked (kinds.VQVAEKind.usage).
 """
 import dataclasses
 
 import numpy as np
 import torch
 
-from explorer.compute.playground_image_sets import DATA_SEED, image_set
-from explorer.compute.playground_settings import PlaygroundSettings
+from explorer.playground.data import DATA_SEED, image_set
+from explorer.playground.settings import PlaygroundSettings
 from vae_core.config import Config, Record
-from vae_core.models import VQVAE, build_model
-from vae_core.quantize import codebook_usage
+from vae_core.models import build_model
 
 SHOWN = 500  # images on the latent map (a fixed, seeded subset)
 STRIP = 8  # images in each row of the strip
@@ -53,11 +52,11 @@ def as_uint8(images: torch.Tensor) -> np.ndarray:
 
 
 class ImageCase:
-    """An image run's data, what it draws at each epoch's end, and the codes its training batches pick."""
+    """An image run's data and what it draws at each epoch's end."""
 
     def __init__(self, s: PlaygroundSettings):
         self.set = image_set(s.data)
-        self.x, self.vae, self.seed = self.set.x, s.model == "vae", s.seed
+        self.x, self.seed = self.set.x, s.seed
         rng = np.random.default_rng(s.seed)
         n = len(self.x)
         self.shown = torch.from_numpy(np.sort(rng.choice(n, min(SHOWN, n), replace=False)))
@@ -67,63 +66,29 @@ class ImageCase:
         self.strip = torch.tensor((firsts * STRIP)[:STRIP])
         self.epoch = -1  # the epoch whose end `drawn` shows (0: before training)
         self.drawn: dict = {}
-        self.counts = None  # codes the training batches picked since the last `batch_counts` (VQ-VAE)
 
-    def build(self, s: PlaygroundSettings):
-        model = build_model(image_config(s, self.set.name, self.set.image_shape))
-        if not self.vae:
-            model.quantizer.register_forward_hook(self._count_codes)
-        return model
-
-    def _count_codes(self, quantizer, _inputs, outputs) -> None:
-        if quantizer.training:
-            picked = torch.bincount(outputs[1].flatten(), minlength=quantizer.num_codes)
-            self.counts = picked if self.counts is None else self.counts + picked
-
-    def batch_counts(self) -> dict:
-        """Perplexity and share of codes used over the cells of the batches trained on since the last call."""
-        counts, self.counts = self.counts, None
-        if counts is None:
-            return {}
-        u = codebook_usage(counts)
-        return {"perplexity": u["perplexity"], "used": u["codes_used"]}
+    def config(self, s: PlaygroundSettings) -> Config:
+        """vae_core's Config of a model with settings `s` on these images."""
+        return image_config(s, self.set.name, self.set.image_shape)
 
     def epochs_done(self, seen: int) -> int:
         return seen // len(self.x)
 
-    def after_steps(self, model, seen: int) -> None:
+    def after_steps(self, model, kind, seen: int) -> None:
         """Draw again when `seen` images trained on crossed an epoch's end."""
         if self.epochs_done(seen) != self.epoch:
-            self.draw(model, self.epochs_done(seen))
+            self.draw(model, kind, self.epochs_done(seen))
 
     @torch.no_grad()
-    def draw(self, model, epoch: int) -> None:
+    def draw(self, model, kind, epoch: int) -> None:
+        """The shown images' labels, the strip's images and reconstructions, and the kind's own drawings."""
         model.eval()
-        x, strip = self.x[self.shown], self.x[self.strip]
+        strip = self.x[self.strip]
         g = torch.Generator().manual_seed(self.seed + 1)  # the same draws at every epoch
         out = {"labels": self.set.labels[self.shown.numpy()].astype(np.uint8), "strip_data": as_uint8(strip),
                "strip_recon": as_uint8(model.reconstruct(strip))}
-        if self.vae:
-            q = model.posterior(x)
-            out["mu"], out["sigma"] = q.mean.numpy(), q.sigma.numpy()
-            out["strip_samples"] = as_uint8(model.sample(STRIP, g, prior="standard"))
-        else:
-            out.update(self.code_draws(model, g))
+        out.update(kind.image_drawings(model, self.x, self.x[self.shown], STRIP, g))
         self.drawn, self.epoch = out, epoch
-
-    def code_draws(self, model: VQVAE, g: torch.Generator) -> dict:
-        """Code counts over all the images (n_k, and n_ij,k per cell) and STRIP grids drawn cell by cell from them."""
-        grid = torch.cat([model.encode_indices(chunk) for chunk in self.x.split(500)])  # (N, h, w)
-        n, h, w = grid.shape
-        k = model.cfg.num_codes
-        cells = grid.flatten(1) + k * torch.arange(h * w)  # cell ij's code k at ij * K + k
-        per_cell = torch.bincount(cells.flatten(), minlength=h * w * k).view(h * w, k)  # n_ij,k
-        drawn = torch.multinomial(per_cell.double(), STRIP, replacement=True, generator=g)  # (h w, STRIP)
-        counts = per_cell.sum(0)
-        u = codebook_usage(counts)
-        return {"counts": counts.numpy().astype(np.float32), "dead": (counts == 0).numpy(),
-                "initialized": bool(model.quantizer.initialized), "epoch_perplexity": u["perplexity"],
-                "strip_samples": as_uint8(model.decode_indices(drawn.T.reshape(STRIP, h, w)))}
 
     def snapshot(self, seen: int) -> dict:
         """The last epoch's drawings (the same arrays until the next epoch) and where training is now."""
@@ -131,9 +96,10 @@ class ImageCase:
                 "pixels": self.set.pixels, "epoch": self.epoch,
                 "epoch_progress": (seen % len(self.x)) / len(self.x), **self.drawn}
 
-    def checkpoint(self, model, seen: int) -> tuple[torch.nn.Module, Config]:
-        """A copy of `model` (eval mode, no hooks) and its Config naming the data set, with the epochs trained."""
-        cfg = dataclasses.replace(model.cfg, epochs=max(1, self.epochs_done(seen)),
+    def checkpoint(self, model, s: PlaygroundSettings, seen: int) -> tuple[torch.nn.Module, Config]:
+        """A copy of `model` (eval mode, no hooks) and its Config, with the settings `s` it trains with now, naming
+        the data set, with the epochs trained."""
+        cfg = dataclasses.replace(self.config(s), epochs=max(1, self.epochs_done(seen)),
                                   record=Record(label_names=list(self.set.label_names)))
         copy = build_model(cfg)
         copy.load_state_dict(model.state_dict())
