@@ -23,7 +23,7 @@ from explorer.playground.workers import WORKER_NICE, LocalRuns, WorkerRuns
 from vae_core.models.points import PointGaussian, PointVAE, point_config
 
 pytestmark = pytest.mark.usefixtures("vc_one_thread")
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_toy_sets_are_reproducible_from_their_seed_and_standardised():
