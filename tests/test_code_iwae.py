@@ -1,4 +1,4 @@
-"""The IWAE bound of a VQ-VAE with its prior (vae_core.code_iwae), against the exact -log p(x): on 8x8 images the
+"""The IWAE bound of a VQ-VAE with its prior (vae_core.models.code_iwae), against the exact -log p(x): on 8x8 images the
 2x2 code grid of 4 codes has 4^4 = 256 grids, few enough to sum p(c) p(x|c) over all of them."""
 import itertools
 import math
@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from vae_core import CodePrior, Config, build_model
-from vae_core.code_iwae import log_weights, swap_scores
 from vae_core.data import to_float
 from vae_core.evaluate import evaluate, iwae_per_image
+from vae_core.models.code_iwae import log_weights, swap_scores
 
 pytestmark = pytest.mark.usefixtures("vc_one_thread")
 CODES = 4

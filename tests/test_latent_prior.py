@@ -11,10 +11,10 @@ from scipy.stats import multivariate_normal
 from vae_core import build_model, load, save_checkpoint
 from vae_core.checkpoint import PRIOR, StalePriorError, load_fitted_prior
 from vae_core.config import Config
-from vae_core.em import fit_gaussian_mixture
 from vae_core.evaluate import evaluate
 from vae_core.fit_prior import fit_prior, main
 from vae_core.models import GaussianMixture
+from vae_core.training.em import fit_gaussian_mixture
 
 pytestmark = pytest.mark.usefixtures("vc_one_thread")
 

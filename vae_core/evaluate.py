@@ -13,11 +13,11 @@ VQ-VAE: MSE, PSNR, perplexity, share of codes used, dead codes; with a prior ove
 grid z_q(x), the -ELBO is -log p(x|z_q) + KL(q || p) = recon + prior_nll, and it bounds the code length:
     -log p(x) = -log sum_z p(z) p(x|z) <= -log p(x|z_q) - log p(z_q)
 and the IWAE bound (iwae_nll, the same keys as a VAE's) importance-samples code grids near z_q(x) from the proposal
-of vae_core.code_iwae, on the first iwae_n images, beside the point bound over exactly them (neg_elbo_iwae_subset).
-recon is -log p(x|z_q) under the decoder's own likelihood, location and scale per pixel, for a VQ-VAE trained on
-one (--vq-likelihood discretized_logistic; recon and its bits/dim then need no prior); for one trained for squared
-error, the decoder's output is the location of a discretised logistic with one scale per pixel, fitted on the
-training split (decoder frozen) and stored with the prior.
+of vae_core.models.code_iwae, on the first iwae_n images, beside the point bound over exactly them
+(neg_elbo_iwae_subset). recon is -log p(x|z_q) under the decoder's own likelihood, location and scale per pixel, for a
+VQ-VAE trained on one (--vq-likelihood discretized_logistic; recon and its bits/dim then need no prior); for one trained
+for squared error, the decoder's output is the location of a discretised logistic with one scale per pixel, fitted on
+the training split (decoder frozen) and stored with the prior.
 
 mse and psnr are those of the decoder's *location* clamped to [0, 1]: for a VAE at z = mu(x) (VAE.reconstruct,
 VAE.decode_location), for a VQ-VAE at z_q(x). mse_expectation is that of the exact mean
@@ -30,12 +30,12 @@ data can take, so that they are code lengths: discretised likelihoods on 8-bit i
 A Bernoulli model of grey images reports its loss (neg_elbo, recon, kl) with "code_length": false.
 All noise comes from a generator seeded here: evaluating never moves the global RNG (training's noise).
 
-Sample quality (vae_core.evaluate_samples), for a model that can sample: the Frechet distance and k-NN
+Sample quality (vae_core.evaluation.samples), for a model that can sample: the Frechet distance and k-NN
 precision/recall of --sample-n samples against the test split in a classifier's features (sample_fd,
 sample_precision, sample_recall), beside the test split against as many training images (sample_floor_fd, ...).
-The classifier is the data set's (vae_core.classifier_lookup; --classifier FOLDER to choose one); without one, or
-without labels to train one on, sample_note says why the figures are skipped. --samples-only computes just these,
-and --update FILE merges what is computed into a JSON file such as the checkpoint's eval.json:
+The classifier is the data set's (vae_core.evaluation.classifier_lookup; --classifier FOLDER to choose one); without
+one, or without labels to train one on, sample_note says why the figures are skipped. --samples-only computes just
+these, and --update FILE merges what is computed into a JSON file such as the checkpoint's eval.json:
     python -m vae_core.evaluate checkpoints/fashion-vae --samples-only --update checkpoints/fashion-vae/eval.json
 """
 import argparse
@@ -50,14 +50,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from . import code_iwae
 from .checkpoint import CheckpointError, load
-from .classifier import ClassifierError
-from .classifier_lookup import find_classifier
 from .data import DataError, load_dataset, to_float
-from .device import pick_device
-from .evaluate_samples import merge_into, sample_metrics
-from .quantize import codebook_usage
+from .evaluation.classifier import ClassifierError
+from .evaluation.classifier_lookup import find_classifier
+from .evaluation.samples import merge_into, sample_metrics
+from .models import code_iwae
+from .models.quantize import codebook_usage
+from .training.device import pick_device
 
 EXPECTATION_CHUNK = 8  # images per exact E[x|z]: 256 levels x 8 x 784 pixels = 6.4 MB per tensor
 
@@ -90,7 +90,7 @@ def psnr(mse: float) -> float:
 
 def default_log_weights(model, prior: str = "standard"):
     """weights(x, k, generator) -> (B, k) log w_i: a VAE's own (a model adapted to one has them too, without the
-    prior argument), or for a VQ-VAE the code grids of vae_core.code_iwae."""
+    prior argument), or for a VQ-VAE the code grids of vae_core.models.code_iwae."""
     if not hasattr(model, "log_importance_weights"):
         return functools.partial(code_iwae.log_weights, model)
     if prior == "standard":
@@ -105,7 +105,8 @@ def iwae_per_image(model, x: np.ndarray, k: int, device, max_decodes: int = 1024
     """-log p(x) estimate of each image, -(logsumexp_i log w_i - log k): shape (N,), float64; k samples in chunks of
     at most max_decodes decoder passes (1,024 stay in a CPU's caches: 1.8x the decodes per second of 8,192).
     prior="fitted": log w_i with a VAE's fitted prior's log p(z_i) in place of N(0, I)'s. A VQ-VAE with a prior:
-    code grids from the proposal of vae_core.code_iwae. weights(x, k, generator) -> (B, k) log w_i replaces both."""
+    code grids from the proposal of vae_core.models.code_iwae. weights(x, k, generator) -> (B, k) log w_i replaces
+    both."""
     weights = weights or default_log_weights(model, prior)
     per_image = []
     chunk_images = max(1, min(len(x), max_decodes // min(k, max_decodes)))
@@ -286,7 +287,7 @@ def main(argv=None) -> dict:
     p.add_argument("--sample-n", type=int, default=5000,
                    help="samples (and test and training images) for the sample-quality figures (0: skip them)")
     p.add_argument("--classifier", help="classifier folder whose features score the samples (default: the data "
-                                        "set's, vae_core.classifier_lookup)")
+                                        "set's, vae_core.evaluation.classifier_lookup)")
     p.add_argument("--samples-only", action="store_true",
                    help="compute only the sample-quality figures (not the test metrics or the IWAE bound)")
     p.add_argument("--update", metavar="FILE", help="also merge the figures into the JSON object in FILE (e.g. "

@@ -25,7 +25,7 @@ from explorer.compute.playground_image_sets import DATA_SEED, image_set
 from explorer.compute.playground_settings import PlaygroundSettings
 from vae_core.config import Config, Record
 from vae_core.models import VQVAE, build_model
-from vae_core.quantize import codebook_usage
+from vae_core.models.quantize import codebook_usage
 
 SHOWN = 500  # images on the latent map (a fixed, seeded subset)
 STRIP = 8  # images in each row of the strip

@@ -21,7 +21,7 @@ from explorer.compute.toy_data import toy_points
 from explorer.errors import PlaygroundError
 from vae_core.config import Config
 from vae_core.models.points import PointVAE, PointVQVAE, point_config
-from vae_core.quantize import codebook_usage
+from vae_core.models.quantize import codebook_usage
 
 SHOWN = 500  # points drawn (a fixed, seeded subset of the data)
 ELLIPSES = 60  # posteriors drawn as ellipses

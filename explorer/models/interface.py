@@ -15,7 +15,7 @@ import math
 
 import torch
 
-from vae_core.gaussian import DiagonalGaussian
+from vae_core.models.gaussian import DiagonalGaussian
 
 
 class LatentModel:

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import Config
-from ..likelihood import Likelihood
+from .likelihood import Likelihood
 
 
 def draw_codes(logits: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

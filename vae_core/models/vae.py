@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from ..config import Config
-from ..gaussian import DiagonalGaussian
-from ..likelihood import Likelihood, soft_clamp
+from .gaussian import DiagonalGaussian
+from .likelihood import Likelihood, soft_clamp
 from .nets import down4, mlp_decoder, mlp_encoder, run_float32_head, up4
 
 LOG_SIGMA_RANGE = (-10.0, 10.0)  # the encoder's log sigma, softly bounded

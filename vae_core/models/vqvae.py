@@ -13,10 +13,10 @@ import torch
 from torch import nn
 
 from ..config import Config, parse_levels
-from ..fsq import FiniteScalarQuantizer
-from ..likelihood import Likelihood
-from ..quantize import VectorQuantizer
+from .fsq import FiniteScalarQuantizer
+from .likelihood import Likelihood
 from .nets import conv_decoder, conv_encoder, run_float32_head
+from .quantize import VectorQuantizer
 
 
 class NoPriorError(RuntimeError):

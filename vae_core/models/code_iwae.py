@@ -25,7 +25,7 @@ leaves terms out of the sum: still a bound. TAU, ALPHA, BETA and NEAREST were ch
 import torch
 import torch.nn.functional as F
 
-from .models.prior import draw_codes
+from .prior import draw_codes
 
 TAU = 4.0  # the tilt's temperature, in the codebook's squared distances
 ALPHA = 0.5  # the weight of the prior's conditional in the proposal (0: the encoder's distances alone)

@@ -11,7 +11,7 @@ from functools import cache
 
 import torch
 
-from .config import Config
+from ..config import Config
 
 
 @cache
