@@ -24,7 +24,7 @@ import torch
 from benchmarks.machine import describe, machine
 from vae_core import load
 from vae_core.data import hold_out, load_dataset, to_float
-from vae_core.evaluate import iwae_per_image
+from vae_core.evaluation.iwae import iwae_per_image
 from vae_core.models.code_iwae import log_weights
 from vae_core.models.prior import CodePrior
 

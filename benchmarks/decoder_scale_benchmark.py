@@ -30,7 +30,8 @@ from benchmarks.machine import describe, machine
 from vae_core.checkpoint import load, save_checkpoint
 from vae_core.config import Config
 from vae_core.data import hold_out, load_dataset, to_float, validation_size
-from vae_core.evaluate import evaluate, keep_freed_memory
+from vae_core.evaluate import keep_freed_memory
+from vae_core.evaluation.report import evaluate
 from vae_core.models import build_model
 from vae_core.models.likelihood import DISCRETIZED, LOG_SCALE_FLOOR, soft_clamp
 from vae_core.training.device import adam

@@ -115,7 +115,7 @@ def main(argv=None) -> dict:
     points = {"samples": draw(mu, log_sigma, 1, torch.Generator().manual_seed(0)), "means": mu}
     rows = []
     standard = GaussianMixture(prior_config(vae.cfg, validation, gmm_components=1))  # one component N(0, I)
-    vae.fitted_prior = None
+    vae.prior = None
     rows.append({"variant": "N(0, I)", "seconds": 0.0, "iterations": 0,
                  **held_out_figures(standard, val_mu, val_log_sigma, 0),
                  **sample_figures_of(vae, ds.x_val, ds.x_train, args.samples, "standard")})
@@ -128,7 +128,7 @@ def main(argv=None) -> dict:
         prior = GaussianMixture(prior_config(vae.cfg, validation, gmm_components=k, gmm_covariance=covariance,
                                              gmm_fit_on=fit_on))
         prior.set_parameters(fit.log_weights, fit.means, fit.scale_tril)
-        vae.fitted_prior = prior
+        vae.prior = prior
         t = time.time()
         rows.append({"variant": name, "seconds": fit.seconds, "iterations": len(fit.log_likelihood),
                      "converged": fit.converged, **held_out_figures(prior, val_mu, val_log_sigma, 0),
@@ -136,7 +136,7 @@ def main(argv=None) -> dict:
                      "figures_seconds": time.time() - t})
         print(_line(rows[-1]), flush=True)
     if not args.only or "aggregate-posterior" in args.only:
-        vae.fitted_prior = prior = AggregatePosterior(mu, log_sigma)
+        vae.prior = prior = AggregatePosterior(mu, log_sigma)
         rows.append({"variant": "aggregate-posterior", "seconds": 0.0, "iterations": 0,
                      **held_out_figures(prior, val_mu, val_log_sigma, 0),
                      **sample_figures_of(vae, ds.x_val, ds.x_train, args.samples, "fitted")})

@@ -33,7 +33,7 @@ from torch import nn
 from benchmarks.machine import cpu_name
 from vae_core.config import Config
 from vae_core.data import hold_out, load_dataset, to_float, validation_size
-from vae_core.evaluate import evaluate
+from vae_core.evaluation.report import evaluate
 from vae_core.models import build_model
 from vae_core.models.quantize import VectorQuantizer
 from vae_core.training.loop import lr_at

@@ -38,7 +38,7 @@ from benchmarks.pytorch_example_vae import VAE as ReferenceVAE
 from benchmarks.pytorch_example_vae import loss_function
 from vae_core.config import Config
 from vae_core.data import load_dataset, to_float
-from vae_core.evaluate import evaluate
+from vae_core.evaluation.report import evaluate
 from vae_core.models import build_model
 from vae_core.training.device import adam, training_defaults
 from vae_core.training.loop import lr_at

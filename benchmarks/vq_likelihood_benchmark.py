@@ -37,7 +37,7 @@ import torch
 from benchmarks.machine import describe, machine
 from vae_core import Config, load
 from vae_core.data import hold_out, load_dataset
-from vae_core.evaluate import evaluate
+from vae_core.evaluation.report import evaluate
 from vae_core.train import train
 from vae_core.train_prior import prior_config, train_prior
 

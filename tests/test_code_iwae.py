@@ -8,7 +8,8 @@ import torch
 
 from vae_core import CodePrior, Config, build_model
 from vae_core.data import to_float
-from vae_core.evaluate import evaluate, iwae_per_image
+from vae_core.evaluation.iwae import iwae_per_image
+from vae_core.evaluation.report import evaluate
 from vae_core.models.code_iwae import log_weights, swap_scores
 
 pytestmark = pytest.mark.usefixtures("vc_one_thread")

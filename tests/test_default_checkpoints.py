@@ -8,7 +8,7 @@ import pytest
 
 from vae_core import load
 from vae_core.data import load_dataset
-from vae_core.evaluate import evaluate
+from vae_core.evaluation.report import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 CKPTS = sorted(p for p in (ROOT / "checkpoints").glob("*/") if (p / "config.json").exists())

@@ -11,7 +11,9 @@ import torch
 
 from vae_core import build_model, save_checkpoint
 from vae_core.data import to_float
-from vae_core.evaluate import evaluate, iwae_nll, psnr
+from vae_core.evaluation.iwae import iwae_nll
+from vae_core.evaluation.metrics import psnr
+from vae_core.evaluation.report import evaluate
 
 pytestmark = pytest.mark.usefixtures("vc_one_thread")
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ from explorer.compute.code_grid import set_cell
 from explorer.service.explorer import Explorer
 from vae_core import Config, build_model, load
 from vae_core.data import hold_out
-from vae_core.evaluate import evaluate
+from vae_core.evaluation.report import evaluate
 from vae_core.models.fsq import FiniteScalarQuantizer
 from vae_core.train import parse_args, train
 from vae_core.train_prior import prior_config, train_prior

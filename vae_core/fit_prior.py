@@ -118,7 +118,7 @@ def fit_prior(checkpoint: str | Path, device: str = "auto", log=print, started: 
     out = checkpoint / PRIOR
     save_checkpoint(out, prior, cfg, record=Record(label_names=vae.cfg.label_names, metrics=metrics,
                                                    trained_on=trained_on))
-    vae.fitted_prior = prior.to(dev)
+    vae.prior = prior.to(dev)
     save_grid(vae.sample(64, torch.Generator().manual_seed(0)), out / "samples.png", nrow=8)
     return metrics
 

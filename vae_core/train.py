@@ -24,7 +24,7 @@ from .checkpoint import CONFIG, STATE, WEIGHTS, CheckpointError, read_config
 from .config import Config, Record, fsq_codes, levels_ok
 from .data import DataError, hold_out, load_dataset, to_float, validation_size
 from .data.images import save_grid
-from .evaluate import evaluate
+from .evaluation.report import evaluate
 from .models import build_model
 from .training.compiled import (
     CompileUnavailable,

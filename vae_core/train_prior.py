@@ -28,7 +28,7 @@ from .checkpoint import PRIOR, STATE, WEIGHTS, CheckpointError, load, weights_sh
 from .config import NOT_FOR_PRIOR, Config, Record
 from .data import DataError, hold_out, load_dataset, to_float
 from .data.images import save_grid
-from .evaluate import likelihood_bound
+from .evaluation.metrics import likelihood_bound
 from .models import CodePrior
 from .models.likelihood import DISCRETIZED, LOG_SCALE_FLOOR, soft_clamp
 from .training.device import adam, pick_device

@@ -47,7 +47,7 @@ from explorer.service.url_state import ViewState, from_query_lenient
 from vae_core.data import Dataset, load_dataset, to_float
 from vae_core.data.idx import DataError
 from vae_core.data.images import make_grid, to_pil
-from vae_core.evaluate import psnr
+from vae_core.evaluation.metrics import psnr
 
 MAX_ABS_LATENT = 50.0  # |z| beyond this is far outside N(0, I): refused as a likely mistake
 MAX_ELLIPSES = 100  # selected posteriors drawn as ellipses (the first ones of a larger selection)

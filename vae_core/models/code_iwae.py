@@ -1,7 +1,7 @@
 """The IWAE bound on a VQ-VAE's -log p(x): code grids proposed cell by cell, weighted by the prior and the decoder.
 
 A VQ-VAE with a prior over its code grids is a latent-variable model, p(x) = sum_c p(c) p(x|c) over every grid c. The
-encoder's grid c*(x) is one term of that sum, which gives the point bound (evaluate.likelihood_bound):
+encoder's grid c*(x) is one term of that sum, which gives the point bound (VQVAE.evaluation_terms):
 
     -log p(x) <= -log p(c*) - log p(x|c*)                           recon + prior NLL
 
@@ -53,7 +53,7 @@ def cell_scores(model, x: torch.Tensor, tau: float = TAU, beta: float = BETA, ne
 def swap_scores(model, x: torch.Tensor, star: torch.Tensor, near: torch.Tensor) -> torch.Tensor:
     """swap_t(j) = log p(x | c* with cell t set to j) - log p(x | c*) for the m codes j = near[:, t] of every cell t:
     (B, N) encoder's grids c*, (B, N, m) codes -> (B, N, m)."""
-    likelihood = model.likelihood or model.prior.decoder_likelihood
+    likelihood = model.data_likelihood
     b, n, m = near.shape
     side = model.grid_size
     out = []
@@ -73,7 +73,7 @@ def log_weights(model, x: torch.Tensor, k: int, generator: torch.Generator | Non
     """log w_i = log p(c_i) + log p(x|c_i) - log q(c_i|x) for k grids c_i ~ q(c|x) per image: (B, k), nats.
     p(x|c) is the decoder's own likelihood, or (a VQ-VAE trained for squared error) the scale its prior fitted."""
     prior = model.prior
-    likelihood = model.likelihood or prior.decoder_likelihood
+    likelihood = model.data_likelihood
     rows = len(x) * k
     tilts = cell_scores(model, x, tau, beta, nearest).repeat_interleave(k, 0)  # (B k, N, K): row r is image r // k
     codes = torch.zeros(rows, prior.num_cells, dtype=torch.long, device=x.device)
