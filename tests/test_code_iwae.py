@@ -107,3 +107,89 @@ def test_swap_scores_are_the_decoders_log_likelihood_change_when_one_cell_is_swa
             swapped[t] = j
             assert swap[b, t, j].item() == pytest.approx((log_px(b, swapped) - log_px(b, star[b])).item(), abs=1e-3)
     assert swap[1, 2, int(star[1, 2])].item() == pytest.approx(0.0, abs=1e-4)  # the encoder's own code: no change
+
+
+# A toy where the decoder matters: K = 6 codes spread far apart, so that log p(x|c) varies by tens of nats across
+# the 6^4 = 1,296 grids, and a proposal restricted to the NEAR = 3 codes nearest each cell's z_e(x) (NEAR < K), so
+# that q's support is a strict subset of the grids.
+WIDE_CODES, NEAR = 6, 3
+
+
+@pytest.fixture(scope="module")
+def wide_vqvae(vc_one_thread, tiny_cfg, digits):
+    torch.manual_seed(1)
+    cfg = tiny_cfg(model="vqvae", num_codes=WIDE_CODES, vq_likelihood="discretized_logistic", kmeans_init=False)
+    model = build_model(cfg).eval()
+    prior = CodePrior(Config(model="prior", num_codes=WIDE_CODES, image_size=8, prior_dim=16, prior_layers=1,
+                             prior_heads=2))
+    with torch.no_grad():
+        model.quantizer.embedding.normal_(0, 3.0)  # codes far apart: each decodes to a different image
+        for p in prior.parameters():
+            p.normal_(0, 0.5)
+    model.prior = prior.eval()
+    return model, to_float(digits.x_test[:3])
+
+
+def every_wide_grid():
+    return torch.tensor(list(itertools.product(range(WIDE_CODES), repeat=4)))  # (1296, 4)
+
+
+def joint_log_prob(model, x, grids):
+    """log p(c) + log p(x|c) of each grid for each image, exactly: (B, G)."""
+    with torch.no_grad():
+        log_pc = model.prior.log_prob(grids.view(-1, 2, 2))
+        params = model.decode(model.codebook[grids.view(-1, 2, 2)].permute(0, 3, 1, 2))
+        log_px = torch.stack([model.likelihood.log_prob(params, xi.expand(len(grids), -1, -1, -1)) for xi in x])
+    return (log_pc + log_px).double()
+
+
+def proposal_log_q(model, x, grids, weights=log_weights):
+    """log q(c|x) of every grid, recovered from the weights that `weights` gives it: log p(x, c) - log w. (B, G)."""
+    log_w = weights(model, x, len(grids), nearest=NEAR, grids=grids.expand(len(x), -1, -1)).double()
+    return joint_log_prob(model, x, grids) - log_w
+
+
+def test_the_wide_toy_has_a_decoder_that_matters_and_a_restricted_proposal(wide_vqvae):
+    model, x = wide_vqvae
+    grids = every_wide_grid()
+    with torch.no_grad():
+        params = model.decode(model.codebook[grids.view(-1, 2, 2)].permute(0, 3, 1, 2))
+        log_px = model.likelihood.log_prob(params, x[0].expand(len(grids), -1, -1, -1))
+    assert (log_px.max() - log_px.min()).item() > 30  # tens of nats between grids: the decoder's part counts
+    support = proposal_log_q(model, x, grids).isfinite()
+    assert (support.sum(1) == NEAR ** 4).all()  # q draws only the NEAR nearest codes of each cell
+
+
+def test_the_proposals_log_q_sums_to_one_and_a_log_q_off_by_002_nats_is_caught(wide_vqvae):
+    """Exact, not Monte Carlo: q(c|x) summed over all 1,296 grids is 1, and E_q[w] = sum over q's support of
+    p(c) p(x|c). A log q understated by 0.02 nats (log w overstated by as much) fails both by more than 100 times the
+    tolerance."""
+    model, x = wide_vqvae
+    grids = every_wide_grid()
+
+    def wrong(*args, **kwargs):
+        return log_weights(*args, **kwargs) + 0.02
+
+    for weights, ok in ((log_weights, True), (wrong, False)):
+        log_q = proposal_log_q(model, x, grids, weights)
+        total = torch.logsumexp(log_q, 1)  # log sum_c q(c|x)
+        assert (total.abs() < 1e-4).all() == ok, total
+        log_w = weights(model, x, len(grids), nearest=NEAR, grids=grids.expand(len(x), -1, -1)).double()
+        on_support = log_q.isfinite()
+        expected_w = torch.logsumexp(torch.where(on_support, log_q + log_w, -math.inf), 1)  # log E_q[w]
+        restricted = torch.logsumexp(torch.where(on_support, joint_log_prob(model, x, grids), -math.inf), 1)
+        assert ((expected_w - restricted).abs() < 1e-4).all() == ok
+
+
+def test_the_wide_toys_iwae_bound_is_a_bound_near_the_sum_over_qs_support(wide_vqvae):
+    model, x = wide_vqvae
+    grids = every_wide_grid()
+    joint = joint_log_prob(model, x, grids)
+    exact = -torch.logsumexp(joint, 1)  # -log p(x)
+    on_support = proposal_log_q(model, x, grids).isfinite()
+    restricted = -torch.logsumexp(torch.where(on_support, joint, -math.inf), 1)  # -log of q's share of p(x)
+    assert (restricted >= exact).all()  # leaving grids out of q only leaves terms out: still a bound
+    g = torch.Generator().manual_seed(0)
+    iwae = -(torch.logsumexp(log_weights(model, x, 4000, g, nearest=NEAR).double(), 1) - math.log(4000))
+    assert (iwae >= restricted - 0.05).all()  # the bound (up to Monte Carlo noise: the mean of w is unbiased)
+    assert (iwae - restricted).max() < 0.5

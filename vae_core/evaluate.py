@@ -38,7 +38,7 @@ from .evaluation.samples import merge_into, sample_metrics
 from .training.device import pick_device
 
 # the settings of each protocol; test_n 0: every test image
-QUICK = {"test_n": 2000, "iwae_k": 100, "iwae_n": 100, "sample_n": 1000}
+QUICK = {"test_n": 2000, "iwae_k": 100, "iwae_n": 50, "sample_n": 1000}
 FULL = {"test_n": 0, "iwae_k": 1000, "iwae_n": 1000, "sample_n": 5000}
 
 

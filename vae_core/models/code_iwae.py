@@ -69,9 +69,11 @@ def swap_scores(model, x: torch.Tensor, star: torch.Tensor, near: torch.Tensor) 
 
 @torch.inference_mode()
 def log_weights(model, x: torch.Tensor, k: int, generator: torch.Generator | None = None, tau: float = TAU,
-                alpha: float = ALPHA, beta: float = BETA, nearest: int = NEAREST) -> torch.Tensor:
+                alpha: float = ALPHA, beta: float = BETA, nearest: int = NEAREST,
+                grids: torch.Tensor | None = None) -> torch.Tensor:
     """log w_i = log p(c_i) + log p(x|c_i) - log q(c_i|x) for k grids c_i ~ q(c|x) per image: (B, k), nats.
-    p(x|c) is the decoder's own likelihood, or (a VQ-VAE trained for squared error) the scale its prior fitted."""
+    p(x|c) is the decoder's own likelihood, or (a VQ-VAE trained for squared error) the scale its prior fitted.
+    grids (B, k, N) of codes: score these grids instead of drawing them (log q = -inf off q's support)."""
     prior = model.prior
     likelihood = model.data_likelihood
     rows = len(x) * k
@@ -84,7 +86,7 @@ def log_weights(model, x: torch.Tensor, k: int, generator: torch.Generator | Non
     for t in range(prior.num_cells):
         log_p_t = F.log_softmax(logits, -1)  # log p(c_t | c_<t)
         log_q_t = F.log_softmax(alpha * log_p_t + tilts[:, t], -1)  # log q(c_t | c_<t, x)
-        c_t = draw_codes(log_q_t, generator)
+        c_t = draw_codes(log_q_t, generator) if grids is None else grids.reshape(rows, -1)[:, t]
         codes[:, t] = c_t
         log_p += log_p_t.gather(1, c_t[:, None]).squeeze(1)
         log_q += log_q_t.gather(1, c_t[:, None]).squeeze(1)
