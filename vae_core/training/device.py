@@ -2,7 +2,8 @@
 import torch
 
 # (batch size, Adam lr) by device type, the best of sweeps at equal wall-clock on an H200 and on the 2-core CPU
-# (docs/benchmarks.md, "The trainer's command against the example's script"). Other devices (MPS) are unmeasured and keep the CPU's values.
+# (docs/benchmarks.md, "The trainer's command against the example's script"). Other devices (MPS) are unmeasured
+# and keep the CPU's values.
 TRAINING_DEFAULTS = {"cuda": (512, 3e-3), "cpu": (64, 3e-3)}
 
 
