@@ -1,4 +1,5 @@
-"""The IWAE bound of a VQ-VAE with its prior (vae_core.code_iwae): the proposal's settings, chosen on validation images.
+"""The IWAE bound of a VQ-VAE with its prior (vae_core.models.code_iwae): the proposal's settings, chosen on validation
+images.
 
     python -m benchmarks.code_iwae_benchmark checkpoints/fashion-vqvae --n 100 --k 1000 \
         --json benchmarks/results_code_iwae.json
@@ -7,7 +8,7 @@ Each proposal q(c_t | c_<t, x) ∝ p(c_t | c_<t)^alpha exp(-||z_e,t - e_c||^2 / 
 the IWAE bound with k grids per image on the first --n images of the VQ-VAE's validation split (held out of its
 training images, as its trainer held it out). The reference, computed on the same images in the same run, is the
 point bound -log p(c*) - log p(x|c*) at the encoder's grid c*, which every proposal must beat. The row with the
-lowest bound gives vae_core.code_iwae its defaults; `evaluate` reports the bound on the test split. Columns: the
+lowest bound gives vae_core.models.code_iwae its defaults; `evaluate` reports the bound on the test split. Columns: the
 bound in nats per image and bits/dim, its standard error over the images, the gain over the point bound, seconds.
 A benchmark, not a test: nothing asserts timings.
 """
@@ -22,9 +23,9 @@ import torch
 
 from benchmarks.machine import describe, machine
 from vae_core import load
-from vae_core.code_iwae import log_weights
 from vae_core.data import hold_out, load_dataset, to_float
-from vae_core.evaluate import iwae_per_image
+from vae_core.evaluation.iwae import iwae_per_image
+from vae_core.models.code_iwae import log_weights
 from vae_core.models.prior import CodePrior
 
 PROPOSALS = ((0.0, 3.0, 0.0, 16), (0.25, 3.0, 0.0, 16), (0.5, 2.0, 0.0, 16), (0.5, 3.0, 0.0, 16),

@@ -34,7 +34,7 @@ from benchmarks.pytorch_example_vae import VAE as ReferenceVAE
 from benchmarks.train_benchmark import evaluate_reference
 from vae_core import load
 from vae_core.data import load_dataset
-from vae_core.evaluate import evaluate
+from vae_core.evaluation.report import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE, CONV, VQ = "example (pytorch/examples VAE, DataLoader)", "vae_core conv VAE, Bernoulli", "vae_core VQ-VAE"

@@ -3,8 +3,8 @@
     python -m benchmarks.compile_benchmark --seconds 20 --threads 2 [--no-amp] [--device cuda] [--mode reduce-overhead]
 
 For the default conv VAE (Bernoulli loss) and the default VQ-VAE, as vae_core.train trains them on the device
-(its batch size, lr and warm-down, bf16 where vae_core.precision uses it unless --no-amp): the seconds the first
-three steps take (compiling included, which a --time-budget run pays), then training images/s over --seconds in
+(its batch size, lr and warm-down, bf16 where vae_core.training.precision uses it unless --no-amp): the seconds the
+first three steps take (compiling included, which a --time-budget run pays), then training images/s over --seconds in
 train_benchmark.py's loop once compiled. A benchmark, not a test: nothing here asserts timings.
 """
 import sys
@@ -16,7 +16,7 @@ from benchmarks import train_benchmark as tb
 from benchmarks.machine import describe, machine
 from vae_core.config import Config
 from vae_core.data import load_dataset
-from vae_core.device import training_defaults
+from vae_core.training.device import training_defaults
 
 STEPS = 3  # first steps timed apart: they compile
 

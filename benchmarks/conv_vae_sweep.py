@@ -18,10 +18,10 @@ from torch import nn
 from benchmarks import train_benchmark as tb
 from vae_core.config import Config
 from vae_core.data import hold_out, load_dataset, validation_size
-from vae_core.evaluate import evaluate
+from vae_core.evaluation.report import evaluate
 from vae_core.models import VAE
 from vae_core.models.nets import conv_decoder, conv_encoder, down4
-from vae_core.precision import training_model
+from vae_core.training.precision import training_model
 
 K = 16
 

@@ -10,9 +10,9 @@ ratio to the example's median. Variants, in float32 with vae_core's CPU defaults
     example                  the PyTorch example VAE (784-400-20), batch 128, Adam, as in train_benchmark.py;
     <model> before           NCHW tensors, Adam's per-tensor loop, and for the VQ-VAE the one-hot quantizer:
                              the trainer before these three changes;
-    + quantizer              bincount/index_add counts and sums, distances by one addmm (vae_core/quantize.py);
-    + channels-last          conv weights and images NHWC (vae_core/precision.py);
-    + fused Adam             = vae_core's trainer now (vae_core/device.py);
+    + quantizer              bincount/index_add counts and sums, distances by one addmm (vae_core/models/quantize.py);
+    + channels-last          conv weights and images NHWC (vae_core/training/precision.py);
+    + fused Adam             = vae_core's trainer now (vae_core/training/device.py);
     res_blocks=N             the VQ-VAE with N residual blocks instead of 2, everything else as now.
 Each variant's FLOPs per training image (forward and backward, 2 per multiply-add, torch's FlopCounterMode) times
 its images/s gives the rate its step sustains; beside it, the rate of a large float32 matmul on the same CPU (a
@@ -34,9 +34,9 @@ from benchmarks.machine import describe, machine
 from benchmarks.pytorch_example_vae import VAE as ReferenceVAE
 from benchmarks.train_benchmark import BATCH, LR, reference_loss
 from vae_core.config import Config
-from vae_core.device import adam
 from vae_core.models import build_model
-from vae_core.quantize import VectorQuantizer
+from vae_core.models.quantize import VectorQuantizer
+from vae_core.training.device import adam
 
 
 def one_hot_counts_and_sums(self, z, idx):

@@ -11,9 +11,9 @@ variants' steps cost about the same (the per-step time ratio is printed), and ep
 on a shared machine. Then, in float32, on the validation split (where the setting is chosen) and the test split
 (the figures reported): bits/dim of the -ELBO over the whole split, the IWAE bound with --iwae-k samples on its
 first --iwae-n images, MSE of the location at z = mu(x), KL per image, the median posterior sigma, the scale the
-evaluation used, and, where the Fashion-MNIST classifier is there (vae_core.classifier), the sample figures of
-x ~ N(0, I) decoded against each split (vae_core.sample_figures: Frechet distance, precision and recall in the
-classifier's features, beside the floor of real images). A benchmark, not a test.
+evaluation used, and, where the Fashion-MNIST classifier is there (vae_core.evaluation.classifier), the sample figures
+of x ~ N(0, I) decoded against each split (vae_core.evaluation.sample_figures: Frechet distance, precision and recall in
+the classifier's features, beside the floor of real images). A benchmark, not a test.
 """
 import argparse
 import json
@@ -30,12 +30,13 @@ from benchmarks.machine import describe, machine
 from vae_core.checkpoint import load, save_checkpoint
 from vae_core.config import Config
 from vae_core.data import hold_out, load_dataset, to_float, validation_size
-from vae_core.device import adam
-from vae_core.evaluate import evaluate, keep_freed_memory
-from vae_core.likelihood import DISCRETIZED, LOG_SCALE_FLOOR, soft_clamp
-from vae_core.loop import Clock, train_epoch
+from vae_core.evaluate import keep_freed_memory
+from vae_core.evaluation.report import evaluate
 from vae_core.models import build_model
-from vae_core.precision import training_losses, training_model
+from vae_core.models.likelihood import DISCRETIZED, LOG_SCALE_FLOOR, soft_clamp
+from vae_core.training.device import adam
+from vae_core.training.loop import Clock, train_epoch
+from vae_core.training.precision import training_losses, training_model
 
 VARIANTS = ("decoder", "shared", "shared_scalar", "optimal")
 SPLITS = ("validation", "test")
@@ -159,8 +160,8 @@ def sample_references(x_split: dict, x_train: np.ndarray, n: int, log=print) -> 
     """{split: (classifier, Reference)}: the real side of the sample figures on each split (its images against n
     training images: the floor), or None where no classifier for the data is there."""
     try:
-        from vae_core.classifier_lookup import find_classifier
-        from vae_core.sample_figures import reference
+        from vae_core.evaluation.classifier_lookup import find_classifier
+        from vae_core.evaluation.sample_figures import reference
     except ImportError:
         log("no sample figures: this vae_core has no classifier")
         return None
@@ -175,7 +176,7 @@ def sample_figures_on(model, refs: dict | None, x_split: dict, x_train: np.ndarr
     """FD, precision and recall of samples of `model` against each split, in the classifier's features."""
     if refs is None:
         return None
-    from vae_core.sample_figures import sample_figures
+    from vae_core.evaluation.sample_figures import sample_figures
     model.eval()
     return {split: sample_figures(model, clf, x_split[split], x_train, ref.n, seed=0, ref=ref)
             for split, (clf, ref) in refs.items()}

@@ -4,7 +4,7 @@
         --json benchmarks/results_latent_prior.json
 
 The frozen VAE encodes the training split less a validation split (held out as vae_core.fit_prior holds it out);
-each variant is fitted (vae_core/em.py) for at most --seconds of EM, or until it converges, on the same points:
+each variant is fitted (vae_core/training/em.py) for at most --seconds of EM, or until it converges, on the same points:
 z ~ q(z|x), one per training image (the aggregate posterior), or the posterior means. The last row is no fit: the
 aggregate posterior itself, q(z) = 1/N sum_n q(z|x_n) over the N training images (a mixture of N Gaussians), the
 density every fitted prior approximates. Its samples are decodes of z ~ q(z|x) of random training images, so its
@@ -12,8 +12,8 @@ sample figures are the best any prior over this VAE's z can give: the decoder's 
 split, where the default is chosen (the test split is left for the shipped figures): the mean log-likelihood of one
 z ~ q(z|x) per validation image under the prior (held-out aggregate posterior), the KL(q(z|x) || p) it gives the
 ELBO, and --samples images decoded from z drawn from the prior (seed 0) against the validation images: FD and k-NN
-precision/recall (k = 3) on the features of the Fashion-MNIST classifier (vae_core.classifier) when it is there,
-else on raw pixels (then `features` says so). A benchmark, not a test: nothing asserts timings.
+precision/recall (k = 3) on the features of the Fashion-MNIST classifier (vae_core.evaluation.classifier) when it is
+there, else on raw pixels (then `features` says so). A benchmark, not a test: nothing asserts timings.
 """
 import argparse
 import json
@@ -27,10 +27,10 @@ import torch
 from benchmarks.machine import describe, machine
 from vae_core.checkpoint import load
 from vae_core.data import hold_out, load_dataset, validation_size
-from vae_core.em import fit_gaussian_mixture
+from vae_core.evaluation.sample_quality import sample_quality
 from vae_core.fit_prior import draw, encode_posteriors, held_out_figures, prior_config
 from vae_core.models import GaussianMixture
-from vae_core.sample_quality import sample_quality
+from vae_core.training.em import fit_gaussian_mixture
 
 VARIANTS = [  # (name, components, covariance, fit on)
     ("gmm10-full-means", 10, "full", "means"),
@@ -75,8 +75,8 @@ REFERENCE = {}  # the classifier and the real side of the figures, computed once
 def sample_figures_of(vae, x_val: np.ndarray, x_train: np.ndarray, n: int, prior: str) -> dict:
     """FD / precision / recall of n samples against the validation images: the classifier's features, or pixels."""
     try:
-        from vae_core.classifier import load_classifier
-        from vae_core.sample_figures import reference, sample_figures
+        from vae_core.evaluation.classifier import load_classifier
+        from vae_core.evaluation.sample_figures import reference, sample_figures
     except ImportError:
         fake = torch.cat([vae.sample(min(500, n - i), g, prior=prior) for i, g in _chunks(n)]).flatten(1).numpy()
         q = sample_quality(x_val.reshape(len(x_val), -1) / 255.0, fake)
@@ -115,7 +115,7 @@ def main(argv=None) -> dict:
     points = {"samples": draw(mu, log_sigma, 1, torch.Generator().manual_seed(0)), "means": mu}
     rows = []
     standard = GaussianMixture(prior_config(vae.cfg, validation, gmm_components=1))  # one component N(0, I)
-    vae.fitted_prior = None
+    vae.prior = None
     rows.append({"variant": "N(0, I)", "seconds": 0.0, "iterations": 0,
                  **held_out_figures(standard, val_mu, val_log_sigma, 0),
                  **sample_figures_of(vae, ds.x_val, ds.x_train, args.samples, "standard")})
@@ -128,7 +128,7 @@ def main(argv=None) -> dict:
         prior = GaussianMixture(prior_config(vae.cfg, validation, gmm_components=k, gmm_covariance=covariance,
                                              gmm_fit_on=fit_on))
         prior.set_parameters(fit.log_weights, fit.means, fit.scale_tril)
-        vae.fitted_prior = prior
+        vae.prior = prior
         t = time.time()
         rows.append({"variant": name, "seconds": fit.seconds, "iterations": len(fit.log_likelihood),
                      "converged": fit.converged, **held_out_figures(prior, val_mu, val_log_sigma, 0),
@@ -136,7 +136,7 @@ def main(argv=None) -> dict:
                      "figures_seconds": time.time() - t})
         print(_line(rows[-1]), flush=True)
     if not args.only or "aggregate-posterior" in args.only:
-        vae.fitted_prior = prior = AggregatePosterior(mu, log_sigma)
+        vae.prior = prior = AggregatePosterior(mu, log_sigma)
         rows.append({"variant": "aggregate-posterior", "seconds": 0.0, "iterations": 0,
                      **held_out_figures(prior, val_mu, val_log_sigma, 0),
                      **sample_figures_of(vae, ds.x_val, ds.x_train, args.samples, "fitted")})

@@ -32,7 +32,7 @@ IMPORTED = time.time()
 
 
 def process_start_time() -> float:
-    """When this process started (as vae_core.loop.process_start_time; Linux /proc, else the import above)."""
+    """When this process started (as vae_core.training.loop.process_start_time; Linux /proc, else the import above)."""
     try:
         fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
         age = float(Path("/proc/uptime").read_text().split()[0]) - int(fields[19]) / os.sysconf("SC_CLK_TCK")

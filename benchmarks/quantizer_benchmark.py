@@ -6,7 +6,7 @@ Every variant trains the same model from the same start: vae_core's VQ-VAE (its 
 of D=64 on a 7x7 grid), built with one seed, so the encoder and decoder weights are identical and only the
 quantizer differs; Adam at lr 3e-3 with vae_core.train's warm-down over the last half of the run; batch 64 in
 vae_core.train's data order (the same batches for every variant); bf16 autocast and channels-last where
-vae_core.precision uses them. The quantizers themselves run in float32 (the library's too: it is called with
+vae_core.training.precision uses them. The quantizers themselves run in float32 (the library's too: it is called with
 autocast off, as vae_core's quantizer turns it off for itself).
 The library (1.32.0): VectorQuantize(decay=0.99, commitment_weight=0.25, kmeans_init=True,
 threshold_ema_dead_code=2), as is (rotation trick, its default), with rotation_trick=False (plain straight-through)
@@ -33,11 +33,11 @@ from torch import nn
 from benchmarks.machine import cpu_name
 from vae_core.config import Config
 from vae_core.data import hold_out, load_dataset, to_float, validation_size
-from vae_core.evaluate import evaluate
-from vae_core.loop import lr_at
+from vae_core.evaluation.report import evaluate
 from vae_core.models import build_model
-from vae_core.precision import cpu_has_bf16, training_losses, training_model
-from vae_core.quantize import VectorQuantizer
+from vae_core.models.quantize import VectorQuantizer
+from vae_core.training.loop import lr_at
+from vae_core.training.precision import cpu_has_bf16, training_losses, training_model
 
 TRACE_STEPS = (0, 1, 10, 50, 100, 200, 500, 1000)
 

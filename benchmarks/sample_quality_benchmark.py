@@ -4,8 +4,8 @@
                                                   [--seed 0] [--json benchmarks/results_sample_quality.json]
 
 For each checkpoint: n samples (seeded), scored against n test images in the features of the data set's classifier
-(vae_core.classifier_lookup, or --classifier), by the Frechet distance and the k-NN precision/recall
-(vae_core.evaluate_samples, the figures `evaluate --json` records); a VAE with a fitted prior also with
+(vae_core.evaluation.classifier_lookup, or --classifier), by the Frechet distance and the k-NN precision/recall
+(vae_core.evaluation.samples, the figures `evaluate --json` records); a VAE with a fitted prior also with
 z ~ N(0, I). The floor, n training images against the same test images, and the classifier's test accuracy are
 printed above the table; so is the machine (benchmarks/machine.py). Each model's wall-clock seconds (sampling,
 features, the figures) are given for scale; nothing here asserts a timing.
@@ -20,9 +20,9 @@ import torch
 
 import vae_core
 from benchmarks.machine import describe, machine
-from vae_core.classifier_lookup import find_classifier
 from vae_core.data import load_dataset
-from vae_core.evaluate_samples import STANDARD_SUFFIX, sample_metrics
+from vae_core.evaluation.classifier_lookup import find_classifier
+from vae_core.evaluation.samples import STANDARD_SUFFIX, sample_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = [ROOT / "checkpoints" / name for name in ("fashion-vae", "fashion-vae-2d", "fashion-vqvae")]

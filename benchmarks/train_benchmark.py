@@ -13,13 +13,14 @@
     -ELBO is a code length: its bits/dim are reported beside (a Bernoulli loss on grey pixels is not one);
 (e) vae_core's VQ-VAE      VQVAE(Config(model="vqvae"))  (K=512, D=64), the defaults.
 vae_core's models train as `python -m vae_core.train` trains them: their config's batch size and Adam lr, the lr
-warm-down (over the time budget instead of the epochs), bf16 autocast and channels-last where vae_core.precision
-uses them, with the batch size and lr that vae_core.device.training_defaults gives the device. Every model: seed 0,
-epochs over a seeded permutation of the training images (the same order for every model, indexed on the device
-where they are kept as uint8) until --seconds are spent (the clock is checked every step). This loop is the same for
-every model; benchmarks/command_benchmark.py runs `python -m vae_core.train` itself against the example's script. Then
-on the test set, in float32: -ELBO in nats per image (one z sample, fixed seed), MSE per pixel of the posterior-mean
-reconstruction, and for the VQ-VAE the share of codes used. A benchmark, not a test: nothing here asserts timings.
+warm-down (over the time budget instead of the epochs), bf16 autocast and channels-last where
+vae_core.training.precision uses them, with the batch size and lr that vae_core.training.device.training_defaults gives
+the device. Every model: seed 0, epochs over a seeded permutation of the training images (the same order for every
+model, indexed on the device where they are kept as uint8) until --seconds are spent (the clock is checked every step).
+This loop is the same for every model; benchmarks/command_benchmark.py runs `python -m vae_core.train` itself against
+the example's script. Then on the test set, in float32: -ELBO in nats per image (one z sample, fixed seed), MSE per
+pixel of the posterior-mean reconstruction, and for the VQ-VAE the share of codes used. A benchmark, not a test:
+nothing here asserts timings.
 """
 import argparse
 import json
@@ -37,11 +38,11 @@ from benchmarks.pytorch_example_vae import VAE as ReferenceVAE
 from benchmarks.pytorch_example_vae import loss_function
 from vae_core.config import Config
 from vae_core.data import load_dataset, to_float
-from vae_core.device import adam, training_defaults
-from vae_core.evaluate import evaluate
-from vae_core.loop import lr_at
+from vae_core.evaluation.report import evaluate
 from vae_core.models import build_model
-from vae_core.precision import training_losses, training_model
+from vae_core.training.device import adam, training_defaults
+from vae_core.training.loop import lr_at
+from vae_core.training.precision import training_losses, training_model
 
 SEED, BATCH, LR, EVAL_BATCH = 0, 128, 1e-3, 500
 

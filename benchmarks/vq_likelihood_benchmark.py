@@ -19,9 +19,9 @@ codes on a 7 x 7 grid, batch 64, lr 3e-3, seed 0):
 Settings are chosen on the validation split (held out of the training images as the trainer holds it out); the
 figures reported are on the test split: MSE of the decoder's location, the codes used and their perplexity, the
 reconstruction term -log p(x|z_q) and the prior's -log p(z_q) (nats per image), and the bound on -log p(x) in
-bits/dim. Training speed is images/s of the training steps alone (history.jsonl). With vae_core.classifier and its
-classifier (classifiers/<data>/) present, also vae_core.sample_figures.sample_figures of 5,000 samples. A benchmark,
-not a test: nothing asserts timings.
+bits/dim. Training speed is images/s of the training steps alone (history.jsonl). With vae_core.evaluation.classifier
+and its classifier (classifiers/<data>/) present, also vae_core.evaluation.sample_figures.sample_figures of 5,000
+samples. A benchmark, not a test: nothing asserts timings.
 """
 import argparse
 import importlib.util
@@ -37,7 +37,7 @@ import torch
 from benchmarks.machine import describe, machine
 from vae_core import Config, load
 from vae_core.data import hold_out, load_dataset
-from vae_core.evaluate import evaluate
+from vae_core.evaluation.report import evaluate
 from vae_core.train import train
 from vae_core.train_prior import prior_config, train_prior
 
@@ -71,12 +71,12 @@ def training_speed(folder: Path) -> dict:
 
 
 def sample_quality(model, ds, data: str):
-    """vae_core.sample_figures.sample_figures of 5,000 samples (seed 0) against the test split, or None without
-    the data set's classifier."""
-    if importlib.util.find_spec("vae_core.classifier_lookup") is None:
+    """vae_core.evaluation.sample_figures.sample_figures of 5,000 samples (seed 0) against the test split, or None
+    without the data set's classifier."""
+    if importlib.util.find_spec("vae_core.evaluation.classifier_lookup") is None:
         return None
-    from vae_core.classifier_lookup import find_classifier
-    from vae_core.sample_figures import sample_figures
+    from vae_core.evaluation.classifier_lookup import find_classifier
+    from vae_core.evaluation.sample_figures import sample_figures
 
     clf, _note = find_classifier(data, model.cfg.image_shape, has_labels=ds.y_train is not None)
     return None if clf is None else sample_figures(model, clf, ds.x_test, ds.x_train, n=5000, seed=0)
@@ -125,7 +125,7 @@ def report(results: dict) -> str:
         lines += [f"| {n} | " + " | ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in s.values()) + " |"
                   for n, s in samples.items()]
     else:
-        lines += ["", "sample figures: skipped (no vae_core.classifier here)"]
+        lines += ["", "sample figures: skipped (no vae_core.evaluation.classifier here)"]
     return "\n".join(lines)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 import vae_core
-from vae_core.images import save_grid
+from vae_core.data.images import save_grid
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULTS = [ROOT / "checkpoints" / name for name in ("fashion-vae", "fashion-vae-2d", "fashion-vqvae")]

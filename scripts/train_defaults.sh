@@ -2,7 +2,7 @@
 # Reproduce the default checkpoints in checkpoints/ from scratch (CPU, 2 cores: about 100 minutes idle).
 # Needs Fashion-MNIST: `apt-get install dataset-fashion-mnist`, or it is downloaded on first use.
 # Training is deterministic on a given CPU; CPUs with native bf16 (AMX, AVX512-BF16) train the conv models in
-# bf16 (vae_core/precision.py), others in float32, so the weights differ between the two kinds of CPU.
+# bf16 (vae_core/training/precision.py), others in float32, so the weights differ between the two kinds of CPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-checkpoints}

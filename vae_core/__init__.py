@@ -1,7 +1,7 @@
 """vae_core: VAE and VQ-VAE models, data, trainer, checkpoints and evaluation.
 
 The names below are imported on first use, so that importing a light module (vae_core.config,
-vae_core.run_folder) does not import torch.
+vae_core.training.run_folder) does not import torch.
 """
 import importlib
 

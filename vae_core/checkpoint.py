@@ -136,19 +136,16 @@ def _older_than(version: str, than: tuple[int, ...]) -> bool:
 
 def load(folder: str | Path, device: str | torch.device = "cpu"):
     """A ready model (eval mode) from a checkpoint folder; raises CheckpointError with a clear message.
-    A VQ-VAE comes with its prior (`model.prior`) when `<folder>/prior/` holds one trained on its weights, else
-    `model.prior` is None; a stale prior's message (what is wrong, the command to retrain it) is then
-    `model.prior_problem`. A VAE comes the same way with its fitted prior over z (`model.fitted_prior`, None when
-    there is none or it is stale; then `model.prior_problem` says why)."""
+    A VQ-VAE or a VAE comes with its prior (`model.prior`: over code grids, or fitted over z) when `<folder>/prior/`
+    holds one trained on its weights, else `model.prior` is None; a stale prior's message (what is wrong, the command
+    to retrain it) is then `model.prior_problem`."""
     model = _load_one(folder, device)
     if model.cfg.model in ("vqvae", "vae"):
         model.folder = str(folder)
-        attribute, load_one = (("prior", load_prior) if model.cfg.model == "vqvae"
-                               else ("fitted_prior", load_fitted_prior))
         try:
-            setattr(model, attribute, load_one(folder, model, device))
+            model.prior = load_prior(folder, model, device)
         except StalePriorError as e:
-            setattr(model, attribute, None)
+            model.prior = None
             model.prior_problem = str(e)
     return model
 
@@ -161,8 +158,20 @@ def _prior_folder(folder: str | Path) -> Path | None:
     return path if (path / WEIGHTS).exists() else None
 
 
-def _check_trained_on(path: Path, folder: str | Path, trained_on: str, what: str, retrain: str) -> None:
-    """StalePriorError unless `trained_on` is the SHA-256 of <folder>/model.safetensors."""
+def load_prior(folder: str | Path, model, device: str | torch.device = "cpu"):
+    """The prior in `<folder>/prior/` for `model` (a VQ-VAE's over its code grids, a VAE's fitted over z), or None
+    when there is none. Raises CheckpointError when it is not one for this model, and StalePriorError when it was
+    trained on other weights than `<folder>/model.safetensors`, or records none."""
+    path = _prior_folder(folder)
+    if path is None:
+        return None
+    prior = _load_one(path, device)
+    retrain = f"{model.PRIOR_COMMAND} {folder}"
+    what = model.cfg.model.upper().replace("VQVAE", "VQ-VAE")
+    mismatch = model.prior_mismatch(prior.cfg)
+    if mismatch:
+        raise CheckpointError(f"{path}: not a prior for this {what} ({mismatch}); delete it, or {retrain}")
+    trained_on = prior.cfg.record.trained_on
     if not trained_on:
         raise StalePriorError(f"{path}: the prior records no {what} weights it was trained on, so it may belong to "
                               f"other weights; it is not used for sampling or the likelihood bound: {retrain}")
@@ -170,38 +179,6 @@ def _check_trained_on(path: Path, folder: str | Path, trained_on: str, what: str
         raise StalePriorError(f"{path}: the prior was trained on other {what} weights than {Path(folder) / WEIGHTS} "
                               f"(retrained or resumed since); it is not used for sampling or the likelihood bound: "
                               f"{retrain}")
-
-
-def load_prior(folder: str | Path, vq, device: str | torch.device = "cpu"):
-    """The prior in `<folder>/prior/` for the VQ-VAE `vq`, or None when there is none. Raises StalePriorError
-    when it was trained on other weights than `<folder>/model.safetensors`, or records none."""
-    path = _prior_folder(folder)
-    if path is None:
-        return None
-    prior = _load_one(path, device)
-    c = prior.cfg
-    retrain = f"retrain it with python -m vae_core.train_prior {folder}"
-    if (c.model, c.num_codes, c.image_size) != ("prior", vq.cfg.num_codes, vq.cfg.image_size):
-        raise CheckpointError(f"{path}: not a prior for this VQ-VAE ({c.model} over K={c.num_codes} codes, images of "
-                              f"{c.image_size}, the VQ-VAE has K={vq.cfg.num_codes}, {vq.cfg.image_size}); delete "
-                              f"it, or {retrain}")
-    _check_trained_on(path, folder, c.record.trained_on, "VQ-VAE", retrain)
-    return prior
-
-
-def load_fitted_prior(folder: str | Path, vae, device: str | torch.device = "cpu"):
-    """The fitted prior over z in `<folder>/prior/` for the VAE `vae` (models/latent_prior.py), or None when there
-    is none. Raises StalePriorError when it was fitted to other weights than `<folder>/model.safetensors`."""
-    path = _prior_folder(folder)
-    if path is None:
-        return None
-    prior = _load_one(path, device)
-    c = prior.cfg
-    refit = f"refit it with python -m vae_core.fit_prior {folder}"
-    if (c.model, c.latent_dim) != ("latent_prior", vae.cfg.latent_dim):
-        raise CheckpointError(f"{path}: not a prior for this VAE ({c.model} over {c.latent_dim}-D z, the VAE's z is "
-                              f"{vae.cfg.latent_dim}-D); delete it, or {refit}")
-    _check_trained_on(path, folder, c.record.trained_on, "VAE", refit)
     return prior
 
 

@@ -5,7 +5,7 @@
 
 The VAE (frozen) encodes the training split; a validation split is held out of it first (the VAE's own when it
 was trained with one, else the documented size, seeded by the VAE's seed; vae_core/data/validation.py). EM
-(vae_core/em.py) fits a Gaussian mixture to z ~ q(z|x) of each remaining training image (--fit-on samples: the
+(vae_core/training/em.py) fits a Gaussian mixture to z ~ q(z|x) of each remaining training image (--fit-on samples: the
 aggregate posterior q(z) = 1/N sum_n q(z|x_n)) or to the posterior means mu(x) (--fit-on means). Recorded in
 prior/config.json: the validation split's held-out log-likelihood of z ~ q(z|x) under the fitted prior and under
 N(0, I), and the KL(q(z|x) || p) each gives (the ELBO's KL term; Monte Carlo for the fitted prior, closed form for
@@ -26,13 +26,13 @@ import torch
 from .checkpoint import PRIOR, WEIGHTS, CheckpointError, load, save_checkpoint, weights_sha256
 from .config import NOT_FOR_PRIOR, Config, Record
 from .data import DataError, hold_out, load_dataset, to_float, validation_size
-from .device import pick_device
-from .em import fit_gaussian_mixture
-from .flags import given_settings, prior_parser
-from .images import save_grid
-from .loop import process_start_time
+from .data.images import save_grid
 from .models import GaussianMixture
-from .run_folder import TrainingError
+from .training.device import pick_device
+from .training.em import fit_gaussian_mixture
+from .training.flags import given_settings, prior_parser
+from .training.loop import process_start_time
+from .training.run_folder import TrainingError
 
 # the fitted prior's own settings and their defaults: the Config fields whose metadata names a "fit_prior" default
 DEFAULTS = {f.name: f.metadata["fit_prior"] for f in dataclasses.fields(Config)
@@ -118,7 +118,7 @@ def fit_prior(checkpoint: str | Path, device: str = "auto", log=print, started: 
     out = checkpoint / PRIOR
     save_checkpoint(out, prior, cfg, record=Record(label_names=vae.cfg.label_names, metrics=metrics,
                                                    trained_on=trained_on))
-    vae.fitted_prior = prior.to(dev)
+    vae.prior = prior.to(dev)
     save_grid(vae.sample(64, torch.Generator().manual_seed(0)), out / "samples.png", nrow=8)
     return metrics
 

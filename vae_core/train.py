@@ -21,22 +21,22 @@ import torch
 import torch.distributed as dist
 
 from .checkpoint import CONFIG, STATE, WEIGHTS, CheckpointError, read_config
-from .compiled import (
+from .config import Config, Record, fsq_codes, levels_ok
+from .data import DataError, hold_out, load_dataset, to_float, validation_size
+from .data.images import save_grid
+from .evaluation.report import evaluate
+from .models import build_model
+from .training.compiled import (
     CompileUnavailable,
     compile_for_training,
     failure_message,
     is_compile_failure,
 )
-from .config import Config, Record, fsq_codes, levels_ok
-from .data import DataError, hold_out, load_dataset, to_float, validation_size
-from .device import TRAINING_DEFAULTS, adam, pick_device, training_defaults
-from .evaluate import evaluate
-from .flags import add_setting_flags
-from .images import save_grid
-from .loop import Clock, process_start_time, train_epoch
-from .models import build_model
-from .precision import training_losses, training_model
-from .run_folder import TrainingError, resume_from, resumed_config, save_epoch
+from .training.device import TRAINING_DEFAULTS, adam, pick_device, training_defaults
+from .training.flags import add_setting_flags
+from .training.loop import Clock, process_start_time, train_epoch
+from .training.precision import training_losses, training_model
+from .training.run_folder import TrainingError, resume_from, resumed_config, save_epoch
 
 RESUME_MAY_CHANGE = ("epochs", "data_dir", "compile")  # how long, where the data is and how fast: not what is computed
 

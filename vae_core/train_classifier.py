@@ -1,4 +1,4 @@
-"""Train the classifier whose features the sample-quality figures compare (vae_core.classifier).
+"""Train the classifier whose features the sample-quality figures compare (vae_core.evaluation.classifier).
 
     python -m vae_core.train_classifier --data fashion-mnist --out classifiers/fashion-mnist [--epochs 8]
 
@@ -16,9 +16,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .classifier import Classifier, ClassifierConfig, save_classifier
 from .data import DataError, hold_out, load_dataset, to_float, validation_size
-from .device import pick_device
+from .evaluation.classifier import Classifier, ClassifierConfig, save_classifier
+from .training.device import pick_device
 
 
 @torch.no_grad()

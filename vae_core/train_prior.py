@@ -27,14 +27,14 @@ import torch
 from .checkpoint import PRIOR, STATE, WEIGHTS, CheckpointError, load, weights_sha256
 from .config import NOT_FOR_PRIOR, Config, Record
 from .data import DataError, hold_out, load_dataset, to_float
-from .device import adam, pick_device
-from .evaluate import likelihood_bound
-from .flags import given_settings, prior_parser
-from .images import save_grid
-from .likelihood import DISCRETIZED, LOG_SCALE_FLOOR, soft_clamp
-from .loop import Clock, process_start_time, train_epoch
+from .data.images import save_grid
+from .evaluation.metrics import likelihood_bound
 from .models import CodePrior
-from .run_folder import TrainingError, resume_from, resumed_config, save_epoch
+from .models.likelihood import DISCRETIZED, LOG_SCALE_FLOOR, soft_clamp
+from .training.device import adam, pick_device
+from .training.flags import given_settings, prior_parser
+from .training.loop import Clock, process_start_time, train_epoch
+from .training.run_folder import TrainingError, resume_from, resumed_config, save_epoch
 
 # the prior's own settings and their defaults: the Config fields whose metadata names a "prior" default
 DEFAULTS = {f.name: f.metadata["prior"] for f in dataclasses.fields(Config)

@@ -4,7 +4,7 @@
     -E_q[log p(x|z)] ~ R_L = -1/L sum_l log p(x|z_l),  SE = sd(-log p(x|z_l)) / sqrt(L)
     KL(q(z|x) || N(0, I)) in closed form                                       (vae_core VAE.kl)
     -ELBO ~ R_L + KL, beside the IWAE estimate of -log p(x):
-    B_r = -log 1/k sum_i w_ri,  r = 1..R                       (vae_core.evaluate.iwae_per_image, R draws of k)
+    B_r = -log 1/k sum_i w_ri,  r = 1..R                       (vae_core.evaluation.iwae, R draws of k)
     -log p(x) ~ mean_r B_r,  SE = sd(B_r) / sqrt(R)
 Each B_r is an upper bound on -log p(x) in expectation (E[B_r] >= -log p(x)), so their mean estimates an upper bound,
 not -log p(x) itself. The R k draws come from a generator seeded from the seed by its own stream (`iwae_generator`),
@@ -18,7 +18,7 @@ import torch
 
 from explorer.errors import MonteCarloError
 from vae_core.data import to_float
-from vae_core.evaluate import iwae_per_image
+from vae_core.evaluation.iwae import iwae_per_image
 
 MAX_SAMPLES = 64  # the view's slider: L in 1..64
 IWAE_K = 128  # importance samples of each IWAE estimate shown beside

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from explorer.compute.fit_images import fit
-from vae_core.evaluate import psnr
+from vae_core.evaluation.metrics import psnr
 
 
 @dataclass

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from explorer.errors import TraversalError
-from vae_core.images import make_grid, to_uint8
+from vae_core.data.images import make_grid, to_uint8
 
 SPAN = 3.0  # +- this many prior standard deviations
 MAX_ROWS, MAX_STEPS = 16, 15

@@ -7,7 +7,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from explorer.errors import ImageInputError
-from vae_core.images import make_grid, to_pil
+from vae_core.data.images import make_grid, to_pil
 
 MAX_PIXELS = 40_000_000  # uploads larger than this are refused (JPEGs are first decoded at reduced size)
 DISPLAY = 224  # side in pixels of the images the app shows

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 
 import torch
 
-from vae_core.gaussian import DiagonalGaussian
+from vae_core.models.gaussian import DiagonalGaussian
 
 PRIORS = ("fitted", "standard")  # a VAE's fitted prior over z (when it has one), or N(0, I)
 

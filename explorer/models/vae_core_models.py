@@ -12,7 +12,7 @@ from explorer.models.interface import CodeModel, LatentModel
 from vae_core import load
 from vae_core.checkpoint import CONFIG, WEIGHTS, CheckpointError, read_config
 from vae_core.config import Config
-from vae_core.run_folder import HISTORY
+from vae_core.training.run_folder import HISTORY
 
 SUMMARY_FIRST = ["neg_elbo", "kl", "bits_per_dim", "iwae_nll", "mse", "psnr", "perplexity", "codes_used", "dead_codes"]
 NOT_METRICS = {"epoch", "iwae_k"}

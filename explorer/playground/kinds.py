@@ -17,7 +17,7 @@ from explorer.playground.settings import PlaygroundSettings
 from vae_core.config import Config
 from vae_core.models import build_model
 from vae_core.models.points import PointVAE, PointVQVAE
-from vae_core.quantize import codebook_usage
+from vae_core.models.quantize import codebook_usage
 
 
 class VAEKind:

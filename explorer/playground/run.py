@@ -1,6 +1,6 @@
 """One playground run: a point VAE or VQ-VAE (vae_core/models/points.py) training on a toy set, or vae_core's own
 VAE or VQ-VAE on an image set (the image case: images.py), in time slices. What differs between the two models is
-the run's kind (kinds.py); the step is vae_core's (vae_core.loop.optimizer_step).
+the run's kind (kinds.py); the step is vae_core's (vae_core.training.loop.optimizer_step).
 
     step:  one Adam step on the model's own loss (the VAE's -ELBO with the settings' L and beta, or the VQ-VAE's
            loss) over a batch
@@ -23,8 +23,8 @@ from explorer.playground.images import ImageCase
 from explorer.playground.kinds import KINDS
 from explorer.playground.settings import PlaygroundSettings
 from vae_core.config import Config
-from vae_core.loop import optimizer_step
 from vae_core.models.points import point_config
+from vae_core.training.loop import optimizer_step
 
 SHOWN = 500  # points drawn (a fixed, seeded subset of the data)
 HISTORY = 400  # updates kept for the curves

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from explorer.errors import SelectionError
-from vae_core.images import make_grid, to_uint8
+from vae_core.data.images import make_grid, to_uint8
 
 MAX_GALLERY = 100
 MAX_MEAN_DECODES = 256  # the mean of decodes over more would cost more than the view's time budget

@@ -13,7 +13,7 @@ from explorer.figures.pictures import DISPLAY, show
 from explorer.service.export import ExportTable, SelectionSummary, export_table, selection_summary
 from explorer.service.map_note import click_note
 from explorer.service.store import Store
-from vae_core.images import make_grid, to_pil
+from vae_core.data.images import make_grid, to_pil
 
 
 @dataclass

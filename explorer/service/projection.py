@@ -17,7 +17,7 @@ import torch
 
 from explorer.service.sampled_umap import SAMPLED, sampled_settings, sampled_umap_2d
 from vae_core.data import to_float
-from vae_core.quantize import codebook_usage
+from vae_core.models.quantize import codebook_usage
 
 PROJECTIONS = "projections"  # the cache folder inside a checkpoint (or inside $VAE_EXPLORER_CACHE)
 ENCODING = 0.3  # the share of the progress bar for encoding; UMAP gets the rest

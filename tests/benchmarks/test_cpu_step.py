@@ -5,7 +5,7 @@ import json
 import torch
 
 from tests.benchmark_module import load_benchmark
-from vae_core.quantize import VectorQuantizer
+from vae_core.models.quantize import VectorQuantizer
 
 
 def test_the_old_quantizer_picks_the_same_codes_counts_and_sums():

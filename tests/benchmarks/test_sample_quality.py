@@ -4,7 +4,7 @@ import torch
 
 from tests.benchmark_module import load_benchmark
 from vae_core import build_model, save_checkpoint
-from vae_core.classifier import Classifier, ClassifierConfig, save_classifier
+from vae_core.evaluation.classifier import Classifier, ClassifierConfig, save_classifier
 
 pytestmark = pytest.mark.usefixtures("vc_one_thread")
 

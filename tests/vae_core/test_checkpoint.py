@@ -238,12 +238,12 @@ def test_continuous_gaussian_checkpoints_load_as_discretised(tmp_path, tiny_cfg,
 
 
 def test_the_run_folder_module_imports_no_training_machinery():
-    """The explorer reads HISTORY from vae_core.run_folder: importing it must not pull in torch.distributed or tqdm
-    (nor torch itself: its functions that need torch import it)."""
+    """The explorer reads HISTORY from vae_core.training.run_folder: importing it must not pull in torch.distributed or
+    tqdm (nor torch itself: its functions that need torch import it)."""
     import subprocess
     import sys
 
-    code = ("import sys, vae_core.run_folder as r; print(r.HISTORY, *(m in sys.modules for m in "
+    code = ("import sys, vae_core.training.run_folder as r; print(r.HISTORY, *(m in sys.modules for m in "
             "('torch.distributed', 'tqdm', 'torch')))")
     out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], check=False,
                          capture_output=True, text=True, timeout=120)

@@ -7,8 +7,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from vae_core.classifier import Classifier, ClassifierConfig, ClassifierError, load_classifier, save_classifier
-from vae_core.classifier_lookup import find_classifier
+from vae_core.evaluation.classifier import (
+    Classifier,
+    ClassifierConfig,
+    ClassifierError,
+    load_classifier,
+    save_classifier,
+)
+from vae_core.evaluation.classifier_lookup import find_classifier
 
 pytestmark = pytest.mark.usefixtures("vc_one_thread")
 ROOT = Path(__file__).resolve().parents[2]

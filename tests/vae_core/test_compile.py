@@ -9,8 +9,8 @@ from safetensors.torch import load_file
 
 import vae_core.train
 from vae_core import Config, load
-from vae_core.compiled import compile_for_training
 from vae_core.train import TrainingError, parse_args, train
+from vae_core.training.compiled import compile_for_training
 
 pytestmark = pytest.mark.usefixtures("vc_one_thread", "fresh_dynamo")
 BASE = ["--data", "digits", "--width", "8", "--latent-dim", "4"]

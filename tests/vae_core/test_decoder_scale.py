@@ -10,7 +10,7 @@ import torch
 from vae_core import Config, build_model, load, save_checkpoint
 from vae_core.config import SCALES
 from vae_core.data import to_float
-from vae_core.likelihood import DISCRETIZED, LOG_SCALE_FLOOR, Likelihood, soft_clamp
+from vae_core.models.likelihood import DISCRETIZED, LOG_SCALE_FLOOR, Likelihood, soft_clamp
 from vae_core.train import train
 
 pytestmark = pytest.mark.usefixtures("vc_one_thread")

@@ -8,7 +8,7 @@ import pytest
 
 from vae_core import load
 from vae_core.data import load_dataset
-from vae_core.evaluate import evaluate
+from vae_core.evaluation.report import evaluate
 
 ROOT = Path(__file__).resolve().parents[2]
 CKPTS = sorted(p for p in (ROOT / "checkpoints").glob("*/") if (p / "config.json").exists())
@@ -59,7 +59,7 @@ def test_recorded_bits_per_dim_are_plausible_code_lengths(path):
 
 @pytest.mark.parametrize("path", [p for p in CKPTS if (p / "eval.json").exists()], ids=lambda p: p.name)
 def test_recorded_sample_figures_lie_above_their_floor_with_the_shipped_classifier(path):
-    from vae_core.classifier import load_classifier
+    from vae_core.evaluation.classifier import load_classifier
 
     m = json.loads((path / "eval.json").read_text())
     assert m["sample_n"] == 5000 and m["sample_k"] == 3

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import torch
 
-import vae_core.loop
 import vae_core.train
+import vae_core.training.loop
 from vae_core import Config
-from vae_core.device import TRAINING_DEFAULTS, training_defaults
 from vae_core.train import parse_args, train
+from vae_core.training.device import TRAINING_DEFAULTS, training_defaults
 
 pytestmark = pytest.mark.usefixtures("vc_one_thread")
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,7 +81,7 @@ def test_a_budget_spent_before_the_call_stops_after_one_step(tmp_path, tiny_cfg)
 
 def test_each_call_counts_from_its_own_start(tmp_path, tiny_cfg, monkeypatch):
     """In one process (a notebook, the tests), a later call of train() or main() has its whole budget."""
-    monkeypatch.setattr(vae_core.loop, "IMPORTED", time.time() - 3600)  # as if imported an hour ago
+    monkeypatch.setattr(vae_core.training.loop, "IMPORTED", time.time() - 3600)  # as if imported an hour ago
     cfg = tiny_cfg(epochs=2, time_budget=3600.0)
     assert train(cfg, tmp_path / "a", log=quiet)["epoch"] == 2  # the epoch cap stopped it, not the clock
     vae_core.train.main([*BASE, "--epochs", "2", "--time-budget", "3600", "--out", str(tmp_path / "b")])
@@ -91,7 +91,7 @@ def test_each_call_counts_from_its_own_start(tmp_path, tiny_cfg, monkeypatch):
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
 def test_process_start_time_includes_what_ran_before_the_import():
-    code = ("import time; time.sleep(0.5); t = time.time(); import vae_core.loop as m; "
+    code = ("import time; time.sleep(0.5); t = time.time(); import vae_core.training.loop as m; "
             "print(t - m.process_start_time(), m.IMPORTED - m.process_start_time())")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT, env=env,

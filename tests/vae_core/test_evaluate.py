@@ -11,7 +11,9 @@ import torch
 
 from vae_core import build_model, save_checkpoint
 from vae_core.data import to_float
-from vae_core.evaluate import evaluate, iwae_nll, psnr
+from vae_core.evaluation.iwae import iwae_nll
+from vae_core.evaluation.metrics import psnr
+from vae_core.evaluation.report import evaluate
 
 pytestmark = pytest.mark.usefixtures("vc_one_thread")
 ROOT = Path(__file__).resolve().parents[2]
@@ -215,3 +217,40 @@ def test_evaluate_cli_errors_are_one_clear_line(fitted_vae, tmp_path):
     save_checkpoint(tmp_path / "vae", model, cfg)
     r = _cli(tmp_path / "vae", "--data", tmp_path / "no-such-data")
     assert r.returncode == 1 and "no-such-data: not found" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_evaluate_answers_quickly_by_default_and_full_is_the_tables_protocol():
+    from vae_core.evaluate import FULL, QUICK, parse_args, protocol
+
+    settings = lambda a: {key: getattr(a, key) for key in FULL}  # noqa: E731
+    quick, full = parse_args(["CKPT"]), parse_args(["CKPT", "--full"])
+    assert settings(quick) == QUICK and protocol(quick) == "quick"
+    assert settings(full) == FULL and protocol(full) == "full"
+    assert FULL["test_n"] == 0 and FULL["iwae_k"] == 1000 and FULL["iwae_n"] == 1000 and FULL["sample_n"] == 5000
+    assert all(QUICK[key] < FULL[key] for key in ("iwae_k", "iwae_n", "sample_n")) and QUICK["test_n"] > 0
+    mixed = parse_args(["CKPT", "--full", "--iwae-k", "10"])  # a flag beside --full overrides its value
+    assert settings(mixed) == {**FULL, "iwae_k": 10} and protocol(mixed) == "custom"
+
+
+def test_each_figure_comes_with_its_standard_error_over_the_images(fitted_vae, digits):
+    _, model = fitted_vae
+    x = digits.x_test
+    m = evaluate(model, x, batch_size=100, iwae_k=4, iwae_n=50)
+    xf = to_float(x)
+    per_image = (model.reconstruct(xf) - xf).pow(2).flatten(1).mean(1).double()
+    assert m["mse_se"] == pytest.approx((per_image.std() / math.sqrt(len(x))).item(), rel=1e-4)
+    for key in ("neg_elbo", "recon", "kl", "iwae_nll", "mse_expectation"):
+        assert 0 < m[f"{key}_se"] < abs(m[key]), key
+    assert m["neg_elbo_se"] > m["kl_se"]  # the sum's spread is mostly the reconstruction's
+
+
+def test_a_vaes_evaluation_terms_are_its_losss_terms_per_image(fitted_vae, digits):
+    _, model = fitted_vae
+    x = to_float(digits.x_test[:40])
+    with torch.no_grad():
+        terms = model.evaluation_terms(x, torch.Generator().manual_seed(3))
+        loss = model.loss(x, torch.Generator().manual_seed(3))
+    assert terms.bound and set(terms.nats) == {"recon", "kl"} and terms.nats["recon"].shape == (40,)
+    for key in ("recon", "kl"):
+        assert terms.nats[key].mean().item() == pytest.approx(loss[key].item(), rel=1e-5)
+    torch.testing.assert_close(terms.location, model.reconstruct(x))

@@ -1,5 +1,6 @@
-"""Finite scalar quantisation (vae_core/fsq.py): bounds, rounding, the mixed-radix index and its implicit codebook,
-the straight-through gradient, and an FSQ VQ-VAE trained, evaluated, given a prior and opened in the Explorer."""
+"""Finite scalar quantisation (vae_core/models/fsq.py): bounds, rounding, the mixed-radix index and its implicit
+codebook, the straight-through gradient, and an FSQ VQ-VAE trained, evaluated, given a prior and opened in the
+Explorer."""
 import json
 
 import numpy as np
@@ -10,8 +11,8 @@ from explorer.compute.code_grid import set_cell
 from explorer.service.explorer import Explorer
 from vae_core import Config, build_model, load
 from vae_core.data import hold_out
-from vae_core.evaluate import evaluate
-from vae_core.fsq import FiniteScalarQuantizer
+from vae_core.evaluation.report import evaluate
+from vae_core.models.fsq import FiniteScalarQuantizer
 from vae_core.train import parse_args, train
 from vae_core.train_prior import prior_config, train_prior
 

@@ -9,12 +9,12 @@ import torch
 from scipy.stats import multivariate_normal
 
 from vae_core import build_model, load, save_checkpoint
-from vae_core.checkpoint import PRIOR, StalePriorError, load_fitted_prior
+from vae_core.checkpoint import PRIOR, StalePriorError, load_prior
 from vae_core.config import Config
-from vae_core.em import fit_gaussian_mixture
-from vae_core.evaluate import evaluate
+from vae_core.evaluation.report import evaluate
 from vae_core.fit_prior import fit_prior, main
 from vae_core.models import GaussianMixture
+from vae_core.training.em import fit_gaussian_mixture
 
 pytestmark = pytest.mark.usefixtures("vc_one_thread")
 
@@ -92,7 +92,7 @@ def test_fitted_prior_round_trips_through_the_checkpoint(vae_with_prior):
     saved = json.loads((folder / PRIOR / "config.json").read_text())
     assert saved["model"] == "latent_prior" and saved["gmm_components"] == 3 and saved["record"]["trained_on"]
     assert (folder / PRIOR / "samples.png").exists()
-    again = load_fitted_prior(folder, vae)
+    again = load_prior(folder, vae)
     for name, t in vae.fitted_prior.state_dict().items():
         assert torch.equal(t, again.state_dict()[name])
     assert set(vae.state_dict()) == set(build_model(vae.cfg).state_dict())  # the prior is not in the VAE's weights
@@ -118,7 +118,7 @@ def test_sample_uses_the_fitted_prior_unless_told_standard(vae_with_prior):
     assert not torch.allclose(fitted, vae.sample(8, g(), prior="standard"))
     with pytest.raises(ValueError, match="prior must be one of"):
         vae.sample(8, g(), prior="gmm")
-    vae.fitted_prior = None  # without one, "fitted" falls back to N(0, I)
+    vae.prior = None  # without one, "fitted" falls back to N(0, I)
     assert torch.equal(vae.sample(8, g()), vae.sample(8, g(), prior="standard"))
 
 
@@ -133,7 +133,7 @@ def test_a_stale_prior_is_refused_with_the_command_that_refits_it(vae_with_prior
     for name in ("config.json", "model.safetensors"):
         (other / PRIOR / name).write_bytes((folder / PRIOR / name).read_bytes())
     with pytest.raises(StalePriorError, match=f"python -m vae_core.fit_prior {other}"):
-        load_fitted_prior(other, vae)
+        load_prior(other, vae)
     stale = load(other)
     assert stale.fitted_prior is None and "fit_prior" in stale.prior_problem
     with pytest.raises(ValueError, match="fit_prior"):
@@ -145,7 +145,7 @@ def test_evaluate_reports_the_bounds_under_the_fitted_prior(vae_with_prior, digi
     vae = load(folder)
     x = digits.x_test[:100]
     m = evaluate(vae, x, iwae_k=64, iwae_n=50)
-    vae.fitted_prior = None
+    vae.prior = None
     plain = evaluate(vae, x, iwae_k=64, iwae_n=50)
     assert {k: v for k, v in m.items() if "fitted" not in k} == plain  # the standard-prior keys are untouched
     assert m["recon_fitted"] + m["kl_fitted"] == pytest.approx(m["neg_elbo_fitted"])

@@ -9,8 +9,8 @@ from torch.distributions import Bernoulli, Normal
 
 from vae_core import VAE
 from vae_core.data import to_float
-from vae_core.likelihood import DISCRETIZED as DISCRETIZED_LOG_PROB
-from vae_core.likelihood import Likelihood
+from vae_core.models.likelihood import DISCRETIZED as DISCRETIZED_LOG_PROB
+from vae_core.models.likelihood import Likelihood
 
 pytestmark = pytest.mark.usefixtures("vc_one_thread")
 SHAPE = (1, 4, 4)

@@ -6,7 +6,7 @@ from torch.distributions import Independent, Normal, kl_divergence
 from vae_core import VAE, VQVAE, Config, build_model
 from vae_core.config import Record
 from vae_core.data import to_float
-from vae_core.gaussian import DiagonalGaussian
+from vae_core.models.gaussian import DiagonalGaussian
 
 pytestmark = pytest.mark.usefixtures("vc_one_thread")
 

@@ -4,8 +4,8 @@ import torch
 
 from vae_core import VAE, Config
 from vae_core.data import to_float
-from vae_core.loop import lr_at
-from vae_core.precision import autocast, cpu_has_bf16, memory_format, uses_bf16
+from vae_core.training.loop import lr_at
+from vae_core.training.precision import autocast, cpu_has_bf16, memory_format, uses_bf16
 
 CPU = torch.device("cpu")
 

@@ -16,7 +16,7 @@ import vae_core.train_prior
 from vae_core import CodePrior, Config, NoPriorError, build_model, load
 from vae_core.checkpoint import StalePriorError, load_prior, save_checkpoint
 from vae_core.data import hold_out
-from vae_core.evaluate import evaluate
+from vae_core.evaluation.report import evaluate
 from vae_core.train import train
 from vae_core.train_prior import prior_config, train_prior
 

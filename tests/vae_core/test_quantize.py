@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from vae_core.quantize import VectorQuantizer, codebook_usage
+from vae_core.models.quantize import VectorQuantizer, codebook_usage
 
 pytestmark = pytest.mark.usefixtures("vc_one_thread")
 

@@ -9,10 +9,10 @@ import torch
 import torch.nn.functional as F
 
 from vae_core import build_model, save_checkpoint
-from vae_core.classifier import save_classifier
 from vae_core.evaluate import main as evaluate_main
-from vae_core.evaluate_samples import merge_into, sample_metrics
-from vae_core.sample_figures import sample_figures
+from vae_core.evaluation.classifier import save_classifier
+from vae_core.evaluation.sample_figures import sample_figures
+from vae_core.evaluation.samples import merge_into, sample_metrics
 from vae_core.train_classifier import train_classifier
 
 pytestmark = pytest.mark.usefixtures("vc_one_thread")

@@ -3,7 +3,7 @@ distance, a blurred copy of the data, samples far off it, and the inputs that ar
 import numpy as np
 import pytest
 
-from vae_core.sample_quality import SampleQuality, frechet_distance, precision_recall, sample_quality
+from vae_core.evaluation.sample_quality import SampleQuality, frechet_distance, precision_recall, sample_quality
 
 
 def gaussian(rng, n, mean, std):
@@ -82,7 +82,7 @@ def test_half_overlap_gives_half_precision():
 
 def test_exact_test_beyond_the_nearest_ball(monkeypatch):
     # p's nearest centre has a tiny ball; a farther centre's big ball holds it: the quick accept misses it
-    import vae_core.sample_quality as sq
+    import vae_core.evaluation.sample_quality as sq
 
     centres = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0], [-4.0, 0.0],  # spread out: big balls
                         [10.0, 0.0], [10.0, 0.05], [10.0, 0.1], [10.0, 0.15]])  # tight: small balls

@@ -14,9 +14,9 @@ from safetensors.torch import load_file
 
 import vae_core
 import vae_core.checkpoint
-import vae_core.loop
-import vae_core.run_folder
 import vae_core.train
+import vae_core.training.loop
+import vae_core.training.run_folder
 from vae_core import VAE, CheckpointError, Config, build_model, load
 from vae_core.data import hold_out, load_dataset, to_float, validation_size
 from vae_core.train import TrainingError, train
@@ -116,14 +116,14 @@ def test_each_epoch_draws_new_noise(tmp_path, tiny_cfg, monkeypatch):
         return z
 
     epoch_of = [0]
-    steps = vae_core.loop.tqdm
+    steps = vae_core.training.loop.tqdm
 
     def counting_tqdm(*args, **kwargs):  # each epoch opens one progress bar: count epochs by it
         epoch_of[0] += 1
         return steps(*args, **kwargs)
 
     monkeypatch.setattr(VAE, "reparameterize", spy)
-    monkeypatch.setattr(vae_core.loop, "tqdm", counting_tqdm)
+    monkeypatch.setattr(vae_core.training.loop, "tqdm", counting_tqdm)
     train(tiny_cfg(epochs=3), tmp_path / "run", log=quiet)
     assert len(first_eps) == 3
     assert not torch.allclose(first_eps[1], first_eps[2])  # epochs 2 and 3 replayed the same noise before
@@ -243,7 +243,7 @@ def test_read_only_output_folder(tmp_path, tiny_cfg, monkeypatch):
         def read_only(*args, **kwargs):
             raise OSError(errno.EROFS, "Read-only file system")
 
-        monkeypatch.setattr(vae_core.run_folder, "open", read_only, raising=False)
+        monkeypatch.setattr(vae_core.training.run_folder, "open", read_only, raising=False)
         monkeypatch.setattr(vae_core.checkpoint, "save_file", read_only)
     try:
         with pytest.raises(TrainingError, match="Read-only file system|Permission denied") as e:
@@ -371,7 +371,7 @@ def test_every_setting_is_documented_once_in_config():
     """Each setting's help is its field's metadata, and the flags' help is that text (no second copy)."""
     import argparse
 
-    from vae_core.flags import add_setting_flags
+    from vae_core.training.flags import add_setting_flags
 
     settings = [f for f in dataclasses.fields(Config) if f.name != "record"]
     assert all(len(f.metadata.get("help", "")) > 5 for f in settings)
@@ -418,13 +418,13 @@ def test_old_configs_load_as_without_a_validation_split(tmp_path, tiny_cfg):
 
 def test_trainer_applies_the_lr_warm_down_over_all_epochs(tmp_path, tiny_cfg, monkeypatch):
     seen = []
-    real = vae_core.loop.lr_at
+    real = vae_core.training.loop.lr_at
 
     def recording(cfg, progress):
         seen.append(progress)
         return real(cfg, progress)
 
-    monkeypatch.setattr(vae_core.loop, "lr_at", recording)
+    monkeypatch.setattr(vae_core.training.loop, "lr_at", recording)
     cfg = tiny_cfg(epochs=2, batch_size=100)  # 1438 training digits, 144 held out for validation: 12 steps an epoch
     train(cfg, tmp_path / "run", log=quiet)
     assert len(seen) == 24 and seen[0] == 0.0 and seen == sorted(seen) and seen[-1] == pytest.approx(23 / 24)
@@ -432,7 +432,7 @@ def test_trainer_applies_the_lr_warm_down_over_all_epochs(tmp_path, tiny_cfg, mo
 
 # --- the time budget (a fake clock: the tests assert what the trainer does, never how long it took) ----------
 class FakeClock:
-    """time.time() for vae_core.train and vae_core.loop that moves `per_call` seconds each time it is read."""
+    """time.time() for vae_core.train and vae_core.training.loop that moves `per_call` seconds each time it is read."""
 
     def __init__(self, per_call: float):
         self.now, self.per_call = 1000.0, per_call
@@ -446,10 +446,10 @@ class FakeClock:
 def test_time_budget_stops_the_run_and_spreads_the_warm_down_over_it(tmp_path, tiny_cfg, monkeypatch):
     fake = FakeClock(per_call=0.01)
     monkeypatch.setattr(vae_core.train, "time", fake)
-    monkeypatch.setattr(vae_core.loop, "time", fake)
+    monkeypatch.setattr(vae_core.training.loop, "time", fake)
     lrs = []
-    lr_at = vae_core.loop.lr_at
-    monkeypatch.setattr(vae_core.loop, "lr_at", lambda cfg, p: lrs.append(lr_at(cfg, p)) or lrs[-1])
+    lr_at = vae_core.training.loop.lr_at
+    monkeypatch.setattr(vae_core.training.loop, "lr_at", lambda cfg, p: lrs.append(lr_at(cfg, p)) or lrs[-1])
     cfg = tiny_cfg(epochs=1000, time_budget=5.0, lr=1e-3)  # a cap far beyond what the budget allows
     metrics = train(cfg, tmp_path / "run", log=quiet)
     epochs = [r["epoch"] for r in history(tmp_path / "run")]
@@ -463,8 +463,8 @@ def test_time_budget_stops_the_run_and_spreads_the_warm_down_over_it(tmp_path, t
 def test_short_epochs_under_a_budget_are_evaluated_less_often(monkeypatch):
     """At most EVALUATION_SHARE of the time goes to evaluating: with 1 s epochs and a 2 s evaluation, every 8th."""
     fake = FakeClock(per_call=0.0)
-    monkeypatch.setattr(vae_core.loop, "time", fake)
-    clock = vae_core.loop.Clock(Config(time_budget=1000.0), started=fake.now)
+    monkeypatch.setattr(vae_core.training.loop, "time", fake)
+    clock = vae_core.training.loop.Clock(Config(time_budget=1000.0), started=fake.now)
     evaluated = []
     for epoch in range(1, 41):
         fake.now += 1.0  # an epoch of training
@@ -474,7 +474,7 @@ def test_short_epochs_under_a_budget_are_evaluated_less_often(monkeypatch):
             clock.evaluated_and_saved(2.0)
     assert evaluated[0] == 1 and evaluated[-1] == 40  # the first epoch and the last one
     assert evaluated[1:4] == [9, 17, 25]  # 8 s of training for each 2 s of evaluating: 20%
-    no_budget = vae_core.loop.Clock(Config(), started=fake.now)
+    no_budget = vae_core.training.loop.Clock(Config(), started=fake.now)
     no_budget.evaluated_and_saved(2.0)
     assert no_budget.evaluate_now(last_epoch=False)  # without a budget every epoch is evaluated
 
@@ -483,7 +483,7 @@ def test_short_epochs_under_a_budget_are_evaluated_less_often(monkeypatch):
 def test_a_budgeted_run_ends_with_an_evaluated_checkpoint_of_its_last_epoch(tmp_path, tiny_cfg, monkeypatch):
     fake = FakeClock(per_call=0.01)
     monkeypatch.setattr(vae_core.train, "time", fake)
-    monkeypatch.setattr(vae_core.loop, "time", fake)
+    monkeypatch.setattr(vae_core.training.loop, "time", fake)
     real_evaluate = vae_core.train.evaluate
 
     def slow_evaluate(*args, **kwargs):  # each evaluation costs 5 s of the 20 s budget
@@ -505,22 +505,22 @@ def test_a_budgeted_run_ends_with_an_evaluated_checkpoint_of_its_last_epoch(tmp_
 
 def test_clock_progress_and_stop():
     cfg = Config(time_budget=100.0)
-    clock = vae_core.loop.Clock(cfg)
+    clock = vae_core.training.loop.Clock(cfg)
     clock.elapsed = lambda: 50.0
     assert clock.progress(0.1) == pytest.approx(50 / 95)  # 5% kept for the last evaluation until one is timed
     assert clock.progress(0.9) == 0.9  # the epoch cap can be the nearer end
     assert not clock.must_stop()
     clock.evaluated_and_saved(45.0)  # evaluating and saving took 45 s: 54 s are kept, and 50 + 54 > 100
     assert clock.must_stop()
-    no_budget = vae_core.loop.Clock(Config())
+    no_budget = vae_core.training.loop.Clock(Config())
     assert no_budget.progress(0.3) == 0.3 and not no_budget.must_stop()
 
 
 def test_restored_adam_moments_take_their_parameters_layout():
     """Saved moments are contiguous; a channels_last conv weight with contiguous moments makes fused Adam (which
     walks memory) update the wrong elements. Restored, the next step equals the step of an optimizer never saved."""
-    from vae_core.device import adam
-    from vae_core.run_folder import restore_training_state
+    from vae_core.training.device import adam
+    from vae_core.training.run_folder import restore_training_state
 
     def fresh():
         torch.manual_seed(0)
@@ -549,8 +549,8 @@ def test_fused_adam_step_equals_the_plain_one_on_a_channels_last_model(tiny_cfg,
     layout contract). One training step of a channels-last conv model, fused and plain, must agree."""
     import copy
 
-    from vae_core.device import adam
-    from vae_core.precision import training_losses, training_model
+    from vae_core.training.device import adam
+    from vae_core.training.precision import training_losses, training_model
 
     cfg = tiny_cfg(model=model_name, amp=False)
     torch.manual_seed(0)

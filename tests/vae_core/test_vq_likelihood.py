@@ -5,8 +5,8 @@ import torch
 
 from vae_core import Config, build_model, load
 from vae_core.data import hold_out
-from vae_core.evaluate import evaluate
-from vae_core.likelihood import LEVELS
+from vae_core.evaluation.report import evaluate
+from vae_core.models.likelihood import LEVELS
 from vae_core.train import train
 from vae_core.train_prior import prior_config, train_prior
 

@@ -1,4 +1,4 @@
-"""A VAE's fitted prior: a Gaussian mixture over z, fitted (vae_core.fit_prior, EM in vae_core.em) to the VAE's
+"""A VAE's fitted prior: a Gaussian mixture over z, fitted (vae_core.fit_prior, EM in vae_core.training.em) to the VAE's
 aggregate posterior q(z) = 1/N sum_n q(z|x_n) over the training split.
 
     p(z) = sum_k w_k N(z; m_k, L_k L_k^T),   w = softmax(logits),  L_k lower triangular (a Cholesky factor)

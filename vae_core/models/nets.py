@@ -40,8 +40,8 @@ class ToImage(nn.ConvTranspose2d):
     """ConvTranspose2d(in, out, 4, stride=2, padding=1) for the last, thin layer of a decoder (a few channels out).
 
     Without autograd (evaluation, the app) it runs as a 3x3 convolution to 4 x out channels and a pixel shuffle:
-    the same function of the same weights (so checkpoints are unchanged), about 1.7x faster on a CPU than the
-    transposed convolution with so few output channels, which makes the IWAE bound 15% faster. Training keeps the
+    the same function of the same weights (so checkpoints are unchanged), faster on a CPU than the transposed
+    convolution with so few output channels (docs/benchmarks.md, "What each CPU change bought"). Training keeps the
     transposed convolution, whose backward pass is the faster one.
     """
 

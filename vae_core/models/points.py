@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from ..config import Config
-from ..likelihood import LOG_SCALE_FLOOR, soft_clamp
-from ..quantize import VectorQuantizer
+from .likelihood import LOG_SCALE_FLOOR, soft_clamp
+from .quantize import VectorQuantizer
 from .vae import VAE
 
 POINT_DIM = 2  # coordinates of a data point

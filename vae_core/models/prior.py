@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import Config
-from ..likelihood import Likelihood
+from .likelihood import Likelihood
 
 
 def draw_codes(logits: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -179,7 +179,7 @@ class CodePrior(nn.Module):
             if len(p) not in (1, n):
                 raise ValueError(f"prefix must be one grid or n = {n} grids, got {len(p)}")
             c = p.reshape(len(p), -1).expand(n, -1).clone()
-        with torch.inference_mode():  # 15% faster than no_grad for these small steps
+        with torch.inference_mode():  # cheaper than no_grad for these small steps (docs/benchmarks.md)
             if start < self.num_cells:
                 cache = self.new_cache(n)
                 logits = self.logits(self.inputs(c.view(n, self.h, self.w))[:, :start + 1], cache)[:, -1]  # prefix

@@ -11,8 +11,9 @@ import torch
 from torch import nn
 
 from ..config import Config
-from ..gaussian import DiagonalGaussian
-from ..likelihood import Likelihood, soft_clamp
+from .base import EvaluationTerms, LatentVariableModel
+from .gaussian import DiagonalGaussian
+from .likelihood import Likelihood, soft_clamp
 from .nets import down4, mlp_decoder, mlp_encoder, run_float32_head, up4
 
 LOG_SIGMA_RANGE = (-10.0, 10.0)  # the encoder's log sigma, softly bounded
@@ -21,19 +22,20 @@ LOG_SIGMA_RANGE = (-10.0, 10.0)  # the encoder's log sigma, softly bounded
 PRIORS = ("fitted", "standard")  # sample(prior=...): the fitted prior over z when there is one, or N(0, I)
 
 
-class VAE(nn.Module):
-    # p(z) fitted to the aggregate posterior (models/latent_prior.py), attached by vae_core.load when
-    # <checkpoint>/prior/ holds one fitted to these weights. Kept out of the module tree (see __setattr__), so the
-    # VAE's own weights are the same with or without it.
-    fitted_prior = None
-    folder = None  # the checkpoint folder it was loaded from, for messages
-    prior_problem = None  # why the prior in <folder>/prior/ was left off (stale), and how to refit it
+class VAE(LatentVariableModel):
+    # `prior`: p(z) fitted to the aggregate posterior (models/latent_prior.py), or None: N(0, I) (models/base.py)
+    PRIOR_KIND = "latent_prior"
+    PRIOR_COMMAND = "refit it with python -m vae_core.fit_prior"
 
-    def __setattr__(self, name, value):
-        if name in ("fitted_prior", "folder", "prior_problem"):
-            object.__setattr__(self, name, value)
-        else:
-            super().__setattr__(name, value)
+    @property
+    def fitted_prior(self):
+        """The prior fitted to the aggregate posterior, or None: `prior`, under the name the figures' keys use."""
+        return self.prior
+
+    def prior_mismatch(self, prior_cfg: Config) -> str | None:
+        if (prior_cfg.model, prior_cfg.latent_dim) != (self.PRIOR_KIND, self.cfg.latent_dim):
+            return (f"{prior_cfg.model} over {prior_cfg.latent_dim}-D z, the VAE's z is {self.cfg.latent_dim}-D")
+        return None
 
     def __init__(self, cfg: Config):
         super().__init__()
@@ -104,6 +106,17 @@ class VAE(nn.Module):
 
     forward = loss  # so DistributedDataParallel sees the loss as forward()
 
+    def evaluation_terms(self, x: torch.Tensor, generator: torch.Generator | None = None) -> EvaluationTerms:
+        """recon = -E_q[log p(x|z)] (cfg.mc_samples draws) and kl = KL(q(z|x) || N(0, I)) of each image; the
+        reconstruction is the decoder's location at z = mu(x)."""
+        q = self.posterior(x)
+        L = self.cfg.mc_samples
+        z = q.sample(generator, L)[0]  # (L, B, k)
+        log_px = self.likelihood.log_prob(self.decode(z.flatten(0, 1)), x.expand(L, *x.shape).flatten(0, 1))
+        params = self.decode(q.mean)  # p(x|z) at z = mu(x)
+        return EvaluationTerms({"recon": -log_px.view(L, -1).mean(0), "kl": q.kl()}, True, params, self.likelihood,
+                               self.likelihood.mean(params), None)
+
     def log_importance_weights(self, x: torch.Tensor, k: int, generator: torch.Generator | None = None,
                                prior: str = "standard") -> torch.Tensor:
         """log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x), z_i ~ q(z|x): shape (batch, k).
@@ -126,9 +139,9 @@ class VAE(nn.Module):
     def log_prior(self, z: torch.Tensor, prior: str = "standard") -> torch.Tensor:
         """log p(z): N(0, I)'s -1/2 (||z||^2 + d log 2 pi), or the fitted prior's (prior="fitted"): (..., d) -> (...)"""
         if prior == "fitted":
-            if self.fitted_prior is None:
+            if self.prior is None:
                 raise ValueError(f"this VAE has no fitted prior: {self._how_to_fit()}")
-            return self.fitted_prior.log_prob(z)
+            return self.prior.log_prob(z)
         if prior != "standard":
             raise ValueError(f"prior must be one of {PRIORS}, got {prior!r}")
         return -0.5 * (z.pow(2).sum(-1) + z.shape[-1] * math.log(2 * math.pi))
@@ -150,8 +163,8 @@ class VAE(nn.Module):
         if temperature <= 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
         device = next(self.parameters()).device
-        if prior == "fitted" and self.fitted_prior is not None:
-            return self.fitted_prior.sample(n, generator, temperature).to(device)
+        if prior == "fitted" and self.prior is not None:
+            return self.prior.sample(n, generator, temperature).to(device)
         return temperature * torch.randn(n, self.cfg.latent_dim, generator=generator).to(device)
 
     @torch.no_grad()

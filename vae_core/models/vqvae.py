@@ -10,31 +10,31 @@ d = len(levels) numbers bounded and rounded to its levels (fsq.py; the encoder's
         (or _gaussian)          pixel, the VAE's likelihood with scale "decoder" (likelihood.py)
 """
 import torch
-from torch import nn
 
 from ..config import Config, parse_levels
-from ..fsq import FiniteScalarQuantizer
-from ..likelihood import Likelihood
-from ..quantize import VectorQuantizer
+from . import code_iwae
+from .base import EvaluationTerms, LatentVariableModel
+from .fsq import FiniteScalarQuantizer
+from .likelihood import Likelihood
 from .nets import conv_decoder, conv_encoder, run_float32_head
+from .quantize import VectorQuantizer
 
 
 class NoPriorError(RuntimeError):
     """Sampling from a VQ-VAE that has no prior over its code grids; the message says how to train one."""
 
 
-class VQVAE(nn.Module):
-    # p(c) over code grids (models/prior.py), attached by vae_core.load when <checkpoint>/prior/ exists. Kept out of
-    # the module tree (see __setattr__), so the VQ-VAE's own weights are the same with or without it.
-    prior = None
-    folder = None  # the checkpoint folder it was loaded from, for messages
-    prior_problem = None  # why the prior in <folder>/prior/ was left off (stale), and how to retrain it
+class VQVAE(LatentVariableModel):
+    # `prior`: p(c) over code grids (models/prior.py), or None: then it cannot sample (models/base.py)
+    PRIOR_KIND = "prior"
+    PRIOR_COMMAND = "retrain it with python -m vae_core.train_prior"
 
-    def __setattr__(self, name, value):
-        if name in ("prior", "folder", "prior_problem"):
-            object.__setattr__(self, name, value)
-        else:
-            super().__setattr__(name, value)
+    def prior_mismatch(self, prior_cfg: Config) -> str | None:
+        c = prior_cfg
+        if (c.model, c.num_codes, c.image_size) != (self.PRIOR_KIND, self.cfg.num_codes, self.cfg.image_size):
+            return (f"{c.model} over K={c.num_codes} codes, images of {c.image_size}, the VQ-VAE has "
+                    f"K={self.cfg.num_codes}, {self.cfg.image_size}")
+        return None
 
     def __init__(self, cfg: Config):
         super().__init__()
@@ -97,6 +97,30 @@ class VQVAE(nn.Module):
         return {"loss": (recon + vq_loss).mean(), "recon": recon.mean(), "vq": vq_loss.mean()}
 
     forward = loss  # so DistributedDataParallel sees the loss as forward()
+
+    @property
+    def data_likelihood(self):
+        """p(x|z_q): the decoder's own, or (trained for squared error) the scale its prior fitted; None without."""
+        return self.likelihood or getattr(self.prior, "decoder_likelihood", None)
+
+    def evaluation_terms(self, x: torch.Tensor, generator: torch.Generator | None = None) -> EvaluationTerms:
+        """With q(z|x) a point mass on the encoder's grid c*(x): recon = -log p(x|c*) (with a p(x|z)) and
+        prior_nll = -log p(c*) (with a prior) of each image; their sum bounds -log p(x) (vae_core.evaluate)."""
+        z_q, codes, _ = self.quantize(self.encode(x))
+        params = self.decode(z_q)
+        likelihood, nats = self.data_likelihood, {}
+        if likelihood is not None:
+            nats["recon"] = -likelihood.log_prob(params, x)
+        if self.prior is not None:
+            nats["prior_nll"] = -self.prior.log_prob(codes)
+        location = params.clamp(0, 1) if self.likelihood is None else self.likelihood.mean(params)
+        return EvaluationTerms(nats, len(nats) == 2, params, likelihood, location, codes)
+
+    def log_importance_weights(self, x: torch.Tensor, k: int,
+                               generator: torch.Generator | None = None) -> torch.Tensor:
+        """log w_i = log p(c_i) + log p(x|c_i) - log q(c_i|x) of k code grids c_i per image from the proposal of
+        models/code_iwae.py: (B, k). Needs the prior."""
+        return code_iwae.log_weights(self, x, k, generator)
 
     @torch.no_grad()
     def encode_indices(self, x: torch.Tensor) -> torch.Tensor:

@@ -12,7 +12,7 @@ from PIL import Image
 
 from explorer.compute.colormap import heat_map
 from explorer.web.components.image import figure_html
-from vae_core.images import to_pil
+from vae_core.data.images import to_pil
 
 
 def finite(a: np.ndarray) -> np.ndarray:

@@ -33,7 +33,7 @@ from explorer.web.files import data_file
 from explorer.web.session import LatentSession, MathsSession
 from explorer.web.views import FIGURES, Page, handled, new_map_selection, reporter, test_image_uri
 from explorer.web.views.url import wanted
-from vae_core.images import make_grid, to_pil
+from vae_core.data.images import make_grid, to_pil
 
 TRAVERSAL_ROWS, TRAVERSAL_STEPS = 4, 7
 MC_COLUMNS = 16  # decodes per row of the Monte Carlo strip

@@ -13,7 +13,7 @@ from explorer.web.components.image import figure_html
 from explorer.web.files import export_files
 from explorer.web.session import LatentSession
 from explorer.web.views import LIVE, Page, expiring
-from vae_core.images import to_pil
+from vae_core.data.images import to_pil
 
 HINT = "Pick the box or lasso tool in the map's toolbar and drag over points to select them."
 

@@ -7,7 +7,7 @@ import torch
 
 from explorer.compute.colormap import VIRIDIS, enlarge, heat_map
 from explorer.compute.decoder import decoder_output
-from vae_core.likelihood import LEVELS, Likelihood
+from vae_core.models.likelihood import LEVELS, Likelihood
 
 
 def _params(loc, log_scale):

@@ -13,7 +13,7 @@ from explorer.compute.montecarlo import (
     monte_carlo,
     standard_error,
 )
-from vae_core.evaluate import iwae_per_image
+from vae_core.evaluation.iwae import iwae_per_image
 from vae_core.models.vae import VAE
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from .config import Config
+from ..config import Config
 from .run_folder import TrainingError
 
 SYNC_EVERY = 20  # training steps between reads of the loss on the host (progress bar, non-finite check)

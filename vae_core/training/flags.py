@@ -3,7 +3,7 @@ only, and the commands (vae_core.train, vae_core.train_prior, vae_core.fit_prior
 import argparse
 import dataclasses
 
-from .config import COMPILE_MODES, Config
+from ..config import COMPILE_MODES, Config
 
 
 def flag_name(name: str) -> str:

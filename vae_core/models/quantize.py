@@ -11,8 +11,9 @@ Dead codes: N_k is an EMA of how many vectors of a batch pick code k (kept in bo
 N_k < dead_threshold * n / K, a share of the equal split of the n vectors per batch, so a code at an average count
 must go unused for about ln(dead_threshold) / ln(decay) steps (10 steps at 0.33 and 0.9). A dead code moves onto
 a random vector of the batch (distinct vectors) with N_k set to the threshold: one more unused step and it moves again.
-Defaults (decay 0.9, k-means, threshold 0.33) from benchmarks/quantizer_benchmark.py: with decay 0.99 codes follow the
-fast-moving encoder too slowly and unused ones wait ~110 steps for a restart (test MSE 5% worse there).
+Defaults (decay 0.9, k-means, threshold 0.33) from benchmarks/quantizer_benchmark.py (docs/benchmarks.md, "Vector
+quantizer"): with decay 0.99 codes follow the fast-moving encoder too slowly and unused ones wait ~110 steps for a
+restart.
 """
 import math
 

@@ -1,10 +1,9 @@
 """Which device to train on, and the batch size and learning rate that fit it."""
 import torch
 
-# (batch size, Adam lr) by device type, from a sweep at equal wall-clock (20 s, Fashion-MNIST, Bernoulli
-# test -ELBO): on an H200 batch 512 / lr 3e-3 gave 239.81 against 241.97 at batch 64 (1024 / 6e-3: 240.11); on the
-# 2-core CPU batch 64 / lr 3e-3 is the best measured (benchmarks/conv_vae_sweep.py). Other devices (MPS) are
-# unmeasured and keep the CPU's values.
+# (batch size, Adam lr) by device type, the best of sweeps at equal wall-clock on an H200 and on the 2-core CPU
+# (docs/benchmarks.md, "The trainer's command against the example's script"). Other devices (MPS) are unmeasured
+# and keep the CPU's values.
 TRAINING_DEFAULTS = {"cuda": (512, 3e-3), "cpu": (64, 3e-3)}
 
 
@@ -26,8 +25,8 @@ def training_defaults(device: torch.device | str) -> tuple[int, float]:
 
 def adam(params, lr: float, device: torch.device | str) -> torch.optim.Adam:
     """Adam; on a CPU or CUDA its fused kernel, one pass over all the parameters per step instead of a dozen small
-    ops per tensor (the same update up to float rounding; 1.09x the images/s of the float32 conv VAE on a 2-core
-    CPU, within the noise for the VQ-VAE, benchmarks/cpu_step_benchmark.py). The fused kernel walks raw memory: a
-    parameter, its gradient and its moments must share strides. Autograd gives gradients their parameter's strides;
-    moments restored from a checkpoint are put in them by vae_core.train.restore_training_state."""
+    ops per tensor (the same update up to float rounding; docs/benchmarks.md, "What each CPU change bought"). The
+    fused kernel walks raw memory: a parameter, its gradient and its moments must share strides. Autograd gives
+    gradients their parameter's strides; moments restored from a checkpoint are put in them by
+    vae_core.training.run_folder.restore_training_state."""
     return torch.optim.Adam(params, lr=lr, fused=torch.device(device).type in ("cpu", "cuda"))

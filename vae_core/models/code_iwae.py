@@ -1,7 +1,7 @@
 """The IWAE bound on a VQ-VAE's -log p(x): code grids proposed cell by cell, weighted by the prior and the decoder.
 
 A VQ-VAE with a prior over its code grids is a latent-variable model, p(x) = sum_c p(c) p(x|c) over every grid c. The
-encoder's grid c*(x) is one term of that sum, which gives the point bound (evaluate.likelihood_bound):
+encoder's grid c*(x) is one term of that sum, which gives the point bound (VQVAE.evaluation_terms):
 
     -log p(x) <= -log p(c*) - log p(x|c*)                           recon + prior NLL
 
@@ -25,7 +25,7 @@ leaves terms out of the sum: still a bound. TAU, ALPHA, BETA and NEAREST were ch
 import torch
 import torch.nn.functional as F
 
-from .models.prior import draw_codes
+from .prior import draw_codes
 
 TAU = 4.0  # the tilt's temperature, in the codebook's squared distances
 ALPHA = 0.5  # the weight of the prior's conditional in the proposal (0: the encoder's distances alone)
@@ -53,7 +53,7 @@ def cell_scores(model, x: torch.Tensor, tau: float = TAU, beta: float = BETA, ne
 def swap_scores(model, x: torch.Tensor, star: torch.Tensor, near: torch.Tensor) -> torch.Tensor:
     """swap_t(j) = log p(x | c* with cell t set to j) - log p(x | c*) for the m codes j = near[:, t] of every cell t:
     (B, N) encoder's grids c*, (B, N, m) codes -> (B, N, m)."""
-    likelihood = model.likelihood or model.prior.decoder_likelihood
+    likelihood = model.data_likelihood
     b, n, m = near.shape
     side = model.grid_size
     out = []
@@ -69,11 +69,13 @@ def swap_scores(model, x: torch.Tensor, star: torch.Tensor, near: torch.Tensor) 
 
 @torch.inference_mode()
 def log_weights(model, x: torch.Tensor, k: int, generator: torch.Generator | None = None, tau: float = TAU,
-                alpha: float = ALPHA, beta: float = BETA, nearest: int = NEAREST) -> torch.Tensor:
+                alpha: float = ALPHA, beta: float = BETA, nearest: int = NEAREST,
+                grids: torch.Tensor | None = None) -> torch.Tensor:
     """log w_i = log p(c_i) + log p(x|c_i) - log q(c_i|x) for k grids c_i ~ q(c|x) per image: (B, k), nats.
-    p(x|c) is the decoder's own likelihood, or (a VQ-VAE trained for squared error) the scale its prior fitted."""
+    p(x|c) is the decoder's own likelihood, or (a VQ-VAE trained for squared error) the scale its prior fitted.
+    grids (B, k, N) of codes: score these grids instead of drawing them (log q = -inf off q's support)."""
     prior = model.prior
-    likelihood = model.likelihood or prior.decoder_likelihood
+    likelihood = model.data_likelihood
     rows = len(x) * k
     tilts = cell_scores(model, x, tau, beta, nearest).repeat_interleave(k, 0)  # (B k, N, K): row r is image r // k
     codes = torch.zeros(rows, prior.num_cells, dtype=torch.long, device=x.device)
@@ -84,7 +86,7 @@ def log_weights(model, x: torch.Tensor, k: int, generator: torch.Generator | Non
     for t in range(prior.num_cells):
         log_p_t = F.log_softmax(logits, -1)  # log p(c_t | c_<t)
         log_q_t = F.log_softmax(alpha * log_p_t + tilts[:, t], -1)  # log q(c_t | c_<t, x)
-        c_t = draw_codes(log_q_t, generator)
+        c_t = draw_codes(log_q_t, generator) if grids is None else grids.reshape(rows, -1)[:, t]
         codes[:, t] = c_t
         log_p += log_p_t.gather(1, c_t[:, None]).squeeze(1)
         log_q += log_q_t.gather(1, c_t[:, None]).squeeze(1)

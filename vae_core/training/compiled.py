@@ -5,7 +5,7 @@ import sys
 
 import torch
 
-from .config import Config
+from ..config import Config
 
 HINT = "drop --compile to train without it"
 

@@ -1,8 +1,8 @@
 """Mixed precision for training: bf16 autocast where the hardware computes bf16 natively.
 
 On CUDA, and on CPUs whose oneDNN has native bf16 (AMX or AVX512-BF16), the convolutions of a conv model run in
-bf16 with channels-last (NHWC) tensors (on a CPU they are NHWC in float32 too): 1.3-1.7x faster training on a 2-core AMX
-CPU (benchmarks/conv_vae_sweep.py).
+bf16 with channels-last (NHWC) tensors (on a CPU they are NHWC in float32 too), which trains faster (docs/benchmarks.md,
+"What the conv VAE's recipe is worth").
 Weights, optimizer state, losses and the VQ codebook stay in float32; evaluation runs in float32.
 The MLP preset stays in float32 on a CPU: its dense layers gain nothing from bf16 there.
 """
@@ -11,7 +11,7 @@ from functools import cache
 
 import torch
 
-from .config import Config
+from ..config import Config
 
 
 @cache
@@ -38,8 +38,7 @@ def autocast(cfg: Config, device: torch.device):
 
 def memory_format(cfg: Config, device: torch.device) -> torch.memory_format:
     """channels_last for conv models on a CPU, and in bf16 on CUDA: oneDNN's fast kernels are NHWC in float32 too
-    (in float32 on a 2-core EPYC, 1.25x the VQ-VAE's images/s and 1.03x the conv VAE's,
-    benchmarks/cpu_step_benchmark.py), as are cuDNN's bf16 ones."""
+    (docs/benchmarks.md, "What each CPU change bought"), as are cuDNN's bf16 ones."""
     nhwc = cfg.arch == "conv" and (device.type == "cpu" or uses_bf16(cfg, device))
     return torch.channels_last if nhwc else torch.contiguous_format
 

@@ -1,4 +1,5 @@
-"""evaluate's sample-quality keys for one model (vae_core.sample_figures), or the note that says why there are none.
+"""evaluate's sample-quality keys for one model (vae_core.evaluation.sample_figures), or the note that says why there
+are none.
 
     sample_fd, sample_precision, sample_recall       n samples against the test split, in the classifier's features
     sample_floor_fd, sample_floor_precision, ..._recall   the test split against n training images: the floor

@@ -4,7 +4,7 @@
                             -> linear(classes) = logits
 
 `features(x)` is f(x), the 128 activations the Frechet distance and the k-NN precision/recall compare
-(vae_core.sample_quality); the logits only train it (cross-entropy on the labels of the training split).
+(vae_core.evaluation.sample_quality); the logits only train it (cross-entropy on the labels of the training split).
 
 A classifier is a folder like a checkpoint: `config.json` (the layer sizes, the data set's name, the image shape,
 the label names, the recorded test accuracy) + `model.safetensors`, written through the same `.saving/` journal
@@ -22,8 +22,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from . import __version__
-from .checkpoint import COMPLETE, CONFIG, PICKLE_SUFFIXES, STAGING, WEIGHTS, CheckpointError, read_tensors, recover
+from .. import __version__
+from ..checkpoint import COMPLETE, CONFIG, PICKLE_SUFFIXES, STAGING, WEIGHTS, CheckpointError, read_tensors, recover
 
 KIND = "classifier"  # config.json's "kind": tells a classifier folder from a model checkpoint
 TRAIN_COMMAND = "python -m vae_core.train_classifier --data DATA --out FOLDER"

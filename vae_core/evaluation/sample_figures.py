@@ -4,9 +4,9 @@ feature space, beside the floor that real images reach.
     sample_fd, sample_precision, sample_recall = FD, precision, recall of f(test) against f(samples)
     sample_floor_fd (..._precision, ..._recall)  = the same of f(test) against f(training images)
 
-f is the classifier's penultimate layer (vae_core.classifier); FD and the k-NN precision/recall are
-vae_core.sample_quality's. Both comparisons take n images a side: a seeded draw of n test images (all, when the
-split is smaller), n samples, n training images; the radii of the k-NN balls depend on the size of a set, so equal
+f is the classifier's penultimate layer (vae_core.evaluation.classifier); FD and the k-NN precision/recall are
+vae_core.evaluation.sample_quality's. Both comparisons take n images a side: a seeded draw of n test images (all, when
+the split is smaller), n samples, n training images; the radii of the k-NN balls depend on the size of a set, so equal
 sizes keep the floor comparable to the figures. Samples come in batches from `model.sample(batch, generator=g)`,
 g seeded, and are rounded to the 256 grey levels the real images have. Seeded throughout: the same call gives the
 same figures, and the global RNG is not moved.

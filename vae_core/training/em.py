@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .models.latent_prior import component_log_prob
+from ..models.latent_prior import component_log_prob
 
 TOLERANCE = 1e-5  # nats per point: EM has converged when an iteration gains less
 INIT_ROUNDS = 10  # k-means rounds of the start

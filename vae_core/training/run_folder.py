@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import Config, Record
+from ..config import Config, Record
 
 if TYPE_CHECKING:
     import torch
@@ -82,7 +82,7 @@ def restore_training_state(opt: torch.optim.Optimizer, t: dict[str, torch.Tensor
 # --- resume and save ----------------------------------------------------------------------------
 def resume_from(out: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, log=print) -> int:
     """Load the weights, optimizer and RNG state saved in `out`; returns the epoch they were saved after."""
-    from .checkpoint import STATE, WEIGHTS, CheckpointError, read_tensors, recover
+    from ..checkpoint import STATE, WEIGHTS, CheckpointError, read_tensors, recover
 
     recover(out)  # finish or drop a save that a crash interrupted
     weights, meta = read_tensors(out / WEIGHTS)
@@ -110,7 +110,7 @@ def save_epoch(out: Path, model, cfg: Config, record: Record, opt, epoch: int, p
                what: str = "the checkpoint") -> None:
     """After an evaluated epoch: a history line (record.metrics), the checkpoint with its training state (journalled:
     a crash leaves the previous one whole), then `pictures(out)` if given; a failure says how to continue."""
-    from .checkpoint import save_checkpoint
+    from ..checkpoint import save_checkpoint
 
     try:
         out.mkdir(parents=True, exist_ok=True)
