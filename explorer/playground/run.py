@@ -27,7 +27,7 @@ from vae_core.models.points import point_config
 from vae_core.training.loop import optimizer_step
 
 SHOWN = 500  # points drawn (a fixed, seeded subset of the data)
-HISTORY = 400  # updates kept for the curves
+CURVE_POINTS = 400  # updates kept for the curves
 VARIANCE_L = (1, 4, 16)
 VARIANCE_REPEATS = 8
 VARIANCE_BATCH = 64
@@ -59,7 +59,7 @@ class Curves:
         for name, v in values.items():
             column = getattr(self, name)
             column.append(float(v))
-            del column[:-HISTORY]
+            del column[:-CURVE_POINTS]
 
 
 class PlaygroundRun:
@@ -156,7 +156,7 @@ class PlaygroundRun:
             result[L] = float(torch.stack(grads).var(0).sum())
             column = self.curves.variance.setdefault(L, [])
             column.append(result[L])
-            del column[:-HISTORY]
+            del column[:-CURVE_POINTS]
         self.variance = result
         return result
 
