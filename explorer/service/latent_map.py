@@ -81,7 +81,7 @@ class LatentMapService:
 
         def decode():
             return show(model.decode_location(torch.tensor(z, dtype=torch.float32)[None].to(model.device))[0], side)
-        return self._decodes.get((name, side, z.tobytes()), decode)
+        return self._decodes.get((name, side, z.tobytes()), decode).copy()  # a copy: callers may change theirs
 
     @torch.no_grad()
     def manifold(self, name: str, n: int = 15) -> Image.Image | None:

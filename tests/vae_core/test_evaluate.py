@@ -45,6 +45,7 @@ def fitted_vqvae(vc_one_thread, tiny_cfg, digits):
     return cfg, _fit(cfg, digits, 30)
 
 
+@pytest.mark.slow
 def test_iwae_is_a_tighter_bound_than_the_elbo(fitted_vae, digits):
     _, model = fitted_vae
     x = digits.x_test

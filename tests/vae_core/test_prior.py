@@ -167,6 +167,7 @@ def test_train_prior_writes_a_checkpoint_that_load_attaches(tiny_vq, tmp_path, d
     assert not torch.allclose(scale, scale.flatten()[0])  # fitted per pixel, not left at its initial value
 
 
+@pytest.mark.slow
 def test_resuming_the_prior_reproduces_an_uninterrupted_run(tiny_vq, tmp_path, monkeypatch):
     whole, split = copy_of(tiny_vq, tmp_path, "whole"), copy_of(tiny_vq, tmp_path, "split")
     train_prior(whole, tiny_prior_cfg(whole, prior_dropout=0.1), device="cpu", log=quiet)

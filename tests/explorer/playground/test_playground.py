@@ -208,6 +208,7 @@ def test_worker_processes_train_the_runs_at_a_lower_priority_and_a_dead_worker_i
         runs.stop()
 
 
+@pytest.mark.slow
 def test_one_worker_is_kept_ready_started_in_the_background_before_any_tab_asks():
     runs, s = WorkerRuns(workers=3), PlaygroundSettings()
     try:
@@ -225,6 +226,7 @@ def test_one_worker_is_kept_ready_started_in_the_background_before_any_tab_asks(
         runs.stop()
 
 
+@pytest.mark.slow
 def test_a_workers_warm_up_pays_the_first_runs_imports_and_leaves_no_run():
     code = ("import sys, torch\nfrom explorer.playground.worker_process import warm_up\n"
             "from explorer.playground.workers import LocalRuns\n"
