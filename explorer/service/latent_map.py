@@ -7,7 +7,6 @@ import numpy as np
 import torch
 from PIL import Image
 
-from explorer.compute.bounded_cache import BoundedCache
 from explorer.compute.neighbours import Neighbours
 from explorer.errors import LatentError, finite_position
 from explorer.figures.pictures import DISPLAY, show
@@ -15,8 +14,6 @@ from explorer.service.export import ExportTable, SelectionSummary, export_table,
 from explorer.service.map_note import click_note
 from explorer.service.store import Store
 from vae_core.data.images import make_grid, to_pil
-
-DECODE_CACHE = 64  # latest decodes kept: a click's image is decoded once, for the map's direct decode and its event
 
 
 @dataclass
@@ -42,7 +39,6 @@ class MapPoint:
 class LatentMapService:
     def __init__(self, store: Store):
         self.store = store
-        self._decodes = BoundedCache(DECODE_CACHE)
 
     def points(self, name: str) -> MapPoints:
         view = self.store.latent_view(name)
@@ -77,11 +73,8 @@ class LatentMapService:
     def decode_latent(self, name: str, latent, side: int = DISPLAY) -> Image.Image:
         """The decoder's location at z (clamped to [0, 1]), as an image."""
         model = self.store.model(name, "vae", "decode_latent")
-        z = self.store.latent(name, latent)
-
-        def decode():
-            return show(model.decode_location(torch.tensor(z, dtype=torch.float32)[None].to(model.device))[0], side)
-        return self._decodes.get((name, side, z.tobytes()), decode).copy()  # a copy: callers may change theirs
+        z = torch.tensor(self.store.latent(name, latent), dtype=torch.float32)[None]
+        return show(model.decode_location(z.to(model.device))[0], side)
 
     @torch.no_grad()
     def manifold(self, name: str, n: int = 15) -> Image.Image | None:
