@@ -1,0 +1,91 @@
+"""One model's files in the static site, under models/<slug>/, and its entry in the site's manifest.
+
+A VAE (LatentModel):
+    decoder.onnx, encoder.onnx   its parts (explorer/models/onnx_parts.py), each checked against PyTorch
+    map.json                     the latent map, the figure the app draws (figures/maps.py)
+    latents.bin                  mu(x) of every image, float32 (N, d), row by row
+    coords.bin                   every image's map position, float32 (N, 2)
+    labels.bin                   every image's class, int16 (N,) (-1: unlabelled)
+The images themselves are one atlas per image set (images.py), shared by the models that show the same images.
+The manifest entry names these files and holds what the page needs besides: the sliders (dimensions by KL, or the
+principal directions of a latent too long for a slider each), the label names, each part's size and its measured
+difference from PyTorch.
+"""
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from explorer.compute.directions import SLIDER_SDS
+from explorer.figures import maps
+from explorer.models import onnx_parts
+from explorer.models.interface import LatentModel
+from explorer.service.explorer import Explorer
+
+SLIDERS = 16  # sliders shown, as in the app: the most active dimensions by KL, or the top principal directions
+SLIDER_LIMIT = 4.0  # a dimension's slider spans +-4 standard deviations of the prior N(0, I), as in the app
+CHECK_IMAGES = 32  # images each ONNX part is checked on
+
+
+class SiteError(ValueError):
+    """A model or a request the static site cannot take, with what to do."""
+
+
+def slug(name: str) -> str:
+    """A folder name for model `name`."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "model"
+
+
+def weight_mb(model) -> float:
+    return sum(p.numel() * p.element_size() for p in model.parameters()) / 1e6
+
+
+def vae_files(ex: Explorer, name: str, folder: Path, atlas: dict, log=print) -> dict:
+    """Write VAE `name`'s files into `folder`; its manifest entry. `atlas`: the image set's entry (images.py)."""
+    model = ex.store.model(name, "vae", "the static site")
+    if not isinstance(model, LatentModel):
+        raise SiteError(f"{name} is not a VAE")
+    mb = weight_mb(model)
+    if mb > onnx_parts.MAX_MB:
+        raise SiteError(f"{name} has {mb:.0f} MB of weights: too large for a page that every visitor downloads "
+                        f"(the limit is {onnx_parts.MAX_MB} MB). Host the app for it instead (python app.py).")
+    folder.mkdir(parents=True, exist_ok=True)
+    view = ex.store.latent_view(name)
+    proj, data = view.proj, view.data
+    method = "the 2-D latent itself" if proj.method == "identity" else "UMAP of the posterior means"
+    figure = maps.latent_map(proj.coords, proj.labels, data.label_names,
+                             f"{name}: {len(proj.coords)} test images, {method}; click a point or anywhere")
+    files = {"map": "map.json", "latents": "latents.bin", "coords": "coords.bin", "labels": "labels.bin"}
+    (folder / files["map"]).write_text(json.dumps(figure, separators=(",", ":")))
+    (folder / files["latents"]).write_bytes(np.ascontiguousarray(proj.latents, np.float32).tobytes())
+    (folder / files["coords"]).write_bytes(np.ascontiguousarray(proj.coords, np.float32).tobytes())
+    (folder / files["labels"]).write_bytes(np.ascontiguousarray(proj.labels, np.int16).tobytes())
+
+    images = torch.from_numpy(data.x_test[:CHECK_IMAGES]).float() / 255.0
+    checks = {}
+    for part in onnx_parts.parts(model, images):
+        path = folder / f"{part.name}.onnx"
+        size = onnx_parts.export(part, model, path)
+        diff = onnx_parts.check(part, path)
+        files[part.name] = path.name
+        checks[part.name] = {"max_difference": diff, "images": len(images), "bytes": size}
+        log(f"{name}: {part.name}.onnx {size / 1e6:.2f} MB, differs from PyTorch by at most {diff:.2g}")
+    return {"name": name, "kind": "vae", "folder": folder.name, "files": files, "checks": checks,
+            "latent_dim": int(model.latent_dim), "image_shape": list(model.image_shape), "n": len(proj.latents),
+            "label_names": list(data.label_names), "atlas": atlas, "sliders": sliders(ex, name),
+            "description": model.description}
+
+
+def sliders(ex: Explorer, name: str) -> dict:
+    """Which sliders the page shows for VAE `name` and how each moves the latent (as the app's map view)."""
+    dirs = ex.store.directions(name)
+    if dirs is None:
+        kl = ex.store.kl_per_dim(name)
+        dims = [int(d) for d in np.argsort(-kl)[:SLIDERS]]
+        return {"dims": dims, "labels": [f"z{d} (KL {kl[d]:.2f})" for d in dims], "limit": SLIDER_LIMIT}
+    dims = list(range(min(SLIDERS, len(dirs.vectors))))
+    return {"dims": dims, "labels": [dirs.label(d) for d in dims], "limit": SLIDER_LIMIT,
+            "mean": np.round(dirs.mean, 5).tolist(), "vectors": [np.round(dirs.vectors[d], 5).tolist() for d in dims],
+            "limits": [round(SLIDER_SDS * float(dirs.sd[d]), 2) for d in dims]}
