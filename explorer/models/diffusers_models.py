@@ -123,7 +123,7 @@ class DiffusersKL(LatentModel):
 
     @torch.no_grad()
     def decode_location(self, z):
-        z = z.float().reshape(len(z), *self.latent_shape) / self.scale
+        z = z.float().reshape(-1, *self.latent_shape) / self.scale
         return from_model(self.model.decode(z).sample)
 
 

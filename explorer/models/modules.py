@@ -86,7 +86,7 @@ class ModuleLatents(LatentModel):
         return mu.float().flatten(1), log_sigma.float().flatten(1)
 
     def decode_location(self, z):
-        y = _call(self.name, "decode", self.module.decode, z.float().reshape(len(z), *self.latent_shape))
+        y = _call(self.name, "decode", self.module.decode, z.float().reshape(-1, *self.latent_shape))
         return _check_images(self.name, "decode", y, len(z), self.image_shape)
 
     def sample(self, n, generator=None, temperature=1.0, prior="fitted"):

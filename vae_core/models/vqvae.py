@@ -66,7 +66,7 @@ class VQVAE(LatentVariableModel):
         """z_e(x): (B, D, h, w), in the codebook's units: for FSQ bounded, b(f(x)) / floor(L / 2) (fsq.py)."""
         z = self.encoder(x)
         if self.cfg.quantizer == "fsq":
-            z = self.quantizer.squash(z.movedim(1, -1)).movedim(-1, 1)
+            z = self.quantizer.squash(z.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)  # squash each cell's D numbers
         return z
 
     def quantize(self, z_e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
