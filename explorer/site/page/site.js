@@ -68,8 +68,9 @@ async function open(name) {
 // --- computations (as explorer/compute/ does them) --------------------------------------------------------------
 const latentOf = (mo, i) => Array.from(mo.latents.subarray(i * mo.d, (i + 1) * mo.d));
 
-function blend(mo, x, y) {
-  // to_latent(q) = sum_i w_i z_i / sum_i w_i, w_i = 1 / (||q - p_i|| + eps)^2 over the K_BLEND nearest p_i
+function blendOf(mo, x, y) {
+  // to_latent(q) = sum_i w_i z_i / sum_i w_i, w_i = 1 / (||q - p_i|| + eps)^2 over the K_BLEND nearest p_i;
+  // {z, near: [[index, share of the weight], ...] nearest first}
   const k = Math.min(K_BLEND, mo.n), best = [];  // [distance, index], sorted
   for (let i = 0; i < mo.n; i++) {
     const dist = Math.hypot(mo.coords[2 * i] - x, mo.coords[2 * i + 1] - y);
@@ -80,14 +81,12 @@ function blend(mo, x, y) {
     }
   }
   const eps = 1e-6 * (1 + best[best.length - 1][0]), z = new Float64Array(mo.d);
-  let total = 0;
-  for (const [dist, i] of best) {
-    const w = 1 / (dist + eps) ** 2;
-    total += w;
-    for (let j = 0; j < mo.d; j++) z[j] += w * mo.latents[i * mo.d + j];
-  }
-  return Array.from(z, (v) => v / total);
+  const w = best.map(([dist]) => 1 / (dist + eps) ** 2), total = w.reduce((a, b) => a + b, 0);
+  best.forEach(([, i], n) => { for (let j = 0; j < mo.d; j++) z[j] += w[n] * mo.latents[i * mo.d + j]; });
+  return {z: Array.from(z, (v) => v / total), near: best.map(([, i], n) => [i, w[n] / total])};
 }
+
+const blend = (mo, x, y) => blendOf(mo, x, y).z;
 
 const sq = (a, b) => a.reduce((s, v, j) => s + (v - b[j]) ** 2, 0);
 
@@ -247,7 +246,7 @@ async function select(index, decode = true) {
   st = {index, latent: latentOf(m, index)};
   if (decode) askDecode();
   $('selected-image').innerHTML = figureHtml(dataUri(pixelsOfImage(m, index)), 'selected image');
-  $('selection-info').textContent = `test image #${index} (${labelName(m, index)}): its latent is the mean of q(z|x)`;
+  $('selection-info').textContent = `Selected test image #${index}: ${labelName(m, index)} (decoded: its own latent mu(x))`;
   showLatent([m.coords[2 * index], m.coords[2 * index + 1]]);
   sliders.set(slidersValue(m, st.latent));
   showNeighbours(index);
@@ -259,9 +258,11 @@ function onPlot(event, data) {
   if (event === 'select') return showSelection(data.indices || []);
   if (event !== 'click') return;
   if (data.kind === 'point') return select(Number(data.index), false);
-  st = {index: st.index, latent: blend(m, data.x, data.y)};
-  $('selection-info').textContent = `a point in empty space at (${data.x.toFixed(2)}, ${data.y.toFixed(2)}): the `
-    + `latents of the ${Math.min(K_BLEND, m.n)} nearest images, blended by inverse squared distance`;
+  const {z, near} = blendOf(m, data.x, data.y);
+  st = {index: st.index, latent: z};
+  const parts = near.slice(0, 4).map(([i, w]) => `#${i} ${labelName(m, i)} ${Math.round(100 * w)}%`).join(', ');
+  $('selection-info').textContent = `Clicked at (${data.x.toFixed(2)}, ${data.y.toFixed(2)}): blended from ${parts}`
+    + (near.length > 4 ? ` and ${near.length - 4} more` : '');
   showLatent([data.x, data.y]);
   sliders.set(slidersValue(m, st.latent));
   showNeighbours(-1);

@@ -1,0 +1,122 @@
+"""The exported static site in Chromium, served by `python -m http.server` with no app running: the map, a click on a
+point or in empty space, the sliders and the nearest images all decode in the page, with no network request after
+it has loaded; the page's decode equals PyTorch's; a bad address warns and shows the rest."""
+import subprocess
+import sys
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+import torch
+
+from tests.browser_app import AppPage, needs_chromium
+from tests.launch import free_port
+
+pytestmark = needs_chromium
+
+
+@pytest.fixture(scope="module")
+def site_url(app_checkpoints, tmp_path_factory):
+    pytest.importorskip("onnxruntime")
+    from explorer.service.explorer import Explorer
+    from explorer.site.export import export_site
+
+    out = tmp_path_factory.mktemp("static") / "site"
+    export_site(Explorer([app_checkpoints], log=lambda *a: None), out, log=lambda *a: None)
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "-d", str(out)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield url
+    server.terminate()
+    server.wait(10)
+
+
+def open_site(browser, url: str) -> AppPage:
+    app = AppPage(browser, url, ready="body[data-ready='1']")
+    app.page.wait_for_selector("#latent-map .vx-plot[data-ready]")
+    app.page.wait_for_selector("#decoded-image canvas[data-frame]")
+    return app
+
+
+def frame(app: AppPage) -> int:
+    return int(app.page.get_attribute("#decoded-image canvas", "data-frame") or 0)
+
+
+def wait_frame_after(app: AppPage, before: int) -> None:
+    app.page.wait_for_function(f"() => Number(document.querySelector('#decoded-image canvas').dataset.frame) > "
+                               f"{before}")
+
+
+def test_clicks_sliders_and_neighbours_decode_in_the_page_with_no_request(browser, site_url):
+    app = open_site(browser, site_url)
+    page, requests = app.page, []
+    page.on("request", lambda r: r.url.startswith("http") and requests.append(r.url))
+    index, x, y = app.isolated_point(avoid=[0])
+    before = frame(app)
+    page.mouse.click(x, y)
+    page.wait_for_function("(s) => document.querySelector('#selection-info').innerText.includes(s)", arg=f"#{index}:")
+    wait_frame_after(app, before)
+    assert page.locator("#reconstruction img").count() == 1 and page.locator("#selected-image img").count() == 1
+
+    g = app.geometry()  # empty space: a corner of the plot area, away from every point
+    pts = np.array(g["points"])[:, 1:]
+    corners = [(g["left"] + dx, g["top"] + dy) for dx in (12, g["width"] - 12) for dy in (12, g["height"] - 12)]
+    cx, cy = max(corners, key=lambda c: np.hypot(*(pts - c).T).min())
+    before = frame(app)
+    page.mouse.click(cx, cy)
+    page.wait_for_function("() => document.querySelector('#selection-info').innerText.startsWith('Clicked at')")
+    wait_frame_after(app, before)
+
+    before, old = frame(app), app.src("#decoded-image canvas")
+    slider = page.locator("#latent-sliders input[type=range]").first
+    slider.evaluate("(s) => { s.value = String(Number(s.max) * 0.9); s.dispatchEvent(new Event('input', "
+                    "{bubbles: true})); s.dispatchEvent(new Event('change', {bubbles: true})); }")
+    wait_frame_after(app, before)
+    app.wait_new_src("#decoded-image canvas", old)
+
+    first = page.locator("#neighbours button[data-index]").first
+    wanted = first.get_attribute("data-index")
+    first.click()
+    page.wait_for_function("(s) => document.querySelector('#selection-info').innerText.includes(s)", arg=f"#{wanted}:")
+    page.wait_for_function("() => new URLSearchParams(location.search).get('index') !== null")
+    assert requests == [], f"requests after the page loaded: {requests}"
+    assert app.errors == []
+
+
+def test_the_pages_decode_equals_pytorchs(browser, site_url, app_models, app_checkpoints):
+    from explorer.models import open_folder
+    from vae_core.data.images import to_uint8
+
+    app = open_site(browser, site_url)
+    z = [0.25, -0.5][:app_models.latent_dim] + [0.1] * (app_models.latent_dim - 2)
+    got = np.array(app.page.evaluate("([name, z]) => window.vxSite.decodeFloats(name, z)", [app_models.vae, z]))
+    model = open_folder(app_checkpoints / app_models.vae, log=pytest.fail).load()
+    with torch.no_grad():
+        want = model.decode_location(torch.tensor([z], dtype=torch.float32))[0]
+    assert got.shape == (want.numel(),)
+    assert np.abs(got - want.flatten().numpy()).max() <= 1e-4
+    before = frame(app)  # and what the canvas draws is that decode's 8-bit image
+    app.page.evaluate("([name, z]) => document.dispatchEvent(new CustomEvent('vx-decode', {detail: "
+                      "{target: 'decoded-image', checkpoint: name, latent: z}}))", [app_models.vae, z])
+    wait_frame_after(app, before)
+    drawn = app.page.evaluate("() => { const c = document.querySelector('#decoded-image canvas'); return Array.from("
+                              "c.getContext('2d').getImageData(0, 0, c.width, c.height).data); }")
+    grey = np.array(drawn).reshape(-1, 4)[:, 0]
+    assert np.abs(grey.astype(int) - to_uint8(want).reshape(-1).astype(int)).max() <= 1
+
+
+def test_a_bad_address_warns_and_shows_the_rest(browser, site_url, app_models):
+    app = open_site(browser, site_url + "?vae=no-such-model&index=99999999")
+    warning = app.page.locator("#warning")
+    assert warning.is_visible()
+    assert "no model named" in warning.inner_text() and "index must be" in warning.inner_text()
+    assert app.page.locator("#model").input_value() == app_models.vae
+    assert "Selected test image #0:" in app.page.inner_text("#selection-info")

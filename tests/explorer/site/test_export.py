@@ -1,0 +1,92 @@
+"""The static site's export: one folder with the page, the app's components, the libraries (with onnxruntime-web's
+licence), a manifest, and each VAE's ONNX parts (checked against PyTorch) and map data; a Hugging Face static Space
+card. It refuses a folder that is not empty (unless forced), a site over its budget and a model too large for a
+page, each with what to do, and leaves what was there untouched when it refuses."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from explorer.models import onnx_parts
+from explorer.site.export import export_site
+from explorer.site.model_files import SiteError
+
+pytest.importorskip("onnxruntime")
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def explorer_(app_checkpoints):
+    from explorer.service.explorer import Explorer
+
+    return Explorer([app_checkpoints], log=lambda *a: None)
+
+
+@pytest.fixture(scope="module")
+def site(explorer_, tmp_path_factory):
+    out = tmp_path_factory.mktemp("export") / "site"
+    return export_site(explorer_, out, log=lambda *a: None)
+
+
+def test_the_site_holds_the_page_the_components_the_libraries_and_each_vae(site, explorer_, app_models):
+    out = site.out
+    for f in ("index.html", "site.js", "host.js", "site.css", "components/plot.js", "components/image.js",
+              "components/sliders.js", "lib/plotly.min.js", "lib/ort.wasm.min.js", "lib/ort-wasm-simd-threaded.wasm",
+              "lib/LICENSE-onnxruntime-web.txt"):
+        assert (out / f).is_file() and (out / f).stat().st_size > 0, f
+    assert (out / "components" / "plot.js").read_text() == (ROOT / "explorer/web/components/plot.js").read_text()
+    assert "MIT License" in (out / "lib" / "LICENSE-onnxruntime-web.txt").read_text()
+    card = (out / "README.md").read_text()
+    assert card.startswith("---\n") and "\nsdk: static\n" in card.split("---\n")[1]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [m["name"] for m in manifest["models"]] == [app_models.vae] and manifest["app_only"] == [app_models.vq]
+    entry = manifest["models"][0]
+    folder = out / "models" / entry["folder"]
+    view = explorer_.store.latent_view(app_models.vae)
+    n, d = view.proj.latents.shape
+    assert (entry["n"], entry["latent_dim"]) == (n, d) == (n, app_models.latent_dim)
+    assert np.array_equal(np.fromfile(folder / "latents.bin", np.float32).reshape(n, d), view.proj.latents.astype(
+        np.float32))
+    assert np.array_equal(np.fromfile(folder / "labels.bin", np.int16), view.proj.labels)
+    figure = json.loads((folder / "map.json").read_text())
+    assert sum(len(t["customdata"]["bdata"]) for t in figure["data"]) > 0 and figure["layout"]["dragmode"] == "pan"
+    for part in ("decoder", "encoder"):
+        assert (folder / entry["files"][part]).is_file()
+        assert 0 <= entry["checks"][part]["max_difference"] <= onnx_parts.TOLERANCE
+    assert entry["sliders"]["dims"] and len(entry["sliders"]["labels"]) == len(entry["sliders"]["dims"])
+    atlas = out / entry["atlas"]["file"]
+    assert atlas.is_file() and entry["atlas"]["n"] == n
+    assert site.megabytes() < site.megabytes(libraries=True)
+
+
+def test_a_folder_that_is_not_empty_is_refused_unless_forced_and_a_refusal_leaves_it_as_it_was(explorer_, tmp_path):
+    out = tmp_path / "site"
+    out.mkdir()
+    (out / "mine.txt").write_text("keep me")
+    with pytest.raises(SiteError, match="not an empty folder.*--force"):
+        export_site(explorer_, out, log=lambda *a: None)
+    with pytest.raises(SiteError, match=r"over --max-mb 0\.001.*largest files"):
+        export_site(explorer_, out, force=True, max_mb=0.001, log=lambda *a: None)
+    assert (out / "mine.txt").read_text() == "keep me" and [p.name for p in out.iterdir()] == ["mine.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["site"]  # no half-built folder left beside it
+    report = export_site(explorer_, out, force=True, log=lambda *a: None)
+    assert not (out / "mine.txt").exists() and (out / "manifest.json").is_file() and report.models
+
+
+def test_a_model_too_large_for_a_page_is_refused_with_its_size(explorer_, tmp_path, monkeypatch):
+    monkeypatch.setattr(onnx_parts, "MAX_MB", 1e-6)
+    with pytest.raises(SiteError, match=r"MB of weights: too large for a page.*python app\.py"):
+        export_site(explorer_, tmp_path / "site", log=lambda *a: None)
+    assert not (tmp_path / "site").exists()
+
+
+@pytest.mark.slow
+def test_the_command_says_what_to_do_and_exits_2_on_a_folder_that_is_not_empty(app_checkpoints, tmp_path):
+    (tmp_path / "x").write_text("")
+    out = subprocess.run([sys.executable, "-m", "explorer.export_site", "--checkpoints", str(app_checkpoints),
+                          "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2 and "not an empty folder" in out.stderr and "--force" in out.stderr
+    assert "Traceback" not in out.stderr
