@@ -146,3 +146,20 @@ demo.close()
                          timeout=300)
     assert out.returncode == 0, out.stderr
     assert "decoded (224, 224)" in out.stdout and "samples 3" in out.stdout
+
+
+@pytest.mark.slow
+def test_export_site_example_writes_a_site_of_the_module(tmp_path, monkeypatch):
+    """The README's export example, with the module and images of its own-model example, run as written (in a
+    folder of its own; the map's projection by PCA here, so that the test does not wait for UMAP's compile)."""
+    from explorer.service import projection
+
+    monkeypatch.setattr(projection, "umap_2d", lambda points, progress=None: projection.pca_2d(points))
+    monkeypatch.chdir(tmp_path)
+    module_block = next(b for b in PY_BLOCKS if "explorer.launch" in b).split("demo = explorer.launch")[0]
+    export_block = next(b for b in PY_BLOCKS if "export_site(" in b)
+    scope = {}
+    exec(module_block + export_block, scope)
+    report = scope["report"]
+    assert report.models == ["mine"] and (tmp_path / "my-site" / "models" / "mine" / "decoder.onnx").is_file()
+    assert report.checks["mine"]["decoder"]["max_difference"] <= 1e-4 and report.megabytes() > 0
