@@ -51,10 +51,8 @@ def main(argv=None):
         p.exit(2, f"export_site: {e}\n")
     for f, b in report.sizes.items():
         print(f"{b / 1e6:9.3f} MB  {f}")
-    print(f"{report.megabytes():.1f} MB besides onnxruntime-web ({report.megabytes(True):.1f} MB in all), "
+    print(f"{report.megabytes():.1f} MB besides the libraries in lib/ ({report.megabytes(True):.1f} MB in all), "
           f"{len(report.models)} models, {report.seconds:.0f} s: {report.out}")
-    if report.app_only:
-        print(f"only in the app (the page names them): {', '.join(report.app_only)}")
 
 
 if __name__ == "__main__":

@@ -21,12 +21,12 @@ from pathlib import Path
 from explorer.service.explorer import Explorer
 from explorer.site import vendor
 from explorer.site.images import write_atlas
-from explorer.site.model_files import SiteError, slug, vae_files
+from explorer.site.model_files import SiteError, slug, vae_files, vq_files
 
 PAGE = Path(__file__).parent / "page"
 COMPONENTS = Path(__file__).parents[1] / "web" / "components"  # the app's components, read as files (no Gradio)
-COMPONENT_FILES = ("plot.js", "image.js", "sliders.js", "strip.js", "url.js", "plot.css", "image.css", "sliders.css",
-                   "strip.css")
+COMPONENT_FILES = ("plot.js", "image.js", "sliders.js", "strip.js", "url.js", "grid.js", "plot.css", "image.css",
+                   "sliders.css", "strip.css", "grid.css")
 CARD = """---
 title: {title}
 emoji: 🔍
@@ -50,7 +50,6 @@ class SiteReport:
     sizes: dict[str, int]  # bytes by file, relative to out
     checks: dict[str, dict] = field(default_factory=dict)  # model -> part -> its check against PyTorch
     seconds: float = 0.0
-    app_only: list[str] = field(default_factory=list)  # models the page names but only the app shows
 
     def megabytes(self, libraries: bool = False) -> float:
         return sum(b for f, b in self.sizes.items() if libraries or not f.startswith("lib/")) / 1e6
@@ -58,15 +57,15 @@ class SiteReport:
 
 def export_site(ex: Explorer, out: str | Path, force: bool = False, max_mb: float | None = None,
                 title: str = "vae-explorer", log=print) -> SiteReport:
-    """Export every VAE that `ex` opens as a static site in `out`; refuse (SiteError) with what to do."""
+    """Export every VAE and VQ-VAE that `ex` opens as a static site in `out`; refuse (SiteError) with what to do."""
     started, out = time.perf_counter(), Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
         raise SiteError(f"{out} is not an empty folder: choose a new one, or pass --force to replace it")
-    names = ex.store.names("vae")
-    app_only = ex.store.names("vqvae")
+    kinds = {name: kind for kind in ("vae", "vqvae") for name in ex.store.names(kind)}
+    names = list(kinds)
     if not names:
-        raise SiteError("no VAE to export: give model folders that hold a VAE (vae_core checkpoint or diffusers "
-                        "AutoencoderKL), or models from Python")
+        raise SiteError("no model to export: give model folders (vae_core checkpoints or diffusers AutoencoderKL "
+                        "or VQModel folders), or models from Python")
     out.parent.mkdir(parents=True, exist_ok=True)
     build = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
@@ -77,18 +76,19 @@ def export_site(ex: Explorer, out: str | Path, force: bool = False, max_mb: floa
             key = (x.shape, x[:4].tobytes(), x[-4:].tobytes())
             if key not in atlases:
                 atlases[key] = write_atlas(x, build)
-            entry = vae_files(ex, name, build / "models" / slug(name), atlases[key], log)
+            write = vae_files if kinds[name] == "vae" else vq_files
+            entry = write(ex, name, build / "models" / slug(name), atlases[key], log)
             models.append(entry)
             checks[name] = entry["checks"]
         copy_page(build)
         vendor.copy_libraries(build)
-        manifest = {"title": title, "models": models, "app_only": app_only}
+        manifest = {"title": title, "models": models}
         (build / "manifest.json").write_text(json.dumps(manifest, indent=1))
         (build / "README.md").write_text(CARD.format(title=title, names=", ".join(names)))
-        report = SiteReport(out, names, sizes(build), checks, app_only=app_only)
+        report = SiteReport(out, names, sizes(build), checks)
         if max_mb is not None and report.megabytes() > max_mb:
             biggest = sorted(((b, f) for f, b in report.sizes.items() if not f.startswith("lib/")), reverse=True)[:5]
-            raise SiteError(f"the site is {report.megabytes():.1f} MB besides onnxruntime-web, over --max-mb "
+            raise SiteError(f"the site is {report.megabytes():.1f} MB besides the libraries in lib/, over --max-mb "
                             f"{max_mb:g}. Its largest files: " + ", ".join(f"{f} {b / 1e6:.1f} MB" for b, f in biggest)
                             + ". Drop a model, or show fewer images (--images with a smaller set).")
         if out.exists():

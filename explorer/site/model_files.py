@@ -1,15 +1,21 @@
 """One model's files in the static site, under models/<slug>/, and its entry in the site's manifest.
 
+Each model's parts (explorer/models/onnx_parts.py) are checked against PyTorch as they are written.
+
 A VAE (LatentModel):
     decoder.onnx, encoder.onnx   its parts (explorer/models/onnx_parts.py), each checked against PyTorch
     map.json                     the latent map, the figure the app draws (figures/maps.py)
     latents.bin                  mu(x) of every image, float32 (N, d), row by row
     coords.bin                   every image's map position, float32 (N, 2)
     labels.bin                   every image's class, int16 (N,) (-1: unlabelled)
+A VQ-VAE (CodeModel):
+    decoder.onnx, encoder.onnx   code grid (B, h, w) int64 -> image; image -> code grid
+    map.json                     the codebook map, by usage (figures/maps.py)
+    grids.bin                    every image's code grid, uint16 (N, h, w)
 The images themselves are one atlas per image set (images.py), shared by the models that show the same images.
-The manifest entry names these files and holds what the page needs besides: the sliders (dimensions by KL, or the
-principal directions of a latent too long for a slider each), the label names, each part's size and its measured
-difference from PyTorch.
+The manifest entry names these files and holds what the page needs besides: for a VAE its sliders (dimensions by
+KL, or the principal directions of a latent too long for a slider each), for a VQ-VAE its grid size, K and code
+usage; for both the label names, and each part's size and its measured difference from PyTorch.
 """
 import json
 import re
@@ -21,7 +27,6 @@ import torch
 from explorer.compute.directions import SLIDER_SDS
 from explorer.figures import maps
 from explorer.models import onnx_parts
-from explorer.models.interface import LatentModel
 from explorer.service.explorer import Explorer
 
 SLIDERS = 16  # sliders shown, as in the app: the most active dimensions by KL, or the top principal directions
@@ -42,15 +47,34 @@ def weight_mb(model) -> float:
     return sum(p.numel() * p.element_size() for p in model.parameters()) / 1e6
 
 
-def vae_files(ex: Explorer, name: str, folder: Path, atlas: dict, log=print) -> dict:
-    """Write VAE `name`'s files into `folder`; its manifest entry. `atlas`: the image set's entry (images.py)."""
-    model = ex.store.model(name, "vae", "the static site")
-    if not isinstance(model, LatentModel):
-        raise SiteError(f"{name} is not a VAE")
+def checked_model(ex: Explorer, name: str, kind: str):
+    """Model `name`, refused when it is too large for a page."""
+    model = ex.store.model(name, kind, "the static site")
     mb = weight_mb(model)
     if mb > onnx_parts.MAX_MB:
         raise SiteError(f"{name} has {mb:.0f} MB of weights: too large for a page that every visitor downloads "
                         f"(the limit is {onnx_parts.MAX_MB} MB). Host the app for it instead (python app.py).")
+    return model
+
+
+def write_parts(model, name: str, x_test: np.ndarray, folder: Path, files: dict, log=print) -> dict:
+    """Export and check the model's parts on its first CHECK_IMAGES images; {part: its check}."""
+    images = torch.from_numpy(x_test[:CHECK_IMAGES]).float() / 255.0
+    checks = {}
+    for part in onnx_parts.parts(model, images):
+        path = folder / f"{part.name}.onnx"
+        size = onnx_parts.export(part, model, path)
+        diff = onnx_parts.check(part, path)
+        files[part.name] = path.name
+        measure = {"image": "image units", "mu": "latent units", "grid": "share of code cells"}[part.output_name]
+        checks[part.name] = {"max_difference": diff, "measure": measure, "images": len(images), "bytes": size}
+        log(f"{name}: {part.name}.onnx {size / 1e6:.2f} MB, differs from PyTorch by at most {diff:.2g}")
+    return checks
+
+
+def vae_files(ex: Explorer, name: str, folder: Path, atlas: dict, log=print) -> dict:
+    """Write VAE `name`'s files into `folder`; its manifest entry. `atlas`: the image set's entry (images.py)."""
+    model = checked_model(ex, name, "vae")
     folder.mkdir(parents=True, exist_ok=True)
     view = ex.store.latent_view(name)
     proj, data = view.proj, view.data
@@ -62,20 +86,31 @@ def vae_files(ex: Explorer, name: str, folder: Path, atlas: dict, log=print) -> 
     (folder / files["latents"]).write_bytes(np.ascontiguousarray(proj.latents, np.float32).tobytes())
     (folder / files["coords"]).write_bytes(np.ascontiguousarray(proj.coords, np.float32).tobytes())
     (folder / files["labels"]).write_bytes(np.ascontiguousarray(proj.labels, np.int16).tobytes())
-
-    images = torch.from_numpy(data.x_test[:CHECK_IMAGES]).float() / 255.0
-    checks = {}
-    for part in onnx_parts.parts(model, images):
-        path = folder / f"{part.name}.onnx"
-        size = onnx_parts.export(part, model, path)
-        diff = onnx_parts.check(part, path)
-        files[part.name] = path.name
-        checks[part.name] = {"max_difference": diff, "images": len(images), "bytes": size}
-        log(f"{name}: {part.name}.onnx {size / 1e6:.2f} MB, differs from PyTorch by at most {diff:.2g}")
+    checks = write_parts(model, name, data.x_test, folder, files, log)
     return {"name": name, "kind": "vae", "folder": folder.name, "files": files, "checks": checks,
             "latent_dim": int(model.latent_dim), "image_shape": list(model.image_shape), "n": len(proj.latents),
             "label_names": list(data.label_names), "atlas": atlas, "sliders": sliders(ex, name),
             "description": model.description}
+
+
+def vq_files(ex: Explorer, name: str, folder: Path, atlas: dict, log=print) -> dict:
+    """Write VQ-VAE `name`'s files into `folder`; its manifest entry."""
+    model = checked_model(ex, name, "vqvae")
+    if model.num_codes > 2**16:
+        raise SiteError(f"{name} has {model.num_codes} codes: the page holds code grids as 16-bit numbers (at most "
+                        "65,536 codes). Host the app for it instead (python app.py).")
+    folder.mkdir(parents=True, exist_ok=True)
+    cb, data = ex.codes.codebook(name), ex.store.data(name)
+    files = {"map": "map.json", "grids": "grids.bin"}
+    (folder / files["map"]).write_text(json.dumps(maps.codebook_map(cb.coords, cb.counts, cb.method),
+                                                  separators=(",", ":")))
+    (folder / files["grids"]).write_bytes(np.ascontiguousarray(cb.grids, np.uint16).tobytes())
+    checks = write_parts(model, name, data.x_test, folder, files, log)
+    usage = cb.usage()  # perplexity, codes_used (a share), dead_codes
+    return {"name": name, "kind": "vqvae", "folder": folder.name, "files": files, "checks": checks,
+            "grid_size": int(model.grid_size), "num_codes": int(model.num_codes),
+            "image_shape": list(model.image_shape), "n": len(cb.grids), "label_names": list(data.label_names),
+            "atlas": atlas, "usage": usage, "description": model.description}
 
 
 def sliders(ex: Explorer, name: str) -> dict:

@@ -1,6 +1,7 @@
 """The exported static site in Chromium, served by `python -m http.server` with no app running: the map, a click on a
-point or in empty space, the sliders and the nearest images all decode in the page, with no network request after
-it has loaded; the page's decode equals PyTorch's; a bad address warns and shows the rest."""
+point or in empty space, the sliders and the nearest images all decode in the page, and so do the VQ-VAE's code grid
+edits, with no network request after it has loaded; the page's decodes equal PyTorch's; a bad address warns and
+shows the rest."""
 import subprocess
 import sys
 import time
@@ -120,3 +121,43 @@ def test_a_bad_address_warns_and_shows_the_rest(browser, site_url, app_models):
     assert "no model named" in warning.inner_text() and "index must be" in warning.inner_text()
     assert app.page.locator("#model").input_value() == app_models.vae
     assert "Selected test image #0:" in app.page.inner_text("#selection-info")
+
+
+def test_the_code_grid_edits_decode_in_the_page_with_no_request_and_equal_pytorchs(browser, site_url, app_models,
+                                                                                   app_checkpoints):
+    from explorer.models import open_folder
+
+    app = AppPage(browser, site_url + f"?vq={app_models.vq}&tab=codes&codes=3&cell=1,0", ready="body[data-ready='1']")
+    page, requests = app.page, []
+    page.wait_for_selector("#vq-decoded canvas[data-frame]")
+    page.wait_for_selector("#codebook-map .vx-plot[data-ready]")
+    assert page.get_attribute("#code-grid td.sel", "data-row") == "1"
+    assert page.get_attribute("#code-grid td.sel", "data-col") == "0"
+    page.on("request", lambda r: r.url.startswith("http") and requests.append(r.url))
+
+    def decoded_after(act):
+        before = page.get_attribute("#vq-decoded canvas", "data-frame")
+        act()
+        page.wait_for_function("(f) => document.querySelector('#vq-decoded canvas').dataset.frame !== f", arg=before)
+
+    page.click('#code-grid td[data-row="0"][data-col="1"]')
+    old = int(page.input_value("#code-index"))
+    new = (old + 1) % app_models.num_codes
+    decoded_after(lambda: (page.fill("#code-index", str(new)), page.press("#code-index", "Enter")))
+    assert page.inner_text('#code-grid td[data-row="0"][data-col="1"]') == str(new)
+    page.fill("#code-index", str(app_models.num_codes))  # out of range: a message, and the grid unchanged
+    page.press("#code-index", "Enter")
+    assert f"0..{app_models.num_codes - 1}" in page.inner_text("#codes-note")
+    assert page.inner_text('#code-grid td[data-row="0"][data-col="1"]') == str(new)
+    decoded_after(lambda: page.click("#reset-grid"))
+    assert page.inner_text('#code-grid td[data-row="0"][data-col="1"]') == str(old)
+
+    grid = [[(r * app_models.grid + c) % app_models.num_codes for c in range(app_models.grid)]
+            for r in range(app_models.grid)]
+    got = np.array(page.evaluate("([name, g]) => window.vxSite.decodeGridFloats(name, g)", [app_models.vq, grid]))
+    model = open_folder(app_checkpoints / app_models.vq, log=pytest.fail).load()
+    with torch.no_grad():
+        want = model.decode_indices(torch.tensor([grid]))[0].flatten().numpy()
+    assert np.abs(got - want).max() <= 1e-4
+    assert requests == [], f"requests after the page loaded: {requests}"
+    assert app.errors == []

@@ -1,6 +1,9 @@
 """The VQ-VAE code grid as a table of clickable cells showing their indices, the selected cell outlined; a click on a
-cell triggers `click` with {row, col}. Grids larger than 12 x 12 (up to 32 x 32 and beyond) get smaller cells, in a
-box that scrolls rather than stretching the page."""
+cell triggers `click` with {row, col}. The value is JSON {grid: [[code, ...], ...], cell: [row, col]} (`grid_value`),
+drawn by grid.js (so the static site draws it the same way). Grids larger than 12 x 12 (up to 32 x 32 and beyond) get
+smaller cells, in a box that scrolls rather than stretching the page."""
+import json
+
 import gradio as gr
 
 from explorer.web.components import asset
@@ -8,18 +11,12 @@ from explorer.web.components import asset
 JS = asset("grid.js")
 
 
-def grid_html(grid, cell) -> str:
-    if not grid:
-        return "<p>No VQ-VAE loaded.</p>"
-    rows = []
-    for r, row in enumerate(grid):
-        tds = "".join(
-            f'<td data-row="{r}" data-col="{c}" class="{"sel" if (r, c) == tuple(cell) else ""}">{v}</td>'
-            for c, v in enumerate(row))
-        rows.append(f"<tr>{tds}</tr>")
-    size = "" if len(grid) <= 12 else " vx-grid-medium" if len(grid) <= 20 else " vx-grid-dense"
-    return f'<div class="vx-grid-box"><table class="vx-grid{size}">{"".join(rows)}</table></div>'
+def grid_value(grid, cell) -> str:
+    """The component's value: the code grid (None: no VQ-VAE loaded) and the selected cell."""
+    rows = [] if grid is None else [[int(v) for v in row] for row in grid]
+    return json.dumps({"grid": rows, "cell": [int(cell[0]), int(cell[1])]})
 
 
 def code_grid(elem_id: str) -> gr.HTML:
-    return gr.HTML(grid_html(None, (0, 0)), js_on_load=JS, elem_id=elem_id)
+    return gr.HTML(grid_value(None, (0, 0)), html_template='<div class="vx-grid-host"></div>', js_on_load=JS,
+                   elem_id=elem_id)

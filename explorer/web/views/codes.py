@@ -16,7 +16,7 @@ from explorer.figures.pictures import data_uri, show
 from explorer.service.explorer import Explorer
 from explorer.service.sampling import SampleSettings
 from explorer.web.components.choices import choices, choices_html
-from explorer.web.components.grid import code_grid, grid_html
+from explorer.web.components.grid import code_grid, grid_value
 from explorer.web.components.image import figure_html, inline_image
 from explorer.web.components.plot import clickable_plot, figure_json, plot_value
 from explorer.web.components.quant import nearest_html, quantization_html
@@ -75,7 +75,7 @@ class CodesView:
     # --- outputs --------------------------------------------------------------------------------------------------
     def grid_outputs(self, st: CodesSession) -> dict:
         image = self.ex.codes.decode_codes(st.vq, [list(r) for r in st.grid], side=0)
-        return {self.state: st, self.grid: grid_html(st.grid, st.cell),
+        return {self.state: st, self.grid: grid_value(st.grid, st.cell),
                 self.decoded: figure_html(image, "decoded code grid"), self.suggest: self.suggestions(st),
                 self.nearest: nearest_html(self.quantization(st), st.cell)}
 

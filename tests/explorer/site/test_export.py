@@ -42,8 +42,8 @@ def test_the_site_holds_the_page_the_components_the_libraries_and_each_vae(site,
     card = (out / "README.md").read_text()
     assert card.startswith("---\n") and "\nsdk: static\n" in card.split("---\n")[1]
     manifest = json.loads((out / "manifest.json").read_text())
-    assert [m["name"] for m in manifest["models"]] == [app_models.vae] and manifest["app_only"] == [app_models.vq]
-    entry = manifest["models"][0]
+    assert [(m["name"], m["kind"]) for m in manifest["models"]] == [(app_models.vae, "vae"), (app_models.vq, "vqvae")]
+    entry, vq = manifest["models"]
     folder = out / "models" / entry["folder"]
     view = explorer_.store.latent_view(app_models.vae)
     n, d = view.proj.latents.shape
@@ -58,7 +58,17 @@ def test_the_site_holds_the_page_the_components_the_libraries_and_each_vae(site,
         assert 0 <= entry["checks"][part]["max_difference"] <= onnx_parts.TOLERANCE
     assert entry["sliders"]["dims"] and len(entry["sliders"]["labels"]) == len(entry["sliders"]["dims"])
     atlas = out / entry["atlas"]["file"]
-    assert atlas.is_file() and entry["atlas"]["n"] == n
+    assert atlas.is_file() and entry["atlas"]["n"] == n and vq["atlas"] == entry["atlas"]  # the same images: one atlas
+
+    cb = explorer_.codes.codebook(app_models.vq)
+    folder = out / "models" / vq["folder"]
+    g = app_models.grid
+    assert (vq["grid_size"], vq["num_codes"], vq["n"]) == (g, app_models.num_codes, len(cb.grids))
+    assert np.array_equal(np.fromfile(folder / "grids.bin", np.uint16).reshape(-1, g, g), cb.grids)
+    assert vq["checks"]["encoder"]["max_difference"] == 0.0  # the same code in every cell
+    assert vq["checks"]["decoder"]["max_difference"] <= onnx_parts.TOLERANCE
+    assert vq["usage"]["perplexity"] == cb.usage()["perplexity"]
+    assert json.loads((folder / "map.json").read_text())["layout"]["showlegend"] is False
     assert site.megabytes() < site.megabytes(libraries=True)
 
 

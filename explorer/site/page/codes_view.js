@@ -1,0 +1,103 @@
+// The VQ-VAE codes view, as the app's explorer/web/views/codes.py: a test image's code grid to edit cell by cell (a
+// click on a cell selects it; a typed code or a click on the codebook map changes it) or paint whole, decoded at
+// once; the codebook map by usage. Its components are the app's own, run by host.js over backend.js.
+import {mount} from './host.js';
+import {backend} from './backend.js';
+import {dataUri, figureHtml, gridOf, open, pixelsOfImage} from './models.js';
+
+const $ = (id) => document.getElementById(id);
+
+export class CodesView {
+  constructor(changed) {
+    this.changed = changed;  // called when the view's address-bar state changes
+    this.m = null;
+    this.st = {index: 0, grid: null, original: null, cell: [0, 0]};
+  }
+
+  async mount() {
+    [this.grid, this.image, this.plot] = await Promise.all([
+      mount('code-grid', '<div class="vx-grid-host"></div>', 'components/grid.js', backend,
+            (ev, d) => this.selectCell(d.row, d.col)),
+      mount('vq-decoded', '<figure class="vx-img"><canvas role="img" data-target="vq-decoded"></canvas>'
+            + '<figcaption>decoded code grid</figcaption></figure>', 'components/image.js', backend),
+      mount('codebook-map', '<div class="vx-plot" data-decode="" data-height="380"></div>', 'components/plot.js',
+            backend, (ev, d) => ev === 'click' && d.kind === 'point' && this.setCode(Number(d.index))),
+    ]);
+    const index = $('codes-index'), code = $('code-index');
+    index.addEventListener('change', () => this.checked(() => this.select(this.wholeNumber(index.value, this.m.n,
+                                                                                           'image index'))));
+    code.addEventListener('change', () => this.checked(() => this.setCode(this.wholeNumber(code.value,
+                                                                                           this.m.e.num_codes))));
+    $('paint').addEventListener('click', () => this.checked(() => {
+      const c = this.wholeNumber(code.value, this.m.e.num_codes);
+      this.st.grid = this.st.grid.map((row) => row.map(() => c));
+      this.draw();
+    }));
+    $('reset-grid').addEventListener('click', () => {
+      this.st.grid = this.st.original.map((row) => row.slice());
+      this.draw();
+    });
+  }
+
+  wholeNumber(value, n, what = 'code index') {
+    const v = Number(value);
+    if (value === '' || !Number.isInteger(v) || v < 0 || v >= n) throw new Error(`${what} must be in 0..${n - 1}`);
+    return v;
+  }
+
+  checked(act) {
+    // run act; a bad value gets its message under the grid and changes nothing
+    try {
+      act();
+      $('codes-note').textContent = '';
+    } catch (err) {
+      $('codes-note').textContent = err.message;
+    }
+  }
+
+  async show(name, index = 0, cell = null) {
+    this.m = await open(name);
+    const u = this.m.e.usage;
+    $('usage').textContent = `${this.m.e.description}. Code usage over the test split: perplexity `
+      + `${u.perplexity.toFixed(1)}, ${(100 * u.codes_used).toFixed(1)}% of the ${this.m.e.num_codes} codes used, `
+      + `${u.dead_codes} dead.`;
+    this.plot.set(JSON.stringify({key: name, marker: null, points: null}));
+    this.select(index, cell);
+  }
+
+  query() {
+    return {vq: this.m.e.name, tab: 'codes', codes: String(this.st.index), cell: this.st.cell.join(',')};
+  }
+
+  select(index, cell = null) {
+    // test image `index`'s code grid, as the encoder made it
+    const g = gridOf(this.m, index);
+    this.st = {index, grid: g, original: g.map((row) => row.slice()), cell: cell || [0, 0]};
+    $('codes-index').value = String(index);
+    $('codes-image').innerHTML = figureHtml(dataUri(pixelsOfImage(this.m, index)), `test image #${index}`);
+    this.draw();
+  }
+
+  selectCell(r, c) {
+    this.st.cell = [r, c];
+    this.grid.set(JSON.stringify({grid: this.st.grid, cell: this.st.cell}));
+    $('code-index').value = String(this.st.grid[r][c]);
+    this.changed();
+  }
+
+  setCode(code) {
+    const [r, c] = this.st.cell;
+    this.st.grid[r][c] = code;
+    this.draw();
+  }
+
+  draw() {
+    // the grid, its decode (at once, in the page), the code input and the address bar
+    const [r, c] = this.st.cell;
+    this.grid.set(JSON.stringify({grid: this.st.grid, cell: this.st.cell}));
+    $('code-index').value = String(this.st.grid[r][c]);
+    document.dispatchEvent(new CustomEvent('vx-decode', {detail: {target: 'vq-decoded', checkpoint: this.m.e.name,
+                                                                   grid: this.st.grid.map((row) => row.slice())}}));
+    this.changed();
+  }
+}

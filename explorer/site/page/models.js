@@ -1,0 +1,132 @@
+// The exported models in the page: each model's files loaded once (its onnxruntime sessions, its map data, its
+// images' atlas), and what runs on them: decodes of a latent or a code grid, and images as the components take them.
+export const manifest = await (await fetch('manifest.json')).json();
+export const entries = new Map(manifest.models.map((e) => [e.name, e]));
+
+ort.env.wasm.numThreads = 1;  // a plain static host is not cross-origin isolated: no threads
+ort.env.wasm.wasmPaths = new URL('lib/', location.href).href;
+
+const loaded = new Map();  // name -> promise of the opened model
+const atlases = new Map();  // file -> promise of its pixels (ImageData)
+
+class Runner {  // one onnxruntime session, its runs one after another (a session runs one batch at a time)
+  constructor(session) { this.session = session; this.chain = Promise.resolve(); }
+  run(feeds) {
+    const p = this.chain.then(() => this.session.run(feeds));
+    this.chain = p.catch(() => {});
+    return p;
+  }
+}
+
+async function bytes(url) {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+  return r.arrayBuffer();
+}
+
+function loadAtlas(a) {
+  if (!atlases.has(a.file)) {
+    atlases.set(a.file, (async () => {
+      const img = new Image();
+      img.src = a.file;
+      await img.decode();
+      const c = document.createElement('canvas');
+      c.width = img.width; c.height = img.height;
+      const ctx = c.getContext('2d', {willReadFrequently: true});
+      ctx.drawImage(img, 0, 0);
+      return ctx.getImageData(0, 0, c.width, c.height);
+    })());
+  }
+  return atlases.get(a.file);
+}
+
+export function open(name) {
+  // the model `name` with its files: {e (its manifest entry), figure, atlas, decoder, encoder, n, and for a VAE
+  // latents, coords, labels, d; for a VQ-VAE grids, side}
+  if (!loaded.has(name)) {
+    const e = entries.get(name), base = `models/${e.folder}/`, f = e.files;
+    const session = async (file) => new Runner(await ort.InferenceSession.create(base + file,
+                                                                                  {executionProviders: ['wasm']}));
+    const common = Promise.all([fetch(base + f.map).then((r) => r.text()), loadAtlas(e.atlas), session(f.decoder),
+                                session(f.encoder)]);
+    const own = e.kind === 'vae'
+      ? Promise.all([bytes(base + f.latents), bytes(base + f.coords), bytes(base + f.labels)]).then(([z, xy, y]) => ({
+        latents: new Float32Array(z), coords: new Float32Array(xy), labels: new Int16Array(y), d: e.latent_dim}))
+      : bytes(base + f.grids).then((g) => ({grids: new Uint16Array(g), side: e.grid_size}));
+    loaded.set(name, Promise.all([common, own]).then(([[figure, atlas, decoder, encoder], more]) => ({
+      e, figure, atlas, decoder, encoder, n: e.n, ...more})));
+  }
+  return loaded.get(name);
+}
+
+// --- decodes ----------------------------------------------------------------------------------------------------
+export async function decodeLatent(mo, z) {
+  // the decoder's image for latent z (d,): (C, H, W) floats in [0, 1]
+  const out = await mo.decoder.run({z: new ort.Tensor('float32', Float32Array.from(z), [1, mo.d])});
+  return out.image.data;
+}
+
+export async function decodeGrid(mo, grid) {
+  // the decoder's image for a code grid (side x side nested arrays of code indices)
+  const flat = BigInt64Array.from(grid.flat(), (c) => BigInt(c));
+  const out = await mo.decoder.run({grid: new ort.Tensor('int64', flat, [1, mo.side, mo.side])});
+  return out.image.data;
+}
+
+export function gridOf(mo, i) {
+  // test image i's code grid, as the encoder made it
+  const s = mo.side, g = mo.grids.subarray(i * s * s, (i + 1) * s * s);
+  return Array.from({length: s}, (_, r) => Array.from(g.subarray(r * s, (r + 1) * s)));
+}
+
+export const latentOf = (mo, i) => Array.from(mo.latents.subarray(i * mo.d, (i + 1) * mo.d));
+export const labelName = (mo, i) => mo.e.label_names[mo.labels ? mo.labels[i] : -1] ?? 'unlabelled';
+
+// --- images, as the components take them ------------------------------------------------------------------------
+function toBase64(u8) {
+  let s = '';
+  for (let i = 0; i < u8.length; i += 0x8000) s += String.fromCharCode.apply(null, u8.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+export function pixelsOfFloats(mo, floats) {
+  // (C, H, W) floats in [0, 1] -> the image component's {width, height, channels, data}: 8-bit, row by row
+  const [c, h, w] = mo.e.image_shape, u8 = new Uint8Array(c * h * w);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      for (let k = 0; k < c; k++) {
+        u8[(y * w + x) * c + k] = Math.round(Math.min(1, Math.max(0, floats[(k * h + y) * w + x])) * 255);
+      }
+    }
+  }
+  return {width: w, height: h, channels: c, data: toBase64(u8)};
+}
+
+export function pixelsOfImage(mo, i) {
+  // test image i, cut out of the atlas
+  const a = mo.e.atlas, {width, data} = mo.atlas, c = a.channels, u8 = new Uint8Array(a.width * a.height * c);
+  const r0 = Math.floor(i / a.cols) * a.height, c0 = (i % a.cols) * a.width;
+  for (let y = 0; y < a.height; y++) {
+    for (let x = 0; x < a.width; x++) {
+      const at = ((r0 + y) * width + c0 + x) * 4;
+      for (let k = 0; k < c; k++) u8[(y * a.width + x) * c + k] = data[at + k];
+    }
+  }
+  return {width: a.width, height: a.height, channels: c, data: toBase64(u8)};
+}
+
+export function dataUri(p) {
+  // the image component's pixels as a PNG data URI (for <img>: thumbnails, strips)
+  const c = document.createElement('canvas'), raw = atob(p.data), n = p.width * p.height;
+  c.width = p.width; c.height = p.height;
+  const rgba = new Uint8ClampedArray(n * 4);
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < 3; k++) rgba[4 * i + k] = raw.charCodeAt(p.channels === 1 ? i : 3 * i + k);
+    rgba[4 * i + 3] = 255;
+  }
+  c.getContext('2d').putImageData(new ImageData(rgba, p.width, p.height), 0, 0);
+  return c.toDataURL();
+}
+
+export const figureHtml = (uri, caption) =>
+  `<figure class="vx-img"><img src="${uri}" alt="${caption}"><figcaption>${caption}</figcaption></figure>`;

@@ -1,0 +1,66 @@
+"""The app's components on their own in Chromium, run by the static site's host (explorer/site/page/host.js) as
+any page without Gradio runs them: the code grid at the sizes a VQ model may have (7 x 7 up to 32 x 32), its cells
+clickable with their row and column."""
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.browser_app import needs_chromium
+from tests.launch import free_port
+
+pytestmark = needs_chromium
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = """<!doctype html><html><body><div id="grid"></div><script type="module">
+import {mount} from './host.js';
+window.clicks = [];
+window.grid = await mount('grid', '<div class="vx-grid-host"></div>', 'grid.js', {}, (ev, d) => clicks.push([ev, d]));
+document.body.dataset.ready = '1';
+</script></body></html>"""
+
+
+@pytest.fixture(scope="module")
+def components_url(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("components")
+    shutil.copyfile(ROOT / "explorer/site/page/host.js", folder / "host.js")
+    shutil.copyfile(ROOT / "explorer/web/components/grid.js", folder / "grid.js")
+    (folder / "index.html").write_text(PAGE)
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "-d",
+                               str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield url
+    server.terminate()
+    server.wait(10)
+
+
+def test_the_code_grid_draws_every_cell_clickable_and_large_grids_get_small_cells(browser, components_url):
+    from explorer.web.components.grid import grid_value
+
+    page = browser.new_page()
+    page.goto(components_url)
+    page.wait_for_selector("body[data-ready='1']")
+    assert page.inner_text("#grid") == "No VQ-VAE loaded."
+    for n, size in ((7, ""), (16, "vx-grid-medium"), (32, "vx-grid-dense")):
+        grid = [[(r * n + c) % 512 for c in range(n)] for r in range(n)]
+        page.evaluate("(v) => window.grid.set(v)", grid_value(grid, (n - 1, 2)))
+        assert page.locator("#grid td[data-row]").count() == n * n
+        assert page.locator("#grid td.sel").get_attribute("data-row") == str(n - 1)
+        assert page.locator("#grid td.sel").get_attribute("data-col") == "2"
+        assert page.locator(f'#grid td[data-row="{n - 1}"][data-col="{n - 1}"]').inner_text() == str(grid[-1][-1])
+        classes = page.get_attribute("#grid table", "class")
+        assert (size in classes) if size else classes == "vx-grid"
+        assert page.locator("#grid .vx-grid-box").count() == 1
+    page.click('#grid td[data-row="3"][data-col="5"]')
+    assert page.evaluate("() => window.clicks") == [["click", {"row": 3, "col": 5}]]
+    page.close()
