@@ -101,7 +101,7 @@ def main(argv=None):
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             server, url = serve_folder(report.out)
             try:
-                r["pages"]["static site"] = bench_page(browser, url, args.interactions, "body[data-ready='1']")
+                r["pages"]["static site"] = bench_page(browser, url, args.interactions, "body[data-loaded='all']")
             finally:
                 server.terminate()
             if not args.no_app:

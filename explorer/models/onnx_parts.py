@@ -5,6 +5,8 @@ PyTorch on the same inputs.
                   encoder: x (B, C, H, W) in [0, 1] -> mu (B, d)                 the mean of q(z|x)
     CodeModel     decoder: grid (B, h, w) int64 -> image (B, C, H, W) in [0, 1]  decode_indices(grid)
                   encoder: x (B, C, H, W) in [0, 1] -> grid (B, h, w) int64      the nearest code of each cell
+                  prior:   inputs (B, T) int64 -> logits (B, T, K)               log p(c_t | c_<t) up to a constant,
+                           inputs (BOS, c_0, ..., c_{T-2}) in raster order        (with a prior over code grids)
 
 Any model behind the interface exports this way: a part is the interface's own method traced into a graph, so a new
 kind of model needs nothing here. The batch size is free (dynamic axis 0).
@@ -38,6 +40,8 @@ class Part:
     output_name: str  # "image", "mu" or "grid"
     run: object  # the PyTorch function the graph is traced from (a method of the model)
     example: torch.Tensor  # a batch of inputs it is traced and checked on
+    weights: object  # () -> the tensors it computes with (the tracer writes them into the graph)
+    free: tuple[int, ...] = (0,)  # the input's axes whose size the graph leaves free (the output's first ones too)
 
     def reference(self, inputs: torch.Tensor) -> np.ndarray:
         with torch.no_grad():
@@ -61,18 +65,23 @@ def parts(model: Model, images: torch.Tensor) -> list[Part]:
     with torch.no_grad():
         if isinstance(model, LatentModel):
             mu = model.encode(x)[0]
-            return [Part("decoder", "z", "image", model.decode_location, mu),
-                    Part("encoder", "x", "mu", lambda im: model.encode(im)[0], x)]
+            return [Part("decoder", "z", "image", model.decode_location, mu, model.parameters),
+                    Part("encoder", "x", "mu", lambda im: model.encode(im)[0], x, model.parameters)]
         if isinstance(model, CodeModel):
             grid = model.encode_indices(x)
-            return [Part("decoder", "grid", "image", lambda g: model.decode_indices(g), grid.long()),
-                    Part("encoder", "x", "grid", lambda im: model.encode_indices(im).long(), x)]
+            found = [Part("decoder", "grid", "image", lambda g: model.decode_indices(g), grid.long(), model.parameters),
+                     Part("encoder", "x", "grid", lambda im: model.encode_indices(im).long(), x, model.parameters)]
+            if model.prior is not None:
+                prior = model.prior
+                found.append(Part("prior", "inputs", "logits", prior.logits, prior.inputs(grid), prior.parameters,
+                                  (0, 1)))
+            return found
     raise TypeError(f"{type(model).__name__} is neither a LatentModel nor a CodeModel")
 
 
-def export(part: Part, model: Model, path: str | Path) -> int:
-    """Write `part` of `model` as an ONNX file at `path`; its size in bytes."""
-    weights = [w for w in model.parameters() if w.requires_grad]
+def export(part: Part, path: str | Path) -> int:
+    """Write `part` as an ONNX file at `path`; its size in bytes."""
+    weights = [w for w in part.weights() if w.requires_grad]
     try:
         for w in weights:  # the tracer takes the weights as constants, which must not ask for gradients
             w.requires_grad_(False)
@@ -80,7 +89,8 @@ def export(part: Part, model: Model, path: str | Path) -> int:
             warnings.simplefilter("ignore")  # the tracer's notes on Python values it froze (shapes, constants)
             torch.onnx.export(_Traced(part.run).eval(), (part.example,), str(path), input_names=[part.input_name],
                               output_names=[part.output_name], opset_version=17, dynamo=False,
-                              dynamic_axes={part.input_name: {0: "batch"}, part.output_name: {0: "batch"}})
+                              dynamic_axes={name: {a: f"axis{a}" for a in part.free}
+                                            for name in (part.input_name, part.output_name)})
     finally:
         for w in weights:
             w.requires_grad_(True)

@@ -8,10 +8,13 @@ A VAE (LatentModel):
     latents.bin                  mu(x) of every image, float32 (N, d), row by row
     coords.bin                   every image's map position, float32 (N, 2)
     labels.bin                   every image's class, int16 (N,) (-1: unlabelled)
+    mixture.bin                  its fitted prior over z, if it has one: a Gaussian mixture of K components, float32:
+                                 the weights w (K,), the means (K, d), the Cholesky factors L (K, d, d)
 A VQ-VAE (CodeModel):
     decoder.onnx, encoder.onnx   code grid (B, h, w) int64 -> image; image -> code grid
     map.json                     the codebook map, by usage (figures/maps.py)
     grids.bin                    every image's code grid, uint16 (N, h, w)
+    prior.onnx                   its prior over code grids, if it has one (a third part)
 The images themselves are one atlas per image set (images.py), shared by the models that show the same images.
 The manifest entry names these files and holds what the page needs besides: for a VAE its sliders (dimensions by
 KL, or the principal directions of a latent too long for a slider each), for a VQ-VAE its grid size, K and code
@@ -63,10 +66,11 @@ def write_parts(model, name: str, x_test: np.ndarray, folder: Path, files: dict,
     checks = {}
     for part in onnx_parts.parts(model, images):
         path = folder / f"{part.name}.onnx"
-        size = onnx_parts.export(part, model, path)
+        size = onnx_parts.export(part, path)
         diff = onnx_parts.check(part, path)
         files[part.name] = path.name
-        measure = {"image": "image units", "mu": "latent units", "grid": "share of code cells"}[part.output_name]
+        measure = {"image": "image units", "mu": "latent units", "grid": "share of code cells",
+                   "logits": "logit units"}[part.output_name]
         checks[part.name] = {"max_difference": diff, "measure": measure, "images": len(images), "bytes": size}
         log(f"{name}: {part.name}.onnx {size / 1e6:.2f} MB, differs from PyTorch by at most {diff:.2g}")
     return checks
@@ -87,10 +91,17 @@ def vae_files(ex: Explorer, name: str, folder: Path, atlas: dict, log=print) -> 
     (folder / files["coords"]).write_bytes(np.ascontiguousarray(proj.coords, np.float32).tobytes())
     (folder / files["labels"]).write_bytes(np.ascontiguousarray(proj.labels, np.int16).tobytes())
     checks = write_parts(model, name, data.x_test, folder, files, log)
+    mixture = None
+    if model.fitted_prior is not None:  # z = m_k + L_k eps, k ~ Categorical(w), eps ~ N(0, I)
+        gm = model.fitted_prior
+        files["mixture"] = "mixture.bin"
+        parts = [torch.softmax(gm.logits, 0), gm.means, gm.scale_tril]
+        (folder / files["mixture"]).write_bytes(b"".join(t.detach().cpu().float().numpy().tobytes() for t in parts))
+        mixture = {"components": len(gm.means)}
     return {"name": name, "kind": "vae", "folder": folder.name, "files": files, "checks": checks,
             "latent_dim": int(model.latent_dim), "image_shape": list(model.image_shape), "n": len(proj.latents),
             "label_names": list(data.label_names), "atlas": atlas, "sliders": sliders(ex, name),
-            "description": model.description}
+            "fitted_prior": mixture, "description": model.description}
 
 
 def vq_files(ex: Explorer, name: str, folder: Path, atlas: dict, log=print) -> dict:
@@ -110,7 +121,8 @@ def vq_files(ex: Explorer, name: str, folder: Path, atlas: dict, log=print) -> d
     return {"name": name, "kind": "vqvae", "folder": folder.name, "files": files, "checks": checks,
             "grid_size": int(model.grid_size), "num_codes": int(model.num_codes),
             "image_shape": list(model.image_shape), "n": len(cb.grids), "label_names": list(data.label_names),
-            "atlas": atlas, "usage": usage, "description": model.description}
+            "atlas": atlas, "usage": usage, "prior": None if model.prior is None else {"bos": int(model.prior.bos)},
+            "prior_problem": model.prior_problem, "description": model.description}
 
 
 def sliders(ex: Explorer, name: str) -> dict:

@@ -41,7 +41,7 @@ def site_url(app_checkpoints, tmp_path_factory):
 
 
 def open_site(browser, url: str) -> AppPage:
-    app = AppPage(browser, url, ready="body[data-ready='1']")
+    app = AppPage(browser, url, ready="body[data-loaded='all']")  # every model's files fetched
     app.page.wait_for_selector("#latent-map .vx-plot[data-ready]")
     app.page.wait_for_selector("#decoded-image canvas[data-frame]")
     return app
@@ -127,7 +127,8 @@ def test_the_code_grid_edits_decode_in_the_page_with_no_request_and_equal_pytorc
                                                                                    app_checkpoints):
     from explorer.models import open_folder
 
-    app = AppPage(browser, site_url + f"?vq={app_models.vq}&tab=codes&codes=3&cell=1,0", ready="body[data-ready='1']")
+    app = AppPage(browser, site_url + f"?vq={app_models.vq}&tab=codes&codes=3&cell=1,0",
+                  ready="body[data-loaded='all']")
     page, requests = app.page, []
     page.wait_for_selector("#vq-decoded canvas[data-frame]")
     page.wait_for_selector("#codebook-map .vx-plot[data-ready]")
@@ -159,5 +160,43 @@ def test_the_code_grid_edits_decode_in_the_page_with_no_request_and_equal_pytorc
     with torch.no_grad():
         want = model.decode_indices(torch.tensor([grid]))[0].flatten().numpy()
     assert np.abs(got - want).max() <= 1e-4
+    assert requests == [], f"requests after the page loaded: {requests}"
+    assert app.errors == []
+
+
+def test_generate_draws_samples_in_the_page_opens_one_and_the_priors_logits_equal_pytorchs(
+        browser, site_url, app_models, app_checkpoints):
+    from explorer.models import open_folder
+
+    app = open_site(browser, site_url)
+    page, requests = app.page, []
+    page.on("request", lambda r: r.url.startswith("http") and requests.append(r.url))
+    page.fill("#gen-n", "4")
+    page.click("#gen-go")
+    page.wait_for_function("() => document.querySelectorAll('#gen-samples button[data-index]').length === 4")
+    assert "N(0, I)" in page.inner_text("#gen-note") and "in this browser" in page.inner_text("#gen-note")
+    before = frame(app)
+    page.click('#gen-samples button[data-index="2"]')
+    wait_frame_after(app, before)
+
+    page.select_option("#model", app_models.vq)
+    page.wait_for_selector("#vq-decoded canvas[data-frame]")
+    page.fill("#gen-n", "3")
+    page.fill("#gen-topk", "0")  # out of range: a message, no samples
+    page.click("#gen-go")
+    assert "top-k must be" in page.inner_text("#gen-note")
+    page.fill("#gen-topk", "5")
+    page.click("#gen-go")
+    page.wait_for_function("() => document.querySelectorAll('#gen-samples button[data-index]').length === 3")
+    assert "top-5" in page.inner_text("#gen-note")
+    page.click('#gen-samples button[data-index="0"]')
+    page.wait_for_function("() => document.querySelector('#codes-image').innerText.includes('a sample from the prior')")
+
+    model = open_folder(app_checkpoints / app_models.vq, log=pytest.fail).load()
+    inputs = [app_models.num_codes, 3, 1, 4]  # BOS, then three codes
+    got = np.array(page.evaluate("([name, x]) => window.vxSite.priorLogits(name, x)", [app_models.vq, inputs]))
+    with torch.no_grad():
+        want = model.prior.logits(torch.tensor([inputs]))[0].flatten().numpy()
+    assert got.shape == want.shape and np.abs(got - want).max() <= 1e-4
     assert requests == [], f"requests after the page loaded: {requests}"
     assert app.errors == []

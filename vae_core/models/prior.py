@@ -46,7 +46,8 @@ class CausalSelfAttention(nn.Module):
             cache[0, :, :, pos:pos + t], cache[1, :, :, pos:pos + t] = k, v
             k, v = cache[0, :, :, :pos + t], cache[1, :, :, :pos + t]
         # y_i = sum_{j <= i} softmax_j(q_i . k_j / sqrt(hd)) v_j   (one new query sees the whole cache: no mask)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=t > 1,
+        causal = cache is None or t > 1  # without a cache, always: the ONNX export traces it with T left free
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=causal,
                                            dropout_p=self.dropout if self.training else 0.0)
         return self.proj(y.transpose(1, 2).reshape(b, t, c))
 

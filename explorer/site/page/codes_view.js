@@ -66,7 +66,17 @@ export class CodesView {
   }
 
   query() {
-    return {vq: this.m.e.name, tab: 'codes', codes: String(this.st.index), cell: this.st.cell.join(',')};
+    const q = {vq: this.m.e.name, tab: 'codes', cell: this.st.cell.join(',')};
+    if (this.st.index !== null) q.codes = String(this.st.index);  // a sampled grid is no test image's
+    return q;
+  }
+
+  showGrid(grid) {
+    // a code grid no test image made (a sample from the prior), to edit
+    this.st = {index: null, grid: grid.map((row) => row.slice()), original: grid.map((row) => row.slice()),
+               cell: [0, 0]};
+    $('codes-image').innerHTML = '<p>a sample from the prior: no test image</p>';
+    this.draw();
   }
 
   select(index, cell = null) {

@@ -42,36 +42,45 @@ function loadAtlas(a) {
 
 export function open(name) {
   // the model `name` with its files: {e (its manifest entry), figure, atlas, decoder, encoder, n, and for a VAE
-  // latents, coords, labels, d; for a VQ-VAE grids, side}
+  // latents, coords, labels, d, mixture (its fitted prior, or null); for a VQ-VAE grids, side, prior (or null)}
   if (!loaded.has(name)) {
     const e = entries.get(name), base = `models/${e.folder}/`, f = e.files;
     const session = async (file) => new Runner(await ort.InferenceSession.create(base + file,
                                                                                   {executionProviders: ['wasm']}));
     const common = Promise.all([fetch(base + f.map).then((r) => r.text()), loadAtlas(e.atlas), session(f.decoder),
-                                session(f.encoder)]);
+                                session(f.encoder), f.prior ? session(f.prior) : null,
+                                f.mixture ? bytes(base + f.mixture) : null]);
     const own = e.kind === 'vae'
       ? Promise.all([bytes(base + f.latents), bytes(base + f.coords), bytes(base + f.labels)]).then(([z, xy, y]) => ({
         latents: new Float32Array(z), coords: new Float32Array(xy), labels: new Int16Array(y), d: e.latent_dim}))
       : bytes(base + f.grids).then((g) => ({grids: new Uint16Array(g), side: e.grid_size}));
-    loaded.set(name, Promise.all([common, own]).then(([[figure, atlas, decoder, encoder], more]) => ({
-      e, figure, atlas, decoder, encoder, n: e.n, ...more})));
+    loaded.set(name, Promise.all([common, own]).then(([[figure, atlas, decoder, encoder, prior, mixture], more]) => ({
+      e, figure, atlas, decoder, encoder, prior, mixture: mixture && new Float32Array(mixture), n: e.n, ...more})));
   }
   return loaded.get(name);
 }
 
 // --- decodes ----------------------------------------------------------------------------------------------------
-export async function decodeLatent(mo, z) {
-  // the decoder's image for latent z (d,): (C, H, W) floats in [0, 1]
-  const out = await mo.decoder.run({z: new ort.Tensor('float32', Float32Array.from(z), [1, mo.d])});
-  return out.image.data;
+const images = (mo, data, n) => {  // (n, C, H, W) floats -> n images of (C, H, W)
+  const size = mo.e.image_shape.reduce((a, b) => a * b, 1);
+  return Array.from({length: n}, (_, i) => data.subarray(i * size, (i + 1) * size));
+};
+
+export async function decodeLatents(mo, zs) {
+  // the decoder's images for latents zs (n arrays of d): n (C, H, W) floats in [0, 1]
+  const out = await mo.decoder.run({z: new ort.Tensor('float32', Float32Array.from(zs.flat()), [zs.length, mo.d])});
+  return images(mo, out.image.data, zs.length);
 }
 
-export async function decodeGrid(mo, grid) {
-  // the decoder's image for a code grid (side x side nested arrays of code indices)
-  const flat = BigInt64Array.from(grid.flat(), (c) => BigInt(c));
-  const out = await mo.decoder.run({grid: new ort.Tensor('int64', flat, [1, mo.side, mo.side])});
-  return out.image.data;
+export async function decodeGrids(mo, grids) {
+  // the decoder's images for code grids (n nested side x side arrays of code indices)
+  const flat = BigInt64Array.from(grids.flat(2), (c) => BigInt(c));
+  const out = await mo.decoder.run({grid: new ort.Tensor('int64', flat, [grids.length, mo.side, mo.side])});
+  return images(mo, out.image.data, grids.length);
 }
+
+export const decodeLatent = async (mo, z) => (await decodeLatents(mo, [z]))[0];
+export const decodeGrid = async (mo, grid) => (await decodeGrids(mo, [grid]))[0];
 
 export function gridOf(mo, i) {
   // test image i's code grid, as the encoder made it

@@ -1,16 +1,19 @@
 // The static page: the app's latent map view (a VAE) and codes view (a VQ-VAE) over the exported models
 // (explorer/site/export.py), decoding in the browser with onnxruntime-web. This file picks the model, reads the view
 // the address bar asks for (checked as the app checks it) and writes it back. After the page has loaded, nothing
-// touches the network: a model's files are fetched when it is first opened.
+// touches the network: the model shown is fetched first, then every other model's files.
 import {mount} from './host.js';
 import {backend} from './backend.js';
 import {CodesView} from './codes_view.js';
+import {GenerateView} from './generate_view.js';
 import {MapView} from './map_view.js';
 import {decodeGrid, decodeLatent, entries, manifest, open} from './models.js';
 
 const $ = (id) => document.getElementById(id);
 let url, shown = null;  // the address-bar component; the view showing
 const views = {vae: new MapView(changed), vqvae: new CodesView(changed)};
+const generate = new GenerateView((mo, sample) => (mo.e.kind === 'vae' ? views.vae.setLatent(sample, true)
+  : views.vqvae.showGrid(sample)));
 
 function changed() {
   if (url && shown) url.set(new URLSearchParams(shown.query()).toString());
@@ -58,6 +61,7 @@ async function show(name, index = 0, extra = null) {
   $('codes-view').hidden = e.kind !== 'vqvae';
   shown = views[e.kind];
   await shown.show(name, index, extra);
+  generate.show(await open(name));
   changed();
   $('checks').textContent = 'Checked against PyTorch on the model\'s first images: ' + Object.entries(e.checks).map(
     ([part, r]) => (r.measure === 'share of code cells'
@@ -76,14 +80,22 @@ async function main() {
   const want = wanted();
   picker.value = want.name;
   [url] = await Promise.all([mount('url-state', '', 'components/url.js', backend),
-                             views.vae.mount(), views.vqvae.mount()]);
+                             views.vae.mount(), views.vqvae.mount(), generate.mount()]);
   picker.addEventListener('change', () => show(picker.value));
   await show(want.name, want.index, want.extra);
   window.vxSite = {  // for tests and benchmarks: the page's own decode of a latent, as floats
     decodeFloats: async (name, z) => Array.from(await decodeLatent(await open(name), z)),
     decodeGridFloats: async (name, grid) => Array.from(await decodeGrid(await open(name), grid)),
+    priorLogits: async (name, inputs) => {  // the prior's logits (T, K) for one sequence of inputs (BOS, c_0, ...)
+      const out = await (await open(name)).prior.run({inputs: new ort.Tensor('int64', BigInt64Array.from(inputs,
+        (c) => BigInt(c)), [1, inputs.length])});
+      return Array.from(out.logits.data);
+    },
   };
   document.body.dataset.ready = '1';
+  // the other models' files next, so that switching to one makes no request (and works offline from here on)
+  await Promise.all(manifest.models.map((e) => open(e.name)));
+  document.body.dataset.loaded = 'all';
 }
 
 main().catch((err) => {

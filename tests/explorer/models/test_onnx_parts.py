@@ -33,7 +33,7 @@ def readme_module():
     return given_module("mine", scope["VAE"](), (1, 28, 28)).model
 
 
-def models(tiny_cfg, tmp_path):
+def models(tiny_cfg, tmp_path, app_checkpoints, app_models):
     torch.manual_seed(0)
     diffusers.AutoencoderKL(latent_channels=2, **BODY).save_pretrained(tmp_path / "kl")
     diffusers.VQModel(latent_channels=2, num_vq_embeddings=8, vq_embed_dim=2, **BODY).save_pretrained(tmp_path / "vq")
@@ -45,23 +45,27 @@ def models(tiny_cfg, tmp_path):
         "diffusers AutoencoderKL": open_folder(tmp_path / "kl", log=pytest.fail).load(),
         "diffusers VQModel": open_folder(tmp_path / "vq", log=pytest.fail).load(),
         "the README's module": readme_module(),
+        "vae_core VQ-VAE with its prior": open_folder(app_checkpoints / app_models.vq, log=pytest.fail).load(),
     }
 
 
 @pytest.mark.slow
-def test_every_kind_of_model_exports_parts_that_agree_with_pytorch(tiny_cfg, tmp_path):
-    for what, model in models(tiny_cfg, tmp_path).items():
+def test_every_kind_of_model_exports_parts_that_agree_with_pytorch(tiny_cfg, tmp_path, app_checkpoints, app_models):
+    for what, model in models(tiny_cfg, tmp_path, app_checkpoints, app_models).items():
         trainable = [w.requires_grad for w in model.parameters()]
         images = torch.rand(6, *model.image_shape, generator=torch.Generator().manual_seed(1))
         found = parts(model, images)
-        assert [p.name for p in found] == ["decoder", "encoder"], what
+        with_prior = getattr(model, "prior", None) is not None
+        assert [p.name for p in found] == ["decoder", "encoder"] + ["prior"] * with_prior, what
         for part in found:
             path = tmp_path / f"{what}-{part.name}.onnx".replace(" ", "_").replace("'", "")
-            assert export(part, model, path) > 0
+            assert export(part, path) > 0
             assert check(part, path) <= TOLERANCE, what
             other = torch.rand(3, *model.image_shape, generator=torch.Generator().manual_seed(2))
             fresh = {p.name: p for p in parts(model, other)}[part.name].example  # 3 new inputs: the batch is free
             assert difference(part, path, fresh) <= TOLERANCE, f"{what} {part.name} on new inputs"
+            if part.name == "prior":  # the number of cells is free too: a prefix of 3 cells, as sampling feeds it
+                assert difference(part, path, fresh[:, :3]) <= TOLERANCE
         assert [w.requires_grad for w in model.parameters()] == trainable, f"{what}: the export left its weights"
         if isinstance(model, LatentModel):
             assert found[0].example.shape == (6, model.latent_dim) and found[0].input_name == "z"
@@ -73,7 +77,7 @@ def test_a_part_whose_graph_disagrees_is_refused_with_the_part_and_the_differenc
     torch.manual_seed(0)
     model = VaeCoreVAE(build_model(tiny_cfg(model="vae")).eval())
     decoder = parts(model, torch.rand(4, 1, 8, 8))[0]
-    export(decoder, model, tmp_path / "decoder.onnx")
+    export(decoder, tmp_path / "decoder.onnx")
     with torch.no_grad():  # the weights change after the export: the graph now computes something else
         for w in model.parameters():
             w.add_(0.5)

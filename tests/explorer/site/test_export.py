@@ -69,6 +69,9 @@ def test_the_site_holds_the_page_the_components_the_libraries_and_each_vae(site,
     assert vq["checks"]["decoder"]["max_difference"] <= onnx_parts.TOLERANCE
     assert vq["usage"]["perplexity"] == cb.usage()["perplexity"]
     assert json.loads((folder / "map.json").read_text())["layout"]["showlegend"] is False
+    assert vq["files"]["prior"] == "prior.onnx" and (folder / "prior.onnx").is_file()  # the tiny VQ-VAE has a prior
+    assert vq["checks"]["prior"]["max_difference"] <= onnx_parts.TOLERANCE
+    assert vq["prior"]["bos"] == app_models.num_codes
     assert site.megabytes() < site.megabytes(libraries=True)
 
 
@@ -100,3 +103,22 @@ def test_the_command_says_what_to_do_and_exits_2_on_a_folder_that_is_not_empty(a
                           "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 2 and "not an empty folder" in out.stderr and "--force" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_a_fitted_prior_is_written_as_its_weights_means_and_cholesky_factors(teach_ex, tmp_path):
+    import torch
+
+    report = export_site(teach_ex, tmp_path / "site", log=lambda *a: None)
+    manifest = json.loads((report.out / "manifest.json").read_text())
+    entry = next(m for m in manifest["models"] if m["name"] == "vae4")
+    gm = teach_ex.store.model("vae4", "vae").fitted_prior
+    k, d = gm.means.shape
+    assert entry["fitted_prior"] == {"components": k} and entry["files"]["mixture"] == "mixture.bin"
+    flat = np.fromfile(report.out / "models" / entry["folder"] / "mixture.bin", np.float32)
+    assert flat.size == k + k * d + k * d * d
+    assert np.allclose(flat[:k], torch.softmax(gm.logits, 0).numpy(), atol=1e-7) and abs(flat[:k].sum() - 1) < 1e-5
+    assert np.allclose(flat[k:k + k * d].reshape(k, d), gm.means.numpy(), atol=1e-6)
+    assert np.allclose(flat[k + k * d:].reshape(k, d, d), gm.scale_tril.numpy(), atol=1e-6)
+    others = {m["name"]: m for m in manifest["models"]}
+    assert others["vae2"]["fitted_prior"] is None and "mixture" not in others["vae2"]["files"]
+    assert others["vq"]["prior"] is None and "prior" not in others["vq"]["files"]  # a VQ-VAE without a prior
