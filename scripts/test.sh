@@ -9,4 +9,5 @@ if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
 fi
 python -m pip install -q -r requirements-dev.txt
 python -m ruff check .  # lint first: the settings are in pyproject.toml
-python -m pytest -q "$@"
+# two processes, each test file on one of them (its module fixtures built once); docs/benchmarks.md, "The tests"
+python -m pytest -q -n 2 --dist loadfile "$@"

@@ -53,14 +53,15 @@ def ort_web_dist() -> Path:
             raise VendorError(f"$VAE_EXPLORER_ORT_WEB={given} has no dist/ with {', '.join(ORT_FILES)}: point it at "
                               "an unpacked onnxruntime-web package (npm pack onnxruntime-web; tar xzf the .tgz)")
         return dist
-    dist = cache_dir() / f"onnxruntime-web-{ORT_WEB}" / "dist"
-    if all((dist / f).is_file() for f in ORT_FILES):
-        return dist
+    home = cache_dir() / f"onnxruntime-web-{ORT_WEB}"
+    if all((home / "dist" / f).is_file() for f in ORT_FILES):
+        return home / "dist"
     npm = shutil.which("npm")
     if npm is None:
         raise VendorError("the static page needs onnxruntime-web, fetched with npm, which is not installed: install "
                           "Node.js and npm, or set $VAE_EXPLORER_ORT_WEB to an unpacked onnxruntime-web package")
-    with tempfile.TemporaryDirectory() as tmp:
+    home.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=home.parent, prefix=".fetch-") as tmp:
         done = subprocess.run([npm, "pack", f"onnxruntime-web@{ORT_WEB}", "--silent"], cwd=tmp, capture_output=True,
                               text=True, timeout=600)
         tgz = next(Path(tmp).glob("onnxruntime-web-*.tgz"), None)
@@ -70,10 +71,12 @@ def ort_web_dist() -> Path:
         with tarfile.open(tgz) as tar:
             members = [m for m in tar.getmembers() if m.name in {f"package/dist/{f}" for f in ORT_FILES}]
             tar.extractall(tmp, members=members, filter="data")
-        dist.mkdir(parents=True, exist_ok=True)
-        for f in ORT_FILES:
-            shutil.copyfile(Path(tmp) / "package" / "dist" / f, dist / f)
-    return dist
+        try:  # whole or not at all: another export fetching at the same time may have put its copy there first
+            os.rename(Path(tmp) / "package", home)
+        except OSError:
+            if not all((home / "dist" / f).is_file() for f in ORT_FILES):
+                raise
+    return home / "dist"
 
 
 def copy_libraries(out: Path) -> dict[str, int]:
