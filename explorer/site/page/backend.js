@@ -1,12 +1,12 @@
 // The backend the app's components call (their `server`), answering what the app's server functions answer
 // (explorer/web/views/map.py and codes.py: figure, thumbnail, decode) from the exported files, in the page.
-import {dataUri, decodeGrid, decodeLatent, latentOf, open, pixelsOfFloats, pixelsOfImage} from './models.js';
+import {dataUri, decodeGrid, decodeLatent, figureOf, latentOf, open, pixelsOfFloats, pixelsOfImage} from './models.js';
 import {blend} from './latent_maths.js';
 
 const filled = (mo, code) => Array.from({length: mo.side}, () => Array(mo.side).fill(code));
 
 export const backend = {
-  figure: async (key) => (await open(key)).figure,
+  figure: (key) => figureOf(key),  // at once: the map is drawn while the model's other files load
 
   thumbnail: async ({key, index}) => {
     // a map point's image; on a codebook map, the decode of a grid made only of that code

@@ -56,12 +56,12 @@ export class CodesView {
   }
 
   async show(name, index = 0, cell = null) {
+    this.plot.set(JSON.stringify({key: name, marker: null, points: null}));  // drawn while the rest loads
     this.m = await open(name);
     const u = this.m.e.usage;
     $('usage').textContent = `${this.m.e.description}. Code usage over the test split: perplexity `
       + `${u.perplexity.toFixed(1)}, ${(100 * u.codes_used).toFixed(1)}% of the ${this.m.e.num_codes} codes used, `
       + `${u.dead_codes} dead.`;
-    this.plot.set(JSON.stringify({key: name, marker: null, points: null}));
     this.select(index, cell);
   }
 

@@ -35,8 +35,8 @@ export class MapView {
   }
 
   async show(name, index = 0, z = null) {
+    this.plot.set(JSON.stringify({key: name, marker: null, points: null}));  // drawn while the rest loads
     this.m = await open(name);
-    this.plot.set(JSON.stringify({key: name, marker: null, points: null}));
     await this.select(index, z === null);
     if (z) this.setLatent(z, true);
   }

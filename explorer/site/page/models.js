@@ -7,6 +7,7 @@ ort.env.wasm.numThreads = 1;  // a plain static host is not cross-origin isolate
 ort.env.wasm.wasmPaths = new URL('lib/', location.href).href;
 
 const loaded = new Map();  // name -> promise of the opened model
+const figures = new Map();  // name -> promise of its map's figure JSON (drawn before the rest has loaded)
 const atlases = new Map();  // file -> promise of its pixels (ImageData)
 
 class Runner {  // one onnxruntime session, its runs one after another (a session runs one batch at a time)
@@ -40,6 +41,15 @@ function loadAtlas(a) {
   return atlases.get(a.file);
 }
 
+export function figureOf(name) {
+  // the figure of model `name`'s map (its latent map or its codebook map), as JSON text
+  if (!figures.has(name)) {
+    const e = entries.get(name);
+    figures.set(name, fetch(`models/${e.folder}/${e.files.map}`).then((r) => r.text()));
+  }
+  return figures.get(name);
+}
+
 export function open(name) {
   // the model `name` with its files: {e (its manifest entry), figure, atlas, decoder, encoder, n, and for a VAE
   // latents, coords, labels, d, mixture (its fitted prior, or null); for a VQ-VAE grids, side, prior (or null)}
@@ -47,7 +57,7 @@ export function open(name) {
     const e = entries.get(name), base = `models/${e.folder}/`, f = e.files;
     const session = async (file) => new Runner(await ort.InferenceSession.create(base + file,
                                                                                   {executionProviders: ['wasm']}));
-    const common = Promise.all([fetch(base + f.map).then((r) => r.text()), loadAtlas(e.atlas), session(f.decoder),
+    const common = Promise.all([figureOf(name), loadAtlas(e.atlas), session(f.decoder),
                                 session(f.encoder), f.prior ? session(f.prior) : null,
                                 f.mixture ? bytes(base + f.mixture) : null]);
     const own = e.kind === 'vae'
