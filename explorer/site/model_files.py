@@ -62,7 +62,7 @@ def checked_model(ex: Explorer, name: str, kind: str):
 
 def write_parts(model, name: str, x_test: np.ndarray, folder: Path, files: dict, log=print) -> dict:
     """Export and check the model's parts on its first CHECK_IMAGES images; {part: its check}."""
-    images = torch.from_numpy(x_test[:CHECK_IMAGES]).float() / 255.0
+    images = torch.from_numpy(x_test[:CHECK_IMAGES]).float() / 255.0  # (a prior's step: at the middle cell)
     checks = {}
     for part in onnx_parts.parts(model, images):
         path = folder / f"{part.name}.onnx"
@@ -70,7 +70,7 @@ def write_parts(model, name: str, x_test: np.ndarray, folder: Path, files: dict,
         diff = onnx_parts.check(part, path)
         files[part.name] = path.name
         measure = {"image": "image units", "mu": "latent units", "grid": "share of code cells",
-                   "logits": "logit units"}[part.output_name]
+                   "logits": "logit units"}[part.outputs[0]]
         checks[part.name] = {"max_difference": diff, "measure": measure, "images": len(images), "bytes": size}
         log(f"{name}: {part.name}.onnx {size / 1e6:.2f} MB, differs from PyTorch by at most {diff:.2g}")
     return checks
@@ -121,8 +121,15 @@ def vq_files(ex: Explorer, name: str, folder: Path, atlas: dict, log=print) -> d
     return {"name": name, "kind": "vqvae", "folder": folder.name, "files": files, "checks": checks,
             "grid_size": int(model.grid_size), "num_codes": int(model.num_codes),
             "image_shape": list(model.image_shape), "n": len(cb.grids), "label_names": list(data.label_names),
-            "atlas": atlas, "usage": usage, "prior": None if model.prior is None else {"bos": int(model.prior.bos)},
+            "atlas": atlas, "usage": usage, "prior": None if model.prior is None else prior_shape(model.prior),
             "prior_problem": model.prior_problem, "description": model.description}
+
+
+def prior_shape(prior) -> dict:
+    """What the page needs to run a prior's sampling step: its start token and the shape of its keys (and values)
+    for one grid, (layers, heads, N, C / heads)."""
+    layers, _, _, heads, cells, per_head = prior.new_cache(1).shape  # (layers, keys and values, B, heads, N, hd)
+    return {"bos": int(prior.bos), "cache": [layers, heads, cells, per_head]}
 
 
 def sliders(ex: Explorer, name: str) -> dict:

@@ -193,7 +193,8 @@ def test_generate_draws_samples_in_the_page_opens_one_and_the_priors_logits_equa
     page.wait_for_function("() => document.querySelector('#codes-image').innerText.includes('a sample from the prior')")
 
     model = open_folder(app_checkpoints / app_models.vq, log=pytest.fail).load()
-    inputs = [app_models.num_codes, 3, 1, 4]  # BOS, then three codes
+    cells = app_models.grid ** 2  # the step graph, cell by cell with its cache, against the whole sequence at once
+    inputs = [app_models.num_codes] + [(3 * t + 1) % app_models.num_codes for t in range(cells - 1)]
     got = np.array(page.evaluate("([name, x]) => window.vxSite.priorLogits(name, x)", [app_models.vq, inputs]))
     with torch.no_grad():
         want = model.prior.logits(torch.tensor([inputs]))[0].flatten().numpy()

@@ -260,3 +260,21 @@ def test_vae_sample_scales_z_by_the_temperature_and_refuses_top_k(tiny_cfg):
                                vae.decode_location(0.5 * z))
     with pytest.raises(ValueError, match="top_k"):
         vae.sample(4, top_k=5)
+
+
+def test_the_pure_step_gives_the_logits_of_the_whole_sequence_one_cell_at_a_time(tiny_cfg):
+    """step(token, pos, keys, values), fed its own keys and values back, gives at each position what
+    logits(inputs) gives for the whole sequence at once: the cached step the static page runs, as a function."""
+    from vae_core import build_model
+
+    torch.manual_seed(0)
+    prior = build_model(prior_config(tiny_cfg(model="vqvae"), prior_layers=2, prior_heads=2, prior_dim=16)).eval()
+    grid = torch.randint(0, prior.num_codes, (3, prior.h, prior.w))
+    inputs = prior.inputs(grid)
+    with torch.no_grad():
+        whole = prior.logits(inputs)
+        shape = (prior.cfg.prior_layers, 3, prior.cfg.prior_heads, prior.num_cells, 16 // prior.cfg.prior_heads)
+        keys, values = torch.zeros(shape), torch.zeros(shape)
+        for t in range(prior.num_cells):
+            logits, keys, values = prior.step(inputs[:, t], torch.tensor(t), keys, values)
+            assert torch.allclose(logits, whole[:, t], atol=1e-5), t

@@ -7,7 +7,8 @@ A grid of h x w code indices c in 0..K-1 is read in raster order (row by row), c
     log p(c) = sum_t log p(c_t | c_<t)                  nats per grid (log_prob)
 
 Sampling draws c_0, c_1, ... one at a time; the key-value cache keeps every layer's keys and values of the cells
-drawn so far, so each step runs the network on one new token (49 short steps for a 7x7 grid).
+drawn so far, so each step runs the network on one new token (49 short steps for a 7x7 grid). `step` is the same
+step as a pure function (keys and values in, keys and values out), which an ONNX graph can hold.
 
 The module also holds the VQ-VAE decoder's likelihood for the bound on -log p(x) (vae_core.evaluate): the decoder
 outputs only a mean (trained with squared error), so train_prior fits one log scale per pixel of a discretised
@@ -51,6 +52,17 @@ class CausalSelfAttention(nn.Module):
                                            dropout_p=self.dropout if self.training else 0.0)
         return self.proj(y.transpose(1, 2).reshape(b, t, c))
 
+    def step(self, x: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, pos: torch.Tensor):
+        """forward for one token at position `pos` as a pure function (what an ONNX graph can hold): x (B, 1, C);
+        keys, values (B, heads, N, C / heads), filled before pos. -> (y, keys and values with pos filled)."""
+        b, _, c = x.shape
+        q, k, v = self.qkv(x).view(b, 1, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)  # (B, heads, 1, hd)
+        where = torch.arange(keys.shape[2], device=x.device)
+        keys = torch.where((where == pos)[:, None], k, keys)  # this token's key and value at position pos
+        values = torch.where((where == pos)[:, None], v, values)
+        y = F.scaled_dot_product_attention(q, keys, values, attn_mask=(where <= pos)[None])  # sees positions 0..pos
+        return self.proj(y.transpose(1, 2).reshape(b, 1, c)), keys, values
+
 
 class Block(nn.Module):
     """x + attn(ln(x)), then x + mlp(ln(x)): the pre-norm transformer block."""
@@ -64,6 +76,12 @@ class Block(nn.Module):
     def forward(self, x, cache=None, pos=0):
         x = x + self.attn(self.ln1(x), cache, pos)
         return x + self.mlp(self.ln2(x))
+
+    def step(self, x, keys, values, pos):
+        """forward for one token as a pure function (CausalSelfAttention.step)."""
+        a, keys, values = self.attn.step(self.ln1(x), keys, values, pos)
+        x = x + a
+        return x + self.mlp(self.ln2(x)), keys, values
 
 
 class CodePrior(nn.Module):
@@ -105,6 +123,19 @@ class CodePrior(nn.Module):
         for i, block in enumerate(self.blocks):
             x = block(x, None if cache is None else cache[i], pos)
         return self.head(self.ln_f(x)).float()
+
+    def step(self, token: torch.Tensor, pos: torch.Tensor, keys: torch.Tensor, values: torch.Tensor):
+        """One step of sampling as a pure function, for an ONNX graph (the static page samples with it): the logits
+        of cell `pos` given its input token (B,) (BOS, or the code of cell pos - 1) and every layer's keys and values
+        of the positions before it, (layers, B, heads, N, C / heads) each. -> (logits (B, K), keys, values with
+        position pos filled). Zeros of that shape start a grid; logits(inputs) gives the same numbers at once."""
+        x = self.tok_emb(token[:, None]) + self.pos_emb.index_select(0, pos.reshape(1))[None]
+        new_keys, new_values = [], []
+        for block, k, v in zip(self.blocks, keys, values):
+            x, k, v = block.step(x, k, v, pos)
+            new_keys.append(k)
+            new_values.append(v)
+        return self.head(self.ln_f(x))[:, 0].float(), torch.stack(new_keys), torch.stack(new_values)
 
     def inputs(self, grid: torch.Tensor) -> torch.Tensor:
         """(B, h, w) grid -> (B, N) inputs (BOS, c_0, ..., c_{N-2}): input t is what cell t is conditioned on."""

@@ -46,22 +46,28 @@ function draw(logits, rand, temperature, topK) {
   return c;
 }
 
-export async function sampleGrids(mo, n, rand, temperature, topK) {
-  // n code grids drawn cell by cell in raster order: c_t ~ p(c_t | c_<t), the prior's logits for cell t given the
-  // inputs (BOS, c_0, ..., c_{t-1})
-  const cells = mo.side * mo.side, k = mo.e.num_codes, bos = BigInt(mo.e.prior.bos);
-  const codes = Array.from({length: n}, () => new Array(cells).fill(0));
+export async function priorSteps(mo, columns, pick) {
+  // run the prior's sampling step (its ONNX graph, with its key-value cache) over n sequences cell by cell:
+  // columns(t) gives the n input tokens at cell t, pick(t, logits of the n sequences) what to keep; keys and values
+  // start at zero, (layers, n, heads, N, C / heads)
+  const [layers, heads, cells, perHead] = mo.e.prior.cache, k = mo.e.num_codes;
+  const n = columns(0).length, shape = [layers, n, heads, cells, perHead], size = shape.reduce((a, b) => a * b, 1);
+  let keys = new ort.Tensor('float32', new Float32Array(size), shape);
+  let values = new ort.Tensor('float32', new Float32Array(size), shape);
   for (let t = 0; t < cells; t++) {
-    const inputs = new BigInt64Array(n * (t + 1));
-    for (let b = 0; b < n; b++) {
-      inputs[b * (t + 1)] = bos;
-      for (let j = 0; j < t; j++) inputs[b * (t + 1) + j + 1] = BigInt(codes[b][j]);
-    }
-    const out = await mo.prior.run({inputs: new ort.Tensor('int64', inputs, [n, t + 1])});
-    for (let b = 0; b < n; b++) {
-      const at = (b * (t + 1) + t) * k;
-      codes[b][t] = draw(out.logits.data.subarray(at, at + k), rand, temperature, topK);
-    }
+    const token = new ort.Tensor('int64', BigInt64Array.from(columns(t), (c) => BigInt(c)), [n]);
+    const pos = new ort.Tensor('int64', BigInt64Array.from([BigInt(t)]), []);
+    const out = await mo.prior.run({token, pos, keys, values});
+    [keys, values] = [out.next_keys, out.next_values];
+    pick(t, Array.from({length: n}, (_, b) => out.logits.data.subarray(b * k, (b + 1) * k)));
   }
+}
+
+export async function sampleGrids(mo, n, rand, temperature, topK) {
+  // n code grids drawn cell by cell in raster order: c_t ~ p(c_t | c_<t), the input at cell t being BOS or c_{t-1}
+  const cells = mo.side * mo.side, codes = Array.from({length: n}, () => new Array(cells).fill(0));
+  await priorSteps(mo, (t) => codes.map((c) => (t === 0 ? mo.e.prior.bos : c[t - 1])), (t, logits) => {
+    logits.forEach((l, b) => { codes[b][t] = draw(l, rand, temperature, topK); });
+  });
   return codes.map((c) => Array.from({length: mo.side}, (_, r) => c.slice(r * mo.side, (r + 1) * mo.side)));
 }

@@ -7,6 +7,7 @@ import {backend} from './backend.js';
 import {CodesView} from './codes_view.js';
 import {GenerateView} from './generate_view.js';
 import {MapView} from './map_view.js';
+import {priorSteps} from './sampling.js';
 import {decodeGrid, decodeLatent, entries, manifest, open} from './models.js';
 
 const $ = (id) => document.getElementById(id);
@@ -86,10 +87,10 @@ async function main() {
   window.vxSite = {  // for tests and benchmarks: the page's own decode of a latent, as floats
     decodeFloats: async (name, z) => Array.from(await decodeLatent(await open(name), z)),
     decodeGridFloats: async (name, grid) => Array.from(await decodeGrid(await open(name), grid)),
-    priorLogits: async (name, inputs) => {  // the prior's logits (T, K) for one sequence of inputs (BOS, c_0, ...)
-      const out = await (await open(name)).prior.run({inputs: new ort.Tensor('int64', BigInt64Array.from(inputs,
-        (c) => BigInt(c)), [1, inputs.length])});
-      return Array.from(out.logits.data);
+    priorLogits: async (name, inputs) => {  // the prior's logits (N, K) for one sequence (BOS, c_0, ..., c_{N-2})
+      const got = [];
+      await priorSteps(await open(name), (t) => [inputs[t]], (t, logits) => got.push(...logits[0]));
+      return got;
     },
   };
   document.body.dataset.ready = '1';

@@ -71,7 +71,7 @@ def test_the_site_holds_the_page_the_components_the_libraries_and_each_vae(site,
     assert json.loads((folder / "map.json").read_text())["layout"]["showlegend"] is False
     assert vq["files"]["prior"] == "prior.onnx" and (folder / "prior.onnx").is_file()  # the tiny VQ-VAE has a prior
     assert vq["checks"]["prior"]["max_difference"] <= onnx_parts.TOLERANCE
-    assert vq["prior"]["bos"] == app_models.num_codes
+    assert vq["prior"]["bos"] == app_models.num_codes and vq["prior"]["cache"][2] == g * g  # keys of every cell
     assert site.megabytes() < site.megabytes(libraries=True)
 
 
