@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -199,5 +200,41 @@ def test_generate_draws_samples_in_the_page_opens_one_and_the_priors_logits_equa
     with torch.no_grad():
         want = model.prior.logits(torch.tensor([inputs]))[0].flatten().numpy()
     assert got.shape == want.shape and np.abs(got - want).max() <= 1e-4
+    assert requests == [], f"requests after the page loaded: {requests}"
+    assert app.errors == []
+
+
+def test_compare_reconstructs_a_test_image_and_a_dropped_one_in_the_page(browser, site_url, app_models,
+                                                                          app_checkpoints, tmp_path):
+    from explorer.service.explorer import Explorer
+    from vae_core.data import to_float
+
+    app = open_site(browser, site_url)
+    page, requests = app.page, []
+    page.on("request", lambda r: r.url.startswith("http") and requests.append(r.url))
+    page.click("#compare summary")
+
+    def shown_after(act) -> list[str]:
+        before = page.get_attribute("#cmp-images", "data-shown") or ""
+        act()
+        page.wait_for_function("(b) => (document.querySelector('#cmp-images').dataset.shown || '') !== b", arg=before)
+        return page.locator("#cmp-images figcaption").all_inner_texts()
+
+    captions = shown_after(lambda: (page.fill("#cmp-index", "3"), page.press("#cmp-index", "Enter")))
+    ex = Explorer([app_checkpoints], log=lambda *a: None)
+    x = to_float(ex.store.data(app_models.vae).x_test[3:4])
+    r = ex.compare.reconstruct(app_models.vae, app_models.vq, x)
+    assert captions[0] == "test image #3" and len(captions) == 3
+    for caption, mse in zip(captions[1:], (r.vae_mse, r.vqvae_mse)):  # the page's MSE is PyTorch's, to its 4 places
+        assert abs(float(caption.split("MSE ")[1].split(",")[0]) - mse) <= 1e-4, (caption, mse)
+
+    (tmp_path / "notes.txt").write_text("not an image")
+    before = page.get_attribute("#cmp-images", "data-shown")
+    page.set_input_files("#cmp-file", str(tmp_path / "notes.txt"))
+    page.wait_for_function("() => document.querySelector('#cmp-note').innerText.includes('could not read')")
+    assert page.get_attribute("#cmp-images", "data-shown") == before  # nothing changed
+    root = Path(__file__).resolve().parents[2]
+    captions = shown_after(lambda: page.set_input_files("#cmp-file", str(root / "docs" / "example.png")))
+    assert captions[0].startswith("example.png, converted from") and page.inner_text("#cmp-note") == ""
     assert requests == [], f"requests after the page loaded: {requests}"
     assert app.errors == []

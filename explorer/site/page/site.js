@@ -5,6 +5,7 @@
 import {mount} from './host.js';
 import {backend} from './backend.js';
 import {CodesView} from './codes_view.js';
+import {CompareView} from './compare_view.js';
 import {GenerateView} from './generate_view.js';
 import {MapView} from './map_view.js';
 import {priorSteps} from './sampling.js';
@@ -13,6 +14,7 @@ import {decodeGrid, decodeLatent, entries, manifest, open} from './models.js';
 const $ = (id) => document.getElementById(id);
 let url, shown = null;  // the address-bar component; the view showing
 const views = {vae: new MapView(changed), vqvae: new CodesView(changed)};
+const compare = new CompareView();
 const generate = new GenerateView((mo, sample) => (mo.e.kind === 'vae' ? views.vae.setLatent(sample, true)
   : views.vqvae.showGrid(sample)));
 
@@ -81,7 +83,8 @@ async function main() {
   const want = wanted();
   picker.value = want.name;
   [url] = await Promise.all([mount('url-state', '', 'components/url.js', backend),
-                             views.vae.mount(), views.vqvae.mount(), generate.mount()]);
+                             views.vae.mount(), views.vqvae.mount(), generate.mount(),
+                             compare.mount()]);
   picker.addEventListener('change', () => show(picker.value));
   await show(want.name, want.index, want.extra);
   window.vxSite = {  // for tests and benchmarks: the page's own decode of a latent, as floats
