@@ -25,8 +25,8 @@ from explorer.site.model_files import SiteError, slug, vae_files, vq_files
 
 PAGE = Path(__file__).parent / "page"
 COMPONENTS = Path(__file__).parents[1] / "web" / "components"  # the app's components, read as files (no Gradio)
-COMPONENT_FILES = ("plot.js", "image.js", "sliders.js", "strip.js", "url.js", "grid.js", "plot.css", "image.css",
-                   "sliders.css", "strip.css", "grid.css")
+COMPONENT_FILES = ("plot.js", "image.js", "sliders.js", "strip.js", "url.js", "grid.js", "choices.js", "plot.css",
+                   "image.css", "sliders.css", "strip.css", "grid.css", "choices.css")
 CARD = """---
 title: {title}
 emoji: 🔍

@@ -1,6 +1,6 @@
 """The app's components on their own in Chromium, run by the static site's host (explorer/site/page/host.js) as
 any page without Gradio runs them: the code grid at the sizes a VQ model may have (7 x 7 up to 32 x 32), its cells
-clickable with their row and column."""
+clickable with their row and column; the choices of codes with their labels and bars, clickable."""
 import shutil
 import subprocess
 import sys
@@ -15,10 +15,12 @@ from tests.launch import free_port
 
 pytestmark = needs_chromium
 ROOT = Path(__file__).resolve().parents[2]
-PAGE = """<!doctype html><html><body><div id="grid"></div><script type="module">
+PAGE = """<!doctype html><html><body><div id="grid"></div><div id="choices"></div><script type="module">
 import {mount} from './host.js';
 window.clicks = [];
 window.grid = await mount('grid', '<div class="vx-grid-host"></div>', 'grid.js', {}, (ev, d) => clicks.push([ev, d]));
+window.choices = await mount('choices', '<div class="vx-choices-host"></div>', 'choices.js', {},
+                             (ev, d) => clicks.push([ev, d]));
 document.body.dataset.ready = '1';
 </script></body></html>"""
 
@@ -27,7 +29,8 @@ document.body.dataset.ready = '1';
 def components_url(tmp_path_factory):
     folder = tmp_path_factory.mktemp("components")
     shutil.copyfile(ROOT / "explorer/site/page/host.js", folder / "host.js")
-    shutil.copyfile(ROOT / "explorer/web/components/grid.js", folder / "grid.js")
+    for name in ("grid.js", "choices.js"):
+        shutil.copyfile(ROOT / "explorer/web/components" / name, folder / name)
     (folder / "index.html").write_text(PAGE)
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "-d",
@@ -63,4 +66,22 @@ def test_the_code_grid_draws_every_cell_clickable_and_large_grids_get_small_cell
         assert page.locator("#grid .vx-grid-box").count() == 1
     page.click('#grid td[data-row="3"][data-col="5"]')
     assert page.evaluate("() => window.clicks") == [["click", {"row": 3, "col": 5}]]
+    page.close()
+
+
+def test_the_choices_draw_each_code_with_its_label_and_bar_and_a_click_gives_its_code(browser, components_url):
+    from explorer.web.components.choices import probability_choices
+
+    page = browser.new_page()
+    page.goto(components_url)
+    page.wait_for_selector("body[data-ready='1']")
+    assert page.inner_text("#choices") == ""
+    page.evaluate("(v) => window.choices.set(v)", probability_choices("Most likely <codes>:", [(7, 0.5), (2, 0.25)]))
+    assert page.inner_text("#choices .vx-choices-title") == "Most likely <codes>:"  # text, not markup
+    assert page.locator("#choices .vx-code").all_inner_texts() == ["7", "2"]
+    assert page.locator("#choices .vx-p").all_inner_texts() == ["50.0%", "25.0%"]
+    assert page.get_attribute('#choices button[data-code="7"] .vx-bar', "style") == "width:30px"  # 60 px x p
+    assert page.get_attribute('#choices button[data-code="2"]', "title") == "code 2: p = 0.250"
+    page.click('#choices button[data-code="2"]')
+    assert page.evaluate("() => window.clicks") == [["click", {"code": 2}]]
     page.close()

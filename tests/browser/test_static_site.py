@@ -143,6 +143,15 @@ def test_the_code_grid_edits_decode_in_the_page_with_no_request_and_equal_pytorc
         page.wait_for_function("(f) => document.querySelector('#vq-decoded canvas').dataset.frame !== f", arg=before)
 
     page.click('#code-grid td[data-row="0"][data-col="1"]')
+    page.wait_for_selector('#code-suggestions[data-cell="0,1"]')  # the prior's most likely codes for the cell
+    got = [int(b.get_attribute("data-code")) for b in page.locator("#code-suggestions button[data-code]").all()]
+    from explorer.service.explorer import Explorer
+
+    ex = Explorer([app_checkpoints], log=lambda *a: None)
+    grid = [[int(page.inner_text(f'#code-grid td[data-row="{r}"][data-col="{c}"]')) for c in range(app_models.grid)]
+            for r in range(app_models.grid)]
+    want = ex.generate.suggestions(app_models.vq, grid, 0, 1)
+    assert got == [c for c, _ in want]  # the same codes in the same order as the app's
     old = int(page.input_value("#code-index"))
     new = (old + 1) % app_models.num_codes
     decoded_after(lambda: (page.fill("#code-index", str(new)), page.press("#code-index", "Enter")))

@@ -4,6 +4,7 @@
 import {mount} from './host.js';
 import {backend} from './backend.js';
 import {dataUri, figureHtml, gridOf, open, pixelsOfImage} from './models.js';
+import {suggestions} from './sampling.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -15,13 +16,15 @@ export class CodesView {
   }
 
   async mount() {
-    [this.grid, this.image, this.plot] = await Promise.all([
+    [this.grid, this.image, this.plot, this.suggest] = await Promise.all([
       mount('code-grid', '<div class="vx-grid-host"></div>', 'components/grid.js', backend,
             (ev, d) => this.selectCell(d.row, d.col)),
       mount('vq-decoded', '<figure class="vx-img"><canvas role="img" data-target="vq-decoded"></canvas>'
             + '<figcaption>decoded code grid</figcaption></figure>', 'components/image.js', backend),
       mount('codebook-map', '<div class="vx-plot" data-decode="" data-height="380"></div>', 'components/plot.js',
             backend, (ev, d) => ev === 'click' && d.kind === 'point' && this.setCode(Number(d.index))),
+      mount('code-suggestions', '<div class="vx-choices-host"></div>', 'components/choices.js', backend,
+            (ev, d) => this.setCode(Number(d.code))),
     ]);
     const index = $('codes-index'), code = $('code-index');
     index.addEventListener('change', () => this.checked(() => this.select(this.wholeNumber(index.value, this.m.n,
@@ -92,7 +95,25 @@ export class CodesView {
     this.st.cell = [r, c];
     this.grid.set(JSON.stringify({grid: this.st.grid, cell: this.st.cell}));
     $('code-index').value = String(this.st.grid[r][c]);
+    this.suggestFor();
     this.changed();
+  }
+
+  async suggestFor() {
+    // the prior's most likely codes for the selected cell, as the app shows them (choices.js)
+    const m = this.m, [r, c] = this.st.cell;
+    if (!m.prior) {
+      this.suggest.set(JSON.stringify({title: 'This VQ-VAE has no prior over code grids: no suggestions.', items: []}));
+      return;
+    }
+    const top = await suggestions(m, this.st.grid, r, c);
+    if (this.m !== m || this.st.cell[0] !== r || this.st.cell[1] !== c) return;  // another cell was picked meanwhile
+    this.suggest.set(JSON.stringify({
+      title: `The prior's most likely codes for cell (${r}, ${c}) given the cells above and to its left (click one `
+        + 'to use it):',
+      items: top.map(([code, p]) => ({code, label: `${(100 * p).toFixed(1)}%`, hint: `code ${code}: p = ${p.toFixed(3)}`,
+                                      bar: p}))}));
+    $('code-suggestions').dataset.cell = `${r},${c}`;
   }
 
   setCode(code) {
@@ -108,6 +129,7 @@ export class CodesView {
     $('code-index').value = String(this.st.grid[r][c]);
     document.dispatchEvent(new CustomEvent('vx-decode', {detail: {target: 'vq-decoded', checkpoint: this.m.e.name,
                                                                    grid: this.st.grid.map((row) => row.slice())}}));
+    this.suggestFor();
     this.changed();
   }
 }

@@ -46,15 +46,15 @@ function draw(logits, rand, temperature, topK) {
   return c;
 }
 
-export async function priorSteps(mo, columns, pick) {
-  // run the prior's sampling step (its ONNX graph, with its key-value cache) over n sequences cell by cell:
-  // columns(t) gives the n input tokens at cell t, pick(t, logits of the n sequences) what to keep; keys and values
-  // start at zero, (layers, n, heads, N, C / heads)
+export async function priorSteps(mo, columns, pick, last = null) {
+  // run the prior's sampling step (its ONNX graph, with its key-value cache) over n sequences cell by cell, up to
+  // cell `last` (default: every cell): columns(t) gives the n input tokens at cell t, pick(t, logits of the n
+  // sequences) what to keep; keys and values start at zero, (layers, n, heads, N, C / heads)
   const [layers, heads, cells, perHead] = mo.e.prior.cache, k = mo.e.num_codes;
   const n = columns(0).length, shape = [layers, n, heads, cells, perHead], size = shape.reduce((a, b) => a * b, 1);
   let keys = new ort.Tensor('float32', new Float32Array(size), shape);
   let values = new ort.Tensor('float32', new Float32Array(size), shape);
-  for (let t = 0; t < cells; t++) {
+  for (let t = 0; t <= (last ?? cells - 1); t++) {
     const token = new ort.Tensor('int64', BigInt64Array.from(columns(t), (c) => BigInt(c)), [n]);
     const pos = new ort.Tensor('int64', BigInt64Array.from([BigInt(t)]), []);
     const out = await mo.prior.run({token, pos, keys, values});
@@ -70,4 +70,17 @@ export async function sampleGrids(mo, n, rand, temperature, topK) {
     logits.forEach((l, b) => { codes[b][t] = draw(l, rand, temperature, topK); });
   });
   return codes.map((c) => Array.from({length: mo.side}, (_, r) => c.slice(r * mo.side, (r + 1) * mo.side)));
+}
+
+export async function suggestions(mo, grid, row, col, k = 8) {
+  // the prior's k most likely codes for cell (row, col) given the cells before it in raster order: [code, p]
+  const flat = grid.flat(), t = row * mo.side + col;
+  let p = null;
+  await priorSteps(mo, (s) => [s === 0 ? mo.e.prior.bos : flat[s - 1]], (s, logits) => {
+    if (s !== t) return;
+    const top = Math.max(...logits[0]), e = Array.from(logits[0], (v) => Math.exp(v - top));
+    const total = e.reduce((a, b) => a + b, 0);
+    p = e.map((v) => v / total);  // p(c_t = k | c_<t) = softmax(logits)_k
+  }, t);
+  return p.map((v, code) => [code, v]).sort((a, b) => b[1] - a[1]).slice(0, k);
 }

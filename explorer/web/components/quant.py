@@ -4,13 +4,13 @@ must move for its code to change: to the nearest face of its Voronoi cell; virid
 of z_e (before quantisation) and of z_q side by side, and the selected cell's nearest codes as clickable choices
 (choices.js: a click triggers `click` with {code}), titled with its flip distance, the code across that face and the
 margin d²(2nd) - d²(1st), in squared units."""
-import html
 
 import numpy as np
 import torch
 from PIL import Image
 
 from explorer.compute.colormap import heat_map
+from explorer.web.components.choices import choices_value
 from explorer.web.components.image import figure_html
 from vae_core.data.images import to_pil
 
@@ -36,19 +36,18 @@ def quantization_html(q) -> str:
     return f'<div class="vx-quant">{"".join(figures)}</div>'
 
 
-def nearest_html(q, cell) -> str:
-    """The selected cell's nearest codes (nearest first) with their squared distances; a click uses one."""
+def nearest_choices(q, cell) -> str:
+    """The selected cell's nearest codes (nearest first) with their squared distances, as the choices component's
+    value (choices.py); a click uses one. None (a grid sampled from the prior): no choices."""
     if q is None:
-        return ""
+        return choices_value("")
     r, c = cell
     codes, dist = q.top_codes[r, c], q.top_distances[r, c]
-    buttons = "".join(
-        f'<button class="vx-choice" data-code="{int(k)}" title="code {int(k)}: ||z_e - e||² = {d:.4g}">'
-        f'<span class="vx-code">{int(k)}</span><span class="vx-p">d² {d:.3g}</span></button>'
-        for k, d in zip(codes.tolist(), dist.tolist()))
+    items = [{"code": k, "label": f"d² {d:.3g}", "hint": f"code {int(k)}: ||z_e - e||² = {d:.4g}"}
+             for k, d in zip(codes.tolist(), dist.tolist())]
     flip, across = float(q.flip_distance[r, c]), int(q.flip_code[r, c])
     to_flip = f"{flip:.3g} from flipping to code {across}" if across >= 0 else "no other code to flip to"
     title = (f"Nearest codes to z_e at cell ({r}, {c}): z_e is {to_flip} (its Voronoi cell's nearest face); "
              f"d²(2nd) − d²(1st) = {float(q.margin[r, c]):.3g}, squared units (click one to use it):")
-    return f'<div class="vx-choices"><div class="vx-choices-title">{html.escape(title)}</div>{buttons}</div>'
+    return choices_value(title, items)
 

@@ -15,11 +15,11 @@ from explorer.figures import maps as plots
 from explorer.figures.pictures import data_uri, show
 from explorer.service.explorer import Explorer
 from explorer.service.sampling import SampleSettings
-from explorer.web.components.choices import choices, choices_html
+from explorer.web.components.choices import choices, probability_choices
 from explorer.web.components.grid import code_grid, grid_value
 from explorer.web.components.image import figure_html, inline_image
 from explorer.web.components.plot import clickable_plot, figure_json, plot_value
-from explorer.web.components.quant import nearest_html, quantization_html
+from explorer.web.components.quant import nearest_choices, quantization_html
 from explorer.web.session import CodesSession, LatentSession
 from explorer.web.views import FIGURES, Page, handled, image_file, new_map_selection, reporter
 from explorer.web.views.url import wanted
@@ -77,7 +77,7 @@ class CodesView:
         image = self.ex.codes.decode_codes(st.vq, [list(r) for r in st.grid], side=0)
         return {self.state: st, self.grid: grid_value(st.grid, st.cell),
                 self.decoded: figure_html(image, "decoded code grid"), self.suggest: self.suggestions(st),
-                self.nearest: nearest_html(self.quantization(st), st.cell)}
+                self.nearest: nearest_choices(self.quantization(st), st.cell)}
 
     def quantization(self, st: CodesSession):
         """The quantisation of the test image whose grid is loaded (None for a grid sampled from the prior)."""
@@ -89,10 +89,10 @@ class CodesView:
         r, c = st.cell
         problem = self.ex.generate.no_prior(st.vq)
         if problem:
-            return choices_html(problem, [])
+            return probability_choices(problem, [])
         top = self.ex.generate.suggestions(st.vq, st.grid, r, c)
-        return choices_html(f"The prior's most likely codes for cell ({r}, {c}) given the cells above and to its "
-                            "left (click one to use it):", top)
+        return probability_choices(f"The prior's most likely codes for cell ({r}, {c}) given the cells above and to "
+                                   "its left (click one to use it):", top)
 
     def grid_output_set(self) -> set:
         """The components show_grid's outputs go to."""

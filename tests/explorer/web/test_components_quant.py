@@ -1,8 +1,10 @@
 """The codes view's quantisation HTML (components/quant.py)."""
+import json
+
 import numpy as np
 
 from explorer.compute.quantization import Quantization
-from explorer.web.components.quant import nearest_html, quantization_html
+from explorer.web.components.quant import nearest_choices, quantization_html
 
 
 def make() -> Quantization:
@@ -19,12 +21,14 @@ def test_quantization_html_has_two_heat_maps_and_two_decodes():
     assert "to flip" in out and "(0..0.5)" in out  # the flip distance's map, not the squared margin's
 
 
-def test_nearest_html_lists_the_cells_codes_nearest_first_clickable():
-    out = nearest_html(make(), (1, 1))
-    assert [int(s.split('"')[0]) for s in out.split('data-code="')[1:]] == [3, 1, 2]
-    assert "cell (1, 1)" in out and "0.125 from flipping to code 2" in out
-    assert "d²(2nd) − d²(1st) = 0.5, squared units" in out
+def test_nearest_choices_list_the_cells_codes_nearest_first_with_their_distances():
+    out = json.loads(nearest_choices(make(), (1, 1)))
+    assert [i["code"] for i in out["items"]] == [3, 1, 2] and out["items"][0]["label"] == "d² 0.1"
+    assert all(i["bar"] is None for i in out["items"])
+    assert "cell (1, 1)" in out["title"] and "0.125 from flipping to code 2" in out["title"]
+    assert "d²(2nd) − d²(1st) = 0.5, squared units" in out["title"]
 
 
 def test_a_sampled_grid_has_no_quantisation():
-    assert "sampled from the prior" in quantization_html(None) and nearest_html(None, (0, 0)) == ""
+    assert "sampled from the prior" in quantization_html(None)
+    assert json.loads(nearest_choices(None, (0, 0))) == {"title": "", "items": []}
