@@ -14,11 +14,9 @@ loading.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -28,23 +26,9 @@ from benchmarks.app_benchmark import clicks, slides, stats
 from benchmarks.machine import cpu_name, native_bf16
 from explorer.service.explorer import Explorer
 from explorer.site.export import export_site
-from tests.launch import CHROMIUM, CHROMIUM_ARGS, free_port, start_app, stop_app
+from tests.launch import CHROMIUM, CHROMIUM_ARGS, serve_folder, start_app, stop_app
 
 GOAL_EXPORT_S, GOAL_MB, GOAL_FIRST_MAP_S, GOAL_SITE_P95_MS = 120.0, 25.0, 3.0, 16.0
-
-
-def serve_folder(folder: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "-d", str(folder)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return proc, url
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"http.server did not answer at {url}")
 
 
 def bench_page(browser, url: str, n: int, ready: str) -> dict:
@@ -99,11 +83,8 @@ def main(argv=None):
         r["pages"] = {}
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            server, url = serve_folder(report.out)
-            try:
+            with serve_folder(report.out) as url:
                 r["pages"]["static site"] = bench_page(browser, url, args.interactions, "body[data-loaded='all']")
-            finally:
-                server.terminate()
             if not args.no_app:
                 proc, app_url, _ = start_app(folders, args.log)
                 try:

@@ -2,16 +2,12 @@
 any page without Gradio runs them: the code grid at the sizes a VQ model may have (7 x 7 up to 32 x 32), its cells
 clickable with their row and column; the choices of codes with their labels and bars, clickable."""
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.browser_app import needs_chromium
-from tests.launch import free_port
+from tests.launch import serve_folder
 
 pytestmark = needs_chromium
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,19 +28,8 @@ def components_url(tmp_path_factory):
     for name in ("grid.js", "choices.js"):
         shutil.copyfile(ROOT / "explorer/web/components" / name, folder / name)
     (folder / "index.html").write_text(PAGE)
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "-d",
-                               str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield url
-    server.terminate()
-    server.wait(10)
+    with serve_folder(folder) as url:
+        yield url
 
 
 def test_the_code_grid_draws_every_cell_clickable_and_large_grids_get_small_cells(browser, components_url):

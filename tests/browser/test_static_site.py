@@ -2,10 +2,6 @@
 point or in empty space, the sliders and the nearest images all decode in the page, and so do the VQ-VAE's code grid
 edits, with no network request after it has loaded; the page's decodes equal PyTorch's; a bad address warns and
 shows the rest."""
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +9,7 @@ import pytest
 import torch
 
 from tests.browser_app import AppPage, needs_chromium
-from tests.launch import free_port
+from tests.launch import serve_folder
 
 pytestmark = needs_chromium
 
@@ -26,19 +22,8 @@ def site_url(app_checkpoints, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("static") / "site"
     export_site(Explorer([app_checkpoints], log=lambda *a: None), out, log=lambda *a: None)
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "-d", str(out)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield url
-    server.terminate()
-    server.wait(10)
+    with serve_folder(out) as url:
+        yield url
 
 
 def open_site(browser, url: str) -> AppPage:
