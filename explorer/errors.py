@@ -91,6 +91,10 @@ class UnreadableCheckpoint(UserError):
     """vae_core could not load a checkpoint found at start (changed or damaged since)."""
 
 
+class SiteError(UserError):
+    """A model or a request the static site's export cannot take (too large for a page, a folder in the way)."""
+
+
 def finite_position(x, y, error: type[UserError], what: str) -> tuple[float, float]:
     """(x, y) of a click as floats, or `error` saying that `what` needs finite numbers."""
     try:

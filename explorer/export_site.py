@@ -13,13 +13,12 @@ import argparse
 import os
 import sys
 
-from explorer.errors import ImageSetError
+from explorer.errors import UserError
 from explorer.models.onnx_parts import PartMismatch
 from explorer.service.explorer import Explorer
 from explorer.service.image_sets import ImageSet
 from explorer.site.export import SiteReport
 from explorer.site.export import export_site as export
-from explorer.site.model_files import SiteError
 from explorer.site.vendor import VendorError
 
 
@@ -47,7 +46,7 @@ def main(argv=None):
     try:
         report = export_site(args.out, images=args.images, checkpoints=args.checkpoints, force=args.force,
                              max_mb=args.max_mb, log=lambda *a: print(*a, file=sys.stderr, flush=True))
-    except (ImageSetError, SiteError, PartMismatch, VendorError) as e:
+    except (UserError, PartMismatch, VendorError) as e:  # UserError: images, models and folders it cannot take
         p.exit(2, f"export_site: {e}\n")
     for f, b in report.sizes.items():
         print(f"{b / 1e6:9.3f} MB  {f}")

@@ -18,10 +18,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from explorer.errors import SiteError
 from explorer.service.explorer import Explorer
 from explorer.site import vendor
 from explorer.site.images import write_atlas
-from explorer.site.model_files import SiteError, slug, vae_files, vq_files
+from explorer.site.model_files import checked_model, slug, vae_files, vq_files
 
 PAGE = Path(__file__).parent / "page"
 COMPONENTS = Path(__file__).parents[1] / "web" / "components"  # the app's components, read as files (no Gradio)
@@ -72,6 +73,7 @@ def export_site(ex: Explorer, out: str | Path, force: bool = False, max_mb: floa
         models, checks, atlases = [], {}, {}
         for i, name in enumerate(names):
             log(f"[{i + 1}/{len(names)}] {name}")
+            checked_model(ex, name, kinds[name])  # a model too large for a page is refused before its images
             x = ex.store.data(name).x_test
             key = (x.shape, x[:4].tobytes(), x[-4:].tobytes())
             if key not in atlases:

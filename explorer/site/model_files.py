@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from explorer.compute.directions import SLIDER_SDS
+from explorer.errors import SiteError
 from explorer.figures import maps
 from explorer.models import onnx_parts
 from explorer.service.explorer import Explorer
@@ -35,10 +36,6 @@ from explorer.service.explorer import Explorer
 SLIDERS = 16  # sliders shown, as in the app: the most active dimensions by KL, or the top principal directions
 SLIDER_LIMIT = 4.0  # a dimension's slider spans +-4 standard deviations of the prior N(0, I), as in the app
 CHECK_IMAGES = 32  # images each ONNX part is checked on
-
-
-class SiteError(ValueError):
-    """A model or a request the static site cannot take, with what to do."""
 
 
 def slug(name: str) -> str:
@@ -51,7 +48,7 @@ def weight_mb(model) -> float:
 
 
 def checked_model(ex: Explorer, name: str, kind: str):
-    """Model `name`, refused when it is too large for a page."""
+    """Model `name`, refused when it is too large for a page (before any of its images are read)."""
     model = ex.store.model(name, kind, "the static site")
     mb = weight_mb(model)
     if mb > onnx_parts.MAX_MB:
@@ -78,7 +75,7 @@ def write_parts(model, name: str, x_test: np.ndarray, folder: Path, files: dict,
 
 def vae_files(ex: Explorer, name: str, folder: Path, atlas: dict, log=print) -> dict:
     """Write VAE `name`'s files into `folder`; its manifest entry. `atlas`: the image set's entry (images.py)."""
-    model = checked_model(ex, name, "vae")
+    model = ex.store.model(name, "vae", "the static site")  # export_site checked its size
     folder.mkdir(parents=True, exist_ok=True)
     view = ex.store.latent_view(name)
     proj, data = view.proj, view.data
@@ -106,7 +103,7 @@ def vae_files(ex: Explorer, name: str, folder: Path, atlas: dict, log=print) -> 
 
 def vq_files(ex: Explorer, name: str, folder: Path, atlas: dict, log=print) -> dict:
     """Write VQ-VAE `name`'s files into `folder`; its manifest entry."""
-    model = checked_model(ex, name, "vqvae")
+    model = ex.store.model(name, "vqvae", "the static site")  # export_site checked its size
     if model.num_codes > 2**16:
         raise SiteError(f"{name} has {model.num_codes} codes: the page holds code grids as 16-bit numbers (at most "
                         "65,536 codes). Host the app for it instead (python app.py).")

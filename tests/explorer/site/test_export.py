@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from explorer.errors import SiteError
 from explorer.models import onnx_parts
 from explorer.site.export import export_site
-from explorer.site.model_files import SiteError
 
 pytest.importorskip("onnxruntime")
 ROOT = Path(__file__).resolve().parents[3]
