@@ -1,6 +1,7 @@
 """The latent map in Chromium: the page loads, clicks on points and empty space, hovers, sliders, the nearest
 neighbours strip and box selection."""
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -178,4 +179,33 @@ def test_box_selection_shows_the_selection_and_downloads_it(open_app, tmp_path):
         page.locator("#export-npz").click()
     with np.load(d.value.path()) as z:
         assert z["index"].tolist() == want
+    assert app.errors == []
+
+
+def test_once_offered_the_decoder_the_page_decodes_clicks_itself(open_app):
+    """The server offers the VAE's decoder (ONNX) to the page; from then on a click on the map is decoded in the page
+    with no request to the server, and its image equals the server's (the event's) within a grey level."""
+    app = open_app()
+    clicked = [0]
+    for _ in range(30):  # the first clicks ask for the decoder and are decoded on the server meanwhile
+        clicked.append(app.click_point(avoid=clicked))
+        if app.page.locator("#decoded-image canvas").get_attribute("data-decoder") == "page":
+            break
+        app.page.wait_for_timeout(1000)
+    else:
+        pytest.fail("the page never decoded a click itself")
+    canvas = app.page.locator("#decoded-image canvas")
+    asked = []
+    app.page.on("request", lambda r: re.search(r'"fn_name":\s*"decode"', r.post_data or "") and asked.append(r.url))
+    frame = int(canvas.get_attribute("data-frame"))
+    index, x, y = app.isolated_point(avoid=clicked)
+    app.page.mouse.click(x, y)
+    app.page.wait_for_function("(f) => +document.querySelector('#decoded-image canvas').dataset.frame > f", arg=frame)
+    assert canvas.get_attribute("data-decoder") == "page" and asked == []
+    here = np.asarray(app.image("#decoded-image canvas"), dtype=int)
+    app.wait_info(f"Selected test image #{index}:")  # the event's answer: the server's decode of the same latent
+    app.page.wait_for_function("(f) => +document.querySelector('#decoded-image canvas').dataset.frame > f + 1",
+                               arg=frame)
+    server = np.asarray(app.image("#decoded-image canvas"), dtype=int)
+    assert here.shape == server.shape and np.abs(here - server).max() <= 1
     assert app.errors == []

@@ -1,5 +1,9 @@
 // The exported models in the page: each model's files loaded once (its onnxruntime sessions, its map data, its
-// images' atlas), and what runs on them: decodes of a latent or a code grid, and images as the components take them.
+// images' atlas), and what runs on them: decodes of a latent or a code grid (decoding.js), and images as the
+// components take them.
+import {session, toBase64} from './decoding.js';
+
+export {dataUri, decodeGrid, decodeGrids, decodeLatent, decodeLatents, figureHtml, pixelsOfFloats} from './decoding.js';
 export const manifest = await (await fetch('manifest.json')).json();
 export const entries = new Map(manifest.models.map((e) => [e.name, e]));
 
@@ -10,16 +14,7 @@ const loaded = new Map();  // name -> promise of the opened model
 const figures = new Map();  // name -> promise of its map's figure JSON (drawn before the rest has loaded)
 const atlases = new Map();  // file -> promise of its pixels (ImageData)
 
-class Runner {  // one onnxruntime session, its runs one after another (a session runs one batch at a time)
-  constructor(session) { this.session = session; this.chain = Promise.resolve(); }
-  run(feeds) {
-    const p = this.chain.then(() => this.session.run(feeds));
-    this.chain = p.catch(() => {});
-    return p;
-  }
-}
-
-async function bytes(url) {
+export async function bytes(url) {
   const r = await fetch(url);
   if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
   return r.arrayBuffer();
@@ -55,10 +50,8 @@ export function open(name) {
   // latents, coords, labels, d, mixture (its fitted prior, or null); for a VQ-VAE grids, side, prior (or null)}
   if (!loaded.has(name)) {
     const e = entries.get(name), base = `models/${e.folder}/`, f = e.files;
-    const session = async (file) => new Runner(await ort.InferenceSession.create(base + file,
-                                                                                  {executionProviders: ['wasm']}));
-    const common = Promise.all([figureOf(name), loadAtlas(e.atlas), session(f.decoder),
-                                session(f.encoder), f.prior ? session(f.prior) : null,
+    const common = Promise.all([figureOf(name), loadAtlas(e.atlas), session(base + f.decoder),
+                                session(base + f.encoder), f.prior ? session(base + f.prior) : null,
                                 f.mixture ? bytes(base + f.mixture) : null]);
     const own = e.kind === 'vae'
       ? Promise.all([bytes(base + f.latents), bytes(base + f.coords), bytes(base + f.labels)]).then(([z, xy, y]) => ({
@@ -70,28 +63,6 @@ export function open(name) {
   return loaded.get(name);
 }
 
-// --- decodes ----------------------------------------------------------------------------------------------------
-const images = (mo, data, n) => {  // (n, C, H, W) floats -> n images of (C, H, W)
-  const size = mo.e.image_shape.reduce((a, b) => a * b, 1);
-  return Array.from({length: n}, (_, i) => data.subarray(i * size, (i + 1) * size));
-};
-
-export async function decodeLatents(mo, zs) {
-  // the decoder's images for latents zs (n arrays of d): n (C, H, W) floats in [0, 1]
-  const out = await mo.decoder.run({z: new ort.Tensor('float32', Float32Array.from(zs.flat()), [zs.length, mo.d])});
-  return images(mo, out.image.data, zs.length);
-}
-
-export async function decodeGrids(mo, grids) {
-  // the decoder's images for code grids (n nested side x side arrays of code indices)
-  const flat = BigInt64Array.from(grids.flat(2), (c) => BigInt(c));
-  const out = await mo.decoder.run({grid: new ort.Tensor('int64', flat, [grids.length, mo.side, mo.side])});
-  return images(mo, out.image.data, grids.length);
-}
-
-export const decodeLatent = async (mo, z) => (await decodeLatents(mo, [z]))[0];
-export const decodeGrid = async (mo, grid) => (await decodeGrids(mo, [grid]))[0];
-
 export function gridOf(mo, i) {
   // test image i's code grid, as the encoder made it
   const s = mo.side, g = mo.grids.subarray(i * s * s, (i + 1) * s * s);
@@ -102,25 +73,6 @@ export const latentOf = (mo, i) => Array.from(mo.latents.subarray(i * mo.d, (i +
 export const labelName = (mo, i) => mo.e.label_names[mo.labels ? mo.labels[i] : -1] ?? 'unlabelled';
 
 // --- images, as the components take them ------------------------------------------------------------------------
-function toBase64(u8) {
-  let s = '';
-  for (let i = 0; i < u8.length; i += 0x8000) s += String.fromCharCode.apply(null, u8.subarray(i, i + 0x8000));
-  return btoa(s);
-}
-
-export function pixelsOfFloats(mo, floats) {
-  // (C, H, W) floats in [0, 1] -> the image component's {width, height, channels, data}: 8-bit, row by row
-  const [c, h, w] = mo.e.image_shape, u8 = new Uint8Array(c * h * w);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      for (let k = 0; k < c; k++) {
-        u8[(y * w + x) * c + k] = Math.round(Math.min(1, Math.max(0, floats[(k * h + y) * w + x])) * 255);
-      }
-    }
-  }
-  return {width: w, height: h, channels: c, data: toBase64(u8)};
-}
-
 export function pixelsOfImage(mo, i) {
   // test image i, cut out of the atlas
   const a = mo.e.atlas, {width, data} = mo.atlas, c = a.channels, u8 = new Uint8Array(a.width * a.height * c);
@@ -134,18 +86,3 @@ export function pixelsOfImage(mo, i) {
   return {width: a.width, height: a.height, channels: c, data: toBase64(u8)};
 }
 
-export function dataUri(p) {
-  // the image component's pixels as a PNG data URI (for <img>: thumbnails, strips)
-  const c = document.createElement('canvas'), raw = atob(p.data), n = p.width * p.height;
-  c.width = p.width; c.height = p.height;
-  const rgba = new Uint8ClampedArray(n * 4);
-  for (let i = 0; i < n; i++) {
-    for (let k = 0; k < 3; k++) rgba[4 * i + k] = raw.charCodeAt(p.channels === 1 ? i : 3 * i + k);
-    rgba[4 * i + 3] = 255;
-  }
-  c.getContext('2d').putImageData(new ImageData(rgba, p.width, p.height), 0, 0);
-  return c.toDataURL();
-}
-
-export const figureHtml = (uri, caption) =>
-  `<figure class="vx-img"><img src="${uri}" alt="${caption}"><figcaption>${caption}</figcaption></figure>`;

@@ -3,6 +3,10 @@
 // directly. A request's detail gets `shown`, a promise settled once it (or a newer request) has been drawn or has
 // failed, so that the sender can hold back its Gradio event until then: the two requests would otherwise share the
 // server's CPU.
+// Where the server offers the model's decoder to the page (server.page_decoder, web/page_decoder.py), a request is
+// decoded here with onnxruntime-web, as the static site decodes (its decoding.js and latent_maths.js): no request at
+// all. Until the offer is ready, for a map whose positions differ from those the page holds, and if a decode here
+// fails, the server decodes. canvas.dataset.decoder says which decoded last ('page' or 'server').
 const canvas = element.querySelector('canvas');
 const caption = element.querySelector('figcaption');
 const ctx = canvas.getContext('2d');
@@ -43,6 +47,61 @@ function settle(seq) {
   }
 }
 
+const ASK_MS = 2000;  // while the server prepares a model's decoder, ask again after this long
+const here = new Map();  // model name -> {model (ready), off: true, or at: when last asked}
+
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const s = document.createElement('script');
+    Object.assign(s, {src, onload: resolve, onerror: () => reject(new Error(`could not load ${src}`))});
+    document.head.appendChild(s);
+  });
+}
+
+async function openHere(offer) {
+  // the offered decoder as the static site's modules take a model: {e, d, n, decoder, latents, coords, version}
+  if (!window.ort) await loadScript(offer.ort + 'ort.wasm.min.js');
+  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.wasmPaths = new URL(offer.ort, location.href).href;
+  const [decoding, maths] = await Promise.all([import(offer.lib + 'decoding.js'), import(offer.lib + 'latent_maths.js')]);
+  const floats = async (file) => new Float32Array(await (await fetch(offer.base + file)).arrayBuffer());
+  const [decoder, latents, coords] = await Promise.all([decoding.session(offer.base + 'decoder.onnx'),
+                                                        floats('latents.bin'), floats('coords.bin')]);
+  const e = offer.entry;
+  return {e, d: e.latent_dim, n: e.n, version: e.version, decoder, latents, coords, decoding, maths};
+}
+
+function modelHere(name) {
+  // the page's own decoder of model `name` when it is ready, else null (and the server is asked for it)
+  if (!name || typeof server.page_decoder !== 'function') return null;  // a host that decodes in the page anyway
+  const h = here.get(name) || {};
+  if (h.model || h.off || h.busy || (h.at && performance.now() - h.at < ASK_MS)) return h.model || null;
+  here.set(name, {busy: true});
+  server.page_decoder(name).then(async (offer) => {
+    if (offer && offer.base) here.set(name, {model: await openHere(offer)});
+    else here.set(name, offer && offer.off ? {off: true} : {at: performance.now()});
+  }).catch((err) => {
+    console.warn('decoding in the page is off; the server decodes', err);
+    here.set(name, {off: true});
+  });
+  return null;
+}
+
+async function decodeHere(mo, ask) {
+  // what server.decode answers, computed here: the latent asked for, a map point's latent, or the inverse map's blend
+  const z = ask.latent ? ask.latent : ask.kind === 'point' ? Array.from(mo.latents.subarray(
+    Number(ask.index) * mo.d, (Number(ask.index) + 1) * mo.d)) : mo.maths.blend(mo, Number(ask.x), Number(ask.y));
+  return mo.decoding.pixelsOfFloats(mo, await mo.decoding.decodeLatent(mo, z));
+}
+
+function usable(mo, ask) {
+  if (!mo) return false;
+  if (ask.latent) return Array.isArray(ask.latent) && ask.latent.length === mo.d;
+  if (ask.version !== mo.version) return false;  // a map with other positions than those held here
+  return ask.kind === 'point' ? Number.isInteger(Number(ask.index)) && ask.index >= 0 && ask.index < mo.n
+    : Number.isFinite(Number(ask.x)) && Number.isFinite(Number(ask.y));
+}
+
 async function pump() {
   if (busy || next === null) return;
   const {request, seq} = next, started = generation;
@@ -50,8 +109,16 @@ async function pump() {
   busy = true;
   try {
     const {shown, target, ...ask} = request;
-    const p = await server.decode(ask);
-    if (p && typeof p.data === 'string' && started === generation) draw(p);
+    const mo = modelHere(ask.checkpoint ?? ask.key);
+    let p = null, where = 'page';
+    if (usable(mo, ask)) {
+      try { p = await decodeHere(mo, ask); } catch (err) {
+        console.warn('a decode in the page failed; the server decodes from now on', err);
+        here.set(ask.checkpoint ?? ask.key, {off: true});
+      }
+    }
+    if (p === null) { p = await server.decode(ask); where = 'server'; }
+    if (p && typeof p.data === 'string' && started === generation) { draw(p); canvas.dataset.decoder = where; }
   } catch (err) {
     console.warn('direct decode failed; the event path still updates the image', err);
   } finally {

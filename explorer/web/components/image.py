@@ -6,8 +6,9 @@ no PNG to encode on the server or to decode in the browser, whose asynchronous i
 else the page is doing (Plotly's hover work after a map click). It decodes what the map and the sliders send it as
 'vx-decode' DOM events (those whose detail.target is its elem_id) through its server function `decode`, and draws each
 result as soon as it arrives (the newest request wins; one in flight at a time). Gradio events still set its value as
-usual (`latent_value`); a direct decode that was under way when a new value came is dropped. Each drawing bumps the
-canvas's `data-frame` attribute, which tests and benchmarks watch.
+usual (`latent_value`); a direct decode that was under way when a new value came is dropped. Where the server
+offers the model's decoder to the page (web/page_decoder.py), those requests are decoded in the page instead. Each
+drawing bumps the canvas's `data-frame` attribute, which tests and benchmarks watch.
 """
 import base64
 import json
@@ -47,13 +48,18 @@ def latent_value(image: Image.Image, caption: str) -> str:
     return json.dumps({**pixels(image), "caption": caption})
 
 
-def latent_image(elem_id: str, decode) -> gr.HTML:
+def latent_image(elem_id: str, decode, page_decoder=None) -> gr.HTML:
     """`decode(request) -> Image`: the decode for a request {key, kind, index | x, y} (a map click) or
-    {checkpoint, latent} (a slider drag)."""
+    {checkpoint, latent} (a slider drag). With `page_decoder(name) -> dict` (web/page_decoder.py's offer), the page
+    decodes itself once a model's decoder is offered to it."""
     async def decode_request(request):  # async: called on the server's event loop, no hop to a worker thread
         return pixels(decode(request))
     decode_request.__name__ = "decode"  # the JavaScript calls server.decode
+
+    async def offer(name):
+        return page_decoder(str(name)) if page_decoder else {"off": "this view decodes on the server"}
+    offer.__name__ = "page_decoder"
     template = (f'<figure class="vx-img"><canvas role="img" data-target="{elem_id}"></canvas>'
                 '<figcaption></figcaption></figure>')
     return gr.HTML("", html_template=template, elem_id=elem_id, min_height=250, js_on_load=JS,
-                   server_functions=[decode_request])
+                   server_functions=[decode_request, offer])

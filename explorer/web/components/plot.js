@@ -62,7 +62,8 @@ async function send(click) {
   // the decode first: the image follows the pointer without waiting for the click event's round trip, which
   // follows once the image is shown (or after HOLD_MS), so the two do not share the server's CPU
   if (target) {
-    const detail = {target, key: shown, ...click};
+    const meta = (gd.layout && gd.layout.meta) || {};  // `coords`: which map positions the click is on
+    const detail = {target, key: shown, version: meta.coords, ...click};
     document.dispatchEvent(new CustomEvent('vx-decode', {detail}));
     await Promise.race([detail.shown, new Promise((resolve) => setTimeout(resolve, HOLD_MS))]);
   }

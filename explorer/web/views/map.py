@@ -16,6 +16,7 @@ from explorer.web.components.image import figure_html, inline_image, latent_imag
 from explorer.web.components.plot import clickable_plot, figure_json, plot_value
 from explorer.web.components.sliders import latent_sliders, slider_event, sliders_value
 from explorer.web.components.strip import strip_html, thumbnail_strip
+from explorer.web.page_decoder import PageDecoders, coords_version
 from explorer.web.session import LatentSession
 from explorer.web.views import FIGURES, Page, handled, image_file, reporter, test_image_uri
 from explorer.web.views.selection import SelectionPanel
@@ -33,6 +34,7 @@ class MapView:
         self.ex = ex
         self.figures = BoundedCache(FIGURES)  # figure JSON by checkpoint, shared by all sessions
         self.selection = SelectionPanel(ex)
+        self.page_decoders = PageDecoders(ex)  # the decoder in the visitor's page, where it fits
 
     # --- server functions (called by the components' JavaScript) -----------------------------------------------
     @handled
@@ -41,9 +43,10 @@ class MapView:
         def draw():
             points = self.ex.map.points(name)
             method = "the 2-D latent itself" if points.method == "identity" else "UMAP of the posterior means"
-            return figure_json(plots.latent_map(points.coords, points.labels, points.label_names,
-                                                f"{name}: {len(points.coords)} test images, {method}; click a "
-                                                "point or anywhere"))
+            fig = plots.latent_map(points.coords, points.labels, points.label_names,
+                                   f"{name}: {len(points.coords)} test images, {method}; click a point or anywhere")
+            fig["layout"]["meta"] = {"coords": coords_version(points.coords)}  # the page decodes on this map only
+            return figure_json(fig)
         return self.figures.get(name, draw)
 
     @handled
@@ -76,7 +79,7 @@ class MapView:
                 with gr.Row():
                     self.original = inline_image("selected-image")
                     self.recon = inline_image("reconstruction")
-                self.decoded = latent_image("decoded-image", self.decode)
+                self.decoded = latent_image("decoded-image", self.decode, self.page_decoders.offer)
                 self.info = gr.Markdown(elem_id="selection-info")
                 self.neighbours = thumbnail_strip("neighbours")
         with gr.Accordion("Latent sliders", open=True):
@@ -141,6 +144,7 @@ class MapView:
         order = np.argsort(-kl) if dirs is None else np.arange(len(dirs.vectors))  # by KL, or by variance
         st = LatentSession(loaded=True, vae=vae, dims=tuple(int(d) for d in order[:MAX_SLIDERS]))
         self.figure(vae)  # computed now, while this view shows progress
+        self.page_decoders.offer(vae)  # its decoder for the page, prepared in the background
         want = wanted(self.ex, request, "vae", vae)
         out = self.select(st, want.index if want and want.index is not None else 0)
         if want and want.z is not None:
