@@ -20,7 +20,7 @@ from explorer.service.store import POSTERIOR_CACHE, Store
 
 MAX_ELLIPSES = 100  # selected posteriors drawn as ellipses (the first ones of a larger selection)
 IWAE_CACHE = 4096  # IWAE bounds kept, per (checkpoint, image, seed)
-PRIOR_SAMPLES = 500  # z drawn from each prior for the Maths tab's point sets and its prior-hole shares
+PRIOR_SAMPLES = 500  # z drawn from each prior for the Maths tab's point sets and its prior-hole scores
 
 
 class MathsService:
@@ -94,8 +94,9 @@ class MathsService:
         return {p: model.sample_latents(n, torch.Generator().manual_seed(seed), prior=p).numpy() for p in priors}
 
     def prior_hole(self, name: str) -> PriorHole:
-        """The share of each prior's samples (prior_samples) where the test images' aggregate posterior is below
-        its threshold (compute/prior_hole.py); kept per checkpoint."""
+        """Each prior's samples' (prior_samples) mean percentile of distance to the nearest test image's posterior
+        mean among other test images' latents, with its standard error (compute/prior_hole.py); kept per
+        checkpoint."""
         def compute():
             post = self.store.posteriors(name)
             return prior_hole(post.mu, post.sigma, self.prior_samples(name))

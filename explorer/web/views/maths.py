@@ -236,10 +236,11 @@ class MathsView:
         return out
 
     def hole_text(self, vae: str) -> str:
-        """The prior hole as a sentence: the share of each prior's samples where no image's posterior is."""
+        """The prior hole as a sentence: how much farther from the images' posteriors each prior's samples land than
+        the images' own latents do."""
         h = self.ex.maths.prior_hole(vae)
         words = {"standard": "N(0, I)", "fitted": "the fitted prior"}
-        more = "" if "fitted" in h.shares else f" {self.ex.generate.no_fitted_prior(vae)}."
+        more = "" if "fitted" in h.scores else f" {self.ex.generate.no_fitted_prior(vae)}."
         return (f"**The prior hole**: {hole_sentence(h, words)}. Show both priors' samples from the legend (click "
                 f"one to decode there).{more}")
 
