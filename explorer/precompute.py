@@ -3,18 +3,25 @@
     python -m explorer.precompute checkpoints/my-vae checkpoints/my-vqvae     # checkpoint folders
     python -m explorer.precompute checkpoints/                                # or folders of them
     python -m explorer.precompute checkpoints/ --images my_images.npz         # the maps of --images, as app.py shows
+    python -m explorer.precompute checkpoints/fashion-vae --parquet out/      # and each map as out/<model>.parquet
+
+A map's Parquet (explorer/service/parquet_map.py) opens in Embedding Atlas (`embedding-atlas out/fashion-vae.parquet
+--x x --y y`), in pandas, and in the app (`--images out/fashion-vae.parquet`: that model's map without encoding).
 """
 import argparse
 import sys
+from pathlib import Path
 
 from explorer.errors import ImageSetError
 from explorer.service.explorer import Explorer
+from explorer.service.parquet_map import write_map
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("folders", nargs="*", default=["checkpoints"], help="model folders, or folders of them")
-    p.add_argument("--images", metavar="PATH", help="the images app.py --images PATH shows (its four forms)")
+    p.add_argument("--images", metavar="PATH", help="the images app.py --images PATH shows (its five forms)")
+    p.add_argument("--parquet", metavar="DIR", help="also write each model's map as DIR/<model>.parquet")
     args = p.parse_args(argv)
     try:
         ex = Explorer(args.folders, images=args.images)
@@ -26,6 +33,9 @@ def main(argv=None):
         open_view = ex.store.latent_view if ex.store.found(name).kind == "vae" else ex.store.codebook_view
         open_view(name, progress=progress)
         print(f"{name}: projection cached")
+        if args.parquet:
+            out = write_map(ex.store, name, Path(args.parquet) / f"{name.replace('/', '-')}.parquet", progress)
+            print(f"{name}: map written to {out}")
 
 
 if __name__ == "__main__":

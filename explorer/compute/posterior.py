@@ -62,6 +62,13 @@ class LatentAxes:
         return self.titles or (f"z{self.i}", f"z{self.j}")
 
 
+def mean_kl_per_dim(mu: np.ndarray, log_sigma: np.ndarray) -> np.ndarray:
+    """(d,) mean over the images of KL(N(mu_j, sigma_j^2) || N(0, 1)) of each latent dimension j."""
+    # 1/2 (mu^2 + sigma^2 - 1 - 2 log sigma), averaged over the images
+    mu, log_sigma = np.asarray(mu, np.float64), np.asarray(log_sigma, np.float64)
+    return (0.5 * (mu ** 2 + np.exp(2 * log_sigma) - 1.0 - 2 * log_sigma)).mean(0).astype(np.float32)
+
+
 def dims_by_kl(kl_per_dim: np.ndarray) -> np.ndarray:
     """Dimension indices, largest mean KL first (stable: ties keep their order)."""
     return np.argsort(-np.asarray(kl_per_dim), kind="stable")

@@ -1,7 +1,8 @@
 """A user's own images (`python app.py --images PATH`), read once and converted to each model's input.
 
-PATH takes one of four forms: a folder of images (class sub-folders become labels), an `.npz` with `x` (and
-optional `y`), a folder of IDX files, or a vae_core data set name (its test split). vae_core/data reads each form;
+PATH takes one of five forms: a folder of images (class sub-folders become labels), an `.npz` with `x` (and
+optional `y`), a folder of IDX files, a vae_core data set name (its test split), or a `.parquet` table of images
+(parquet_images.py: which may also give a model's latents and map). vae_core/data reads the first four forms;
 this module checks the form at start (a bad PATH stops the app with a message), leaves unreadable image files out
 (counted, never a crash), and converts the images to a model's channels (grey <-> RGB) and size, once per
 (channels, size), with a one-line note of what was changed. The converted images are a vae_core `Dataset` whose
@@ -15,13 +16,15 @@ from pathlib import Path
 import numpy as np
 
 from explorer.errors import ImageSetError
+from explorer.service.parquet_images import GivenMap, read_parquet_images
 from vae_core.data import NAMED, Dataset, conform, load_dataset
-from vae_core.data.folders import IMAGE_SUFFIXES, read_image_folder, read_npz, stack_images, to_nchw_uint8
+from vae_core.data.folders import IMAGE_SUFFIXES, image_files, read_image_folder, read_npz, stack_images, to_nchw_uint8
 from vae_core.data.idx import DataError, find_idx_pair, read_idx
 
 NAMES = (*NAMED, "digits")  # the data sets vae_core knows by name
 FORMS = ("--images takes a folder of images (class sub-folders become labels), an .npz with 'x' (and optional "
-         f"'y'), a folder of IDX files, or a data set name ({', '.join(NAMES)})")
+         f"'y'), a folder of IDX files, a data set name ({', '.join(NAMES)}), or a .parquet with an 'image' (PNG or "
+         "JPEG bytes) or 'path' column")
 
 
 @dataclass
@@ -32,6 +35,8 @@ class RawImages:
     labels: np.ndarray  # (N,) int64, -1 for unlabelled
     label_names: list[str]
     skipped: int = 0  # unreadable files left out
+    paths: list[str] | None = None  # each image's file, when they came from files
+    given: GivenMap | None = None  # latents (and a map) computed elsewhere: a Parquet's
 
     def shapes(self) -> list[tuple[int, int, int]]:
         """(channels, height, width) of every image."""
@@ -41,15 +46,15 @@ class RawImages:
 
 
 def image_form(spec: str | Path) -> str:
-    """Which of the four forms `spec` is ("name", "npz", "idx" or "folder"), from a cheap look at it (no image is
-    read); an ImageSetError naming the four forms when it is none of them."""
+    """Which of the five forms `spec` is ("name", "npz", "idx", "folder" or "parquet"), from a cheap look at it (no
+    image is read); an ImageSetError naming the five forms when it is none of them."""
     if str(spec) in NAMES:
         return "name"
     path = Path(spec).expanduser()
     if not path.exists():
         raise ImageSetError(f"{spec}: not found. {FORMS}")
-    if path.is_file() and path.suffix.lower() == ".npz":
-        return "npz"
+    if path.is_file() and path.suffix.lower() in (".npz", ".parquet"):
+        return path.suffix.lower()[1:]
     if path.is_dir():
         if idx_images(path):
             return "idx"
@@ -57,7 +62,7 @@ def image_form(spec: str | Path) -> str:
             return "folder"
         raise ImageSetError(f"{spec}: a folder with neither images ({', '.join(sorted(IMAGE_SUFFIXES))}) nor IDX "
                             f"files in it. {FORMS}")
-    raise ImageSetError(f"{spec}: neither a folder nor an .npz file. {FORMS}")
+    raise ImageSetError(f"{spec}: neither a folder nor an .npz or .parquet file. {FORMS}")
 
 
 def idx_images(folder: Path) -> tuple[Path, Path | None] | None:
@@ -101,12 +106,19 @@ def read_images(spec: str | Path, form: str, log=print) -> RawImages:
             images, labels = idx_images(path)
             x = to_nchw_uint8(read_idx(images), str(images))
             raw = RawImages(x, *_labels(read_idx(labels) if labels else None, len(x), str(labels)))
+        elif form == "parquet":
+            t = read_parquet_images(path)
+            y, names = _labels(t.labels, len(t.images), str(path))
+            raw = RawImages(_stacked(t.images), y, t.label_names if t.labels is not None else names, t.skipped,
+                            t.paths, t.given)
         else:
             unreadable = []
             images, y, classes = read_image_folder(path, skip=unreadable.append)
             for p in unreadable[:3]:
                 log(f"--images: skipped {p}: not a readable image")
-            raw = RawImages(images, *_labels(y, len(images), str(path)), skipped=len(unreadable))
+            skipped = set(unreadable)
+            raw = RawImages(images, *_labels(y, len(images), str(path)), skipped=len(unreadable),
+                            paths=[str(p) for p in image_files(path) if p not in skipped])
             raw.label_names = classes
     except DataError as e:
         raise ImageSetError(f"--images {spec}: {e}") from e
@@ -114,6 +126,14 @@ def read_images(spec: str | Path, form: str, log=print) -> RawImages:
         skipped = f" ({raw.skipped} unreadable files skipped)" if raw.skipped else ""
         raise ImageSetError(f"--images {spec}: no images to show{skipped}. {FORMS}")
     return raw
+
+
+def _stacked(images: list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
+    """Images of one shape as one (N, C, H, W) array (converted as an .npz's are); of mixed shapes, the list."""
+    if len({im.shape for im in images}) != 1:
+        return images
+    x = np.stack(images)
+    return np.ascontiguousarray(x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2))
 
 
 def convert(raw: RawImages, channels: int, size: int) -> np.ndarray:
@@ -181,10 +201,15 @@ class ImageSet:
         self._converted, self._lock = {}, threading.Lock()
         return self
 
-    def _get(self, channels: int, size: int) -> tuple[Dataset, str]:
+    def _read(self) -> RawImages:
         with self._lock:
             if self._raw is None:
                 self._raw = read_images(self.spec, self.form, self.log)
+            return self._raw
+
+    def _get(self, channels: int, size: int) -> tuple[Dataset, str]:
+        self._read()
+        with self._lock:
             key = (int(channels), int(size))
             if key not in self._converted:
                 raw, x = self._raw, convert(self._raw, *key)
@@ -203,3 +228,31 @@ class ImageSet:
     def note(self, channels: int, size: int) -> str:
         """What `dataset(channels, size)` changed, in one line."""
         return self._get(channels, size)[1]
+
+    def paths(self) -> list[str] | None:
+        """Each image's file (a folder's, or a Parquet's 'path' column), in the order of the images; else None."""
+        return self._read().paths
+
+    def given_map(self, name: str, kind: str, size: int, codes: int = 0) -> GivenMap | None:
+        """The latents (and map) a Parquet gives for model `name` of `kind` ("vae": `size` numbers; "vqvae": a code
+        grid of `size` cells, codes below `codes`), or None: the model encodes the images itself. A file that names
+        the model must fit it (else an ImageSetError); one that names none is taken by every model it fits."""
+        given = self._read().given
+        if given is None or given.model not in (None, name):
+            return None
+        want = f"{size} {'codes (its code grid, row by row)' if kind == 'vqvae' else 'numbers'}"
+        have = f"{given.latents.shape[1]} {'codes' if given.codes else 'numbers'}"
+        fits = given.latents.shape[1] == size and given.codes == (kind == "vqvae")
+        if fits and given.codes and not (given.latents.min() >= 0 and given.latents.max() < codes):
+            raise ImageSetError(f"--images {self.spec}: its 'latent' codes lie in {given.latents.min()}.."
+                                f"{given.latents.max()}, but {name} has codes 0..{codes - 1}; write them with this "
+                                "model's encoder")
+        if fits:
+            self.log(f"--images: {name} takes the file's latents{' and map' if given.coords is not None else ''} "
+                     "(no encoding)")
+            return given
+        if given.model is not None:
+            raise ImageSetError(f"--images {self.spec}: its 'latent' rows hold {have}, but {name} (the model the file "
+                                f"was written for) takes {want}; write the file again with this model")
+        self.log(f"--images: the file's latents ({have}) do not fit {name} ({want}): it encodes the images itself")
+        return None

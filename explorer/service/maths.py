@@ -41,7 +41,7 @@ class MathsService:
         sel = validate_indices(selected, len(post.mu))[:MAX_ELLIPSES] if len(selected) else ()
         if dirs is not None:
             return plane_axes(post.mu, post.sigma, proj.labels, dirs, i, j, sel)
-        return latent_axes(post.mu, post.sigma, proj.labels, proj.kl_per_dim, i, j, sel)
+        return latent_axes(post.mu, post.sigma, proj.labels, self.store.kl_per_dim(name), i, j, sel)
 
     def axes_latent(self, name: str, i: int, j: int, x: float, y: float, index=None, base=None) -> np.ndarray:
         """The latent of a click at (x, y) on axes (i, j): the other dims (or, for a model with directions, the

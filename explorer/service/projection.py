@@ -15,11 +15,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from explorer.compute.posterior import mean_kl_per_dim
 from explorer.service.sampled_umap import SAMPLED, sampled_settings, sampled_umap_2d
 from vae_core.data import to_float
 from vae_core.models.quantize import codebook_usage
 
 PROJECTIONS = "projections"  # the cache folder inside a checkpoint (or inside $VAE_EXPLORER_CACHE)
+SMALL_CODEBOOK = 64  # codebooks of fewer codes are mapped by PCA (UMAP needs more points)
 ENCODING = 0.3  # the share of the progress bar for encoding; UMAP gets the rest
 
 
@@ -27,6 +29,8 @@ def no_progress(fraction: float, what: str) -> None:
     pass
 
 
+MAP_METHODS = {"umap": "UMAP of the posterior means", "identity": "the 2-D latent itself",
+               "given": "positions given with the images"}  # what each LatentProjection.method draws, in words
 SETTINGS = {"umap": {"n_neighbors": 15, "min_dist": 0.1, "random_state": 0}, "version": 1}
 
 
@@ -35,8 +39,8 @@ class LatentProjection:
     latents: np.ndarray  # (N, d) posterior means mu(x)
     coords: np.ndarray  # (N, 2) map positions
     labels: np.ndarray  # (N,) class per point, -1 when unlabelled
-    kl_per_dim: np.ndarray  # (d,) mean KL of each latent dimension over the data
-    method: str  # "umap" or "identity" (2-D latents are their own map)
+    kl_per_dim: np.ndarray | None  # (d,) mean KL of each latent dimension over the data (None: widths not given)
+    method: str  # "umap", "identity" (2-D latents are their own map) or "given" (a Parquet's x, y)
     log_sigma: np.ndarray | None = None  # (N, d) posterior log standard deviations (None in caches made before)
 
 
@@ -109,14 +113,60 @@ def project_latents(model, x: np.ndarray, y: np.ndarray | None, batch_size: int 
     return LatentProjection(latents, coords, labels, kl, "identity" if identity else "umap", log_sigma)
 
 
+def codebook_map(codebook: np.ndarray, progress=no_progress) -> tuple[np.ndarray, str]:
+    """(K, 2) map of the code vectors and its method: PCA under SMALL_CODEBOOK codes, else UMAP."""
+    small = len(codebook) < SMALL_CODEBOOK
+    return (pca_2d(codebook), "pca") if small else (umap_2d(codebook, progress), "umap")
+
+
 @torch.no_grad()
 def project_codebook(model, x: np.ndarray, batch_size: int = 1000, progress=no_progress) -> CodebookProjection:
     grids = torch.cat([model.encode_indices(xb) for xb in batches(x, batch_size, "quantising", progress)])
     counts = torch.bincount(grids.flatten(), minlength=model.num_codes).numpy()
+    coords, method = codebook_map(model.codebook.detach().cpu().numpy(), progress)
+    return CodebookProjection(grids.numpy().astype(np.int16), counts, coords, method)
+
+
+def cached_coords(ckpt_dir: Path, weights: Path | None, points: np.ndarray, kind: str, compute) -> np.ndarray:
+    """compute() (an (N, 2) map of points), cached on disk like a projection (named by the weights and points)."""
+    if weights is None:
+        return compute()
+    path = cache_path(ckpt_dir, weights, points, kind)
+    if path.exists():
+        with np.load(path, allow_pickle=False) as f:
+            return f["coords"]
+    coords = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp-{os.getpid()}.npz")
+    np.savez(tmp, coords=coords)
+    os.replace(tmp, path)
+    return coords
+
+
+def given_latents(ckpt_dir: Path, weights: Path | None, latents: np.ndarray, log_sigma: np.ndarray | None,
+                  coords: np.ndarray | None, labels: np.ndarray, progress=no_progress) -> LatentProjection:
+    """A VAE's projection from latents encoded elsewhere (a Parquet's): nothing is encoded. The map is the given x, y,
+    else the latent itself (2-D), else a UMAP of the latents (cached as a computed one is)."""
+    kl = mean_kl_per_dim(latents, log_sigma) if log_sigma is not None else None
+    if coords is not None:
+        method = "given"
+    elif latents.shape[1] == 2:
+        coords, method = latents.copy(), "identity"
+    else:
+        coords = cached_coords(ckpt_dir, weights, latents, "given-latent", lambda: umap_2d(latents, progress))
+        method = "umap"
+    return LatentProjection(latents, np.asarray(coords, np.float32), labels.astype(np.int64), kl, method, log_sigma)
+
+
+def given_codes(ckpt_dir: Path, weights: Path | None, model, grids: np.ndarray, progress=no_progress) \
+        -> CodebookProjection:
+    """A VQ-VAE's projection from code grids (N, h * w) found elsewhere (a Parquet's): nothing is encoded."""
+    g = model.grid_size
+    grids = grids.reshape(len(grids), g, g).astype(np.int16)
+    counts = np.bincount(grids.reshape(-1), minlength=model.num_codes)
     codebook = model.codebook.detach().cpu().numpy()
-    small = len(codebook) < 64
-    coords = pca_2d(codebook) if small else umap_2d(codebook, progress)
-    return CodebookProjection(grids.numpy().astype(np.int16), counts, coords, "pca" if small else "umap")
+    coords = cached_coords(ckpt_dir, weights, codebook, "codebook-map", lambda: codebook_map(codebook, progress)[0])
+    return CodebookProjection(grids, counts, coords, "pca" if len(codebook) < SMALL_CODEBOOK else "umap")
 
 
 def load_or_compute(ckpt_dir: Path, weights: Path, model, x: np.ndarray, y: np.ndarray | None, log=print,

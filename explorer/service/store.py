@@ -17,12 +17,21 @@ from explorer.compute.bounded_cache import BoundedCache
 from explorer.compute.directions import Directions, principal_directions
 from explorer.compute.inverse import LatentMap
 from explorer.compute.neighbours import NeighbourIndex
-from explorer.compute.posterior import dims_by_kl
+from explorer.compute.posterior import dims_by_kl, mean_kl_per_dim
 from explorer.errors import DataUnavailable, IndexRangeError, LatentError
 from explorer.figures.pictures import load_upload
 from explorer.models import FoundModel, Model
 from explorer.service.image_sets import ImageSet
-from explorer.service.projection import CodebookProjection, LatentProjection, batches, load_or_compute, no_progress
+from explorer.service.parquet_images import GivenMap
+from explorer.service.projection import (
+    CodebookProjection,
+    LatentProjection,
+    batches,
+    given_codes,
+    given_latents,
+    load_or_compute,
+    no_progress,
+)
 from explorer.service.registry import Registry
 from explorer.service.sample_figures import checkpoint_note
 from vae_core.data import Dataset, load_dataset, to_float
@@ -169,12 +178,27 @@ class Store:
     def _projection(self, name: str, progress=no_progress):
         with self._computing[name]:
             if name not in self._views:
-                ds, found = self.data(name), self.found(name)
-                proj = load_or_compute(found.folder, found.weights, self.model(name), ds.x_test, ds.y_test,
-                                       log=self.log, progress=progress)
+                ds, found, model = self.data(name), self.found(name), self.model(name)
+                given = self._given(name, model)
+                if given is None:
+                    proj = load_or_compute(found.folder, found.weights, model, ds.x_test, ds.y_test, log=self.log,
+                                           progress=progress)
+                elif model.kind == "vae":
+                    proj = given_latents(found.folder, found.weights, given.latents, given.log_sigma, given.coords,
+                                         ds.y_test, progress)
+                else:
+                    proj = given_codes(found.folder, found.weights, model, given.latents, progress)
                 self._views[name] = (LatentView(proj, LatentMap(proj.latents, proj.coords), ds)
                                      if isinstance(proj, LatentProjection) else proj)
         return self._views[name]
+
+    def _given(self, name: str, model: Model) -> GivenMap | None:
+        """The latents (and map) --images gives for this model, computed elsewhere (a Parquet's), or None."""
+        if not self.images:
+            return None
+        if model.kind == "vae":
+            return self.images.given_map(name, "vae", model.latent_dim)
+        return self.images.given_map(name, "vqvae", model.grid_size ** 2, model.num_codes)
 
     def latent_view(self, name: str, progress=no_progress) -> LatentView:
         """A VAE's test images on the map: projection, the map <-> latent mapping, the data; progress(fraction, what)
@@ -209,8 +233,13 @@ class Store:
 
     def dims_by_kl(self, name: str) -> np.ndarray:
         """Latent dimensions, the most active (mean KL over the test set) first: the order of the axis pickers."""
-        return dims_by_kl(self.latent_view(name).proj.kl_per_dim)
+        return dims_by_kl(self.kl_per_dim(name))
 
     def kl_per_dim(self, name: str) -> np.ndarray:
-        """Each latent dimension's mean KL(q(z_i|x) || N(0, 1)) over the test images."""
-        return self.latent_view(name).proj.kl_per_dim
+        """Each latent dimension's mean KL(q(z_i|x) || N(0, 1)) over the test images (latents given without their
+        widths: from the posteriors, encoded once for them)."""
+        kl = self.latent_view(name).proj.kl_per_dim
+        if kl is None:
+            post = self.posteriors(name)
+            kl = mean_kl_per_dim(post.mu, np.log(post.sigma))
+        return kl

@@ -32,6 +32,7 @@ from explorer.errors import SiteError
 from explorer.figures import maps
 from explorer.models import onnx_parts
 from explorer.service.explorer import Explorer
+from explorer.service.projection import MAP_METHODS
 
 SLIDERS = 16  # sliders shown, as in the app: the most active dimensions by KL, or the top principal directions
 SLIDER_LIMIT = 4.0  # a dimension's slider spans +-4 standard deviations of the prior N(0, I), as in the app
@@ -79,7 +80,7 @@ def vae_files(ex: Explorer, name: str, folder: Path, atlas: dict, log=print) -> 
     folder.mkdir(parents=True, exist_ok=True)
     view = ex.store.latent_view(name)
     proj, data = view.proj, view.data
-    method = "the 2-D latent itself" if proj.method == "identity" else "UMAP of the posterior means"
+    method = MAP_METHODS[proj.method]
     figure = maps.latent_map(proj.coords, proj.labels, data.label_names,
                              f"{name}: {len(proj.coords)} test images, {method}; click a point or anywhere")
     files = {"map": "map.json", "latents": "latents.bin", "coords": "coords.bin", "labels": "labels.bin"}

@@ -15,6 +15,8 @@ from pathlib import Path
 from PIL import Image
 
 from explorer.service.export import ExportTable, to_csv, to_npz
+from explorer.service.parquet_map import write_map
+from explorer.service.store import Store
 
 
 def png_file(image: Image.Image, cache_dir: str | Path) -> str:
@@ -52,3 +54,11 @@ def export_files(table: ExportTable, name: str, cache_dir) -> ExportFiles:
     stem = f"{name.replace('/', '-')}-selection-{len(table.indices)}"
     return ExportFiles(data_file(to_csv(table), f"{stem}.csv", cache_dir),
                        data_file(to_npz(table), f"{stem}.npz", cache_dir), len(table.indices))
+
+
+def map_file(store: Store, name: str, cache_dir, progress) -> str:
+    """Checkpoint `name`'s map as <cache_dir>/vx-<random>/<name>-map.parquet (parquet_map.write_map: temporary name,
+    then rename), for a download; its path."""
+    folder = Path(cache_dir) / f"vx-{uuid.uuid4().hex}"
+    folder.mkdir(parents=True)
+    return str(write_map(store, name, folder / f"{name.replace('/', '-')}-map.parquet", progress))

@@ -5,7 +5,7 @@
 
 A model is any module with encode(x) -> (mu, log_sigma) and decode(z) -> images in [0, 1] (continuous latents), or
 encode_indices, decode_indices and codebook (discrete codes); see explorer/models/modules.py. Images are a path
-(the four forms of --images) or an array, with labels `labels` (optional).
+(the five forms of --images, a .parquet among them) or an array, with labels `labels` (optional).
 """
 import importlib
 import os

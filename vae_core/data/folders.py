@@ -8,12 +8,26 @@ from PIL import Image, UnidentifiedImageError
 from .idx import DataError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
+UNREADABLE = (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError)  # open_image's
+
+
+def open_image(source) -> np.ndarray:
+    """An image file (a path or a binary file object) as an H x W (grey) or H x W x 3 (RGB) uint8 array; any other
+    mode (palette, alpha, CMYK) becomes RGB. Raises one of UNREADABLE when it is not a readable image."""
+    with Image.open(source) as im:
+        im = im.convert("RGBA").convert("RGB") if im.mode not in ("L", "RGB") else im.convert(im.mode)
+        return np.asarray(im)
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The image files under `folder` (any depth), in the order read_image_folder reads them."""
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
 def read_image_folder(folder: Path, skip=None) -> tuple[list[np.ndarray], np.ndarray | None, list[str]]:
     """(images as HxWxC uint8 arrays, labels or None, label names). Sub-folders are classes. An unreadable file is a
     DataError, or, given `skip`, is left out and passed to skip(path)."""
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    files = image_files(folder)
     if not files:
         raise DataError(f"{folder}: no images found (looked for {sorted(IMAGE_SUFFIXES)}); point --data at a "
                         "folder of images, with one sub-folder per class for labels")
@@ -21,10 +35,8 @@ def read_image_folder(folder: Path, skip=None) -> tuple[list[np.ndarray], np.nda
     images, labels = [], []
     for p in files:
         try:
-            with Image.open(p) as im:
-                im = im.convert("RGBA").convert("RGB") if im.mode not in ("L", "RGB") else im.convert(im.mode)
-                images.append(np.asarray(im))
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+            images.append(open_image(p))
+        except UNREADABLE as e:
             if skip:
                 skip(p)
                 continue

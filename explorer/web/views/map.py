@@ -12,10 +12,12 @@ from explorer.figures import maps as plots
 from explorer.figures.pictures import show
 from explorer.service.explorer import Explorer
 from explorer.service.map_note import point_note
+from explorer.service.projection import MAP_METHODS
 from explorer.web.components.image import figure_html, inline_image, latent_image, latent_value
 from explorer.web.components.plot import clickable_plot, figure_json, plot_value
 from explorer.web.components.sliders import latent_sliders, slider_event, sliders_value
 from explorer.web.components.strip import strip_html, thumbnail_strip
+from explorer.web.files import map_file
 from explorer.web.page_decoder import PageDecoders, coords_version
 from explorer.web.session import LatentSession
 from explorer.web.views import FIGURES, Page, handled, image_file, reporter, test_image_uri
@@ -42,7 +44,7 @@ class MapView:
         """The map of checkpoint `name` as Plotly figure JSON."""
         def draw():
             points = self.ex.map.points(name)
-            method = "the 2-D latent itself" if points.method == "identity" else "UMAP of the posterior means"
+            method = MAP_METHODS[points.method]
             fig = plots.latent_map(points.coords, points.labels, points.label_names,
                                    f"{name}: {len(points.coords)} test images, {method}; click a point or anywhere")
             fig["layout"]["meta"] = {"coords": coords_version(points.coords)}  # the page decodes on this map only
@@ -91,6 +93,10 @@ class MapView:
                 self.prior = gr.Button("draw z from the prior N(0, I)")
             self.sliders = latent_sliders("latent-sliders", target="decoded-image")
         self.selection.build()
+        with gr.Row():
+            self.write_parquet = gr.Button("Download the map (Parquet)", size="sm", elem_id="map-parquet")
+            self.parquet = gr.DownloadButton("save the map's Parquet file", visible=False, size="sm",
+                                             elem_id="map-parquet-file")
         self.manifold = gr.Image(label="2-D latent manifold (decodes over the map)", visible=False, format="png")
         self.state = gr.State(LatentSession())
 
@@ -156,7 +162,16 @@ class MapView:
             out[self.info] = f"{out[self.info]}  \n{note}"
         m = self.ex.map.manifold(vae)
         out[self.manifold] = gr.update(value=image_file(m, self.manifold), visible=m is not None)
+        out[self.parquet] = gr.update(visible=False)  # another model's file, if any, is not this one's
         return out
+
+    def on_parquet(self, st: LatentSession, progress=gr.Progress()) -> dict:  # noqa: B008
+        """The map as one Parquet file (a row per image: x, y, label, latent, log_sigma, PNG), for Embedding Atlas,
+        pandas and --images; written on request (it encodes every image as a PNG)."""
+        st = st.checked()
+        path = map_file(self.ex.store, st.vae, self.parquet.GRADIO_CACHE, reporter(progress))
+        return {self.parquet: gr.update(value=path, visible=True,
+                                        label=f"save {st.vae}'s map ({len(self.ex.store.data(st.vae).x_test):,} rows)")}
 
     def on_click(self, st: LatentSession, evt: gr.EventData) -> dict:
         st = st.checked()
@@ -202,11 +217,13 @@ class MapView:
         s = self.state
         selection = {self.decoded, self.plot, s, self.original, self.recon, self.info, self.sliders, self.neighbours}
         latent_and_sliders = {self.decoded, self.plot, s, self.sliders}
-        page.on_open([page.vae], self.open, page.vae, selection | {self.dims, self.manifold}, self.plot, "map")
+        page.on_open([page.vae], self.open, page.vae, selection | {self.dims, self.manifold, self.parquet}, self.plot,
+                     "map")
         page.live(self.plot.click, self.on_click, s, selection, trigger_mode="always_last")
         page.live(self.sliders.input, self.on_slide, s, {self.decoded, self.plot, s}, trigger_mode="always_last")
         page.live(self.dims.input, self.on_dims, [s, self.dims], latent_and_sliders)
         page.live(self.reset.click, self.on_reset, s, selection)
         page.live(self.prior.click, self.on_prior, s, latent_and_sliders | {self.neighbours})
         page.live(self.neighbours.click, self.on_neighbour, s, selection)
+        self.write_parquet.click(handled(self.on_parquet), s, self.parquet, api_visibility="private")
         self.selection.wire(page, self.plot, s)
