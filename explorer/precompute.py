@@ -3,11 +3,13 @@
     python -m explorer.precompute checkpoints/my-vae checkpoints/my-vqvae     # checkpoint folders
     python -m explorer.precompute checkpoints/                                # or folders of them
     python -m explorer.precompute checkpoints/ --images my_images.npz         # the maps of --images, as app.py shows
+    python -m explorer.precompute checkpoints/ --device cuda                  # encode the images on a GPU
 """
 import argparse
 import sys
 
-from explorer.errors import ImageSetError
+from explorer.errors import UserError
+from explorer.models.device import DEVICE_HELP
 from explorer.service.explorer import Explorer
 
 
@@ -15,16 +17,20 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("folders", nargs="*", default=["checkpoints"], help="model folders, or folders of them")
     p.add_argument("--images", metavar="PATH", help="the images app.py --images PATH shows (its four forms)")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     args = p.parse_args(argv)
     try:
-        ex = Explorer(args.folders, images=args.images)
-    except ImageSetError as e:
+        ex = Explorer(args.folders, images=args.images, device=args.device)
+    except UserError as e:  # --images or --device
         p.error(str(e))
     for name in ex.store.names("vae") + ex.store.names("vqvae"):
         def progress(fraction: float, what: str, name=name):
             print(f"{name}: {what}", file=sys.stderr, flush=True)
         open_view = ex.store.latent_view if ex.store.found(name).kind == "vae" else ex.store.codebook_view
-        open_view(name, progress=progress)
+        try:
+            open_view(name, progress=progress)
+        except UserError as e:  # a model too large for the device, its data missing: the message, not a traceback
+            p.exit(2, f"precompute: {e}\n")
         print(f"{name}: projection cached")
 
 
