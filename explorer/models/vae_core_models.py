@@ -54,10 +54,11 @@ class VaeCoreFolder(FoundModel):
     cfg: Config = field(default=None, repr=False)  # vae_core's settings and record (config.json)
 
     def load(self, device=CPU, dtype=None):
+        if dtype not in (None, torch.float32):  # vae_core's decoders keep their last layer in float32 (autocast off)
+            raise ValueError(f"a vae_core model runs in float32 (its own bfloat16 is autocast), not {dtype}")
         model = load(self.folder, device)
-        prior, model.prior = model.prior, None
-        model.to(dtype=dtype or torch.float32)
-        model.prior = prior if prior is None else prior.to(CPU)  # priors sample on the CPU, in their own dtypes
+        if model.prior is not None:
+            model.prior.to(CPU)  # priors sample on the CPU (the module docstring)
         return VaeCoreVAE(model) if model.cfg.model == "vae" else VaeCoreVQVAE(model)
 
     def numbers(self) -> int:
@@ -136,8 +137,9 @@ class VaeCoreVAE(LatentModel):
 
     @torch.no_grad()
     def sample(self, n, generator=None, temperature=1.0, prior="fitted"):
-        """The fitted prior's samples when the checkpoint has one (prior="standard": N(0, I)'s)."""
-        return outward(self.vae.sample(n, generator=generator, temperature=temperature, prior=prior))
+        """The fitted prior's samples when the checkpoint has one (prior="standard": N(0, I)'s), decoded: vae_core
+        VAE.sample, with z moved in (inward) as every input is."""
+        return self.decode_location(self.sample_latents(n, generator, temperature, prior))
 
 
 class VaeCoreVQVAE(CodeModel):
