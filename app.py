@@ -1,12 +1,13 @@
 """vae-explorer: explore the latent spaces of VAEs and VQ-VAEs in the browser.
 
-    python app.py [--checkpoints DIR ...] [--images PATH] [--port 7860] [--share]
+    python app.py [--checkpoints DIR ...] [--images PATH] [--device auto] [--port 7860] [--share]
                   [--playground-runs 2] [--playground-minutes 10] [--no-playground]
 """
 import argparse
 import os
 
-from explorer.errors import ImageSetError
+from explorer.errors import DeviceUnavailable, ImageSetError
+from explorer.models.device import DEVICE_HELP
 from explorer.playground.pool import PlaygroundPool
 from explorer.service.explorer import Explorer
 from explorer.web.launch import serve
@@ -21,6 +22,7 @@ def main(argv=None):
                         "model's input: a folder of images (class sub-folders become labels), an .npz with x (and "
                         "optional y), a folder of IDX files, or a data set name (fashion-mnist, mnist, digits); "
                         "default: each checkpoint's own test split")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"))
     p.add_argument("--share", action="store_true", help="make a public gradio.live link")
@@ -34,8 +36,8 @@ def main(argv=None):
     if args.playground_runs < 1 or args.playground_minutes <= 0:
         p.error("--playground-runs must be at least 1 and --playground-minutes positive (or use --no-playground)")
     try:
-        ex = Explorer(args.checkpoints, images=args.images)
-    except ImageSetError as e:
+        ex = Explorer(args.checkpoints, images=args.images, device=args.device)
+    except (DeviceUnavailable, ImageSetError) as e:
         p.error(str(e))  # the message and the usage, exit code 2
     pool = None if args.no_playground else PlaygroundPool(args.playground_runs, 60 * args.playground_minutes)
     serve(ex, args.host, args.port, args.share, playground=pool)

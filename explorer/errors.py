@@ -91,6 +91,14 @@ class UnreadableCheckpoint(UserError):
     """vae_core could not load a checkpoint found at start (changed or damaged since)."""
 
 
+class DeviceUnavailable(UserError):
+    """A --device that is not on this machine (or not a device at all); never replaced by the CPU in silence."""
+
+
+class ModelTooLarge(UserError):
+    """A model whose weights do not fit in the free memory of the device asked for; the message gives both sizes."""
+
+
 class SiteError(UserError):
     """A model or a request the static site's export cannot take (too large for a page, a folder in the way)."""
 

@@ -88,20 +88,19 @@ def standard_error(values: np.ndarray) -> float:
     return float(np.std(values, ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
 
 
-def iwae_generator(seed: int, device="cpu") -> torch.Generator:
+def iwae_generator(seed: int) -> torch.Generator:
     """The IWAE draws' generator for `seed`: seeded from SeedSequence((seed, IWAE_STREAM)), a stream of its own, so
     that its draws are not the L Monte Carlo draws (seeded with `seed` itself)."""
     state = np.random.SeedSequence((check_seed(seed), IWAE_STREAM)).generate_state(1, np.uint64)[0]
-    return torch.Generator(device).manual_seed(int(state) % 2**63)
+    return torch.Generator().manual_seed(int(state) % 2**63)
 
 
 @torch.no_grad()
 def iwae_bound(model, x: np.ndarray, k: int = IWAE_K, seed: int = 0, repeats: int = IWAE_REPEATS) -> IwaeEstimate:
     """R = `repeats` independent IWAE-k estimates for one uint8 image x (C, H, W), by vae_core.evaluate's code path:
     the image repeated R times, each copy with its own k draws from `iwae_generator(seed)`."""
-    device = next(model.parameters()).device
     copies = np.repeat(np.asarray(x)[None], repeats, 0)
-    b = iwae_per_image(model, copies, k, device, generator=iwae_generator(seed, device))
+    b = iwae_per_image(model, copies, k, "cpu", generator=iwae_generator(seed))  # the model takes CPU tensors
     return IwaeEstimate(k, tuple(b.tolist()))
 
 
@@ -111,9 +110,9 @@ def monte_carlo(model, x: np.ndarray, samples: int, seed: int = 0, iwae_k: int =
     """The L-sample estimate for one uint8 image x (C, H, W) under a VAE; seeded, so repeatable."""
     L = check_samples(samples, limit)
     seed = check_seed(seed)
-    xf = to_float(np.asarray(x)[None], next(model.parameters()).device)
+    xf = to_float(np.asarray(x)[None])
     q = model.posterior(xf)  # q(z|x) = N(mu, diag(sigma^2))
-    z, eps = q.sample(torch.Generator(xf.device).manual_seed(seed), L)  # z = mu + sigma * eps, as VAE.loss draws
+    z, eps = q.sample(torch.Generator().manual_seed(seed), L)  # z = mu + sigma * eps, as VAE.loss draws
     z, eps = z[:, 0], eps[:, 0]  # (L, d)
     params = torch.cat([model.decode(z[a:a + CHUNK]) for a in range(0, L, CHUNK)])
     neg_log_px = -model.likelihood.log_prob(params, xf.expand(L, *xf.shape[1:])).double().cpu().numpy()

@@ -8,6 +8,10 @@ diffusers models take and make images in [-1, 1]: x_model = 2 x - 1 in, x = (x_m
 so that the prior N(0, I) is roughly right for z; they are spatial (C, h, w) and are flattened to d = C h w for the
 map, the sliders and the API. VQModel's codes come from its quantizer (`quantize`), and edited grids are decoded
 with `quantize.get_codebook_entry`, then `decode(..., force_not_quantize=True)`.
+
+They run in half precision where the device has it (device.py: half_dtype; float32 on the CPU), in passes of at most
+PIXELS_PER_PASS image pixels, so that the activations of large images stay bounded whatever batch the caller sends
+(the encoder's first layers hold 128 channels at full resolution). Every method takes and gives CPU float32 tensors.
 """
 import json
 import math
@@ -16,11 +20,13 @@ from pathlib import Path
 
 import torch
 
+from explorer.models.device import CPU, half_dtype, inward, outward, placement
 from explorer.models.found import FoundModel
 from explorer.models.interface import CodeModel, LatentModel
 
 CLASSES = ("AutoencoderKL", "VQModel")
 WEIGHTS = "diffusion_pytorch_model.safetensors"
+PIXELS_PER_PASS = 2**21  # images per forward pass: this many pixels (32 images of 256 x 256)
 
 
 class DiffusersFolderError(ValueError):
@@ -74,8 +80,11 @@ def open_folder(path: Path, log=print) -> "DiffusersFolder | None":
 
 @dataclass
 class DiffusersFolder(FoundModel):
-    def load(self):
-        return load(self.folder)
+    def load(self, device=CPU, dtype=None):
+        return load(self.folder, device, dtype or self.default_dtype(device))
+
+    def default_dtype(self, device):
+        return half_dtype(device)
 
     def summary(self) -> str:
         c, h, w = self.image_shape
@@ -83,14 +92,27 @@ class DiffusersFolder(FoundModel):
                 f"{self.folder.name}/; no metrics recorded")
 
 
-def load(folder: Path):
-    """A DiffusersKL or DiffusersVQ for a checked folder (check_folder), in eval mode on the CPU."""
+def load(folder: Path, device: torch.device = CPU, dtype: torch.dtype = torch.float32):
+    """A DiffusersKL or DiffusersVQ for a checked folder (check_folder), in eval mode on `device` in `dtype`."""
     name = check_folder(folder)
     import diffusers  # only now: a diffusers folder was found
 
-    model = getattr(diffusers, name).from_pretrained(str(folder), use_safetensors=True, low_cpu_mem_usage=False).eval()
+    model = getattr(diffusers, name).from_pretrained(str(folder), use_safetensors=True, low_cpu_mem_usage=False)
+    model = model.to(device, dtype).eval()
     shape = image_shape_of(folder)
     return DiffusersKL(model, shape) if name == "AutoencoderKL" else DiffusersVQ(model, shape)
+
+
+def in_passes(run, x: torch.Tensor, at, pixels: int) -> tuple[torch.Tensor, ...]:
+    """run(x) over x moved in (inward), in passes of at most PIXELS_PER_PASS image pixels (`pixels` per item); its
+    outputs (a tensor or a tuple of them) back on the CPU as float32, joined. One pass is run on x whole (no slicing:
+    what the ONNX export traces takes any batch)."""
+    step = max(1, PIXELS_PER_PASS // pixels)
+    outs = []
+    for xb in [x] if len(x) <= step else x.split(step):
+        y = run(inward(xb, *at))
+        outs.append(tuple(outward(t) for t in (y if isinstance(y, tuple) else (y,))))
+    return outs[0] if len(outs) == 1 else tuple(torch.cat(ts) for ts in zip(*outs))
 
 
 def to_model(x: torch.Tensor) -> torch.Tensor:
@@ -110,21 +132,27 @@ class DiffusersKL(LatentModel):
         down = 2 ** (len(model.config["block_out_channels"]) - 1)
         self.latent_shape = (int(model.config["latent_channels"]), image_shape[1] // down, image_shape[2] // down)
         self.description = f"diffusers AutoencoderKL (latent {'x'.join(map(str, self.latent_shape))})"
+        self.at = placement(model.parameters())  # (device, dtype) of its weights
+        self.pixels = image_shape[1] * image_shape[2]  # per image, in and out (in_passes)
 
     def parameters(self):
         return self.model.parameters()
 
+    def _moments(self, x):
+        d = self.model.encode(to_model(x)).latent_dist
+        return d.mean, d.logvar
+
     @torch.no_grad()
     def encode(self, x):
-        d = self.model.encode(to_model(x)).latent_dist
-        mu = self.scale * d.mean  # z = s z_raw
-        log_sigma = 0.5 * d.logvar + math.log(self.scale)  # sigma_z = s sigma_raw
+        mean, logvar = in_passes(self._moments, x, self.at, self.pixels)
+        mu = self.scale * mean  # z = s z_raw
+        log_sigma = 0.5 * logvar + math.log(self.scale)  # sigma_z = s sigma_raw
         return mu.flatten(1), log_sigma.flatten(1)
 
     @torch.no_grad()
     def decode_location(self, z):
         z = z.float().reshape(-1, *self.latent_shape) / self.scale
-        return from_model(self.model.decode(z).sample)
+        return from_model(in_passes(lambda zb: self.model.decode(zb).sample, z, self.at, self.pixels)[0])
 
 
 class DiffusersVQ(CodeModel):
@@ -133,13 +161,15 @@ class DiffusersVQ(CodeModel):
         down = 2 ** (len(model.config["block_out_channels"]) - 1)
         self._grid = image_shape[1] // down
         self.description = f"diffusers VQModel (K = {self.num_codes}, grid {self._grid}x{self._grid})"
+        self.at = placement(model.parameters())  # (device, dtype) of its weights
+        self.pixels = image_shape[1] * image_shape[2]  # per image, in and out (in_passes)
 
     def parameters(self):
         return self.model.parameters()
 
     @property
     def codebook(self):
-        return self.model.quantize.embedding.weight.detach()
+        return outward(self.model.quantize.embedding.weight.detach())
 
     @property
     def grid_size(self):
@@ -147,20 +177,22 @@ class DiffusersVQ(CodeModel):
 
     @torch.no_grad()
     def encode(self, x):
-        return self.model.encode(to_model(x)).latents
+        return in_passes(lambda xb: self.model.encode(to_model(xb)).latents, x, self.at, self.pixels)[0]
 
     @torch.no_grad()
     def quantize(self, z_e):
-        z_q, _, (_, _, indices) = self.model.quantize(z_e)
+        z_q, _, (_, _, indices) = self.model.quantize(inward(z_e, *self.at))
         b, _, h, w = z_e.shape
-        return z_q, indices.reshape(b, h, w)
+        return outward(z_q), outward(indices.reshape(b, h, w))
 
     @torch.no_grad()
     def decode(self, z_q):
-        return from_model(self.model.decode(z_q, force_not_quantize=True).sample)
+        return from_model(in_passes(lambda zb: self.model.decode(zb, force_not_quantize=True).sample, z_q,
+                                    self.at, self.pixels)[0])
 
     @torch.no_grad()
     def decode_indices(self, grid):
         b, h, w = grid.shape
-        z_q = self.model.quantize.get_codebook_entry(grid.reshape(-1).long(), shape=(b, h, w, self.codebook.shape[1]))
-        return self.decode(z_q)
+        z_q = self.model.quantize.get_codebook_entry(inward(grid.reshape(-1).long(), *self.at),
+                                                     shape=(b, h, w, self.codebook.shape[1]))
+        return self.decode(z_q)  # already on the device: moving in is a no-op

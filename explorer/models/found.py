@@ -1,6 +1,9 @@
 """A model the explorer can open, found in a folder at start or given from Python: what it is (name, kind, image
 shape), known without loading it; how to load it; and what it says of itself (a summary, its training record).
 
+Loading puts the weights on the device chosen at start (device.py), in the kind's precision there (`default_dtype`),
+after checking that they fit (`open`).
+
 Each kind of folder has one `open_folder(path, log)` in its own module (vae_core_models.py, diffusers_models.py)
 that returns a FoundModel or None; explorer/models/__init__.py asks each in turn. A module given from Python is a
 GivenModule (modules.py). Names are the folders' names, looked up by the service; no path a user sends is opened.
@@ -9,6 +12,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
+from explorer.models.device import CPU, check_fits, free_bytes, stored_numbers
 from explorer.models.interface import Model
 
 
@@ -34,8 +40,22 @@ class FoundModel(ABC):
     model: Model | None = field(default=None, repr=False)  # loaded on first use, then kept
 
     @abstractmethod
-    def load(self) -> Model:
-        """The model behind the interface (interface.py)."""
+    def load(self, device: torch.device = CPU, dtype: torch.dtype | None = None) -> Model:
+        """The model behind the interface (interface.py), its weights on `device` in `dtype` (None: default_dtype)."""
+
+    def default_dtype(self, device: torch.device) -> torch.dtype:
+        """The precision it runs in on `device` when none is asked for."""
+        return torch.float32
+
+    def numbers(self) -> int:
+        """How many numbers its weights hold, read from its weights files' headers (nothing loaded)."""
+        return stored_numbers(self.weights) if self.weights else 0
+
+    def open(self, device: torch.device = CPU, dtype: torch.dtype | None = None) -> Model:
+        """load(), after refusing (ModelTooLarge) weights that do not fit in the device's free memory."""
+        dtype = dtype or self.default_dtype(device)
+        check_fits(self.name, self.numbers(), dtype, free_bytes(device), device)
+        return self.load(device, dtype)
 
     @abstractmethod
     def summary(self) -> str:

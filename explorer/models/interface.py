@@ -10,7 +10,9 @@ above this folder changes.
     CodeModel (discrete codes): encode(x) -> z_e (B, D, h, w); quantize(z_e) -> (z_q, indices (B, h, w));
         decode(z_q) -> images in [0, 1]; a codebook (K, D). Optional: a prior over code grids (`prior`: sampling, the
         prior's suggestions for a cell, resampling).
-Images going in and out are floats in [0, 1], (B, C, H, W), at the model's `image_shape`. Each model declares what
+Images going in and out are floats in [0, 1], (B, C, H, W), at the model's `image_shape`. Every method takes CPU
+tensors and gives CPU tensors, floats as float32, whatever device and precision the model runs in (device.py): nothing
+above this folder knows where a model runs. Each model declares what
 it can do (`has_decoder_scale`, `fitted_prior`, `prior`); a view that needs something a model lacks shows one line
 saying so (`missing`, `prior_problem`), never an error or an empty panel.
 
@@ -37,7 +39,7 @@ class Model(ABC):
 
     @abstractmethod
     def parameters(self) -> Iterator[torch.Tensor]:
-        """Its weights (where they live says which device runs it)."""
+        """Its weights (where they live says which device runs it: the adapters' business, not their callers')."""
 
     @property
     def device(self) -> torch.device:
@@ -104,7 +106,7 @@ class LatentModel(Model):
     def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0,
                prior: str = "fitted") -> torch.Tensor:
         """n images: the decoder's location at z drawn by `sample_latents`."""
-        return self.decode_location(self.sample_latents(n, generator, temperature, prior).to(self.device))
+        return self.decode_location(self.sample_latents(n, generator, temperature, prior))
 
     def missing(self, what: str) -> str | None:
         if what == "decoder scale" and not self.has_decoder_scale:

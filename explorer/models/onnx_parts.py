@@ -71,7 +71,7 @@ def one(name: str, input_name: str, output: str, run, example: torch.Tensor, wei
 def parts(model: Model, images: torch.Tensor) -> list[Part]:
     """The decoder and encoder of `model` (and a VQ-VAE's prior's sampling step), with example inputs made from
     `images` (B, C, H, W) in [0, 1]."""
-    x = images.to(model.device, torch.float32)
+    x = images.float()
     with torch.no_grad():
         if isinstance(model, LatentModel):
             mu = model.encode(x)[0]

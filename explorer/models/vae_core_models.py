@@ -1,16 +1,22 @@
 """vae_core's VAE and VQ-VAE behind the model interface: the same numbers as vae_core computes (the adapters only
 name what the explorer calls), with vae_core's decoder distribution and prior; and its checkpoint folders
-(config.json + model.safetensors) found and described (open_folder)."""
+(config.json + model.safetensors) found and described (open_folder).
+
+On a device other than the CPU the network runs there, while its priors (the fitted prior over z, the prior over
+code grids) and a copy of its likelihood stay on the CPU: they sample from the explorer's CPU generators, so a seed
+gives the same draws on every device. Every method takes and gives CPU tensors (device.py: inward, outward)."""
+import copy
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from explorer.models.device import CPU, generator_on, inward, outward, placement, stored_numbers
 from explorer.models.found import FoundModel, TestSplit
 from explorer.models.interface import CodeModel, LatentModel
 from vae_core import load
-from vae_core.checkpoint import CONFIG, WEIGHTS, CheckpointError, read_config
+from vae_core.checkpoint import CONFIG, PRIOR, WEIGHTS, CheckpointError, read_config
 from vae_core.config import Config
 from vae_core.training.run_folder import HISTORY
 
@@ -47,9 +53,17 @@ def open_folder(path: Path, log=print) -> "VaeCoreFolder | None":
 class VaeCoreFolder(FoundModel):
     cfg: Config = field(default=None, repr=False)  # vae_core's settings and record (config.json)
 
-    def load(self):
-        model = load(self.folder)
+    def load(self, device=CPU, dtype=None):
+        if dtype not in (None, torch.float32):  # vae_core's decoders keep their last layer in float32 (autocast off)
+            raise ValueError(f"a vae_core model runs in float32 (its own bfloat16 is autocast), not {dtype}")
+        model = load(self.folder, device)
+        if model.prior is not None:
+            model.prior.to(CPU)  # priors sample on the CPU (the module docstring)
         return VaeCoreVAE(model) if model.cfg.model == "vae" else VaeCoreVQVAE(model)
+
+    def numbers(self) -> int:
+        prior = self.folder / PRIOR / WEIGHTS
+        return super().numbers() + (stored_numbers(prior) if prior.exists() else 0)
 
     def record(self) -> dict:
         return self.cfg.metrics
@@ -85,27 +99,28 @@ class VaeCoreVAE(LatentModel):
         self.vae, self.cfg = vae, vae.cfg
         self.image_shape = vae.cfg.image_shape
         self.latent_shape = (vae.cfg.latent_dim,)
-        self.likelihood = vae.likelihood  # p(x|z): log_prob, mean (the location), expectation, sample
+        self.at = placement(vae.parameters())  # (device, dtype) of its weights
+        # p(x|z): log_prob, mean (the location), expectation, sample; on the CPU, as the decoder's outputs are
+        likelihood = vae.likelihood
+        self.likelihood = likelihood if self.at == (CPU, torch.float32) else copy.deepcopy(likelihood).to(CPU).float()
         self.description = f"vae_core VAE ({vae.cfg.arch}, {vae.cfg.likelihood})"
 
     def parameters(self):
         return self.vae.parameters()
 
     def encode(self, x):
-        return self.vae.encode(x)
-
-    def posterior(self, x):
-        return self.vae.posterior(x)
+        mu, log_sigma = self.vae.encode(inward(x, *self.at))
+        return outward(mu), outward(log_sigma)
 
     def decode(self, z):
         """The parameters of p(x|z) (vae_core VAE.decode)."""
-        return self.vae.decode(z)
+        return outward(self.vae.decode(inward(z, *self.at)))
 
     def decode_location(self, z):
-        return self.vae.decode_location(z)
+        return outward(self.vae.decode_location(inward(z, *self.at)))
 
     def log_importance_weights(self, x, k, generator=None):
-        return self.vae.log_importance_weights(x, k, generator)
+        return outward(self.vae.log_importance_weights(inward(x, *self.at), k, generator_on(generator, self.at[0])))
 
     @property
     def fitted_prior(self):
@@ -118,19 +133,21 @@ class VaeCoreVAE(LatentModel):
 
     @torch.no_grad()
     def sample_latents(self, n, generator=None, temperature=1.0, prior="fitted"):
-        return self.vae.sample_latents(n, generator, temperature, prior).cpu()
+        return outward(self.vae.sample_latents(n, generator, temperature, prior))
 
     @torch.no_grad()
     def sample(self, n, generator=None, temperature=1.0, prior="fitted"):
-        """The fitted prior's samples when the checkpoint has one (prior="standard": N(0, I)'s)."""
-        return self.vae.sample(n, generator=generator, temperature=temperature, prior=prior)
+        """The fitted prior's samples when the checkpoint has one (prior="standard": N(0, I)'s), decoded: vae_core
+        VAE.sample, with z moved in (inward) as every input is."""
+        return self.decode_location(self.sample_latents(n, generator, temperature, prior))
 
 
 class VaeCoreVQVAE(CodeModel):
     def __init__(self, vq):
         self.vq, self.cfg = vq, vq.cfg
         self.image_shape = vq.cfg.image_shape
-        self.prior, self.prior_problem = vq.prior, getattr(vq, "prior_problem", None)
+        self.prior, self.prior_problem = vq.prior, getattr(vq, "prior_problem", None)  # the prior on the CPU
+        self.at = placement(vq.parameters())  # (device, dtype) of its weights
         c = vq.cfg
         codes = (f"FSQ, levels {c.fsq_levels}: K = {c.num_codes}, D = {vq.codebook.shape[1]}" if c.quantizer == "fsq"
                  else f"K = {c.num_codes}, D = {c.code_dim}")
@@ -141,7 +158,7 @@ class VaeCoreVQVAE(CodeModel):
 
     @property
     def codebook(self):
-        return self.vq.codebook
+        return outward(self.vq.codebook)
 
     @property
     def num_codes(self):
@@ -152,18 +169,18 @@ class VaeCoreVQVAE(CodeModel):
         return self.vq.grid_size
 
     def encode(self, x):
-        return self.vq.encode(x)
+        return outward(self.vq.encode(inward(x, *self.at)))
 
     def quantize(self, z_e):
-        z_q, indices, _ = self.vq.quantize(z_e)
-        return z_q, indices
+        z_q, indices, _ = self.vq.quantize(inward(z_e, *self.at))
+        return outward(z_q), outward(indices)
 
     def decode(self, z_q):
         """The image the decoder draws, in [0, 1] (vae_core VQVAE.decode_location)."""
-        return self.vq.decode_location(z_q)
+        return outward(self.vq.decode_location(inward(z_q, *self.at)))
 
     def decode_indices(self, grid):
-        return self.vq.decode_indices(grid)
+        return outward(self.vq.decode_indices(inward(grid, *self.at)))
 
     def reconstruct(self, x):
-        return self.vq.reconstruct(x)
+        return outward(self.vq.reconstruct(inward(x, *self.at)))

@@ -51,7 +51,7 @@ class CodesService:
     def decode_codes(self, name: str, grid, side: int = DISPLAY) -> Image.Image:
         model = self.store.model(name, "vqvae", "decode_codes")
         g = validate_grid(grid, model.grid_size, model.num_codes)
-        return show(model.decode_indices(torch.from_numpy(g)[None].to(model.device))[0], side)
+        return show(model.decode_indices(torch.from_numpy(g)[None])[0], side)
 
     def quantization(self, vq: str, index: int) -> Quantization:
         """Cell-by-cell quantisation error, flip distance, top-3 codes and the decodes of z_q and z_e of image

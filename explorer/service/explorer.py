@@ -24,10 +24,13 @@ from explorer.service.url_state import RestoredState, restore_state
 
 
 class Explorer:
-    def __init__(self, folders: list[str | Path], log=print, images=None, models: dict | None = None):
+    def __init__(self, folders: list[str | Path], log=print, images=None, models: dict | None = None,
+                 device: str = "auto"):
         """folders: where to find model folders; images: a path (--images) or an ImageSet shown by every model
-        (else each shows its own test split); models: {name: (module, image_shape)} given from Python."""
-        self.store = Store(folders, log, images, models)
+        (else each shows its own test split); models: {name: (module, image_shape)} given from Python; device:
+        where the models run: "auto" (CUDA, else MPS, else the CPU), "cpu", "cuda", "cuda:N" or "mps"
+        (DeviceUnavailable at once when it is not here)."""
+        self.store = Store(folders, log, images, models, device)
         self.map = LatentMapService(self.store)
         self.maths = MathsService(self.store)
         self.codes = CodesService(self.store)

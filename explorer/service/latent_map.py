@@ -74,7 +74,7 @@ class LatentMapService:
         """The decoder's location at z (clamped to [0, 1]), as an image."""
         model = self.store.model(name, "vae", "decode_latent")
         z = torch.tensor(self.store.latent(name, latent), dtype=torch.float32)[None]
-        return show(model.decode_location(z.to(model.device))[0], side)
+        return show(model.decode_location(z)[0], side)
 
     @torch.no_grad()
     def manifold(self, name: str, n: int = 15) -> Image.Image | None:
@@ -85,7 +85,7 @@ class LatentMapService:
         lo, hi = np.percentile(self.store.latent_view(name).proj.latents, [1, 99], axis=0)
         xs, ys = np.linspace(lo[0], hi[0], n), np.linspace(hi[1], lo[1], n)  # top row = high y, as on the map
         z = torch.tensor([[x, y] for y in ys for x in xs], dtype=torch.float32)
-        return to_pil(make_grid(model.decode_location(z.to(model.device)), nrow=n, pad=0), 2)
+        return to_pil(make_grid(model.decode_location(z), nrow=n, pad=0), 2)
 
     def neighbours(self, name: str, latent, k: int = 10, exclude: int | None = None) -> Neighbours:
         """The k test images nearest to `latent` in latent space (without image `exclude`)."""

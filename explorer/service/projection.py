@@ -101,12 +101,21 @@ def batches(x: np.ndarray, batch_size: int, what: str, progress):
 
 
 @torch.no_grad()
-def project_latents(model, x: np.ndarray, y: np.ndarray | None, batch_size: int = 1000,
-                    progress=no_progress) -> LatentProjection:
+def encode_images(model, x: np.ndarray, batch_size: int = 1000,
+                  progress=no_progress) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The map's encoding step for uint8 images x: mu (N, d) and log sigma (N, d) of each q(z|x), and the mean KL of
+    each dimension (d,)."""
     posteriors = [model.posterior(xb) for xb in batches(x, batch_size, "encoding", progress)]  # q(z|x)
     latents = torch.cat([q.mean for q in posteriors]).numpy().astype(np.float32)
     log_sigma = torch.cat([q.log_sigma for q in posteriors]).numpy().astype(np.float32)
     kl = torch.cat([q.kl_per_dim() for q in posteriors]).mean(0).numpy()  # mean KL of each dimension
+    return latents, log_sigma, kl
+
+
+@torch.no_grad()
+def project_latents(model, x: np.ndarray, y: np.ndarray | None, batch_size: int = 1000,
+                    progress=no_progress) -> LatentProjection:
+    latents, log_sigma, kl = encode_images(model, x, batch_size, progress)
     identity = latents.shape[1] == 2
     coords = latents.copy() if identity else umap_2d(latents, progress)
     labels = y.astype(np.int64) if y is not None else np.full(len(x), -1)

@@ -1,25 +1,30 @@
 """The models found at start, by name; each loaded on first use and kept.
 
 Users pick models by *name* (the folder's name); names are looked up here, so no path a user sends is ever opened.
-Finding and opening a folder of each kind is explorer/models/ (open_folder).
+Finding and opening a folder of each kind is explorer/models/ (open_folder). Every model is loaded on the one device
+chosen at start (explorer/models/device.py); the static site's export also asks for a CPU float32 copy (`cpu_model`).
 """
 import threading
 from pathlib import Path
 
-from explorer.errors import UnknownCheckpoint, UnreadableCheckpoint
+from explorer.errors import UnknownCheckpoint, UnreadableCheckpoint, UserError
 from explorer.models import FoundModel, Model, given_module, is_model_folder, open_folder
+from explorer.models.device import CPU, choose_device
 from explorer.models.diffusers_models import DiffusersFolderError
 from vae_core.checkpoint import CheckpointError
 
 
 class Registry:
-    def __init__(self, folders: list[str | Path], log=print, models: dict | None = None):
+    def __init__(self, folders: list[str | Path], log=print, models: dict | None = None, device: str = "auto"):
         """folders: folders of model folders (or model folders); models: {name: (module, image_shape)} given from
-        Python (explorer.launch), checked now."""
+        Python (explorer.launch), checked now; device: where models run ("auto", "cpu", "cuda", "cuda:N", "mps"),
+        DeviceUnavailable now when it is not here."""
+        self.device = choose_device(device)
         self.found: dict[str, FoundModel] = {}
+        self._cpu: dict[str, Model] = {}  # CPU float32 copies of models that run elsewhere (cpu_model)
         self._lock = threading.Lock()
         for name, (module, shape) in (models or {}).items():
-            self.found[name] = given_module(name, module, shape)  # ModuleError now, at start
+            self.found[name] = given_module(name, module, shape, self.device)  # ModuleError now, at start
         for folder in map(Path, folders):
             for path in [folder] if is_model_folder(folder) else sorted(folder.glob("*/")):
                 found = open_folder(path, log)
@@ -47,11 +52,27 @@ class Registry:
         return self.found[name]
 
     def model(self, name: str) -> Model:
+        """Model `name` on the device (ModelTooLarge when it does not fit there)."""
         found = self.get(name)
         with self._lock:
             if found.model is None:
-                try:
-                    found.model = found.load()
-                except (CheckpointError, DiffusersFolderError, OSError, ValueError) as e:
-                    raise UnreadableCheckpoint(f"checkpoint {name!r} could not be loaded: {e}") from e
+                found.model = self._open(found, self.device)
         return found.model
+
+    def cpu_model(self, name: str) -> Model:
+        """Model `name` on the CPU in float32: model(name) itself when that is where it runs, else a copy kept."""
+        if self.device == CPU:  # every kind runs in float32 there
+            return self.model(name)
+        with self._lock:
+            if name not in self._cpu:
+                self._cpu[name] = self._open(self.get(name), CPU)  # float32: every kind on the CPU
+        return self._cpu[name]
+
+    @staticmethod
+    def _open(found: FoundModel, device, dtype=None) -> Model:
+        try:
+            return found.open(device, dtype)
+        except UserError:
+            raise  # ModelTooLarge: its own message
+        except (CheckpointError, DiffusersFolderError, OSError, ValueError) as e:
+            raise UnreadableCheckpoint(f"checkpoint {found.name!r} could not be loaded: {e}") from e

@@ -72,11 +72,13 @@ def validate_latent(values, dim: int) -> np.ndarray:
 
 
 class Store:
-    def __init__(self, folders: list[str | Path], log=print, images=None, models: dict | None = None):
+    def __init__(self, folders: list[str | Path], log=print, images=None, models: dict | None = None,
+                 device: str = "auto"):
         """folders: where to find model folders; images: a path (--images) or an ImageSet shown by every model
-        (else each shows its own test split); models: {name: (module, image_shape)} given from Python."""
+        (else each shows its own test split); models: {name: (module, image_shape)} given from Python; device:
+        where the models run (--device)."""
+        self.registry = Registry(folders, log, models, device)  # first: a device that is not here fails at once
         self.images = images if isinstance(images, ImageSet) or images is None else ImageSet(images, log)
-        self.registry = Registry(folders, log, models)
         self.log = log
         self._data: dict[tuple, Dataset] = {}
         self._views: dict[str, object] = {}
@@ -97,10 +99,18 @@ class Store:
         """The model of checkpoint `name`; with `kind` ("vae" or "vqvae") it must be one, else a LatentError naming
         what needs which kind."""
         model = self.registry.model(name)
-        if kind is not None and model.kind != kind:
-            raise LatentError(f"{name} is a {KIND_NAMES[model.kind]}: "
-                              f"{what} takes a {KIND_NAMES[kind]} checkpoint")
+        self._check_kind(name, model.kind, kind, what)
         return model
+
+    def cpu_model(self, name: str, kind: str | None = None, what: str = "this view") -> Model:
+        """Model `name` on the CPU in float32, whatever the device (what the static site traces); `kind` as model()."""
+        self._check_kind(name, self.found(name).kind, kind, what)
+        return self.registry.cpu_model(name)
+
+    @staticmethod
+    def _check_kind(name: str, found: str, kind: str | None, what: str) -> None:
+        if kind is not None and found != kind:
+            raise LatentError(f"{name} is a {KIND_NAMES[found]}: {what} takes a {KIND_NAMES[kind]} checkpoint")
 
     def add_folder(self, path: str | Path) -> str:
         """Offer a model folder saved while the app runs (the Playground's save); its name."""

@@ -50,7 +50,7 @@ def weight_mb(model) -> float:
 
 def checked_model(ex: Explorer, name: str, kind: str):
     """Model `name`, refused when it is too large for a page (before any of its images are read)."""
-    model = ex.store.model(name, kind, "the static site")
+    model = ex.store.cpu_model(name, kind, "the static site")  # traced on the CPU in float32, whatever the device
     mb = weight_mb(model)
     if mb > onnx_parts.MAX_MB:
         raise SiteError(f"{name} has {mb:.0f} MB of weights: too large for a page that every visitor downloads "
@@ -76,7 +76,7 @@ def write_parts(model, name: str, x_test: np.ndarray, folder: Path, files: dict,
 
 def vae_files(ex: Explorer, name: str, folder: Path, atlas: dict, log=print) -> dict:
     """Write VAE `name`'s files into `folder`; its manifest entry. `atlas`: the image set's entry (images.py)."""
-    model = ex.store.model(name, "vae", "the static site")  # export_site checked its size
+    model = ex.store.cpu_model(name, "vae", "the static site")  # export_site checked its size
     folder.mkdir(parents=True, exist_ok=True)
     view = ex.store.latent_view(name)
     proj, data = view.proj, view.data
@@ -104,7 +104,7 @@ def vae_files(ex: Explorer, name: str, folder: Path, atlas: dict, log=print) -> 
 
 def vq_files(ex: Explorer, name: str, folder: Path, atlas: dict, log=print) -> dict:
     """Write VQ-VAE `name`'s files into `folder`; its manifest entry."""
-    model = ex.store.model(name, "vqvae", "the static site")  # export_site checked its size
+    model = ex.store.cpu_model(name, "vqvae", "the static site")  # export_site checked its size
     if model.num_codes > 2**16:
         raise SiteError(f"{name} has {model.num_codes} codes: the page holds code grids as 16-bit numbers (at most "
                         "65,536 codes). Host the app for it instead (python app.py).")

@@ -50,9 +50,11 @@ def serve(ex: Explorer, host: str = "127.0.0.1", port: int = 7860, share: bool =
 
 
 def launch(models: dict | None = None, images=None, labels=None, label_names: list[str] | None = None,
-           checkpoints=(), host: str = "127.0.0.1", port: int = 7860, share: bool = False, block: bool = True):
+           checkpoints=(), host: str = "127.0.0.1", port: int = 7860, share: bool = False, block: bool = True,
+           device: str = "auto"):
     """Serve the app over `models` ({name: (module, (C, H, W))}) and folders of `checkpoints`, showing `images`
-    (a path, or an array (N, C, H, W) uint8 or floats in [0, 1], with optional integer `labels`)."""
+    (a path, or an array (N, C, H, W) uint8 or floats in [0, 1], with optional integer `labels`); the models run on
+    `device` (auto, cpu, cuda, cuda:N or mps; a module given is moved there)."""
     if images is not None and not isinstance(images, (str, os.PathLike)):
         images = ImageSet.from_arrays(images, labels, label_names)
-    return serve(Explorer(list(checkpoints), images=images, models=models), host, port, share, block)
+    return serve(Explorer(list(checkpoints), images=images, models=models, device=device), host, port, share, block)
