@@ -21,8 +21,16 @@ from explorer.compute.posterior import dims_by_kl
 from explorer.errors import DataUnavailable, IndexRangeError, LatentError
 from explorer.figures.pictures import load_upload
 from explorer.models import FoundModel, Model
+from explorer.service.gpu import on_gpu
 from explorer.service.image_sets import ImageSet
-from explorer.service.projection import CodebookProjection, LatentProjection, batches, load_or_compute, no_progress
+from explorer.service.projection import (
+    CodebookProjection,
+    LatentProjection,
+    batches,
+    encode,
+    load_or_compute,
+    no_progress,
+)
 from explorer.service.registry import Registry
 from explorer.service.sample_figures import checkpoint_note
 from vae_core.data import Dataset, load_dataset, to_float
@@ -171,10 +179,17 @@ class Store:
             if name not in self._views:
                 ds, found = self.data(name), self.found(name)
                 proj = load_or_compute(found.folder, found.weights, self.model(name), ds.x_test, ds.y_test,
-                                       log=self.log, progress=progress)
+                                       log=self.log, progress=progress,
+                                       encoded=lambda progress: self.encode_test_set(name, progress=progress))
                 self._views[name] = (LatentView(proj, LatentMap(proj.latents, proj.coords), ds)
                                      if isinstance(proj, LatentProjection) else proj)
         return self._views[name]
+
+    @on_gpu(duration=60)
+    def encode_test_set(self, name: str, progress=no_progress) -> tuple:
+        """Checkpoint `name`'s test images through its encoder (projection.encode): the heavy part of a projection,
+        on the GPU on a ZeroGPU Space."""
+        return encode(self.model(name), self.data(name).x_test, progress)
 
     def latent_view(self, name: str, progress=no_progress) -> LatentView:
         """A VAE's test images on the map: projection, the map <-> latent mapping, the data; progress(fraction, what)
