@@ -6,6 +6,9 @@
 import argparse
 import os
 
+# isort: off
+from explorer.service import gpu  # noqa: F401  first: on a ZeroGPU Space it imports spaces before torch does
+# isort: on
 from explorer.errors import DeviceUnavailable, ImageSetError
 from explorer.models.device import DEVICE_HELP
 from explorer.playground.pool import PlaygroundPool

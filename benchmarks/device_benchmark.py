@@ -4,7 +4,7 @@
 
     bare encoder   vae.encode(x).latent_dist.mean over the images, already floats in [-1, 1] on the device in the
                    explorer's precision there, in the explorer's passes (PIXELS_PER_PASS)
-    explorer       the map's encoding step as the app runs it (explorer/service/projection.py encode_images): uint8
+    explorer       the map's encoding step as the app runs it (explorer/service/projection.py encode_latents): uint8
                    images from the store, converted, moved in, encoded, q(z|x)'s mean, sigma and KL back on the CPU
 
 UMAP is left out (--umap times it on the latents, separately: it runs on the CPU whatever the device). Goal: the
@@ -101,10 +101,10 @@ def bare_encoder(folder: Path, x: np.ndarray, device: torch.device, repeats: int
 
 
 def explorer_encoding(folder: Path, x: np.ndarray, device: torch.device, repeats: int) -> dict:
-    """The map's encoding step through the explorer: the store's images, its model on `device`, encode_images."""
+    """The map's encoding step through the explorer: the store's images, its model on `device`, encode_latents."""
     from explorer.service.explorer import Explorer
     from explorer.service.image_sets import ImageSet
-    from explorer.service.projection import encode_images
+    from explorer.service.projection import encode_latents
 
     ex = Explorer([folder], images=ImageSet.from_arrays(x, log=lambda *a: None), log=lambda *a: None,
                   device=str(device))
@@ -112,8 +112,8 @@ def explorer_encoding(folder: Path, x: np.ndarray, device: torch.device, repeats
     model = ex.store.model(folder.name)
     load_s = time.perf_counter() - t
     images = ex.store.data(folder.name).x_test
-    encode_images(model, images[:2])  # warm-up
-    seconds, (mu, _, _) = timed(lambda: encode_images(model, images), device, repeats)
+    encode_latents(model, images[:2])  # warm-up
+    seconds, (mu, _, _) = timed(lambda: encode_latents(model, images), device, repeats)
     return {"seconds": seconds, "load_seconds": load_s, "mu": mu}
 
 

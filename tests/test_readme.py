@@ -44,28 +44,34 @@ def test_the_fast_path_leaves_out_exactly_the_browser_tests_and_the_slow_ones():
 
 
 def test_front_matter_matches_requirements():
+    from scripts.check_space_pins import pins_for
+
     version = re.search(r"^sdk_version: (\S+)$", README, re.MULTILINE).group(1)
     assert f"gradio=={version}" in (ROOT / "requirements.txt").read_text().splitlines()
-    assert "torch==2.13.0" in (ROOT / "requirements.txt").read_text().splitlines()
+    assert str(pins_for("3.11")["torch"]) == "2.13.0" and "spaces" in pins_for("3.12")
 
 
-def test_front_matter_python_is_the_tested_python_and_the_pins_exist_for_it():
-    """A Space builds with the front matter's python_version (3.10 when unset): it must be the Python the tests run
-    on, and every pinned requirement must be installed here at exactly its pin (so it has a release for it)."""
+def test_front_matter_python_is_zerogpus_and_the_pins_for_this_python_are_installed():
+    """A Space builds with the front matter's python_version (3.10 when unset): a ZeroGPU Space runs 3.12 (or 3.10),
+    whose pins scripts/check_space_pins.py checks; the pins whose markers hold on the Python the tests run on must
+    be installed here at exactly their pin."""
     from importlib.metadata import PackageNotFoundError, version
+
+    from scripts.check_space_pins import pins_for
 
     front = README.split("---\n")[1]
     python = re.search(r'^python_version: "?([0-9.]+)"?$', front, re.MULTILINE)
     assert python, "README front matter sets no python_version (Spaces would use Python 3.10)"
-    assert python.group(1) == f"{sys.version_info.major}.{sys.version_info.minor}"
-    pins = [ln.split("==") for ln in (ROOT / "requirements.txt").read_text().splitlines() if "==" in ln]
-    assert {"numpy", "scikit-learn", "torch", "gradio"} <= {name for name, _ in pins}
-    for name, pin in pins:
+    assert python.group(1) == "3.12"
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    pins = pins_for(here)
+    assert {"numpy", "scikit-learn", "torch", "gradio", "spaces"} <= set(pins)
+    for name, pin in pins.items():
         try:
             installed = version(name).split("+")[0]  # torch 2.13.0+cpu is the 2.13.0 release
-            assert installed == pin, f"{name}=={pin} pinned, {installed} installed on this Python"
+            assert installed == str(pin), f"{name}=={pin} pinned, {installed} installed on this Python"
         except PackageNotFoundError:
-            pytest.fail(f"{name}=={pin} is pinned but not installed on Python {python.group(1)}")
+            pytest.fail(f"{name}=={pin} is pinned but not installed on Python {here}")
 
 
 def test_every_python_example_is_run_by_a_test():

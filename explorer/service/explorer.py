@@ -17,6 +17,7 @@ from pathlib import Path
 from explorer.service.codes import CodesService
 from explorer.service.compare import CompareService
 from explorer.service.generate import GenerateService
+from explorer.service.gpu import share
 from explorer.service.latent_map import LatentMapService
 from explorer.service.maths import MathsService
 from explorer.service.store import Store
@@ -36,6 +37,7 @@ class Explorer:
         self.codes = CodesService(self.store)
         self.generate = GenerateService(self.store)
         self.compare = CompareService(self.store)
+        share(self.store, self.map, self.maths, self.generate)  # the GPU paths' owners, on a ZeroGPU Space (gpu.py)
 
     def restore_state(self, query) -> RestoredState:
         """The view a URL asks for, checked against the checkpoints here (url_state.restore_state)."""

@@ -4,6 +4,7 @@ VQ-VAE prior's view of one cell. The sampling itself is sampling.py's, over the 
 import numpy as np
 
 from explorer.service import sampling
+from explorer.service.gpu import on_gpu
 from explorer.service.sampling import Samples, SampleSettings
 from explorer.service.store import Store
 
@@ -20,6 +21,7 @@ class GenerateService:
         """Why VAE checkpoint `name` has no fitted prior over z, with the command that fits one; None when it has."""
         return sampling.no_fitted_prior(self.store.model(name), name)
 
+    @on_gpu(duration=30)
     def sample(self, name: str, settings: SampleSettings) -> Samples:
         """settings.n samples of checkpoint `name`, reproducible from settings.seed."""
         return sampling.sample(self.store.model(name), name, settings)

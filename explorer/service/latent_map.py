@@ -11,6 +11,7 @@ from explorer.compute.neighbours import Neighbours
 from explorer.errors import LatentError, finite_position
 from explorer.figures.pictures import DISPLAY, show
 from explorer.service.export import ExportTable, SelectionSummary, export_table, selection_summary
+from explorer.service.gpu import on_gpu
 from explorer.service.map_note import click_note
 from explorer.service.store import Store
 from vae_core.data.images import make_grid, to_pil
@@ -69,6 +70,7 @@ class LatentMapService:
         x, y = finite_position(x, y, LatentError, "a map position")
         return click_note(view.mapping, x, y, view.proj.labels, view.data.label_names)
 
+    @on_gpu(duration=20)
     @torch.no_grad()
     def decode_latent(self, name: str, latent, side: int = DISPLAY) -> Image.Image:
         """The decoder's location at z (clamped to [0, 1]), as an image."""

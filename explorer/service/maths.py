@@ -16,6 +16,7 @@ from explorer.compute.prior_hole import PriorHole, prior_hole
 from explorer.compute.traversal import Traversal, traversal
 from explorer.errors import MissingCapability
 from explorer.service.export import validate_indices
+from explorer.service.gpu import on_gpu
 from explorer.service.store import POSTERIOR_CACHE, Store
 
 MAX_ELLIPSES = 100  # selected posteriors drawn as ellipses (the first ones of a larger selection)
@@ -65,10 +66,21 @@ class MathsService:
         """L reparameterised samples of test image `index`, their decodes and the MC estimate, beside the IWAE
         estimate (R independent IWAE-k estimates, drawn apart from the L samples, with their standard error). It does
         not depend on L: it is kept per (image, seed), so moving the L slider costs only the L decodes."""
-        model, x = self._with_scale(name), self.store.stored_image(name, index)
-        r = monte_carlo(model, x, check_samples(samples), seed, iwae_k=0)
-        iwae = self._iwae.get((name, int(index), r.seed, IWAE_K), lambda: iwae_bound(model, x, IWAE_K, r.seed))
+        self._with_scale(name)  # the checks, here: before any GPU is asked for
+        self.store.stored_image(name, index)
+        r = self.draws(name, index, check_samples(samples), seed)
+        iwae = self._iwae.get((name, int(index), r.seed, IWAE_K), lambda: self.iwae(name, index, r.seed))
         return replace(r, iwae=iwae)
+
+    @on_gpu(duration=30)
+    def draws(self, name: str, index: int, samples: int, seed: int = 0) -> MonteCarlo:
+        """The L-sample Monte Carlo estimate of test image `index` (compute/montecarlo.py), without the IWAE one."""
+        return monte_carlo(self._with_scale(name), self.store.stored_image(name, index), samples, seed, iwae_k=0)
+
+    @on_gpu(duration=60)
+    def iwae(self, name: str, index: int, seed: int = 0):
+        """R independent IWAE-k estimates of -log p(x) for test image `index` (compute/montecarlo.py)."""
+        return iwae_bound(self._with_scale(name), self.store.stored_image(name, index), IWAE_K, seed)
 
     def decoder_output(self, name: str, latent, seed: int = 0) -> DecoderOutput:
         """E[x|z], the decoder's location, the per-pixel scale (and its heat map) and a sample from p(x|z)."""

@@ -101,25 +101,12 @@ def batches(x: np.ndarray, batch_size: int, what: str, progress):
 
 
 @torch.no_grad()
-def encode_images(model, x: np.ndarray, batch_size: int = 1000,
-                  progress=no_progress) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The map's encoding step for uint8 images x: mu (N, d) and log sigma (N, d) of each q(z|x), and the mean KL of
-    each dimension (d,)."""
+def encode_latents(model, x: np.ndarray, batch_size: int = 1000, progress=no_progress) -> tuple:
+    """What a VAE's encoder says of images x: (mu (N, d), log sigma (N, d), mean KL of each dimension (d,))."""
     posteriors = [model.posterior(xb) for xb in batches(x, batch_size, "encoding", progress)]  # q(z|x)
-    latents = torch.cat([q.mean for q in posteriors]).numpy().astype(np.float32)
-    log_sigma = torch.cat([q.log_sigma for q in posteriors]).numpy().astype(np.float32)
-    kl = torch.cat([q.kl_per_dim() for q in posteriors]).mean(0).numpy()  # mean KL of each dimension
-    return latents, log_sigma, kl
-
-
-@torch.no_grad()
-def project_latents(model, x: np.ndarray, y: np.ndarray | None, batch_size: int = 1000,
-                    progress=no_progress) -> LatentProjection:
-    latents, log_sigma, kl = encode_images(model, x, batch_size, progress)
-    identity = latents.shape[1] == 2
-    coords = latents.copy() if identity else umap_2d(latents, progress)
-    labels = y.astype(np.int64) if y is not None else np.full(len(x), -1)
-    return LatentProjection(latents, coords, labels, kl, "identity" if identity else "umap", log_sigma)
+    a = lambda t: t.cpu().numpy().astype(np.float32)
+    kl = torch.cat([q.kl_per_dim() for q in posteriors]).mean(0)  # mean KL of each dimension
+    return a(torch.cat([q.mean for q in posteriors])), a(torch.cat([q.log_sigma for q in posteriors])), a(kl)
 
 
 def codebook_map(codebook: np.ndarray, progress=no_progress) -> tuple[np.ndarray, str]:
@@ -129,11 +116,46 @@ def codebook_map(codebook: np.ndarray, progress=no_progress) -> tuple[np.ndarray
 
 
 @torch.no_grad()
-def project_codebook(model, x: np.ndarray, batch_size: int = 1000, progress=no_progress) -> CodebookProjection:
-    grids = torch.cat([model.encode_indices(xb) for xb in batches(x, batch_size, "quantising", progress)])
+def encode_codes(model, x: np.ndarray, batch_size: int = 1000, progress=no_progress) -> tuple:
+    """What a VQ-VAE's encoder says of images x: (code grids (N, h, w), uses of each code (K,), codebook (K, D))."""
+    grids = torch.cat([model.encode_indices(xb).cpu() for xb in batches(x, batch_size, "quantising", progress)])
     counts = torch.bincount(grids.flatten(), minlength=model.num_codes).numpy()
-    coords, method = codebook_map(model.codebook.detach().cpu().numpy(), progress)
-    return CodebookProjection(grids.numpy().astype(np.int16), counts, coords, method)
+    return grids.numpy().astype(np.int16), counts, model.codebook.detach().cpu().numpy()
+
+
+def encode(model, x: np.ndarray, progress=no_progress) -> tuple:
+    """encode_latents or encode_codes, by the model's kind."""
+    return (encode_latents if model.kind == "vae" else encode_codes)(model, x, progress=progress)
+
+
+def latent_projection(encoded: tuple, y: np.ndarray | None, progress=no_progress) -> LatentProjection:
+    """The map of a VAE's images from their encode_latents: UMAP of mu, or mu itself for a 2-D latent."""
+    latents, log_sigma, kl = encoded
+    identity = latents.shape[1] == 2
+    coords = latents.copy() if identity else umap_2d(latents, progress)
+    labels = y.astype(np.int64) if y is not None else np.full(len(latents), -1)
+    return LatentProjection(latents, coords, labels, kl, "identity" if identity else "umap", log_sigma)
+
+
+def codebook_projection(encoded: tuple, progress=no_progress) -> CodebookProjection:
+    """The map of a VQ-VAE's codebook from its images' encode_codes: PCA below 64 codes, else UMAP."""
+    grids, counts, codebook = encoded
+    coords, method = codebook_map(codebook, progress)
+    return CodebookProjection(grids, counts, coords, method)
+
+
+def project_latents(model, x: np.ndarray, y: np.ndarray | None, batch_size: int = 1000,
+                    progress=no_progress) -> LatentProjection:
+    return latent_projection(encode_latents(model, x, batch_size, progress), y, progress)
+
+
+def project_codebook(model, x: np.ndarray, batch_size: int = 1000, progress=no_progress) -> CodebookProjection:
+    return codebook_projection(encode_codes(model, x, batch_size, progress), progress)
+
+
+def project(kind: str, encoded: tuple, y: np.ndarray | None, progress=no_progress):
+    """The projection of one kind ("latent" or "codebook") from the images' encodings."""
+    return latent_projection(encoded, y, progress) if kind == "latent" else codebook_projection(encoded, progress)
 
 
 def cached_coords(ckpt_dir: Path, weights: Path | None, points: np.ndarray, kind: str, compute) -> np.ndarray:
@@ -179,21 +201,21 @@ def given_codes(ckpt_dir: Path, weights: Path | None, model, grids: np.ndarray, 
 
 
 def load_or_compute(ckpt_dir: Path, weights: Path, model, x: np.ndarray, y: np.ndarray | None, log=print,
-                    progress=no_progress):
+                    progress=no_progress, encoded=None):
     """The checkpoint's projection for images x, from the disk cache or computed (reporting to progress) and cached;
-    `weights` is the model's weights file (its hash names the cache)."""
+    `weights` is the model's weights file (its hash names the cache). `encoded(progress)` gives the images' encodings
+    when one is needed (default: `encode(model, x, progress)`; the store's runs on the GPU on a ZeroGPU Space)."""
     kind = "latent" if model.kind == "vae" else "codebook"
+    encoded = encoded or (lambda progress: encode(model, x, progress))
     if weights is None:  # a module given from Python: nothing on disk to name a cache after
-        return project_latents(model, x, y, progress=progress) if kind == "latent" else \
-            project_codebook(model, x, progress=progress)
+        return project(kind, encoded(progress), y, progress)
     path = cache_path(ckpt_dir, weights, x, kind)
     cls = LatentProjection if kind == "latent" else CodebookProjection
     if path.exists():
         with np.load(path, allow_pickle=False) as f:
             return cls(**{k: (str(f[k]) if k == "method" else f[k]) for k in f.files})
     log(f"projecting {len(x)} images for {ckpt_dir.name} (once; cached in {path})")
-    proj = (project_latents(model, x, y, progress=progress) if kind == "latent"
-            else project_codebook(model, x, progress=progress))
+    proj = project(kind, encoded(progress), y, progress)
     progress(1.0, "projection done")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".tmp-{os.getpid()}.npz")

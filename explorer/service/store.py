@@ -21,12 +21,14 @@ from explorer.compute.posterior import dims_by_kl, mean_kl_per_dim
 from explorer.errors import DataUnavailable, IndexRangeError, LatentError
 from explorer.figures.pictures import load_upload
 from explorer.models import FoundModel, Model
+from explorer.service.gpu import on_gpu
 from explorer.service.image_sets import ImageSet
 from explorer.service.parquet_images import GivenMap
 from explorer.service.projection import (
     CodebookProjection,
     LatentProjection,
     batches,
+    encode,
     given_codes,
     given_latents,
     load_or_compute,
@@ -192,7 +194,8 @@ class Store:
                 given = self._given(name, model)
                 if given is None:
                     proj = load_or_compute(found.folder, found.weights, model, ds.x_test, ds.y_test, log=self.log,
-                                           progress=progress)
+                                           progress=progress,
+                                           encoded=lambda progress: self.encode_test_set(name, progress=progress))
                 elif model.kind == "vae":
                     proj = given_latents(found.folder, found.weights, given.latents, given.log_sigma, given.coords,
                                          ds.y_test, progress)
@@ -209,6 +212,12 @@ class Store:
         if model.kind == "vae":
             return self.images.given_map(name, "vae", model.latent_dim)
         return self.images.given_map(name, "vqvae", model.grid_size ** 2, model.num_codes)
+
+    @on_gpu(duration=60)
+    def encode_test_set(self, name: str, progress=no_progress) -> tuple:
+        """Checkpoint `name`'s test images through its encoder (projection.encode): the heavy part of a projection,
+        on the GPU on a ZeroGPU Space."""
+        return encode(self.model(name), self.data(name).x_test, progress)
 
     def latent_view(self, name: str, progress=no_progress) -> LatentView:
         """A VAE's test images on the map: projection, the map <-> latent mapping, the data; progress(fraction, what)

@@ -138,7 +138,7 @@ def test_projection_is_cached_and_keyed_by_weights_and_data(ckpts, ex, monkeypat
     def fail(*a, **k):
         raise AssertionError("recomputed despite a warm cache")
 
-    monkeypatch.setattr(projection, "project_latents", fail)
+    monkeypatch.setattr(projection, "project", fail)
     again = Explorer([ckpts], log=lambda *a: None).store.latent_view(name)  # a fresh app start reads the cache
     np.testing.assert_array_equal(again.proj.coords, view.proj.coords)
     x = ex.store.data(name).x_test
