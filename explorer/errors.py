@@ -91,6 +91,10 @@ class UnreadableCheckpoint(UserError):
     """vae_core could not load a checkpoint found at start (changed or damaged since)."""
 
 
+class PreviewError(UserError):
+    """A preview decoder asked for a model it cannot be trained for (no images mapped yet, no folder to keep it in)."""
+
+
 class SiteError(UserError):
     """A model or a request the static site's export cannot take (too large for a page, a folder in the way)."""
 

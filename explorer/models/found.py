@@ -9,7 +9,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from explorer.models.interface import Model
+from explorer.models import preview
+from explorer.models.interface import LatentModel, Model
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,13 @@ class FoundModel(ABC):
     @abstractmethod
     def load(self) -> Model:
         """The model behind the interface (interface.py)."""
+
+    def open(self, log=print) -> Model:
+        """load(), with the preview decoder beside it (preview.json in its folder) when it has one that fits."""
+        model = self.load()
+        if isinstance(model, LatentModel):
+            model.preview = preview.find(self.folder, self.weights, log)
+        return model
 
     @abstractmethod
     def summary(self) -> str:

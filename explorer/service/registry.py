@@ -18,6 +18,7 @@ class Registry:
         Python (explorer.launch), checked now."""
         self.found: dict[str, FoundModel] = {}
         self._lock = threading.Lock()
+        self.log = log
         for name, (module, shape) in (models or {}).items():
             self.found[name] = given_module(name, module, shape)  # ModuleError now, at start
         for folder in map(Path, folders):
@@ -51,7 +52,7 @@ class Registry:
         with self._lock:
             if found.model is None:
                 try:
-                    found.model = found.load()
+                    found.model = found.open(self.log)
                 except (CheckpointError, DiffusersFolderError, OSError, ValueError) as e:
                     raise UnreadableCheckpoint(f"checkpoint {name!r} could not be loaded: {e}") from e
         return found.model

@@ -22,7 +22,14 @@ from explorer.errors import DataUnavailable, IndexRangeError, LatentError
 from explorer.figures.pictures import load_upload
 from explorer.models import FoundModel, Model
 from explorer.service.image_sets import ImageSet
-from explorer.service.projection import CodebookProjection, LatentProjection, batches, load_or_compute, no_progress
+from explorer.service.projection import (
+    CodebookProjection,
+    LatentProjection,
+    batches,
+    cache_path,
+    load_or_compute,
+    no_progress,
+)
 from explorer.service.registry import Registry
 from explorer.service.sample_figures import checkpoint_note
 from vae_core.data import Dataset, load_dataset, to_float
@@ -186,6 +193,17 @@ class Store:
         """A VQ-VAE's codebook on a map, with its test images' code grids and usage."""
         self.model(name, "vqvae", "the codebook map")
         return self._projection(name, progress)
+
+    def cached_latent_view(self, name: str) -> LatentView | None:
+        """latent_view(name) when its projection is in memory or cached on disk already, else None (nothing is
+        computed)."""
+        self.model(name, "vae", "the latent map")
+        if name not in self._views:
+            found = self.found(name)
+            if found.weights is None or not cache_path(found.folder, found.weights, self.data(name).x_test,
+                                                       "latent").exists():
+                return None
+        return self.latent_view(name)
 
     @torch.no_grad()
     def posteriors(self, name: str) -> Posteriors:
