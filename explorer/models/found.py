@@ -9,8 +9,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from explorer.models import preview
 from explorer.models.interface import LatentModel, Model
+from explorer.models.preview import find as find_preview
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class FoundModel(ABC):
         """load(), with the preview decoder beside it (preview.json in its folder) when it has one that fits."""
         model = self.load()
         if isinstance(model, LatentModel):
-            model.preview = preview.find(self.folder, self.weights, log)
+            model.preview = find_preview(self.folder, self.weights, log)
         return model
 
     @abstractmethod
