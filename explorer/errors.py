@@ -99,6 +99,10 @@ class ModelTooLarge(UserError):
     """A model whose weights do not fit in the free memory of the device asked for; the message gives both sizes."""
 
 
+class PreviewError(UserError):
+    """A preview decoder asked for a model it cannot be trained for (no images mapped yet, no folder to keep it in)."""
+
+
 class SiteError(UserError):
     """A model or a request the static site's export cannot take (too large for a page, a folder in the way)."""
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import torch
 
 from explorer.models.device import CPU, check_fits, free_bytes, stored_numbers
-from explorer.models.interface import Model
+from explorer.models.interface import LatentModel, Model
+from explorer.models.preview import find as find_preview
 
 
 @dataclass(frozen=True)
@@ -51,11 +52,15 @@ class FoundModel(ABC):
         """How many numbers its weights hold, read from its weights files' headers (nothing loaded)."""
         return stored_numbers(self.weights) if self.weights else 0
 
-    def open(self, device: torch.device = CPU, dtype: torch.dtype | None = None) -> Model:
-        """load(), after refusing (ModelTooLarge) weights that do not fit in the device's free memory."""
+    def open(self, device: torch.device = CPU, dtype: torch.dtype | None = None, log=print) -> Model:
+        """load(), after refusing (ModelTooLarge) weights that do not fit in the device's free memory; with the
+        preview decoder beside it (preview.json in its folder) when it has one that fits."""
         dtype = dtype or self.default_dtype(device)
         check_fits(self.name, self.numbers(), dtype, free_bytes(device), device)
-        return self.load(device, dtype)
+        model = self.load(device, dtype)
+        if isinstance(model, LatentModel):
+            model.preview = find_preview(self.folder, self.weights, log)
+        return model
 
     @abstractmethod
     def summary(self) -> str:

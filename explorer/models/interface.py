@@ -6,7 +6,8 @@ above this folder changes.
         latent's own shape (d,) or (C, h, w); decode_location(z) -> images in [0, 1]; sample_latents / sample from
         its prior. Optional (`has_decoder_scale`): a decoder distribution p(x|z) with a location and a scale per
         pixel (`decode`, `likelihood`, `log_importance_weights`: the Maths tab's decoder panel, its Monte Carlo
-        estimate and the IWAE bound); a prior over z fitted to the aggregate posterior (`fitted_prior`).
+        estimate and the IWAE bound); a prior over z fitted to the aggregate posterior (`fitted_prior`); a preview
+        decoder (`preview`: a small fast stand-in for a slow decoder, its own `decode_location` and `label`).
     CodeModel (discrete codes): encode(x) -> z_e (B, D, h, w); quantize(z_e) -> (z_q, indices (B, h, w));
         decode(z_q) -> images in [0, 1]; a codebook (K, D). Optional: a prior over code grids (`prior`: sampling, the
         prior's suggestions for a cell, resampling).
@@ -64,6 +65,7 @@ class LatentModel(Model):
     has_decoder_scale = False  # a location and a scale per pixel (Maths tab: decoder panel, Monte Carlo, IWAE)
     likelihood = None  # p(x|z) (vae_core's Likelihood: log_prob, mean, expectation, sample) when it has a scale
     fitted_prior = None  # a density over z fitted to the aggregate posterior (vae_core's fitted prior), if any
+    preview = None  # a fast stand-in decoder (models/preview.py: decode_location, label), if one was trained
 
     @property
     def latent_dim(self) -> int:

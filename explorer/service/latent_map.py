@@ -1,12 +1,20 @@
 """The Latent map tab's service: a VAE's test images on the map, what a click or a latent decodes to, the nearest
 images, and selections. Each method checks what the user sent, then calls explorer/compute/ with the store's data.
+
+A slow model (one with a preview decoder, or whose last full decode took over SLOW_SECONDS) is decoded in two steps:
+`decode_preview` at once, `decode_full` when the page asks for it, one slow full decode at a time across every
+visitor (each holds a core: two would leave none for the other visitors' clicks). A test image's full decode is kept
+(`stored_reconstruction`) so that clicking it again shows it at once.
 """
+import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from PIL import Image
 
+from explorer.compute.bounded_cache import BoundedCache
 from explorer.compute.neighbours import Neighbours
 from explorer.errors import LatentError, finite_position
 from explorer.figures.pictures import DISPLAY, show
@@ -15,6 +23,9 @@ from explorer.service.gpu import on_gpu
 from explorer.service.map_note import click_note
 from explorer.service.store import Store
 from vae_core.data.images import make_grid, to_pil
+
+SLOW_SECONDS = 0.1  # a model whose full decode takes longer is decoded off the server's event loop, one at a time
+STORED = 256  # full reconstructions of test images kept (of slow models)
 
 
 @dataclass
@@ -40,6 +51,9 @@ class MapPoint:
 class LatentMapService:
     def __init__(self, store: Store):
         self.store = store
+        self._seconds: dict[str, float] = {}  # each model's last full decode time
+        self._slow_decode = threading.Lock()  # one slow full decode at a time
+        self._stored = BoundedCache(STORED)  # (name, index) -> full reconstruction
 
     def points(self, name: str) -> MapPoints:
         view = self.store.latent_view(name)
@@ -77,6 +91,47 @@ class LatentMapService:
         model = self.store.model(name, "vae", "decode_latent")
         z = torch.tensor(self.store.latent(name, latent), dtype=torch.float32)[None]
         return show(model.decode_location(z)[0], side)
+
+    def preview_label(self, name: str) -> str | None:
+        """How VAE `name`'s preview images are labelled ("preview, 27.3 dB"), or None when it has no preview."""
+        preview = self.store.model(name, "vae", "decode_latent").preview
+        return None if preview is None else preview.label
+
+    def is_slow(self, name: str) -> bool:
+        """Whether VAE `name` is decoded in two steps (preview, then full) and off the event loop."""
+        return self.preview_label(name) is not None or self._seconds.get(name, 0.0) > SLOW_SECONDS
+
+    @torch.no_grad()
+    def decode_preview(self, name: str, latent) -> Image.Image | None:
+        """The preview decoder's image at z, or None when VAE `name` has none."""
+        preview = self.store.model(name, "vae", "decode_latent").preview
+        if preview is None:
+            return None
+        z = torch.tensor(self.store.latent(name, latent), dtype=torch.float32)[None]
+        return show(preview.decode_location(z)[0], 0)
+
+    def decode_full(self, name: str, latent, index: int | None = None) -> tuple[Image.Image, float]:
+        """The full decoder's image at z and the seconds it took (waiting for another slow decode not counted);
+        with `index`, z is test image `index`'s mu and the image is kept as its stored reconstruction."""
+        slow = self.is_slow(name)
+        if slow:
+            self._slow_decode.acquire()
+        try:
+            start = time.perf_counter()
+            image = self.decode_latent(name, latent, side=0)
+            seconds = time.perf_counter() - start
+        finally:
+            if slow:
+                self._slow_decode.release()
+        self._seconds[name] = seconds
+        if index is not None:
+            self._stored.get((name, int(index)), lambda: image)
+        return image, seconds
+
+    def stored_reconstruction(self, name: str, index: int) -> Image.Image | None:
+        """Test image `index`'s full reconstruction when it was decoded before, else None."""
+        key = (name, int(index))
+        return self._stored.get(key, lambda: None) if key in self._stored else None
 
     @torch.no_grad()
     def manifold(self, name: str, n: int = 15) -> Image.Image | None:

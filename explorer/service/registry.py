@@ -23,6 +23,7 @@ class Registry:
         self.found: dict[str, FoundModel] = {}
         self._cpu: dict[str, Model] = {}  # CPU float32 copies of models that run elsewhere (cpu_model)
         self._lock = threading.Lock()
+        self.log = log
         for name, (module, shape) in (models or {}).items():
             self.found[name] = given_module(name, module, shape, self.device)  # ModuleError now, at start
         for folder in map(Path, folders):
@@ -68,10 +69,9 @@ class Registry:
                 self._cpu[name] = self._open(self.get(name), CPU)  # float32: every kind on the CPU
         return self._cpu[name]
 
-    @staticmethod
-    def _open(found: FoundModel, device, dtype=None) -> Model:
+    def _open(self, found: FoundModel, device, dtype=None) -> Model:
         try:
-            return found.open(device, dtype)
+            return found.open(device, dtype, self.log)
         except UserError:
             raise  # ModelTooLarge: its own message
         except (CheckpointError, DiffusersFolderError, OSError, ValueError) as e:

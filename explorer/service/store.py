@@ -28,6 +28,7 @@ from explorer.service.projection import (
     CodebookProjection,
     LatentProjection,
     batches,
+    cache_path,
     encode,
     given_codes,
     given_latents,
@@ -229,6 +230,17 @@ class Store:
         """A VQ-VAE's codebook on a map, with its test images' code grids and usage."""
         self.model(name, "vqvae", "the codebook map")
         return self._projection(name, progress)
+
+    def cached_latent_view(self, name: str) -> LatentView | None:
+        """latent_view(name) when its projection is in memory or cached on disk already, else None (nothing is
+        computed)."""
+        self.model(name, "vae", "the latent map")
+        if name not in self._views:
+            found = self.found(name)
+            if found.weights is None or not cache_path(found.folder, found.weights, self.data(name).x_test,
+                                                       "latent").exists():
+                return None
+        return self.latent_view(name)
 
     @torch.no_grad()
     def posteriors(self, name: str) -> Posteriors:

@@ -2,7 +2,8 @@
 AutoencoderKL (latent 4 x 8 x 8, mapped and edited flattened: 256 numbers) and VQModel (32 codes, an 8 x 8 grid),
 saved with save_pretrained, and 60 labelled 16 x 16 RGB images. In Chromium: the map, its clicks and sliders, the
 Maths tab's one line for a model without a decoder scale, the codes view, and Generate for a VQ model without a prior;
-then the named API endpoints through gradio_client.
+then the named API endpoints through gradio_client. A copy of the KL model with a preview decoder beside it
+(tiny-preview) shows its preview first, then the full decode, each labelled.
 
 The KL latent is 256-D, so its map would be UMAP: the fixture writes the projection cache the app looks for (its
 name hashes the weights, the images and the settings) with a PCA standing in for UMAP, in this process; the app
@@ -10,6 +11,7 @@ process is left as it is, with an `umap` that fails on import, so a missing cach
 """
 import math
 import os
+import shutil
 import sys
 
 import numpy as np
@@ -17,6 +19,7 @@ import pytest
 import torch
 from PIL import Image
 
+from explorer.models import preview
 from tests.browser_app import AppPage, needs_chromium
 from tests.conftest import NO_UMAP
 from tests.launch import AppStartError, start_app, stop_app
@@ -27,7 +30,7 @@ from gradio_client import Client, handle_file  # noqa: E402  (after the importor
 from gradio_client.exceptions import AppError  # noqa: E402  (likewise)
 
 N, SIDE = 60, 16  # images in the set, and their side
-KL, VQ = "tiny-kl", "tiny-vq"
+KL, VQ, PREVIEW = "tiny-kl", "tiny-vq", "tiny-preview"
 LATENT, GRID, CODES = 4 * 8 * 8, 8, 32
 BODY = {"down_block_types": ("DownEncoderBlock2D", "DownEncoderBlock2D"),
         "up_block_types": ("UpDecoderBlock2D", "UpDecoderBlock2D"), "block_out_channels": (8, 16),
@@ -57,6 +60,10 @@ def diffusers_app(tmp_path_factory):
     torch.manual_seed(0)
     diffusers.AutoencoderKL(latent_channels=4, **BODY).save_pretrained(models / KL)
     diffusers.VQModel(latent_channels=4, num_vq_embeddings=CODES, vq_embed_dim=4, **BODY).save_pretrained(models / VQ)
+    shutil.copytree(models / KL, models / PREVIEW)
+    weights = preview.weights_hash(models / PREVIEW / "diffusion_pytorch_model.safetensors")
+    preview.save(preview.PreviewDecoder(preview.PreviewConfig((4, 8, 8), (3, SIDE, SIDE), width=8, fidelity_db=21.5,
+                                                              model_weights=weights)), models / PREVIEW)
     rng = np.random.default_rng(0)
     images = tmp / "blobs.npz"
     np.savez(images, x=smooth_images(rng, N), y=np.arange(N) % 4)
@@ -68,6 +75,7 @@ def diffusers_app(tmp_path_factory):
         # (a PCA under that name: what the app reads from the cache)
         assert ex.store.latent_view(KL).proj.method == "umap"
         ex.store.codebook_view(VQ)  # 32 codes: a PCA of the codebook, no UMAP
+        ex.store.latent_view(PREVIEW)
     finally:
         projection.umap_2d = umap_2d
         torch.set_num_threads(threads)
@@ -141,6 +149,35 @@ def test_a_slider_move_changes_the_decode(app):
     app.wait_new_src("#decoded-image canvas", old)
     assert app.image("#decoded-image canvas").tobytes() != before
     assert app.errors == []
+
+
+CAPTIONS_JS = """() => {
+  const c = document.querySelector('#decoded-image figcaption');
+  window.vxCaptions = [];
+  new MutationObserver(() => window.vxCaptions.push(c.innerText)).observe(c, {childList: true, characterData: true,
+                                                                             subtree: true});
+}"""
+
+
+@needs_chromium
+def test_a_model_with_a_preview_shows_it_at_once_and_its_full_decode_when_ready(browser, diffusers_app):
+    app = AppPage(browser, f"{diffusers_app[0]}?vae={PREVIEW}")
+    try:
+        page, caption = app.page, "() => document.querySelector('#decoded-image figcaption').innerText"
+        assert "its reconstruction (preview, 21.5 dB)" in page.locator("#reconstruction").inner_text()
+        page.wait_for_function(caption + ".includes('full decode, ')")
+        fulls = int(page.locator("#decoded-image canvas").get_attribute("data-fulls"))
+        page.evaluate(CAPTIONS_JS)
+        index = app.click_point(avoid=[0])  # the image and its preview at once, then its full decode
+        assert f"#{index}:" in app.wait_info("Selected")
+        page.wait_for_function("() => window.vxCaptions.some((c) => c.includes('full decode, '))")
+        seen = page.evaluate("() => window.vxCaptions")
+        first_full = next(i for i, c in enumerate(seen) if "full decode, " in c)
+        assert any("(preview, 21.5 dB; decoding...)" in c for c in seen[:first_full])
+        assert int(page.locator("#decoded-image canvas").get_attribute("data-fulls")) == fulls + 1  # one, not two
+        assert app.errors == []
+    finally:
+        app.close()
 
 
 @needs_chromium

@@ -53,7 +53,8 @@ def layer_of(module: str) -> int | None:
 
 def test_every_module_lives_in_a_layer_folder_except_the_errors_and_the_command():
     loose = sorted(m for m in MODULES if layer_of(m) is None)
-    assert loose == ["explorer", "explorer.errors", "explorer.export_site", "explorer.precompute"]
+    assert loose == ["explorer", "explorer.errors", "explorer.export_site", "explorer.precompute",
+                     "explorer.preview"]
 
 
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if layer_of(m) is not None))

@@ -1,6 +1,12 @@
 """Images in gr.HTML: `figure_html` inlines an image as a data URI (no file written, no second request), and
 `latent_image` is the one image that follows the pointer.
 
+A slow model's latent image comes in two steps: a value (from a Gradio event or a direct decode) may carry `pending`,
+the request for the full decode, and a caption saying "decoding..."; the page then asks for it ({...pending, full:
+true}), shortly after the latent stops changing (FULL_DELAY_MS in image.js), one at a time, the newest next, and draws
+it only if nothing newer was shown meanwhile. Such decodes run in a worker thread (`offload`), never on the server's
+event loop, so every other request goes on being served.
+
 The latent image is a <canvas> drawn from the image's raw 8-bit pixels ({width, height, channels, data: base64}):
 no PNG to encode on the server or to decode in the browser, whose asynchronous image loading waits behind whatever
 else the page is doing (Plotly's hover work after a map click). It decodes what the map and the sliders send it as
@@ -10,6 +16,7 @@ usual (`latent_value`); a direct decode that was under way when a new value came
 offers the model's decoder to the page (web/page_decoder.py), those requests are decoded in the page instead. Each
 drawing bumps the canvas's `data-frame` attribute, which tests and benchmarks watch.
 """
+import asyncio
 import base64
 import json
 
@@ -43,17 +50,31 @@ def pixels(image: Image.Image) -> dict:
             "data": base64.b64encode(np.ascontiguousarray(a).tobytes()).decode("ascii")}
 
 
-def latent_value(image: Image.Image, caption: str) -> str:
-    """The latent image's value: its pixels and caption."""
-    return json.dumps({**pixels(image), "caption": caption})
+def decoded(image: Image.Image | None, caption: str | None = None, pending: dict | None = None) -> dict:
+    """A decode for the page: its pixels (none: only a caption while the full decode runs), a caption (None: keep
+    the one shown), and the request of the full decode still to come (`pending`), if any."""
+    out = pixels(image) if image is not None else {}
+    if caption is not None:
+        out["caption"] = caption
+    if pending is not None:
+        out["pending"] = pending
+    return out
 
 
-def latent_image(elem_id: str, decode, page_decoder=None) -> gr.HTML:
-    """`decode(request) -> Image`: the decode for a request {key, kind, index | x, y} (a map click) or
-    {checkpoint, latent} (a slider drag). With `page_decoder(name) -> dict` (web/page_decoder.py's offer), the page
+def latent_value(image: Image.Image | None, caption: str, pending: dict | None = None) -> str:
+    """The latent image's value: its pixels and caption (and the full decode to ask for, see decoded)."""
+    return json.dumps(decoded(image, caption, pending))
+
+
+def latent_image(elem_id: str, decode, offload=lambda request: False, page_decoder=None) -> gr.HTML:
+    """`decode(request) -> dict` (decoded()): the decode for a request {key, kind, index | x, y} (a map click),
+    {checkpoint, latent} (a slider drag) or a value's `pending` with full: true. `offload(request)`: whether it is
+    slow, to be run in a worker thread. With `page_decoder(name) -> dict` (web/page_decoder.py's offer), the page
     decodes itself once a model's decoder is offered to it."""
-    async def decode_request(request):  # async: called on the server's event loop, no hop to a worker thread
-        return pixels(decode(request))
+    async def decode_request(request):  # async: a fast decode runs on the event loop, no hop to a worker thread
+        if offload(request):
+            return await asyncio.to_thread(decode, request)
+        return decode(request)
     decode_request.__name__ = "decode"  # the JavaScript calls server.decode
 
     async def offer(name):

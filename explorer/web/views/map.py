@@ -2,18 +2,20 @@
 selects a point or decodes empty space, sliders edit the latent, and a marker follows it. Beside it, the nearest test
 images of the current latent (updated on clicks, not on slider moves), and a box/lasso selection panel (selection.py).
 """
+import json
 from dataclasses import replace
 
 import gradio as gr
 import numpy as np
 
 from explorer.compute.bounded_cache import BoundedCache
+from explorer.errors import UserError
 from explorer.figures import maps as plots
 from explorer.figures.pictures import show
 from explorer.service.explorer import Explorer
 from explorer.service.map_note import point_note
 from explorer.service.projection import MAP_METHODS
-from explorer.web.components.image import figure_html, inline_image, latent_image, latent_value
+from explorer.web.components.image import decoded, figure_html, inline_image, latent_image, latent_value
 from explorer.web.components.plot import clickable_plot, figure_json, plot_value
 from explorer.web.components.sliders import latent_sliders, slider_event, sliders_value
 from explorer.web.components.strip import strip_html, thumbnail_strip
@@ -57,15 +59,36 @@ class MapView:
         return test_image_uri(self.ex, point.get("key"), point.get("index"))
 
     @handled
-    def decode(self, request: dict):
-        """The decode (a PIL image) the map or the sliders ask for: {key, kind, index | x, y} or {checkpoint,
-        latent}."""
+    def decode(self, request: dict) -> dict:
+        """The decode (components/image.py's decoded()) the map or the sliders ask for: {key, kind, index | x, y} or
+        {checkpoint, latent}; with full: true, a slow model's full decode (a value's `pending`), else its preview."""
         if "latent" in request:
             name, z = str(request.get("checkpoint")), request["latent"]
+            index = request.get("index")
         else:
             name = str(request.get("key"))
             z = self.latent_at(name, request)
-        return self.ex.map.decode_latent(name, list(z), side=0)
+            index = request.get("index") if request.get("kind") == "point" else None
+        if request.get("full") or not self.ex.map.is_slow(name):
+            image, seconds = self.ex.map.decode_full(name, list(z), index)
+            return decoded(image, f"decoded current latent (full decode, {seconds:.1f} s)" if request.get("full")
+                           else None)
+        return json.loads(self.pending_value(name, z, index if isinstance(index, int) else None,
+                                             "decoded current latent")[0])
+
+    def offload(self, request: dict) -> bool:
+        """Whether a decode request is for a slow model's full decoder (run in a worker thread)."""
+        try:
+            return bool(request.get("full")) or self.ex.map.is_slow(str(request.get("checkpoint", request.get("key"))))
+        except UserError:
+            return False
+
+    def pending_value(self, name: str, latent, index: int | None, what: str):
+        """A slow model's latent image before its full decode: its preview (or none), "decoding...", and the request
+        the page sends for the full decode; and the preview image (None without one)."""
+        preview, label = self.ex.map.decode_preview(name, list(latent)), self.ex.map.preview_label(name)
+        pending = {"checkpoint": name, "latent": [float(v) for v in latent], "index": index}
+        return latent_value(preview, f"{what} ({label + '; ' if label else ''}decoding...)", pending), preview
 
     def latent_at(self, name: str, click: dict) -> np.ndarray:
         if click.get("kind") == "point":
@@ -81,7 +104,7 @@ class MapView:
                 with gr.Row():
                     self.original = inline_image("selected-image")
                     self.recon = inline_image("reconstruction")
-                self.decoded = latent_image("decoded-image", self.decode, self.page_decoders.offer)
+                self.decoded = latent_image("decoded-image", self.decode, self.offload, self.page_decoders.offer)
                 self.info = gr.Markdown(elem_id="selection-info")
                 self.neighbours = thumbnail_strip("neighbours")
         with gr.Accordion("Latent sliders", open=True):
@@ -104,9 +127,12 @@ class MapView:
     def latent_outputs(self, st: LatentSession, xy=None, image=None) -> dict:
         """The decoded image (`image`, when it is decoded already) and the map marker for the current latent."""
         x, y = xy if xy is not None else self.ex.map.position(st.vae, st.latent)
-        image = image or self.ex.map.decode_latent(st.vae, list(st.latent), side=0)
-        return {self.decoded: latent_value(image, "decoded current latent"), self.state: st,
-                self.plot: plot_value(st.vae, (x, y))}
+        if image is None and self.ex.map.is_slow(st.vae):
+            value = self.pending_value(st.vae, st.latent, None, "decoded current latent")[0]
+        else:
+            value = latent_value(image or self.ex.map.decode_full(st.vae, list(st.latent))[0],
+                                 "decoded current latent")
+        return {self.decoded: value, self.state: st, self.plot: plot_value(st.vae, (x, y))}
 
     def slider_outputs(self, st: LatentSession) -> dict:
         """The sliders: the chosen dimensions, labelled with their KL, set to the current latent."""
@@ -131,10 +157,19 @@ class MapView:
         """Select test image `index`: its latent mu(x), its image, its reconstruction."""
         point = self.ex.map.point(st.vae, int(np.clip(index, 0, len(self.ex.store.data(st.vae).x_test) - 1)))
         st = replace(st, index=point.index).with_latent(point.latent)
-        recon = self.ex.map.decode_latent(st.vae, list(st.latent), side=0)
-        out = {**self.latent_outputs(st, point.xy, recon), **self.slider_outputs(st)}
+        out = {**self.slider_outputs(st)}
         out[self.original] = figure_html(show(self.ex.store.image(st.vae, point.index)[0], side=0), "selected image")
-        out[self.recon] = figure_html(recon, "its reconstruction")
+        recon = self.ex.map.stored_reconstruction(st.vae, point.index)
+        if recon is None and self.ex.map.is_slow(st.vae):  # its preview now, the full decode when it comes
+            value, preview = self.pending_value(st.vae, st.latent, point.index, "decoded current latent")
+            out.update({self.decoded: value, self.state: st, self.plot: plot_value(st.vae, point.xy)})
+            label = self.ex.map.preview_label(st.vae)
+            out[self.recon] = (figure_html(preview, f"its reconstruction ({label})") if preview is not None
+                               else '<p class="vx-missing">its reconstruction: decoding... (shown above)</p>')
+        else:
+            recon = recon or self.ex.map.decode_full(st.vae, list(st.latent), point.index)[0]
+            out.update(self.latent_outputs(st, point.xy, recon))
+            out[self.recon] = figure_html(recon, "its reconstruction")
         out[self.info] = point_note(point.index, point.label_name)
         return {**out, **self.neighbour_outputs(st, exclude=index)}
 

@@ -18,6 +18,7 @@ from explorer.compute.colormap import enlarge
 from explorer.compute.plane import check_directions
 from explorer.compute.posterior import AxesError, check_dims
 from explorer.compute.prior_hole import hole_sentence
+from explorer.errors import UserError
 from explorer.figures.maths import (
     SAMPLES_COLOR,
     SAMPLES_NAME,
@@ -27,7 +28,7 @@ from explorer.figures.maths import (
 )
 from explorer.service.explorer import Explorer
 from explorer.web.components.figures import figure_row, wide_figure_html
-from explorer.web.components.image import latent_image, latent_value
+from explorer.web.components.image import decoded, latent_image, latent_value
 from explorer.web.components.plot import clickable_plot, figure_json, plot_value
 from explorer.web.files import data_file
 from explorer.web.session import LatentSession, MathsSession
@@ -100,7 +101,14 @@ class MathsView:
         mu of the image the key names."""
         name, i, j, index = parse_axes_key(request.get("key"))
         z = self.ex.maths.axes_latent(name, i, j, request.get("x"), request.get("y"), index=index)
-        return self.ex.map.decode_latent(name, list(z), side=0)
+        return decoded(self.ex.map.decode_full(name, list(z))[0])
+
+    def slow(self, request: dict) -> bool:
+        """Whether the click's model decodes slowly (then in a worker thread, off the event loop)."""
+        try:
+            return self.ex.map.is_slow(parse_axes_key(request.get("key"))[0])
+        except (UserError, TypeError, ValueError):
+            return False
 
     # --- layout ---------------------------------------------------------------------------------------------------
     def build(self):
@@ -111,7 +119,7 @@ class MathsView:
             with gr.Column(scale=3):
                 self.plot = clickable_plot("maths-axes", self.figure, self.thumbnail, 520, decode="maths-decoded")
             with gr.Column(scale=2):
-                self.decoded = latent_image("maths-decoded", self.decode)
+                self.decoded = latent_image("maths-decoded", self.decode, self.slow)
                 self.info = gr.Markdown(elem_id="maths-info")
                 self.hole = gr.Markdown(elem_id="maths-hole")
         gr.Markdown("### Reparameterisation: z<sub>l</sub> = mu + sigma · eps<sub>l</sub>, eps<sub>l</sub> ~ N(0, I)")
