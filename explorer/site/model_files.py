@@ -49,20 +49,35 @@ def weight_mb(model) -> float:
 
 
 def checked_model(ex: Explorer, name: str, kind: str):
-    """Model `name`, refused when it is too large for a page (before any of its images are read)."""
-    model = ex.store.cpu_model(name, kind, "the static site")  # traced on the CPU in float32, whatever the device
+    """Model `name`, refused when it is too large for a page (before any of its images are read), unless it is a VAE
+    with a preview decoder (explorer.preview), which the page then runs in its place."""
+    model = ex.store.model(name, kind, "the static site")
     mb = weight_mb(model)
-    if mb > onnx_parts.MAX_MB:
+    if mb > onnx_parts.MAX_MB and getattr(model, "preview", None) is None:
+        train = (f" or train a preview decoder for the page (python -m explorer.preview {name} --images ...)"
+                 if kind == "vae" else "")
         raise SiteError(f"{name} has {mb:.0f} MB of weights: too large for a page that every visitor downloads "
-                        f"(the limit is {onnx_parts.MAX_MB} MB). Host the app for it instead (python app.py).")
+                        f"(the limit is {onnx_parts.MAX_MB} MB). Host the app for it instead (python app.py){train}.")
     return model
 
 
-def write_parts(model, name: str, x_test: np.ndarray, folder: Path, files: dict, log=print) -> dict:
-    """Export and check the model's parts on its first CHECK_IMAGES images; {part: its check}."""
+def page_parts(model, images: torch.Tensor, latents: np.ndarray | None = None) -> list:
+    """The parts the page runs: the model's own (onnx_parts.parts), or, for a VAE too large for a page, its preview
+    decoder as the decoder (checked on `latents`, the map's own) and no encoder (the page then cannot encode an image
+    of the visitor's)."""
+    if weight_mb(model) <= onnx_parts.MAX_MB:
+        return onnx_parts.parts(model, images)
+    mu = torch.as_tensor(np.asarray(latents, np.float32))
+    return [onnx_parts.one("decoder", "z", "image", model.preview.decode_location, mu, model.preview.parameters)]
+
+
+def write_parts(model, name: str, x_test: np.ndarray, folder: Path, files: dict, log=print,
+                latents: np.ndarray | None = None) -> dict:
+    """Export and check the model's parts on its first CHECK_IMAGES images (and their `latents`, for a VAE);
+    {part: its check}."""
     images = torch.from_numpy(x_test[:CHECK_IMAGES]).float() / 255.0  # (a prior's step: at the middle cell)
     checks = {}
-    for part in onnx_parts.parts(model, images):
+    for part in page_parts(model, images, None if latents is None else latents[:CHECK_IMAGES]):
         path = folder / f"{part.name}.onnx"
         size = onnx_parts.export(part, path)
         diff = onnx_parts.check(part, path)
@@ -88,7 +103,7 @@ def vae_files(ex: Explorer, name: str, folder: Path, atlas: dict, log=print) -> 
     (folder / files["latents"]).write_bytes(np.ascontiguousarray(proj.latents, np.float32).tobytes())
     (folder / files["coords"]).write_bytes(np.ascontiguousarray(proj.coords, np.float32).tobytes())
     (folder / files["labels"]).write_bytes(np.ascontiguousarray(proj.labels, np.int16).tobytes())
-    checks = write_parts(model, name, data.x_test, folder, files, log)
+    checks = write_parts(model, name, data.x_test, folder, files, log, latents=proj.latents)
     mixture = None
     if model.fitted_prior is not None:  # z = m_k + L_k eps, k ~ Categorical(w), eps ~ N(0, I)
         gm = model.fitted_prior
@@ -99,7 +114,8 @@ def vae_files(ex: Explorer, name: str, folder: Path, atlas: dict, log=print) -> 
     return {"name": name, "kind": "vae", "folder": folder.name, "files": files, "checks": checks,
             "latent_dim": int(model.latent_dim), "image_shape": list(model.image_shape), "n": len(proj.latents),
             "label_names": list(data.label_names), "atlas": atlas, "sliders": sliders(ex, name),
-            "fitted_prior": mixture, "description": model.description}
+            "fitted_prior": mixture, "description": model.description,
+            "preview": None if "encoder" in files else model.preview.label}  # its preview decodes in the page
 
 
 def vq_files(ex: Explorer, name: str, folder: Path, atlas: dict, log=print) -> dict:

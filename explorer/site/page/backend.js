@@ -21,6 +21,8 @@ export const backend = {
     if (request.grid) return pixelsOfFloats(mo, await decodeGrid(mo, request.grid));
     const z = request.latent ? request.latent
       : request.kind === 'point' ? latentOf(mo, Number(request.index)) : blend(mo, Number(request.x), Number(request.y));
-    return pixelsOfFloats(mo, await decodeLatent(mo, z));
+    const p = pixelsOfFloats(mo, await decodeLatent(mo, z));
+    // a model shipped with its preview decoder in place of its own (too large for a page) says so under each image
+    return mo.e.preview ? {...p, caption: `${mo.e.preview} (the model's own decoder runs in the app)`} : p;
   },
 };

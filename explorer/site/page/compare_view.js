@@ -106,4 +106,6 @@ export class CompareView {
   }
 }
 
-const manifestNames = (kind) => [...entries.values()].filter((e) => e.kind === kind).map((e) => e.name);
+// the models that can encode an image here (a model shipped with its preview decoder only has no encoder in the page)
+const manifestNames = (kind) => [...entries.values()].filter((e) => e.kind === kind && e.files.encoder)
+  .map((e) => e.name);

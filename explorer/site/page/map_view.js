@@ -97,7 +97,8 @@ export class MapView {
     this.sliders.set(this.slidersValue());
     this.showNeighbours(index);
     const recon = pixelsOfFloats(m, await decodeLatent(m, this.st.latent));
-    $('reconstruction').innerHTML = figureHtml(dataUri(recon), 'its reconstruction');
+    const by = m.e.preview ? ` (${m.e.preview})` : '';  // decoded by a preview decoder in place of the model's own
+    $('reconstruction').innerHTML = figureHtml(dataUri(recon), `its reconstruction${by}`);
   }
 
   onPlot(event, data) {

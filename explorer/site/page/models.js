@@ -51,7 +51,7 @@ export function open(name) {
   if (!loaded.has(name)) {
     const e = entries.get(name), base = `models/${e.folder}/`, f = e.files;
     const common = Promise.all([figureOf(name), loadAtlas(e.atlas), session(base + f.decoder),
-                                session(base + f.encoder), f.prior ? session(base + f.prior) : null,
+                                f.encoder ? session(base + f.encoder) : null, f.prior ? session(base + f.prior) : null,
                                 f.mixture ? bytes(base + f.mixture) : null]);
     const own = e.kind === 'vae'
       ? Promise.all([bytes(base + f.latents), bytes(base + f.coords), bytes(base + f.labels)]).then(([z, xy, y]) => ({

@@ -73,6 +73,7 @@ async function show(name, index = 0, extra = null) {
       + ` on ${r.images} images`).join('; ') + '.';
   $('status').textContent = e.kind === 'vae'
     ? `${name}: ${e.n} images, ${e.latent_dim}-D latent, decoded in this browser`
+      + (e.preview ? ` by a small stand-in for its decoder (${e.preview}; the model's own is too large for a page)` : '')
     : `${name}: ${e.n} images, ${e.grid_size} x ${e.grid_size} codes of ${e.num_codes}, decoded in this browser`;
 }
 

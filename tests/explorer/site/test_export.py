@@ -122,3 +122,36 @@ def test_a_fitted_prior_is_written_as_its_weights_means_and_cholesky_factors(tea
     others = {m["name"]: m for m in manifest["models"]}
     assert others["vae2"]["fitted_prior"] is None and "mixture" not in others["vae2"]["files"]
     assert others["vq"]["prior"] is None and "prior" not in others["vq"]["files"]  # a VQ-VAE without a prior
+
+
+def test_a_vae_too_large_for_a_page_ships_its_preview_decoder_in_place_of_its_own(tmp_path, monkeypatch):
+    """With a preview decoder (explorer.preview) beside it, a model over the page's budget is exported with the
+    preview as its decoder, checked against the preview in PyTorch, labelled, and without an encoder."""
+    diffusers = pytest.importorskip("diffusers")
+    import torch
+
+    from explorer.compute import preview_fit
+    from explorer.service import projection
+    from explorer.service.explorer import Explorer
+    from explorer.service.image_sets import ImageSet
+    from explorer.service.preview import train_preview
+
+    monkeypatch.setattr(projection, "umap_2d", lambda points, progress=None: projection.pca_2d(points))  # no UMAP
+    monkeypatch.setattr(preview_fit, "seconds_per_decode", lambda decode, latent: 0.001)
+    torch.manual_seed(0)
+    body = {"down_block_types": ("DownEncoderBlock2D", "DownEncoderBlock2D"), "norm_num_groups": 4,
+            "up_block_types": ("UpDecoderBlock2D", "UpDecoderBlock2D"), "block_out_channels": (8, 16),
+            "layers_per_block": 1, "sample_size": 16, "in_channels": 3, "out_channels": 3}
+    diffusers.AutoencoderKL(latent_channels=4, **body).save_pretrained(tmp_path / "kl")
+    images = ImageSet.from_arrays(np.random.default_rng(0).integers(0, 256, (30, 3, 16, 16), dtype=np.uint8))
+    ex = Explorer([tmp_path / "kl"], log=lambda *a: None, images=images)
+    ex.store.latent_view("kl")
+    train_preview(ex.store, "kl", minutes=1, log=lambda *a: None, max_steps=3)
+    ex = Explorer([tmp_path / "kl"], log=lambda *a: None, images=images)  # opens the model with its preview
+    label = ex.store.model("kl").preview.label
+    monkeypatch.setattr(onnx_parts, "MAX_MB", 1e-6)  # the model is too large for a page; its preview is not refused
+    out = export_site(ex, tmp_path / "site", log=lambda *a: None).out
+    (entry,) = json.loads((out / "manifest.json").read_text())["models"]
+    assert entry["preview"] == label and label.startswith("preview, ") and label.endswith(" dB")
+    assert "encoder" not in entry["files"] and (out / "models" / entry["folder"] / "decoder.onnx").is_file()
+    assert entry["checks"]["decoder"]["max_difference"] <= onnx_parts.TOLERANCE
