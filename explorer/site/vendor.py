@@ -1,6 +1,8 @@
 """The libraries the static page loads, copied into the site so that it works offline and from any host.
 
-plotly.js is the copy inside the installed `plotly` package (the one the app serves). onnxruntime-web comes from its
+plotly.js is the release inside the installed `plotly` package (the one the app serves), cut down to the traces the
+page draws (core and scattergl: lib/plotly-scattergl.min.js, built by scripts/plotly_bundle/build.sh), a third of the
+full bundle to download and parse before the first map. onnxruntime-web comes from its
 npm package (`npm pack onnxruntime-web@ORT_WEB`, which needs npm and the npm registry once), kept in a cache folder
 (~/.cache/vae-explorer, or $VAE_EXPLORER_CACHE); with no network, point $VAE_EXPLORER_ORT_WEB at an unpacked copy of
 the package (the folder holding its `dist/`).
@@ -16,7 +18,8 @@ import plotly
 
 ORT_WEB = "1.31.1"  # the onnxruntime-web release the page is tested with
 ORT_FILES = ("ort.wasm.min.js", "ort-wasm-simd-threaded.wasm", "ort-wasm-simd-threaded.mjs")  # the WASM backend
-PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+PLOTLY_JS = Path(__file__).parent / "lib" / "plotly-scattergl.min.js"  # see the module's docstring
+PLOTLY_PACKAGE_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"  # the app's: the same release
 ORT_LICENSE = """onnxruntime-web {version} (https://github.com/microsoft/onnxruntime), MIT License
 
 Copyright (c) Microsoft Corporation

@@ -76,6 +76,8 @@ class PageDecoders:
         latents, coords = view.proj.latents, view.proj.coords
         if weight_mb(model) > onnx_parts.MAX_MB or latents.size * 4 / 1e6 > MAX_LATENTS_MB:
             return {"off": "too large for a page: the server decodes"}
+        if self.ex.map.is_slow(name):  # in the page it would hold up the page's own thread
+            return {"off": "a slow decoder: the server decodes it, off its event loop (with its preview, if any)"}
         dist = vendor.ort_web_dist()
         gr.set_static_paths([str(dist)])
         folder = self.root / slug(name)

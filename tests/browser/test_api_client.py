@@ -169,7 +169,8 @@ def test_plotly_js_is_served(app_url):
 
 @pytest.mark.parametrize("path", ["/etc/passwd", "%2Fetc%2Fpasswd", "../../../../etc/passwd", "weights", "app.py"])
 def test_other_files_are_refused(app_url, app_checkpoints, path):
-    """Only plotly.min.js and the app's own outputs are served: not system files, weights or the app's source."""
+    """Only plotly.min.js, the page modules and decoders the app offers its page, and its outputs are served: not
+    system files, checkpoint weights or the app's source."""
     root = Path(__file__).resolve().parents[2]
     path = {"weights": str(next(app_checkpoints.glob("*/model.safetensors"))),
             "app.py": str(root / "app.py")}.get(path, path)

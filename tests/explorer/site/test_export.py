@@ -155,3 +155,18 @@ def test_a_vae_too_large_for_a_page_ships_its_preview_decoder_in_place_of_its_ow
     assert entry["preview"] == label and label.startswith("preview, ") and label.endswith(" dB")
     assert "encoder" not in entry["files"] and (out / "models" / entry["folder"] / "decoder.onnx").is_file()
     assert entry["checks"]["decoder"]["max_difference"] <= onnx_parts.TOLERANCE
+
+
+def test_the_page_plotly_is_the_app_release_cut_to_the_traces_the_page_draws():
+    """The static page's plotly.js (scripts/plotly_bundle/build.sh) is the release the app serves, with scattergl:
+    rebuild it when the plotly package changes."""
+    import re
+
+    from explorer.site import vendor
+
+    def version(path):
+        return re.search(r"plotly\.js v([0-9.]+)", path.read_text()[:300]).group(1)
+
+    assert version(vendor.PLOTLY_JS) == version(vendor.PLOTLY_PACKAGE_JS)
+    bundle = vendor.PLOTLY_JS.read_text()
+    assert '"scattergl"' in bundle and len(bundle) < vendor.PLOTLY_PACKAGE_JS.stat().st_size / 2
