@@ -51,7 +51,7 @@ class MapPoint:
 class LatentMapService:
     def __init__(self, store: Store):
         self.store = store
-        self._seconds: dict[str, float] = {}  # each model's last full decode time
+        self._seconds: dict[str, float] = {}  # each model's fastest full decode so far
         self._slow_decode = threading.Lock()  # one slow full decode at a time
         self._stored = BoundedCache(STORED)  # (name, index) -> full reconstruction
 
@@ -123,7 +123,9 @@ class LatentMapService:
         finally:
             if slow:
                 self._slow_decode.release()
-        self._seconds[name] = seconds
+        # a model's cost is its fastest decode: a busy machine slows every decode, and must not make a small model
+        # 'slow' (decoded in two steps, one at a time with the large ones)
+        self._seconds[name] = min(seconds, self._seconds.get(name, seconds))
         if index is not None:
             self._stored.get((name, int(index)), lambda: image)
         return image, seconds
