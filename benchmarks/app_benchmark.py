@@ -60,6 +60,7 @@ DRAG_MOVES, DRAG_MS = 30, 16  # a slider drag: mouse moves, and the pause betwee
 # between two clicks on the map: two clicks within the plot's doubleClickDelay (300 ms) are a double click for
 # Plotly (zoom reset), which is another interaction than the one measured here
 PAUSE_MS = 350
+PAGE_DECODER_MS = 30_000  # the longest a page waits for its decoder (web/page_decoder.py) before the clicks
 
 # arm a timer: t0 at the next `start` event (captured on `target`), t1 once `image` (#decoded-image, or the Maths
 # tab's #maths-decoded) has new pixels ready to paint: a <canvas> (this version) drawn anew, or an <img> (versions
@@ -230,7 +231,12 @@ def open_page(browser, url: str, init_script: str | None = None) -> tuple[object
     page.wait_for_function("() => document.querySelector('#selection-info').innerText.includes('#')",
                            timeout=300_000)
     page.wait_for_selector("#decoded-image img, #decoded-image canvas[data-frame]", timeout=60_000)
-    return page, time.perf_counter() - t
+    seconds = time.perf_counter() - t
+    try:  # a version whose page decodes itself: its decoder loaded (its clicks are timed as a visitor's after that)
+        page.wait_for_selector("#decoded-image canvas[data-page-decoder]", timeout=PAGE_DECODER_MS)
+    except PlaywrightTimeout:
+        pass  # a version or a model that decodes on the server
+    return page, seconds
 
 
 def clicks(page, n: int, rng) -> tuple[list[float], int]:

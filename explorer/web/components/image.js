@@ -42,7 +42,9 @@ function shown(p) {  // an image (and caption) now on the canvas; its full decod
 
 function render() {
   if (!props.value) return;
-  shown(JSON.parse(props.value));
+  const v = JSON.parse(props.value);
+  shown(v);
+  if (typeof v.checkpoint === 'string') modelHere(v.checkpoint);  // its decoder for this page, asked for at once
 }
 
 function wantFull(request) {
@@ -117,7 +119,10 @@ function modelHere(name) {
   if (h.model || h.off || h.busy || (h.at && performance.now() - h.at < ASK_MS)) return h.model || null;
   here.set(name, {busy: true});
   server.page_decoder(name).then(async (offer) => {
-    if (offer && offer.base) here.set(name, {model: await openHere(offer)});
+    if (offer && offer.base) {
+      here.set(name, {model: await openHere(offer)});
+      canvas.dataset.pageDecoder = name;  // for tests and benchmarks: the page decodes this model itself
+    }
     else here.set(name, offer && offer.off ? {off: true} : {at: performance.now()});
   }).catch((err) => {
     console.warn('decoding in the page is off; the server decodes', err);

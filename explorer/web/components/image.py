@@ -61,9 +61,11 @@ def decoded(image: Image.Image | None, caption: str | None = None, pending: dict
     return out
 
 
-def latent_value(image: Image.Image | None, caption: str, pending: dict | None = None) -> str:
-    """The latent image's value: its pixels and caption (and the full decode to ask for, see decoded)."""
-    return json.dumps(decoded(image, caption, pending))
+def latent_value(image: Image.Image | None, caption: str, pending: dict | None = None,
+                 checkpoint: str | None = None) -> str:
+    """The latent image's value: its pixels and caption (and the full decode to ask for, see decoded); with
+    `checkpoint`, the model it shows (the page then asks for its decoder at once: page_decoder)."""
+    return json.dumps({**decoded(image, caption, pending), **({"checkpoint": checkpoint} if checkpoint else {})})
 
 
 def latent_image(elem_id: str, decode, offload=lambda request: False, page_decoder=None) -> gr.HTML:

@@ -88,7 +88,7 @@ class MapView:
         the page sends for the full decode; and the preview image (None without one)."""
         preview, label = self.ex.map.decode_preview(name, list(latent)), self.ex.map.preview_label(name)
         pending = {"checkpoint": name, "latent": [float(v) for v in latent], "index": index}
-        return latent_value(preview, f"{what} ({label + '; ' if label else ''}decoding...)", pending), preview
+        return latent_value(preview, f"{what} ({label + '; ' if label else ''}decoding...)", pending, name), preview
 
     def latent_at(self, name: str, click: dict) -> np.ndarray:
         if click.get("kind") == "point":
@@ -131,7 +131,7 @@ class MapView:
             value = self.pending_value(st.vae, st.latent, None, "decoded current latent")[0]
         else:
             value = latent_value(image or self.ex.map.decode_full(st.vae, list(st.latent))[0],
-                                 "decoded current latent")
+                                 "decoded current latent", checkpoint=st.vae)
         return {self.decoded: value, self.state: st, self.plot: plot_value(st.vae, (x, y))}
 
     def slider_outputs(self, st: LatentSession) -> dict:
