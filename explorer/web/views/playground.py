@@ -39,7 +39,7 @@ from explorer.web.views import Page
 NAMES = [f.name for f in fields(PlaygroundSettings)]  # the controls, in the order the events take them
 DATA_CHOICES = [(name, name) for name in TOY_SETS] + [(label, name) for name, label in IMAGE_SETS.items()]
 D = PlaygroundSettings()
-SPEED_CHOICES = [("full speed", 0), ("slow: 10 steps a scene", 10), ("slowest: 1 step a scene", 1)]
+SPEED_CHOICES = [("full", 0), ("10 steps", 10), ("1 step", 1)]  # steps per scene
 URL_JS = asset("url.js")
 
 
@@ -84,8 +84,8 @@ class PlaygroundView:
             self.reset = gr.Button("reset", elem_id="pg-reset")
             self.save = gr.Button("save as checkpoint", elem_id="pg-save")
             c["steps_per_scene"] = gr.Radio(SPEED_CHOICES, value=D.steps_per_scene,
-                                            label="speed (slow motion: arrows show each scene's last step)",
-                                            elem_id="pg-speed")
+                                            label="speed: steps a scene (slow: arrows show the last step)",
+                                            elem_id="pg-speed", scale=2)
         with gr.Row():
             c["latent_dim"] = gr.Radio([1, 2], value=D.latent_dim, label="VAE: latent size", elem_id="pg-latent")
             c["mc_samples"] = gr.Slider(1, 64, value=D.mc_samples, step=1, label="VAE: L samples of z",
