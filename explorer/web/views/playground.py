@@ -67,7 +67,10 @@ class PlaygroundView:
         gr.Markdown("Train a VAE or a VQ-VAE on 2-D points or on small images and watch it learn: for images, the "
                     "latent map (VAE) or codebook usage (VQ-VAE) and a strip of reconstructions and samples, drawn "
                     "at each epoch's end. Changing a control takes effect at the next step (model, data, seed, "
-                    "latent size, the image VAE's body, K, codebook mode and k-means init start a new run).")
+                    "latent size, the image VAE's body, K, codebook mode and k-means init start a new run). On 2-D "
+                    "data the grey grid is the decoder over a grid of latents; at speed 10 or 1 step (or after one "
+                    "step) the arrows show how the reconstructions moved over the last step. The address bar keeps "
+                    "every control: copy it to share this Playground.")
         c = {}
         with gr.Row():
             c["model"] = gr.Radio([("VAE", "vae"), ("VQ-VAE", "vqvae")], value=D.model, label="model",
