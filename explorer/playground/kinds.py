@@ -4,15 +4,18 @@ the run (run.py) and its image case (images.py) call them and never ask which mo
 
     VAE:     loss = -ELBO_L = -1/L sum_l log p(x|z_l) + beta KL(q(z|x) || N(0, I)),  z_l = mu + sigma eps_l,
              L and beta from the settings at each step (the model's own loss, given them: no config is changed)
-             draws: mu and sigma of q(z|x), reconstructions, samples of the prior decoded
+             draws: mu and sigma of q(z|x), reconstructions, samples of the prior decoded, and (2-D data) the
+             decoder over a grid of latents, +-3 sd of the prior (manifold.py)
     VQ-VAE:  loss = reconstruction + commitment and codebook terms (the quantizer holds the settings' weights)
              counts: the codes all the points pick, or (images) the cells of the batches trained on; dead-code
-             restarts; draws: z_e, the codebook, each code's step and the commitment pull (points), code counts
+             restarts; draws: z_e, the codebook, each code's step and the commitment pull, dec(z) over a grid of
+             the codes' plane (points), code counts
              over all the images and grids drawn cell by cell from them (images)
 """
 import torch
 
 from explorer.playground.images import as_uint8
+from explorer.playground.manifold import PRIOR_SD, grid_box, warped_grid
 from explorer.playground.settings import PlaygroundSettings
 from vae_core.config import Config
 from vae_core.models import build_model
@@ -54,8 +57,9 @@ class VAEKind:
                        shown: int) -> dict:
         q = model.posterior(x)
         g = torch.Generator().manual_seed(s.seed + 1)  # the same prior draws every frame
+        grid_z, grid_x = warped_grid(model.decode_location, -PRIOR_SD, PRIOR_SD, model.cfg.latent_dim)
         return {"recon": model.reconstruct(x).numpy(), "samples": model.sample(shown, g).numpy(),
-                "mu": q.mean.numpy(), "sigma": q.sigma.numpy()}
+                "mu": q.mean.numpy(), "sigma": q.sigma.numpy(), "grid_z": grid_z, "grid_x": grid_x}
 
     @torch.no_grad()
     def image_drawings(self, model, images: torch.Tensor, x: torch.Tensor, strip: int, g: torch.Generator) -> dict:
@@ -123,7 +127,9 @@ class VQVAEKind:
     def point_drawings(self, model: PointVQVAE, x: torch.Tensor, data: torch.Tensor, s: PlaygroundSettings,
                        shown: int) -> dict:
         z_e = model.encode(x)
-        out = {"z_e": z_e.numpy(), "recon": model.reconstruct(x).numpy()}
+        lo, hi = grid_box(z_e.numpy(), model.codebook.detach().numpy() if model.quantizer.initialized else None)
+        grid_z, grid_x = warped_grid(model.decode, lo, hi, model.cfg.code_dim)
+        out = {"z_e": z_e.numpy(), "recon": model.reconstruct(x).numpy(), "grid_z": grid_z, "grid_x": grid_x}
         if model.quantizer.initialized:
             idx = model.quantizer.nearest(z_e)
             codes = model.codebook.detach()

@@ -3,6 +3,8 @@ another's run), at most `max_running` training at once; the others wait in line,
 their place shown. A run trains in bounded slices (`slice_s` of compute per update) in a worker process of lower
 CPU priority (workers.py), so other users' clicks stay fast; it is dropped when its tab closes, when no
 update has come for `idle_s`, or after `time_limit_s`, and leaves nothing behind (it lives in memory only).
+In slow motion (settings.steps_per_scene > 0) an update trains exactly that many steps (within SLOW_BUDGET_S), so
+each scene shows the last of them as arrows (run.py).
 """
 import tempfile
 import threading
@@ -15,6 +17,7 @@ from explorer.playground.settings import PlaygroundSettings
 from explorer.playground.workers import LocalRuns, WorkerRuns
 
 VARIANCE_EVERY = 10  # updates between measurements of the gradient variance (VAE)
+SLOW_BUDGET_S = 1.0  # slow motion: the most compute one update's steps may take
 
 
 @dataclass
@@ -184,7 +187,9 @@ class PlaygroundPool:
                                                         else 0)
         if running:
             e.updates += 1
-            update = self._update(session, e, "training", playing=True, train_s=self.slice_s,
+            slow = e.settings.steps_per_scene or None
+            update = self._update(session, e, "training", playing=True,
+                                  train_s=SLOW_BUDGET_S if slow else self.slice_s, max_steps=slow,
                                   variance=e.updates % VARIANCE_EVERY == 1, while_playing=True)
             if update.snapshot is not None and update.snapshot["note"]:
                 with self.lock:

@@ -5,6 +5,9 @@ the run's kind (kinds.py); the step is vae_core's (vae_core.training.loop.optimi
     step:  one Adam step on the model's own loss (the VAE's -ELBO with the settings' L and beta, or the VQ-VAE's
            loss) over a batch
     slice: steps until `budget` seconds of compute have passed (at least one), then a snapshot for drawing
+    a step's arrows: with a set number of steps per slice (one step, slow motion) on 2-D data, the move of the
+           reconstructions of ARROWS shown points over the slice's last step, x_hat_after - x_hat_before (the
+           direction that step's gradient sends them, as the optimiser took it)
     gradient variance of the L-sample estimate, over R independent draws of eps on one fixed batch:
         Var_L = sum_p Var_r[g_rp],   g_r = d(-ELBO_L)/d(encoder parameters) with its own eps, r = 1..R
 A non-finite loss pauses the run with a note saying which setting to lower; the model is then rebuilt by reset.
@@ -27,6 +30,7 @@ from vae_core.models.points import point_config
 from vae_core.training.loop import optimizer_step
 
 SHOWN = 500  # points drawn (a fixed, seeded subset of the data)
+ARROWS = 100  # of the shown points, those whose reconstructions carry a step's arrows
 CURVE_POINTS = 400  # updates kept for the curves
 VARIANCE_L = (1, 4, 16)
 VARIANCE_REPEATS = 8
@@ -84,6 +88,7 @@ class PlaygroundRun:
         self.curves = Curves()
         self.paused_note = ""  # why training stopped by itself (a non-finite loss)
         self.variance: dict[int, float] = {}  # Var_L of the last measurement, by L
+        self.step_move: dict | None = None  # the last measured step's arrows (module docstring), or None
         self.apply(settings)
         if self.images:
             self.images.after_steps(self.model, self.kind, self.seen)  # epoch 0: the untrained model
@@ -120,8 +125,12 @@ class PlaygroundRun:
     def train_for(self, budget: float, max_steps: int | None = None) -> int:
         """Steps until `budget` seconds have passed (at least one, at most max_steps); the curves get one entry."""
         start, done, sums = time.perf_counter(), 0, {}
+        measure = max_steps is not None and self.images is None  # the last step's arrows (module docstring)
+        before = None
         self.kind.slice_started(self.model)
         while True:
+            if measure and done == max_steps - 1:
+                before = self.arrow_reconstructions()
             out = self.step()
             if out is None:
                 break
@@ -130,6 +139,10 @@ class PlaygroundRun:
                 sums[k] = sums.get(k, 0.0) + v
             if (max_steps is not None and done >= max_steps) or time.perf_counter() - start >= budget:
                 break
+        self.step_move = None
+        if before is not None and done == max_steps:
+            after = self.arrow_reconstructions()
+            self.step_move = {"step": self.steps, "from": before.numpy(), "move": (after - before).numpy()}
         if done:
             mean = {k: v / done for k, v in sums.items()}
             self.curves.add(step=self.steps, recon=mean["recon"], second=mean[self.kind.second], loss=mean["loss"],
@@ -137,6 +150,12 @@ class PlaygroundRun:
         if self.images:
             self.images.after_steps(self.model, self.kind, self.seen)
         return done
+
+    @torch.no_grad()
+    def arrow_reconstructions(self) -> torch.Tensor:
+        """x_hat of the ARROWS points that carry a step's arrows (evaluation mode: the codebook does not move)."""
+        self.model.eval()
+        return self.model.reconstruct(self.data[self.shown[::max(1, SHOWN // ARROWS)]])
 
     # --- what is measured -------------------------------------------------------------------------------------
     def gradient_variance(self, ls=VARIANCE_L, repeats: int = VARIANCE_REPEATS) -> dict[int, float]:
@@ -171,6 +190,8 @@ class PlaygroundRun:
             return {**out, **self.images.snapshot(self.seen)}
         self.model.eval()
         x = self.data[self.shown]
+        if self.step_move is not None:
+            out["step_move"] = self.step_move
         return {**out, "case": "points", "data": x.numpy(),
                 **self.kind.point_drawings(self.model, x, self.data, self.settings, SHOWN)}
 

@@ -2,11 +2,15 @@
 in a plane (points, ellipses, arrows, codes), curves over the updates, numbers as base64 binary arrays
 (binary_arrays.py). One scene per update: no Plotly, a few tens of kilobytes.
 
-    VAE:    data space (data, reconstructions E[x|z=mu], prior samples decoded), latent space (mu of each point with
-            its posterior N(mu, sigma^2) as an ellipse of 1 sd, the prior's 1 and 2 sd circles), losses, Var_L
+    VAE:    data space (data, reconstructions E[x|z=mu], prior samples decoded, the decoder's warped grid),
+            latent space (mu of each point with its posterior N(mu, sigma^2) as an ellipse of 1 sd, the prior's 1
+            and 2 sd circles, the grid of latents), losses, Var_L
     VQ-VAE: z_e and the codebook in one plane, each point coloured by its code (the Voronoi cells), dead codes
-            marked, each code's step over the last update (x CODE_STEP_SCALE) and the commitment pull on z_e;
-            data and reconstructions; losses; usage (perplexity / K, share used, restarts)
+            marked, each code's step over the last update (x CODE_STEP_SCALE) and the commitment pull on z_e,
+            the grid of latents; data, reconstructions and dec(z) of that grid; losses; usage (perplexity / K,
+            share used, restarts)
+    both:   after one step or a slow-motion update, the reconstructions' move over its last step as arrows
+            (run.py), scaled up by a power of ten that the legend names
     images: the latent map or codebook usage and a strip of images (image_scenes.py), losses in nats
             per image (bits/dim = nats / (D ln 2), D the numbers per image), Var_L or usage over the batches
 """
@@ -17,22 +21,32 @@ import numpy as np
 
 from explorer.figures.binary_arrays import binary_array
 from explorer.playground.image_scenes import image_panels
-from explorer.playground.scene_parts import COLORS, ELLIPSES
+from explorer.playground.scene_parts import COLORS, ELLIPSES, grid, step_arrows
 from explorer.playground.scene_parts import points as _points
 from explorer.playground.scene_parts import series as _series
 from explorer.playground.scene_parts import square_range as _range
 from explorer.playground.scene_parts import xy as _xy
 
+PACE = 12  # scenes a second while it plays (the canvas asks for no more)
+SLOW_PACE = 3  # in slow motion
 CODE_STEP_SCALE = 5  # a code's step over one update is small: drawn this many times longer
 DATA_RANGE = (-3.0, 3.0)
 
 
+def with_step(layers: list[dict], s: dict) -> list[dict]:
+    """`layers` and, when the snapshot has them, the last step's arrows on the reconstructions."""
+    return layers + ([step_arrows(s["step_move"])] if s.get("step_move") else [])
+
+
 def vae_panels(s: dict) -> list[dict]:
-    data = {"title": "data space: data, reconstructions E[x|z = mu], samples from the prior decoded",
+    line = "a line of z" if s["grid_z"].shape[0] == 1 else "a grid of z"
+    data = {"title": f"data space: data, reconstructions E[x|z = mu], samples from the prior decoded; {line} "
+                     "(+-3 sd) decoded",
             "range": [*DATA_RANGE, *DATA_RANGE],
-            "layers": [_points(s["data"], COLORS["data"], "data"), _points(s["recon"], COLORS["recon"],
-                                                                            "reconstructions"),
-                       _points(s["samples"], COLORS["samples"], "prior samples")]}
+            "layers": with_step([grid(s["grid_x"], COLORS["grid"], f"{line} decoded"),
+                                 _points(s["data"], COLORS["data"], "data"),
+                                 _points(s["recon"], COLORS["recon"], "reconstructions"),
+                                 _points(s["samples"], COLORS["samples"], "prior samples")], s)}
     mu, sigma = s["mu"], s["sigma"]
     if mu.shape[1] == 1:  # a 1-D latent: mu on the horizontal axis, the data's first coordinate up
         mu = np.concatenate([mu, s["data"][:, :1]], 1)
@@ -41,9 +55,10 @@ def vae_panels(s: dict) -> list[dict]:
     else:
         title = "latent space: mu of each point, q(z|x) of some as 1-sd ellipses; prior N(0, I): 1 and 2 sd"
     k = min(ELLIPSES, len(mu))
+    latent_grid = [grid(s["grid_z"], COLORS["grid"], "the grid of z")] if s["grid_z"].shape[-1] == 2 else []
     latent = {"title": title, "range": _range(mu, np.array([[-2.5, -2.5], [2.5, 2.5]])),
-              "layers": [{"type": "circles", "xy": _xy([[0, 0], [0, 0]]), "r": [1.0, 2.0], "color": "#bbbbbb",
-                          "name": "prior 1 and 2 sd"},
+              "layers": [*latent_grid, {"type": "circles", "xy": _xy([[0, 0], [0, 0]]), "r": [1.0, 2.0],
+                                        "color": "#bbbbbb", "name": "prior 1 and 2 sd"},
                          {"type": "ellipses", "xy": _xy(mu[:k]), "wh": _xy(sigma[:k]), "color": COLORS["kl"],
                           "name": "q(z|x), 1 sd"},
                          _points(mu, COLORS["data"], "mu(x)")]}
@@ -51,7 +66,7 @@ def vae_panels(s: dict) -> list[dict]:
 
 
 def vq_panels(s: dict, num_codes: int) -> list[dict]:
-    layers = []
+    layers = [grid(s["grid_z"], COLORS["grid"], "a grid of z")]
     if "codes" in s:
         layers.append({"type": "coded", "xy": _xy(s["z_e"]), "code": binary_array(s["index"], "u1"),
                        "k": int(num_codes), "name": "z_e, coloured by its code"})
@@ -65,10 +80,12 @@ def vq_panels(s: dict, num_codes: int) -> list[dict]:
     else:
         layers.append(_points(s["z_e"], COLORS["data"], "z_e (the codebook starts at the first step)"))
     plane = {"title": "z_e and the codebook: Voronoi cells by colour, dead codes crossed, arrows: steps",
-             "range": _range(s["z_e"], s.get("codes")), "layers": layers}
-    data = {"title": "data space: data and reconstructions dec(z_q)", "range": [*DATA_RANGE, *DATA_RANGE],
-            "layers": [_points(s["data"], COLORS["data"], "data"),
-                       _points(s["recon"], COLORS["recon"], "reconstructions")]}
+             "range": _range(s["z_e"], s.get("codes"), s["grid_z"]), "layers": layers}
+    data = {"title": "data space: data, reconstructions dec(z_q), and dec(z) of the grid of z (only codes are "
+                     "decoded in training)", "range": [*DATA_RANGE, *DATA_RANGE],
+            "layers": with_step([grid(s["grid_x"], COLORS["grid"], "the grid of z decoded"),
+                                 _points(s["data"], COLORS["data"], "data"),
+                                 _points(s["recon"], COLORS["recon"], "reconstructions")], s)}
     return [plane, data]
 
 
@@ -106,10 +123,12 @@ def curves_of(s: dict, num_codes: int = 0) -> list[dict]:
 
 
 def playground_scene(s: dict | None, frame: int, num_codes: int = 0, status: str = "", playing: bool = False,
-                     waiting: int = 0) -> str:
+                     waiting: int = 0, slow: bool = False) -> str:
     """The component's value for snapshot `s` (PlaygroundRun.snapshot; None: nothing to draw) with its status line
-    (playground_stats); `playing` keeps the page asking for updates (less often while `waiting` in line)."""
-    head = {"frame": frame, "status": playground_stats(s, status), "playing": playing, "waiting": waiting}
+    (playground_stats); `playing` keeps the page asking for updates (less often while `waiting` in line, or `slow`:
+    slow motion, at its pace)."""
+    head = {"frame": frame, "status": playground_stats(s, status), "playing": playing, "waiting": waiting,
+            "pace": SLOW_PACE if slow else PACE}
     if s is None:
         return json.dumps({**head, "panels": [], "curves": []})
     if s.get("case") == "images":

@@ -19,10 +19,10 @@ from explorer.compute.directions import DIRECTIONS
 from explorer.errors import UrlStateError, UserError
 from explorer.service.store import MAX_SLIDER_DIMS, Store
 
-# the tabs' ids (each view's `key`: map, maths, codes, generate, compare, interpolate, models) and names once planned
-# for the Maths tab's parts (a page without such a tab warns and shows the map)
+# the tabs' ids (each view's `key`: map, maths, codes, generate, compare, interpolate, models, playground) and names
+# once planned for the Maths tab's parts (a page without such a tab warns and shows the map)
 TABS = ("map", "maths", "axes", "sampling", "decoder", "codes", "quantisation", "traversal", "generate", "compare",
-        "interpolate", "models")
+        "interpolate", "models", "playground")
 MAX_QUERY = 8192  # characters
 MAX_DIMS = 512  # numbers in a latent
 MAX_ABS = 50.0  # |z| beyond this is refused (as service.MAX_ABS_LATENT)

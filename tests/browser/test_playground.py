@@ -1,5 +1,6 @@
-"""The Playground tab in Chromium: a VAE and a VQ-VAE training on 2-D points, what they show, and the pool's limit
-on runs that train at once with the line behind it, freed when a tab closes."""
+"""The Playground tab in Chromium: a VAE and a VQ-VAE training on 2-D points, what they show (the warped grid, one
+step's arrows), its state in the URL reopened, and the pool's limit on runs that train at once with the line behind
+it, freed when a tab closes."""
 import re
 
 from tests.browser_app import AppPage, needs_chromium
@@ -27,8 +28,12 @@ def train_until(app, steps: int) -> None:
     app.page.wait_for_function(STATUS_JS, arg="paused")
 
 
+DATA_PANEL = "#pg-canvas #vx-pg-panel-0"
+L_IS_JS = "(n) => document.querySelector('#pg-L input[type=number]').value === n"
+
+
 def test_a_vae_trains_on_the_moons_draws_its_views_and_measures_the_gradient_variance(browser, app_url):
-    app = playground(browser, app_url)
+    app, again = playground(browser, app_url), None
     try:
         app.page.locator("#pg-L input[type=number]").fill("4")
         app.page.locator("#pg-L input[type=number]").press("Enter")
@@ -44,9 +49,27 @@ def test_a_vae_trains_on_the_moons_draws_its_views_and_measures_the_gradient_var
         app.page.click("#pg-step")
         app.page.wait_for_function(STATUS_JS, arg="refused")
         assert "from 1e-05 to 0.1" in status(app)
+        layers = app.page.get_attribute(DATA_PANEL, "data-layers")
+        assert layers.startswith("grid,points") and "arrows" not in layers, layers  # the warped grid; no step yet
+        app.page.locator("#pg-lr input").fill("0.003")
+        app.page.locator("#pg-lr input").press("Enter")
+        app.page.click("#pg-step")  # one step: its arrows on the reconstructions
+        app.page.wait_for_function(STATUS_JS, arg="one step")
+        assert app.page.get_attribute(DATA_PANEL, "data-step-arrows") == "100"
+        assert "move over step" in app.page.locator(DATA_PANEL + " .vx-pg-legend").inner_text()
+        app.page.wait_for_function("() => location.search.includes('pg_mc_samples=4')")
+        assert "tab=playground" in app.page.url
         assert app.errors == []
+        again = AppPage(browser, app.page.url + "&pg_hide=lr,beta&pg_seed=x", ready="#pg-play")  # a teacher's link
+        again.page.wait_for_function(L_IS_JS, arg="4")
+        assert again.page.locator("#pg-lr").is_hidden() and again.page.locator("#pg-beta").is_hidden()
+        assert again.page.locator("#pg-batch").is_visible()
+        again.page.get_by_text("pg_seed='x' dropped").first.wait_for()  # a bad value: a warning, the rest opens
+        assert again.errors == []
     finally:
         app.close()
+        if again is not None:
+            again.close()
 
 
 TICK_URL = re.compile(r"/component_server/?$")  # the canvas's server function `tick` (every Gradio server function)

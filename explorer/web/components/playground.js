@@ -1,13 +1,14 @@
 // The playground's canvas (playground.py): props.value is a scene {frame, status, playing, waiting, steps, panels,
 // curves} (explorer/playground/scenes.py), its numbers base64 binary arrays. A panel is a plane of layers, or (kind) a
 // strip of grey images or bars. Each scene redraws every canvas and the status line. While a scene says playing, the
-// next comes from the server function `tick`, UPDATES_PER_S a second at most (WAITING_PER_S while waiting in line),
+// next comes from the server function `tick`, the scene's pace a second at most (WAITING_PER_S while waiting in line),
 // one in flight at a time; a Gradio event's scene (a button, a control) replaces the loop's when it comes, and a tick
 // asked for before it is dropped when it answers. The element's data-frame, data-steps and data-draws (how many
-// scenes it has drawn) and each figure's data-kind are for tests and benchmarks.
+// scenes it has drawn), each figure's data-kind, and a plane's data-layers (its layers' types, in order) and
+// data-step-arrows (how many arrows of a step it draws) are for tests and benchmarks.
 const root = element.querySelector('.vx-pg');
 const statusLine = element.querySelector('.vx-pg-status');
-const UPDATES_PER_S = 12, WAITING_PER_S = 2;
+const WAITING_PER_S = 2;
 const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f',
                  '#bcbd22', '#17becf', '#393b79', '#637939', '#8c6d31', '#843c39', '#7b4173', '#3182bd'];
 const SIDE = 330, CURVE_H = 170, ROW_LABEL = 14;
@@ -62,9 +63,24 @@ function drawPanel(fig, p) {
   g.strokeStyle = '#eee'; g.lineWidth = 1;
   g.beginPath(); g.moveTo(sx(0), 0); g.lineTo(sx(0), c.height); g.moveTo(0, sy(0)); g.lineTo(c.width, sy(0)); g.stroke();
   const items = [];
+  fig.dataset.layers = p.layers.map((l) => l.type).join(',');
+  fig.dataset.stepArrows = '0';
   for (const l of p.layers) {
     const xy = l.xy ? decode(l.xy) : null;
-    if (l.type === 'points') {
+    if (l.type === 'grid') {  // a warped grid: the polylines through its rows, then through its columns
+      const at = (i, j) => 2 * (i * l.cols + j);
+      g.strokeStyle = l.color; g.lineWidth = 1; g.globalAlpha = 0.8;
+      g.beginPath();
+      for (let i = 0; i < l.rows; i++) {
+        for (let j = 0; j < l.cols; j++) (j ? g.lineTo : g.moveTo).call(g, sx(xy[at(i, j)]), sy(xy[at(i, j) + 1]));
+      }
+      for (let j = 0; j < l.cols && l.rows > 1; j++) {
+        for (let i = 0; i < l.rows; i++) (i ? g.lineTo : g.moveTo).call(g, sx(xy[at(i, j)]), sy(xy[at(i, j) + 1]));
+      }
+      g.stroke();
+      g.globalAlpha = 1;
+      items.push([l.name, l.color]);
+    } else if (l.type === 'points') {
       g.fillStyle = l.color; g.globalAlpha = 0.6;
       for (let i = 0; i < xy.length; i += 2) g.fillRect(sx(xy[i]) - l.r, sy(xy[i + 1]) - l.r, 2 * l.r, 2 * l.r);
       g.globalAlpha = 1;
@@ -93,6 +109,7 @@ function drawPanel(fig, p) {
       items.push([l.name, PALETTE[0]]);
     } else if (l.type === 'arrows') {
       const d = decode(l.d);
+      if (l.role === 'step') fig.dataset.stepArrows = String(xy.length / 2);
       g.strokeStyle = l.color; g.lineWidth = 1;
       g.beginPath();
       for (let i = 0; i < xy.length; i += 2) {
@@ -224,7 +241,7 @@ function draw(v) {
   root.dataset.draws = String(draws);
 }
 
-let playing = false, waiting = false, looping = false;
+let playing = false, waiting = false, looping = false, pace = 12;
 // Each Gradio event's scene (pause, play, a control) starts a new generation: a tick asked for in an earlier one is
 // stale when it comes (the event's scene is newer: a tick still in flight when pause is pressed says "training") and
 // is dropped, drawn or not, so only an event or a tick of the current generation sets playing.
@@ -234,6 +251,7 @@ function show(v) {
   draw(v);
   playing = Boolean(v.playing);
   waiting = Boolean(v.waiting);
+  pace = v.pace || 12;
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -258,7 +276,7 @@ async function loop() {
         }
         show(answer);
       }
-      await sleep(Math.max(0, 1000 / (waiting ? WAITING_PER_S : UPDATES_PER_S) - (performance.now() - t0)));
+      await sleep(Math.max(0, 1000 / (waiting ? WAITING_PER_S : pace) - (performance.now() - t0)));
     }
   } finally {
     looping = false;
