@@ -40,3 +40,23 @@ def kl_estimates(mu, sigma, seed: int = 0, samples=SAMPLES) -> KlEstimates:
     terms = kl_terms(mu, sigma, eps)
     return KlEstimates(float(q.kl()[0]), tuple(samples), tuple(float(terms[:n].mean()) for n in samples),
                        tuple(standard_error(terms[:n]) for n in samples))
+
+
+@dataclass(frozen=True)
+class Scales:
+    """What the two networks output for one image: q(z|x)'s location and scale per latent number, and p(x|z)'s per
+    pixel (at z = mu)."""
+
+    latents: int
+    pixels: int
+    encoder_scale: float  # median sigma_j of q(z|x)
+    decoder_scale: float  # median scale of p(x_i|z), in pixel units (the image is in [0, 1])
+
+
+@torch.no_grad()
+def network_scales(model, x: torch.Tensor) -> Scales:
+    """The median scale each network outputs for image x (1, C, H, W), for a VAE with a decoder scale."""
+    mu, log_sigma = model.encode(x)
+    _, log_scale = model.likelihood.location_and_log_scale(model.decode(mu))
+    return Scales(mu.shape[1], int(np.prod(x.shape[1:])), float(log_sigma.exp().median()),
+                  float(log_scale.exp().median()))
