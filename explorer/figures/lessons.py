@@ -13,8 +13,9 @@ def num(x: float) -> str:
 
 
 def table(header: tuple, rows: list) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(str(c) for c in r) + " |" for r in rows])
+    """A Markdown table; a | inside a cell (q(z|x), a norm) is escaped, so it stays in its cell."""
+    line = lambda cells: "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+    return "\n".join([line(header), "|" + "---|" * len(header)] + [line(r) for r in rows])
 
 
 def encoder_decoder(r) -> str:
