@@ -13,13 +13,14 @@ from explorer.compute.lessons.gradients import decoder_log_likelihood, gradient_
 from explorer.compute.lessons.straight_through import cells, codebook_step, straight_through
 from explorer.compute.montecarlo import check_seed, monte_carlo
 from explorer.errors import LessonError, MissingCapability
-from explorer.playground.commitment_sweep import WEIGHTS, sweep_point
+from explorer.playground.commitment_sweep import STEPS, WEIGHTS, sweep_point
 from explorer.service.lesson_steps import LESSONS, Lesson, Step
 from explorer.service.store import Store
 
 ELBO_SAMPLES = 64  # draws of the ELBO step's Monte Carlo estimate
 EMA_IMAGES = 32  # test images whose code vectors make the EMA step's batch
 CACHE = 256  # measurements kept (each small)
+SWEEP_STEPS = STEPS  # Adam steps of each commitment sweep run
 
 
 def lesson(n) -> Lesson:
@@ -126,6 +127,6 @@ class LessonsService:
 
     def commitment(self, name, index, seed, choice):
         """Every weight tried so far with this seed (the one asked for run now, if new), by weight."""
-        self._sweep.get((seed, choice), lambda: sweep_point(float(choice), seed))
+        self._sweep.get((seed, choice), lambda: sweep_point(float(choice), seed, SWEEP_STEPS))
         tried = {w for w in (*WEIGHTS, choice) if (seed, w) in self._sweep}
         return [self._sweep.get((seed, w), None) for w in sorted(tried)]
