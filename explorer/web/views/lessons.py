@@ -67,6 +67,9 @@ class LessonsView:
         if moved:
             out[self.choice] = gr.update(choices=[str(c) for c in s.choices], value=str(choice) if s.choices else None,
                                          label=s.choice_label, visible=bool(s.choices))
+        if not (vae if LESSONS[n - 1].kind == "vae" else vq):  # the page has no such model: say so, not an error
+            out[self.measure] = f"Train a {LESSONS[n - 1].kind.upper()} (see README) to measure this step."
+            return out
         result = self.ex.lessons.measure(n, m, vae, vq, st.index, st.seed, choice)
         out[self.measure] = measurement(s.measure, result)
         return out
@@ -92,7 +95,7 @@ class LessonsView:
                    self.next, self.choice, self.measure]
         base = [page.vae, page.vq, self.state]
         page.on_open([page.vae, page.vq], self.open, base, outputs, self.measure, "lessons")
-        kw = {"api_visibility": "private", "trigger_mode": "always_last"}
+        kw = {"api_visibility": "private", "trigger_mode": "always_last", "show_progress_on": self.measure}
         self.next.click(handled(lambda *a: self.go(*a, 1)), [*base, self.index, self.seed], outputs, **kw)
         self.back.click(handled(lambda *a: self.go(*a, -1)), [*base, self.index, self.seed], outputs, **kw)
         self.lesson.input(handled(self.pick), [*base, self.lesson], outputs, **kw)
