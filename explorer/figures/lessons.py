@@ -1,10 +1,13 @@
 """The Lessons tab's measurements drawn as small Markdown tables, one function per kind of measurement (the step's
 `measure` key): every figure a step claims from, with its standard error where it has one. Numbers are shown with
-`num` (4 significant digits), so a test can find the figure it recomputes.
+`num` (4 significant digits), so a test can find the figure it recomputes. Two steps also get a Plotly chart
+(`chart`): the KL estimates against L, and the pixel's two distributions.
 """
 import math
 
 import numpy as np
+
+from explorer.figures.maps import LAYOUT
 
 
 def num(x: float) -> str:
@@ -87,3 +90,33 @@ DRAW = {"encoder_decoder": encoder_decoder, "elbo": elbo, "kl": kl, "gradients":
 def measurement(key: str, result) -> str:
     """The Markdown table of a step's measurement (`key`: the step's `measure`)."""
     return DRAW[key](result)
+
+
+def kl_chart(r) -> dict:
+    """The Monte Carlo KL against L (log axis) with +-2 SE bars, the closed form as a line."""
+    se = [0 if math.isnan(e) else 2 * e for e in r.errors]
+    return {"data": [{"type": "scatter", "mode": "markers", "name": "Monte Carlo (+-2 SE)", "x": list(r.samples),
+                      "y": list(r.estimates), "error_y": {"type": "data", "array": se}},
+                     {"type": "scatter", "mode": "lines", "name": "closed form", "x": [r.samples[0], r.samples[-1]],
+                      "y": [r.closed_form] * 2, "line": {"dash": "dot"}}],
+            "layout": {**LAYOUT, "height": 320, "xaxis": {"type": "log", "title": {"text": "L"}},
+                       "yaxis": {"title": {"text": "KL (nats)"}}}}
+
+
+def gaussian_chart(r) -> dict:
+    """The neighbours' share and the decoder's probability in each bin of the pixel's levels."""
+    bins = len(r.empirical)
+    x = [f"{b * 256 // bins}" for b in range(bins)]
+    return {"data": [{"type": "bar", "name": "the neighbours", "x": x, "y": list(r.empirical)},
+                     {"type": "bar", "name": "the decoder p(x|z)", "x": x, "y": list(r.decoder)}],
+            "layout": {**LAYOUT, "height": 320, "barmode": "group",
+                       "xaxis": {"title": {"text": "pixel level (bin start)"}},
+                       "yaxis": {"title": {"text": "probability"}}}}
+
+
+CHARTS = {"kl": kl_chart, "gaussian": gaussian_chart}
+
+
+def chart(key: str, result) -> dict | None:
+    """The step's Plotly chart (a figure dict), or None for a step shown by its table alone."""
+    return CHARTS[key](result) if key in CHARTS else None

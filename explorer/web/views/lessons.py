@@ -6,8 +6,9 @@ explorer/figures/lessons.py."""
 from dataclasses import replace
 
 import gradio as gr
+import plotly.graph_objects as go
 
-from explorer.figures.lessons import measurement
+from explorer.figures.lessons import chart, measurement
 from explorer.service.explorer import Explorer
 from explorer.service.lesson_steps import LESSONS
 from explorer.service.lessons import step as lesson_step
@@ -45,6 +46,7 @@ class LessonsView:
             self.seed = gr.Number(0, precision=0, label="seed", elem_id="lesson-seed")
             self.choice = gr.Dropdown([], label="", visible=False, elem_id="lesson-choice")
         self.measure = gr.Markdown(elem_id="lesson-measure")
+        self.chart = gr.Plot(visible=False, show_label=False, elem_id="lesson-chart")
         self.question = gr.Markdown(elem_id="lesson-question")
         with gr.Row():
             self.back = gr.Button("Back", elem_id="lesson-back")
@@ -69,9 +71,12 @@ class LessonsView:
                                          label=s.choice_label, visible=bool(s.choices))
         if not (vae if LESSONS[n - 1].kind == "vae" else vq):  # the page has no such model: say so, not an error
             out[self.measure] = f"Train a {LESSONS[n - 1].kind.upper()} (see README) to measure this step."
+            out[self.chart] = gr.update(visible=False)
             return out
         result = self.ex.lessons.measure(n, m, vae, vq, st.index, st.seed, choice)
         out[self.measure] = measurement(s.measure, result)
+        figure = chart(s.measure, result)
+        out[self.chart] = gr.update(value=None if figure is None else go.Figure(figure), visible=figure is not None)
         return out
 
     def open(self, vae: str, vq: str, st: LessonSession, request: gr.Request = None) -> dict:
@@ -92,7 +97,7 @@ class LessonsView:
 
     def wire(self, page: Page, tab: gr.Tab):
         outputs = [self.state, self.head, self.text, self.question, self.lesson, self.index, self.seed, self.back,
-                   self.next, self.choice, self.measure]
+                   self.next, self.choice, self.measure, self.chart]
         base = [page.vae, page.vq, self.state]
         page.on_open([page.vae, page.vq], self.open, base, outputs, self.measure, "lessons")
         kw = {"api_visibility": "private", "trigger_mode": "always_last", "show_progress_on": self.measure}

@@ -3,10 +3,11 @@ bad lessons, steps and choices refused with what to pick; each step's words with
 step checked against the lessons."""
 import math
 
+import plotly.graph_objects as go
 import pytest
 
 from explorer.errors import LessonError
-from explorer.figures.lessons import measurement
+from explorer.figures.lessons import chart, measurement
 from explorer.service.lesson_steps import LESSONS, MAX_WORDS
 from explorer.service.lessons import step
 from explorer.service.url_state import ViewState, from_query, restore_state, to_query
@@ -28,6 +29,10 @@ def test_every_step_of_both_lessons_is_measured_and_drawn(teach_ex, monkeypatch)
             choice = s.choices[-1] if s.choices else None
             r = teach_ex.lessons.measure(n, m, "vae4", "vq", index=1, seed=2, choice=choice)
             assert "|---|" in measurement(s.measure, r), s.title
+            figure = chart(s.measure, r)
+            assert (figure is not None) == (s.measure in ("kl", "gaussian"))
+            if figure is not None:
+                go.Figure(figure)  # Plotly accepts it
     st = teach_ex.lessons.measure(2, 1, "vae4", "vq", index=1, choice=0)
     assert st.code_from_reconstruction == 0.0 and st.code_from_codebook_loss > 0
     assert math.isclose(st.code_from_codebook_loss, st.code_from_codebook_expected, rel_tol=1e-4)
