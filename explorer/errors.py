@@ -116,3 +116,7 @@ def finite_position(x, y, error: type[UserError], what: str) -> tuple[float, flo
     if not (np.isfinite(x) and np.isfinite(y)):
         raise error(f"{what} holds NaN or inf")
     return x, y
+
+
+class LessonError(UserError):
+    """A lesson or step that does not exist, or a control value a step does not take; says which ones there are."""

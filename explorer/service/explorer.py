@@ -7,6 +7,7 @@
     ex.codes      the VQ-VAE codes tab        (codes.py)
     ex.generate   the Generate tab            (generate.py)
     ex.compare    the Compare and Interpolate tabs (compare.py)
+    ex.lessons    the Lessons tab             (lessons.py)
 
 One Explorer serves all browser sessions: it holds read-only things and bounded caches of what it computed; what a
 person has selected lives in their session's state, never here. Each service method checks what the user sent,
@@ -19,6 +20,7 @@ from explorer.service.compare import CompareService
 from explorer.service.generate import GenerateService
 from explorer.service.gpu import share
 from explorer.service.latent_map import LatentMapService
+from explorer.service.lessons import LessonsService
 from explorer.service.maths import MathsService
 from explorer.service.store import Store
 from explorer.service.url_state import RestoredState, restore_state
@@ -37,6 +39,7 @@ class Explorer:
         self.codes = CodesService(self.store)
         self.generate = GenerateService(self.store)
         self.compare = CompareService(self.store)
+        self.lessons = LessonsService(self.store)
         share(self.store, self.map, self.maths, self.generate)  # the GPU paths' owners, on a ZeroGPU Space (gpu.py)
 
     def restore_state(self, query) -> RestoredState:

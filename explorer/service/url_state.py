@@ -1,6 +1,7 @@
 """The shareable state of the page: a dataclass that round-trips to a URL query string, as the Projector's bookmarks.
 
     ?vae=fashion-vae&vq=fashion-vqvae&tab=maths&index=12&axes=3,5&L=16&seed=2&z=0.25,-1.5,...
+    ?tab=lessons&lesson=1&step=4&index=3&seed=2       (a lesson's step: its image and seed)
 
 Only values that differ from the defaults are written. Parsing never crashes on what a URL can hold: `from_query`
 raises UrlStateError (a UserError: the page shows its message) naming the first bad key and what it takes;
@@ -17,12 +18,13 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from explorer.compute.directions import DIRECTIONS
 from explorer.errors import UrlStateError, UserError
+from explorer.service.lesson_steps import LESSONS
 from explorer.service.store import MAX_SLIDER_DIMS, Store
 
 # the tabs' ids (each view's `key`: map, maths, codes, generate, compare, interpolate, models, playground) and names
 # once planned for the Maths tab's parts (a page without such a tab warns and shows the map)
 TABS = ("map", "maths", "axes", "sampling", "decoder", "codes", "quantisation", "traversal", "generate", "compare",
-        "interpolate", "models", "playground")
+        "interpolate", "models", "lessons", "playground")
 MAX_QUERY = 8192  # characters
 MAX_DIMS = 512  # numbers in a latent
 MAX_ABS = 50.0  # |z| beyond this is refused (as service.MAX_ABS_LATENT)
@@ -45,10 +47,13 @@ class ViewState:
     steps: int = 7  # traversal: values per dimension
     code_index: int | None = None  # the codes view's test image
     cell: tuple[int, int] | None = None  # the codes view's selected cell (row, column)
+    lesson: int | None = None  # the Lessons tab's lesson (1: the VAE's, 2: the VQ-VAE's) and step, from 1
+    step: int | None = None
 
 
 KEYS = {"vae": "vae", "vq": "vq", "tab": "tab", "index": "index", "z": "z", "axes": "axes", "L": "samples",
-        "seed": "seed", "k": "neighbours", "rows": "rows", "steps": "steps", "codes": "code_index", "cell": "cell"}
+        "seed": "seed", "k": "neighbours", "rows": "rows", "steps": "steps", "codes": "code_index", "cell": "cell",
+        "lesson": "lesson", "step": "step"}
 DEFAULT = ViewState()
 
 
@@ -99,7 +104,8 @@ def _tab(key: str, s: str) -> str:
 PARSE = {"vae": _name, "vq": _name, "tab": _tab, "index": _int, "z": _latent,
          "axes": lambda k, s: _ints(k, s, 2), "L": lambda k, s: _int(k, s, 1, 64), "seed": _int,
          "k": lambda k, s: _int(k, s, 1, 100), "rows": lambda k, s: _int(k, s, 1, 16),
-         "steps": lambda k, s: _int(k, s, 1, 15), "codes": _int, "cell": lambda k, s: _ints(k, s, 2)}
+         "steps": lambda k, s: _int(k, s, 1, 15), "codes": _int, "cell": lambda k, s: _ints(k, s, 2),
+         "lesson": lambda k, s: _int(k, s, 1, 99), "step": lambda k, s: _int(k, s, 1, 99)}
 
 
 def _pairs(query) -> dict[str, str]:
@@ -198,6 +204,11 @@ def restore_state(store: Store, query) -> RestoredState:
                 continue
             check(key, lambda i, n=n: i < n, f"test image {getattr(state, key)} is beyond the {n} test images "
                   f"of {name}: dropped")
+    names = ", ".join(f"{i + 1} ({x.title})" for i, x in enumerate(LESSONS))
+    check("lesson", lambda n: n <= len(LESSONS), f"there is no lesson {state.lesson}: pick one of {names}")
+    lesson = drop.get("lesson", state.lesson) or 1
+    steps = len(LESSONS[lesson - 1].steps)
+    check("step", lambda m: m <= steps, f"lesson {lesson} has steps 1..{steps}, not {state.step}: showing step 1")
     if vq is not None:
         g = store.model(vq).grid_size
         check("cell", lambda c: max(c) < g, f"code grid cell {state.cell} is outside the {g}x{g} grid of {vq}")

@@ -13,6 +13,7 @@ from explorer.web.views.codes import CodesView
 from explorer.web.views.compare import CompareView
 from explorer.web.views.generate import GenerateView
 from explorer.web.views.interpolate import InterpolateView
+from explorer.web.views.lessons import LessonsView
 from explorer.web.views.map import MapView
 from explorer.web.views.maths import MathsView
 from explorer.web.views.models import ModelsView
@@ -21,7 +22,7 @@ from explorer.web.views.url import UrlSync
 
 CSS = page_css()
 # in tab order; maths and codes follow the map's selection, generate opens grids in codes
-VIEWS = (MapView, MathsView, CodesView, GenerateView, CompareView, InterpolateView, ModelsView)
+VIEWS = (MapView, MathsView, CodesView, GenerateView, CompareView, InterpolateView, ModelsView, LessonsView)
 
 
 def build(ex: Explorer, playground=None) -> gr.Blocks:

@@ -82,3 +82,14 @@ class MathsSession:
 
     def with_latent(self, z) -> "MathsSession":
         return replace(self, latent=tuple(float(v) for v in z))
+
+
+@dataclass(frozen=True)
+class LessonSession:
+    """The Lessons view of one tab: the lesson and step shown (from 1), the test image and seed of its measurement."""
+
+    loaded: bool = False  # set once a step has been shown in this tab
+    lesson: int = 1
+    step: int = 1
+    index: int = 0
+    seed: int = 0

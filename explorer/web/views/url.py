@@ -1,6 +1,6 @@
 """Shareable URL state (url_state.py): the address bar's query holds the checkpoints, the tab, the map's
-selected image (or latent), the Maths tab's axes, L and seed, and the codes view's image and cell; opening such a URL
-restores them.
+selected image (or latent), the Maths tab's axes, L and seed, the codes view's image and cell, and the Lessons tab's
+lesson and step; opening such a URL restores them.
 
 Reading: on page load `restore` sets the pickers and the tab from `request.query_params`, and each view's `open`
 asks `wanted` for the rest (the selection, the Maths settings) when it opens the checkpoint the URL names. Values that
@@ -16,7 +16,7 @@ import numpy as np
 from explorer.service.explorer import Explorer
 from explorer.service.url_state import ViewState, to_query
 from explorer.web.components import asset
-from explorer.web.session import CodesSession, LatentSession, MathsSession
+from explorer.web.session import CodesSession, LatentSession, LessonSession, MathsSession
 from explorer.web.views import LIVE, Page
 
 JS = asset("url.js")
@@ -34,9 +34,10 @@ def wanted(ex: Explorer, request: gr.Request | None, key: str, name: str) -> Vie
 
 
 def view_state(ex: Explorer, latent: LatentSession, codes: CodesSession, tab: str, vq: str,
-               maths: MathsSession | None = None) -> ViewState:
+               maths: MathsSession | None = None, lessons: LessonSession | None = None) -> ViewState:
     """What the page shows, as a ViewState: the latent only when it is not the selected image's own mu(x), the Maths
-    axes only when they are not the two most active dimensions (what the tab opens on)."""
+    axes only when they are not the two most active dimensions (what the tab opens on); on the Lessons tab, the
+    lesson, its step, and the step's image and seed."""
     z, index = None, None
     if latent.loaded:
         index = latent.index
@@ -50,8 +51,12 @@ def view_state(ex: Explorer, latent: LatentSession, codes: CodesSession, tab: st
         samples, seed = maths.samples, maths.seed
         if [maths.i, maths.j] != [int(d) for d in ex.store.dims_by_kl(maths.vae)[:2]]:
             axes = (maths.i, maths.j)
+    lesson = step = None
+    if tab == "lessons" and lessons is not None and lessons.loaded:
+        lesson, step, index, seed, z = lessons.lesson, lessons.step, lessons.index, lessons.seed, None
     return ViewState(vae=latent.vae or None, vq=(codes.vq if codes.loaded else vq) or None, tab=tab or "map",
-                     index=index, z=z, axes=axes, samples=samples, seed=seed, code_index=code_index, cell=cell)
+                     index=index, z=z, axes=axes, samples=samples, seed=seed, code_index=code_index, cell=cell,
+                     lesson=lesson, step=step)
 
 
 class UrlSync:
@@ -77,22 +82,23 @@ class UrlSync:
             gr.Warning(f"there is no {s.tab!r} tab on this page: showing the latent map")
         return out
 
-    def on_tab(self, latent: LatentSession, codes: CodesSession, maths: MathsSession, vq: str,
-               evt: gr.SelectData) -> dict:
+    def on_tab(self, latent: LatentSession, codes: CodesSession, maths: MathsSession, lessons: LessonSession,
+               vq: str, evt: gr.SelectData) -> dict:
         tab = getattr(evt, "id", None)
         tab = tab if tab in self.keys else "map"
-        return {self.tab: tab, self.query: self.write(latent, codes, maths, tab, vq)}
+        return {self.tab: tab, self.query: self.write(latent, codes, maths, lessons, tab, vq)}
 
-    def write(self, latent: LatentSession, codes: CodesSession, maths: MathsSession, tab: str, vq: str) -> str:
-        return to_query(view_state(self.ex, latent, codes, tab, vq, maths))
+    def write(self, latent: LatentSession, codes: CodesSession, maths: MathsSession, lessons: LessonSession,
+              tab: str, vq: str) -> str:
+        return to_query(view_state(self.ex, latent, codes, tab, vq, maths, lessons))
 
     def wire(self, page: Page, keys: list[str]):
         self.page, self.keys = page, list(keys)
         page.demo.load(self.restore, None, [page.vae, page.vq, page.tabs, self.tab], api_visibility="private")
-        sessions = [page.latent, page.codes.state, page.maths.state]
+        sessions = [page.latent, page.codes.state, page.maths.state, page.views["lessons"].state]
         page.tabs.select(self.on_tab, [*sessions, page.vq], [self.tab, self.query], **LIVE)
         # the sessions' gr.State fire no change after live (unqueued) events: watch what the page shows of them, the
         # map's value (its marker follows the latent), the Maths axes' value (their dims, marker and Monte Carlo
-        # samples: L and the seed) and the code grid (its selected cell)
-        for shown in (page.views["map"].plot, page.maths.plot, page.codes.grid):
+        # samples: L and the seed), the code grid (its selected cell) and the lesson's measurement (its step)
+        for shown in (page.views["map"].plot, page.maths.plot, page.codes.grid, page.views["lessons"].measure):
             shown.change(self.write, [*sessions, self.tab, page.vq], self.query, **LIVE)
