@@ -5,36 +5,68 @@ optional `y`), a folder of IDX files, or a vae_core data set name (its test spli
 this module checks the form at start (a bad PATH stops the app with a message), leaves unreadable image files out
 (counted, never a crash), and converts the images to a model's channels (grey <-> RGB) and size, once per
 (channels, size), with a one-line note of what was changed. The converted images are a vae_core `Dataset` whose
-test split is the whole set, so every view reads them as it reads a checkpoint's own test images.
+test split is the whole set, so every view reads them as it reads a checkpoint's own test images. A folder is read
+as a stream: its files are listed (and their sizes read from their headers) first, then each image is decoded and
+converted at once, so a folder of large images never sits in memory at full size. `--sample N` keeps a seeded
+random N of the images (the same N every run), chosen before any image of a folder is decoded.
 """
 import threading
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from explorer.errors import ImageSetError
 from vae_core.data import NAMED, Dataset, conform, load_dataset
-from vae_core.data.folders import IMAGE_SUFFIXES, read_image_folder, read_npz, stack_images, to_nchw_uint8
+from vae_core.data.folders import (
+    IMAGE_SUFFIXES,
+    UNREADABLE,
+    fit_image,
+    list_image_folder,
+    open_image,
+    read_npz,
+    stack_images,
+    to_nchw_uint8,
+)
 from vae_core.data.idx import DataError, find_idx_pair, read_idx
 
 NAMES = (*NAMED, "digits")  # the data sets vae_core knows by name
 FORMS = ("--images takes a folder of images (class sub-folders become labels), an .npz with 'x' (and optional "
          f"'y'), a folder of IDX files, or a data set name ({', '.join(NAMES)})")
+SAMPLE_SEED = 0  # --sample N: the seed of the images chosen
+
+
+def sample_indices(n: int, k: int | None, seed: int = SAMPLE_SEED) -> np.ndarray:
+    """Sorted indices of a seeded random k of n items (all of them when k is None or k >= n)."""
+    if k is None or k >= n:
+        return np.arange(n)
+    if k < 1:
+        raise ImageSetError(f"--sample takes a positive number of images, got {k}")
+    return np.sort(np.random.default_rng(seed).choice(n, size=k, replace=False))
+
+
+def sample_dataset(ds: Dataset, k: int) -> Dataset:
+    """The data set with a seeded random k of its test images (--sample k)."""
+    keep = sample_indices(len(ds.x_test), k)
+    return replace(ds, x_test=ds.x_test[keep], y_test=None if ds.y_test is None else ds.y_test[keep])
 
 
 @dataclass
 class RawImages:
     """The images as read, before any conversion."""
 
-    images: np.ndarray | list[np.ndarray]  # (N, C, H, W) uint8, or a folder's H x W (x 3) arrays, each its own size
+    images: np.ndarray | list[np.ndarray] | list[Path]  # (N, C, H, W) uint8, H x W (x 3) arrays, or a folder's files
     labels: np.ndarray  # (N,) int64, -1 for unlabelled
     label_names: list[str]
     skipped: int = 0  # unreadable files left out
+    file_shapes: list[tuple[int, int, int]] | None = None  # (channels, height, width) of each file, from its header
 
     def shapes(self) -> list[tuple[int, int, int]]:
         """(channels, height, width) of every image."""
+        if self.file_shapes is not None:
+            return self.file_shapes
         if isinstance(self.images, np.ndarray):
             return [self.images.shape[1:]] * len(self.images)
         return [(3 if im.ndim == 3 else 1, *im.shape[:2]) for im in self.images]
@@ -85,8 +117,33 @@ def _labels(y: np.ndarray | None, n: int, where: str) -> tuple[np.ndarray, list[
     return y, [str(i) for i in range(int(y.max()) + 1)] if n and y.max() >= 0 else []
 
 
-def read_images(spec: str | Path, form: str, log=print) -> RawImages:
-    """The images of `spec` in `form` (see image_form), as read; unreadable image files are left out and counted."""
+def list_folder(path: Path, sample: int | None, log=print) -> RawImages:
+    """A folder's images (a seeded sample of them) as files with their shapes read from their headers; files that
+    are not images (or are truncated) are left out and counted. The images are decoded later, one at a time
+    (convert)."""
+    files, labels, classes = list_image_folder(path)
+    keep = sample_indices(len(files), sample)
+    kept, kept_labels, shapes, skipped = [], [], [], 0
+    for i in keep:
+        try:
+            with Image.open(files[i]) as im:  # the header, and the file's integrity (verify: no decoding)
+                shape = (1 if im.mode in ("L", "1", "I;16", "I", "F") else 3, im.height, im.width)
+                im.verify()
+            shapes.append(shape)
+        except UNREADABLE:
+            skipped += 1
+            if skipped <= 3:
+                log(f"--images: skipped {files[i]}: not a readable image")
+            continue
+        kept.append(files[i])
+        kept_labels.append(labels[i])
+    y = np.array(kept_labels, dtype=np.int64) if classes else None
+    return RawImages(kept, _labels(y, len(kept), str(path))[0], classes, skipped=skipped, file_shapes=shapes)
+
+
+def read_images(spec: str | Path, form: str, log=print, sample: int | None = None) -> RawImages:
+    """The images of `spec` in `form` (see image_form), as read (a folder: listed); unreadable image files are left
+    out and counted; with `sample`, a seeded random `sample` of them."""
     path = Path(spec).expanduser()
     try:
         if form == "name":
@@ -102,17 +159,15 @@ def read_images(spec: str | Path, form: str, log=print) -> RawImages:
             x = to_nchw_uint8(read_idx(images), str(images))
             raw = RawImages(x, *_labels(read_idx(labels) if labels else None, len(x), str(labels)))
         else:
-            unreadable = []
-            images, y, classes = read_image_folder(path, skip=unreadable.append)
-            for p in unreadable[:3]:
-                log(f"--images: skipped {p}: not a readable image")
-            raw = RawImages(images, *_labels(y, len(images), str(path)), skipped=len(unreadable))
-            raw.label_names = classes
+            raw = list_folder(path, sample, log)
     except DataError as e:
         raise ImageSetError(f"--images {spec}: {e}") from e
     if not len(raw.images):
         skipped = f" ({raw.skipped} unreadable files skipped)" if raw.skipped else ""
         raise ImageSetError(f"--images {spec}: no images to show{skipped}. {FORMS}")
+    if form != "folder" and sample is not None:
+        keep = sample_indices(len(raw.images), sample)
+        raw = replace(raw, images=raw.images[keep], labels=raw.labels[keep])
     return raw
 
 
@@ -122,7 +177,15 @@ def convert(raw: RawImages, channels: int, size: int) -> np.ndarray:
     its own size, through PIL (`stack_images`: bilinear, which PIL widens to an area filter when shrinking)."""
     if isinstance(raw.images, np.ndarray):
         return conform(raw.images, channels, size)
-    return stack_images(raw.images, channels, size)[0]
+    if raw.file_shapes is None:
+        return stack_images(raw.images, channels, size)[0]
+    out = np.zeros((len(raw.images), channels, size, size), dtype=np.uint8)
+    for i, path in enumerate(raw.images):  # one image decoded at a time
+        try:
+            out[i] = fit_image(open_image(path), channels, size)[0]
+        except UNREADABLE as e:  # a header that reads but a body that does not
+            raise ImageSetError(f"--images: {path} is damaged ({e}); remove it from the folder") from e
+    return out
 
 
 def _sizes(shapes) -> str:
@@ -154,8 +217,8 @@ class ImageSet:
     """The images of `--images spec` for every model: the form checked now, the images read on first use, and one
     converted Dataset (with its note) per (channels, size), all thread-safe."""
 
-    def __init__(self, spec: str | Path, log=print):
-        self.spec, self.log = str(spec), log
+    def __init__(self, spec: str | Path, log=print, sample: int | None = None):
+        self.spec, self.log, self.sample = str(spec), log, sample
         self.form = image_form(spec)  # raises ImageSetError now: a bad PATH stops the app at start
         self._raw: RawImages | None = None
         self._converted: dict[tuple[int, int], tuple[Dataset, str]] = {}
@@ -176,7 +239,7 @@ class ImageSet:
             raise ImageSetError(f"images must be an array (N, C, H, W) with C = 1 or 3 (or (N, H, W)), got {x.shape}")
         labels, label_names = _labels(None if y is None else np.asarray(y), len(x), name)
         self = cls.__new__(cls)
-        self.spec, self.log, self.form = name, log, "arrays"
+        self.spec, self.log, self.form, self.sample = name, log, "arrays", None
         self._raw = RawImages(x, labels, list(names) if names is not None else label_names)
         self._converted, self._lock = {}, threading.Lock()
         return self
@@ -184,7 +247,7 @@ class ImageSet:
     def _get(self, channels: int, size: int) -> tuple[Dataset, str]:
         with self._lock:
             if self._raw is None:
-                self._raw = read_images(self.spec, self.form, self.log)
+                self._raw = read_images(self.spec, self.form, self.log, self.sample)
             key = (int(channels), int(size))
             if key not in self._converted:
                 raw, x = self._raw, convert(self._raw, *key)

@@ -21,8 +21,17 @@ from explorer.compute.posterior import dims_by_kl
 from explorer.errors import DataUnavailable, IndexRangeError, LatentError
 from explorer.figures.pictures import load_upload
 from explorer.models import FoundModel, Model
-from explorer.service.image_sets import ImageSet
-from explorer.service.projection import CodebookProjection, LatentProjection, batches, load_or_compute, no_progress
+from explorer.service.image_sets import ImageSet, sample_dataset
+from explorer.service.map_jobs import MapJobs
+from explorer.service.projection import (
+    ENCODING,
+    CodebookProjection,
+    LatentCache,
+    LatentProjection,
+    batches,
+    load_or_compute,
+    no_progress,
+)
 from explorer.service.registry import Registry
 from explorer.service.sample_figures import checkpoint_note
 from vae_core.data import Dataset, load_dataset, to_float
@@ -32,6 +41,7 @@ MAX_ABS_LATENT = 50.0  # |z| beyond this is far outside N(0, I): refused as a li
 POSTERIOR_CACHE = 16  # checkpoints whose test-set posteriors (and principal directions) are kept in memory
 MAX_SLIDER_DIMS = 64  # latents with more numbers get sliders on their principal directions instead
 KIND_NAMES = {"vae": "VAE", "vqvae": "VQ-VAE", "prior": "prior"}
+PROGRESS_POLL = 0.25  # seconds between looks at another session's progress while it computes a projection
 
 
 @dataclass
@@ -63,14 +73,24 @@ def validate_latent(values, dim: int) -> np.ndarray:
 
 
 class Store:
-    def __init__(self, folders: list[str | Path], log=print, images=None, models: dict | None = None):
+    def __init__(self, folders: list[str | Path], log=print, images=None, models: dict | None = None,
+                 sample: int | None = None, background: bool = False, umap=None):
         """folders: where to find model folders; images: a path (--images) or an ImageSet shown by every model
-        (else each shows its own test split); models: {name: (module, image_shape)} given from Python."""
-        self.images = images if isinstance(images, ImageSet) or images is None else ImageSet(images, log)
+        (else each shows its own test split); models: {name: (module, image_shape)} given from Python; sample: show
+        a seeded random `sample` of the images (--sample); background: a VAE's map is linear (PCA) at once and UMAP
+        follows from a background job (the app), else UMAP is computed before the map is returned (precompute,
+        scripts); umap(points, progress) -> (N, 2): the map function (default projection.umap_2d)."""
+        if images is not None and not isinstance(images, ImageSet):
+            images = ImageSet(images, log, sample=sample)
+        self.images, self.sample = images, sample
         self.registry = Registry(folders, log, models)
         self.log = log
+        self.background, self._umap = background, umap
+        self.jobs = MapJobs(log)
         self._data: dict[tuple, Dataset] = {}
-        self._views: dict[str, object] = {}
+        self._views: dict[str, object] = {}  # the view each model's map shows now
+        self._versions: dict[tuple[str, str], LatentView] = {}  # every map a model has shown, by (name, method)
+        self._progress: dict[str, tuple[float, str]] = {}  # a first computation's progress, for every session
         self._lock = threading.Lock()
         self._computing = defaultdict(threading.Lock)  # one projection computed once, even if asked for twice
         self._posteriors = BoundedCache(POSTERIOR_CACHE)
@@ -128,8 +148,9 @@ class Store:
         with self._lock:
             if split not in self._data:
                 try:
-                    self._data[split] = load_dataset(split.data, split.data_dir, split.channels, split.image_size,
-                                                     split.seed, log=self.log)
+                    ds = load_dataset(split.data, split.data_dir, split.channels, split.image_size, split.seed,
+                                      log=self.log)
+                    self._data[split] = sample_dataset(ds, self.sample) if self.sample else ds
                 except (DataError, FileNotFoundError) as e:
                     raise DataUnavailable(f"the data set of {name!r} ({split.data}) is not available: {e}") from e
             return self._data[split]
@@ -167,20 +188,56 @@ class Store:
 
     # --- projections and posteriors, computed once per checkpoint -------------------------------------------------
     def _projection(self, name: str, progress=no_progress):
-        with self._computing[name]:
+        """The view shown now, computed when none is held yet. Every session asking meanwhile waits for the one that
+        computes it and hears the same progress (fraction, what), polled from self._progress."""
+        lock = self._computing[name]
+        while not lock.acquire(timeout=PROGRESS_POLL):
+            progress(*self._progress.get(name, (0.0, f"waiting while another session opens {name}")))
+        try:
             if name not in self._views:
-                ds, found = self.data(name), self.found(name)
-                proj = load_or_compute(found.folder, found.weights, self.model(name), ds.x_test, ds.y_test,
-                                       log=self.log, progress=progress)
-                self._views[name] = (LatentView(proj, LatentMap(proj.latents, proj.coords), ds)
-                                     if isinstance(proj, LatentProjection) else proj)
+                def report(fraction: float, what: str) -> None:
+                    self._progress[name] = (fraction, what)
+                    progress(fraction, what)
+                ds, found, model = self.data(name), self.found(name), self.model(name)
+                if model.kind == "vae":
+                    self._open_latent(name, ds, LatentCache.of(found.folder, found.weights, ds.x_test), report)
+                else:
+                    self._views[name] = load_or_compute(found.folder, found.weights, model, ds.x_test, ds.y_test,
+                                                        log=self.log, progress=report)
+        finally:
+            self._progress.pop(name, None)
+            lock.release()
         return self._views[name]
 
-    def latent_view(self, name: str, progress=no_progress) -> LatentView:
+    def _open_latent(self, name: str, ds: Dataset, cache: LatentCache, progress) -> None:
+        """A VAE's first map: the cached final one, else the linear one (encoding the images now), with UMAP then
+        computed in the background (background=True) or here."""
+        share = 1.0 if self.background else ENCODING  # of the progress bar for the encoding
+        proj = cache.first(self.model(name), ds.x_test, ds.y_test, self.log, lambda f, what: progress(share * f, what))
+        if proj.method == "pca" and not self.background:
+            proj = cache.finish(proj, progress, self._umap)
+        self._show(name, proj, ds)
+        if proj.method == "pca":
+            self.jobs.submit(name, lambda report: self._show(name, cache.finish(proj, report, self._umap), ds))
+
+    def _show(self, name: str, proj: LatentProjection, ds: Dataset) -> None:
+        """Show `proj` as model `name`'s map from now on; the map it replaces still answers clicks made on it."""
+        view = LatentView(proj, LatentMap(proj.latents, proj.coords), ds)
+        self._versions[(name, proj.method)] = view
+        self._views[name] = view
+
+    def latent_view(self, name: str, progress=no_progress, version: str | None = None) -> LatentView:
         """A VAE's test images on the map: projection, the map <-> latent mapping, the data; progress(fraction, what)
-        hears how a first computation goes."""
+        hears how a first computation goes. The map shown now, or with `version` (a projection method: "pca",
+        "umap", "identity") the map of that method when this model has shown one (a click made on the linear map
+        while UMAP's replaced it)."""
         self.model(name, "vae", "the latent map")
-        return self._projection(name, progress)
+        view = self._projection(name, progress)
+        return self._versions.get((name, version), view) if version else view
+
+    def map_note(self, name: str) -> str:
+        """What the map of model `name` is waiting for, with the time left ("" when its final map is shown)."""
+        return self.jobs.note(name)
 
     def codebook_view(self, name: str, progress=no_progress) -> CodebookProjection:
         """A VQ-VAE's codebook on a map, with its test images' code grids and usage."""
