@@ -24,10 +24,13 @@ from explorer.service.url_state import RestoredState, restore_state
 
 
 class Explorer:
-    def __init__(self, folders: list[str | Path], log=print, images=None, models: dict | None = None):
+    def __init__(self, folders: list[str | Path], log=print, images=None, models: dict | None = None,
+                 sample: int | None = None, background: bool = False, umap=None):
         """folders: where to find model folders; images: a path (--images) or an ImageSet shown by every model
-        (else each shows its own test split); models: {name: (module, image_shape)} given from Python."""
-        self.store = Store(folders, log, images, models)
+        (else each shows its own test split); models: {name: (module, image_shape)} given from Python; sample,
+        background, umap: see Store (a seeded random sample of the images; a linear map first and UMAP in the
+        background, as the app does; the map function)."""
+        self.store = Store(folders, log, images, models, sample, background, umap)
         self.map = LatentMapService(self.store)
         self.maths = MathsService(self.store)
         self.codes = CodesService(self.store)

@@ -81,6 +81,11 @@ class MapJobs:
         job = self._jobs.get(name)
         return job.note() if job else ""
 
+    def pending(self, name: str) -> bool:
+        """Whether model `name`'s job is queued or running."""
+        job = self._jobs.get(name)
+        return job is not None and job.state in ("queued", "running")
+
     def wait(self, name: str, timeout: float | None = None) -> bool:
         """Wait until model `name`'s job is over (done or failed); False when it is still running after timeout."""
         job = self._jobs.get(name)

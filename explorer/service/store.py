@@ -239,6 +239,10 @@ class Store:
         """What the map of model `name` is waiting for, with the time left ("" when its final map is shown)."""
         return self.jobs.note(name)
 
+    def map_pending(self, name: str) -> bool:
+        """Whether a newer map of model `name` (UMAP's) is still to come."""
+        return self.jobs.pending(name)
+
     def codebook_view(self, name: str, progress=no_progress) -> CodebookProjection:
         """A VQ-VAE's codebook on a map, with its test images' code grids and usage."""
         self.model(name, "vqvae", "the codebook map")

@@ -55,4 +55,5 @@ def launch(models: dict | None = None, images=None, labels=None, label_names: li
     (a path, or an array (N, C, H, W) uint8 or floats in [0, 1], with optional integer `labels`)."""
     if images is not None and not isinstance(images, (str, os.PathLike)):
         images = ImageSet.from_arrays(images, labels, label_names)
-    return serve(Explorer(list(checkpoints), images=images, models=models), host, port, share, block)
+    return serve(Explorer(list(checkpoints), images=images, models=models, background=True), host, port, share,
+                 block)

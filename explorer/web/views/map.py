@@ -1,6 +1,11 @@
 """The latent map view: a VAE's test images on a 2-D map (UMAP, or the latent itself when it is 2-D); a click
 selects a point or decodes empty space, sliders edit the latent, and a marker follows it. Beside it, the nearest test
 images of the current latent (updated on clicks, not on slider moves), and a box/lasso selection panel (selection.py).
+
+A new model's map is linear (PCA) at first, while UMAP is computed in the background (store.py). The plot's key
+names the map it draws, "<model>|<method>", so that a click is read on the map it was made on; the page asks the
+server function `status` how UMAP goes (its note shows above the plot) and, once UMAP's map is ready, asks for it
+with a `submit` event: the marker is then placed on the new map.
 """
 from dataclasses import replace
 
@@ -23,6 +28,19 @@ from explorer.web.views.url import wanted
 
 MAX_SLIDERS = 16
 NEIGHBOURS = 8  # nearest test images shown
+MAP_NAMES = {"identity": "the 2-D latent itself", "umap": "UMAP of the posterior means",
+             "pca": "linear (PCA) map of the posterior means, UMAP's map follows"}
+
+
+def map_key(name: str, version: str) -> str:
+    """The plot's key for model `name`'s map `version` (its projection method)."""
+    return f"{name}|{version}"
+
+
+def key_parts(key) -> tuple[str, str | None]:
+    """(model name, map version or None) of a plot key."""
+    name, sep, version = str(key).rpartition("|")
+    return (name, version) if sep and version in MAP_NAMES else (str(key), None)
 
 
 class MapView:
@@ -36,20 +54,33 @@ class MapView:
 
     # --- server functions (called by the components' JavaScript) -----------------------------------------------
     @handled
-    def figure(self, name: str) -> str:
-        """The map of checkpoint `name` as Plotly figure JSON."""
+    def figure(self, key: str) -> str:
+        """The map of plot key `key` ("<model>|<method>", or a model's name: its map now) as Plotly figure JSON."""
+        name, version = key_parts(key)
+        version = version or self.ex.map.version(name)
+
         def draw():
-            points = self.ex.map.points(name)
-            method = "the 2-D latent itself" if points.method == "identity" else "UMAP of the posterior means"
-            return figure_json(plots.latent_map(points.coords, points.labels, points.label_names,
-                                                f"{name}: {len(points.coords)} test images, {method}; click a "
-                                                "point or anywhere"))
-        return self.figures.get(name, draw)
+            points = self.ex.map.points(name, version)
+            fig = plots.latent_map(points.coords, points.labels, points.label_names,
+                                   f"{name}: {len(points.coords)} test images, {MAP_NAMES[points.method]}; click a "
+                                   "point or anywhere")
+            fig["layout"]["meta"] = {"pending": points.method == "pca", "note": points.note}
+            return figure_json(fig)
+        return self.figures.get(map_key(name, version), draw)
+
+    @handled
+    def status(self, key: str) -> dict:
+        """How the map of plot key `key` goes: {key: the key of the map to show now, note: what it waits for and
+        the time left, pending: whether a newer map is still to come}."""
+        name, _ = key_parts(key)
+        version = self.ex.map.version(name)
+        return {"key": map_key(name, version), "note": self.ex.store.map_note(name) if version == "pca" else "",
+                "pending": self.ex.store.map_pending(name)}
 
     @handled
     def thumbnail(self, point: dict) -> str:
         """Test image point["index"] of checkpoint point["key"], as a data URI."""
-        return test_image_uri(self.ex, point.get("key"), point.get("index"))
+        return test_image_uri(self.ex, key_parts(point.get("key"))[0], point.get("index"))
 
     @handled
     def decode(self, request: dict):
@@ -58,20 +89,22 @@ class MapView:
         if "latent" in request:
             name, z = str(request.get("checkpoint")), request["latent"]
         else:
-            name = str(request.get("key"))
-            z = self.latent_at(name, request)
+            name, version = key_parts(request.get("key"))
+            z = self.latent_at(name, request, version)
         return self.ex.map.decode_latent(name, list(z), side=0)
 
-    def latent_at(self, name: str, click: dict) -> np.ndarray:
+    def latent_at(self, name: str, click: dict, version: str | None = None) -> np.ndarray:
+        """The latent of a click on the map `version` (the map it was made on)."""
         if click.get("kind") == "point":
             return self.ex.map.map_latent(name, index=click.get("index"))
-        return self.ex.map.map_latent(name, x=click.get("x"), y=click.get("y"))
+        return self.ex.map.map_latent(name, x=click.get("x"), y=click.get("y"), version=version)
 
     # --- layout ---------------------------------------------------------------------------------------------------
     def build(self):
         with gr.Row():
             with gr.Column(scale=3):
-                self.plot = clickable_plot("latent-map", self.figure, self.thumbnail, 560, decode="decoded-image")
+                self.plot = clickable_plot("latent-map", self.figure, self.thumbnail, 560, decode="decoded-image",
+                                           status=self.status)
             with gr.Column(scale=2):
                 with gr.Row():
                     self.original = inline_image("selected-image")
@@ -92,12 +125,19 @@ class MapView:
         self.state = gr.State(LatentSession())
 
     # --- outputs for a session ------------------------------------------------------------------------------------
-    def latent_outputs(self, st: LatentSession, xy=None, image=None) -> dict:
-        """The decoded image (`image`, when it is decoded already) and the map marker for the current latent."""
-        x, y = xy if xy is not None else self.ex.map.position(st.vae, st.latent)
+    def marker(self, st: LatentSession, xy=None, version: str | None = None) -> str:
+        """The plot's value: the map `version` (default: the one shown now) with the current latent's marker at xy
+        (default: where that map draws it)."""
+        version = version or self.ex.map.version(st.vae)
+        x, y = xy if xy is not None else self.ex.map.position(st.vae, st.latent, version)
+        return plot_value(map_key(st.vae, version), (x, y))
+
+    def latent_outputs(self, st: LatentSession, xy=None, image=None, version: str | None = None) -> dict:
+        """The decoded image (`image`, when it is decoded already) and the map marker for the current latent (at xy
+        on the map `version`, when given)."""
         image = image or self.ex.map.decode_latent(st.vae, list(st.latent), side=0)
         return {self.decoded: latent_value(image, "decoded current latent"), self.state: st,
-                self.plot: plot_value(st.vae, (x, y))}
+                self.plot: self.marker(st, xy, version)}
 
     def slider_outputs(self, st: LatentSession) -> dict:
         """The sliders: the chosen dimensions, labelled with their KL, set to the current latent."""
@@ -123,7 +163,7 @@ class MapView:
         point = self.ex.map.point(st.vae, int(np.clip(index, 0, len(self.ex.store.data(st.vae).x_test) - 1)))
         st = replace(st, index=point.index).with_latent(point.latent)
         recon = self.ex.map.decode_latent(st.vae, list(st.latent), side=0)
-        out = {**self.latent_outputs(st, point.xy, recon), **self.slider_outputs(st)}
+        out = {**self.latent_outputs(st, point.xy, recon, point.version), **self.slider_outputs(st)}
         out[self.original] = figure_html(show(self.ex.store.image(st.vae, point.index)[0], side=0), "selected image")
         out[self.recon] = figure_html(recon, "its reconstruction")
         out[self.info] = point_note(point.index, point.label_name)
@@ -140,7 +180,7 @@ class MapView:
         kl, dirs = self.ex.store.kl_per_dim(vae), self.ex.store.directions(vae)
         order = np.argsort(-kl) if dirs is None else np.arange(len(dirs.vectors))  # by KL, or by variance
         st = LatentSession(loaded=True, vae=vae, dims=tuple(int(d) for d in order[:MAX_SLIDERS]))
-        self.figure(vae)  # computed now, while this view shows progress
+        self.figure(vae)  # drawn now, while this view shows progress
         want = wanted(self.ex, request, "vae", vae)
         out = self.select(st, want.index if want and want.index is not None else 0)
         if want and want.z is not None:
@@ -156,13 +196,21 @@ class MapView:
 
     def on_click(self, st: LatentSession, evt: gr.EventData) -> dict:
         st = st.checked()
-        click = {k: getattr(evt, k, None) for k in ("kind", "index", "x", "y")}
+        click = {k: getattr(evt, k, None) for k in ("kind", "index", "x", "y", "key")}
         if click["kind"] == "point":
             return self.select(st, int(click["index"]))
-        st = st.with_latent(self.latent_at(st.vae, click))
+        version = key_parts(click["key"])[1] if click["key"] else None  # the map it was made on
+        st = st.with_latent(self.latent_at(st.vae, click, version))
         xy = (float(click["x"]), float(click["y"]))
-        return {**self.latent_outputs(st, xy), **self.slider_outputs(st), **self.neighbour_outputs(st),
-                self.info: self.ex.map.click_note(st.vae, *xy)}
+        return {**self.latent_outputs(st, xy, version=version), **self.slider_outputs(st),
+                **self.neighbour_outputs(st), self.info: self.ex.map.click_note(st.vae, *xy, version)}
+
+    def on_refresh(self, st: LatentSession) -> dict:
+        """The page saw a newer map of this model (UMAP's, after the linear one): the plot shows it, with the
+        current latent's marker where the new map draws it."""
+        if not st.loaded:
+            return {self.state: st}
+        return {self.plot: self.marker(st), self.state: st}
 
     def on_neighbour(self, st: LatentSession, evt: gr.EventData) -> dict:
         try:
@@ -200,6 +248,7 @@ class MapView:
         latent_and_sliders = {self.decoded, self.plot, s, self.sliders}
         page.on_open([page.vae], self.open, page.vae, selection | {self.dims, self.manifold}, self.plot, "map")
         page.live(self.plot.click, self.on_click, s, selection, trigger_mode="always_last")
+        page.live(self.plot.submit, self.on_refresh, s, {self.plot, s}, trigger_mode="always_last")
         page.live(self.sliders.input, self.on_slide, s, {self.decoded, self.plot, s}, trigger_mode="always_last")
         page.live(self.dims.input, self.on_dims, [s, self.dims], latent_and_sliders)
         page.live(self.reset.click, self.on_reset, s, selection)

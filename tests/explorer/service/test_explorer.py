@@ -320,7 +320,10 @@ def test_project_latents_reports_every_batch(ckpts, ex):
     heard = []
     projection.project_latents(model, x, None, batch_size=100, progress=lambda f, what: heard.append((f, what)))
     n = -(-len(x) // 100)
-    assert [what for _, what in heard] == [f"encoding {len(x)} test images: batch {b} of {n}" for b in range(1, n + 1)]
+    said = [what for _, what in heard]
+    expected = [f"encoding {len(x)} test images: batch {b} of {n}" for b in range(1, n + 1)]
+    assert [w.split(",")[0] for w in said] == expected
+    assert all("s left" in w for w in said[1:]), said
     assert [f for f, _ in heard] == sorted(f for f, _ in heard)
 
 
