@@ -213,10 +213,17 @@ class Store:
         """A VAE's first map: the cached final one, else the linear one (encoding the images now), with UMAP then
         computed in the background (background=True) or here."""
         share = 1.0 if self.background else ENCODING  # of the progress bar for the encoding
-        proj = cache.first(self.model(name), ds.x_test, ds.y_test, self.log, lambda f, what: progress(share * f, what))
+        computed = []
+
+        def encoding(fraction: float, what: str) -> None:
+            computed.append(fraction)
+            progress(share * fraction, what)
+        proj = cache.first(self.model(name), ds.x_test, ds.y_test, self.log, encoding)
         if proj.method == "pca" and not self.background:
             proj = cache.finish(proj, progress, self._umap)
         self._show(name, proj, ds)
+        if computed:
+            progress(1.0, f"{name}: map drawn")
         if proj.method == "pca":
             self.jobs.submit(name, lambda report: self._show(name, cache.finish(proj, report, self._umap), ds))
 
