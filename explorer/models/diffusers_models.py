@@ -90,7 +90,22 @@ def load(folder: Path):
 
     model = getattr(diffusers, name).from_pretrained(str(folder), use_safetensors=True, low_cpu_mem_usage=False).eval()
     shape = image_shape_of(folder)
+    fit_memory(model, shape[1])
     return DiffusersKL(model, shape) if name == "AutoencoderKL" else DiffusersVQ(model, shape)
+
+
+TILE_FROM = 512  # images this many pixels a side or more are encoded and decoded in tiles, one image at a time
+
+
+def fit_memory(model, side: int, tile_from: int = TILE_FROM) -> bool:
+    """For images of `tile_from` pixels a side or more, an AutoencoderKL's tiling (overlapping tiles of its
+    sample_size, blended at the seams) and slicing (one image of a batch at a time), so that memory stays bounded;
+    whether they were enabled."""
+    if side < tile_from or not hasattr(model, "enable_tiling"):
+        return False
+    model.enable_tiling()
+    model.enable_slicing()
+    return True
 
 
 def to_model(x: torch.Tensor) -> torch.Tensor:
