@@ -100,6 +100,7 @@ def load(folder: Path, device: torch.device = CPU, dtype: torch.dtype = torch.fl
     model = getattr(diffusers, name).from_pretrained(str(folder), use_safetensors=True, low_cpu_mem_usage=False)
     model = model.to(device, dtype).eval()
     shape = image_shape_of(folder)
+    fit_memory(model, shape[1])
     return DiffusersKL(model, shape) if name == "AutoencoderKL" else DiffusersVQ(model, shape)
 
 
@@ -113,6 +114,20 @@ def in_passes(run, x: torch.Tensor, at, pixels: int) -> tuple[torch.Tensor, ...]
         y = run(inward(xb, *at))
         outs.append(tuple(outward(t) for t in (y if isinstance(y, tuple) else (y,))))
     return outs[0] if len(outs) == 1 else tuple(torch.cat(ts) for ts in zip(*outs))
+
+
+TILE_FROM = 512  # images this many pixels a side or more are encoded and decoded in tiles, one image at a time
+
+
+def fit_memory(model, side: int, tile_from: int = TILE_FROM) -> bool:
+    """For images of `tile_from` pixels a side or more, an AutoencoderKL's tiling (overlapping tiles of its
+    sample_size, blended at the seams) and slicing (one image of a batch at a time), so that memory stays bounded;
+    whether they were enabled."""
+    if side < tile_from or not hasattr(model, "enable_tiling"):
+        return False
+    model.enable_tiling()
+    model.enable_slicing()
+    return True
 
 
 def to_model(x: torch.Tensor) -> torch.Tensor:

@@ -28,12 +28,14 @@ from explorer.service.url_state import RestoredState, restore_state
 
 class Explorer:
     def __init__(self, folders: list[str | Path], log=print, images=None, models: dict | None = None,
-                 device: str = "auto"):
+                 device: str = "auto", sample: int | None = None, background: bool = False, umap=None):
         """folders: where to find model folders; images: a path (--images) or an ImageSet shown by every model
         (else each shows its own test split); models: {name: (module, image_shape)} given from Python; device:
         where the models run: "auto" (CUDA, else MPS, else the CPU), "cpu", "cuda", "cuda:N" or "mps"
-        (DeviceUnavailable at once when it is not here)."""
-        self.store = Store(folders, log, images, models, device)
+        (DeviceUnavailable at once when it is not here); sample, background, umap: see Store (a seeded random
+        sample of the images; a linear map first and UMAP in the background, as the app does; the map function)."""
+        self.store = Store(folders, log, images, models, device=device, sample=sample, background=background,
+                           umap=umap)
         self.map = LatentMapService(self.store)
         self.maths = MathsService(self.store)
         self.codes = CodesService(self.store)

@@ -6,40 +6,72 @@ optional `y`), a folder of IDX files, a vae_core data set name (its test split),
 this module checks the form at start (a bad PATH stops the app with a message), leaves unreadable image files out
 (counted, never a crash), and converts the images to a model's channels (grey <-> RGB) and size, once per
 (channels, size), with a one-line note of what was changed. The converted images are a vae_core `Dataset` whose
-test split is the whole set, so every view reads them as it reads a checkpoint's own test images.
+test split is the whole set, so every view reads them as it reads a checkpoint's own test images. A folder is read
+as a stream: its files are listed (and their sizes read from their headers) first, then each image is decoded and
+converted at once, so a folder of large images never sits in memory at full size. `--sample N` keeps a seeded
+random N of the images (the same N every run), chosen before any image of a folder is decoded.
 """
 import threading
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from explorer.errors import ImageSetError
 from explorer.service.parquet_images import GivenMap, read_parquet_images
 from vae_core.data import NAMED, Dataset, conform, load_dataset
-from vae_core.data.folders import IMAGE_SUFFIXES, image_files, read_image_folder, read_npz, stack_images, to_nchw_uint8
+from vae_core.data.folders import (
+    IMAGE_SUFFIXES,
+    UNREADABLE,
+    fit_image,
+    list_image_folder,
+    open_image,
+    read_npz,
+    stack_images,
+    to_nchw_uint8,
+)
 from vae_core.data.idx import DataError, find_idx_pair, read_idx
 
 NAMES = (*NAMED, "digits")  # the data sets vae_core knows by name
 FORMS = ("--images takes a folder of images (class sub-folders become labels), an .npz with 'x' (and optional "
          f"'y'), a folder of IDX files, a data set name ({', '.join(NAMES)}), or a .parquet with an 'image' (PNG or "
          "JPEG bytes) or 'path' column")
+SAMPLE_SEED = 0  # --sample N: the seed of the images chosen
+
+
+def sample_indices(n: int, k: int | None, seed: int = SAMPLE_SEED) -> np.ndarray:
+    """Sorted indices of a seeded random k of n items (all of them when k is None or k >= n)."""
+    if k is None or k >= n:
+        return np.arange(n)
+    if k < 1:
+        raise ImageSetError(f"--sample takes a positive number of images, got {k}")
+    return np.sort(np.random.default_rng(seed).choice(n, size=k, replace=False))
+
+
+def sample_dataset(ds: Dataset, k: int) -> Dataset:
+    """The data set with a seeded random k of its test images (--sample k)."""
+    keep = sample_indices(len(ds.x_test), k)
+    return replace(ds, x_test=ds.x_test[keep], y_test=None if ds.y_test is None else ds.y_test[keep])
 
 
 @dataclass
 class RawImages:
     """The images as read, before any conversion."""
 
-    images: np.ndarray | list[np.ndarray]  # (N, C, H, W) uint8, or a folder's H x W (x 3) arrays, each its own size
+    images: np.ndarray | list[np.ndarray] | list[Path]  # (N, C, H, W) uint8, H x W (x 3) arrays, or a folder's files
     labels: np.ndarray  # (N,) int64, -1 for unlabelled
     label_names: list[str]
     skipped: int = 0  # unreadable files left out
+    file_shapes: list[tuple[int, int, int]] | None = None  # (channels, height, width) of each file, from its header
     paths: list[str] | None = None  # each image's file, when they came from files
     given: GivenMap | None = None  # latents (and a map) computed elsewhere: a Parquet's
 
     def shapes(self) -> list[tuple[int, int, int]]:
         """(channels, height, width) of every image."""
+        if self.file_shapes is not None:
+            return self.file_shapes
         if isinstance(self.images, np.ndarray):
             return [self.images.shape[1:]] * len(self.images)
         return [(3 if im.ndim == 3 else 1, *im.shape[:2]) for im in self.images]
@@ -90,8 +122,34 @@ def _labels(y: np.ndarray | None, n: int, where: str) -> tuple[np.ndarray, list[
     return y, [str(i) for i in range(int(y.max()) + 1)] if n and y.max() >= 0 else []
 
 
-def read_images(spec: str | Path, form: str, log=print) -> RawImages:
-    """The images of `spec` in `form` (see image_form), as read; unreadable image files are left out and counted."""
+def list_folder(path: Path, sample: int | None, log=print) -> RawImages:
+    """A folder's images (a seeded sample of them) as files with their shapes read from their headers; files that
+    are not images (or are truncated) are left out and counted. The images are decoded later, one at a time
+    (convert)."""
+    files, labels, classes = list_image_folder(path)
+    keep = sample_indices(len(files), sample)
+    kept, kept_labels, shapes, skipped = [], [], [], 0
+    for i in keep:
+        try:
+            with Image.open(files[i]) as im:  # the header, and the file's integrity (verify: no decoding)
+                shape = (1 if im.mode in ("L", "1", "I;16", "I", "F") else 3, im.height, im.width)
+                im.verify()
+            shapes.append(shape)
+        except UNREADABLE:
+            skipped += 1
+            if skipped <= 3:
+                log(f"--images: skipped {files[i]}: not a readable image")
+            continue
+        kept.append(files[i])
+        kept_labels.append(labels[i])
+    y = np.array(kept_labels, dtype=np.int64) if classes else None
+    return RawImages(kept, _labels(y, len(kept), str(path))[0], classes, skipped=skipped, file_shapes=shapes,
+                     paths=[str(p) for p in kept])
+
+
+def read_images(spec: str | Path, form: str, log=print, sample: int | None = None) -> RawImages:
+    """The images of `spec` in `form` (see image_form), as read (a folder: listed); unreadable image files are left
+    out and counted; with `sample`, a seeded random `sample` of them."""
     path = Path(spec).expanduser()
     try:
         if form == "name":
@@ -110,22 +168,28 @@ def read_images(spec: str | Path, form: str, log=print) -> RawImages:
             t = read_parquet_images(path)
             y, names = _labels(t.labels, len(t.images), str(path))
             raw = RawImages(_stacked(t.images), y, t.label_names if t.labels is not None else names, t.skipped,
-                            t.paths, t.given)
+                            paths=t.paths, given=t.given)
         else:
-            unreadable = []
-            images, y, classes = read_image_folder(path, skip=unreadable.append)
-            for p in unreadable[:3]:
-                log(f"--images: skipped {p}: not a readable image")
-            skipped = set(unreadable)
-            raw = RawImages(images, *_labels(y, len(images), str(path)), skipped=len(unreadable),
-                            paths=[str(p) for p in image_files(path) if p not in skipped])
-            raw.label_names = classes
+            raw = list_folder(path, sample, log)
     except DataError as e:
         raise ImageSetError(f"--images {spec}: {e}") from e
     if not len(raw.images):
         skipped = f" ({raw.skipped} unreadable files skipped)" if raw.skipped else ""
         raise ImageSetError(f"--images {spec}: no images to show{skipped}. {FORMS}")
+    if form != "folder" and sample is not None:
+        raw = take(raw, sample_indices(len(raw.images), sample))
     return raw
+
+
+def take(raw: RawImages, keep: np.ndarray) -> RawImages:
+    """The images at indices `keep`, with their labels, files and given latents (--sample)."""
+    g = raw.given
+    given = None if g is None else replace(g, latents=g.latents[keep],
+                                           log_sigma=None if g.log_sigma is None else g.log_sigma[keep],
+                                           coords=None if g.coords is None else g.coords[keep])
+    images = raw.images[keep] if isinstance(raw.images, np.ndarray) else [raw.images[i] for i in keep]
+    return replace(raw, images=images, labels=raw.labels[keep], given=given,
+                   paths=None if raw.paths is None else [raw.paths[i] for i in keep])
 
 
 def _stacked(images: list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
@@ -142,7 +206,15 @@ def convert(raw: RawImages, channels: int, size: int) -> np.ndarray:
     its own size, through PIL (`stack_images`: bilinear, which PIL widens to an area filter when shrinking)."""
     if isinstance(raw.images, np.ndarray):
         return conform(raw.images, channels, size)
-    return stack_images(raw.images, channels, size)[0]
+    if raw.file_shapes is None:
+        return stack_images(raw.images, channels, size)[0]
+    out = np.zeros((len(raw.images), channels, size, size), dtype=np.uint8)
+    for i, path in enumerate(raw.images):  # one image decoded at a time
+        try:
+            out[i] = fit_image(open_image(path), channels, size)[0]
+        except UNREADABLE as e:  # a header that reads but a body that does not
+            raise ImageSetError(f"--images: {path} is damaged ({e}); remove it from the folder") from e
+    return out
 
 
 def _sizes(shapes) -> str:
@@ -174,8 +246,8 @@ class ImageSet:
     """The images of `--images spec` for every model: the form checked now, the images read on first use, and one
     converted Dataset (with its note) per (channels, size), all thread-safe."""
 
-    def __init__(self, spec: str | Path, log=print):
-        self.spec, self.log = str(spec), log
+    def __init__(self, spec: str | Path, log=print, sample: int | None = None):
+        self.spec, self.log, self.sample = str(spec), log, sample
         self.form = image_form(spec)  # raises ImageSetError now: a bad PATH stops the app at start
         self._raw: RawImages | None = None
         self._converted: dict[tuple[int, int], tuple[Dataset, str]] = {}
@@ -196,7 +268,7 @@ class ImageSet:
             raise ImageSetError(f"images must be an array (N, C, H, W) with C = 1 or 3 (or (N, H, W)), got {x.shape}")
         labels, label_names = _labels(None if y is None else np.asarray(y), len(x), name)
         self = cls.__new__(cls)
-        self.spec, self.log, self.form = name, log, "arrays"
+        self.spec, self.log, self.form, self.sample = name, log, "arrays", None
         self._raw = RawImages(x, labels, list(names) if names is not None else label_names)
         self._converted, self._lock = {}, threading.Lock()
         return self
@@ -204,7 +276,7 @@ class ImageSet:
     def _read(self) -> RawImages:
         with self._lock:
             if self._raw is None:
-                self._raw = read_images(self.spec, self.form, self.log)
+                self._raw = read_images(self.spec, self.form, self.log, self.sample)
             return self._raw
 
     def _get(self, channels: int, size: int) -> tuple[Dataset, str]:

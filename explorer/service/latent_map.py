@@ -5,6 +5,11 @@ A slow model (one with a preview decoder, or whose last full decode took over SL
 `decode_preview` at once, `decode_full` when the page asks for it, one slow full decode at a time across every
 visitor (each holds a core: two would leave none for the other visitors' clicks). A test image's full decode is kept
 (`stored_reconstruction`) so that clicking it again shows it at once.
+
+A model's map may change while it is shown: its linear (PCA) map first, UMAP's once computed (store.py). Every
+method that reads or gives map positions takes the `version` (the projection method) of the map they belong to:
+a click made on the linear map is read on the linear map even after UMAP's has replaced it; without a version, the
+map shown now.
 """
 import threading
 import time
@@ -35,7 +40,8 @@ class MapPoints:
     coords: np.ndarray  # (N, 2)
     labels: np.ndarray  # (N,) class indices (-1: unlabelled)
     label_names: list[str]
-    method: str  # "umap", or "identity" for a 2-D latent drawn as it is
+    method: str  # "umap", "pca" (the linear map shown until UMAP's), or "identity" for a 2-D latent as it is
+    note: str = ""  # what the map is waiting for ("linear (PCA) map: UMAP is being computed, ..."), or ""
 
 
 @dataclass
@@ -46,6 +52,7 @@ class MapPoint:
     latent: np.ndarray  # mu(x), (d,)
     xy: tuple[float, float]  # where the map draws it
     label_name: str  # its class, or "unlabelled"
+    version: str  # the map xy is on (its projection method)
 
 
 class LatentMapService:
@@ -55,32 +62,40 @@ class LatentMapService:
         self._slow_decode = threading.Lock()  # one slow full decode at a time
         self._stored = BoundedCache(STORED)  # (name, index) -> full reconstruction
 
-    def points(self, name: str) -> MapPoints:
-        view = self.store.latent_view(name)
-        return MapPoints(view.proj.coords, view.proj.labels, view.data.label_names, view.proj.method)
+    def version(self, name: str) -> str:
+        """The map shown now (its projection method)."""
+        return self.store.latent_view(name).proj.method
 
-    def point(self, name: str, index: int) -> MapPoint:
+    def points(self, name: str, version: str | None = None) -> MapPoints:
+        view = self.store.latent_view(name, version=version)
+        note = self.store.map_note(name) if view.proj.method == "pca" else ""
+        return MapPoints(view.proj.coords, view.proj.labels, view.data.label_names, view.proj.method, note)
+
+    def point(self, name: str, index: int, version: str | None = None) -> MapPoint:
         """Test image `index` on the map (its latent, position and class)."""
         self.store.image(name, index)  # checks the range
-        view, i = self.store.latent_view(name), int(index)
+        view, i = self.store.latent_view(name, version=version), int(index)
         label, names = int(view.proj.labels[i]), view.data.label_names
         return MapPoint(i, view.proj.latents[i], tuple(float(c) for c in view.proj.coords[i]),
-                        names[label] if 0 <= label < len(names) else "unlabelled")
+                        names[label] if 0 <= label < len(names) else "unlabelled", view.proj.method)
 
-    def map_latent(self, name: str, index=None, x=None, y=None) -> np.ndarray:
-        """The latent for a click on the map: test image `index`'s mu(x), or the inverse map at (x, y)."""
+    def map_latent(self, name: str, index=None, x=None, y=None, version: str | None = None) -> np.ndarray:
+        """The latent for a click on the map: test image `index`'s mu(x), or the inverse map at (x, y) of the map
+        `version`."""
         if index is not None:
             return self.point(name, index).latent
-        return self.store.latent_view(name).mapping.to_latent(*finite_position(x, y, LatentError, "a map position"))
+        mapping = self.store.latent_view(name, version=version).mapping
+        return mapping.to_latent(*finite_position(x, y, LatentError, "a map position"))
 
-    def position(self, name: str, latent) -> tuple[float, float]:
-        """Where the map draws a latent (the marker of the current latent)."""
-        x, y = self.store.latent_view(name).mapping.to_map(self.store.latent(name, latent))
+    def position(self, name: str, latent, version: str | None = None) -> tuple[float, float]:
+        """Where the map `version` draws a latent (the marker of the current latent)."""
+        x, y = self.store.latent_view(name, version=version).mapping.to_map(self.store.latent(name, latent))
         return float(x), float(y)
 
-    def click_note(self, name: str, x: float, y: float) -> str:
-        """The info line for a click at (x, y) that hit no point: which images its latent blends."""
-        view = self.store.latent_view(name)
+    def click_note(self, name: str, x: float, y: float, version: str | None = None) -> str:
+        """The info line for a click at (x, y) on the map `version` that hit no point: which images its latent
+        blends."""
+        view = self.store.latent_view(name, version=version)
         x, y = finite_position(x, y, LatentError, "a map position")
         return click_note(view.mapping, x, y, view.proj.labels, view.data.label_names)
 

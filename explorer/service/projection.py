@@ -2,20 +2,24 @@
 
 The cache file name holds a hash of the weights, the images and the projection settings, so a retrained
 model, other data or other settings never reuse a stale projection. UMAP is imported only when a cache is
-missing: an app start with warm caches neither imports nor fits it. Computing one reports its progress to
-`progress(fraction, what)`: the encoding batches, then UMAP's epochs (through tqdm, which gr.Progress(track_tqdm=True)
-follows in the app and which prints a bar in `python -m explorer.precompute`).
+missing: an app start with warm caches neither imports nor fits it. A VAE's map comes in two steps (LatentCache):
+the images encoded (in resumable batches, encoding.py) and drawn on their top two principal directions at once,
+then UMAP of the same latents, which the app computes in the background (map_jobs.py). Computing one reports its
+progress to `progress(fraction, what)`: the encoding batches, then UMAP's epochs (read from its tqdm bar).
 """
 import hashlib
+import io
 import json
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from explorer.compute.posterior import mean_kl_per_dim
+from explorer.service.encoding import discard, encode_posteriors
 from explorer.service.sampled_umap import SAMPLED, sampled_settings, sampled_umap_2d
 from vae_core.data import to_float
 from vae_core.models.quantize import codebook_usage
@@ -30,7 +34,8 @@ def no_progress(fraction: float, what: str) -> None:
 
 
 MAP_METHODS = {"umap": "UMAP of the posterior means", "identity": "the 2-D latent itself",
-               "given": "positions given with the images"}  # what each LatentProjection.method draws, in words
+               "given": "positions given with the images",
+               "pca": "linear (PCA) map of the posterior means"}  # what each LatentProjection.method draws, in words
 SETTINGS = {"umap": {"n_neighbors": 15, "min_dist": 0.1, "random_state": 0}, "version": 1}
 
 
@@ -40,7 +45,8 @@ class LatentProjection:
     coords: np.ndarray  # (N, 2) map positions
     labels: np.ndarray  # (N,) class per point, -1 when unlabelled
     kl_per_dim: np.ndarray | None  # (d,) mean KL of each latent dimension over the data (None: widths not given)
-    method: str  # "umap", "identity" (2-D latents are their own map) or "given" (a Parquet's x, y)
+    method: str  # "umap", "identity" (2-D latents are their own map), "pca" (the linear map shown until UMAP's) or
+    #              "given" (a Parquet's x, y)
     log_sigma: np.ndarray | None = None  # (N, d) posterior log standard deviations (None in caches made before)
 
 
@@ -72,24 +78,49 @@ def cache_path(ckpt_dir: Path, weights: Path, x: np.ndarray, kind: str) -> Path:
     return folder / name
 
 
+class _EpochStream(io.TextIOBase):
+    """Where UMAP's tqdm bar writes: read for the epochs done ("... 45/200 ..."), each twentieth passed on."""
+
+    def __init__(self, report):
+        super().__init__()
+        self.report, self.last = report, -1
+
+    def write(self, text: str) -> int:
+        if m := re.search(r"(\d+)/(\d+)", text):
+            done, total = int(m[1]), max(1, int(m[2]))
+            if 20 * done // total != self.last:
+                self.last = 20 * done // total
+                self.report(done / total)
+        return len(text)
+
+
 def umap_2d(points: np.ndarray, progress=no_progress) -> np.ndarray:
     """(N, 2) UMAP map of points: a full fit up to SAMPLED["above"] points, above it a fit on a sample and the rest
-    placed by their nearest sample points (sampled_umap.py), so the cost stays bounded as N grows."""
+    placed by their nearest sample points (sampled_umap.py), so the cost stays bounded as N grows. Progress runs
+    from ENCODING to 1: the import, compilation and neighbour graph take its first half, the epochs the rest."""
+    def epochs(done: float) -> None:
+        progress(ENCODING + (1 - ENCODING) * (0.5 + 0.5 * done), f"UMAP of {len(points)} points: epochs")
+    bar = {"disable": False, "file": _EpochStream(epochs), "desc": "UMAP epochs"}
     if len(points) > SAMPLED["above"]:
-        return sampled_umap_2d(points, SETTINGS["umap"], ENCODING, progress)
+        return sampled_umap_2d(points, SETTINGS["umap"], ENCODING, progress, bar)
     progress(ENCODING, f"UMAP of {len(points)} points: compiling (numba, first run only) and fitting")
     import umap  # slow import (numba): only here, never at app start
 
-    epochs = {"disable": False, "desc": f"UMAP of {len(points)} points: epochs"}  # tqdm: followed by gr.Progress
-    out = umap.UMAP(n_components=2, tqdm_kwds=epochs, **SETTINGS["umap"]).fit_transform(points).astype(np.float32)
+    out = umap.UMAP(n_components=2, tqdm_kwds=bar, **SETTINGS["umap"]).fit_transform(points).astype(np.float32)
     progress(1.0, "UMAP done")
     return out
 
 
 def pca_2d(points: np.ndarray) -> np.ndarray:
+    """(N, 2) linear map: the points on their top two principal directions (eigenvectors of the d x d scatter
+    matrix, each signed so its largest component is positive: the same map every run)."""
+    points = np.asarray(points, dtype=np.float64)
     centred = points - points.mean(0)
-    _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    return (centred @ vt[:2].T).astype(np.float32)
+    _, vectors = np.linalg.eigh(centred.T @ centred)  # S = X^T X, eigenvalues ascending
+    top = vectors[:, ::-1][:, :2]
+    top = top * np.sign(top[np.abs(top).argmax(0), [0, 1][:top.shape[1]]])
+    out = centred @ top
+    return np.pad(out, ((0, 0), (0, 2 - out.shape[1]))).astype(np.float32)
 
 
 def batches(x: np.ndarray, batch_size: int, what: str, progress):
@@ -98,6 +129,32 @@ def batches(x: np.ndarray, batch_size: int, what: str, progress):
     for b in range(n):
         progress(ENCODING * b / n, f"{what} {len(x)} test images: batch {b + 1} of {n}")
         yield to_float(x[b * batch_size:(b + 1) * batch_size])
+
+
+def linear_projection(model, x: np.ndarray, y: np.ndarray | None, progress=no_progress, span: float = 1.0,
+                      partial: Path | None = None, batch_size: int | None = None, batch=None) -> LatentProjection:
+    """The images encoded (in batches, resumable with `partial`; `batch(start, end)` encodes one: encoding.py) and
+    drawn on their top two principal directions: the map shown at once, method "pca"; a 2-D latent is its own map,
+    method "identity"."""
+    enc = encode_posteriors(model, x, progress, 0.0, span, partial, batch_size, batch=batch)
+    identity = enc.latents.shape[1] == 2
+    coords = enc.latents.copy() if identity else pca_2d(enc.latents)
+    labels = y.astype(np.int64) if y is not None else np.full(len(x), -1)
+    return LatentProjection(enc.latents, coords, labels, enc.kl_per_dim, "identity" if identity else "pca",
+                            enc.log_sigma)
+
+
+def with_umap(proj: LatentProjection, progress=no_progress, umap=None) -> LatentProjection:
+    """The same projection drawn by UMAP of its latents (`umap(points, progress)`: default umap_2d)."""
+    fit = umap or (lambda points, progress: umap_2d(points, progress))  # looked up now: tests replace umap_2d
+    return replace(proj, coords=np.asarray(fit(proj.latents, progress=progress), dtype=np.float32), method="umap")
+
+
+def project_latents(model, x: np.ndarray, y: np.ndarray | None, batch_size: int | None = None,
+                    progress=no_progress) -> LatentProjection:
+    """The final projection at once: encoded over the first ENCODING of the bar, then UMAP (or the 2-D latent)."""
+    proj = linear_projection(model, x, y, progress, ENCODING, batch_size=batch_size)
+    return proj if proj.method == "identity" else with_umap(proj, progress)
 
 
 @torch.no_grad()
@@ -128,34 +185,15 @@ def encode(model, x: np.ndarray, progress=no_progress) -> tuple:
     return (encode_latents if model.kind == "vae" else encode_codes)(model, x, progress=progress)
 
 
-def latent_projection(encoded: tuple, y: np.ndarray | None, progress=no_progress) -> LatentProjection:
-    """The map of a VAE's images from their encode_latents: UMAP of mu, or mu itself for a 2-D latent."""
-    latents, log_sigma, kl = encoded
-    identity = latents.shape[1] == 2
-    coords = latents.copy() if identity else umap_2d(latents, progress)
-    labels = y.astype(np.int64) if y is not None else np.full(len(latents), -1)
-    return LatentProjection(latents, coords, labels, kl, "identity" if identity else "umap", log_sigma)
-
-
 def codebook_projection(encoded: tuple, progress=no_progress) -> CodebookProjection:
-    """The map of a VQ-VAE's codebook from its images' encode_codes: PCA below 64 codes, else UMAP."""
+    """The map of a VQ-VAE's codebook from its images' encode_codes: PCA below SMALL_CODEBOOK codes, else UMAP."""
     grids, counts, codebook = encoded
     coords, method = codebook_map(codebook, progress)
     return CodebookProjection(grids, counts, coords, method)
 
 
-def project_latents(model, x: np.ndarray, y: np.ndarray | None, batch_size: int = 1000,
-                    progress=no_progress) -> LatentProjection:
-    return latent_projection(encode_latents(model, x, batch_size, progress), y, progress)
-
-
 def project_codebook(model, x: np.ndarray, batch_size: int = 1000, progress=no_progress) -> CodebookProjection:
     return codebook_projection(encode_codes(model, x, batch_size, progress), progress)
-
-
-def project(kind: str, encoded: tuple, y: np.ndarray | None, progress=no_progress):
-    """The projection of one kind ("latent" or "codebook") from the images' encodings."""
-    return latent_projection(encoded, y, progress) if kind == "latent" else codebook_projection(encoded, progress)
 
 
 def cached_coords(ckpt_dir: Path, weights: Path | None, points: np.ndarray, kind: str, compute) -> np.ndarray:
@@ -200,25 +238,76 @@ def given_codes(ckpt_dir: Path, weights: Path | None, model, grids: np.ndarray, 
     return CodebookProjection(grids, counts, coords, "pca" if len(codebook) < SMALL_CODEBOOK else "umap")
 
 
-def load_or_compute(ckpt_dir: Path, weights: Path, model, x: np.ndarray, y: np.ndarray | None, log=print,
-                    progress=no_progress, encoded=None):
-    """The checkpoint's projection for images x, from the disk cache or computed (reporting to progress) and cached;
-    `weights` is the model's weights file (its hash names the cache). `encoded(progress)` gives the images' encodings
-    when one is needed (default: `encode(model, x, progress)`; the store's runs on the GPU on a ZeroGPU Space)."""
-    kind = "latent" if model.kind == "vae" else "codebook"
-    encoded = encoded or (lambda progress: encode(model, x, progress))
-    if weights is None:  # a module given from Python: nothing on disk to name a cache after
-        return project(kind, encoded(progress), y, progress)
-    path = cache_path(ckpt_dir, weights, x, kind)
-    cls = LatentProjection if kind == "latent" else CodebookProjection
-    if path.exists():
-        with np.load(path, allow_pickle=False) as f:
-            return cls(**{k: (str(f[k]) if k == "method" else f[k]) for k in f.files})
-    log(f"projecting {len(x)} images for {ckpt_dir.name} (once; cached in {path})")
-    proj = project(kind, encoded(progress), y, progress)
-    progress(1.0, "projection done")
+def load(path: Path, cls):
+    with np.load(path, allow_pickle=False) as f:
+        return cls(**{k: (str(f[k]) if k == "method" else f[k]) for k in f.files})
+
+
+def save(path: Path, proj) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".tmp-{os.getpid()}.npz")
     np.savez_compressed(tmp, **proj.__dict__)
-    os.replace(tmp, path)
+    os.replace(tmp, path)  # a cache file is whole or absent
+
+
+@dataclass
+class LatentCache:
+    """A VAE's cache files for one image set: the final map, the linear map shown meanwhile, and the folder of
+    encoded batches of an encode under way (None each for a module given from Python: nothing to name them after)."""
+
+    final: Path | None = None  # <kind>-<hash>.npz: UMAP (or identity): what the app opens at once
+    linear: Path | None = None  # <kind>-<hash>.linear.npz: the PCA map, until UMAP is cached
+    partial: Path | None = None  # <kind>-<hash>.partial/: encoding.py's batches
+
+    @classmethod
+    def of(cls, ckpt_dir: Path, weights: Path | None, x: np.ndarray) -> "LatentCache":
+        if weights is None:
+            return cls()
+        final = cache_path(ckpt_dir, weights, x, "latent")
+        return cls(final, final.with_name(final.stem + ".linear.npz"), final.with_name(final.stem + ".partial"))
+
+    def first(self, model, x, y, log=print, progress=no_progress, batch=None) -> LatentProjection:
+        """The final projection when cached, else the linear one (cached, or encoded now, resuming and caching;
+        `batch(start, end)`: see encoding.encode_posteriors)."""
+        for path in (self.final, self.linear):
+            if path is not None and path.exists():
+                return load(path, LatentProjection)
+        if self.final is not None:
+            log(f"projecting {len(x)} images (once; cached in {self.final})")
+        proj = linear_projection(model, x, y, progress, partial=self.partial, batch=batch)
+        if self.final is not None:
+            save(self.final if proj.method == "identity" else self.linear, proj)
+            discard(self.partial)
+        return proj
+
+    def finish(self, proj: LatentProjection, progress=no_progress, umap=None) -> LatentProjection:
+        """The linear projection `proj` redrawn by UMAP, cached (the linear cache then goes)."""
+        if proj.method != "pca":
+            return proj
+        final = with_umap(proj, progress, umap)
+        if self.final is not None:
+            save(self.final, final)
+            self.linear.unlink(missing_ok=True)
+        return final
+
+
+def load_or_compute(ckpt_dir: Path, weights: Path, model, x: np.ndarray, y: np.ndarray | None, log=print,
+                    progress=no_progress, encoded=None):
+    """The checkpoint's final projection for images x, from the disk cache or computed (reporting to progress) and
+    cached; `weights` is the model's weights file (its hash names the cache). For a VQ-VAE, `encoded(progress)` gives
+    the images' encodings (default: encode_codes; the store's runs on the GPU on a ZeroGPU Space)."""
+    if model.kind == "vae":
+        cache = LatentCache.of(ckpt_dir, weights, x)
+        first = cache.first(model, x, y, log, lambda f, what: progress(ENCODING * f, what))
+        return cache.finish(first, progress)
+    encoded = encoded or (lambda progress: encode_codes(model, x, progress=progress))
+    if weights is None:  # a module given from Python: nothing on disk to name a cache after
+        return codebook_projection(encoded(progress), progress)
+    path = cache_path(ckpt_dir, weights, x, "codebook")
+    if path.exists():
+        return load(path, CodebookProjection)
+    log(f"projecting {len(x)} images for {ckpt_dir.name} (once; cached in {path})")
+    proj = codebook_projection(encoded(progress), progress)
+    progress(1.0, "projection done")
+    save(path, proj)
     return proj

@@ -28,9 +28,11 @@ def seconds(s: float) -> str:
     return f"about {s:.0f} s left" if s < 120 else f"about {s / 60:.1f} min left"
 
 
-def sampled_umap_2d(points: np.ndarray, settings: dict, start: float, progress) -> np.ndarray:
+def sampled_umap_2d(points: np.ndarray, settings: dict, start: float, progress, tqdm_kwds: dict | None = None
+                    ) -> np.ndarray:
     """(N, 2) map of points: UMAP(**settings) fitted on SAMPLED["sample"] of them, the rest placed by the blend above.
-    Progress runs from `start` to 1 (the bar's share before it is the encoding's)."""
+    Progress runs from `start` to 1 (the bar's share before it is the encoding's); `tqdm_kwds` go to UMAP's epochs
+    bar."""
     import umap  # slow import (numba): only here, never at app start
 
     n, m = len(points), min(SAMPLED["sample"], len(points))
@@ -38,7 +40,7 @@ def sampled_umap_2d(points: np.ndarray, settings: dict, start: float, progress) 
     rest = np.setdiff1d(np.arange(n), chosen)
     span = 1.0 - start
     progress(start, f"UMAP of {n} points: compiling (numba, first run only) and fitting a sample of {m}")
-    epochs = {"disable": False, "desc": f"UMAP of a {m}-point sample: epochs"}  # tqdm: followed by gr.Progress
+    epochs = {"disable": False, "desc": f"UMAP of a {m}-point sample: epochs", **(tqdm_kwds or {})}
     model = umap.UMAP(n_components=2, tqdm_kwds=epochs, **settings)
     out = np.empty((n, 2), dtype=np.float32)
     out[chosen] = model.fit_transform(points[chosen])

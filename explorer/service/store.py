@@ -21,11 +21,15 @@ from explorer.compute.posterior import dims_by_kl, mean_kl_per_dim
 from explorer.errors import DataUnavailable, IndexRangeError, LatentError
 from explorer.figures.pictures import load_upload
 from explorer.models import FoundModel, Model
+from explorer.service.encoding import posterior_batch
 from explorer.service.gpu import on_gpu
-from explorer.service.image_sets import ImageSet
+from explorer.service.image_sets import ImageSet, sample_dataset
+from explorer.service.map_jobs import MapJobs
 from explorer.service.parquet_images import GivenMap
 from explorer.service.projection import (
+    ENCODING,
     CodebookProjection,
+    LatentCache,
     LatentProjection,
     batches,
     cache_path,
@@ -44,6 +48,7 @@ MAX_ABS_LATENT = 50.0  # |z| beyond this is far outside N(0, I): refused as a li
 POSTERIOR_CACHE = 16  # checkpoints whose test-set posteriors (and principal directions) are kept in memory
 MAX_SLIDER_DIMS = 64  # latents with more numbers get sliders on their principal directions instead
 KIND_NAMES = {"vae": "VAE", "vqvae": "VQ-VAE", "prior": "prior"}
+PROGRESS_POLL = 0.25  # seconds between looks at another session's progress while it computes a projection
 
 
 @dataclass
@@ -76,15 +81,24 @@ def validate_latent(values, dim: int) -> np.ndarray:
 
 class Store:
     def __init__(self, folders: list[str | Path], log=print, images=None, models: dict | None = None,
-                 device: str = "auto"):
+                 device: str = "auto", sample: int | None = None, background: bool = False, umap=None):
         """folders: where to find model folders; images: a path (--images) or an ImageSet shown by every model
         (else each shows its own test split); models: {name: (module, image_shape)} given from Python; device:
-        where the models run (--device)."""
+        where the models run (--device); sample: show a seeded random `sample` of the images (--sample); background:
+        a VAE's map is linear (PCA) at once and UMAP follows from a background job (the app), else UMAP is computed
+        before the map is returned (precompute, scripts); umap(points, progress) -> (N, 2): the map function
+        (default projection.umap_2d)."""
         self.registry = Registry(folders, log, models, device)  # first: a device that is not here fails at once
-        self.images = images if isinstance(images, ImageSet) or images is None else ImageSet(images, log)
+        if images is not None and not isinstance(images, ImageSet):
+            images = ImageSet(images, log, sample=sample)
+        self.images, self.sample = images, sample
         self.log = log
+        self.background, self._umap = background, umap
+        self.jobs = MapJobs(log)
         self._data: dict[tuple, Dataset] = {}
-        self._views: dict[str, object] = {}
+        self._views: dict[str, object] = {}  # the view each model's map shows now
+        self._versions: dict[tuple[str, str], LatentView] = {}  # every map a model has shown, by (name, method)
+        self._progress: dict[str, tuple[float, str]] = {}  # a first computation's progress, for every session
         self._lock = threading.Lock()
         self._computing = defaultdict(threading.Lock)  # one projection computed once, even if asked for twice
         self._posteriors = BoundedCache(POSTERIOR_CACHE)
@@ -150,8 +164,9 @@ class Store:
         with self._lock:
             if split not in self._data:
                 try:
-                    self._data[split] = load_dataset(split.data, split.data_dir, split.channels, split.image_size,
-                                                     split.seed, log=self.log)
+                    ds = load_dataset(split.data, split.data_dir, split.channels, split.image_size, split.seed,
+                                      log=self.log)
+                    self._data[split] = sample_dataset(ds, self.sample) if self.sample else ds
                 except (DataError, FileNotFoundError) as e:
                     raise DataUnavailable(f"the data set of {name!r} ({split.data}) is not available: {e}") from e
             return self._data[split]
@@ -189,21 +204,32 @@ class Store:
 
     # --- projections and posteriors, computed once per checkpoint -------------------------------------------------
     def _projection(self, name: str, progress=no_progress):
-        with self._computing[name]:
+        """The view shown now, computed when none is held yet. Every session asking meanwhile waits for the one that
+        computes it and hears the same progress (fraction, what), polled from self._progress."""
+        lock = self._computing[name]
+        while not lock.acquire(timeout=PROGRESS_POLL):
+            progress(*self._progress.get(name, (0.0, f"waiting while another session opens {name}")))
+        try:
             if name not in self._views:
+                def report(fraction: float, what: str) -> None:
+                    self._progress[name] = (fraction, what)
+                    progress(fraction, what)
                 ds, found, model = self.data(name), self.found(name), self.model(name)
                 given = self._given(name, model)
-                if given is None:
-                    proj = load_or_compute(found.folder, found.weights, model, ds.x_test, ds.y_test, log=self.log,
-                                           progress=progress,
-                                           encoded=lambda progress: self.encode_test_set(name, progress=progress))
+                if given is not None and model.kind == "vae":  # latents (and a map) encoded elsewhere: a Parquet's
+                    self._show(name, given_latents(found.folder, found.weights, given.latents, given.log_sigma,
+                                                   given.coords, ds.y_test, report), ds)
+                elif given is not None:
+                    self._views[name] = given_codes(found.folder, found.weights, model, given.latents, report)
                 elif model.kind == "vae":
-                    proj = given_latents(found.folder, found.weights, given.latents, given.log_sigma, given.coords,
-                                         ds.y_test, progress)
+                    self._open_latent(name, ds, LatentCache.of(found.folder, found.weights, ds.x_test), report)
                 else:
-                    proj = given_codes(found.folder, found.weights, model, given.latents, progress)
-                self._views[name] = (LatentView(proj, LatentMap(proj.latents, proj.coords), ds)
-                                     if isinstance(proj, LatentProjection) else proj)
+                    self._views[name] = load_or_compute(
+                        found.folder, found.weights, model, ds.x_test, ds.y_test, log=self.log, progress=report,
+                        encoded=lambda progress: self.encode_test_set(name, progress=progress))
+        finally:
+            self._progress.pop(name, None)
+            lock.release()
         return self._views[name]
 
     def _given(self, name: str, model: Model) -> GivenMap | None:
@@ -216,15 +242,57 @@ class Store:
 
     @on_gpu(duration=60)
     def encode_test_set(self, name: str, progress=no_progress) -> tuple:
-        """Checkpoint `name`'s test images through its encoder (projection.encode): the heavy part of a projection,
-        on the GPU on a ZeroGPU Space."""
+        """Checkpoint `name`'s test images through its encoder (projection.encode; a VQ-VAE's code grids): the heavy
+        part of a projection, on the GPU on a ZeroGPU Space."""
         return encode(self.model(name), self.data(name).x_test, progress)
 
-    def latent_view(self, name: str, progress=no_progress) -> LatentView:
+    @on_gpu(duration=60)
+    def encode_batch(self, name: str, start: int, end: int) -> tuple:
+        """q(z|x) of a VAE's test images start..end-1 (encoding.posterior_batch): one batch of its resumable encoding,
+        on the GPU on a ZeroGPU Space (one GPU call per batch)."""
+        return posterior_batch(self.model(name), self.data(name).x_test[start:end])
+
+    def _open_latent(self, name: str, ds: Dataset, cache: LatentCache, progress) -> None:
+        """A VAE's first map: the cached final one, else the linear one (encoding the images now), with UMAP then
+        computed in the background (background=True) or here."""
+        share = 1.0 if self.background else ENCODING  # of the progress bar for the encoding
+        computed = []
+
+        def encoding(fraction: float, what: str) -> None:
+            computed.append(fraction)
+            progress(share * fraction, what)
+        proj = cache.first(self.model(name), ds.x_test, ds.y_test, self.log, encoding,
+                           batch=lambda start, end: self.encode_batch(name, start, end))
+        if proj.method == "pca" and not self.background:
+            proj = cache.finish(proj, progress, self._umap)
+        self._show(name, proj, ds)
+        if computed:
+            progress(1.0, f"{name}: map drawn")
+        if proj.method == "pca":
+            self.jobs.submit(name, lambda report: self._show(name, cache.finish(proj, report, self._umap), ds))
+
+    def _show(self, name: str, proj: LatentProjection, ds: Dataset) -> None:
+        """Show `proj` as model `name`'s map from now on; the map it replaces still answers clicks made on it."""
+        view = LatentView(proj, LatentMap(proj.latents, proj.coords), ds)
+        self._versions[(name, proj.method)] = view
+        self._views[name] = view
+
+    def latent_view(self, name: str, progress=no_progress, version: str | None = None) -> LatentView:
         """A VAE's test images on the map: projection, the map <-> latent mapping, the data; progress(fraction, what)
-        hears how a first computation goes."""
+        hears how a first computation goes. The map shown now, or with `version` (a projection method: "pca",
+        "umap", "identity") the map of that method when this model has shown one (a click made on the linear map
+        while UMAP's replaced it)."""
         self.model(name, "vae", "the latent map")
-        return self._projection(name, progress)
+        view = self._projection(name, progress)
+        return self._versions.get((name, version), view) if version else view
+
+    def map_note(self, name: str) -> str:
+        """What the map of model `name` is waiting for, with the time left ("" when its final map is shown)."""
+        return self.jobs.note(name)
+
+    def map_pending(self, name: str) -> bool:
+        """Whether a newer map of model `name` (UMAP's) is still to come."""
+        return self.jobs.pending(name)
 
     def codebook_view(self, name: str, progress=no_progress) -> CodebookProjection:
         """A VQ-VAE's codebook on a map, with its test images' code grids and usage."""

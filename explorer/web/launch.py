@@ -57,4 +57,5 @@ def launch(models: dict | None = None, images=None, labels=None, label_names: li
     `device` (auto, cpu, cuda, cuda:N or mps; a module given is moved there)."""
     if images is not None and not isinstance(images, (str, os.PathLike)):
         images = ImageSet.from_arrays(images, labels, label_names)
-    return serve(Explorer(list(checkpoints), images=images, models=models, device=device), host, port, share, block)
+    return serve(Explorer(list(checkpoints), images=images, models=models, background=True, device=device), host,
+                 port, share, block)

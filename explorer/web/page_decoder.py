@@ -12,7 +12,9 @@ The latent image component (components/image.js) asks for it with its server fun
 
 Until it is ready, and for a model it is off for, the server decodes as before. `version` names the map positions
 the page holds (coords_version); the map's figure carries the same in its layout's meta, and a click on a map with
-other positions is decoded by the server.
+other positions is decoded by the server. A model's map can change while it is shown (its linear map, then UMAP's:
+store.py): an offer made on other positions than the store's map now is prepared again (in a folder of its own, so
+the page never reads a stale file), and the page, seeing clicks on a map it does not hold, asks again.
 """
 import hashlib
 import tempfile
@@ -52,13 +54,20 @@ class PageDecoders:
         gr.set_static_paths([str(PAGE_MODULES), str(self.root)])
 
     def offer(self, name: str) -> dict:
-        """What the page can have of VAE `name`'s decoder now (module docstring); the first ask starts preparing it."""
+        """What the page can have of VAE `name`'s decoder now (module docstring); the first ask starts preparing it,
+        and so does an ask after the model's map changed (an offer on other positions than the map shown now)."""
         with self.lock:
             got = self.offers.get(name)
-            if got is None:
+            if got is None or self._stale(name, got):
                 self.offers[name] = got = {"pending": True}
                 self.worker.submit(self._prepare, name)
             return got
+
+    def _stale(self, name: str, got: dict) -> bool:
+        """Whether a ready offer holds other map positions than the store's map of `name` now."""
+        if "entry" not in got:
+            return False
+        return got["entry"]["version"] != coords_version(self.ex.store.latent_view(name).proj.coords)
 
     def _prepare(self, name: str) -> None:
         try:
@@ -80,7 +89,8 @@ class PageDecoders:
             return {"off": "a slow decoder: the server decodes it, off its event loop (with its preview, if any)"}
         dist = vendor.ort_web_dist()
         gr.set_static_paths([str(dist)])
-        folder = self.root / slug(name)
+        version = coords_version(coords)
+        folder = self.root / slug(name) / version  # a folder per map: a page never fetches another map's files
         folder.mkdir(parents=True, exist_ok=True)
         images = torch.from_numpy(view.data.x_test[:CHECK_IMAGES]).float() / 255.0
         decoder = next(p for p in onnx_parts.parts(model, images) if p.name == "decoder")
@@ -89,6 +99,6 @@ class PageDecoders:
         (folder / "latents.bin").write_bytes(np.ascontiguousarray(latents, np.float32).tobytes())
         (folder / "coords.bin").write_bytes(np.ascontiguousarray(coords, np.float32).tobytes())
         entry = {"latent_dim": int(model.latent_dim), "image_shape": list(model.image_shape), "n": len(latents),
-                 "version": coords_version(coords), "max_difference": diff}
+                 "version": version, "max_difference": diff}
         return {"base": file_url(folder) + "/", "ort": file_url(dist) + "/", "lib": file_url(PAGE_MODULES) + "/",
                 "entry": entry}

@@ -24,16 +24,25 @@ def image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
-def read_image_folder(folder: Path, skip=None) -> tuple[list[np.ndarray], np.ndarray | None, list[str]]:
-    """(images as HxWxC uint8 arrays, labels or None, label names). Sub-folders are classes. An unreadable file is a
-    DataError, or, given `skip`, is left out and passed to skip(path)."""
+def list_image_folder(folder: Path) -> tuple[list[Path], list[int], list[str]]:
+    """(image files, sorted; label of each, -1 without class folders; label names), without opening a file."""
     files = image_files(folder)
     if not files:
         raise DataError(f"{folder}: no images found (looked for {sorted(IMAGE_SUFFIXES)}); point --data at a "
                         "folder of images, with one sub-folder per class for labels")
     classes = sorted({p.parent.relative_to(folder).parts[0] for p in files if p.parent != folder})
+    labels = [classes.index(p.relative_to(folder).parts[0]) if p.parent != folder else -1 for p in files]
+    if classes and min(labels) < 0:
+        raise DataError(f"{folder}: some images lie beside the class folders; move them into a class folder")
+    return files, labels, classes
+
+
+def read_image_folder(folder: Path, skip=None) -> tuple[list[np.ndarray], np.ndarray | None, list[str]]:
+    """(images as HxWxC uint8 arrays, labels or None, label names). Sub-folders are classes. An unreadable file is a
+    DataError, or, given `skip`, is left out and passed to skip(path)."""
+    files, all_labels, classes = list_image_folder(folder)
     images, labels = [], []
-    for p in files:
+    for p, label in zip(files, all_labels):
         try:
             images.append(open_image(p))
         except UNREADABLE as e:
@@ -41,10 +50,19 @@ def read_image_folder(folder: Path, skip=None) -> tuple[list[np.ndarray], np.nda
                 skip(p)
                 continue
             raise DataError(f"{p}: not a readable image ({e}); remove it from the folder") from e
-        labels.append(classes.index(p.relative_to(folder).parts[0]) if p.parent != folder else -1)
-    if classes and labels and min(labels) < 0:
-        raise DataError(f"{folder}: some images lie beside the class folders; move them into a class folder")
+        labels.append(label)
     return images, (np.array(labels, dtype=np.int64) if classes else None), classes
+
+
+def fit_image(im: np.ndarray, channels: int, size: int) -> tuple[np.ndarray, bool]:
+    """One H x W (x 3) image as (channels, size, size) uint8, bilinear (PIL widens it to an area filter when
+    shrinking); and whether it was resized."""
+    pil = Image.fromarray(im)
+    resized = pil.size != (size, size)
+    if resized:
+        pil = pil.resize((size, size), Image.BILINEAR)
+    a = np.asarray(pil.convert("L" if channels == 1 else "RGB"))
+    return (a[None] if channels == 1 else a.transpose(2, 0, 1)), resized
 
 
 def stack_images(images: list[np.ndarray], channels: int | None, size: int | None) -> tuple[np.ndarray, str]:
@@ -54,14 +72,10 @@ def stack_images(images: list[np.ndarray], channels: int | None, size: int | Non
     if size is None:
         (h, w), _ = Counter(im.shape[:2] for im in images).most_common(1)[0]
         size = max(8, (min(h, w) // 4) * 4)
-    mode = "L" if channels == 1 else "RGB"
     out, resized = np.empty((len(images), channels, size, size), dtype=np.uint8), 0
     for i, im in enumerate(images):
-        pil = Image.fromarray(im)
-        if pil.size != (size, size):
-            pil, resized = pil.resize((size, size), Image.BILINEAR), resized + 1
-        a = np.asarray(pil.convert(mode))
-        out[i] = a[None] if channels == 1 else a.transpose(2, 0, 1)
+        out[i], r = fit_image(im, channels, size)
+        resized += r
     note = f"resized {resized} of {len(images)} images to {size}x{size}" if resized else ""
     return out, note
 

@@ -6,7 +6,10 @@
 // Where the server offers the model's decoder to the page (server.page_decoder, web/page_decoder.py), a request is
 // decoded here with onnxruntime-web, as the static site decodes (its decoding.js and latent_maths.js): no request at
 // all. Until the offer is ready, for a map whose positions differ from those the page holds, and if a decode here
-// fails, the server decodes. canvas.dataset.decoder says which decoded last ('page' or 'server').
+// fails, the server decodes. canvas.dataset.decoder says which decoded last ('page' or 'server'). A map's key is
+// "<model>|<method>" (views/map.py): the model's name is what comes before the last '|'. When a click is on other
+// positions than those held here (the map moved on: UMAP's after the linear one), the server is asked again (at most
+// every ASK_MS), and it prepares the decoder with the new positions.
 // A slow model answers with a preview (or nothing) and `pending`, the request of its full decode: that is asked for
 // once the latent has stood still for FULL_DELAY_MS, one at a time (the newest next), and drawn only if nothing newer
 // was shown meanwhile, so a drag starts few full decodes and a stale one never covers a newer image.
@@ -112,18 +115,27 @@ async function openHere(offer) {
   return {e, d: e.latent_dim, n: e.n, version: e.version, decoder, latents, coords, decoding, maths};
 }
 
-function modelHere(name) {
-  // the page's own decoder of model `name` when it is ready, else null (and the server is asked for it)
+function modelOf(ask) {
+  // the model a request is for: its checkpoint (a latent asked for), else its map key's model
+  if (ask.checkpoint != null) return String(ask.checkpoint);
+  const key = String(ask.key ?? ''), bar = key.lastIndexOf('|');
+  return bar < 0 ? key : key.slice(0, bar);
+}
+
+function modelHere(name, version) {
+  // the page's own decoder of model `name` when it is ready, else null (and the server is asked for it); a click on
+  // map positions `version` other than those held asks the server again: it offers the map shown now
   if (!name || typeof server.page_decoder !== 'function') return null;  // a host that decodes in the page anyway
   const h = here.get(name) || {};
-  if (h.model || h.off || h.busy || (h.at && performance.now() - h.at < ASK_MS)) return h.model || null;
-  here.set(name, {busy: true});
+  const stale = h.model && version !== undefined && version !== h.model.version;
+  if ((h.model && !stale) || h.off || h.busy || (h.at && performance.now() - h.at < ASK_MS)) return h.model || null;
+  here.set(name, {model: h.model, busy: true});
   server.page_decoder(name).then(async (offer) => {
+    const same = offer && offer.base && h.model && offer.entry.version === h.model.version;
     if (offer && offer.base) {
-      here.set(name, {model: await openHere(offer)});
+      here.set(name, {model: same ? h.model : await openHere(offer), at: performance.now()});
       canvas.dataset.pageDecoder = name;  // for tests and benchmarks: the page decodes this model itself
-    }
-    else here.set(name, offer && offer.off ? {off: true} : {at: performance.now()});
+    } else here.set(name, offer && offer.off ? {off: true} : {model: h.model, at: performance.now()});
   }).catch((err) => {
     console.warn('decoding in the page is off; the server decodes', err);
     here.set(name, {off: true});
@@ -153,12 +165,12 @@ async function pump() {
   busy = true;
   try {
     const {shown: _, target, ...ask} = request;
-    const mo = modelHere(ask.checkpoint ?? ask.key);
+    const mo = modelHere(modelOf(ask), ask.latent ? undefined : ask.version);
     let p = null, where = 'page';
     if (usable(mo, ask)) {
       try { p = await decodeHere(mo, ask); } catch (err) {
         console.warn('a decode in the page failed; the server decodes from now on', err);
-        here.set(ask.checkpoint ?? ask.key, {off: true});
+        here.set(modelOf(ask), {off: true});
       }
     }
     if (p === null) { p = await server.decode(ask); where = 'server'; }

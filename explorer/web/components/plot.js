@@ -8,9 +8,11 @@
 // little-endian bytes, figures/binary_arrays.py), turned into typed arrays here before drawing; a box looks its
 // points up in each trace's x-sorted order (binary search on x, then a test on y over that slice only).
 const gd = element.querySelector('.vx-plot');
+const note = element.querySelector('.vx-plot-note');  // what a pending map waits for (server.status)
 const target = gd.dataset.decode;  // the elem_id of the latent image a click asks to decode, or ''
 gd.style.height = gd.dataset.height + 'px';
 const HOVER_MS = 150;
+const STATUS_MS = 1000;  // how often a pending map asks how it goes
 const HOLD_MS = 250;  // the longest a click event waits for the direct decode
 // WebGL canvases at the screen's own pixel ratio (Plotly's default, 2, draws 4x the pixels on a plain screen and makes
 // every compositor frame after a click copy them). doubleClickDelay: Plotly's default (500 ms) takes two quick clicks
@@ -50,6 +52,10 @@ async function update() {
     shown = v.key;
     byX = new Map();
     gd.dataset.ready = String(Date.now());
+    gd.dataset.key = shown;  // for tests and benchmarks
+    const meta = (fig.layout && fig.layout.meta) || {};
+    if (note) note.textContent = meta.note || '';
+    if (meta.pending && gd.dataset.status === '1') follow(++following);
   } else {
     await Plotly.relayout(gd, {shapes: shapesOf(v)});
   }
@@ -58,7 +64,25 @@ async function update() {
   gd.dataset.points = String(last.points && last.points.xy ? last.points.xy.length : 0);  // for tests and benchmarks
 }
 
+let following = 0;  // the newest figure followed by follow(); an older loop stops
+
+async function follow(mine) {
+  // while the figure shown is pending (a linear map while UMAP's is computed): show its note; once the server names
+  // another key, trigger `submit`: the view answers with a value holding it (and the marker on the new map)
+  const key = shown;
+  while (mine === following && shown === key) {
+    await new Promise((resolve) => setTimeout(resolve, STATUS_MS));
+    if (mine !== following || shown !== key) return;
+    const s = await server.status(key);
+    if (!s || typeof s !== 'object') return;  // the server said why in its log
+    if (note) note.textContent = s.note || '';
+    if (s.key !== key) { trigger('submit', {key: s.key}); return; }
+    if (!s.pending) return;
+  }
+}
+
 async function send(click) {
+  click = {...click, key: shown};  // the map it was made on: read there even after a newer map replaced it
   // the decode first: the image follows the pointer without waiting for the click event's round trip, which
   // follows once the image is shown (or after HOLD_MS), so the two do not share the server's CPU
   if (target) {

@@ -10,6 +10,10 @@ small shapes too (not in the legend: the figure can name them with a trace of it
 Hovering a point shows its image (server function `thumbnail`). A click on a point triggers `click` with
 {kind: "point", index: customdata, x, y}; a click on empty space with {kind: "space", x, y}. With decode="<elem_id>"
 a click also asks that latent image (image.py) to decode it at once, before the `click` event's round trip.
+With a server function `status(key) -> {key, note, pending}`, a figure whose layout.meta says it is pending (a
+linear map while UMAP's is computed) is followed: the note shows above the plot, and once `status` names another
+key the component triggers `submit` (its view then sends a value with that key). Clicks carry the key of the
+figure they were made on.
 """
 import json
 from pathlib import Path
@@ -30,12 +34,17 @@ def allow_plotly_js() -> None:
     gr.set_static_paths([str(PLOTLY_JS)])
 
 
-def clickable_plot(elem_id: str, figure, thumbnail, height: int = 520, decode: str = "") -> gr.HTML:
+def clickable_plot(elem_id: str, figure, thumbnail, height: int = 520, decode: str = "", status=None) -> gr.HTML:
     """`figure(key) -> str` returns the figure JSON (figure_json) for a key; `thumbnail({key, index}) -> str` a data
-    URI of point `index`'s image. The JavaScript calls them as server.figure and server.thumbnail."""
-    template = f'<div class="vx-plot" data-decode="{decode}" data-height="{int(height)}"></div>'
+    URI of point `index`'s image; `status(key) -> dict` (optional) how a pending figure goes. The JavaScript calls
+    them as server.figure, server.thumbnail and server.status."""
+    template = (f'<div class="vx-plot-note"></div><div class="vx-plot" data-decode="{decode}" '
+                f'data-status="{int(status is not None)}" data-height="{int(height)}"></div>')
+    functions = [_named(figure, "figure"), _named(thumbnail, "thumbnail")]
+    if status is not None:
+        functions.append(_named(status, "status"))
     return gr.HTML(value="", html_template=template, js_on_load=JS, head=HEAD, elem_id=elem_id, min_height=height,
-                   server_functions=[_named(figure, "figure"), _named(thumbnail, "thumbnail")])
+                   server_functions=functions)
 
 
 def _named(fn, name: str):

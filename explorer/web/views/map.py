@@ -1,6 +1,12 @@
 """The latent map view: a VAE's test images on a 2-D map (UMAP, or the latent itself when it is 2-D); a click
 selects a point or decodes empty space, sliders edit the latent, and a marker follows it. Beside it, the nearest test
 images of the current latent (updated on clicks, not on slider moves), and a box/lasso selection panel (selection.py).
+
+A new model's map is linear (PCA) at first, while UMAP is computed in the background (store.py). The plot's key
+names the map it draws, "<model>|<method>", so that a click is read on the map it was made on; the page asks the
+server function `status` how UMAP goes (its note shows above the plot) and, once UMAP's map is ready, asks for it
+with a `submit` event: the marker is then placed on the new map. The figure's layout.meta carries both the map's
+{pending, note} (plot.js) and its `coords` version (the page decoder decodes a click only on the positions it holds).
 """
 import json
 from dataclasses import replace
@@ -30,6 +36,17 @@ MAX_SLIDERS = 16
 NEIGHBOURS = 8  # nearest test images shown
 
 
+def map_key(name: str, version: str) -> str:
+    """The plot's key for model `name`'s map `version` (its projection method)."""
+    return f"{name}|{version}"
+
+
+def key_parts(key) -> tuple[str, str | None]:
+    """(model name, map version or None) of a plot key."""
+    name, sep, version = str(key).rpartition("|")
+    return (name, version) if sep and version in MAP_METHODS else (str(key), None)
+
+
 class MapView:
     title = "Latent map"
     key = "map"  # its tab's id
@@ -42,21 +59,35 @@ class MapView:
 
     # --- server functions (called by the components' JavaScript) -----------------------------------------------
     @handled
-    def figure(self, name: str) -> str:
-        """The map of checkpoint `name` as Plotly figure JSON."""
+    def figure(self, key: str) -> str:
+        """The map of plot key `key` ("<model>|<method>", or a model's name: its map now) as Plotly figure JSON."""
+        name, version = key_parts(key)
+        version = version or self.ex.map.version(name)
+
         def draw():
-            points = self.ex.map.points(name)
-            method = MAP_METHODS[points.method]
+            points = self.ex.map.points(name, version)
+            pending = points.method == "pca"
+            method = MAP_METHODS[points.method] + (", UMAP's map follows" if pending else "")
             fig = plots.latent_map(points.coords, points.labels, points.label_names,
                                    f"{name}: {len(points.coords)} test images, {method}; click a point or anywhere")
-            fig["layout"]["meta"] = {"coords": coords_version(points.coords)}  # the page decodes on this map only
+            fig["layout"]["meta"] = {"pending": pending, "note": points.note,  # plot.js follows a pending map
+                                     "coords": coords_version(points.coords)}  # the page decodes on this map only
             return figure_json(fig)
-        return self.figures.get(name, draw)
+        return self.figures.get(map_key(name, version), draw)
+
+    @handled
+    def status(self, key: str) -> dict:
+        """How the map of plot key `key` goes: {key: the key of the map to show now, note: what it waits for and
+        the time left, pending: whether a newer map is still to come}."""
+        name, _ = key_parts(key)
+        version = self.ex.map.version(name)
+        return {"key": map_key(name, version), "note": self.ex.store.map_note(name) if version == "pca" else "",
+                "pending": self.ex.store.map_pending(name)}
 
     @handled
     def thumbnail(self, point: dict) -> str:
         """Test image point["index"] of checkpoint point["key"], as a data URI."""
-        return test_image_uri(self.ex, point.get("key"), point.get("index"))
+        return test_image_uri(self.ex, key_parts(point.get("key"))[0], point.get("index"))
 
     @handled
     def decode(self, request: dict) -> dict:
@@ -66,8 +97,8 @@ class MapView:
             name, z = str(request.get("checkpoint")), request["latent"]
             index = request.get("index")
         else:
-            name = str(request.get("key"))
-            z = self.latent_at(name, request)
+            name, version = key_parts(request.get("key"))
+            z = self.latent_at(name, request, version)
             index = request.get("index") if request.get("kind") == "point" else None
         if request.get("full") or not self.ex.map.is_slow(name):
             image, seconds = self.ex.map.decode_full(name, list(z), index)
@@ -79,7 +110,8 @@ class MapView:
     def offload(self, request: dict) -> bool:
         """Whether a decode request is for a slow model's full decoder (run in a worker thread)."""
         try:
-            return bool(request.get("full")) or self.ex.map.is_slow(str(request.get("checkpoint", request.get("key"))))
+            name = key_parts(request.get("checkpoint", request.get("key")))[0]
+            return bool(request.get("full")) or self.ex.map.is_slow(name)
         except UserError:
             return False
 
@@ -90,21 +122,24 @@ class MapView:
         pending = {"checkpoint": name, "latent": [float(v) for v in latent], "index": index}
         return latent_value(preview, f"{what} ({label + '; ' if label else ''}decoding...)", pending, name), preview
 
-    def latent_at(self, name: str, click: dict) -> np.ndarray:
+    def latent_at(self, name: str, click: dict, version: str | None = None) -> np.ndarray:
+        """The latent of a click on the map `version` (the map it was made on)."""
         if click.get("kind") == "point":
             return self.ex.map.map_latent(name, index=click.get("index"))
-        return self.ex.map.map_latent(name, x=click.get("x"), y=click.get("y"))
+        return self.ex.map.map_latent(name, x=click.get("x"), y=click.get("y"), version=version)
 
     # --- layout ---------------------------------------------------------------------------------------------------
     def build(self):
         with gr.Row():
             with gr.Column(scale=3):
-                self.plot = clickable_plot("latent-map", self.figure, self.thumbnail, 560, decode="decoded-image")
+                self.plot = clickable_plot("latent-map", self.figure, self.thumbnail, 560, decode="decoded-image",
+                                           status=self.status)
             with gr.Column(scale=2):
                 with gr.Row():
                     self.original = inline_image("selected-image")
                     self.recon = inline_image("reconstruction")
-                self.decoded = latent_image("decoded-image", self.decode, self.offload, self.page_decoders.offer)
+                self.decoded = latent_image("decoded-image", self.decode, self.offload,
+                                            lambda name: self.page_decoders.offer(key_parts(name)[0]))
                 self.info = gr.Markdown(elem_id="selection-info")
                 self.neighbours = thumbnail_strip("neighbours")
         with gr.Accordion("Latent sliders", open=True):
@@ -124,15 +159,22 @@ class MapView:
         self.state = gr.State(LatentSession())
 
     # --- outputs for a session ------------------------------------------------------------------------------------
-    def latent_outputs(self, st: LatentSession, xy=None, image=None) -> dict:
-        """The decoded image (`image`, when it is decoded already) and the map marker for the current latent."""
-        x, y = xy if xy is not None else self.ex.map.position(st.vae, st.latent)
+    def marker(self, st: LatentSession, xy=None, version: str | None = None) -> str:
+        """The plot's value: the map `version` (default: the one shown now) with the current latent's marker at xy
+        (default: where that map draws it)."""
+        version = version or self.ex.map.version(st.vae)
+        x, y = xy if xy is not None else self.ex.map.position(st.vae, st.latent, version)
+        return plot_value(map_key(st.vae, version), (x, y))
+
+    def latent_outputs(self, st: LatentSession, xy=None, image=None, version: str | None = None) -> dict:
+        """The decoded image (`image`, when it is decoded already) and the map marker for the current latent (at xy
+        on the map `version`, when given)."""
         if image is None and self.ex.map.is_slow(st.vae):
             value = self.pending_value(st.vae, st.latent, None, "decoded current latent")[0]
         else:
             value = latent_value(image or self.ex.map.decode_full(st.vae, list(st.latent))[0],
                                  "decoded current latent", checkpoint=st.vae)
-        return {self.decoded: value, self.state: st, self.plot: plot_value(st.vae, (x, y))}
+        return {self.decoded: value, self.state: st, self.plot: self.marker(st, xy, version)}
 
     def slider_outputs(self, st: LatentSession) -> dict:
         """The sliders: the chosen dimensions, labelled with their KL, set to the current latent."""
@@ -162,13 +204,13 @@ class MapView:
         recon = self.ex.map.stored_reconstruction(st.vae, point.index)
         if recon is None and self.ex.map.is_slow(st.vae):  # its preview now, the full decode when it comes
             value, preview = self.pending_value(st.vae, st.latent, point.index, "decoded current latent")
-            out.update({self.decoded: value, self.state: st, self.plot: plot_value(st.vae, point.xy)})
+            out.update({self.decoded: value, self.state: st, self.plot: self.marker(st, point.xy, point.version)})
             label = self.ex.map.preview_label(st.vae)
             out[self.recon] = (figure_html(preview, f"its reconstruction ({label})") if preview is not None
                                else '<p class="vx-missing">its reconstruction: decoding... (shown above)</p>')
         else:
             recon = recon or self.ex.map.decode_full(st.vae, list(st.latent), point.index)[0]
-            out.update(self.latent_outputs(st, point.xy, recon))
+            out.update(self.latent_outputs(st, point.xy, recon, point.version))
             out[self.recon] = figure_html(recon, "its reconstruction")
         out[self.info] = point_note(point.index, point.label_name)
         return {**out, **self.neighbour_outputs(st, exclude=index)}
@@ -184,7 +226,7 @@ class MapView:
         kl, dirs = self.ex.store.kl_per_dim(vae), self.ex.store.directions(vae)
         order = np.argsort(-kl) if dirs is None else np.arange(len(dirs.vectors))  # by KL, or by variance
         st = LatentSession(loaded=True, vae=vae, dims=tuple(int(d) for d in order[:MAX_SLIDERS]))
-        self.figure(vae)  # computed now, while this view shows progress
+        self.figure(vae)  # drawn now, while this view shows progress
         self.page_decoders.offer(vae)  # its decoder for the page, prepared in the background
         want = wanted(self.ex, request, "vae", vae)
         out = self.select(st, want.index if want and want.index is not None else 0)
@@ -210,13 +252,22 @@ class MapView:
 
     def on_click(self, st: LatentSession, evt: gr.EventData) -> dict:
         st = st.checked()
-        click = {k: getattr(evt, k, None) for k in ("kind", "index", "x", "y")}
+        click = {k: getattr(evt, k, None) for k in ("kind", "index", "x", "y", "key")}
         if click["kind"] == "point":
             return self.select(st, int(click["index"]))
-        st = st.with_latent(self.latent_at(st.vae, click))
+        version = key_parts(click["key"])[1] if click["key"] else None  # the map it was made on
+        st = st.with_latent(self.latent_at(st.vae, click, version))
         xy = (float(click["x"]), float(click["y"]))
-        return {**self.latent_outputs(st, xy), **self.slider_outputs(st), **self.neighbour_outputs(st),
-                self.info: self.ex.map.click_note(st.vae, *xy)}
+        return {**self.latent_outputs(st, xy, version=version), **self.slider_outputs(st),
+                **self.neighbour_outputs(st), self.info: self.ex.map.click_note(st.vae, *xy, version)}
+
+    def on_refresh(self, st: LatentSession) -> dict:
+        """The page saw a newer map of this model (UMAP's, after the linear one): the plot shows it, with the
+        current latent's marker where the new map draws it; the page decoder is offered the new positions."""
+        if not st.loaded:
+            return {self.state: st}
+        self.page_decoders.offer(st.vae)  # re-prepared with the new map's positions (PageDecoders.offer)
+        return {self.plot: self.marker(st), self.state: st}
 
     def on_neighbour(self, st: LatentSession, evt: gr.EventData) -> dict:
         try:
@@ -255,6 +306,7 @@ class MapView:
         page.on_open([page.vae], self.open, page.vae, selection | {self.dims, self.manifold, self.parquet}, self.plot,
                      "map")
         page.live(self.plot.click, self.on_click, s, selection, trigger_mode="always_last")
+        page.live(self.plot.submit, self.on_refresh, s, {self.plot, s}, trigger_mode="always_last")
         page.live(self.sliders.input, self.on_slide, s, {self.decoded, self.plot, s}, trigger_mode="always_last")
         page.live(self.dims.input, self.on_dims, [s, self.dims], latent_and_sliders)
         page.live(self.reset.click, self.on_reset, s, selection)

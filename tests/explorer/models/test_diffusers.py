@@ -136,3 +136,21 @@ def test_a_latent_of_many_numbers_gets_slider_directions_and_a_few_does_not(fold
     dirs = shown.store.directions("tiny-kl")  # 256 numbers: the top 16 principal directions of the images' latents
     assert dirs.vectors.shape == (16, 256)
     np.testing.assert_allclose(dirs.mean, mu.mean(0), rtol=1e-5, atol=1e-6)
+
+
+def test_large_images_are_encoded_in_tiles_close_to_the_whole_image():
+    """Images of the tiling size or more are encoded tile by tile (tiles of the model's sample_size) and one at a
+    time; the latents stay close to those of the whole image."""
+    from explorer.models.diffusers_models import DiffusersKL, fit_memory
+
+    torch.manual_seed(0)
+    model = diffusers.AutoencoderKL(latent_channels=4, **BODY).eval()  # sample_size 16: the tile
+    u = torch.linspace(0, 1, 48)
+    x = torch.stack([u[None, :] * u[:, None], u[None, :].expand(48, 48), u[:, None].expand(48, 48)])[None]
+    x = x.repeat(2, 1, 1, 1)  # a batch of two: slicing encodes them one at a time
+    whole, _ = DiffusersKL(model, (3, 48, 48)).encode(x)
+    assert not fit_memory(model, 48, tile_from=64) and not model.use_tiling
+    assert fit_memory(model, 48, tile_from=32) and model.use_tiling and model.use_slicing
+    tiled, _ = DiffusersKL(model, (3, 48, 48)).encode(x)
+    assert tiled.shape == whole.shape and not torch.allclose(tiled, whole)  # tiled: blended at the seams
+    assert np.corrcoef(tiled.flatten().numpy(), whole.flatten().numpy())[0, 1] > 0.8  # untrained weights: roughly

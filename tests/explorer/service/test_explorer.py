@@ -138,7 +138,8 @@ def test_projection_is_cached_and_keyed_by_weights_and_data(ckpts, ex, monkeypat
     def fail(*a, **k):
         raise AssertionError("recomputed despite a warm cache")
 
-    monkeypatch.setattr(projection, "project", fail)
+    monkeypatch.setattr(projection, "encode_posteriors", fail)  # the encoding of every VAE map
+    monkeypatch.setattr(projection, "umap_2d", fail)
     again = Explorer([ckpts], log=lambda *a: None).store.latent_view(name)  # a fresh app start reads the cache
     np.testing.assert_array_equal(again.proj.coords, view.proj.coords)
     x = ex.store.data(name).x_test
@@ -320,7 +321,10 @@ def test_project_latents_reports_every_batch(ckpts, ex):
     heard = []
     projection.project_latents(model, x, None, batch_size=100, progress=lambda f, what: heard.append((f, what)))
     n = -(-len(x) // 100)
-    assert [what for _, what in heard] == [f"encoding {len(x)} test images: batch {b} of {n}" for b in range(1, n + 1)]
+    said = [what for _, what in heard]
+    expected = [f"encoding {len(x)} test images: batch {b} of {n}" for b in range(1, n + 1)]
+    assert [w.split(",")[0] for w in said] == expected
+    assert all("s left" in w for w in said[1:]), said
     assert [f for f, _ in heard] == sorted(f for f, _ in heard)
 
 

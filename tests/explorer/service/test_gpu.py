@@ -1,7 +1,7 @@
 """The GPU paths (explorer/service/gpu.py): here the decorator is the function itself; on a ZeroGPU Space, simulated
 with SPACES_ZERO_GPU=true and a stand-in spaces package that pickles what crosses to its worker and back (as the real
-one does), the heavy paths (projecting a data set, decoding, a batch of samples, the Monte Carlo and IWAE estimates)
-go through spaces.GPU and give the same results."""
+one does), the heavy paths (projecting a data set: a VQ-VAE's at once, a VAE's batch by batch; decoding, a batch of
+samples, the Monte Carlo and IWAE estimates) go through spaces.GPU and give the same results."""
 import inspect
 import json
 import os
@@ -19,8 +19,8 @@ from explorer.service import gpu
 from explorer.service.explorer import Explorer
 
 ROOT = Path(__file__).resolve().parents[3]
-HEAVY = {"Store.encode_test_set", "LatentMapService.decode_latent", "GenerateService.sample", "MathsService.draws",
-         "MathsService.iwae"}
+HEAVY = {"Store.encode_test_set", "Store.encode_batch", "LatentMapService.decode_latent", "GenerateService.sample",
+         "MathsService.draws", "MathsService.iwae"}
 FAKE_SPACES = '''
 """A stand-in for the spaces package on ZeroGPU: GPU(duration=...) records the function, and runs it with its
 arguments and its result sent through pickle, as the real one sends them to its worker process and back."""
