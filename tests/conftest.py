@@ -20,11 +20,21 @@ TESTS = Path(__file__).resolve().parent
 FOLDER_MARKS = {"browser": "browser", "benchmarks": "slow"}
 
 
+# the files that take longest, run first: with two processes each taking whole files (scripts/test.sh), a long file
+# left for the end keeps one process busy while the other idles (docs/benchmarks.md, "The tests")
+LONGEST_FIRST = ("browser/test_playground.py", "benchmarks/test_playground.py", "browser/test_url.py",
+                 "browser/test_diffusers.py", "browser/test_map.py", "browser/test_sessions.py",
+                 "vae_core/test_reliability_training.py", "browser/test_lessons.py", "browser/test_static_site.py",
+                 "benchmarks/test_load_test.py", "vae_core/test_default_checkpoints.py", "browser/test_codes.py")
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         folder = Path(item.path).resolve().relative_to(TESTS).parts[0]
         if folder in FOLDER_MARKS:
             item.add_marker(FOLDER_MARKS[folder])
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(Path(item.path).resolve().relative_to(TESTS).as_posix(), len(rank)))
 
 
 @pytest.fixture(scope="module")

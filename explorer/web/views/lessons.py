@@ -8,6 +8,7 @@ from dataclasses import replace
 import gradio as gr
 import plotly.graph_objects as go
 
+from explorer.errors import MissingCapability
 from explorer.figures.lessons import chart, measurement
 from explorer.service.explorer import Explorer
 from explorer.service.lesson_steps import LESSONS
@@ -73,7 +74,12 @@ class LessonsView:
             out[self.measure] = f"Train a {LESSONS[n - 1].kind.upper()} (see README) to measure this step."
             out[self.chart] = gr.update(visible=False)
             return out
-        result = self.ex.lessons.measure(n, m, vae, vq, st.index, st.seed, choice)
+        try:
+            result = self.ex.lessons.measure(n, m, vae, vq, st.index, st.seed, choice)
+        except MissingCapability as e:  # a model without what this step measures: one line, not an error
+            out[self.measure] = f"{e}."
+            out[self.chart] = gr.update(visible=False)
+            return out
         out[self.measure] = measurement(s.measure, result)
         figure = chart(s.measure, result)
         out[self.chart] = gr.update(value=None if figure is None else go.Figure(figure), visible=figure is not None)
