@@ -52,9 +52,11 @@ function render() {
 
 function wantFull(request) {
   // the full decode the shown image stands in for (null: it is the full decode): asked for once it stays wanted
-  clearTimeout(fullTimer);
   const key = request ? JSON.stringify(request) : null;
-  if (key === fullKey) { full = null; return; }  // already under way (or drawn) for this very latent
+  // this very latent's full decode already asked for (its timer set) or under way: leave it be (the click's event
+  // brings the same request soon after the direct decode did, and must not cancel its timer)
+  if (key !== null && key === fullKey) return;
+  clearTimeout(fullTimer);
   fullKey = key;
   full = request;
   if (request) fullTimer = setTimeout(pumpFull, FULL_DELAY_MS);
