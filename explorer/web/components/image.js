@@ -137,7 +137,11 @@ function modelHere(name, version) {
     if (offer && offer.base) {
       here.set(name, {model: same ? h.model : await openHere(offer), at: performance.now()});
       canvas.dataset.pageDecoder = name;  // for tests and benchmarks: the page decodes this model itself
-    } else here.set(name, offer && offer.off ? {off: true} : {model: h.model, at: performance.now()});
+    } else if (offer && offer.off) here.set(name, {off: true});
+    else {  // being prepared: asked again in a while, so that it loads before the next click
+      here.set(name, {model: h.model, at: performance.now()});
+      setTimeout(() => modelHere(name), ASK_MS + 50);
+    }
   }).catch((err) => {
     console.warn('decoding in the page is off; the server decodes', err);
     here.set(name, {off: true});
