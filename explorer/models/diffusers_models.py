@@ -98,7 +98,7 @@ def load(folder: Path, device: torch.device = CPU, dtype: torch.dtype = torch.fl
     import diffusers  # only now: a diffusers folder was found
 
     model = getattr(diffusers, name).from_pretrained(str(folder), use_safetensors=True, low_cpu_mem_usage=False)
-    model = model.to(device, dtype).eval()
+    model = (model.to(device) if dtype == torch.float32 else model.to(device, dtype)).eval()  # a dtype given warns
     shape = image_shape_of(folder)
     fit_memory(model, shape[1])
     return DiffusersKL(model, shape) if name == "AutoencoderKL" else DiffusersVQ(model, shape)

@@ -59,8 +59,9 @@ class PreviewConfig:
 
 
 def default_width(image_shape: tuple[int, int, int]) -> int:
-    """Channels for a preview of images this size: fewer for large images, whose last layers dominate its cost."""
-    return 32 if image_shape[1] * image_shape[2] <= 64 * 64 else 24
+    """Channels for a preview of images this size: fewer for large images, whose last layers dominate its cost (a
+    multiple of 16: CPU convolutions are far faster per operation at those widths; docs/benchmarks.md)."""
+    return 32 if image_shape[1] * image_shape[2] <= 64 * 64 else 16
 
 
 def grid_of(cfg: PreviewConfig) -> tuple[tuple[int, int, int], int]:

@@ -93,10 +93,13 @@ class MathsService:
             raise MissingCapability(f"{name}: {model.missing('decoder scale')}")
         return model
 
-    def traversal(self, name: str, latent, k: int = 4, steps: int = 7) -> Traversal:
-        """Decodes of `latent` with each of the top-k dimensions by KL set to `steps` values in -3..3."""
-        return traversal(self.store.model(name, "vae"), self.store.latent(name, latent), self.store.dims_by_kl(name),
-                         k, steps, directions=self.store.directions(name))
+    def traversal(self, name: str, latent, k: int = 4, steps: int = 7, preview: bool = False) -> Traversal:
+        """Decodes of `latent` with each of the top-k dimensions by KL set to `steps` values in -3..3; by the model's
+        preview decoder with `preview` (a slow model's)."""
+        model = self.store.model(name, "vae")
+        decoder = model.preview if preview and model.preview is not None else model
+        return traversal(decoder, self.store.latent(name, latent), self.store.dims_by_kl(name), k, steps,
+                         directions=self.store.directions(name))
 
     def prior_samples(self, name: str, n: int = PRIOR_SAMPLES, seed: int = 0) -> dict:
         """n seeded draws of z (n, d) from N(0, I) ("standard") and, when VAE `name` has one, from its fitted prior

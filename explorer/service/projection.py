@@ -27,6 +27,7 @@ from vae_core.models.quantize import codebook_usage
 PROJECTIONS = "projections"  # the cache folder inside a checkpoint (or inside $VAE_EXPLORER_CACHE)
 SMALL_CODEBOOK = 64  # codebooks of fewer codes are mapped by PCA (UMAP needs more points)
 ENCODING = 0.3  # the share of the progress bar for encoding; UMAP gets the rest
+GIVEN_UMAP = "given-latent"  # the cache kind of the UMAP of latents encoded elsewhere
 
 
 def no_progress(fraction: float, what: str) -> None:
@@ -196,35 +197,50 @@ def project_codebook(model, x: np.ndarray, batch_size: int = 1000, progress=no_p
     return codebook_projection(encode_codes(model, x, batch_size, progress), progress)
 
 
+def read_coords(ckpt_dir: Path, weights: Path | None, points: np.ndarray, kind: str) -> np.ndarray | None:
+    """The (N, 2) map of points cached_coords cached, or None."""
+    path = None if weights is None else cache_path(ckpt_dir, weights, points, kind)
+    if path is None or not path.exists():
+        return None
+    with np.load(path, allow_pickle=False) as f:
+        return f["coords"]
+
+
 def cached_coords(ckpt_dir: Path, weights: Path | None, points: np.ndarray, kind: str, compute) -> np.ndarray:
     """compute() (an (N, 2) map of points), cached on disk like a projection (named by the weights and points)."""
-    if weights is None:
-        return compute()
-    path = cache_path(ckpt_dir, weights, points, kind)
-    if path.exists():
-        with np.load(path, allow_pickle=False) as f:
-            return f["coords"]
+    if (coords := read_coords(ckpt_dir, weights, points, kind)) is not None:
+        return coords
     coords = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp-{os.getpid()}.npz")
-    np.savez(tmp, coords=coords)
-    os.replace(tmp, path)
+    if weights is not None:
+        path = cache_path(ckpt_dir, weights, points, kind)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + f".tmp-{os.getpid()}.npz")
+        np.savez(tmp, coords=coords)
+        os.replace(tmp, path)
     return coords
 
 
 def given_latents(ckpt_dir: Path, weights: Path | None, latents: np.ndarray, log_sigma: np.ndarray | None,
-                  coords: np.ndarray | None, labels: np.ndarray, progress=no_progress) -> LatentProjection:
+                  coords: np.ndarray | None, labels: np.ndarray) -> LatentProjection:
     """A VAE's projection from latents encoded elsewhere (a Parquet's): nothing is encoded. The map is the given x, y,
-    else the latent itself (2-D), else a UMAP of the latents (cached as a computed one is)."""
+    else the latent itself (2-D), else the latents' UMAP when cached, else their PCA at once (given_umap redraws it)."""
     kl = mean_kl_per_dim(latents, log_sigma) if log_sigma is not None else None
     if coords is not None:
         method = "given"
     elif latents.shape[1] == 2:
         coords, method = latents.copy(), "identity"
-    else:
-        coords = cached_coords(ckpt_dir, weights, latents, "given-latent", lambda: umap_2d(latents, progress))
+    elif (coords := read_coords(ckpt_dir, weights, latents, GIVEN_UMAP)) is not None:
         method = "umap"
+    else:
+        coords, method = pca_2d(latents), "pca"
     return LatentProjection(latents, np.asarray(coords, np.float32), labels.astype(np.int64), kl, method, log_sigma)
+
+
+def given_umap(ckpt_dir: Path, weights: Path | None, proj: LatentProjection, progress=no_progress,
+               umap=None) -> LatentProjection:
+    """given_latents' linear map redrawn by UMAP of the latents, cached."""
+    return replace(proj, method="umap", coords=np.asarray(cached_coords(
+        ckpt_dir, weights, proj.latents, GIVEN_UMAP, lambda: with_umap(proj, progress, umap).coords), np.float32))
 
 
 def given_codes(ckpt_dir: Path, weights: Path | None, model, grids: np.ndarray, progress=no_progress) \

@@ -36,6 +36,7 @@ from explorer.service.projection import (
     encode,
     given_codes,
     given_latents,
+    given_umap,
     load_or_compute,
     no_progress,
 )
@@ -217,8 +218,10 @@ class Store:
                 ds, found, model = self.data(name), self.found(name), self.model(name)
                 given = self._given(name, model)
                 if given is not None and model.kind == "vae":  # latents (and a map) encoded elsewhere: a Parquet's
-                    self._show(name, given_latents(found.folder, found.weights, given.latents, given.log_sigma,
-                                                   given.coords, ds.y_test, report), ds)
+                    proj = given_latents(found.folder, found.weights, given.latents, given.log_sigma, given.coords,
+                                         ds.y_test)
+                    self._show_first(name, proj, ds, report, lambda proj, report: given_umap(
+                        found.folder, found.weights, proj, report, self._umap))
                 elif given is not None:
                     self._views[name] = given_codes(found.folder, found.weights, model, given.latents, report)
                 elif model.kind == "vae":
@@ -263,13 +266,18 @@ class Store:
             progress(share * fraction, what)
         proj = cache.first(self.model(name), ds.x_test, ds.y_test, self.log, encoding,
                            batch=lambda start, end: self.encode_batch(name, start, end))
-        if proj.method == "pca" and not self.background:
-            proj = cache.finish(proj, progress, self._umap)
-        self._show(name, proj, ds)
+        self._show_first(name, proj, ds, progress, lambda proj, report: cache.finish(proj, report, self._umap))
         if computed:
             progress(1.0, f"{name}: map drawn")
+
+    def _show_first(self, name: str, proj: LatentProjection, ds: Dataset, progress, finish) -> None:
+        """Show a first map; a linear one (PCA) is redrawn by finish(proj, progress) (UMAP, cached): in the background
+        (background=True), else before it is shown."""
+        if proj.method == "pca" and not self.background:
+            proj = finish(proj, progress)
+        self._show(name, proj, ds)
         if proj.method == "pca":
-            self.jobs.submit(name, lambda report: self._show(name, cache.finish(proj, report, self._umap), ds))
+            self.jobs.submit(name, lambda report: self._show(name, finish(proj, report), ds))
 
     def _show(self, name: str, proj: LatentProjection, ds: Dataset) -> None:
         """Show `proj` as model `name`'s map from now on; the map it replaces still answers clicks made on it."""

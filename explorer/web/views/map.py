@@ -8,7 +8,6 @@ server function `status` how UMAP goes (its note shows above the plot) and, once
 with a `submit` event: the marker is then placed on the new map. The figure's layout.meta carries both the map's
 {pending, note} (plot.js) and its `coords` version (the page decoder decodes a click only on the positions it holds).
 """
-import json
 from dataclasses import replace
 
 import gradio as gr
@@ -21,7 +20,7 @@ from explorer.figures.pictures import show
 from explorer.service.explorer import Explorer
 from explorer.service.map_note import point_note
 from explorer.service.projection import MAP_METHODS
-from explorer.web.components.image import decoded, figure_html, inline_image, latent_image, latent_value
+from explorer.web.components.image import figure_html, inline_image, latent_image, latent_value
 from explorer.web.components.plot import clickable_plot, figure_json, plot_value
 from explorer.web.components.sliders import latent_sliders, slider_event, sliders_value
 from explorer.web.components.strip import strip_html, thumbnail_strip
@@ -29,6 +28,7 @@ from explorer.web.files import map_file
 from explorer.web.page_decoder import PageDecoders, coords_version
 from explorer.web.session import LatentSession
 from explorer.web.views import FIGURES, Page, handled, image_file, reporter, test_image_uri
+from explorer.web.views.latent_decode import decode_value, offloaded, pending_value
 from explorer.web.views.selection import SelectionPanel
 from explorer.web.views.url import wanted
 
@@ -100,27 +100,15 @@ class MapView:
             name, version = key_parts(request.get("key"))
             z = self.latent_at(name, request, version)
             index = request.get("index") if request.get("kind") == "point" else None
-        if request.get("full") or not self.ex.map.is_slow(name):
-            image, seconds = self.ex.map.decode_full(name, list(z), index)
-            return decoded(image, f"decoded current latent (full decode, {seconds:.1f} s)" if request.get("full")
-                           else None)
-        return json.loads(self.pending_value(name, z, index if isinstance(index, int) else None,
-                                             "decoded current latent")[0])
+        return decode_value(self.ex, name, z, index if isinstance(index, int) else None, request.get("full"),
+                            "decoded current latent")
 
     def offload(self, request: dict) -> bool:
         """Whether a decode request is for a slow model's full decoder (run in a worker thread)."""
         try:
-            name = key_parts(request.get("checkpoint", request.get("key")))[0]
-            return bool(request.get("full")) or self.ex.map.is_slow(name)
+            return offloaded(self.ex, key_parts(request.get("checkpoint", request.get("key")))[0], request)
         except UserError:
             return False
-
-    def pending_value(self, name: str, latent, index: int | None, what: str):
-        """A slow model's latent image before its full decode: its preview (or none), "decoding...", and the request
-        the page sends for the full decode; and the preview image (None without one)."""
-        preview, label = self.ex.map.decode_preview(name, list(latent)), self.ex.map.preview_label(name)
-        pending = {"checkpoint": name, "latent": [float(v) for v in latent], "index": index}
-        return latent_value(preview, f"{what} ({label + '; ' if label else ''}decoding...)", pending, name), preview
 
     def latent_at(self, name: str, click: dict, version: str | None = None) -> np.ndarray:
         """The latent of a click on the map `version` (the map it was made on)."""
@@ -170,7 +158,7 @@ class MapView:
         """The decoded image (`image`, when it is decoded already) and the map marker for the current latent (at xy
         on the map `version`, when given)."""
         if image is None and self.ex.map.is_slow(st.vae):
-            value = self.pending_value(st.vae, st.latent, None, "decoded current latent")[0]
+            value = pending_value(self.ex, st.vae, st.latent, None, "decoded current latent")[0]
         else:
             value = latent_value(image or self.ex.map.decode_full(st.vae, list(st.latent))[0],
                                  "decoded current latent", checkpoint=st.vae)
@@ -203,7 +191,7 @@ class MapView:
         out[self.original] = figure_html(show(self.ex.store.image(st.vae, point.index)[0], side=0), "selected image")
         recon = self.ex.map.stored_reconstruction(st.vae, point.index)
         if recon is None and self.ex.map.is_slow(st.vae):  # its preview now, the full decode when it comes
-            value, preview = self.pending_value(st.vae, st.latent, point.index, "decoded current latent")
+            value, preview = pending_value(self.ex, st.vae, st.latent, point.index, "decoded current latent")
             out.update({self.decoded: value, self.state: st, self.plot: self.marker(st, point.xy, point.version)})
             label = self.ex.map.preview_label(st.vae)
             out[self.recon] = (figure_html(preview, f"its reconstruction ({label})") if preview is not None

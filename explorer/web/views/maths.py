@@ -28,11 +28,12 @@ from explorer.figures.maths import (
 )
 from explorer.service.explorer import Explorer
 from explorer.web.components.figures import figure_row, wide_figure_html
-from explorer.web.components.image import decoded, latent_image, latent_value
+from explorer.web.components.image import latent_image, latent_value
 from explorer.web.components.plot import clickable_plot, figure_json, plot_value
 from explorer.web.files import data_file
 from explorer.web.session import LatentSession, MathsSession
 from explorer.web.views import FIGURES, Page, handled, new_map_selection, reporter, test_image_uri
+from explorer.web.views.latent_decode import decode_value, offloaded, pending_value
 from explorer.web.views.url import wanted
 from vae_core.data.images import make_grid, to_pil
 
@@ -98,15 +99,19 @@ class MathsView:
     @handled
     def decode(self, request: dict):
         """The decode of a click {key, kind, index, x, y} on the axes: (z_i, z_j) = (x, y), the other dims at the
-        mu of the image the key names."""
-        name, i, j, index = parse_axes_key(request.get("key"))
-        z = self.ex.maths.axes_latent(name, i, j, request.get("x"), request.get("y"), index=index)
-        return decoded(self.ex.map.decode_full(name, list(z))[0])
+        mu of the image the key names; or of a slow model's {checkpoint, latent, full: true} (a value's `pending`)."""
+        if "latent" in request:
+            name, z = str(request.get("checkpoint")), request["latent"]
+        else:
+            name, i, j, index = parse_axes_key(request.get("key"))
+            z = self.ex.maths.axes_latent(name, i, j, request.get("x"), request.get("y"), index=index)
+        return decode_value(self.ex, name, z, None, request.get("full"), "decoder's location at z")
 
     def slow(self, request: dict) -> bool:
-        """Whether the click's model decodes slowly (then in a worker thread, off the event loop)."""
+        """Whether the request runs in a worker thread (latent_decode.offloaded)."""
         try:
-            return self.ex.map.is_slow(parse_axes_key(request.get("key"))[0])
+            name = request.get("checkpoint") or parse_axes_key(request.get("key"))[0]
+            return offloaded(self.ex, str(name), request)
         except (UserError, TypeError, ValueError):
             return False
 
@@ -148,27 +153,40 @@ class MathsView:
         return f"{word}{st.i}", f"{word}{st.j}"
 
     def latent_outputs(self, st: MathsSession, how: str) -> dict:
-        """The decode, the marker, the decoder's view and the traversal of the current latent."""
+        """The decode, the marker, the decoder's view and the traversal of the current latent. A slow model's decode
+        is its preview, the full decode following (latent_decode.py), and its traversal is by its preview."""
         name, z = st.vae, np.array(st.latent)
-        image = self.ex.map.decode_latent(name, list(z), side=0)
         (x, y), (x_name, y_name) = self.ex.maths.axes_positions(name, st.i, st.j, [z])[0], self.axis_names(st)
-        out = {self.state: st, self.decoded: latent_value(image, f"decoder's location at z: {how}"),
-               self.plot: self.plot_of(st),
+        what = f"decoder's location at z: {how}"
+        slow = self.ex.map.is_slow(name)
+        out = {self.state: st, self.plot: self.plot_of(st),
+               self.decoded: pending_value(self.ex, name, z, None, what)[0] if slow else
+               latent_value(self.ex.map.decode_latent(name, list(z), side=0), what),
                self.info: f"Posterior of test image **#{st.index}**; current latent: {how}, "
                           f"{x_name} = {x:.2f}, {y_name} = {y:.2f}"}
         out[self.decoder] = self.decoder_html(name, z)
-        tr = self.ex.maths.traversal(name, z, min(TRAVERSAL_ROWS, len(z)), TRAVERSAL_STEPS)
+        return {**out, **self.traversal_outputs(name, z, slow)}
+
+    def traversal_outputs(self, name: str, z: np.ndarray, slow: bool) -> dict:
+        """The traversal figure and its PNG: decoded by the model, or by its preview when it is slow (none without
+        one: TRAVERSAL_ROWS x TRAVERSAL_STEPS full decodes would hold the page)."""
+        label = self.ex.map.preview_label(name) if slow else None
+        if slow and label is None:
+            return {self.download: None, self.traversal: (
+                f'<p class="vx-missing">{name} decodes slowly: its traversal would take '
+                f"{TRAVERSAL_ROWS * TRAVERSAL_STEPS} full decodes. Train a preview decoder to see it at once: "
+                f"python -m explorer.preview {self.ex.store.found(name).folder}</p>")}
+        tr = self.ex.maths.traversal(name, z, min(TRAVERSAL_ROWS, len(z)), TRAVERSAL_STEPS, preview=slow)
         dirs = self.ex.store.directions(name)
         rows = ", ".join(f"z{int(k)}" if dirs is None else f"direction {int(k)}" for k in tr.dims)
         grid = enlarge(tr.grid, 2)
-        out[self.traversal] = wide_figure_html(
-            Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid),
-            f"decoder's locations; rows: {rows} ({'by KL' if dirs is None else 'in sds along each'}); columns: "
-            f"{', '.join(f'{v:g}' for v in tr.values)}; "
-            "the others as in z")
         stem = re.sub(r"[^\w.-]", "-", name)
-        out[self.download] = data_file(tr.png, f"{stem}-traversal.png", self.download.GRADIO_CACHE)
-        return out
+        return {self.traversal: wide_figure_html(
+            Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid),
+            f"{'decoder' if label is None else 'preview decoder'}'s locations{f' ({label})' if label else ''}; "
+            f"rows: {rows} ({'by KL' if dirs is None else 'in sds along each'}); columns: "
+            f"{', '.join(f'{v:g}' for v in tr.values)}; the others as in z"),
+            self.download: data_file(tr.png, f"{stem}-traversal.png", self.download.GRADIO_CACHE)}
 
     def decoder_html(self, name: str, z: np.ndarray) -> str:
         """What the decoder says about z: E[x|z], the per-pixel scale, a sample; one line when it has no scale."""

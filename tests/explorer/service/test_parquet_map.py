@@ -117,6 +117,32 @@ def test_latents_from_elsewhere_without_a_map_are_mapped_without_encoding(ckpts,
     assert ex.store.latent_view("vae2").proj.method == "identity"  # 2 numbers: vae2 does not take them
 
 
+def test_given_latents_without_a_map_show_a_linear_map_at_once_then_umap_cached(ckpts, tmp_path):
+    """As the app opens them (background=True): the PCA of the latents at once, UMAP's map from the background job,
+    and after a restart the cached UMAP map at once."""
+    rng = np.random.default_rng(1)
+    n = 24
+    latents = rng.normal(size=(n, 4)).astype(np.float32)
+    pd.DataFrame({"image": [png_bytes(rng.integers(0, 256, (8, 8), dtype=np.uint8)) for _ in range(n)],
+                  "latent": list(latents)}).to_parquet(tmp_path / "mine.parquet")
+    calls = []
+
+    def umap(points, progress=None):
+        calls.append(len(points))
+        return projection.pca_2d(points) * 2 + 5
+    ex = Explorer([ckpts], images=tmp_path / "mine.parquet", background=True, umap=umap, **QUIET)
+    encoder_refuses(ex, "vae4")
+    first = ex.store.latent_view("vae4")
+    assert first.proj.method == "pca"
+    np.testing.assert_allclose(first.proj.coords, projection.pca_2d(latents), atol=1e-5)
+    assert ex.store.jobs.wait("vae4", 30)
+    now = ex.store.latent_view("vae4")
+    assert now.proj.method == "umap" and calls == [n]
+    np.testing.assert_allclose(now.proj.coords, first.proj.coords * 2 + 5, rtol=1e-4, atol=1e-4)
+    again = Explorer([ckpts], images=tmp_path / "mine.parquet", background=True, umap=umap, **QUIET)
+    assert again.store.latent_view("vae4").proj.method == "umap" and calls == [n]
+
+
 def test_a_path_column_is_read_from_the_files_and_written_back(ckpts, tmp_path):
     folder = png_folder(tmp_path / "pets")
     ex = Explorer([ckpts], images=folder, **QUIET)
