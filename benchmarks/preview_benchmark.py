@@ -92,6 +92,8 @@ def main(argv=None) -> dict:
     p.add_argument("--repeats", type=int, default=3, help="full decodes timed (bare and through the service)")
     p.add_argument("--slides", type=int, default=60, help="slider values decoded by the preview")
     p.add_argument("--clicks", type=int, default=60, help="small-model clicks timed, idle and under load")
+    p.add_argument("--preview-widths", default="", help="also time the preview's forward alone at these widths "
+                   "(e.g. 16,24,32), beside the default")
     p.add_argument("--json", help="write the results here")
     args = p.parse_args(argv)
     torch.set_num_threads(1)  # as the app runs each request
@@ -172,9 +174,38 @@ def main(argv=None) -> dict:
     print(f"| full decodes started by a 2-s drag | {results['drag_full_decodes']} | <= 3 |")
     print(f"| small-model click p95 idle / during a full decode | {results['small_click_ms']['idle_p95']:.1f} / "
           f"{results['small_click_ms']['busy_p95']:.1f} ms ({ratio:.2f}x, {len(busy)} clicks) | <= 2x |")
+    if args.preview_widths:
+        results["preview_widths_ms"] = preview_widths(args.size, [int(w) for w in args.preview_widths.split(",")],
+                                                      args.slides)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     return results
+
+
+@torch.no_grad()
+def preview_widths(size: int, widths: list[int], n: int) -> dict:
+    """The preview decoder's forward alone (batch 1, one thread) at each width, p50 / p95 of n; printed as a table."""
+    from explorer.models import preview
+
+    default = preview.default_width((3, size, size))
+    out, z = {}, torch.randn(1, 4 * (size // 8) ** 2)
+    for width in sorted({*widths, default}):
+        net = preview.Preview(preview.PreviewDecoder(preview.PreviewConfig((4, size // 8, size // 8),
+                                                                           (3, size, size), width)))
+        net.decode_location(z)
+        times = []
+        for _ in range(n):
+            start = time.perf_counter()
+            net.decode_location(z)
+            times.append(1000 * (time.perf_counter() - start))
+        out[width] = {"p50": percentile(times, 50), "p95": percentile(times, 95),
+                      "parameters": sum(t.numel() for t in net.parameters())}
+    print(f"| preview width ({size}x{size}) | parameters | forward p50 / p95 |")
+    print("|---|---:|---|")
+    for width, r in out.items():
+        print(f"| {width}{' (default)' if width == default else ''} | {r['parameters']:,} | {r['p50']:.1f} / "
+              f"{r['p95']:.1f} ms |")
+    return out
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ def train_autoencoder(images: np.ndarray, seconds: float, log) -> "diffusers.Aut
     rng, x_all = np.random.default_rng(0), torch.from_numpy(images).float() / 127.5 - 1
     start, steps = time.perf_counter(), 0
     while time.perf_counter() - start < seconds:
-        x = x_all[rng.integers(0, len(x_all), 32)]
+        x = x_all[rng.integers(0, len(x_all), 16)]
         posterior = vae.encode(x).latent_dist
         recon = vae.decode(posterior.sample()).sample
         loss = ((recon - x) ** 2).mean() + BETA * posterior.kl().mean()  # ||x - D(z)||^2 + beta KL(q || N(0, I))
@@ -49,7 +49,7 @@ def train_autoencoder(images: np.ndarray, seconds: float, log) -> "diffusers.Aut
         loss.backward()
         opt.step()
         steps += 1
-        if steps % 100 == 0:
+        if steps % 50 == 0:
             log(f"autoencoder step {steps}: {time.perf_counter() - start:.0f} s, loss {float(loss):.4f}")
     return vae.eval(), steps
 
@@ -77,7 +77,7 @@ def main(argv=None) -> dict:
     from explorer.service.preview import MINUTES
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--train-minutes", type=float, default=5.0, help="the autoencoder's training time")
+    p.add_argument("--train-minutes", type=float, default=8.0, help="the autoencoder's training time")
     p.add_argument("--train-images", type=int, default=4000, help="crops the autoencoder is trained on")
     p.add_argument("--images", type=int, default=1000, help="crops mapped (the preview's training and held-out set)")
     p.add_argument("--test-images", type=int, default=200, help="crops the figures are reported on")

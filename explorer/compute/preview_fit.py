@@ -101,8 +101,8 @@ def fit_preview(decode, latents: np.ndarray, images: np.ndarray, cfg: PreviewCon
         steps += 1
         if time.perf_counter() - last_note > 10:
             last_note = time.perf_counter()
-            log(f"step {steps}: {elapsed:.0f} of {budget:.0f} s, PSNR on its batch {-10 * math.log10(float(loss)):.1f}"
-                " dB")
+            batch_psnr = -10 * math.log10(float(loss.detach()))
+            log(f"step {steps}: {elapsed:.0f} of {budget:.0f} s, PSNR on its batch {batch_psnr:.1f} dB")
     train_seconds = time.perf_counter() - train_start
     net.eval()
     with torch.no_grad():

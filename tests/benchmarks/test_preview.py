@@ -18,9 +18,10 @@ def test_the_drag_policy_starts_one_full_decode_after_a_steady_drag_and_more_wit
 def test_preview_benchmark_smoke(tmp_path, capsys):
     bench = load_benchmark("preview_benchmark")
     out = bench.main(["--size", "16", "--widths", "8,8,8,8", "--images", "6", "--repeats", "1", "--slides", "4",
-                      "--clicks", "4", "--json", str(tmp_path / "out.json")])
+                      "--clicks", "4", "--preview-widths", "8", "--json", str(tmp_path / "out.json")])
     printed = capsys.readouterr().out
     assert "native bf16" in printed and "bare forward (reference)" in printed and "| <= 3 |" in printed
     assert out["bare_forward_s"] > 0 and out["preview_ms"]["p95"] > 0 and out["drag_full_decodes"] >= 1
     assert out["small_click_ms"]["idle_p95"] > 0
+    assert sorted(out["preview_widths_ms"]) == [8, 32] and "| 32 (default) |" in printed  # 16 x 16: the default 32
     assert json.loads((tmp_path / "out.json").read_text())["settings"]["widths"] == "8,8,8,8"
