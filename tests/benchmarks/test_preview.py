@@ -25,3 +25,15 @@ def test_preview_benchmark_smoke(tmp_path, capsys):
     assert out["small_click_ms"]["idle_p95"] > 0
     assert sorted(out["preview_widths_ms"]) == [8, 32] and "| 32 (default) |" in printed  # 16 x 16: the default 32
     assert json.loads((tmp_path / "out.json").read_text())["settings"]["widths"] == "8,8,8,8"
+
+
+def test_preview_fidelity_benchmark_smoke(tmp_path, capsys):
+    bench = load_benchmark("preview_fidelity_benchmark")
+    out = bench.main(["--train-minutes", "0.02", "--train-images", "16", "--images", "30", "--test-images", "5",
+                      "--minutes", "0.05", "--json", str(tmp_path / "out.json")])
+    printed = capsys.readouterr().out
+    assert "native bf16" in printed and "full decoder against the images (reference)" in printed
+    assert out["preview"]["target"] == "full decoder" and out["preview"]["held_out"] == 6
+    mean, se = out["test_psnr_preview_vs_full_db"]
+    assert mean > 0 and se > 0 and out["autoencoder_steps"] >= 1
+    assert json.loads((tmp_path / "out.json").read_text())["settings"]["test_images"] == 5
