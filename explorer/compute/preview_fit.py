@@ -15,11 +15,13 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+from explorer.errors import PreviewError
 from explorer.models.preview import PreviewConfig, PreviewDecoder
 
 TARGET_SHARE = 0.3  # the most of the budget spent decoding training targets with the full decoder
 HELD_OUT_SHARE = 0.15  # the most of the budget spent decoding held-out latents with the full decoder
 HELD_OUT = (4, 64)  # the fewest and most held-out latents
+ESTIMATE_SHARE = 0.05  # the most of the budget spent timing the full decoder on a batch
 BATCH = 32
 LEARNING_RATE = 2e-3
 
@@ -43,11 +45,16 @@ def decode_all(decode, latents: np.ndarray, batch: int, what: str, log) -> np.nd
     return np.concatenate(out)
 
 
-def seconds_per_decode(decode, latents: np.ndarray) -> float:
-    """Wall time of the full decoder per latent, decoding `latents` (B, d) as one batch (after a warm-up): what
-    decoding many costs, which for a small model is far less than B single decodes."""
+def seconds_per_decode(decode, latents: np.ndarray, seconds: float) -> float:
+    """Wall time of the full decoder per latent: one latent timed first (it warms up too); when that is quick beside
+    the budget `seconds`, `latents` (B, d) as one batch, which for a small model costs far less than B single
+    decodes. A slow decoder's batch would spend the budget on the estimate alone."""
     z = torch.from_numpy(np.ascontiguousarray(latents))
+    start = time.perf_counter()
     decode(z[:1])
+    one = time.perf_counter() - start
+    if one * len(z) > ESTIMATE_SHARE * seconds:
+        return one
     start = time.perf_counter()
     decode(z)
     return (time.perf_counter() - start) / len(z)
@@ -62,7 +69,7 @@ def fit_preview(decode, latents: np.ndarray, images: np.ndarray, cfg: PreviewCon
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(latents))
-    per = seconds_per_decode(decode, latents[order[:BATCH]])
+    per = seconds_per_decode(decode, latents[order[:BATCH]], seconds)
     held = int(np.clip(HELD_OUT_SHARE * seconds / max(per, 1e-6), *HELD_OUT))
     held = max(1, min(held, len(latents) // 5))
     held_idx, train_idx = order[:held], order[held:]
@@ -104,6 +111,10 @@ def fit_preview(decode, latents: np.ndarray, images: np.ndarray, cfg: PreviewCon
             batch_psnr = -10 * math.log10(float(loss.detach()))
             log(f"step {steps}: {elapsed:.0f} of {budget:.0f} s, PSNR on its batch {batch_psnr:.1f} dB")
     train_seconds = time.perf_counter() - train_start
+    if steps == 0:
+        raise PreviewError(f"no training step fitted in {seconds / 60:g} minutes: the full decoder took {per:.1f} s "
+                           f"a latent, and decoding the {held} held-out latents and the estimate used it all; give "
+                           "--minutes more")
     net.eval()
     with torch.no_grad():
         got = net(torch.from_numpy(latents[held_idx]).float()).clamp(0, 1)

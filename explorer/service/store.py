@@ -268,7 +268,7 @@ class Store:
                            batch=lambda start, end: self.encode_batch(name, start, end))
         self._show_first(name, proj, ds, progress, lambda proj, report: cache.finish(proj, report, self._umap))
         if computed:
-            progress(1.0, f"{name}: map drawn")
+            progress(1.0, "map drawn")
 
     def _show_first(self, name: str, proj: LatentProjection, ds: Dataset, progress, finish) -> None:
         """Show a first map; a linear one (PCA) is redrawn by finish(proj, progress) (UMAP, cached): in the background

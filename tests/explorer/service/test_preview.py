@@ -1,6 +1,7 @@
 """Training a preview decoder on the latents a tiny diffusers VAE's map cached: refused (saying what to run first)
 until the map is cached, then a few steps that write preview.safetensors + preview.json, which the door opens."""
 import json
+import time
 
 import numpy as np
 import pytest
@@ -43,7 +44,7 @@ def test_without_cached_latents_it_says_what_to_run_first_and_writes_nothing(set
 
 def test_a_few_steps_on_the_cached_latents_write_a_preview_with_its_fidelity(setup, monkeypatch):
     root, images = setup
-    monkeypatch.setattr(preview_fit, "seconds_per_decode", lambda decode, latent: 0.001)  # a fast decoder
+    monkeypatch.setattr(preview_fit, "seconds_per_decode", lambda decode, latent, seconds: 0.001)  # a fast decoder
     ex = Explorer([root / "kl"], log=lambda *a: None, images=ImageSet.from_arrays(images))
     ex.store.latent_view("kl")  # the map's latents, cached on disk as app.py or explorer.precompute would
     said = []
@@ -58,7 +59,7 @@ def test_a_few_steps_on_the_cached_latents_write_a_preview_with_its_fidelity(set
 
 def test_a_decoder_too_slow_for_every_pair_is_fitted_to_the_images_and_says_so(setup, monkeypatch):
     root, images = setup
-    monkeypatch.setattr(preview_fit, "seconds_per_decode", lambda decode, latent: 100.0)
+    monkeypatch.setattr(preview_fit, "seconds_per_decode", lambda decode, latent, seconds: 100.0)
     ex = Explorer([root / "kl"], log=lambda *a: None, images=ImageSet.from_arrays(images))
     latents = ex.store.latent_view("kl").proj.latents
     said = []
@@ -66,3 +67,28 @@ def test_a_decoder_too_slow_for_every_pair_is_fitted_to_the_images_and_says_so(s
                                   preview_fit.PreviewConfig((4, 8, 8), (3, 16, 16), width=8), 60, said.append,
                                   max_steps=2)
     assert net.cfg.target == "images" and net.cfg.held_out == 4 and any("fitting the images" in s for s in said)
+
+
+def test_a_slow_decoder_is_timed_on_one_latent_and_a_fast_one_on_a_batch():
+    calls = []
+
+    def decode(z, cost):
+        calls.append(len(z))
+        time.sleep(cost * len(z))
+        return z
+    latents = np.zeros((32, 4), np.float32)
+    per = preview_fit.seconds_per_decode(lambda z: decode(z, 0.05), latents, seconds=10)  # a batch: 1.6 s > 0.5 s
+    assert calls == [1] and per >= 0.05
+    calls.clear()
+    per = preview_fit.seconds_per_decode(lambda z: decode(z, 0.0001), latents, seconds=10)
+    assert calls == [1, 32] and per < 0.05
+
+
+def test_a_budget_spent_before_any_step_is_refused_with_what_to_give(setup, monkeypatch):
+    root, images = setup
+    ex = Explorer([root / "kl"], log=lambda *a: None, images=ImageSet.from_arrays(images))
+    latents = ex.store.latent_view("kl").proj.latents
+    monkeypatch.setattr(preview_fit, "seconds_per_decode", lambda decode, latent, seconds: 100.0)
+    with pytest.raises(PreviewError, match="give --minutes more"):
+        preview_fit.fit_preview(ex.store.model("kl").decode_location, latents, images,
+                                preview_fit.PreviewConfig((4, 8, 8), (3, 16, 16), width=8), 0.0, lambda *a: None)

@@ -137,7 +137,7 @@ def test_a_vae_too_large_for_a_page_ships_its_preview_decoder_in_place_of_its_ow
     from explorer.service.preview import train_preview
 
     monkeypatch.setattr(projection, "umap_2d", lambda points, progress=None: projection.pca_2d(points))  # no UMAP
-    monkeypatch.setattr(preview_fit, "seconds_per_decode", lambda decode, latent: 0.001)
+    monkeypatch.setattr(preview_fit, "seconds_per_decode", lambda decode, latent, seconds: 0.001)
     torch.manual_seed(0)
     body = {"down_block_types": ("DownEncoderBlock2D", "DownEncoderBlock2D"), "norm_num_groups": 4,
             "up_block_types": ("UpDecoderBlock2D", "UpDecoderBlock2D"), "block_out_channels": (8, 16),
