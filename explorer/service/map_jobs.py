@@ -11,6 +11,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from explorer.service.background import lower_priority
 from explorer.service.encoding import time_left
 from explorer.service.projection import ENCODING
 
@@ -61,6 +62,7 @@ class MapJobs:
             return job
 
     def _run(self) -> None:
+        lower_priority()  # a click is answered before the next UMAP epoch
         while True:
             name, job, work = self._queue.get()
             job.state, job.began = "running", time.perf_counter()

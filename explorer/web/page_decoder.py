@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from explorer.models import onnx_parts
+from explorer.service.background import lower_priority
 from explorer.service.explorer import Explorer
 from explorer.site import vendor
 from explorer.site.model_files import CHECK_IMAGES, slug, weight_mb
@@ -50,7 +51,7 @@ class PageDecoders:
         self.root = Path(root or tempfile.mkdtemp(prefix="vae-explorer-page-"))
         self.offers: dict[str, dict] = {}
         self.lock = threading.Lock()
-        self.worker = ThreadPoolExecutor(1, thread_name_prefix="page-decoder")
+        self.worker = ThreadPoolExecutor(1, thread_name_prefix="page-decoder", initializer=lower_priority)
         gr.set_static_paths([str(PAGE_MODULES), str(self.root)])
 
     def offer(self, name: str) -> dict:
