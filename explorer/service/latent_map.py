@@ -1,10 +1,11 @@
 """The Latent map tab's service: a VAE's test images on the map, what a click or a latent decodes to, the nearest
 images, and selections. Each method checks what the user sent, then calls explorer/compute/ with the store's data.
 
-A slow model (one with a preview decoder, or whose last full decode took over SLOW_SECONDS) is decoded in two steps:
-`decode_preview` at once, `decode_full` when the page asks for it, one slow full decode at a time across every
-visitor (each holds a core: two would leave none for the other visitors' clicks). A test image's full decode is kept
-(`stored_reconstruction`) so that clicking it again shows it at once.
+A slow model (one with a preview decoder, or whose fastest full decode took over SLOW_SECONDS) is decoded in two
+steps: `decode_preview` at once, `decode_full` when the page asks for it; a long one (a preview, or over
+LONG_SECONDS) one full decode at a time across every visitor (each holds a core: two would leave none for the other
+visitors' clicks). A test image's full decode is kept (`stored_reconstruction`) so that clicking it again shows it
+at once.
 
 A model's map may change while it is shown: its linear (PCA) map first, UMAP's once computed (store.py). Every
 method that reads or gives map positions takes the `version` (the projection method) of the map they belong to:
@@ -29,7 +30,8 @@ from explorer.service.map_note import click_note
 from explorer.service.store import Store
 from vae_core.data.images import make_grid, to_pil
 
-SLOW_SECONDS = 0.1  # a model whose full decode takes longer is decoded off the server's event loop, one at a time
+SLOW_SECONDS = 0.1  # a model whose full decode takes longer is decoded off the server's event loop
+LONG_SECONDS = 2.0  # and one whose full decode takes longer than this (or that has a preview), one at a time
 STORED = 256  # full reconstructions of test images kept (of slow models)
 
 
@@ -59,7 +61,7 @@ class LatentMapService:
     def __init__(self, store: Store):
         self.store = store
         self._seconds: dict[str, float] = {}  # each model's fastest full decode so far
-        self._slow_decode = threading.Lock()  # one slow full decode at a time
+        self._long_decode = threading.Lock()  # one long full decode at a time
         self._stored = BoundedCache(STORED)  # (name, index) -> full reconstruction
 
     def version(self, name: str) -> str:
@@ -116,6 +118,12 @@ class LatentMapService:
         """Whether VAE `name` is decoded in two steps (preview, then full) and off the event loop."""
         return self.preview_label(name) is not None or self._seconds.get(name, 0.0) > SLOW_SECONDS
 
+    def is_long(self, name: str) -> bool:
+        """Whether VAE `name`'s full decodes wait for each other and for other long models' (each holds a core for
+        seconds: two would leave none for the other visitors). A decode that was slow only because the machine was
+        busy (a small model first decoded while a large one runs) must not queue behind a large model's."""
+        return self.preview_label(name) is not None or self._seconds.get(name, 0.0) > LONG_SECONDS
+
     @torch.no_grad()
     def decode_preview(self, name: str, latent) -> Image.Image | None:
         """The preview decoder's image at z, or None when VAE `name` has none."""
@@ -128,18 +136,18 @@ class LatentMapService:
     def decode_full(self, name: str, latent, index: int | None = None) -> tuple[Image.Image, float]:
         """The full decoder's image at z and the seconds it took (waiting for another slow decode not counted);
         with `index`, z is test image `index`'s mu and the image is kept as its stored reconstruction."""
-        slow = self.is_slow(name)
-        if slow:
-            self._slow_decode.acquire()
+        long = self.is_long(name)
+        if long:
+            self._long_decode.acquire()
         try:
             start = time.perf_counter()
             image = self.decode_latent(name, latent, side=0)
             seconds = time.perf_counter() - start
         finally:
-            if slow:
-                self._slow_decode.release()
+            if long:
+                self._long_decode.release()
         # a model's cost is its fastest decode: a busy machine slows every decode, and must not make a small model
-        # 'slow' (decoded in two steps, one at a time with the large ones)
+        # slow for good
         self._seconds[name] = min(seconds, self._seconds.get(name, seconds))
         if index is not None:
             self._stored.get((name, int(index)), lambda: image)
