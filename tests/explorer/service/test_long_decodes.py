@@ -10,10 +10,12 @@ import pytest
 from explorer.service import latent_map
 from explorer.service.explorer import Explorer
 
+LONG = 1.0  # LONG_SECONDS here: far from the 0.15 s of a small model's busy first decode
+
 
 @pytest.fixture
 def ex(teach_ckpts, monkeypatch):
-    monkeypatch.setattr(latent_map, "LONG_SECONDS", 0.2)
+    monkeypatch.setattr(latent_map, "LONG_SECONDS", LONG)
     return Explorer([teach_ckpts], log=lambda *a: None)
 
 
@@ -38,7 +40,7 @@ def test_a_busy_first_decode_does_not_queue_a_small_model_behind_a_long_one(ex, 
     def hold():
         started.set()
         assert release.wait(30)
-    stand_in(ex.store.model("vae2"), monkeypatch, 0.3, then=hold)
+    stand_in(ex.store.model("vae2"), monkeypatch, 1.2 * LONG, then=hold)
     stand_in(ex.store.model("vae4"), monkeypatch, 0.15)  # its first decode on a busy machine
     ex.map.decode_full("vae2", long_z)
     ex.map.decode_full("vae4", small_z)
@@ -61,13 +63,13 @@ def test_long_decodes_wait_for_each_other(ex, monkeypatch):
     def hold():
         started.set()
         assert release.wait(30)
-    stand_in(ex.store.model("vae2"), monkeypatch, 0.3, then=hold)
+    stand_in(ex.store.model("vae2"), monkeypatch, 1.2 * LONG, then=hold)
     z = ex.map.map_latent("vae2", index=0).tolist()
     ex.map.decode_full("vae2", z)
     first = threading.Thread(target=lambda: (ex.map.decode_full("vae2", z), order.append("first")))
     first.start()
     assert started.wait(30)
-    stand_in(ex.store.model("vae4"), monkeypatch, 0.3)  # vae4 becomes long too
+    stand_in(ex.store.model("vae4"), monkeypatch, 1.2 * LONG)  # vae4 becomes long too
     ex.map.decode_full("vae4", ex.map.map_latent("vae4", index=0).tolist())  # (not long yet: did not wait)
     second = threading.Thread(target=lambda: (ex.map.decode_full("vae4", ex.map.map_latent("vae4", index=1)
                                                                   .tolist()), order.append("second")))
