@@ -82,6 +82,7 @@ def main(argv=None) -> dict:
     p.add_argument("--images", type=int, default=1000, help="crops mapped (the preview's training and held-out set)")
     p.add_argument("--test-images", type=int, default=200, help="crops the figures are reported on")
     p.add_argument("--minutes", type=float, default=MINUTES, help="the preview's training budget")
+    p.add_argument("--width", type=int, help="the preview's channels (default: the explorer's for these images)")
     p.add_argument("--json", help="write the results here")
     args = p.parse_args(argv)
     log = lambda *a: print(*a, file=sys.stderr, flush=True)  # noqa: E731
@@ -97,7 +98,7 @@ def main(argv=None) -> dict:
         projection.umap_2d = lambda points, progress=None: projection.pca_2d(points)  # the layout is not measured
         ex = Explorer([root / "models"], log=log, images=str(root / "photos.npz"))
         ex.store.latent_view("photo-kl")
-        cfg = json.loads(train_preview(ex.store, "photo-kl", args.minutes, log).read_text())
+        cfg = json.loads(train_preview(ex.store, "photo-kl", args.minutes, log, width=args.width).read_text())
 
         ex = Explorer([root / "models"], log=log, images=str(root / "photos.npz"))  # opens the model with its preview
         model = ex.store.model("photo-kl")
@@ -116,7 +117,7 @@ def main(argv=None) -> dict:
     print(describe(results["machine"]))
     print(f"diffusers AutoencoderKL 32-64-64, {SIDE}x{SIDE} photo crops, trained {ae_steps} steps "
           f"({args.train_minutes:g} min); preview: {cfg['steps']} steps in {cfg['train_seconds']:.0f} s on "
-          f"{cfg['pairs']} latents, fitted to the {cfg['target']}")
+          f"{cfg['pairs']} latents, fitted to the {cfg['target']}, {cfg['width']} channels wide")
     print("| PSNR (dB) | on | value | goal |")
     print("|---|---|---|---|")
     print(f"| preview against the full decoder | {cfg['held_out']} held-out map latents (validation) | "

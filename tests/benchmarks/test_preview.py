@@ -30,11 +30,11 @@ def test_preview_benchmark_smoke(tmp_path, capsys):
 def test_preview_fidelity_benchmark_smoke(tmp_path, capsys):
     bench = load_benchmark("preview_fidelity_benchmark")
     out = bench.main(["--train-minutes", "0.02", "--train-images", "16", "--images", "30", "--test-images", "5",
-                      "--minutes", "0.1", "--json", str(tmp_path / "out.json")])
+                      "--minutes", "0.1", "--width", "8", "--json", str(tmp_path / "out.json")])
     printed = capsys.readouterr().out
     assert "native bf16" in printed and "full decoder against the images (reference)" in printed
     assert out["preview"]["target"] in ("full decoder", "images")  # which: by the machine's speed, as the held-out
-    assert 4 <= out["preview"]["held_out"] <= 6 and out["preview"]["steps"] >= 1
+    assert 4 <= out["preview"]["held_out"] <= 6 and out["preview"]["steps"] >= 1 and out["preview"]["width"] == 8
     mean, se = out["test_psnr_preview_vs_full_db"]
     assert mean > 0 and se > 0 and out["autoencoder_steps"] >= 1
     assert json.loads((tmp_path / "out.json").read_text())["settings"]["test_images"] == 5
